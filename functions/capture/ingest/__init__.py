@@ -1,0 +1,1 @@
+"""The capture pipeline: validation, sinks and the response contract; no server needed."""

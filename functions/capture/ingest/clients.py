@@ -1,0 +1,50 @@
+"""Cloud and Redis clients, built on first use from the configuration.
+
+The imports live inside the functions: google-cloud-bigquery and google-cloud-storage cost
+hundreds of milliseconds to import, and an instance only pays for the backends it has enabled.
+"""
+
+import os
+from typing import Any
+
+from ingest.config import Config
+
+
+def bigquery_client(config: Config) -> Any:
+    from google.cloud import bigquery
+
+    if config.bigquery_emulator_host:
+        # The emulator has no auth; without anonymous credentials the client would look for
+        # application default credentials and fail on a machine that has none.
+        from google.api_core.client_options import ClientOptions
+        from google.auth.credentials import AnonymousCredentials
+
+        return bigquery.Client(
+            project=config.project,
+            credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+            client_options=ClientOptions(api_endpoint=config.bigquery_emulator_host),
+        )
+    return bigquery.Client(project=config.project)
+
+
+def storage_client(config: Config) -> Any:
+    from google.cloud import storage  # type: ignore[attr-defined]
+
+    if os.environ.get("STORAGE_EMULATOR_HOST"):
+        # google-cloud-storage finds the emulator through this variable itself.
+        from google.auth.credentials import AnonymousCredentials
+
+        return storage.Client(
+            project=config.project,
+            credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+        )
+    return storage.Client(project=config.project)
+
+
+def redis_client(config: Config) -> Any:
+    import redis
+
+    # Short timeouts: a slow cache must not hold up a capture request.
+    return redis.Redis.from_url(
+        config.redis_url, socket_connect_timeout=0.5, socket_timeout=0.5, health_check_interval=30
+    )

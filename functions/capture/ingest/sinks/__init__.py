@@ -1,0 +1,1 @@
+"""Where accepted events go. Each sink is independent: one failing never blocks the others."""

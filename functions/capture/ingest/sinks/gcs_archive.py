@@ -1,0 +1,53 @@
+"""Archive of every accepted event as NDJSON in Cloud Storage, one object per request and table."""
+
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+
+from ingest.sinks.gcs_objects import NdjsonWriter, object_name
+from ingest.sinks.outcome import SinkOutcome, SinkStatus
+from ingest.validation import Row
+
+ARCHIVE_AREA = "archive"
+
+
+class GcsArchiveSink:
+    name = "gcs_archive"
+
+    def __init__(self, writer: NdjsonWriter) -> None:
+        self._writer = writer
+
+    def write(
+        self, rows: Sequence[Row], received_at: datetime, request_id: str
+    ) -> tuple[SinkOutcome, list[Row]]:
+        """Archive rows, one object per table; returns the outcome and the rows written."""
+        started = time.perf_counter()
+        by_table: dict[str, list[Row]] = defaultdict(list)
+        for row in rows:
+            by_table[row.table].append(row)
+        archived: list[Row] = []
+        retries = 0
+        try:
+            for table, table_rows in by_table.items():
+                retries += self._writer.create(
+                    object_name(ARCHIVE_AREA, table, received_at, request_id),
+                    (row.json for row in table_rows),
+                )
+                archived.extend(table_rows)
+        except Exception as error:  # noqa: BLE001 - a failed archive must not fail the request
+            outcome = SinkOutcome(
+                SinkStatus.PARTIAL if archived else SinkStatus.FAILED,
+                rows=len(archived),
+                latency_ms=(time.perf_counter() - started) * 1000,
+                retries=retries,
+                error=f"{type(error).__name__}: {error}"[:300],
+            )
+            return outcome, archived
+        outcome = SinkOutcome(
+            SinkStatus.OK,
+            rows=len(archived),
+            latency_ms=(time.perf_counter() - started) * 1000,
+            retries=retries,
+        )
+        return outcome, archived

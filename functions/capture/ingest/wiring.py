@@ -1,0 +1,42 @@
+"""Build the pipeline from the configuration: which sinks exist and how they reach them."""
+
+from functools import partial
+
+from ingest import clients
+from ingest.config import Config
+from ingest.pipeline import CapturePipeline
+from ingest.sinks.bigquery import BigQuerySink
+from ingest.sinks.dead_letter import DeadLetterWriter
+from ingest.sinks.gcs_archive import GcsArchiveSink
+from ingest.sinks.gcs_objects import NdjsonWriter
+from ingest.sinks.redis_activity import RedisActivitySink
+
+
+def build_pipeline(config: Config) -> CapturePipeline:
+    assert config.project is not None
+    writer = (
+        NdjsonWriter(
+            partial(clients.storage_client, config), config.gcs_bucket, config.gcs_deadline_seconds
+        )
+        if config.gcs_enabled and config.gcs_bucket
+        else None
+    )
+    return CapturePipeline(
+        bigquery=BigQuerySink(
+            partial(clients.bigquery_client, config),
+            config.project,
+            config.bigquery_dataset,
+            config.bigquery_deadline_seconds,
+        )
+        if config.bigquery_enabled
+        else None,
+        dead_letter=DeadLetterWriter(writer) if writer else None,
+        archive=GcsArchiveSink(writer) if writer else None,
+        redis=RedisActivitySink(
+            partial(clients.redis_client, config),
+            config.redis_activity_length,
+            config.redis_ttl_seconds,
+        )
+        if config.redis_enabled
+        else None,
+    )

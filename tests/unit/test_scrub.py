@@ -1,0 +1,273 @@
+"""Tests for schemas.scrub: personal data must go, look-alike numbers must survive."""
+
+from __future__ import annotations
+
+import pytest
+
+from schemas import scrub as scrub_module
+from schemas.scrub import (
+    CARD_PLACEHOLDER,
+    EMAIL_PLACEHOLDER,
+    PHONE_PLACEHOLDER,
+    luhn_valid,
+    scrub_text,
+)
+
+POSITIVES: list[tuple[str, str]] = [
+    # e-mail
+    ("mail me at jane.doe+x@example.co.uk please", "mail me at [EMAIL] please"),
+    ("JOHN.SMITH@EXAMPLE.COM", "[EMAIL]"),
+    ("Jane.Doe@Example.Com wrote", "[EMAIL] wrote"),
+    ("contact first_last@mail.sub.example.org today", "contact [EMAIL] today"),
+    ("user-name@my-domain.io", "[EMAIL]"),
+    ("user%tag@example.com", "[EMAIL]"),
+    ("send it to a@b.co.", "send it to [EMAIL]."),
+    ("mailto:jane@example.com", "mailto:[EMAIL]"),
+    ("<jane@example.com>", "<[EMAIL]>"),
+    ("email 'o'brien@example.ie'", "email '[EMAIL]'"),
+    ("müller@bücher.de bestellen", "[EMAIL] bestellen"),
+    ("jane@example.com,bob@example.org", "[EMAIL],[EMAIL]"),
+    ("ticket 4111111111111111@example.com", "ticket [EMAIL]"),
+    # payment cards
+    ("card 4111 1111 1111 1111 exp 12/27", "card [CARD] exp 12/27"),
+    ("4111-1111-1111-1111", "[CARD]"),
+    ("amex 378282246310005", "amex [CARD]"),
+    ("amex 3782 822463 10005", "amex [CARD]"),
+    ("mc 5555555555554444.", "mc [CARD]."),
+    ("diners 30569309025904", "diners [CARD]"),
+    ("old visa 4222222222222", "old visa [CARD]"),
+    ("jcb 3530 1113 3330 0000", "jcb [CARD]"),
+    ("discover 6011-0009-9013-9424", "discover [CARD]"),
+    ("maestro 6011 0000 0000 0000 001", "maestro [CARD]"),
+    ("4111 1111 1111 1111 123", "[CARD] 123"),
+    ("4111-1111-1111-1111-123", "[CARD]-123"),
+    # phones, international
+    ("+44 20 7946 0958", "[PHONE]"),
+    ("call +1 (555) 123-4567", "call [PHONE]"),
+    ("+44 (0) 20 7946 0958", "[PHONE]"),
+    ("+33 1 23 45 67 89", "[PHONE]"),
+    ("whatsapp +4915123456789", "whatsapp [PHONE]"),
+    ("+1.555.123.4567", "[PHONE]"),
+    ("tel:+49 30 12345678", "tel:[PHONE]"),
+    ("0044 20 7946 0958", "[PHONE]"),
+    ("(call +44 7700 900123)", "(call [PHONE])"),
+    # phones, national
+    ("call (555) 123-4567 now", "call [PHONE] now"),
+    ("(555)123-4567", "[PHONE]"),
+    ("555-123-4567", "[PHONE]"),
+    ("555.123.4567", "[PHONE]"),
+    ("ring 555 123 4567 tonight", "ring [PHONE] tonight"),
+    ("1-800-555-1234", "[PHONE]"),
+    ("1 (800) 555-1234", "[PHONE]"),
+    ("tel.555.123.4567", "tel.[PHONE]"),
+    ("020 7946 0958", "[PHONE]"),
+    ("my mobile is 07700 900123", "my mobile is [PHONE]"),
+    ("0161 496 0000", "[PHONE]"),
+    ("(020) 7946 0958", "[PHONE]"),
+    ("appelle 01 23 45 67 89", "appelle [PHONE]"),
+    ("06.12.34.56.78", "[PHONE]"),
+]
+
+LOOKALIKES: list[str] = [
+    # prices
+    "$1,299.99 or $2,499.00 on sale",
+    "12.50 eur x 3 = 37.50 eur",
+    "€1.299,99 and 1.299.999 EUR",
+    "1,234,567,890 views",
+    # dates, times, years
+    "2026-11-28 to 2026-12-05",
+    "28/11/2026 14:30",
+    "28.11.2026 and 01.12.2026",
+    "2026-11-28T14:30:00Z",
+    "10:30:45 - 11:45:00 on 20261128",
+    "from 1999 to 2026 and 2019-2026",
+    # quantities, sizes, dimensions
+    "2 x 500g and 12 x 330ml and 6 x 1000ml",
+    "10x20 cm frame, 1920x1080 screen",
+    "3840 x 2160 monitor 27 inch 144 hz",
+    "room 101 202 303",
+    # IPs, versions, decimals, coordinates
+    "192.168.100.254 and 10.0.0.255",
+    "1.2.3 upgrade to v10.15.7 build 2.31.1045",
+    "pi 3.14159265358979",
+    "51.507351, -0.127758",
+    # product codes, order numbers
+    "SKU-12345-XL and SKU-67890-M",
+    "B07XJ8C8F5 B08N5WRWNW 1234567",
+    "#A123456789",
+    "order 123456789",
+    "ORD-2026-000123",
+    "SKU-555-123-4567",
+    "ref/555-123-4567",
+    "tracking 1Z999AA10123456784",
+    "serial 0000000000000000 and 0000123456789012",
+    # ZIP codes
+    "zip 90210-1234 and 10001",
+    "ZIP 10115 and 94103 and 02134",
+    # ISBNs (the last one also passes Luhn)
+    "978-3-16-148410-0",
+    "ISBN 0-306-40615-2 and 978-0-306-40615-7",
+    "ISBN 9780306406164",
+    # bare digit runs are ids, not phones
+    "5551234567",
+    "07700900123",
+    "447700900123",
+    "12345678901234567890123",
+    # 7-digit local numbers are too ambiguous to scrub
+    "555-1234 ext 12",
+    # Luhn-invalid card-length numbers
+    "4111111111111112",
+    "4111 1111 1111 1112",
+    "1234 5678 9012 3456",
+    "1234-5678-1234-5678",
+    # arithmetic and signs
+    "2+2=4 and 12345+67890",
+    "+5 points and +10 more 123456",
+    # things with "@" that are not addresses
+    "twitter @jane_doe 1234567",
+    "a @ b.com",
+    "foo@bar",
+    "user@localhost",
+    "meet @ 10:30 in room 4",
+    # already scrubbed
+    "[EMAIL] [PHONE] [CARD]",
+]
+
+MIXED: list[tuple[str, str]] = [
+    (
+        "call +1 555 123 4567 card 4111 1111 1111 1111 mail jane.doe@example.com",
+        "call [PHONE] card [CARD] mail [EMAIL]",
+    ),
+    (
+        (
+            "order ORD-2026-000123 on 2026-11-28 for $1,299.99, reach me at jane@example.com "
+            "or 020 7946 0958"
+        ),
+        "order ORD-2026-000123 on 2026-11-28 for $1,299.99, reach me at [EMAIL] or [PHONE]",
+    ),
+    (
+        "card 4111111111111112 failed, use 4111111111111111 instead",
+        "card 4111111111111112 failed, use [CARD] instead",
+    ),
+    (
+        "two cards 4111 1111 1111 1111 4012 8888 8888 1881",
+        "two cards [CARD] [CARD]",
+    ),
+    (
+        "ISBN 978-3-16-148410-0, call 555-123-4567",
+        "ISBN 978-3-16-148410-0, call [PHONE]",
+    ),
+    (
+        "2 x 500g SKU-12345-XL ship to 07700 900123, bill 5555-5555-5555-4444",
+        "2 x 500g SKU-12345-XL ship to [PHONE], bill [CARD]",
+    ),
+    (
+        "Hi it's Jane, J.DOE@MAIL.EXAMPLE.COM, +44 7700 900123, zip 90210",
+        "Hi it's Jane, [EMAIL], [PHONE], zip 90210",
+    ),
+    (
+        "call 020 7946 0958 2 times about order 123456789",
+        "call [PHONE] 2 times about order 123456789",
+    ),
+]
+
+FAST_PATH: list[str] = [
+    "",
+    "red running shoes",
+    "iphone 15 pro max 256gb",
+    "size 42 and 44",
+    "a1b2c3d4e5f6",
+    "123456",
+]
+
+LUHN_VALID: list[str] = [
+    "4111111111111111",
+    "5555555555554444",
+    "378282246310005",
+    "6011111111111117",
+    "30569309025904",
+    "4222222222222",
+    "3530111333300000",
+    "4012888888881881",
+    "6011000000000000001",
+    "79927398713",
+    "0",
+]
+
+LUHN_INVALID: list[str] = [
+    "",
+    "4111111111111112",
+    "1234567812345678",
+    "1234567890123456",
+    "79927398710",
+    "4111 1111 1111 1111",
+    "4111-1111-1111-1111",
+    "abcd",
+    "4111x111",
+]
+
+
+def test_placeholders() -> None:
+    assert (EMAIL_PLACEHOLDER, PHONE_PLACEHOLDER, CARD_PLACEHOLDER) == (
+        "[EMAIL]",
+        "[PHONE]",
+        "[CARD]",
+    )
+
+
+def test_corpus_sizes() -> None:
+    assert len(POSITIVES) >= 25
+    assert len(LOOKALIKES) >= 30
+
+
+@pytest.mark.parametrize(("text", "expected"), POSITIVES)
+def test_scrubs_personal_data(text: str, expected: str) -> None:
+    assert scrub_text(text) == expected
+
+
+@pytest.mark.parametrize("text", LOOKALIKES)
+def test_lookalikes_untouched(text: str) -> None:
+    assert scrub_text(text) == text
+
+
+@pytest.mark.parametrize(("text", "expected"), MIXED)
+def test_mixed(text: str, expected: str) -> None:
+    assert scrub_text(text) == expected
+
+
+@pytest.mark.parametrize("text", [p[0] for p in POSITIVES] + [m[0] for m in MIXED])
+def test_idempotent(text: str) -> None:
+    once = scrub_text(text)
+    assert scrub_text(once) == once
+
+
+def test_card_never_reported_as_phone() -> None:
+    for text in ("4111 1111 1111 1111", "3782 822463 10005", "378282246310005"):
+        assert scrub_text(text) == CARD_PLACEHOLDER
+
+
+@pytest.mark.parametrize("text", FAST_PATH)
+def test_fast_path_returns_same_object(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert "@" not in text
+    assert sum(char.isdigit() for char in text) < 7
+
+    def fail(_: str) -> str:
+        raise AssertionError("fast path should skip the regex passes")
+
+    monkeypatch.setattr(scrub_module, "_scrub_once", fail)
+    assert scrub_text(text) is text
+
+
+def test_clean_text_returns_same_object() -> None:
+    text = "order ORD-2026-000123 placed 2026-11-28 for $1,299.99"
+    assert scrub_text(text) is text
+
+
+@pytest.mark.parametrize("digits", LUHN_VALID)
+def test_luhn_valid(digits: str) -> None:
+    assert luhn_valid(digits)
+
+
+@pytest.mark.parametrize("digits", LUHN_INVALID)
+def test_luhn_invalid(digits: str) -> None:
+    assert not luhn_valid(digits)
