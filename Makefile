@@ -17,7 +17,7 @@ EMULATOR_HOME := .devstack/bigquery-home
 REDIS_ENABLED ?= false
 PYTEST_ARGS ?=
 
-.PHONY: help run test lint typecheck check bench schemas setup redis-server clean clean-data
+.PHONY: help run test lint typecheck check bench schemas setup redis-server replay clean clean-data
 
 help:
 	@echo "make run        start the local stack: emulators + capture function on 127.0.0.1:8080"
@@ -25,6 +25,7 @@ help:
 	@echo "make check      ruff + mypy + schema drift"
 	@echo "make bench      capture benchmark (prints figures; not a test)"
 	@echo "make schemas    regenerate schemas/tables/*.json from the models"
+	@echo "make replay     re-insert dead-lettered rows (same variables as the function)"
 	@echo "make clean-data forget the local BigQuery/GCS data of make run"
 
 # uv installs in seconds what pip takes minutes for; it is bootstrapped once with pip.
@@ -76,6 +77,9 @@ schemas: $(VENV)/.installed
 
 bench: setup
 	@$(PY) bench/capture_throughput.py
+
+replay: $(VENV)/.installed
+	@PYTHONPATH=functions/capture:. $(PY) -m ingest.replay
 
 clean-data:
 	rm -rf .devstack/bigquery-data .devstack/gcs

@@ -53,19 +53,19 @@ def sample_event(
         if event_type in ("add_to_cart", "remove_from_cart"):
             event["quantity"] = rng.randint(1, 3)
     elif event_type == "order_placed":
-        items = [
-            {
-                "product_id": f"sku_{rng.randint(1, 500)}",
-                "quantity": rng.randint(1, 4),
-                "unit_price": f"{rng.randint(50, 2000) / 100:.2f}",
-            }
+        lines = [
+            (rng.randint(1, 500), rng.randint(1, 4), rng.randint(50, 2000))
             for _ in range(rng.randint(1, 5))
         ]
-        total = sum(int(i["quantity"]) * float(i["unit_price"]) for i in items)
+        items = [
+            {"product_id": f"sku_{sku}", "quantity": quantity, "unit_price": f"{cents / 100:.2f}"}
+            for sku, quantity, cents in lines
+        ]
+        total_cents = sum(quantity * cents for _, quantity, cents in lines)
         event |= {
             "order_id": f"ord_{uuid.uuid4().hex[:12]}",
             "items": items,
-            "total": f"{total:.2f}",
+            "total": f"{total_cents / 100:.2f}",
             "currency": "EUR",
         }
     elif event_type in ("session_start", "session_end"):

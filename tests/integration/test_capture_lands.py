@@ -124,8 +124,8 @@ def test_with_redis_enabled_per_user_activity_is_readable(stack: Stack) -> None:
     assert [entry["event_id"] for entry in recent] == [e["event_id"] for e in reversed(events)]
     assert "user_id" not in recent[0]
     assert 0 < client.ttl(activity_key(user)) <= 3600
-    day = result.log["sinks"] and events and stack.rows("searches", [events[0]["event_id"]])[0]
-    counts_key = daily_counts_key(day["received_at"].strftime("%Y-%m-%d"))
+    [search_row] = stack.rows("searches", [events[0]["event_id"]])
+    counts_key = daily_counts_key(search_row["received_at"].strftime("%Y-%m-%d"))
     assert int(client.hget(counts_key, "add_to_cart") or 0) >= 1
 
 

@@ -18,7 +18,7 @@ from ingest.limits import RETRY_AFTER_SECONDS
 from ingest.sinks.bigquery import BigQuerySink
 from ingest.sinks.dead_letter import DeadLetterWriter
 from ingest.sinks.gcs_archive import GcsArchiveSink
-from ingest.sinks.outcome import SinkOutcome, SinkStatus
+from ingest.sinks.outcome import SinkOutcome, SinkStatus, status_of
 from ingest.sinks.redis_activity import RedisActivitySink
 from ingest.validation import Rejection, Row, validate_events
 from schemas import capture_log as log
@@ -77,11 +77,7 @@ class CapturePipeline:
             )
             durable.update(row.event_id for row in inserted.inserted)
             sinks[log.SINK_BIGQUERY] = SinkOutcome(
-                SinkStatus.OK
-                if not inserted.failed
-                else SinkStatus.PARTIAL
-                if inserted.inserted
-                else SinkStatus.FAILED,
+                status_of(len(inserted.inserted), len(inserted.failed)),
                 rows=len(inserted.inserted),
                 latency_ms=(time.perf_counter() - t0) * 1000,
                 retries=inserted.retries,
@@ -144,11 +140,7 @@ class CapturePipeline:
         written = self._dead_letter.write(failed, received_at, request_id)
         durable.update(row.event_id for row in written.written)
         return SinkOutcome(
-            SinkStatus.OK
-            if written.error is None
-            else SinkStatus.PARTIAL
-            if written.written
-            else SinkStatus.FAILED,
+            status_of(len(written.written), len(failed) - len(written.written)),
             rows=len(written.written),
             latency_ms=(time.perf_counter() - t0) * 1000,
             retries=written.retries,

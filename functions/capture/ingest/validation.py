@@ -110,7 +110,7 @@ def _field_error(error: ErrorDetails, prefix: str) -> FieldError:
     )
 
 
-def _reject(index: int, raw: Any, prefix: str, *errors: FieldError) -> Rejection:
+def _reject(index: int, raw: Any, errors: tuple[FieldError, ...]) -> Rejection:
     event_id = raw.get("event_id") if isinstance(raw, dict) else None
     event_type = raw.get("event_type") if isinstance(raw, dict) else None
     return Rejection(
@@ -119,6 +119,32 @@ def _reject(index: int, raw: Any, prefix: str, *errors: FieldError) -> Rejection
         event_type if isinstance(event_type, str) else None,
         errors,
     )
+
+
+def _validate_one(
+    index: int, raw: Any, prefix: str, context: dict[str, Any], received_at_text: str
+) -> Row | tuple[FieldError, ...]:
+    if not isinstance(raw, dict):
+        return (FieldError(prefix or "event", "model_type", "must be an object"),)
+    event_type = raw.get("event_type")
+    model = MODEL_BY_EVENT_TYPE.get(event_type) if isinstance(event_type, str) else None
+    if model is None:
+        if event_type is None:
+            return (FieldError(_join(prefix, "event_type"), "missing", "is required"),)
+        message = "must be one of " + ", ".join(EVENT_TYPES)
+        return (FieldError(_join(prefix, "event_type"), "literal_error", message),)
+    try:
+        event = model.model_validate(raw, context=context)
+    except ValidationError as invalid:
+        return tuple(_field_error(error, prefix) for error in invalid.errors())
+    data = event.model_dump(mode="json", exclude_none=True)
+    data[PARTITION_COLUMN] = received_at_text
+    data["schema_version"] = model.SCHEMA_VERSION
+    text = json.dumps(data, separators=(",", ":"))
+    if len(text) > MAX_EVENT_BYTES:
+        message = f"must be at most {MAX_EVENT_BYTES} bytes"
+        return (FieldError(prefix or "event", "event_too_large", message),)
+    return Row(index, data["event_id"], event.event_type, model.TABLE, event.user_id, data, text)
 
 
 def validate_events(
@@ -137,70 +163,16 @@ def validate_events(
     seen_ids: set[str] = set()
     for index, raw in enumerate(raw_events):
         prefix = f"events[{index}]" if batch else ""
-        if not isinstance(raw, dict):
-            rejections.append(
-                _reject(
-                    index,
-                    raw,
-                    prefix,
-                    FieldError(prefix or "event", "model_type", "must be an object"),
-                )
-            )
-            continue
-        event_type = raw.get("event_type")
-        model = MODEL_BY_EVENT_TYPE.get(event_type) if isinstance(event_type, str) else None
-        if model is None:
-            rule, message = (
-                ("missing", "is required")
-                if event_type is None
-                else ("literal_error", "must be one of " + ", ".join(EVENT_TYPES))
-            )
-            rejections.append(
-                _reject(index, raw, prefix, FieldError(_join(prefix, "event_type"), rule, message))
-            )
-            continue
-        try:
-            event = model.model_validate(raw, context=context)
-        except ValidationError as invalid:
-            rejections.append(
-                _reject(index, raw, prefix, *(_field_error(e, prefix) for e in invalid.errors()))
-            )
-            continue
-        data = event.model_dump(mode="json", exclude_none=True)
-        data[PARTITION_COLUMN] = received_at_text
-        data["schema_version"] = model.SCHEMA_VERSION
-        text = json.dumps(data, separators=(",", ":"))
-        event_id = data["event_id"]
-        if len(text) > MAX_EVENT_BYTES:
-            rejections.append(
-                _reject(
-                    index,
-                    raw,
-                    prefix,
-                    FieldError(
-                        prefix or "event",
-                        "event_too_large",
-                        f"must be at most {MAX_EVENT_BYTES} bytes",
-                    ),
-                )
-            )
-            continue
-        if event_id in seen_ids:
-            rejections.append(
-                _reject(
-                    index,
-                    raw,
-                    prefix,
-                    FieldError(
-                        _join(prefix, "event_id"),
-                        "duplicate_in_request",
-                        "appears more than once in this request",
-                    ),
-                )
-            )
-            continue
-        seen_ids.add(event_id)
-        rows.append(Row(index, event_id, event.event_type, model.TABLE, event.user_id, data, text))
+        outcome = _validate_one(index, raw, prefix, context, received_at_text)
+        if isinstance(outcome, Row) and outcome.event_id in seen_ids:
+            # Two copies in one request are a client bug; the first one is kept.
+            message = "appears more than once in this request"
+            outcome = (FieldError(_join(prefix, "event_id"), "duplicate_in_request", message),)
+        if isinstance(outcome, Row):
+            seen_ids.add(outcome.event_id)
+            rows.append(outcome)
+        else:
+            rejections.append(_reject(index, raw, outcome))
     return rows, rejections
 
 

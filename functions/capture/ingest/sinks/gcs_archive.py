@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from ingest.sinks.gcs_objects import NdjsonWriter, object_name
-from ingest.sinks.outcome import SinkOutcome, SinkStatus
+from ingest.sinks.outcome import SinkOutcome, SinkStatus, status_of
 from ingest.validation import Row
 
 ARCHIVE_AREA = "archive"
@@ -37,7 +37,7 @@ class GcsArchiveSink:
                 archived.extend(table_rows)
         except Exception as error:  # noqa: BLE001 - a failed archive must not fail the request
             outcome = SinkOutcome(
-                SinkStatus.PARTIAL if archived else SinkStatus.FAILED,
+                status_of(len(archived), len(rows) - len(archived)),
                 rows=len(archived),
                 latency_ms=(time.perf_counter() - started) * 1000,
                 retries=retries,

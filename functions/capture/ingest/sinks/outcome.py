@@ -13,6 +13,13 @@ class SinkStatus(StrEnum):
     SKIPPED = "skipped"
 
 
+def status_of(succeeded: int, failed: int) -> SinkStatus:
+    """OK when nothing failed, PARTIAL when some rows made it, FAILED when none did."""
+    if not failed:
+        return SinkStatus.OK
+    return SinkStatus.PARTIAL if succeeded else SinkStatus.FAILED
+
+
 @dataclass(slots=True)
 class SinkOutcome:
     status: SinkStatus
