@@ -89,11 +89,6 @@ class Stack:
         blobs = self.bucket().list_blobs(prefix=prefix)
         return {blob.name: blob.download_as_text() for blob in blobs}
 
-    def restart_gcs(self) -> None:
-        self.gcs.start()
-        # The memory backend forgets its buckets when it stops.
-        bootstrap.create_bucket(bootstrap.storage_client(PROJECT), BUCKET)
-
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
@@ -101,7 +96,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     services: list[Service] = []
     try:
         bq = bigquery_emulator(PROJECT, data_dir)
-        gcs = gcs_emulator()
+        # A filesystem backend, so objects (dead letters) survive the restarts tests do.
+        gcs = gcs_emulator(root=tmp_path_factory.mktemp("gcs-data"))
         redis = redis_server()
         for service in (redis, gcs, bq):
             services.append(service.start())
