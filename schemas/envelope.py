@@ -5,6 +5,7 @@ is ever stored by accident) and values are not coerced ("5" is not 5), except wh
 native type: timestamps and UUIDs arrive as strings and are parsed.
 """
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
@@ -30,18 +31,30 @@ ID_PATTERN = r"^[A-Za-z0-9._:-]+$"
 LABEL_PATTERN = r"^[a-z][a-z0-9_]*$"
 
 
+# pydantic would read "1795876593" as seconds since the epoch.
+_EPOCH_LIKE = re.compile(r"\s*-?\d+(\.\d+)?\s*")
+
+
 def _require_string(value: Any) -> Any:
     # pydantic's lax datetime also takes epoch numbers; a number here is a client bug
     # (seconds or milliseconds?), so only ISO 8601 strings are accepted.
-    if not isinstance(value, str | datetime):
+    if not isinstance(value, str | datetime) or (
+        isinstance(value, str) and _EPOCH_LIKE.fullmatch(value)
+    ):
         raise PydanticCustomError("timestamp_type", "must be an ISO 8601 timestamp string")
     return value
 
 
 def _strip_url(value: str) -> str:
     # Query strings and fragments carry e-mails, tokens and ids; keep scheme, host and path.
+    # user:password@ is dropped too: netloc would keep credentials.
     parts = urlsplit(value)
-    return scrub_text(urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")))
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    return scrub_text(urlunsplit((parts.scheme, host, parts.path, "", "")))
 
 
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=ID_PATTERN)]

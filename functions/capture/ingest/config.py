@@ -5,6 +5,7 @@ failing requests one by one later.
 """
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -32,12 +33,12 @@ class Config:
 
 
 _TRUE = {"true", "1", "yes", "on"}
-_FALSE = {"false", "0", "no", "off", ""}
+_FALSE = {"false", "0", "no", "off"}
 
 
 def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = env.get(name)
-    if raw is None:
+    if raw is None or raw.strip() == "":
         return default
     value = raw.strip().lower()
     if value in _TRUE:
@@ -73,7 +74,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
     if project is None:
         raise ConfigError("GCP_PROJECT: required (the project that holds the dataset and bucket)")
     dataset = env.get("BIGQUERY_DATASET", "events")
-    if bigquery_enabled and not dataset.replace("_", "").isalnum():
+    if bigquery_enabled and not re.fullmatch(r"[A-Za-z0-9_]{1,1024}", dataset):
         raise ConfigError(
             f"BIGQUERY_DATASET: letters, digits and underscores only, got {dataset!r}"
         )

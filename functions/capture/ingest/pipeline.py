@@ -22,6 +22,7 @@ from ingest.sinks.outcome import SinkOutcome, SinkStatus, status_of
 from ingest.sinks.redis_activity import RedisActivitySink
 from ingest.validation import Rejection, Row, validate_events
 from schemas import capture_log as log
+from schemas.families import MODEL_BY_EVENT_TYPE
 
 
 @dataclass(slots=True)
@@ -195,7 +196,11 @@ class CapturePipeline:
             counts["received"] += 1
             counts["accepted" if not not_stored else "not_stored"] += 1
         for rejection in rejections:
-            counts = by_type.setdefault(rejection.event_type or "unknown", Counter())
+            # Only known types: an unknown one is client input and may be anything.
+            name = rejection.event_type
+            counts = by_type.setdefault(
+                name if name is not None and name in MODEL_BY_EVENT_TYPE else "unknown", Counter()
+            )
             counts["received"] += 1
             counts["rejected"] += 1
         failed_sinks = any(

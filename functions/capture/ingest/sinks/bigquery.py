@@ -191,6 +191,10 @@ class BigQuerySink:
                 # reasons (backendError, timeout) are transient. Both are sent again.
                 retry.append(row)
                 transient = transient or any(e.get("reason") != "stopped" for e in row_errors)
+        # "stopped" with no invalid row in the response has no cause we removed; waiting
+        # before the resend keeps that from becoming a tight loop.
+        if retry and len(retry) == len(errors_by_index):
+            transient = True
         if transient:
             result.last_error = "per-row transient errors: " + "; ".join(
                 sorted(

@@ -1,0 +1,553 @@
+"""Tests for ingest.pipeline.CapturePipeline: the durability rules and the log contract.
+
+The sinks are replaced by small fakes that subclass the real ones (so the pipeline's types
+hold) and return the real result dataclasses; they all append to one shared journal so the
+order of side effects can be asserted.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from ingest.pipeline import CapturePipeline, CaptureResult
+from ingest.sinks.bigquery import BigQuerySink, InsertResult
+from ingest.sinks.dead_letter import DeadLetterResult, DeadLetterWriter
+from ingest.sinks.gcs_archive import GcsArchiveSink
+from ingest.sinks.outcome import SinkOutcome, SinkStatus
+from ingest.sinks.redis_activity import RedisActivitySink
+from ingest.validation import Row
+from schemas import capture_log
+from tests.unit import event_factory as factory
+
+R = factory.RECEIVED_AT
+REQUEST_ID = "req0123456789abc"
+
+Journal = list[str]
+RowPredicate = Callable[[Row], bool]
+
+
+def _never(row: Row) -> bool:
+    return False
+
+
+def _always(row: Row) -> bool:
+    return True
+
+
+class FakeBigQuery(BigQuerySink):
+    def __init__(self, journal: Journal, fails: RowPredicate = _never) -> None:
+        self.journal = journal
+        self.fails = fails
+        self.calls: list[list[Row]] = []
+
+    def insert(self, rows: Sequence[Row]) -> InsertResult:
+        self.journal.append("bigquery.insert")
+        self.calls.append(list(rows))
+        result = InsertResult(requests=2, retries=1)
+        for row in rows:
+            if self.fails(row):
+                result.failed.append((row, f"invalid: row {row.index} refused"))
+            else:
+                result.inserted.append(row)
+        if result.failed:
+            result.last_error = "invalid rows"
+        return result
+
+
+class FakeDeadLetter(DeadLetterWriter):
+    def __init__(self, journal: Journal, writes: RowPredicate = _always) -> None:
+        self.journal = journal
+        self.writes = writes
+        self.calls: list[tuple[list[tuple[Row, str]], datetime, str]] = []
+
+    def write(
+        self, failed: Sequence[tuple[Row, str]], received_at: datetime, request_id: str
+    ) -> DeadLetterResult:
+        self.journal.append("dead_letter.write")
+        self.calls.append((list(failed), received_at, request_id))
+        written = [row for row, _ in failed if self.writes(row)]
+        error = None if len(written) == len(failed) else "ServiceUnavailable: 503 bucket down"
+        return DeadLetterResult(written=written, retries=0, error=error)
+
+
+class FakeArchive(GcsArchiveSink):
+    def __init__(self, journal: Journal, writes: RowPredicate = _always) -> None:
+        self.journal = journal
+        self.writes = writes
+        self.calls: list[tuple[list[Row], datetime, str]] = []
+
+    def write(
+        self, rows: Sequence[Row], received_at: datetime, request_id: str
+    ) -> tuple[SinkOutcome, list[Row]]:
+        self.journal.append("archive.write")
+        self.calls.append((list(rows), received_at, request_id))
+        archived = [row for row in rows if self.writes(row)]
+        if len(archived) == len(rows):
+            return SinkOutcome(SinkStatus.OK, rows=len(archived)), archived
+        status = SinkStatus.PARTIAL if archived else SinkStatus.FAILED
+        return SinkOutcome(status, rows=len(archived), error="Forbidden: 403 no access"), archived
+
+
+class FakeRedis(RedisActivitySink):
+    def __init__(self, journal: Journal, ok: bool = True) -> None:
+        self.journal = journal
+        self.ok = ok
+        self.calls: list[list[Row]] = []
+
+    def write(self, rows: Sequence[Row]) -> SinkOutcome:
+        self.journal.append("redis.write")
+        self.calls.append(list(rows))
+        if self.ok:
+            return SinkOutcome(SinkStatus.OK, rows=len(rows))
+        return SinkOutcome(SinkStatus.FAILED, error="ConnectionError: refused")
+
+
+class Stack:
+    """A pipeline with fakes; pass ``bigquery=None`` etc. to switch a sink off."""
+
+    def __init__(
+        self,
+        *,
+        bq_fails: RowPredicate = _never,
+        dead_letter_writes: RowPredicate = _always,
+        archive_writes: RowPredicate = _always,
+        redis_ok: bool = True,
+        bigquery: bool = True,
+        dead_letter: bool = True,
+        archive: bool = True,
+        redis: bool = True,
+    ) -> None:
+        self.journal: Journal = []
+        self.bigquery = FakeBigQuery(self.journal, bq_fails)
+        self.dead_letter = FakeDeadLetter(self.journal, dead_letter_writes)
+        self.archive = FakeArchive(self.journal, archive_writes)
+        self.redis = FakeRedis(self.journal, redis_ok)
+        self.pipeline = CapturePipeline(
+            self.bigquery if bigquery else None,
+            self.dead_letter if dead_letter else None,
+            self.archive if archive else None,
+            self.redis if redis else None,
+            clock=lambda: R,
+            request_id=lambda: REQUEST_ID,
+        )
+
+    def handle(self, events: list[Any], batch: bool = True) -> CaptureResult:
+        result = self.pipeline.handle(events, batch)
+        self.journal.append("returned")
+        return result
+
+
+def _status(result: CaptureResult, sink: str) -> str:
+    status: str = result.body["sinks"][sink]["status"]
+    return status
+
+
+def _is_order(row: Row) -> bool:
+    return row.table == "orders"
+
+
+def mixed_batch() -> list[Any]:
+    return [factory.search(R), factory.order(R), factory.voice(R)]
+
+
+# --------------------------------------------------------------------------------------------
+# Status codes
+# --------------------------------------------------------------------------------------------
+
+
+def test_all_inserted_is_200() -> None:
+    stack = Stack()
+    events = mixed_batch()
+
+    result = stack.handle(events)
+
+    assert result.status == 200
+    assert result.headers == {}
+    assert result.body["request_id"] == REQUEST_ID
+    assert (result.body["received"], result.body["accepted"], result.body["rejected"]) == (3, 3, 0)
+    assert result.body["rejections"] == []
+    assert "error" not in result.body
+    assert {name: o["status"] for name, o in result.body["sinks"].items()} == {
+        "bigquery": "ok",
+        "gcs_archive": "ok",
+        "redis": "ok",
+    }
+    assert [row.event_id for row in stack.bigquery.calls[0]] == [e["event_id"] for e in events]
+    assert stack.dead_letter.calls == []
+    assert result.log["severity"] == "INFO"
+
+
+def test_some_rejected_is_207_with_rejections_named() -> None:
+    stack = Stack()
+    bad = factory.search(R, query="")
+    events: list[Any] = [factory.voice(R), bad, factory.order(R), "not an event"]
+
+    result = stack.handle(events)
+
+    assert result.status == 207
+    assert (result.body["received"], result.body["accepted"], result.body["rejected"]) == (4, 2, 2)
+    rejections = result.body["rejections"]
+    assert [r["index"] for r in rejections] == [1, 3]
+    assert rejections[0]["event_id"] == bad["event_id"]
+    assert rejections[0]["errors"][0]["field"] == "events[1].query"
+    assert rejections[0]["errors"][0]["rule"] == "string_too_short"
+    assert rejections[1]["errors"][0]["field"] == "events[3]"
+    # Only the valid events reach the sinks.
+    assert [row.index for row in stack.bigquery.calls[0]] == [0, 2]
+    assert [row.index for row in stack.redis.calls[0]] == [0, 2]
+    assert result.log["severity"] == "WARNING"
+
+
+def test_single_event_rejection_paths_have_no_prefix() -> None:
+    stack = Stack()
+
+    result = stack.handle([factory.search(R, query="")], batch=False)
+
+    assert result.status == 400
+    assert result.body["rejections"][0]["errors"][0]["field"] == "query"
+
+
+def test_no_valid_event_is_400_and_touches_no_sink() -> None:
+    stack = Stack()
+
+    result = stack.handle([factory.search(R, query=""), 5])
+
+    assert result.status == 400
+    assert "no valid events" in result.body["error"]
+    assert (result.body["accepted"], result.body["rejected"]) == (0, 2)
+    assert stack.journal == ["returned"]
+    assert result.log["http_status"] == 400
+
+
+def test_bigquery_failures_written_to_dead_letter_are_200() -> None:
+    stack = Stack(bq_fails=_is_order)
+    events = mixed_batch()
+
+    result = stack.handle(events)
+
+    assert result.status == 200
+    assert result.body["accepted"] == 3
+    assert _status(result, "bigquery") == "partial"
+    assert _status(result, "dead_letter") == "ok"
+    (failed, received_at, request_id) = stack.dead_letter.calls[0]
+    assert [(row.event_id, reason) for row, reason in failed] == [
+        (events[1]["event_id"], "invalid: row 1 refused")
+    ]
+    assert (received_at, request_id) == (R, REQUEST_ID)
+    assert result.log["events_dead_lettered"] == 1
+    assert result.log["bigquery_failed_rows"] == 1
+    assert result.log["events_not_stored"] == 0
+    # Everything is durable, so the cache sees every accepted event.
+    assert len(stack.redis.calls[0]) == 3
+
+
+def test_bigquery_and_dead_letter_both_failing_is_503_with_retry_after() -> None:
+    stack = Stack(bq_fails=_is_order, dead_letter_writes=_never)
+
+    result = stack.handle(mixed_batch())
+
+    assert result.status == 503
+    assert int(result.headers["Retry-After"]) > 0
+    assert result.headers["Retry-After"] in result.body["error"]
+    assert result.body["accepted"] == 0
+    assert _status(result, "dead_letter") == "failed"
+    assert _status(result, "redis") == "skipped"
+    assert stack.redis.calls == []
+    assert result.log["events_accepted"] == 0
+    assert result.log["events_not_stored"] == 1
+    assert result.log["events_dead_lettered"] == 0
+    assert result.log["severity"] == "ERROR"
+
+
+def test_partially_written_dead_letter_is_still_503() -> None:
+    stack = Stack(bq_fails=_always, dead_letter_writes=_is_order)
+
+    result = stack.handle(mixed_batch())
+
+    assert result.status == 503
+    assert _status(result, "dead_letter") == "partial"
+    assert result.log["events_dead_lettered"] == 1
+    assert result.log["events_not_stored"] == 2
+    assert stack.redis.calls == []
+
+
+def test_bigquery_failures_without_a_dead_letter_area_are_503() -> None:
+    stack = Stack(bq_fails=_always, dead_letter=False, archive=False)
+
+    result = stack.handle(mixed_batch())
+
+    assert result.status == 503
+    assert "Retry-After" in result.headers
+    assert result.body["sinks"]["dead_letter"]["status"] == "disabled"
+    assert "nowhere to go" in result.body["sinks"]["dead_letter"]["error"]
+
+
+def test_bigquery_disabled_and_archive_ok_is_200() -> None:
+    stack = Stack(bigquery=False)
+
+    result = stack.handle(mixed_batch())
+
+    assert result.status == 200
+    assert result.body["accepted"] == 3
+    assert _status(result, "bigquery") == "disabled"
+    assert _status(result, "gcs_archive") == "ok"
+    assert stack.journal == ["archive.write", "redis.write", "returned"]
+
+
+def test_bigquery_disabled_and_archive_failed_is_503() -> None:
+    stack = Stack(bigquery=False, archive_writes=_never)
+
+    result = stack.handle(mixed_batch())
+
+    assert result.status == 503
+    assert "Retry-After" in result.headers
+    assert _status(result, "gcs_archive") == "failed"
+    assert _status(result, "redis") == "skipped"
+    assert stack.redis.calls == []
+
+
+def test_bigquery_disabled_and_archive_partial_is_503() -> None:
+    stack = Stack(bigquery=False, archive_writes=_is_order)
+
+    result = stack.handle(mixed_batch())
+
+    assert result.status == 503
+    assert _status(result, "gcs_archive") == "partial"
+    assert result.log["events_not_stored"] == 2
+
+
+def test_archive_failure_alone_keeps_200_but_is_reported() -> None:
+    stack = Stack(archive_writes=_never)
+
+    result = stack.handle(mixed_batch())
+
+    assert result.status == 200
+    assert result.body["accepted"] == 3
+    assert _status(result, "gcs_archive") == "failed"
+    assert result.log["sinks"]["gcs_archive"]["status"] == "failed"
+    assert result.log["sinks"]["gcs_archive"]["error"] == "Forbidden: 403 no access"
+    assert result.log["severity"] == "WARNING"
+    assert len(stack.redis.calls) == 1
+
+
+@pytest.mark.parametrize(
+    ("events", "expected_status"),
+    [
+        pytest.param(mixed_batch, 200, id="all-valid"),
+        pytest.param(lambda: [*mixed_batch(), factory.search(R, query="")], 207, id="some-bad"),
+    ],
+)
+def test_redis_failure_never_changes_the_status(
+    events: Callable[[], list[Any]], expected_status: int
+) -> None:
+    stack = Stack(redis_ok=False)
+
+    result = stack.handle(events())
+
+    assert result.status == expected_status
+    assert _status(result, "redis") == "failed"
+    assert result.headers == {}
+
+
+def test_redis_disabled_is_reported_as_disabled() -> None:
+    stack = Stack(redis=False)
+
+    result = stack.handle(mixed_batch())
+
+    assert result.status == 200
+    assert _status(result, "redis") == "disabled"
+
+
+def test_archive_and_dead_letter_share_the_request_clock_and_id() -> None:
+    stack = Stack(bq_fails=_is_order)
+
+    stack.handle(mixed_batch())
+
+    assert stack.archive.calls[0][1:] == (R, REQUEST_ID)
+    assert stack.dead_letter.calls[0][1:] == (R, REQUEST_ID)
+    # The stored rows carry the same receive time.
+    assert all(row.data["received_at"] == factory.iso(R) for row in stack.archive.calls[0][0])
+
+
+# --------------------------------------------------------------------------------------------
+# Accepted means durable: order of side effects
+# --------------------------------------------------------------------------------------------
+
+
+def test_dead_letter_is_written_before_the_answer_and_redis_only_after_durability() -> None:
+    stack = Stack(bq_fails=_is_order)
+
+    result = stack.handle(mixed_batch())
+
+    assert result.status == 200
+    assert stack.journal == [
+        "bigquery.insert",
+        "dead_letter.write",
+        "archive.write",
+        "redis.write",
+        "returned",
+    ]
+
+
+def test_nothing_reaches_redis_when_durability_is_not_confirmed() -> None:
+    stack = Stack(bq_fails=_always, dead_letter_writes=_never)
+
+    result = stack.handle(mixed_batch())
+
+    assert result.status == 503
+    assert stack.journal == ["bigquery.insert", "dead_letter.write", "archive.write", "returned"]
+
+
+def test_no_dead_letter_write_when_bigquery_took_everything() -> None:
+    stack = Stack()
+
+    stack.handle(mixed_batch())
+
+    assert stack.journal == ["bigquery.insert", "archive.write", "redis.write", "returned"]
+
+
+# --------------------------------------------------------------------------------------------
+# Log contract
+# --------------------------------------------------------------------------------------------
+
+# Log-based metrics and alert policies select on these exact names: renaming one breaks an
+# alert without any error, so they are spelled out here rather than read from the module.
+LOG_KEYS = {
+    "severity",
+    "message",
+    "request_id",
+    "http_status",
+    "latency_ms",
+    "events_received",
+    "events_accepted",
+    "events_rejected",
+    "events_dead_lettered",
+    "events_not_stored",
+    "by_event_type",
+    "sinks",
+    "bigquery_insert_requests",
+    "bigquery_retries",
+    "bigquery_failed_rows",
+    "rejected_rules",
+}
+
+
+def test_capture_log_names_are_pinned() -> None:
+    assert capture_log.MESSAGE == "capture"
+    assert {
+        capture_log.SEVERITY,
+        capture_log.REQUEST_ID,
+        capture_log.HTTP_STATUS,
+        capture_log.LATENCY_MS,
+        capture_log.EVENTS_RECEIVED,
+        capture_log.EVENTS_ACCEPTED,
+        capture_log.EVENTS_REJECTED,
+        capture_log.EVENTS_DEAD_LETTERED,
+        capture_log.EVENTS_NOT_STORED,
+        capture_log.BY_EVENT_TYPE,
+        capture_log.SINKS,
+        capture_log.BIGQUERY_INSERT_REQUESTS,
+        capture_log.BIGQUERY_RETRIES,
+        capture_log.BIGQUERY_FAILED_ROWS,
+        capture_log.REJECTED_RULES,
+    } == LOG_KEYS - {"message"}
+    assert (
+        capture_log.SINK_BIGQUERY,
+        capture_log.SINK_DEAD_LETTER,
+        capture_log.SINK_GCS_ARCHIVE,
+        capture_log.SINK_REDIS,
+    ) == ("bigquery", "dead_letter", "gcs_archive", "redis")
+
+
+@pytest.mark.parametrize(
+    "stack_options",
+    [
+        pytest.param({}, id="200"),
+        pytest.param({"bq_fails": _is_order}, id="dead-lettered"),
+        pytest.param({"bq_fails": _always, "dead_letter_writes": _never}, id="503"),
+        pytest.param({"bigquery": False, "redis": False}, id="bigquery-off"),
+    ],
+)
+def test_log_line_has_exactly_the_contract_keys(stack_options: dict[str, Any]) -> None:
+    stack = Stack(**stack_options)
+
+    result = stack.handle([*mixed_batch(), factory.search(R, query="")])
+
+    assert set(result.log) == LOG_KEYS
+    assert result.log["message"] == "capture"
+    assert result.log["http_status"] == result.status
+    assert result.log["request_id"] == REQUEST_ID
+    assert set(result.log["sinks"]) <= {"bigquery", "dead_letter", "gcs_archive", "redis"}
+    assert isinstance(result.log["latency_ms"], float)
+    # One line of JSON.
+    assert "\n" not in json.dumps(result.log, separators=(",", ":"))
+
+
+def test_log_line_counts() -> None:
+    stack = Stack(bq_fails=_is_order)
+    events: list[Any] = [
+        *mixed_batch(),
+        factory.search(R, query=""),
+        factory.search(R, user_id="has space", query=""),
+        factory.envelope("purchase", R),
+    ]
+
+    result = stack.handle(events)
+    log = result.log
+
+    assert result.status == 207
+    assert log["severity"] == "WARNING"
+    assert (log["events_received"], log["events_accepted"], log["events_rejected"]) == (6, 3, 3)
+    assert (log["events_dead_lettered"], log["events_not_stored"]) == (1, 0)
+    assert (log["bigquery_insert_requests"], log["bigquery_retries"]) == (2, 1)
+    assert log["bigquery_failed_rows"] == 1
+    assert log["rejected_rules"] == {
+        "string_too_short": 2,
+        "string_pattern_mismatch": 1,
+        "literal_error": 1,
+    }
+    assert log["by_event_type"]["search"] == {"received": 3, "accepted": 1, "rejected": 2}
+    assert log["by_event_type"]["order_placed"] == {"received": 1, "accepted": 1}
+    assert log["sinks"]["bigquery"]["status"] == "partial"
+    assert log["sinks"]["dead_letter"] == result.body["sinks"]["dead_letter"]
+
+
+SECRET_EMAIL = "jane.doe.secret@example.com"
+SECRET_PHONE = "+44 7700 900123"
+
+
+def test_log_never_contains_rejected_values() -> None:
+    stack = Stack()
+    events: list[Any] = [
+        factory.search(R),
+        # Each is rejected, and each holds personal data the client should not have sent.
+        factory.search(R, user_id=SECRET_EMAIL),
+        factory.search(R, query=f"mail {SECRET_EMAIL} " + "x" * 600),
+        factory.voice(R, transcript=5, detected_intent=SECRET_PHONE),
+        factory.order(R, email=SECRET_EMAIL),
+        factory.session(R, referrer=SECRET_EMAIL * 100),
+    ]
+
+    result = stack.handle(events)
+
+    assert result.log["events_rejected"] == 5
+    text = json.dumps(result.log)
+    assert SECRET_EMAIL not in text
+    assert "jane.doe" not in text
+    assert SECRET_PHONE not in text
+    assert "7700" not in text
+
+
+def test_log_never_contains_an_unknown_event_type_value() -> None:
+    stack = Stack()
+    events: list[Any] = [factory.search(R), factory.envelope(SECRET_EMAIL, R)]
+
+    result = stack.handle(events)
+
+    assert result.status == 207
+    assert SECRET_EMAIL not in json.dumps(result.log)
