@@ -238,5 +238,6 @@ def capture_function(
         port,
         lambda: port_open(port),
         env={"PYTHONPATH": pythonpath, **env},
-        start_timeout=30,
+        # Under a second on a quiet machine; a starved CI VM needs far longer to import.
+        start_timeout=300,
     )
