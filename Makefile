@@ -76,6 +76,7 @@ schemas: $(VENV)/.installed
 	@$(PY) -m schemas.generate
 
 bench: setup
+	@$(PY) bench/pipeline_cpu.py
 	@$(PY) bench/capture_throughput.py
 
 replay: $(VENV)/.installed
