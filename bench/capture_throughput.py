@@ -24,10 +24,11 @@ Figures:
   runs past its deadline is dead-lettered), so every accepted event must be found in one of
   them, and no event may be stored twice in a table: the last request is sent again on
   purpose, and its insertIds must keep it from being counted twice.
-* A machine gauge before and after: CPU time of a fixed reference workload (json.dumps of one
-  event), best and median of several rounds. On a shared VM with steal time the CPU charged to
-  a process varies many-fold; a median far above the best says every CPU figure of the run is
-  inflated by contention, not by the function.
+* A machine gauge: CPU time of a fixed reference workload (json.dumps of one event), timed
+  before the run and every ~2 s during each phase (by the otherwise idle parent). On a shared
+  VM with steal time the CPU charged to a process varies many-fold; the ``gauge x`` column
+  (median during the phase / best before the run) says how much every CPU figure of that phase
+  is inflated by the machine rather than by the function.
 
 The exit status is non-zero only when the stack fails (a process does not start or dies) or an
 accepted event is missing or duplicated; missed targets are only printed.
@@ -51,7 +52,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from multiprocessing.pool import Pool
+from multiprocessing.pool import AsyncResult, Pool
 from pathlib import Path
 from typing import Any
 
@@ -370,16 +371,31 @@ class Gauge:
         )
 
 
+def _gauge_round(event: dict[str, Any], number: int) -> float:
+    started = time.process_time()
+    for _ in range(number):
+        json.dumps(event)
+    return (time.process_time() - started) / number * 1e6
+
+
+GAUGE_EVENT = search_event(random.Random(0), "2026-01-01T00:00:00.000Z")
+
+
 def machine_gauge(rounds: int = 15, number: int = 2_000) -> Gauge:
     """CPU µs per json.dumps of a fixed event over ``rounds`` rounds: best and median."""
-    event = search_event(random.Random(0), "2026-01-01T00:00:00.000Z")
-    per_op = []
-    for _ in range(rounds):
-        started = time.process_time()
-        for _ in range(number):
-            json.dumps(event)
-        per_op.append((time.process_time() - started) / number * 1e6)
+    per_op = [_gauge_round(GAUGE_EVENT, number) for _ in range(rounds)]
     return Gauge(min(per_op), statistics.median(per_op))
+
+
+def wait_with_gauge(
+    pending: AsyncResult[SendResult], every: float = 2.0
+) -> tuple[SendResult, float]:
+    """Wait for the sender, timing one gauge round every ``every`` s; returns the median."""
+    per_op = [_gauge_round(GAUGE_EVENT, 2_000)]
+    while not pending.ready():
+        pending.wait(every)
+        per_op.append(_gauge_round(GAUGE_EVENT, 2_000))
+    return pending.get(), statistics.median(per_op)
 
 
 # --- the function's structured log -------------------------------------------------------------
@@ -528,6 +544,7 @@ class PhaseResult:
     logged_requests: int
     emulator_cpu_seconds: float
     steal_pct: float
+    gauge_us: float
 
     @property
     def requests(self) -> int:
@@ -580,7 +597,8 @@ def run_phase(
     offset = function.log_path.stat().st_size
     cpu_before, system_before = tree_cpu_seconds(root), cpu_times()
     emulators_before = services_cpu_seconds(emulators)
-    seconds, latencies, statuses = pool.apply(send_phase, (url, bodies, threads))
+    pending = pool.apply_async(send_phase, (url, bodies, threads))
+    (seconds, latencies, statuses), gauge_us = wait_with_gauge(pending)
     cpu_after, system_after = tree_cpu_seconds(root), cpu_times()
     emulators_after = services_cpu_seconds(emulators)
     if not function.running:
@@ -599,6 +617,7 @@ def run_phase(
         logged_requests=len(lines),
         emulator_cpu_seconds=emulators_after - emulators_before,
         steal_pct=steal_percent(system_before, system_after),
+        gauge_us=gauge_us,
     )
     return result, chunks
 
@@ -649,11 +668,11 @@ def stored_events(bigquery: Service, tables: list[str]) -> dict[str, Stored]:
 # --- report ------------------------------------------------------------------------------------
 
 
-def print_phases(results: list[PhaseResult]) -> None:
+def print_phases(results: list[PhaseResult], gauge: Gauge) -> None:
     header = (
         f"{'batch':>5} {'events':>7} {'reqs':>6} {'events/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
         f"{'CPU µs/ev':>10} {'peak RSS MB':>12} {'BQ ins/1k ev':>13} {'non-200':>8} "
-        f"{'dead-lett.':>10} {'emu CPU µs/ev':>14} {'steal %':>8}"
+        f"{'dead-lett.':>10} {'emu CPU µs/ev':>14} {'steal %':>8} {'gauge x':>8}"
     )
     print(header)
     print("-" * len(header))
@@ -662,7 +681,8 @@ def print_phases(results: list[PhaseResult]) -> None:
             f"{r.batch_size:>5} {r.events:>7} {r.requests:>6} {r.events_per_second:>9.1f} "
             f"{r.latency_ms(50):>8.1f} {r.latency_ms(99):>8.1f} {r.cpu_us_per_event:>10.1f} "
             f"{r.peak_rss_mb:>12.1f} {r.inserts_per_1k:>13.1f} {r.non_200:>8} "
-            f"{r.dead_lettered:>10} {r.emulator_cpu_us_per_event:>14.1f} {r.steal_pct:>8.1f}"
+            f"{r.dead_lettered:>10} {r.emulator_cpu_us_per_event:>14.1f} {r.steal_pct:>8.1f} "
+            f"{r.gauge_us / gauge.best_us:>8.1f}"
         )
     for r in results:
         if r.logged_requests != r.requests:
@@ -817,7 +837,8 @@ def run(args: argparse.Namespace, workdir: Path, services: list[Service]) -> int
         f"{args.threads}, function WORKERS={SERVER_ENV['WORKERS']} THREADS={SERVER_ENV['THREADS']}"
     )
     precompile()
-    print(f"machine gauge before: {machine_gauge()}")
+    gauge = machine_gauge()
+    print(f"machine gauge before: {gauge}")
 
     started = time.perf_counter()
     bigquery, gcs = start_emulators(workdir / "bigquery-data")
@@ -869,7 +890,11 @@ def run(args: argparse.Namespace, workdir: Path, services: list[Service]) -> int
             _, _, [status] = pool.apply(send_phase, (url, [body], 1))
             resent = len(last_chunks[-1])
             print(f"resent the last batch-{plan[-1][0]} request ({resent} events): HTTP {status}")
-    print_phases(results)
+    print_phases(results, gauge)
+    print(
+        "gauge x: CPU of a fixed reference workload during the phase / its best before the run; "
+        "CPU figures of a phase are inflated by about that factor"
+    )
     print(f"machine gauge after: {machine_gauge()}")
 
     assert function.process is not None
