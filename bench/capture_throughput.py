@@ -18,8 +18,9 @@ Figures:
   over the function's process tree), peak RSS (VmHWM, largest process of the tree), BigQuery
   insert requests per 1,000 events (from ``bigquery_insert_requests`` in the function's
   one-JSON-line-per-request log) and non-200 responses.
-* A summary against the targets, and where the accepted events ended up: rows per table in
-  the emulator (COUNT(*) and COUNT(DISTINCT event_id)) plus the dead-letter area in the bucket.
+* A summary against the targets, and where the accepted events ended up: per table, the rows
+  and distinct event_ids in the emulator (``SELECT event_id`` with the partition filter
+  ``received_at > TIMESTAMP('2000-01-01')``) and the insert ids in the bucket's dead-letter area.
   The function answers 200 once an event is durable in either place (a BigQuery insert that
   runs past its deadline is dead-lettered), so every accepted event must be found in one of
   them, and no event may be stored twice in a table: the last request is sent again on
@@ -27,8 +28,9 @@ Figures:
 * A machine gauge: CPU time of a fixed reference workload (json.dumps of one event), timed
   before the run and every ~2 s during each phase (by the otherwise idle parent). On a shared
   VM with steal time the CPU charged to a process varies many-fold; the ``gauge x`` column
-  (median during the phase / best before the run) says how much every CPU figure of that phase
-  is inflated by the machine rather than by the function.
+  (median during the phase / best before the run) is a lower bound of how much the CPU figures
+  of that phase are inflated by the machine rather than by the function. It cannot see CPU
+  charged to threads that wait on a slow backend, which on such a VM can be far larger.
 
 The exit status is non-zero only when the stack fails (a process does not start or dies) or an
 accepted event is missing or duplicated; missed targets are only printed.
@@ -842,7 +844,9 @@ def run(args: argparse.Namespace, workdir: Path, services: list[Service]) -> int
 
     started = time.perf_counter()
     bigquery, gcs = start_emulators(workdir / "bigquery-data")
-    services += [gcs.start(), bigquery.start()]
+    for service in (gcs, bigquery):
+        services.append(service)  # registered first, so an interrupted start is stopped too
+        service.start()
     bootstrap_stack(bigquery, gcs)
     print(f"emulators started and bootstrapped in {time.perf_counter() - started:.1f} s")
 
@@ -893,7 +897,7 @@ def run(args: argparse.Namespace, workdir: Path, services: list[Service]) -> int
     print_phases(results, gauge)
     print(
         "gauge x: CPU of a fixed reference workload during the phase / its best before the run; "
-        "CPU figures of a phase are inflated by about that factor"
+        "above 1, that phase's CPU figures are inflated by the machine by at least that factor"
     )
     print(f"machine gauge after: {machine_gauge()}")
 
