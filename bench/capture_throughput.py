@@ -49,11 +49,9 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from multiprocessing.pool import AsyncResult, Pool
 from pathlib import Path
 from typing import Any
@@ -75,6 +73,8 @@ from devstack.processes import (  # noqa: E402
     gcs_emulator,
     port_open,
 )
+from devstack.sample_events import sample_batch, sample_event  # noqa: E402
+from schemas.families import FAMILIES, MODEL_BY_EVENT_TYPE  # noqa: E402
 
 PROJECT = "capture-bench"
 DATASET = "events"
@@ -109,122 +109,6 @@ def hello(request):
 
 # --- events ------------------------------------------------------------------------------------
 
-QUERIES = (
-    "organic oat milk 1l",
-    "gluten free pasta",
-    "nappies size 4",
-    "espresso beans 1kg",
-    "birthday candles",
-    "9780306406157",
-    "oat milk 6 pack",
-    "dishwasher tablets 100",
-)
-TRANSCRIPTS = (
-    "add two litres of oat milk",
-    "what is in my basket",
-    "reorder my usual coffee",
-    "remove the bananas",
-    "when does my delivery arrive",
-)
-CATEGORIES = ("dairy", "bakery", "pantry", "household", "baby", "drinks")
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _envelope(event_type: str, rng: random.Random, now: str) -> dict[str, Any]:
-    return {
-        "event_id": str(uuid.uuid4()),
-        "event_type": event_type,
-        "user_id": f"u_{rng.randrange(5_000):05d}",
-        "session_id": f"s_{rng.randrange(20_000):06d}",
-        "occurred_at": now,
-        "source": rng.choice(("web", "ios", "android")),
-    }
-
-
-def search_event(rng: random.Random, now: str) -> dict[str, Any]:
-    return {
-        **_envelope("search", rng, now),
-        "query": rng.choice(QUERIES),
-        "intent": rng.choice(("product_lookup", "reorder", "browse")),
-        "intent_confidence": round(rng.random(), 3),
-        "filters": [{"name": "category", "value": rng.choice(CATEGORIES)}],
-        "result_count": rng.randrange(500),
-        "latency_ms": rng.randrange(20, 400),
-    }
-
-
-def product_event(rng: random.Random, now: str) -> dict[str, Any]:
-    event_type = rng.choice(("product_view", "product_click", "add_to_cart", "remove_from_cart"))
-    event = {
-        **_envelope(event_type, rng, now),
-        "product_id": f"sku_{rng.randrange(100_000)}",
-        "category": rng.choice(CATEGORIES),
-        "position": rng.randrange(50),
-        "search_event_id": str(uuid.uuid4()),
-    }
-    if event_type in ("add_to_cart", "remove_from_cart"):
-        event["quantity"] = rng.randrange(1, 5)
-    return event
-
-
-def order_event(rng: random.Random, now: str) -> dict[str, Any]:
-    lines = [(rng.randrange(1, 5), rng.randrange(50, 5_000)) for _ in range(rng.randint(1, 5))]
-    items = [
-        {
-            "product_id": f"sku_{rng.randrange(100_000)}",
-            "quantity": quantity,
-            "unit_price": f"{cents / 100:.2f}",
-        }
-        for quantity, cents in lines
-    ]
-    total_cents = sum(quantity * cents for quantity, cents in lines)
-    return {
-        **_envelope("order_placed", rng, now),
-        "order_id": f"ord_{uuid.uuid4().hex[:12]}",
-        "items": items,
-        "total": f"{total_cents / 100:.2f}",
-        "currency": "EUR",
-    }
-
-
-def session_event(rng: random.Random, now: str) -> dict[str, Any]:
-    ending = rng.random() < 0.5
-    started = datetime.now(UTC) - timedelta(minutes=rng.randrange(1, 60))
-    event = {
-        **_envelope("session_end" if ending else "session_start", rng, now),
-        "started_at": _iso(started),
-        "device": rng.choice(("desktop", "mobile", "tablet")),
-        "referrer": "https://www.example.com/recipes?utm_source=news",
-        "landing_page": "/search",
-    }
-    if ending:
-        event["ended_at"] = now
-    return event
-
-
-def voice_event(rng: random.Random, now: str) -> dict[str, Any]:
-    return {
-        **_envelope("voice_interaction", rng, now),
-        "transcript": rng.choice(TRANSCRIPTS),
-        "detected_intent": rng.choice(("add_item", "basket_status", "reorder")),
-        "intent_confidence": round(rng.random(), 3),
-        "duration_ms": rng.randrange(500, 6_000),
-        "language": "en-GB",
-    }
-
-
-# (table, generator, weight): the mix every phase is drawn from.
-FAMILIES: tuple[tuple[str, Callable[[random.Random, str], dict[str, Any]], float], ...] = (
-    ("searches", search_event, 0.25),
-    ("product_interactions", product_event, 0.35),
-    ("orders", order_event, 0.10),
-    ("sessions", session_event, 0.15),
-    ("voice_interactions", voice_event, 0.15),
-)
-
 
 @dataclass(frozen=True, slots=True)
 class Event:
@@ -239,10 +123,8 @@ class Event:
 
 def generate_events(count: int, rng: random.Random) -> list[Event]:
     """``count`` fresh events of every family, occurred_at now."""
-    now = _iso(datetime.now(UTC))
-    weights = [weight for _, _, weight in FAMILIES]
-    picks = rng.choices(FAMILIES, weights=weights, k=count)
-    return [Event(table, generate(rng, now)) for table, generate, _ in picks]
+    events = sample_batch(count, users=5_000, seed=rng.randrange(2**32))
+    return [Event(MODEL_BY_EVENT_TYPE[event["event_type"]].TABLE, event) for event in events]
 
 
 def batches(events: list[Event], size: int) -> list[list[Event]]:
@@ -380,7 +262,7 @@ def _gauge_round(event: dict[str, Any], number: int) -> float:
     return (time.process_time() - started) / number * 1e6
 
 
-GAUGE_EVENT = search_event(random.Random(0), "2026-01-01T00:00:00.000Z")
+GAUGE_EVENT = sample_event("search", rng=random.Random(0))
 
 
 def machine_gauge(rounds: int = 15, number: int = 2_000) -> Gauge:
@@ -909,7 +791,7 @@ def run(args: argparse.Namespace, workdir: Path, services: list[Service]) -> int
     }
     print_summary({r.batch_size: r for r in results}, cold, bare_cold, rss)
 
-    stored = stored_events(bigquery, sorted({table for table, _, _ in FAMILIES}))
+    stored = stored_events(bigquery, sorted(model.TABLE for model in FAMILIES))
     rows_ok = print_stored(stored, expected, resent)
     print(f"\ntotal run time {time.perf_counter() - started:.1f} s (after imports)")
     return 0 if rows_ok else 1
