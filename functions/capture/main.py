@@ -15,6 +15,7 @@ from ingest.config import load_config
 from ingest.http_contract import HttpError, check_request, parse_body
 from ingest.limits import MAX_REQUEST_BYTES
 from ingest.wiring import build_pipeline
+from schemas import capture_log
 
 # Read once per instance: bad configuration stops the instance at start-up with a message
 # naming the variable, instead of failing every request. Clients are created on first use.
@@ -34,9 +35,9 @@ def _refuse(error: HttpError) -> flask.Response:
     sys.stdout.write(
         json.dumps(
             {
-                "severity": "WARNING",
-                "message": "capture",
-                "http_status": error.status,
+                capture_log.SEVERITY: "WARNING",
+                "message": capture_log.MESSAGE,
+                capture_log.HTTP_STATUS: error.status,
                 "error": error.message,
             }
         )

@@ -128,7 +128,7 @@ def harness(
     then: Answer | None = None,
     latency: float = 0.0,
     deadline: float = 600.0,
-    rand: Callable[[], float] | None = lambda: 1.0,
+    rand: Callable[[], float] = lambda: 1.0,
     policy: BackoffPolicy | None = None,
 ) -> Harness:
     clock = FakeClock()

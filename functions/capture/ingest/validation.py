@@ -4,6 +4,7 @@ Each event is validated on its own, so one bad event never costs the good ones i
 """
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -29,6 +30,14 @@ class Row:
     # The row serialized once: the archive line, the dead-letter payload and the byte size
     # used to keep BigQuery requests under their limit all come from it.
     json: str
+
+
+def group_by_table(rows: Iterable[Row]) -> dict[str, list[Row]]:
+    """Rows per destination table, each list in request order."""
+    groups: dict[str, list[Row]] = {}
+    for row in rows:
+        groups.setdefault(row.table, []).append(row)
+    return groups
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,14 +1,14 @@
 """BigQuery streaming inserts (insertAll) with retries, chunking and per-row error handling."""
 
+import random
 import time
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ingest.chunking import chunk_rows
 from ingest.retry import DEFAULT_BACKOFF, BackoffPolicy, Deadline
-from ingest.validation import Row
+from ingest.validation import Row, group_by_table
 
 # 429 and 5xx are transient by HTTP semantics. BigQuery also reports streaming quota and
 # rate limits as 403 with one of these reasons, which pass once the load drops.
@@ -43,10 +43,8 @@ class InsertResult:
 
 
 def is_retryable(error: BaseException) -> bool:
-    if isinstance(error, ConnectionError | TimeoutError):
-        return True
-    # requests' exceptions derive from OSError, and so do urllib3's; a refused or reset
-    # connection is the typical transient failure of a restarting backend.
+    # ConnectionError and TimeoutError are OSErrors, and so are requests' and urllib3's
+    # exceptions: a refused or reset connection is how a restarting backend fails.
     if isinstance(error, OSError):
         return True
     code = getattr(error, "code", None)
@@ -66,8 +64,6 @@ def _describe(error: BaseException) -> str:
 
 
 class BigQuerySink:
-    name = "bigquery"
-
     def __init__(
         self,
         client: Callable[[], InsertClient],
@@ -77,7 +73,7 @@ class BigQuerySink:
         policy: BackoffPolicy = DEFAULT_BACKOFF,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
-        rand: Callable[[], float] | None = None,
+        rand: Callable[[], float] = random.random,
     ) -> None:
         # The client factory is called on first use: creating it costs imports and
         # credential discovery that a cold start should not pay before the first request.
@@ -98,14 +94,9 @@ class BigQuerySink:
 
     def insert(self, rows: Sequence[Row]) -> InsertResult:
         """Insert rows into their family tables; every row ends up inserted or in ``failed``."""
-        deadline = Deadline(self._deadline_seconds, self._clock, self._sleep)
-        if self._rand is not None:
-            deadline.rand = self._rand
+        deadline = Deadline(self._deadline_seconds, self._clock, self._sleep, self._rand)
         result = InsertResult()
-        by_table: dict[str, list[Row]] = defaultdict(list)
-        for row in rows:
-            by_table[row.table].append(row)
-        for table, table_rows in by_table.items():
+        for table, table_rows in group_by_table(rows).items():
             for chunk in chunk_rows(table_rows):
                 self._insert_chunk(
                     f"{self._project}.{self._dataset}.{table}", chunk, deadline, result

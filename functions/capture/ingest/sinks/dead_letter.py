@@ -5,14 +5,12 @@ re-inserts it with the same insertId and the de-duplicated views keep reads exac
 """
 
 import json
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from ingest.sinks.gcs_objects import NdjsonWriter, object_name
-from ingest.validation import Row
+from ingest.validation import Row, group_by_table
 
 DEAD_LETTER_AREA = "dead-letter"
 REPLAYED_AREA = "dead-letter-replayed"
@@ -23,11 +21,6 @@ def dead_letter_line(row: Row, reason: str) -> str:
         f'{{"insert_id":{json.dumps(row.event_id)},"table":{json.dumps(row.table)},'
         f'"event_type":{json.dumps(row.event_type)},"reason":{json.dumps(reason)},"row":{row.json}}}'
     )
-
-
-def parse_dead_letter_line(line: str) -> dict[str, Any]:
-    entry: dict[str, Any] = json.loads(line)
-    return entry
 
 
 @dataclass(slots=True)
@@ -45,18 +38,16 @@ class DeadLetterWriter:
         self, failed: Sequence[tuple[Row, str]], received_at: datetime, request_id: str
     ) -> DeadLetterResult:
         """Write failed rows, one object per table; reports which rows are now durable."""
-        by_table: dict[str, list[tuple[Row, str]]] = defaultdict(list)
-        for row, reason in failed:
-            by_table[row.table].append((row, reason))
+        reasons = {row.event_id: reason for row, reason in failed}
         result = DeadLetterResult()
-        for table, entries in by_table.items():
+        for table, rows in group_by_table(row for row, _ in failed).items():
             name = object_name(DEAD_LETTER_AREA, table, received_at, request_id)
             try:
                 result.retries += self._writer.create(
-                    name, (dead_letter_line(row, reason) for row, reason in entries)
+                    name, (dead_letter_line(row, reasons[row.event_id]) for row in rows)
                 )
             except Exception as error:  # noqa: BLE001 - reported; the caller answers 503
                 result.error = f"{type(error).__name__}: {error}"[:300]
                 continue
-            result.written.extend(row for row, _ in entries)
+            result.written.extend(rows)
         return result

@@ -1,20 +1,17 @@
 """Archive of every accepted event as NDJSON in Cloud Storage, one object per request and table."""
 
 import time
-from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
 from ingest.sinks.gcs_objects import NdjsonWriter, object_name
 from ingest.sinks.outcome import SinkOutcome, SinkStatus, status_of
-from ingest.validation import Row
+from ingest.validation import Row, group_by_table
 
 ARCHIVE_AREA = "archive"
 
 
 class GcsArchiveSink:
-    name = "gcs_archive"
-
     def __init__(self, writer: NdjsonWriter) -> None:
         self._writer = writer
 
@@ -23,13 +20,10 @@ class GcsArchiveSink:
     ) -> tuple[SinkOutcome, list[Row]]:
         """Archive rows, one object per table; returns the outcome and the rows written."""
         started = time.perf_counter()
-        by_table: dict[str, list[Row]] = defaultdict(list)
-        for row in rows:
-            by_table[row.table].append(row)
         archived: list[Row] = []
         retries = 0
         try:
-            for table, table_rows in by_table.items():
+            for table, table_rows in group_by_table(rows).items():
                 retries += self._writer.create(
                     object_name(ARCHIVE_AREA, table, received_at, request_id),
                     (row.json for row in table_rows),

@@ -37,10 +37,6 @@ class NdjsonWriter:
         self._deadline_seconds = deadline_seconds
         self._policy = policy
 
-    @property
-    def bucket_name(self) -> str:
-        return self._bucket_name
-
     def bucket(self) -> Any:
         if self._bucket is None:
             self._bucket = self._client_factory().bucket(self._bucket_name)

@@ -47,8 +47,6 @@ def activity_entry(row: Row) -> str:
 
 
 class RedisActivitySink:
-    name = "redis"
-
     def __init__(self, client: Callable[[], Any], max_length: int, ttl_seconds: int) -> None:
         self._client_factory = client
         self._client: Any = None
