@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from devstack import bootstrap
 from devstack.sample_events import sample_event
 from ingest.replay import replay
 from ingest.sinks.bigquery import BigQuerySink
@@ -114,3 +115,27 @@ def test_redis_down_never_fails_a_capture(stack: Stack) -> None:
     assert result.status == 200
     assert result.body["sinks"]["redis"]["status"] == "failed"
     assert len(stack.rows("product_interactions", [event["event_id"]])) == 1
+
+
+def test_dead_letters_go_to_their_own_bucket_when_one_is_configured(stack: Stack) -> None:
+    dead_letter_bucket = "capture-test-dead-letters"
+    bootstrap.create_bucket(bootstrap.storage_client(PROJECT), dead_letter_bucket)
+    event = sample_event("search")
+    stack.bigquery.stop()
+    try:
+        result = stack.pipeline(**BIGQUERY_DOWN, DEAD_LETTER_BUCKET=dead_letter_bucket).handle(
+            [event], batch=True
+        )
+    finally:
+        stack.bigquery.start()
+
+    assert result.status == 200, result.body
+    assert result.body["sinks"]["dead_letter"]["status"] == "ok"
+    request_id = result.log["request_id"]
+    own = bootstrap.storage_client(PROJECT).bucket(dead_letter_bucket)
+    dead = [b.download_as_text() for b in own.list_blobs(prefix="dead-letter/")]
+    assert [json.loads(line)["insert_id"] for text in dead for line in text.splitlines()] == [
+        event["event_id"]
+    ]
+    assert not [name for name in stack.objects("dead-letter/") if request_id in name]
+    assert [name for name in stack.objects("archive/") if request_id in name]

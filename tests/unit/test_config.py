@@ -15,6 +15,7 @@ ALL_VARIABLES = (
     "BIGQUERY_DEADLINE_SECONDS",
     "GCS_ENABLED",
     "GCS_BUCKET",
+    "DEAD_LETTER_BUCKET",
     "GCS_DEADLINE_SECONDS",
     "REDIS_ENABLED",
     "REDIS_URL",
@@ -242,3 +243,13 @@ def test_reads_os_environ_when_no_mapping_is_given(monkeypatch: pytest.MonkeyPat
 def test_non_ascii_dataset_is_refused_at_start_up(dataset: str) -> None:
     with pytest.raises(ConfigError, match=r"^BIGQUERY_DATASET"):
         load_config(env(BIGQUERY_DATASET=dataset))
+
+
+def test_dead_letters_share_the_archive_bucket_by_default() -> None:
+    assert load_config(env()).dead_letter_bucket == "shop-events"
+
+
+def test_dead_letters_can_have_a_bucket_of_their_own() -> None:
+    config = load_config(env(DEAD_LETTER_BUCKET="shop-dead-letters"))
+
+    assert (config.gcs_bucket, config.dead_letter_bucket) == ("shop-events", "shop-dead-letters")

@@ -25,6 +25,7 @@ class Config:
     bigquery_deadline_seconds: float
     gcs_enabled: bool
     gcs_bucket: str | None
+    dead_letter_bucket: str | None
     gcs_deadline_seconds: float
     redis_enabled: bool
     redis_url: str
@@ -81,6 +82,9 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
     bucket = env.get("GCS_BUCKET") or None
     if gcs_enabled and bucket is None:
         raise ConfigError("GCS_BUCKET: required when GCS_ENABLED is true")
+    # A bucket of its own lets operators who replay dead letters read and delete them without
+    # any access to the archive; sharing the archive bucket is the simple default.
+    dead_letter_bucket = env.get("DEAD_LETTER_BUCKET") or bucket
     redis_enabled = _flag(env, "REDIS_ENABLED", False)
     redis_url = env.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     if redis_enabled and not redis_url.startswith(("redis://", "rediss://", "unix://")):
@@ -95,6 +99,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         bigquery_deadline_seconds=_number(env, "BIGQUERY_DEADLINE_SECONDS", 20.0, 0.1, 300.0),
         gcs_enabled=gcs_enabled,
         gcs_bucket=bucket,
+        dead_letter_bucket=dead_letter_bucket,
         gcs_deadline_seconds=_number(env, "GCS_DEADLINE_SECONDS", 10.0, 0.1, 300.0),
         redis_enabled=redis_enabled,
         redis_url=redis_url,

@@ -140,8 +140,11 @@ def main(argv: list[str] | None = None, config: Config | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.parse_args(argv)
     config = config or load_config()
-    if not (config.bigquery_enabled and config.gcs_bucket and config.project):
-        print("replay needs BIGQUERY_ENABLED=true, GCP_PROJECT and GCS_BUCKET", file=sys.stderr)
+    if not (config.bigquery_enabled and config.dead_letter_bucket and config.project):
+        print(
+            "replay needs BIGQUERY_ENABLED=true, GCP_PROJECT and DEAD_LETTER_BUCKET or GCS_BUCKET",
+            file=sys.stderr,
+        )
         return 2
     sink = BigQuerySink(
         lambda: clients.bigquery_client(config),
@@ -149,7 +152,7 @@ def main(argv: list[str] | None = None, config: Config | None = None) -> int:
         config.bigquery_dataset,
         config.bigquery_deadline_seconds,
     )
-    bucket = clients.storage_client(config).bucket(config.gcs_bucket)
+    bucket = clients.storage_client(config).bucket(config.dead_letter_bucket)
     report = replay(bucket, sink)
     print(json.dumps({"message": "replay", **report.as_dict()}))
     return 1 if report.still_failing else 0

@@ -1,6 +1,6 @@
 """Build the pipeline from the configuration: which sinks exist and how they reach them."""
 
-from functools import partial
+from functools import cache, partial
 
 from ingest import clients
 from ingest.config import Config
@@ -14,13 +14,16 @@ from ingest.sinks.redis_activity import RedisActivitySink
 
 def build_pipeline(config: Config) -> CapturePipeline:
     assert config.project is not None
-    writer = (
-        NdjsonWriter(
-            partial(clients.storage_client, config), config.gcs_bucket, config.gcs_deadline_seconds
+    archive_writer: NdjsonWriter | None = None
+    dead_letter_writer: NdjsonWriter | None = None
+    if config.gcs_enabled and config.gcs_bucket:
+        # One client for both writers, built on first use.
+        storage = cache(partial(clients.storage_client, config))
+        deadline = config.gcs_deadline_seconds
+        archive_writer = NdjsonWriter(storage, config.gcs_bucket, deadline)
+        dead_letter_writer = NdjsonWriter(
+            storage, config.dead_letter_bucket or config.gcs_bucket, deadline
         )
-        if config.gcs_enabled and config.gcs_bucket
-        else None
-    )
     return CapturePipeline(
         bigquery=BigQuerySink(
             partial(clients.bigquery_client, config),
@@ -30,8 +33,8 @@ def build_pipeline(config: Config) -> CapturePipeline:
         )
         if config.bigquery_enabled
         else None,
-        dead_letter=DeadLetterWriter(writer) if writer else None,
-        archive=GcsArchiveSink(writer) if writer else None,
+        dead_letter=DeadLetterWriter(dead_letter_writer) if dead_letter_writer else None,
+        archive=GcsArchiveSink(archive_writer) if archive_writer else None,
         redis=RedisActivitySink(
             partial(clients.redis_client, config),
             config.redis_activity_length,
