@@ -1,0 +1,130 @@
+"""Every IAM grant the stack makes before the function exists, each on a single resource.
+
+| who | what | where |
+| --- | --- | --- |
+| capture-runtime | insertAll (custom role) | each event table |
+| capture-runtime | create objects | archive and dead-letter buckets |
+| capture-build | read source | function-source bucket |
+| capture-build | push images | the build repository |
+| capture-build | write build logs | project (logs can only be granted there) |
+| appPrincipals | mint ID tokens as capture-invoker | that service account |
+| operators | replay: read, create, delete objects | dead-letter bucket |
+| operators | replay: insertAll | each event table |
+
+The one grant that needs the function to exist, capture-invoker's ``run.invoker`` on it, is in
+``capture_function.py``. Everything here is in place before the function's first build.
+"""
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_gcp as gcp
+
+from infra.apis import after
+from infra.event_buckets import EventBuckets
+from infra.event_tables import EventTables
+from infra.service_accounts import ServiceAccounts
+
+OBJECT_CREATOR = "roles/storage.objectCreator"  # create only: no read, no overwrite, no delete
+OBJECT_VIEWER = "roles/storage.objectViewer"
+OBJECT_USER = "roles/storage.objectUser"
+IMPERSONATOR = "roles/iam.serviceAccountTokenCreator"
+REPOSITORY_WRITER = "roles/artifactregistry.writer"
+LOG_WRITER = "roles/logging.logWriter"
+
+
+@dataclass(frozen=True)
+class AccessArgs:
+    project: str
+    region: str
+    accounts: ServiceAccounts
+    tables: EventTables
+    buckets: EventBuckets
+    build_repository: gcp.artifactregistry.Repository
+    app_principals: tuple[str, ...]
+    operators: tuple[str, ...]
+
+
+def account_member(account: gcp.serviceaccount.Account) -> pulumi.Output[str]:
+    return account.email.apply(lambda email: f"serviceAccount:{email}")
+
+
+class Access(pulumi.ComponentResource):
+    grants: list[pulumi.Resource]
+
+    def __init__(
+        self,
+        name: str,
+        args: AccessArgs,
+        apis: list[gcp.projects.Service],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("event-capture:identity:Access", name, None, opts)
+        child = after(apis, self)
+        accounts, buckets = args.accounts, args.buckets
+        runtime = account_member(accounts.runtime)
+        build = account_member(accounts.build)
+        grants: list[pulumi.Resource] = []
+
+        inserters = [("runtime", runtime)] + [
+            (f"operator-{i}", pulumi.Output.from_input(m)) for i, m in enumerate(args.operators)
+        ]
+        for table_id, table in args.tables.tables.items():
+            for who, member in inserters:
+                grants.append(
+                    gcp.bigquery.IamMember(
+                        f"{who}-inserts-{table_id}",
+                        project=args.project,
+                        dataset_id=table.dataset_id,
+                        table_id=table.table_id,
+                        role=accounts.inserter_role.name,
+                        member=member,
+                        opts=child,
+                    )
+                )
+
+        def bucket_grant(
+            name: str, bucket: gcp.storage.Bucket, role: str, member: pulumi.Input[str]
+        ) -> None:
+            grants.append(
+                gcp.storage.BucketIAMMember(
+                    name, bucket=bucket.name, role=role, member=member, opts=child
+                )
+            )
+
+        bucket_grant("runtime-creates-archive", buckets.archive, OBJECT_CREATOR, runtime)
+        bucket_grant("runtime-creates-dead-letter", buckets.dead_letter, OBJECT_CREATOR, runtime)
+        bucket_grant("build-reads-source", buckets.function_source, OBJECT_VIEWER, build)
+        for i, member in enumerate(args.operators):
+            bucket_grant(
+                f"operator-{i}-replays-dead-letter", buckets.dead_letter, OBJECT_USER, member
+            )
+
+        grants.append(
+            gcp.artifactregistry.RepositoryIamMember(
+                "build-pushes-images",
+                project=args.project,
+                location=args.region,
+                repository=args.build_repository.name,
+                role=REPOSITORY_WRITER,
+                member=build,
+                opts=child,
+            )
+        )
+        grants.append(
+            gcp.projects.IAMMember(
+                "build-writes-logs", project=args.project, role=LOG_WRITER, member=build, opts=child
+            )
+        )
+        for i, member in enumerate(args.app_principals):
+            grants.append(
+                gcp.serviceaccount.IAMMember(
+                    f"app-{i}-acts-as-invoker",
+                    service_account_id=accounts.invoker.name,
+                    role=IMPERSONATOR,
+                    member=member,
+                    opts=child,
+                )
+            )
+        self.grants = grants
+        self.register_outputs({})

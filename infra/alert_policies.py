@@ -1,0 +1,144 @@
+"""Alert policies: BigQuery streaming inserts failing, dead letters accumulating, 5xx answers.
+
+Each is a ratio or a count over a window, e-mailed to every ``alertEmails`` address, with the
+first thing to do written into the alert itself.
+"""
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_gcp as gcp
+
+from infra.log_metrics import metric_type
+
+WINDOW = "300s"
+INSERT_FAILURE_RATIO = 0.01  # below 99 % of requests fully inserted
+SERVER_ERROR_RATIO = 0.05  # 503 is the deliberate answer when no durable sink is reachable
+
+
+@dataclass(frozen=True)
+class AlertSpec:
+    name: str
+    display_name: str
+    severity: str
+    documentation: str
+    condition: gcp.monitoring.AlertPolicyConditionConditionThresholdArgs
+
+
+def _sum_over_window() -> list[
+    gcp.monitoring.AlertPolicyConditionConditionThresholdAggregationArgs
+]:
+    return [
+        gcp.monitoring.AlertPolicyConditionConditionThresholdAggregationArgs(
+            alignment_period=WINDOW,
+            per_series_aligner="ALIGN_DELTA",
+            cross_series_reducer="REDUCE_SUM",
+        )
+    ]
+
+
+def _ratio(
+    numerator: str, denominator: str, above: float
+) -> gcp.monitoring.AlertPolicyConditionConditionThresholdArgs:
+    return gcp.monitoring.AlertPolicyConditionConditionThresholdArgs(
+        filter=numerator,
+        aggregations=_sum_over_window(),
+        denominator_filter=denominator,
+        denominator_aggregations=_sum_over_window(),
+        comparison="COMPARISON_GT",
+        threshold_value=above,
+        duration="0s",
+        # No traffic is not an incident for a capture endpoint.
+        evaluation_missing_data="EVALUATION_MISSING_DATA_INACTIVE",
+    )
+
+
+def alert_specs(service: str) -> list[AlertSpec]:
+    revision = f'resource.type="cloud_run_revision" AND resource.labels.service_name="{service}"'
+    bigquery = f'metric.type="{metric_type("capture_sink_bigquery")}" AND {revision}'
+    dead_letter = f'metric.type="{metric_type("capture_sink_dead_letter")}" AND {revision}'
+    requests = f'metric.type="run.googleapis.com/request_count" AND {revision}'
+    return [
+        AlertSpec(
+            "bigquery-insert-failures",
+            "Event capture: BigQuery streaming-insert success rate below 99 %",
+            "ERROR",
+            "More than 1 % of capture requests could not stream every row into BigQuery. "
+            "The rows are in the dead-letter bucket; nothing is lost. Check BigQuery's status "
+            "and the function's log (`jsonPayload.sinks.bigquery.error`), then run "
+            "`make replay` once inserts succeed again.",
+            _ratio(
+                f'{bigquery} AND metric.label.status=one_of("partial", "failed")',
+                bigquery,
+                INSERT_FAILURE_RATIO,
+            ),
+        ),
+        AlertSpec(
+            "dead-letters-growing",
+            "Event capture: dead letters accumulating",
+            "WARNING",
+            "Rows were written to the dead-letter bucket in the last 5 minutes. They are safe "
+            "but not yet in BigQuery, and dead letters older than 90 days are deleted. Run "
+            "`make replay` with an operator identity once BigQuery accepts rows again.",
+            gcp.monitoring.AlertPolicyConditionConditionThresholdArgs(
+                filter=dead_letter,
+                aggregations=_sum_over_window(),
+                comparison="COMPARISON_GT",
+                threshold_value=0,
+                duration="0s",
+                evaluation_missing_data="EVALUATION_MISSING_DATA_INACTIVE",
+            ),
+        ),
+        AlertSpec(
+            "function-5xx",
+            "Event capture: more than 5 % of requests answered 5xx",
+            "ERROR",
+            "The capture function answered 5xx to over 5 % of requests. 503 means neither "
+            "BigQuery nor the dead-letter bucket took the events (the app retries them); other "
+            "codes mean the function failed. Read the function's ERROR log lines.",
+            _ratio(
+                f'{requests} AND metric.label.response_code_class="5xx"',
+                requests,
+                SERVER_ERROR_RATIO,
+            ),
+        ),
+    ]
+
+
+class AlertPolicies(pulumi.ComponentResource):
+    policies: dict[str, gcp.monitoring.AlertPolicy]
+
+    def __init__(
+        self,
+        name: str,
+        project: str,
+        service: str,
+        channels: list[gcp.monitoring.NotificationChannel],
+        depends_on: list[pulumi.Resource],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("event-capture:monitoring:AlertPolicies", name, None, opts)
+        # The log-based metrics must exist before a policy can refer to them.
+        child = pulumi.ResourceOptions(parent=self, depends_on=depends_on)
+        self.policies = {
+            spec.name: gcp.monitoring.AlertPolicy(
+                spec.name,
+                project=project,
+                display_name=spec.display_name,
+                combiner="OR",
+                severity=spec.severity,
+                conditions=[
+                    gcp.monitoring.AlertPolicyConditionArgs(
+                        display_name=spec.display_name, condition_threshold=spec.condition
+                    )
+                ],
+                notification_channels=[channel.id for channel in channels],
+                documentation=gcp.monitoring.AlertPolicyDocumentationArgs(
+                    content=spec.documentation, mime_type="text/markdown"
+                ),
+                alert_strategy=gcp.monitoring.AlertPolicyAlertStrategyArgs(auto_close="1800s"),
+                opts=child,
+            )
+            for spec in alert_specs(service)
+        }
+        self.register_outputs({"policies": list(self.policies)})

@@ -1,0 +1,104 @@
+"""Cost alerts: a monthly budget on the project, e-mailed and published to Pub/Sub.
+
+The budget only alerts; it never stops spending. Pub/Sub carries every update for whoever
+wants to act on it programmatically (for example cap ``functionMaxInstances``).
+"""
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_gcp as gcp
+
+from infra.apis import after
+
+# (fraction of the budget, basis): early warning, nearly spent, spent, and on course to be.
+THRESHOLDS = (
+    (0.5, "CURRENT_SPEND"),
+    (0.9, "CURRENT_SPEND"),
+    (1.0, "CURRENT_SPEND"),
+    (1.0, "FORECASTED_SPEND"),
+)
+# Cloud Billing publishes budget updates as this Google-managed account.
+BUDGET_PUBLISHER = "serviceAccount:billing-budget-alert@system.gserviceaccount.com"
+
+
+@dataclass(frozen=True)
+class BudgetAlertsArgs:
+    project: str
+    billing_account: str
+    amount: int
+    currency: str
+    emails: tuple[str, ...]
+    labels: dict[str, str]
+
+
+def email_channels(
+    project: str, emails: tuple[str, ...], opts: pulumi.ResourceOptions
+) -> list[gcp.monitoring.NotificationChannel]:
+    """One e-mail channel per address; budget and monitoring alerts share them."""
+    return [
+        gcp.monitoring.NotificationChannel(
+            f"alert-email-{i}",
+            project=project,
+            type="email",
+            display_name=f"Event capture alerts: {email}",
+            labels={"email_address": email},
+            opts=opts,
+        )
+        for i, email in enumerate(emails)
+    ]
+
+
+class BudgetAlerts(pulumi.ComponentResource):
+    budget: gcp.billing.Budget
+    topic: gcp.pubsub.Topic
+
+    def __init__(
+        self,
+        name: str,
+        args: BudgetAlertsArgs,
+        channels: list[gcp.monitoring.NotificationChannel],
+        apis: list[gcp.projects.Service],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("event-capture:cost:BudgetAlerts", name, None, opts)
+        child = after(apis, self)
+        self.topic = gcp.pubsub.Topic(
+            "budget-alerts", project=args.project, labels=args.labels, opts=child
+        )
+        publisher = gcp.pubsub.TopicIAMMember(
+            "billing-publishes-budget-alerts",
+            project=args.project,
+            topic=self.topic.name,
+            role="roles/pubsub.publisher",
+            member=BUDGET_PUBLISHER,
+            opts=child,
+        )
+        # The budget filter wants the project number, not its id.
+        project = gcp.organizations.get_project_output(project_id=args.project)
+        self.budget = gcp.billing.Budget(
+            "monthly-budget",
+            billing_account=args.billing_account,
+            display_name=f"Event capture ({args.project})",
+            budget_filter=gcp.billing.BudgetBudgetFilterArgs(
+                projects=[project.number.apply(lambda number: f"projects/{number}")],
+                calendar_period="MONTH",
+            ),
+            amount=gcp.billing.BudgetAmountArgs(
+                specified_amount=gcp.billing.BudgetAmountSpecifiedAmountArgs(
+                    currency_code=args.currency, units=str(args.amount)
+                )
+            ),
+            threshold_rules=[
+                gcp.billing.BudgetThresholdRuleArgs(threshold_percent=share, spend_basis=basis)
+                for share, basis in THRESHOLDS
+            ],
+            all_updates_rule=gcp.billing.BudgetAllUpdatesRuleArgs(
+                monitoring_notification_channels=[channel.id for channel in channels],
+                pubsub_topic=self.topic.id,
+                # Billing admins still get the e-mail too, unless they opt out in the console.
+                disable_default_iam_recipients=False,
+            ),
+            opts=child.merge(pulumi.ResourceOptions(depends_on=[publisher])),
+        )
+        self.register_outputs({"topic": self.topic.id})

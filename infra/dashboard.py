@@ -1,0 +1,129 @@
+"""The Cloud Monitoring dashboard: capture rate, rejections, per-sink failures and latency."""
+
+import json
+from typing import Any
+
+import pulumi
+import pulumi_gcp as gcp
+
+from infra.log_metrics import SINK_OUTCOMES, metric_type
+
+ROW_HEIGHT = 4
+HALF_WIDTH = 6
+
+
+def _events_per_minute(metric: str, service: str) -> dict[str, Any]:
+    # A log-based distribution's _sum is the total of the field over all requests.
+    prom = metric_type(metric).replace(".", "_").replace("/user/", ":user_")
+    selector = f'{{monitored_resource="cloud_run_revision",service_name="{service}"}}'
+    return {
+        "plotType": "LINE",
+        "legendTemplate": metric.removeprefix("capture_events_"),
+        "timeSeriesQuery": {"prometheusQuery": f"60 * sum(rate({prom}_sum{selector}[5m]))"},
+    }
+
+
+def _filter_series(
+    filter_: str, aligner: str, reducer: str, group_by: list[str] | None = None, legend: str = ""
+) -> dict[str, Any]:
+    return {
+        "plotType": "LINE",
+        "legendTemplate": legend,
+        "timeSeriesQuery": {
+            "timeSeriesFilter": {
+                "filter": filter_,
+                "aggregation": {
+                    "alignmentPeriod": "60s",
+                    "perSeriesAligner": aligner,
+                    "crossSeriesReducer": reducer,
+                    "groupByFields": group_by or [],
+                },
+            }
+        },
+    }
+
+
+def _chart(title: str, data_sets: list[dict[str, Any]], y_label: str) -> dict[str, Any]:
+    return {
+        "title": title,
+        "xyChart": {"dataSets": data_sets, "yAxis": {"label": y_label, "scale": "LINEAR"}},
+    }
+
+
+def dashboard_layout(service: str) -> dict[str, Any]:
+    revision = f'resource.type="cloud_run_revision" AND resource.labels.service_name="{service}"'
+    charts = [
+        _chart(
+            "Events per minute: accepted, rejected, dead-lettered",
+            [
+                _events_per_minute(name, service)
+                for name in (
+                    "capture_events_accepted",
+                    "capture_events_rejected",
+                    "capture_events_dead_lettered",
+                )
+            ],
+            "events/min",
+        ),
+        _chart(
+            "Requests with a failed or partial sink, per sink",
+            [
+                _filter_series(
+                    f'metric.type="{metric_type(o.name)}" AND {revision} '
+                    'AND metric.label.status=one_of("partial", "failed")',
+                    "ALIGN_RATE",
+                    "REDUCE_SUM",
+                    legend=o.sink,
+                )
+                for o in SINK_OUTCOMES
+            ],
+            "requests/s",
+        ),
+        _chart(
+            "Capture latency in the function (p50, p99)",
+            [
+                _filter_series(
+                    f'metric.type="{metric_type("capture_latency")}" AND {revision}',
+                    "ALIGN_DELTA",
+                    reducer,
+                    legend=reducer.removeprefix("REDUCE_PERCENTILE_").join(("p", "")),
+                )
+                for reducer in ("REDUCE_PERCENTILE_50", "REDUCE_PERCENTILE_99")
+            ],
+            "ms",
+        ),
+        _chart(
+            "HTTP responses by class",
+            [
+                _filter_series(
+                    f'metric.type="run.googleapis.com/request_count" AND {revision}',
+                    "ALIGN_RATE",
+                    "REDUCE_SUM",
+                    ["metric.label.response_code_class"],
+                )
+            ],
+            "requests/s",
+        ),
+    ]
+    tiles = [
+        {
+            "xPos": (i % 2) * HALF_WIDTH,
+            "yPos": (i // 2) * ROW_HEIGHT,
+            "width": HALF_WIDTH,
+            "height": ROW_HEIGHT,
+            "widget": chart,
+        }
+        for i, chart in enumerate(charts)
+    ]
+    return {"displayName": "Event capture", "mosaicLayout": {"columns": 12, "tiles": tiles}}
+
+
+def capture_dashboard(
+    project: str, service: str, depends_on: list[pulumi.Resource], opts: pulumi.ResourceOptions
+) -> gcp.monitoring.Dashboard:
+    return gcp.monitoring.Dashboard(
+        "capture-dashboard",
+        project=project,
+        dashboard_json=json.dumps(dashboard_layout(service)),
+        opts=opts.merge(pulumi.ResourceOptions(depends_on=depends_on)),
+    )

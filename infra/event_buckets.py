@@ -1,0 +1,83 @@
+"""Cloud Storage: the raw-event archive, the dead-letter area and the function's source.
+
+Every bucket has uniform bucket-level access (IAM only, no object ACLs) and enforced public
+access prevention, so no later grant or ACL can make an object public.
+"""
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_gcp as gcp
+
+from infra.apis import after
+from schemas.retention import RETENTION_DAYS
+
+# Old source archives only matter for a rollback; a month is plenty.
+SOURCE_RETENTION_DAYS = 30
+
+
+@dataclass(frozen=True)
+class EventBucketsArgs:
+    project: str
+    location: str
+    deletion_protection: bool
+    labels: dict[str, str]
+
+
+class EventBuckets(pulumi.ComponentResource):
+    archive: gcp.storage.Bucket
+    dead_letter: gcp.storage.Bucket
+    function_source: gcp.storage.Bucket
+
+    def __init__(
+        self,
+        name: str,
+        args: EventBucketsArgs,
+        apis: list[gcp.projects.Service],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("event-capture:storage:EventBuckets", name, None, opts)
+        child = after(apis, self)
+        # Raw events follow the same retention as the BigQuery partitions.
+        self.archive = self._bucket("events-archive", args, RETENTION_DAYS, "archive", child)
+        # Dead letters older than that would land in expired partitions if replayed.
+        self.dead_letter = self._bucket(
+            "events-dead-letter", args, RETENTION_DAYS, "dead-letter", child
+        )
+        self.function_source = self._bucket(
+            "function-source", args, SOURCE_RETENTION_DAYS, "function-source", child
+        )
+        self.register_outputs(
+            {
+                "archive": self.archive.name,
+                "dead_letter": self.dead_letter.name,
+                "function_source": self.function_source.name,
+            }
+        )
+
+    @staticmethod
+    def _bucket(
+        name: str,
+        args: EventBucketsArgs,
+        delete_after_days: int,
+        purpose: str,
+        child: pulumi.ResourceOptions,
+    ) -> gcp.storage.Bucket:
+        # No explicit name: Pulumi adds a random suffix, as bucket names are global.
+        return gcp.storage.Bucket(
+            name,
+            project=args.project,
+            location=args.location,
+            storage_class="STANDARD",
+            uniform_bucket_level_access=True,
+            public_access_prevention="enforced",
+            lifecycle_rules=[
+                gcp.storage.BucketLifecycleRuleArgs(
+                    action=gcp.storage.BucketLifecycleRuleActionArgs(type="Delete"),
+                    condition=gcp.storage.BucketLifecycleRuleConditionArgs(age=delete_after_days),
+                )
+            ],
+            labels={**args.labels, "purpose": purpose},
+            force_destroy=not args.deletion_protection,
+            opts=child.merge(pulumi.ResourceOptions(protect=args.deletion_protection)),
+        )

@@ -1,0 +1,124 @@
+"""Log-based metrics on the capture function's one-line-per-request log.
+
+Field names come from ``schemas.capture_log``, the contract the function's log line is tested
+against, so a renamed field fails a test instead of silently flattening a chart.
+"""
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_gcp as gcp
+
+from schemas import capture_log as log
+
+LOG_METRIC_PREFIX = "logging.googleapis.com/user/"
+
+
+@dataclass(frozen=True)
+class CountSpec:
+    """A distribution of a per-request count: ``_sum`` is the total, ``_count`` the requests."""
+
+    name: str
+    field: str
+    description: str
+    unit: str = "1"
+
+
+@dataclass(frozen=True)
+class SinkOutcomeSpec:
+    """Requests by a sink's outcome (``ok``, ``partial``, ``failed``), as a ``status`` label."""
+
+    name: str
+    sink: str
+    description: str
+
+
+COUNTS = (
+    CountSpec("capture_events_accepted", log.EVENTS_ACCEPTED, "Events accepted per request."),
+    CountSpec("capture_events_rejected", log.EVENTS_REJECTED, "Events rejected per request."),
+    CountSpec(
+        "capture_events_dead_lettered",
+        log.EVENTS_DEAD_LETTERED,
+        "Events written to the dead-letter area per request.",
+    ),
+    CountSpec(
+        "capture_bigquery_failed_rows",
+        log.BIGQUERY_FAILED_ROWS,
+        "Rows BigQuery did not take per request (then dead-lettered).",
+    ),
+    CountSpec("capture_latency", log.LATENCY_MS, "Capture latency inside the function.", "ms"),
+)
+SINK_OUTCOMES = tuple(
+    SinkOutcomeSpec(f"capture_sink_{sink}", sink, f"Requests by the {sink} sink's outcome.")
+    for sink in (log.SINK_BIGQUERY, log.SINK_DEAD_LETTER, log.SINK_GCS_ARCHIVE, log.SINK_REDIS)
+)
+
+
+def metric_type(name: str) -> str:
+    return f"{LOG_METRIC_PREFIX}{name}"
+
+
+def capture_log_filter(service: str) -> str:
+    """Log entries of the capture function's request lines (gen2 runs on Cloud Run)."""
+    return (
+        f'resource.type="cloud_run_revision" AND resource.labels.service_name="{service}" '
+        f'AND jsonPayload.message="{log.MESSAGE}"'
+    )
+
+
+class LogMetrics(pulumi.ComponentResource):
+    metrics: dict[str, gcp.logging.Metric]
+
+    def __init__(
+        self,
+        name: str,
+        project: str,
+        service: str,
+        apis: list[gcp.projects.Service],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("event-capture:monitoring:LogMetrics", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self, depends_on=list(apis))
+        base = capture_log_filter(service)
+        self.metrics = {}
+        for count in COUNTS:
+            self.metrics[count.name] = gcp.logging.Metric(
+                count.name,
+                project=project,
+                name=count.name,
+                description=count.description,
+                filter=f"{base} AND jsonPayload.{count.field}>=0",
+                value_extractor=f"EXTRACT(jsonPayload.{count.field})",
+                metric_descriptor=gcp.logging.MetricMetricDescriptorArgs(
+                    metric_kind="DELTA", value_type="DISTRIBUTION", unit=count.unit
+                ),
+                # 0, 1, 2, 4 ... 2^15: a batch is at most 500 events; latency up to ~30 s.
+                bucket_options=gcp.logging.MetricBucketOptionsArgs(
+                    exponential_buckets=gcp.logging.MetricBucketOptionsExponentialBucketsArgs(
+                        num_finite_buckets=16, growth_factor=2, scale=1
+                    )
+                ),
+                opts=child,
+            )
+        for outcome in SINK_OUTCOMES:
+            field = f"jsonPayload.{log.SINKS}.{outcome.sink}.status"
+            self.metrics[outcome.name] = gcp.logging.Metric(
+                outcome.name,
+                project=project,
+                name=outcome.name,
+                description=outcome.description,
+                filter=f'{base} AND {field}=("ok" OR "partial" OR "failed")',
+                label_extractors={"status": f"EXTRACT({field})"},
+                metric_descriptor=gcp.logging.MetricMetricDescriptorArgs(
+                    metric_kind="DELTA",
+                    value_type="INT64",
+                    unit="1",
+                    labels=[
+                        gcp.logging.MetricMetricDescriptorLabelArgs(
+                            key="status", value_type="STRING", description="ok, partial or failed"
+                        )
+                    ],
+                ),
+                opts=child,
+            )
+        self.register_outputs({"metrics": list(self.metrics)})

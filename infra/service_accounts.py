@@ -1,0 +1,70 @@
+"""The stack's own identities. None has a key: each is used by a Google service or impersonated.
+
+- ``capture-runtime``: what the capture function runs as.
+- ``capture-invoker``: the only identity allowed to call the function (the app).
+- ``capture-build``: what Cloud Build uses to build the function, instead of the default
+  compute account, which holds Editor on the project in many organisations.
+"""
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_gcp as gcp
+
+from infra.apis import after
+
+# insertAll needs exactly this permission on the table; no read, no delete, no schema change.
+INSERT_PERMISSIONS = ["bigquery.tables.updateData"]
+
+
+@dataclass(frozen=True)
+class ServiceAccountsArgs:
+    project: str
+
+
+class ServiceAccounts(pulumi.ComponentResource):
+    runtime: gcp.serviceaccount.Account
+    invoker: gcp.serviceaccount.Account
+    build: gcp.serviceaccount.Account
+    inserter_role: gcp.projects.IAMCustomRole
+
+    def __init__(
+        self,
+        name: str,
+        args: ServiceAccountsArgs,
+        apis: list[gcp.projects.Service],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("event-capture:identity:ServiceAccounts", name, None, opts)
+        child = after(apis, self)
+
+        def account(account_id: str, description: str) -> gcp.serviceaccount.Account:
+            return gcp.serviceaccount.Account(
+                account_id,
+                project=args.project,
+                account_id=account_id,
+                display_name=account_id,
+                description=description,
+                opts=child,
+            )
+
+        self.runtime = account("capture-runtime", "Runs the capture function.")
+        self.invoker = account("capture-invoker", "The app: may only invoke the function.")
+        self.build = account("capture-build", "Builds the capture function's image.")
+        # A role definition, not a grant: it is granted per table in access.py.
+        self.inserter_role = gcp.projects.IAMCustomRole(
+            "event-inserter",
+            project=args.project,
+            role_id="eventCaptureInserter",
+            title="Event capture inserter",
+            description="Stream rows into a table (insertAll) and nothing else.",
+            permissions=INSERT_PERMISSIONS,
+            opts=child,
+        )
+        self.register_outputs(
+            {
+                "runtime": self.runtime.email,
+                "invoker": self.invoker.email,
+                "build": self.build.email,
+            }
+        )

@@ -1,0 +1,220 @@
+"""The stack's configuration, read once and checked before any resource is declared.
+
+Every key lives in ``KEYS`` with its default and meaning; the README's Deploy table is checked
+against it. A missing or invalid key stops the program with a message that names the key.
+"""
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import pulumi
+
+PROJECT_NAME = "event-capture"
+
+
+class SettingsError(pulumi.RunError):
+    """A configuration key is missing or invalid; the message names it."""
+
+
+@dataclass(frozen=True)
+class Key:
+    name: str
+    default: str | None
+    meaning: str
+
+    @property
+    def qualified(self) -> str:
+        return self.name if ":" in self.name else f"{PROJECT_NAME}:{self.name}"
+
+
+REQUIRED = None
+KEYS = (
+    Key("gcp:project", REQUIRED, "project that holds everything (one stack per project)"),
+    Key("billingAccount", REQUIRED, "billing account id for the budget, `XXXXXX-XXXXXX-XXXXXX`"),
+    Key("alertEmails", REQUIRED, "JSON list of e-mail addresses for budget and monitoring alerts"),
+    Key("region", "us-central1", "region of the function, buckets and build repository"),
+    Key("datasetLocation", "US", "BigQuery dataset location"),
+    Key("datasetId", "events", "BigQuery dataset of the event tables"),
+    Key("budgetAmount", "5", "monthly budget, in whole units of `budgetCurrency`"),
+    Key("budgetCurrency", "USD", "currency of the billing account"),
+    Key("bigqueryEnabled", "true", "function variable `BIGQUERY_ENABLED`"),
+    Key("gcsEnabled", "true", "function variable `GCS_ENABLED`"),
+    Key("redisEnabled", "false", "function variable `REDIS_ENABLED`; needs `redisUrl`"),
+    Key("redisUrl", "", "secret (`--secret`); Redis reachable from the function"),
+    Key("vpcConnector", "", "Serverless VPC Access connector, to reach Memorystore"),
+    Key("functionMaxInstances", "3", "instance cap: bounds cost and BigQuery quota use"),
+    Key("functionMinInstances", "0", "warm instances (each one is billed while idle)"),
+    Key("functionMemory", "512Mi", "memory per instance"),
+    Key("functionCpu", "1", "vCPUs per instance (concurrency above 1 needs at least 1)"),
+    Key("functionConcurrency", "8", "requests served at once by one instance"),
+    Key("functionTimeoutSeconds", "60", "request timeout; above the sinks' deadlines"),
+    Key("deletionProtection", "true", "protect the dataset, tables and buckets from `destroy`"),
+    Key("appPrincipals", "[]", "JSON list of members that may mint ID tokens as the invoker"),
+    Key("operators", "[]", "JSON list of members that may replay dead letters"),
+)
+KEY_BY_NAME = {key.name: key for key in KEYS}
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}")
+_BILLING_ACCOUNT = re.compile(r"[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}")
+_PROJECT = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")
+_MEMBER = re.compile(r"(user|group|serviceAccount|domain|principal|principalSet):\S+")
+_PUBLIC = {"allUsers", "allAuthenticatedUsers"}
+# A billing budget notifies at most five monitoring channels.
+MAX_ALERT_EMAILS = 5
+
+
+@dataclass(frozen=True)
+class Settings:
+    project: str
+    billing_account: str
+    alert_emails: tuple[str, ...]
+    region: str
+    dataset_location: str
+    dataset_id: str
+    budget_amount: int
+    budget_currency: str
+    bigquery_enabled: bool
+    gcs_enabled: bool
+    redis_enabled: bool
+    redis_url: str
+    vpc_connector: str
+    function_max_instances: int
+    function_min_instances: int
+    function_memory: str
+    function_cpu: str
+    function_concurrency: int
+    function_timeout_seconds: int
+    deletion_protection: bool
+    app_principals: tuple[str, ...]
+    operators: tuple[str, ...]
+
+
+class _Reader:
+    def __init__(self, values: Mapping[str, str]) -> None:
+        self._values = values
+
+    def raw(self, name: str) -> str:
+        key = KEY_BY_NAME[name]
+        value = self._values.get(key.qualified)
+        if value is None or value.strip() == "":
+            if key.default is REQUIRED:
+                raise SettingsError(f"{key.qualified}: required ({key.meaning})")
+            return key.default
+        return value.strip()
+
+    def fail(self, name: str, rule: str) -> SettingsError:
+        return SettingsError(f"{KEY_BY_NAME[name].qualified}: {rule}, got {self.raw(name)!r}")
+
+    def matching(self, name: str, pattern: re.Pattern[str], rule: str) -> str:
+        value = self.raw(name)
+        if not pattern.fullmatch(value):
+            raise self.fail(name, rule)
+        return value
+
+    def flag(self, name: str) -> bool:
+        value = self.raw(name).lower()
+        if value not in ("true", "false"):
+            raise self.fail(name, "must be true or false")
+        return value == "true"
+
+    def integer(self, name: str, low: int, high: int) -> int:
+        try:
+            value = int(self.raw(name))
+        except ValueError:
+            raise self.fail(name, "must be a whole number") from None
+        if not low <= value <= high:
+            raise self.fail(name, f"must be between {low} and {high}")
+        return value
+
+    def strings(self, name: str, item: Callable[[str], bool], rule: str) -> tuple[str, ...]:
+        raw = self.raw(name)
+        try:
+            parsed = json.loads(raw) if raw.startswith("[") else raw.split(",")
+        except json.JSONDecodeError:
+            raise self.fail(name, "must be a JSON list of strings") from None
+        if not isinstance(parsed, list) or not all(isinstance(v, str) for v in parsed):
+            raise self.fail(name, "must be a JSON list of strings")
+        values = tuple(v.strip() for v in parsed if v.strip())
+        for position, value in enumerate(values):
+            if not item(value):
+                raise SettingsError(
+                    f"{KEY_BY_NAME[name].qualified}[{position}]: {rule}, got {value!r}"
+                )
+        return values
+
+
+def _is_member(value: str) -> bool:
+    return value not in _PUBLIC and bool(_MEMBER.fullmatch(value))
+
+
+def load_settings(values: Mapping[str, str]) -> Settings:
+    """Settings from fully qualified keys (``event-capture:region``, ``gcp:project``)."""
+    read = _Reader(values)
+    alert_emails = read.strings(
+        "alertEmails", lambda v: bool(_EMAIL.fullmatch(v)), "must be an e-mail address"
+    )
+    if not 1 <= len(alert_emails) <= MAX_ALERT_EMAILS:
+        raise read.fail("alertEmails", f"needs 1 to {MAX_ALERT_EMAILS} addresses")
+    redis_enabled = read.flag("redisEnabled")
+    redis_url = read.raw("redisUrl")
+    if redis_enabled and not redis_url.startswith(("redis://", "rediss://")):
+        raise SettingsError(
+            f"{KEY_BY_NAME['redisUrl'].qualified}: required when redisEnabled is true "
+            "(redis:// or rediss://, set with --secret)"
+        )
+    settings = Settings(
+        project=read.matching("gcp:project", _PROJECT, "must be a project id"),
+        billing_account=read.matching(
+            "billingAccount", _BILLING_ACCOUNT, "must look like 0X0X0X-0X0X0X-0X0X0X"
+        ),
+        alert_emails=alert_emails,
+        region=read.matching("region", re.compile(r"[a-z]+-[a-z]+[0-9]"), "must be a region"),
+        dataset_location=read.raw("datasetLocation"),
+        dataset_id=read.matching(
+            "datasetId", re.compile(r"[A-Za-z0-9_]{1,1024}"), "letters, digits and _ only"
+        ),
+        budget_amount=read.integer("budgetAmount", 1, 1_000_000),
+        budget_currency=read.matching(
+            "budgetCurrency", re.compile(r"[A-Z]{3}"), "must be an ISO 4217 code"
+        ),
+        bigquery_enabled=read.flag("bigqueryEnabled"),
+        gcs_enabled=read.flag("gcsEnabled"),
+        redis_enabled=redis_enabled,
+        redis_url=redis_url,
+        vpc_connector=read.raw("vpcConnector"),
+        function_max_instances=read.integer("functionMaxInstances", 1, 1000),
+        function_min_instances=read.integer("functionMinInstances", 0, 100),
+        function_memory=read.matching(
+            "functionMemory", re.compile(r"[1-9][0-9]*(Mi|Gi)"), "must look like 512Mi or 1Gi"
+        ),
+        function_cpu=read.matching(
+            "functionCpu", re.compile(r"0\.[0-9]+|[1-9][0-9]*"), "must be a vCPU count"
+        ),
+        function_concurrency=read.integer("functionConcurrency", 1, 1000),
+        function_timeout_seconds=read.integer("functionTimeoutSeconds", 1, 3600),
+        deletion_protection=read.flag("deletionProtection"),
+        app_principals=read.strings("appPrincipals", _is_member, "must be an IAM member"),
+        operators=read.strings("operators", _is_member, "must be an IAM member"),
+    )
+    if not (settings.bigquery_enabled or settings.gcs_enabled):
+        raise SettingsError(
+            f"{KEY_BY_NAME['bigqueryEnabled'].qualified}, {KEY_BY_NAME['gcsEnabled'].qualified}: "
+            "at least one durable sink must be enabled"
+        )
+    if settings.function_min_instances > settings.function_max_instances:
+        raise read.fail("functionMinInstances", "must not exceed functionMaxInstances")
+    if settings.function_concurrency > 1 and float(settings.function_cpu) < 1:
+        raise read.fail("functionConcurrency", "above 1 needs functionCpu of at least 1")
+    return settings
+
+
+def settings_from_stack() -> Settings:
+    """Settings from the running stack's configuration (``pulumi config``).
+
+    Read raw, secrets included: ``redisUrl`` is wrapped as a secret where it is used, and the
+    SDK's typed getters would warn about reading a secret synchronously.
+    """
+    values = {key.qualified: pulumi.runtime.get_config(key.qualified) for key in KEYS}
+    return load_settings({k: str(v) for k, v in values.items() if v is not None})
