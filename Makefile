@@ -34,7 +34,7 @@ $(UV):
 	@$(PYTHON) -m pip install --quiet --disable-pip-version-check --target $(TOOLS) uv==$(UV_VERSION) 2>&1 | grep -v "^WARNING: Location" || true
 	@test -x $(UV) || { echo "error: could not install uv with $(PYTHON) -m pip" >&2; exit 1; }
 
-$(VENV)/.installed: requirements/dev.txt functions/capture/requirements.txt | $(UV)
+$(VENV)/.installed: requirements/dev.txt functions/capture/requirements.txt infra/requirements.txt infra/policy/requirements.txt | $(UV)
 	@echo "creating $(VENV) (Python 3.11)"
 	@$(UV) venv --quiet --python 3.11 $(VENV)
 	@$(UV) pip install --quiet --compile-bytecode --python $(PY) -r requirements/dev.txt

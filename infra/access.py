@@ -95,9 +95,9 @@ class Access(pulumi.ComponentResource):
         bucket_grant("runtime-creates-archive", buckets.archive, OBJECT_CREATOR, runtime)
         bucket_grant("runtime-creates-dead-letter", buckets.dead_letter, OBJECT_CREATOR, runtime)
         bucket_grant("build-reads-source", buckets.function_source, OBJECT_VIEWER, build)
-        for i, member in enumerate(args.operators):
+        for i, operator in enumerate(args.operators):
             bucket_grant(
-                f"operator-{i}-replays-dead-letter", buckets.dead_letter, OBJECT_USER, member
+                f"operator-{i}-replays-dead-letter", buckets.dead_letter, OBJECT_USER, operator
             )
 
         grants.append(
@@ -116,13 +116,13 @@ class Access(pulumi.ComponentResource):
                 "build-writes-logs", project=args.project, role=LOG_WRITER, member=build, opts=child
             )
         )
-        for i, member in enumerate(args.app_principals):
+        for i, principal in enumerate(args.app_principals):
             grants.append(
                 gcp.serviceaccount.IAMMember(
                     f"app-{i}-acts-as-invoker",
                     service_account_id=accounts.invoker.name,
                     role=IMPERSONATOR,
-                    member=member,
+                    member=principal,
                     opts=child,
                 )
             )

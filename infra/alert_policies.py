@@ -37,6 +37,18 @@ def _sum_over_window() -> list[
     ]
 
 
+def _denominator_sum_over_window() -> list[
+    gcp.monitoring.AlertPolicyConditionConditionThresholdDenominatorAggregationArgs
+]:
+    return [
+        gcp.monitoring.AlertPolicyConditionConditionThresholdDenominatorAggregationArgs(
+            alignment_period=WINDOW,
+            per_series_aligner="ALIGN_DELTA",
+            cross_series_reducer="REDUCE_SUM",
+        )
+    ]
+
+
 def _ratio(
     numerator: str, denominator: str, above: float
 ) -> gcp.monitoring.AlertPolicyConditionConditionThresholdArgs:
@@ -44,7 +56,7 @@ def _ratio(
         filter=numerator,
         aggregations=_sum_over_window(),
         denominator_filter=denominator,
-        denominator_aggregations=_sum_over_window(),
+        denominator_aggregations=_denominator_sum_over_window(),
         comparison="COMPARISON_GT",
         threshold_value=above,
         duration="0s",

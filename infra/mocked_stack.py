@@ -112,7 +112,7 @@ def run_mocked(config: Mapping[str, str], source: SourceArchive | None = None) -
     )
     pulumi.runtime.set_all_config(dict(config))
 
-    @pulumi.runtime.test  # type: ignore[misc]
+    @pulumi.runtime.test  # type: ignore[untyped-decorator]
     def program() -> pulumi.Output[Any]:
         values = build_stack(settings_from_stack(), source).as_dict()
         return pulumi.Output.from_input(values).apply(stack.outputs.update)

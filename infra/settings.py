@@ -131,7 +131,7 @@ class _Reader:
     def strings(self, name: str, item: Callable[[str], bool], rule: str) -> tuple[str, ...]:
         raw = self.raw(name)
         try:
-            parsed = json.loads(raw) if raw.startswith("[") else raw.split(",")
+            parsed = json.loads(raw) if raw[:1] in ("[", "{") else raw.split(",")
         except json.JSONDecodeError:
             raise self.fail(name, "must be a JSON list of strings") from None
         if not isinstance(parsed, list) or not all(isinstance(v, str) for v in parsed):

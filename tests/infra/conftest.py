@@ -1,0 +1,29 @@
+"""The real Pulumi program, run under Pulumi's mocks once per session with the defaults."""
+
+import pytest
+
+from infra.mocked_stack import MockedStack, run_mocked
+
+PROJECT = "shop-analytics-prod"
+REQUIRED_CONFIG = {
+    "gcp:project": PROJECT,
+    "event-capture:billingAccount": "01ABCD-23EF45-6789AB",
+    "event-capture:alertEmails": '["data-team@example.com", "on-call@example.com"]',
+}
+WITH_PRINCIPALS = {
+    **REQUIRED_CONFIG,
+    "event-capture:appPrincipals": '["serviceAccount:shop-app@shop.iam.gserviceaccount.com"]',
+    "event-capture:operators": '["group:data-team@example.com"]',
+}
+
+
+@pytest.fixture(scope="session")
+def stack() -> MockedStack:
+    """Defaults only: what a new production stack gets."""
+    return run_mocked(REQUIRED_CONFIG)
+
+
+@pytest.fixture(scope="session")
+def stack_with_principals() -> MockedStack:
+    """With an app principal and an operator, the grants that only exist when configured."""
+    return run_mocked(WITH_PRINCIPALS)

@@ -1,0 +1,114 @@
+"""Stack configuration: required keys, defaults, and errors that name the key."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from infra.mocked_stack import MockedStack, run_mocked
+from infra.settings import KEYS, SettingsError, load_settings
+from infra.stack_config import read_stack_config
+from tests.infra.conftest import REQUIRED_CONFIG
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("missing", sorted(REQUIRED_CONFIG))
+def test_the_program_refuses_to_run_without_a_required_key_and_names_it(missing: str) -> None:
+    config = {k: v for k, v in REQUIRED_CONFIG.items() if k != missing}
+
+    with pytest.raises(SettingsError, match=re.escape(f"{missing}: required")):
+        run_mocked(config)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "rule"),
+    [
+        ("event-capture:billingAccount", "my-account", "must look like"),
+        ("event-capture:alertEmails", '["not-an-address"]', "must be an e-mail address"),
+        ("event-capture:alertEmails", "[]", "needs 1 to 5 addresses"),
+        ("event-capture:alertEmails", '{"a": 1}', "JSON list of strings"),
+        ("event-capture:budgetAmount", "five", "whole number"),
+        ("event-capture:budgetAmount", "0", "between 1 and"),
+        ("event-capture:budgetCurrency", "dollars", "ISO 4217"),
+        ("event-capture:functionMemory", "512MB", "512Mi or 1Gi"),
+        ("event-capture:functionMaxInstances", "0", "between 1 and"),
+        ("event-capture:bigqueryEnabled", "yes please", "true or false"),
+        ("event-capture:appPrincipals", '["allUsers"]', "must be an IAM member"),
+        ("event-capture:operators", '["allAuthenticatedUsers"]', "must be an IAM member"),
+        ("event-capture:redisEnabled", "true", "required when redisEnabled is true"),
+        ("event-capture:functionMinInstances", "5", "must not exceed functionMaxInstances"),
+        ("gcp:project", "Shop Analytics", "must be a project id"),
+    ],
+)
+def test_an_invalid_value_fails_naming_the_key_and_the_rule(
+    key: str, value: str, rule: str
+) -> None:
+    with pytest.raises(SettingsError) as error:
+        load_settings({**REQUIRED_CONFIG, key: value})
+
+    assert str(error.value).startswith(key.split(":")[0])
+    assert key.split(":")[1] in str(error.value)
+    assert rule in str(error.value)
+
+
+def test_both_durable_sinks_off_is_refused() -> None:
+    with pytest.raises(SettingsError, match="at least one durable sink"):
+        load_settings(
+            {
+                **REQUIRED_CONFIG,
+                "event-capture:bigqueryEnabled": "false",
+                "event-capture:gcsEnabled": "false",
+            }
+        )
+
+
+def test_defaults_are_cheap_private_and_protected() -> None:
+    settings = load_settings(REQUIRED_CONFIG)
+
+    assert settings.redis_enabled is False
+    assert settings.function_min_instances == 0
+    assert settings.function_max_instances == 3
+    assert settings.budget_amount == 5
+    assert settings.deletion_protection is True
+    assert settings.app_principals == ()
+    assert settings.alert_emails == ("data-team@example.com", "on-call@example.com")
+
+
+def test_settings_reach_the_function_as_its_environment(stack: MockedStack) -> None:
+    env = stack.named("capture").get("serviceConfig.environmentVariables")
+
+    assert env == {
+        "GCP_PROJECT": REQUIRED_CONFIG["gcp:project"],
+        "BIGQUERY_ENABLED": "true",
+        "BIGQUERY_DATASET": "events",
+        "GCS_ENABLED": "true",
+        "GCS_BUCKET": stack.outputs["archiveBucket"],
+        "DEAD_LETTER_BUCKET": stack.outputs["deadLetterBucket"],
+        "REDIS_ENABLED": "false",
+        "THREADS": "8",
+    }
+    service = stack.named("capture").inputs["serviceConfig"]
+    assert (service["maxInstanceCount"], service["minInstanceCount"]) == (3, 0)
+    assert (service["availableMemory"], service["timeoutSeconds"]) == ("512Mi", 60)
+    assert service["maxInstanceRequestConcurrency"] == 8
+
+
+def test_the_example_stack_file_runs_and_its_values_arrive() -> None:
+    config = read_stack_config(REPO / "Pulumi.example.yaml")
+    stack = run_mocked(config)
+
+    assert stack.named("events-archive").get("location") == "europe-west1"
+    assert stack.named("events").get("location") == "EU"
+    assert stack.named("monthly-budget").get("amount.specifiedAmount.currencyCode") == "EUR"
+    assert stack.named("orders").get("deletionProtection") is False
+    assert len(stack.of_type("gcp:monitoring/notificationChannel:NotificationChannel")) == 2
+
+
+def test_the_readme_documents_every_key_with_its_default() -> None:
+    readme = (REPO / "README.md").read_text()
+
+    for key in KEYS:
+        default = {None: "(required)", "": "(none)"}.get(key.default, f"`{key.default}`")
+        row = f"| `{key.name}` | {default} |"
+        assert row in readme, row

@@ -1,0 +1,162 @@
+"""Whole-stack security checks on the mocked program: the rules a reviewer would check by hand."""
+
+import json
+
+import pytest
+
+from infra.mocked_stack import MockedResource, MockedStack
+from infra.policy.rules import (
+    PRIMITIVE_ROLES,
+    PUBLIC_MEMBERS,
+    resource_violations,
+    runtime_accounts_have_no_project_grants,
+)
+from schemas.retention import RETENTION_MS
+from schemas.tables import load_table_definitions
+from tests.infra.conftest import PROJECT
+
+RUNTIME = f"serviceAccount:capture-runtime@{PROJECT}.iam.gserviceaccount.com"
+INVOKER = f"serviceAccount:capture-invoker@{PROJECT}.iam.gserviceaccount.com"
+IAM_TYPES_PREFIXES = ("IAMMember", "IamMember", "IAMBinding", "IamBinding")
+
+
+def grants(stack: MockedStack) -> list[MockedResource]:
+    return [r for r in stack.resources if r.type.endswith(IAM_TYPES_PREFIXES)]
+
+
+def test_every_event_table_exists_with_day_partitions_expiring_after_90_days(
+    stack: MockedStack,
+) -> None:
+    tables = {t.get("tableId"): t for t in stack.of_type("gcp:bigquery/table:Table")}
+
+    assert set(tables) == {d["table_id"] for d in load_table_definitions()}
+    for table in tables.values():
+        assert table.get("timePartitioning.type") == "DAY"
+        assert table.get("timePartitioning.field") == "received_at"
+        assert table.get("timePartitioning.expirationMs") == RETENTION_MS
+        assert table.get("requirePartitionFilter") is True
+        assert table.get("clusterings") == ["user_id", "event_type"]
+        assert table.get("deletionProtection") is True
+
+
+def test_table_schemas_are_the_checked_in_json_not_a_copy(stack: MockedStack) -> None:
+    for definition in load_table_definitions():
+        table = stack.named(definition["table_id"])
+        assert json.loads(table.get("schema")) == definition["schema"]["fields"]
+
+
+def test_every_bucket_is_private_uniform_and_expires_within_90_days(stack: MockedStack) -> None:
+    buckets = stack.of_type("gcp:storage/bucket:Bucket")
+
+    assert {b.name for b in buckets} == {"events-archive", "events-dead-letter", "function-source"}
+    for bucket in buckets:
+        assert bucket.get("publicAccessPrevention") == "enforced", bucket.name
+        assert bucket.get("uniformBucketLevelAccess") is True, bucket.name
+        ages = [
+            rule["condition"]["age"]
+            for rule in bucket.get("lifecycleRules")
+            if rule["action"]["type"] == "Delete"
+        ]
+        assert ages and max(ages) <= 90, bucket.name
+    assert stack.named("events-archive").get("lifecycleRules")[0]["condition"]["age"] == 90
+
+
+@pytest.mark.parametrize("fixture", ["stack", "stack_with_principals"])
+def test_no_grant_anywhere_is_public_or_primitive(
+    fixture: str, request: pytest.FixtureRequest
+) -> None:
+    stack: MockedStack = request.getfixturevalue(fixture)
+    found = grants(stack)
+
+    assert len(found) >= 10
+    for grant in found:
+        members = grant.get("members") or [grant.get("member")]
+        assert not PUBLIC_MEMBERS & set(members), grant.name
+        assert grant.get("role") not in PRIMITIVE_ROLES, grant.name
+
+
+@pytest.mark.parametrize("fixture", ["stack", "stack_with_principals"])
+def test_every_resource_passes_the_policy_pack_rules(
+    fixture: str, request: pytest.FixtureRequest
+) -> None:
+    stack: MockedStack = request.getfixturevalue(fixture)
+
+    violations = {
+        r.name: found for r in stack.resources if (found := resource_violations(r.type, r.inputs))
+    }
+    assert violations == {}
+    assert (
+        runtime_accounts_have_no_project_grants((r.type, r.inputs) for r in stack.resources) == []
+    )
+
+
+def test_runtime_account_has_only_insert_and_create_grants_never_project_wide(
+    stack: MockedStack,
+) -> None:
+    runtime_grants = [g for g in grants(stack) if g.get("member") == RUNTIME]
+    by_type: dict[str, set[str]] = {}
+    for grant in runtime_grants:
+        by_type.setdefault(grant.type, set()).add(grant.get("role"))
+
+    assert by_type == {
+        "gcp:bigquery/iamMember:IamMember": {f"projects/{PROJECT}/roles/eventCaptureInserter"},
+        "gcp:storage/bucketIAMMember:BucketIAMMember": {"roles/storage.objectCreator"},
+    }
+    table_grants = [g.get("tableId") for g in runtime_grants if "bigquery" in g.type]
+    assert sorted(table_grants) == sorted(d["table_id"] for d in load_table_definitions())
+    bucket_grants = {g.get("bucket") for g in runtime_grants if "storage" in g.type}
+    assert bucket_grants == {stack.outputs["archiveBucket"], stack.outputs["deadLetterBucket"]}
+
+
+def test_insert_role_holds_exactly_the_insertall_permission(stack: MockedStack) -> None:
+    role = stack.named("event-inserter")
+
+    assert role.get("permissions") == ["bigquery.tables.updateData"]
+
+
+def test_the_function_runs_and_builds_as_its_own_accounts(stack: MockedStack) -> None:
+    function = stack.named("capture")
+
+    assert function.get("serviceConfig.serviceAccountEmail") == RUNTIME.removeprefix(
+        "serviceAccount:"
+    )
+    assert function.get("buildConfig.serviceAccount") == (
+        f"projects/{PROJECT}/serviceAccounts/capture-build@{PROJECT}.iam.gserviceaccount.com"
+    )
+    assert function.get("serviceConfig.ingressSettings") == "ALLOW_ALL"
+
+
+def test_only_the_invoker_account_may_call_the_function(stack: MockedStack) -> None:
+    invokers = [
+        g
+        for g in grants(stack)
+        if g.get("role") in ("roles/run.invoker", "roles/cloudfunctions.invoker")
+    ]
+
+    assert [(g.get("member"), g.get("name")) for g in invokers] == [(INVOKER, "capture")]
+
+
+def test_no_service_account_keys_and_no_default_compute_account(stack: MockedStack) -> None:
+    assert stack.of_type("gcp:serviceaccount/key:Key") == []
+    for resource in stack.resources:
+        assert "-compute@developer.gserviceaccount.com" not in str(resource.inputs), resource.name
+
+
+def test_configured_principals_get_narrow_grants_only(stack_with_principals: MockedStack) -> None:
+    app = "serviceAccount:shop-app@shop.iam.gserviceaccount.com"
+    operator = "group:data-team@example.com"
+    found = grants(stack_with_principals)
+
+    app_grants = [(g.type, g.get("role")) for g in found if g.get("member") == app]
+    assert app_grants == [
+        ("gcp:serviceaccount/iAMMember:IAMMember", "roles/iam.serviceAccountTokenCreator")
+    ]
+    operator_grants = {(g.type, g.get("role")) for g in found if g.get("member") == operator}
+    assert operator_grants == {
+        ("gcp:bigquery/iamMember:IamMember", f"projects/{PROJECT}/roles/eventCaptureInserter"),
+        ("gcp:storage/bucketIAMMember:BucketIAMMember", "roles/storage.objectUser"),
+    }
+    replay_bucket = {
+        g.get("bucket") for g in found if g.get("member") == operator and "storage" in g.type
+    }
+    assert replay_bucket == {stack_with_principals.outputs["deadLetterBucket"]}
