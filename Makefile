@@ -17,7 +17,7 @@ EMULATOR_HOME := .devstack/bigquery-home
 REDIS_ENABLED ?= false
 PYTEST_ARGS ?=
 
-.PHONY: help run test lint typecheck check bench schemas setup redis-server replay clean clean-data
+.PHONY: help run test lint typecheck check bench schemas setup redis-server replay plan deploy-venvs clean clean-data
 
 help:
 	@echo "make run        start the local stack: emulators + capture function on 127.0.0.1:8080"
@@ -26,6 +26,8 @@ help:
 	@echo "make bench      capture benchmark (prints figures; not a test)"
 	@echo "make schemas    regenerate schemas/tables/*.json from the models"
 	@echo "make replay     re-insert dead-lettered rows (same variables as the function)"
+	@echo "make plan       print what pulumi up would create (mocked; STACK=Pulumi.<stack>.yaml)"
+	@echo "make deploy-venvs  create the venvs pulumi up and the policy pack run in"
 	@echo "make clean-data forget the local BigQuery/GCS data of make run"
 
 # uv installs in seconds what pip takes minutes for; it is bootstrapped once with pip.
@@ -82,8 +84,26 @@ bench: setup
 replay: $(VENV)/.installed
 	@PYTHONPATH=functions/capture:. $(PY) -m ingest.replay
 
+STACK ?= Pulumi.example.yaml
+plan: $(VENV)/.installed
+	@$(PY) -W ignore::DeprecationWarning -m infra.plan $(STACK)
+
+# What `pulumi up` and `pulumi preview --policy-pack infra/policy` run in (see Pulumi.yaml and
+# infra/policy/PulumiPolicy.yaml): only the program's own packages, nothing of the function's.
+deploy-venvs: infra/.venv/.installed infra/policy/.venv/.installed
+
+infra/.venv/.installed: infra/requirements.txt | $(UV)
+	@$(UV) venv --quiet --python 3.11 infra/.venv
+	@$(UV) pip install --quiet --compile-bytecode --python infra/.venv/bin/python -r infra/requirements.txt
+	@touch $@
+
+infra/policy/.venv/.installed: infra/policy/requirements.txt | $(UV)
+	@$(UV) venv --quiet --python 3.11 infra/policy/.venv
+	@$(UV) pip install --quiet --compile-bytecode --python infra/policy/.venv/bin/python -r infra/policy/requirements.txt
+	@touch $@
+
 clean-data:
 	rm -rf .devstack/bigquery-data .devstack/gcs
 
 clean:
-	rm -rf $(VENV) $(EMULATOR_VENV) $(TOOLS) .devstack .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(EMULATOR_VENV) $(TOOLS) .devstack .pytest_cache .mypy_cache .ruff_cache infra/.venv infra/policy/.venv infra/.build

@@ -1,0 +1,134 @@
+"""Cost alerts and monitoring: thresholds, channels, and metrics that match the real log line."""
+
+import json
+import re
+from typing import Any
+
+from infra.mocked_stack import MOCK_PROJECT_NUMBER, MockedStack
+from tests.infra.conftest import REQUIRED_CONFIG
+from tests.unit.test_pipeline import Stack as FakeSinks
+from tests.unit.test_pipeline import mixed_batch
+
+EMAILS = json.loads(REQUIRED_CONFIG["event-capture:alertEmails"])
+USER_METRIC = re.compile(r"logging\.googleapis\.com/user/(\w+)")
+PROMQL_METRIC = re.compile(r"logging_googleapis_com:user_(\w+?)_(?:sum|count|bucket)\b")
+PAYLOAD_FIELD = re.compile(r"jsonPayload\.([\w.]+)")
+
+
+def channel_ids(stack: MockedStack) -> set[str]:
+    """The channels as the budget names them: one per configured address."""
+    rule = stack.named("monthly-budget").get("allUpdatesRule")
+    return set(rule["monitoringNotificationChannels"])
+
+
+def test_one_email_channel_per_configured_address(stack: MockedStack) -> None:
+    channels = stack.of_type("gcp:monitoring/notificationChannel:NotificationChannel")
+
+    assert sorted(c.get("labels.email_address") for c in channels) == sorted(EMAILS)
+    assert {c.get("type") for c in channels} == {"email"}
+
+
+def test_budget_alerts_at_50_90_100_percent_and_100_percent_forecast(stack: MockedStack) -> None:
+    budget = stack.named("monthly-budget")
+    rules = {(r["thresholdPercent"], r["spendBasis"]) for r in budget.get("thresholdRules")}
+
+    assert rules == {
+        (0.5, "CURRENT_SPEND"),
+        (0.9, "CURRENT_SPEND"),
+        (1.0, "CURRENT_SPEND"),
+        (1.0, "FORECASTED_SPEND"),
+    }
+    assert len(budget.get("thresholdRules")) == 4
+    assert budget.get("amount.specifiedAmount") == {"currencyCode": "USD", "units": "5"}
+    assert budget.get("budgetFilter.projects") == [f"projects/{MOCK_PROJECT_NUMBER}"]
+    assert budget.get("billingAccount") == REQUIRED_CONFIG["event-capture:billingAccount"]
+
+
+def test_budget_notifies_every_channel_and_publishes_to_its_topic(stack: MockedStack) -> None:
+    rule = stack.named("monthly-budget").get("allUpdatesRule")
+    channels = stack.of_type("gcp:monitoring/notificationChannel:NotificationChannel")
+
+    assert len(rule["monitoringNotificationChannels"]) == len(channels) == len(EMAILS)
+    assert len(set(rule["monitoringNotificationChannels"])) == len(EMAILS)
+    assert rule["pubsubTopic"] == stack.outputs["budgetTopic"]
+    publisher = stack.named("billing-publishes-budget-alerts")
+    assert publisher.get("role") == "roles/pubsub.publisher"
+    assert publisher.get("member").endswith("@system.gserviceaccount.com")
+
+
+def real_log_line() -> dict[str, Any]:
+    """The pipeline's own log line for a request where BigQuery fails and rows are dead-lettered."""
+    result = FakeSinks(bq_fails=lambda row: True).handle(mixed_batch())
+    assert result.log["events_dead_lettered"] > 0
+    return result.log
+
+
+def field_exists(line: dict[str, Any], path: str) -> bool:
+    value: Any = line
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return False
+        value = value[part]
+    return True
+
+
+def test_every_log_metric_reads_fields_the_function_actually_logs(stack: MockedStack) -> None:
+    line = real_log_line()
+    metrics = stack.of_type("gcp:logging/metric:Metric")
+
+    assert len(metrics) >= 4
+    for metric in metrics:
+        extractors = (metric.get("labelExtractors") or {}).values()
+        text = " ".join([metric.get("filter"), metric.get("valueExtractor") or "", *extractors])
+        fields = PAYLOAD_FIELD.findall(text)
+        assert fields, metric.name
+        for field in fields:
+            assert field_exists(line, field), f"{metric.name}: jsonPayload.{field} is not logged"
+    names = {m.get("name") for m in metrics}
+    assert {
+        "capture_events_accepted",
+        "capture_events_rejected",
+        "capture_events_dead_lettered",
+        "capture_bigquery_failed_rows",
+    } <= names
+
+
+def test_sink_metrics_filter_on_the_statuses_the_function_reports(stack: MockedStack) -> None:
+    line = real_log_line()
+    bigquery_metric = stack.named("capture_sink_bigquery").get("filter")
+
+    assert line["sinks"]["bigquery"]["status"] == "failed"
+    assert '"failed"' in bigquery_metric
+    assert f'jsonPayload.message="{line["message"]}"' in bigquery_metric
+
+
+def test_alert_policies_cover_inserts_dead_letters_and_5xx_and_notify_everyone(
+    stack: MockedStack,
+) -> None:
+    policies = {p.name: p for p in stack.of_type("gcp:monitoring/alertPolicy:AlertPolicy")}
+    metric_names = {m.get("name") for m in stack.of_type("gcp:logging/metric:Metric")}
+
+    assert set(policies) == {"bigquery-insert-failures", "dead-letters-growing", "function-5xx"}
+    for policy in policies.values():
+        assert set(policy.get("notificationChannels")) == channel_ids(stack), policy.name
+        condition = policy.get("conditions")[0]["conditionThreshold"]
+        filters = condition["filter"] + condition.get("denominatorFilter", "")
+        assert set(USER_METRIC.findall(filters)) <= metric_names, policy.name
+        assert policy.get("documentation.content"), policy.name
+    five_xx = policies["function-5xx"].get("conditions")[0]["conditionThreshold"]
+    assert 'metric.label.response_code_class="5xx"' in five_xx["filter"]
+    inserts = policies["bigquery-insert-failures"].get("conditions")[0]["conditionThreshold"]
+    assert "capture_sink_bigquery" in inserts["filter"] + inserts["denominatorFilter"]
+
+
+def test_dashboard_charts_only_metrics_the_stack_defines(stack: MockedStack) -> None:
+    layout = json.loads(stack.named("capture-dashboard").get("dashboardJson"))
+    text = json.dumps(layout)
+    defined = {m.get("name") for m in stack.of_type("gcp:logging/metric:Metric")}
+    titles = [tile["widget"]["title"] for tile in layout["mosaicLayout"]["tiles"]]
+
+    used = set(USER_METRIC.findall(text)) | set(PROMQL_METRIC.findall(text))
+    assert used and used <= defined
+    assert {"capture_events_accepted", "capture_events_rejected", "capture_latency"} <= used
+    assert any("sink" in title for title in titles)
+    assert any("latency" in title.lower() for title in titles)
