@@ -25,28 +25,12 @@ class AlertSpec:
     condition: gcp.monitoring.AlertPolicyConditionConditionThresholdArgs
 
 
-def _sum_over_window() -> list[
-    gcp.monitoring.AlertPolicyConditionConditionThresholdAggregationArgs
-]:
-    return [
-        gcp.monitoring.AlertPolicyConditionConditionThresholdAggregationArgs(
-            alignment_period=WINDOW,
-            per_series_aligner="ALIGN_DELTA",
-            cross_series_reducer="REDUCE_SUM",
-        )
-    ]
-
-
-def _denominator_sum_over_window() -> list[
-    gcp.monitoring.AlertPolicyConditionConditionThresholdDenominatorAggregationArgs
-]:
-    return [
-        gcp.monitoring.AlertPolicyConditionConditionThresholdDenominatorAggregationArgs(
-            alignment_period=WINDOW,
-            per_series_aligner="ALIGN_DELTA",
-            cross_series_reducer="REDUCE_SUM",
-        )
-    ]
+# Numerator and denominator of a ratio are summed over the same window.
+SUM_OVER_WINDOW = {
+    "alignment_period": WINDOW,
+    "per_series_aligner": "ALIGN_DELTA",
+    "cross_series_reducer": "REDUCE_SUM",
+}
 
 
 def _ratio(
@@ -54,9 +38,15 @@ def _ratio(
 ) -> gcp.monitoring.AlertPolicyConditionConditionThresholdArgs:
     return gcp.monitoring.AlertPolicyConditionConditionThresholdArgs(
         filter=numerator,
-        aggregations=_sum_over_window(),
+        aggregations=[
+            gcp.monitoring.AlertPolicyConditionConditionThresholdAggregationArgs(**SUM_OVER_WINDOW)
+        ],
         denominator_filter=denominator,
-        denominator_aggregations=_denominator_sum_over_window(),
+        denominator_aggregations=[
+            gcp.monitoring.AlertPolicyConditionConditionThresholdDenominatorAggregationArgs(
+                **SUM_OVER_WINDOW
+            )
+        ],
         comparison="COMPARISON_GT",
         threshold_value=above,
         duration="0s",
@@ -94,7 +84,11 @@ def alert_specs(service: str) -> list[AlertSpec]:
             "`make replay` with an operator identity once BigQuery accepts rows again.",
             gcp.monitoring.AlertPolicyConditionConditionThresholdArgs(
                 filter=dead_letter,
-                aggregations=_sum_over_window(),
+                aggregations=[
+                    gcp.monitoring.AlertPolicyConditionConditionThresholdAggregationArgs(
+                        **SUM_OVER_WINDOW
+                    )
+                ],
                 comparison="COMPARISON_GT",
                 threshold_value=0,
                 duration="0s",

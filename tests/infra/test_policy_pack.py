@@ -154,7 +154,7 @@ def test_an_account_not_known_until_up_is_not_judged_at_preview() -> None:
 
 def test_a_runtime_account_with_a_project_grant_breaks_the_stack_rule() -> None:
     runtime = "serviceAccount:capture-runtime@p.iam.gserviceaccount.com"
-    resources = [
+    resources: list[tuple[str, dict[str, Any]]] = [
         (rules.FUNCTION, GOOD_FUNCTION),
         (
             "gcp:projects/iAMMember:IAMMember",
@@ -176,12 +176,16 @@ def test_a_runtime_account_with_a_project_grant_breaks_the_stack_rule() -> None:
 
 def test_the_pack_reports_through_pulumis_callbacks() -> None:
     reported: list[str] = []
+
+    def report(message: str, urn: str | None = None) -> None:
+        reported.append(message)
+
     bad_bucket = SimpleNamespace(
         resource_type=rules.BUCKET, props={**GOOD_BUCKET, "publicAccessPrevention": "inherited"}
     )
     rule = next(r for r in rules.RESOURCE_RULES if r.name == "buckets-are-private")
 
-    resource_validation(rule)(bad_bucket, lambda message, urn=None: reported.append(message))  # type: ignore[arg-type]
+    resource_validation(rule)(bad_bucket, report)  # type: ignore[arg-type]
     stack = SimpleNamespace(
         resources=[
             SimpleNamespace(resource_type=rules.FUNCTION, props=GOOD_FUNCTION),
@@ -194,7 +198,7 @@ def test_the_pack_reports_through_pulumis_callbacks() -> None:
             ),
         ]
     )
-    validate_stack(stack, lambda message, urn=None: reported.append(message))  # type: ignore[arg-type]
+    validate_stack(stack, report)  # type: ignore[arg-type]
 
     assert len(reported) == 2
     assert "publicAccessPrevention" in reported[0]
