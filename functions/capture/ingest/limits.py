@@ -1,8 +1,15 @@
-"""Request limits of the HTTP contract."""
+"""Limits of the capture path. The HTTP contract's live in ``schemas`` for the client too."""
 
-MAX_EVENTS_PER_REQUEST = 500
-MAX_REQUEST_BYTES = 1_000_000
-MAX_EVENT_BYTES = 32 * 1024
+from schemas.http_limits import MAX_EVENT_BYTES, MAX_EVENTS_PER_REQUEST, MAX_REQUEST_BYTES
+
+__all__ = [
+    "BIGQUERY_MAX_BYTES_PER_INSERT",
+    "BIGQUERY_MAX_ROWS_PER_INSERT",
+    "MAX_EVENTS_PER_REQUEST",
+    "MAX_EVENT_BYTES",
+    "MAX_REQUEST_BYTES",
+    "RETRY_AFTER_SECONDS",
+]
 
 # insertAll allows 50,000 rows and 10 MB per request but recommends 500 rows; the byte cap
 # stays well under 10 MB because the row JSON is wrapped in {"json": ..., "insertId": ...}.
