@@ -92,7 +92,7 @@ class CaptureClient:
         self._rand = rand
         self._counters = Counters()
         self._init_queue()
-        self._sleep = sleep or self._interruptible_sleep
+        self._sleep = sleep if sleep is not None else self._interruptible_sleep
         weak_self = weakref.ref(self)
         atexit.register(_close_at_exit, weak_self)
         os.register_at_fork(after_in_child=lambda: _reset_in_child(weak_self))
@@ -206,14 +206,21 @@ class CaptureClient:
             now = time.monotonic()
             if batch.lines and linger_until is None:
                 linger_until = now + self.settings.linger_seconds
-            if linger_until is not None and (now >= linger_until or self._flush_now.is_set()):
+            if linger_until is not None and now >= linger_until:
                 break
-            wait = 0.5 if linger_until is None else linger_until - now
+            # Flushing or closing: take what is already queued, do not wait for more.
+            hurry = self._flush_now.is_set() or self._closing.is_set()
             try:
-                event = self._queue.get(timeout=wait)
+                if hurry:
+                    event = self._queue.get_nowait()
+                else:
+                    event = self._queue.get(
+                        timeout=0.5 if linger_until is None else linger_until - now
+                    )
             except queue.Empty:
-                if linger_until is None and (self._closing.is_set() or self._flush_now.is_set()):
-                    self._flush_now.clear()
+                if hurry:
+                    if not batch.lines:
+                        self._flush_now.clear()
                     break
                 continue
             batch.taken += 1
