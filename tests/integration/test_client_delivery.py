@@ -1,0 +1,85 @@
+"""The capture client against the real local stack: a functions-framework server on the
+emulators, stopped and restarted to show that queued events survive an outage."""
+
+from collections.abc import Iterator
+
+import pytest
+
+from capture_client import CaptureClient, ClientSettings, EventContext
+from capture_client.delivery import Backoff
+from devstack.processes import Service, capture_function
+from schemas.search import SearchEvent
+from tests.integration.conftest import Stack
+
+# Quick retries: an outage in these tests lasts as long as a function restart.
+SETTINGS = ClientSettings(linger_seconds=0.05, backoff=Backoff(0.05, 1.0))
+
+
+@pytest.fixture(scope="module")
+def function(stack: Stack) -> Iterator[Service]:
+    service = capture_function(stack.env())
+    service.start()
+    try:
+        yield service
+    finally:
+        service.stop()
+
+
+def searches(user: str, count: int) -> list[SearchEvent]:
+    context = EventContext(user_id=user, session_id="s_client", source="server")
+    return [
+        context.search(
+            f"oat milk {n}", intent="product_lookup", intent_confidence=0.9, result_count=n
+        )
+        for n in range(count)
+    ]
+
+
+def stored_ids(stack: Stack, events: list[SearchEvent]) -> list[str]:
+    return sorted(
+        row["event_id"] for row in stack.rows("searches", [str(e.event_id) for e in events])
+    )
+
+
+def test_tracked_events_land_in_bigquery_exactly_once_and_close_flushes(
+    stack: Stack, function: Service
+) -> None:
+    client = CaptureClient(f"http://127.0.0.1:{function.port}/", SETTINGS)
+    events = searches("u_client_once", 120)
+    for event in events:
+        assert client.track(event)
+
+    stats = client.close(120)
+
+    assert (stats.delivered, stats.queued, stats.dropped_at_shutdown) == (120, 0, 0)
+    assert stored_ids(stack, events) == sorted(str(e.event_id) for e in events)
+
+
+def test_with_the_function_down_events_wait_in_the_queue_and_arrive_after(
+    stack: Stack, function: Service
+) -> None:
+    client = CaptureClient(
+        f"http://127.0.0.1:{function.port}/",
+        ClientSettings(
+            linger_seconds=0.05, backoff=Backoff(0.05, 1.0), max_queue=20, max_batch_events=10
+        ),
+    )
+    function.stop()
+    try:
+        events = searches("u_client_outage", 40)
+        queued = [event for event in events if client.track(event)]
+        assert not client.flush(2)  # nothing can be delivered yet
+        during = client.stats()
+    finally:
+        function.start()
+
+    assert client.flush(180)
+    after = client.stats()
+    client.close(10)
+
+    assert during.retries > 0 and during.delivered == 0
+    # A full queue drops the newest: the first events are kept, in order, the rest counted.
+    assert during.dropped_queue_full == 40 - len(queued) > 0
+    assert queued == events[: len(queued)]
+    assert after.delivered == len(queued)
+    assert stored_ids(stack, events) == sorted(str(e.event_id) for e in queued)
