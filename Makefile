@@ -80,6 +80,7 @@ schemas: $(VENV)/.installed
 bench: setup
 	@$(PY) bench/pipeline_cpu.py
 	@$(PY) bench/capture_throughput.py
+	@$(PY) bench/client_latency.py
 
 replay: $(VENV)/.installed
 	@PYTHONPATH=functions/capture:. $(PY) -m ingest.replay

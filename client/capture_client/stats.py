@@ -6,7 +6,8 @@ from dataclasses import dataclass, fields
 
 @dataclass(frozen=True)
 class ClientStats:
-    """A snapshot. Every tracked event ends in exactly one of the counts after ``queued``."""
+    """A snapshot. Each call to track() is in exactly one of ``delivered``,
+    ``rejected_by_function``, the ``dropped_`` counts, or ``queued`` while it waits."""
 
     tracked: int = 0  # accepted by track() into the queue
     delivered: int = 0  # the function answered that it stored them

@@ -184,7 +184,9 @@ def test_a_full_queue_drops_the_newest_and_counts_it(sleeps: Sleeps) -> None:
     assert results[:5] == [True] * 5 and results[-1] is False
     assert stats.tracked + stats.dropped_queue_full == 20
     assert 14 <= stats.dropped_queue_full <= 15  # the worker may hold one event in flight
-    assert client.stats().delivered == stats.tracked
+    after = client.stats()
+    assert after.delivered == stats.tracked
+    assert after.delivered + after.dropped_queue_full == 21  # every call accounted for once
 
 
 def test_a_full_queue_blocks_up_to_the_timeout_under_the_block_policy(sleeps: Sleeps) -> None:
@@ -216,7 +218,9 @@ def test_malformed_events_are_refused_cheaply_or_dropped_before_sending(sleeps: 
         assert client.flush(10)
 
     assert len(stub.event_ids) == 1
-    assert client.stats().dropped_invalid == 3
+    stats = client.stats()
+    assert (stats.dropped_invalid, stats.delivered, stats.queued) == (3, 1, 0)
+    assert stats.tracked == 2  # the dict that passed the cheap check was queued
 
     strict = make(stub.url, sleeps, ClientSettings(strict=True))
     with pytest.raises(ValueError, match="event_type: unknown event type 'teleport'"):

@@ -1,0 +1,29 @@
+"""Field names of the capture function's one-line-per-request structured log.
+
+Log-based metrics and alert policies in the infrastructure program select on these names, so
+they are a contract: renaming one silently breaks an alert. Tests pin them.
+"""
+
+MESSAGE = "capture"
+
+SEVERITY = "severity"
+REQUEST_ID = "request_id"
+HTTP_STATUS = "http_status"
+LATENCY_MS = "latency_ms"
+EVENTS_RECEIVED = "events_received"
+EVENTS_ACCEPTED = "events_accepted"
+EVENTS_REJECTED = "events_rejected"
+EVENTS_DEAD_LETTERED = "events_dead_lettered"
+EVENTS_NOT_STORED = "events_not_stored"
+BY_EVENT_TYPE = "by_event_type"
+SINKS = "sinks"
+BIGQUERY_INSERT_REQUESTS = "bigquery_insert_requests"
+BIGQUERY_RETRIES = "bigquery_retries"
+BIGQUERY_FAILED_ROWS = "bigquery_failed_rows"
+REJECTED_RULES = "rejected_rules"
+
+# Sink names as they appear under SINKS and in responses.
+SINK_BIGQUERY = "bigquery"
+SINK_DEAD_LETTER = "dead_letter"
+SINK_GCS_ARCHIVE = "gcs_archive"
+SINK_REDIS = "redis"
