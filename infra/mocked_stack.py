@@ -5,6 +5,7 @@ provider, plus the few values Google would compute (account e-mails, bucket name
 the whole stack can be checked (``tests/infra``) or printed (``make plan``).
 """
 
+import asyncio
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -100,17 +101,24 @@ class RecordingMocks(Mocks):
         return {}, []
 
 
+def use_mocks(stack: MockedStack, project: str, config: Mapping[str, str]) -> None:
+    """Route the next program run to mocks that record into ``stack``, with this config."""
+    # Pulumi's test runner needs a current event loop; an earlier asyncio.run() in the same
+    # process (an async test, an app) leaves none, so each run gets a fresh one.
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    pulumi.runtime.set_mocks(
+        RecordingMocks(project, stack), project=PROJECT_NAME, stack="mocked", preview=False
+    )
+    pulumi.runtime.set_all_config(dict(config))
+
+
 def run_mocked(config: Mapping[str, str], source: SourceArchive | None = None) -> MockedStack:
     """Run the program with this stack configuration (``key: value``, as in Pulumi.<stack>.yaml).
 
     Raises the program's own error (for example a ``SettingsError`` naming a key).
     """
     stack = MockedStack()
-    project = config.get("gcp:project", "unset-project")
-    pulumi.runtime.set_mocks(
-        RecordingMocks(project, stack), project=PROJECT_NAME, stack="mocked", preview=False
-    )
-    pulumi.runtime.set_all_config(dict(config))
+    use_mocks(stack, config.get("gcp:project", "unset-project"), config)
 
     @pulumi.runtime.test  # type: ignore[untyped-decorator]
     def program() -> pulumi.Output[Any]:

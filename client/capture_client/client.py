@@ -48,7 +48,9 @@ class ClientSettings:
     max_batch_events: int = MAX_EVENTS_PER_REQUEST
     max_batch_bytes: int = MAX_REQUEST_BYTES - 1024
     linger_seconds: float = 0.2
-    request_timeout_seconds: float = 10.0
+    # Above the deployed function's 60 s timeout: an answer can take that long when BigQuery
+    # is slow, and giving up sooner only resends a batch the function is still storing.
+    request_timeout_seconds: float = 70.0
     shutdown_timeout_seconds: float = 5.0
     backoff: Backoff = field(default_factory=Backoff)
     # Raise on an event that fails the cheap checks in track(), instead of counting it.

@@ -6,8 +6,8 @@ from pathlib import Path
 import pulumi
 import pytest
 
-from infra.mocked_stack import MockedStack, RecordingMocks
-from infra.settings import PROJECT_NAME, SettingsError
+from infra.mocked_stack import MockedStack, use_mocks
+from infra.settings import SettingsError
 from tests.infra.conftest import PROJECT, REQUIRED_CONFIG
 
 ENTRY_POINT = Path(__file__).resolve().parents[2] / "infra" / "__main__.py"
@@ -15,10 +15,7 @@ ENTRY_POINT = Path(__file__).resolve().parents[2] / "infra" / "__main__.py"
 
 def run_entry_point(config: dict[str, str]) -> MockedStack:
     stack = MockedStack()
-    pulumi.runtime.set_mocks(
-        RecordingMocks(PROJECT, stack), project=PROJECT_NAME, stack="dev", preview=False
-    )
-    pulumi.runtime.set_all_config(config)
+    use_mocks(stack, PROJECT, config)
 
     @pulumi.runtime.test  # type: ignore[untyped-decorator]
     def program() -> None:
