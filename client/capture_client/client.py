@@ -202,6 +202,7 @@ class CaptureClient:
         if self._carry is not None:
             batch.lines.append(self._carry)
             batch.size += len(self._carry) + 1
+            batch.taken += 1
             self._carry = None
         linger_until: float | None = None
         while len(batch.lines) < self.settings.max_batch_events:
@@ -230,7 +231,10 @@ class CaptureClient:
             if line is None:
                 continue
             if batch.size + len(line) + 1 > self.settings.max_batch_bytes:
-                self._carry = line  # first of the next batch; its queue item is settled now
+                # First of the next batch. Its queue item stays unfinished until that batch is
+                # settled, so flush() and close() wait for it too.
+                self._carry = line
+                batch.taken -= 1
                 break
             batch.lines.append(line)
             batch.size += len(line) + 1
