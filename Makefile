@@ -38,7 +38,7 @@ $(UV):
 
 $(VENV)/.installed: requirements/dev.txt functions/capture/requirements.txt infra/requirements.txt infra/policy/requirements.txt | $(UV)
 	@echo "creating $(VENV) (Python 3.11)"
-	@$(UV) venv --quiet --python 3.11 $(VENV)
+	@$(UV) venv --quiet --allow-existing --python 3.11 $(VENV)
 	@$(UV) pip install --quiet --compile-bytecode --python $(PY) -r requirements/dev.txt
 	@touch $@
 
@@ -94,12 +94,12 @@ plan: $(VENV)/.installed
 deploy-venvs: infra/.venv/.installed infra/policy/.venv/.installed
 
 infra/.venv/.installed: infra/requirements.txt | $(UV)
-	@$(UV) venv --quiet --python 3.11 infra/.venv
+	@$(UV) venv --quiet --allow-existing --python 3.11 infra/.venv
 	@$(UV) pip install --quiet --compile-bytecode --python infra/.venv/bin/python -r infra/requirements.txt
 	@touch $@
 
 infra/policy/.venv/.installed: infra/policy/requirements.txt | $(UV)
-	@$(UV) venv --quiet --python 3.11 infra/policy/.venv
+	@$(UV) venv --quiet --allow-existing --python 3.11 infra/policy/.venv
 	@$(UV) pip install --quiet --compile-bytecode --python infra/policy/.venv/bin/python -r infra/policy/requirements.txt
 	@touch $@
 
