@@ -34,8 +34,9 @@ class StubFunction:
 
 
 @contextmanager
-def stub_function(*script: Reply, held: bool = False) -> Iterator[StubFunction]:
-    """Answers with ``script`` in order, then 200 for ever. ``held``: wait for ``hold``."""
+def stub_function(*script: Reply, held: bool = False, port: int = 0) -> Iterator[StubFunction]:
+    """Answers with ``script`` in order, then 200 for ever. ``held``: wait for ``hold``.
+    ``port``: listen there (to bring a stopped stand-in back at the same address)."""
     stub = StubFunction("", list(script))
     if not held:
         stub.hold.set()
@@ -68,7 +69,7 @@ def stub_function(*script: Reply, held: bool = False) -> Iterator[StubFunction]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     stub.url = f"http://127.0.0.1:{server.server_address[1]}/"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
