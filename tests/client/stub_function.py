@@ -49,7 +49,7 @@ def stub_function(*script: Reply, held: bool = False, port: int = 0) -> Iterator
 
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
-            stub.hold.wait(30)
+            stub.hold.wait(300)  # released by the test, or when the stand-in stops
             events = json.loads(body)["events"]
             stub.requests.append(events)
             stub.tokens.append(self.headers.get("Authorization"))
