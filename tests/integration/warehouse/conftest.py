@@ -1,0 +1,99 @@
+"""The warehouse layer on the session's BigQuery emulator, built once and filled with ``shop_day``.
+
+Its own two datasets keep the other integration tests' events out of the expected rows. The
+events go in through the capture pipeline, as the app's would; every scheduled query then runs
+once for day D (run date D+1), in schedule order.
+"""
+
+import datetime as dt
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from google.cloud import bigquery
+
+from devstack import bootstrap
+from devstack.warehouse import create_warehouse, run_all
+from tests.integration.conftest import PROJECT, Stack
+from tests.integration.warehouse.shop_day import ShopDay, shop_day
+from warehouse.catalog import SCHEDULED_TABLES, Datasets, ScheduledTable
+
+EVENTS_DATASET = "warehouse_events"
+ANALYTICS_DATASET = "warehouse_analytics"
+DATASETS = Datasets(f"{PROJECT}.{EVENTS_DATASET}", f"{PROJECT}.{ANALYTICS_DATASET}")
+# u3's search, stored a second time as a retry arriving after insertId's de-duplication window
+# would be (the emulator, like BigQuery, drops a copy with the same insertId sent soon after).
+DUPLICATED = "oat_3"
+
+
+@dataclass
+class Warehouse:
+    client: bigquery.Client
+    shop: ShopDay
+    quality_failures: list[str]
+
+    @property
+    def day(self) -> dt.date:
+        return self.shop.day
+
+    def query(self, sql: str) -> list[dict[str, Any]]:
+        return [dict(row.items()) for row in self.client.query(sql).result()]
+
+    def table(self, name: str, where: str = "TRUE") -> list[dict[str, Any]]:
+        """Every row of a view or scheduled table of the warehouse."""
+        dataset = self.dataset_of(name)
+        return self.query(f"SELECT * FROM `{dataset}.{name}` WHERE {where}")
+
+    def snapshot(self, spec: ScheduledTable) -> list[dict[str, Any]]:
+        """The rows the scheduled query wrote for day D."""
+        rows = self.table(spec.name, f"{spec.partition_field} = DATE '{self.day.isoformat()}'")
+        for row in rows:
+            assert row.pop(spec.partition_field) == self.day
+        return rows
+
+    @staticmethod
+    def dataset_of(name: str) -> str:
+        for spec in SCHEDULED_TABLES:
+            if spec.name == name:
+                return DATASETS.events if spec.dataset == "events" else DATASETS.analytics
+        return DATASETS.analytics if name in ("daily_funnel", "top_products") else DATASETS.events
+
+
+def _wait_past_midnight() -> None:
+    # The fixture's days are counted from today (UTC); events received after midnight would
+    # belong to the next day's checks.
+    now = dt.datetime.now(dt.UTC)
+    if now.hour == 23 and now.minute >= 50:
+        time.sleep(60 * (60 - now.minute) + 5)
+
+
+def _store_again(client: bigquery.Client, event_id: str) -> None:
+    """A second copy of a stored search, received later, without an insertId."""
+    table = f"{DATASETS.events}.searches"
+    [row] = client.query(
+        f"SELECT * FROM `{table}` WHERE received_at > TIMESTAMP('2000-01-01') "
+        f"AND event_id = '{event_id}'"
+    ).result()
+    copy = dict(row.items()) | {"received_at": dt.datetime.now(dt.UTC)}
+    schema = client.get_table(table).schema
+    errors = client.insert_rows(table, [copy], selected_fields=schema, row_ids=[None])
+    assert errors == []
+
+
+@pytest.fixture(scope="session")
+def warehouse(stack: Stack) -> Iterator[Warehouse]:
+    _wait_past_midnight()
+    client = stack.bq()
+    bootstrap.create_dataset_and_tables(client, EVENTS_DATASET)
+    create_warehouse(client, DATASETS)
+
+    shop = shop_day(dt.datetime.now(dt.UTC).date())
+    pipeline = stack.pipeline(BIGQUERY_DATASET=EVENTS_DATASET, GCS_ENABLED="false")
+    result = pipeline.handle(shop.events, batch=True)
+    assert result.body["accepted"] == len(shop.events), result.body
+    _store_again(client, shop.ids[DUPLICATED])
+
+    failures = run_all(client, DATASETS, shop.day + dt.timedelta(days=1))
+    yield Warehouse(client, shop, failures)

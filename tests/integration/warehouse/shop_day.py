@@ -1,0 +1,206 @@
+"""One small, hand-checkable shop: six users on day D (today, UTC), plus a week of history.
+
+Every expected row in the warehouse tests is worked out from this list by hand; the comments
+say which events each figure comes from. Times are D 00:mm, or D-k 00:00 for history, so
+"late" (received 24 hours or more after occurring) is decided by the day, not the clock.
+
+- u1..u5 search "oat milk" (5 users, 6 searches: u1 twice, u5 with no results) and
+  "track <number>" (5 users); u1..u4 search "gluten free bread" (4 users: below k=5);
+  u6 searches "apples" with an unknown intent.
+- u6 also has 2 searches and 2 session events on each of D-7..D-1.
+- Interactions: sessions s1 {oat, granola}, s2 {oat, granola, coffee}, s3 {coffee, granola},
+  s4 {coffee: a click whose search does not exist}.
+- Orders: u1 buys oat on D-20, D-10 and D (with granola); u2 buys coffee on D-6 and D-2, the
+  second with a total that does not match its line item.
+- Voice: u1 (en-GB) and u2 (no language) on D.
+"""
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+OAT, GRANOLA, COFFEE = "sku_oat", "sku_granola", "sku_coffee"
+CATEGORY = {OAT: "dairy", GRANOLA: "cereal", COFFEE: "coffee"}
+MISSING_SEARCH = "00000000-0000-4000-8000-000000000000"
+
+
+@dataclass
+class ShopDay:
+    day: date
+    events: list[dict[str, Any]] = field(default_factory=list)
+    ids: dict[str, str] = field(default_factory=dict)
+
+    def at(self, days_before: int, minute: int = 0) -> str:
+        moment = datetime.combine(self.day - timedelta(days=days_before), time(), UTC)
+        return (moment + timedelta(minutes=minute)).isoformat().replace("+00:00", "Z")
+
+    def add(
+        self, name: str, event_type: str, user: str, session: str, occurred: str, **fields: Any
+    ) -> str:
+        event_id = str(uuid.uuid4())
+        self.ids[name] = event_id
+        self.events.append(
+            {
+                "event_id": event_id,
+                "event_type": event_type,
+                "user_id": user,
+                "session_id": session,
+                "occurred_at": occurred,
+                "source": "web",
+                **fields,
+            }
+        )
+        return event_id
+
+    def search(
+        self,
+        name: str,
+        user: str,
+        session: str,
+        occurred: str,
+        query: str,
+        intent: str,
+        results: int = 12,
+    ) -> str:
+        return self.add(
+            name,
+            "search",
+            user,
+            session,
+            occurred,
+            query=query,
+            intent=intent,
+            intent_confidence=0.9,
+            result_count=results,
+            latency_ms=40,
+        )
+
+    def interaction(
+        self,
+        name: str,
+        event_type: str,
+        user: str,
+        session: str,
+        minute: int,
+        product: str,
+        search: str | None = None,
+    ) -> None:
+        fields: dict[str, Any] = {"product_id": product, "category": CATEGORY[product]}
+        if search is not None:
+            fields["search_event_id"] = search
+        if event_type == "add_to_cart":
+            fields["quantity"] = 2
+        self.add(name, event_type, user, session, self.at(0, minute), **fields)
+
+    def order(
+        self,
+        name: str,
+        user: str,
+        session: str,
+        occurred: str,
+        lines: list[tuple[str, int, str]],
+        total: str,
+    ) -> None:
+        items = [{"product_id": p, "quantity": q, "unit_price": price} for p, q, price in lines]
+        self.add(
+            name,
+            "order_placed",
+            user,
+            session,
+            occurred,
+            order_id=f"order-{name}",
+            items=items,
+            total=total,
+            currency="EUR",
+        )
+
+
+def shop_day(day: date) -> ShopDay:
+    shop = ShopDay(day)
+    oat_queries = ["oat milk", "Oat Milk", "oat  milk", " OAT MILK", "oat milk ", "oat milk"]
+    oat_users = ["u1", "u1", "u2", "u3", "u4", "u5"]
+    for i, (user, query) in enumerate(zip(oat_users, oat_queries, strict=True)):
+        results = 0 if user == "u5" else 12
+        session = f"s{user[1:]}"
+        shop.search(f"oat_{i}", user, session, shop.at(0, 1 + i), query, "product_lookup", results)
+    for i in range(1, 6):
+        number = "1234567" if i % 2 else "7654321"
+        query = f"track {number}" if i % 2 else f"Track {number}"
+        shop.search(f"track_u{i}", f"u{i}", f"s{i}", shop.at(0, 9 + i), query, "order_status")
+    for i in range(1, 5):
+        shop.search(
+            f"bread_u{i}",
+            f"u{i}",
+            f"s{i}",
+            shop.at(0, 19 + i),
+            "gluten free bread",
+            "category_browse",
+        )
+    shop.search("apples_u6", "u6", "s6", shop.at(0, 30), "apples", "weather")
+    for k in range(1, 8):
+        for j in range(2):
+            shop.search(
+                f"history_{k}_{j}", "u6", f"s6-h{k}", shop.at(k), "apples", "category_browse"
+            )
+        start = shop.at(k)
+        shop.add(
+            f"session_start_{k}",
+            "session_start",
+            "u6",
+            f"s6-h{k}",
+            start,
+            started_at=start,
+            device="mobile",
+        )
+        shop.add(
+            f"session_end_{k}",
+            "session_end",
+            "u6",
+            f"s6-h{k}",
+            start,
+            started_at=start,
+            ended_at=start,
+            device="mobile",
+        )
+
+    oat_u1, oat_u2 = shop.ids["oat_0"], shop.ids["oat_2"]
+    shop.interaction("p1", "product_view", "u1", "s1", 31, OAT)
+    shop.interaction("p2", "product_click", "u1", "s1", 32, OAT, oat_u1)
+    shop.interaction("p3", "add_to_cart", "u1", "s1", 33, OAT, oat_u1)
+    shop.interaction("p4", "product_view", "u1", "s1", 34, GRANOLA)
+    shop.interaction("p5", "product_click", "u2", "s2", 35, OAT, oat_u2)
+    shop.interaction("p6", "product_view", "u2", "s2", 36, GRANOLA)
+    shop.interaction("p7", "product_view", "u2", "s2", 37, COFFEE)
+    shop.interaction("p8", "product_view", "u3", "s3", 38, COFFEE)
+    shop.interaction("p9", "product_view", "u3", "s3", 39, GRANOLA)
+    shop.interaction("p10", "product_click", "u4", "s4", 40, COFFEE, MISSING_SEARCH)
+
+    shop.order("o_a", "u1", "s1-old", shop.at(20), [(OAT, 2, "1.50")], "3.00")
+    shop.order("o_b", "u1", "s1-old", shop.at(10), [(OAT, 2, "1.50")], "3.00")
+    shop.order("o1", "u1", "s1", shop.at(0, 45), [(OAT, 2, "1.50"), (GRANOLA, 1, "4.00")], "7.00")
+    shop.order("o2", "u2", "s2-old", shop.at(6), [(COFFEE, 1, "9.00")], "9.00")
+    shop.order("o3", "u2", "s2-old", shop.at(2), [(COFFEE, 1, "9.00")], "9.50")
+
+    shop.add(
+        "v1",
+        "voice_interaction",
+        "u1",
+        "s1",
+        shop.at(0, 50),
+        transcript="add oat milk",
+        detected_intent="reorder",
+        duration_ms=1200,
+        language="en-GB",
+    )
+    shop.add(
+        "v2",
+        "voice_interaction",
+        "u2",
+        "s2",
+        shop.at(0, 51),
+        transcript="coffee beans",
+        detected_intent="product_lookup",
+        duration_ms=900,
+    )
+    return shop

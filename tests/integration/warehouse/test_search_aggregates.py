@@ -1,0 +1,63 @@
+"""search_daily: anonymized daily search aggregates, on ``shop_day``."""
+
+import datetime as dt
+
+from google.cloud import bigquery
+
+from tests.integration.warehouse.conftest import DATASETS, Warehouse
+from warehouse.catalog import SEARCH_DAILY, Datasets, render
+
+
+def test_searches_aggregate_per_normalized_query_and_intent(warehouse: Warehouse) -> None:
+    rows = sorted(warehouse.snapshot(SEARCH_DAILY), key=lambda r: r["normalized_query"])
+
+    assert rows == [
+        # "oat milk" in five spellings: 6 searches by u1 (twice), u2..u5; u5's found nothing;
+        # u1's first search led to a click and a cart addition, u2's to a click.
+        {
+            "normalized_query": "oat milk",
+            "intent": "product_lookup",
+            "searches": 6,
+            "users": 5,
+            "zero_result_rate": 1 / 6,
+            "click_through_rate": 2 / 6,
+            "add_to_cart_rate": 1 / 6,
+        },
+        # "track 1234567" and "Track 7654321" are one query once the digits are masked.
+        {
+            "normalized_query": "track #",
+            "intent": "order_status",
+            "searches": 5,
+            "users": 5,
+            "zero_result_rate": 0.0,
+            "click_through_rate": 0.0,
+            "add_to_cart_rate": 0.0,
+        },
+    ]
+
+
+def test_aggregates_hold_no_user_or_session_id(warehouse: Warehouse) -> None:
+    columns = {c.name for c in SEARCH_DAILY.columns}
+    table = warehouse.client.get_table(f"{DATASETS.analytics}.search_daily")
+
+    assert not {"user_id", "session_id", "event_id"} & columns
+    assert {f.name for f in table.schema} == columns
+
+
+def test_the_minimum_of_distinct_users_comes_from_config(warehouse: Warehouse) -> None:
+    # "gluten free bread" (4 users) is dropped at the default k=5 and kept at k=4; "apples"
+    # on D (u6 alone) is kept by neither.
+    sql = render(SEARCH_DAILY.sql_file, Datasets(DATASETS.events, DATASETS.analytics, 4))
+    job = warehouse.client.query(
+        sql,
+        job_config=bigquery.QueryJobConfig(
+            query_parameters=[
+                bigquery.ScalarQueryParameter(
+                    "run_date", "DATE", warehouse.day + dt.timedelta(days=1)
+                )
+            ]
+        ),
+    )
+    kept = {(row["normalized_query"], row["users"]) for row in job.result()}
+
+    assert kept == {("oat milk", 5), ("track #", 5), ("gluten free bread", 4)}

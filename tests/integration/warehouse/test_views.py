@@ -1,0 +1,105 @@
+"""The de-duplicated views and the dashboard views, on ``shop_day``."""
+
+import datetime as dt
+
+from tests.integration.warehouse.conftest import DATASETS, DUPLICATED, Warehouse
+from tests.integration.warehouse.shop_day import COFFEE, GRANOLA, OAT
+
+
+def test_dedup_view_keeps_one_row_per_event_id_the_copy_received_last(
+    warehouse: Warehouse,
+) -> None:
+    event_id = warehouse.shop.ids[DUPLICATED]
+    raw = warehouse.query(
+        f"SELECT received_at FROM `{DATASETS.events}.searches` "
+        f"WHERE received_at > TIMESTAMP('2000-01-01') AND event_id = '{event_id}'"
+    )
+    deduped = warehouse.table("searches_dedup", f"event_id = '{event_id}'")
+
+    assert len(raw) == 2
+    assert [row["received_at"] for row in deduped] == [max(r["received_at"] for r in raw)]
+    # 16 searches on D and 14 in the history, once each.
+    assert len(warehouse.table("searches_dedup")) == 30
+
+
+def test_every_family_has_a_dedup_view_with_the_raw_tables_columns(warehouse: Warehouse) -> None:
+    for family in ("searches", "product_interactions", "orders", "sessions", "voice_interactions"):
+        view = warehouse.client.get_table(f"{DATASETS.events}.{family}_dedup")
+        table = warehouse.client.get_table(f"{DATASETS.events}.{family}")
+        assert [f.name for f in view.schema] == [f.name for f in table.schema], family
+
+
+def test_daily_funnel_counts_users_who_took_every_step_so_far(warehouse: Warehouse) -> None:
+    rows = {row.pop("day"): row for row in warehouse.table("daily_funnel")}
+    d = warehouse.day
+
+    # D: u1..u6 searched; u1, u2 and u4 clicked; only u1 carted, and u1 ordered.
+    assert rows.pop(d) == {
+        "searchers": 6,
+        "clickers": 3,
+        "carters": 1,
+        "buyers": 1,
+        "search_to_click": 0.5,
+        "click_to_cart": 1 / 3,
+        "cart_to_order": 1.0,
+    }
+    history: dict[str, float | None] = {
+        "searchers": 1,
+        "clickers": 0,
+        "carters": 0,
+        "buyers": 0,
+        "search_to_click": 0.0,
+    }
+    no_search: dict[str, float | None] = {
+        "searchers": 0,
+        "clickers": 0,
+        "carters": 0,
+        "buyers": 0,
+        "search_to_click": None,
+    }
+    expected = {d - dt.timedelta(days=k): history for k in range(1, 8)}
+    # u1's orders on D-20 and D-10 came without a search that day.
+    expected |= {d - dt.timedelta(days=k): no_search for k in (10, 20)}
+    assert rows == {
+        day: {**row, "click_to_cart": None, "cart_to_order": None} for day, row in expected.items()
+    }
+
+
+def test_top_products_ranks_views_carts_and_orders(warehouse: Warehouse) -> None:
+    rows = {row.pop("product_id"): row for row in warehouse.table("top_products")}
+
+    assert rows == {
+        # views p1; clicks p2, p5; cart p3; orders o_a, o_b, o1 with 2 units each
+        OAT: {
+            "views": 1,
+            "clicks": 2,
+            "carts": 1,
+            "orders": 3,
+            "units": 6,
+            "view_rank": 3,
+            "cart_rank": 1,
+            "order_rank": 1,
+        },
+        # views p4, p6, p9; order o1 with 1 unit
+        GRANOLA: {
+            "views": 3,
+            "clicks": 0,
+            "carts": 0,
+            "orders": 1,
+            "units": 1,
+            "view_rank": 1,
+            "cart_rank": 2,
+            "order_rank": 3,
+        },
+        # views p7, p8; click p10; orders o2, o3
+        COFFEE: {
+            "views": 2,
+            "clicks": 1,
+            "carts": 0,
+            "orders": 2,
+            "units": 2,
+            "view_rank": 2,
+            "cart_rank": 2,
+            "order_rank": 2,
+        },
+    }
