@@ -14,22 +14,21 @@ from google.cloud import bigquery
 
 from warehouse.catalog import (
     DATA_QUALITY,
+    EVENTS,
     SCHEDULED_TABLES,
     VIEWS,
     Datasets,
     ScheduledTable,
     scheduled_sql,
+    table_name,
     view_sql,
 )
 
 
-def _dataset(datasets: Datasets, role: str) -> str:
-    return datasets.events if role == "events" else datasets.analytics
-
-
 def create_views(client: bigquery.Client, datasets: Datasets) -> None:
     for view in VIEWS:
-        table = bigquery.Table(f"{_dataset(datasets, view.dataset)}.{view.name}")
+        dataset = datasets.events if view.dataset == EVENTS else datasets.analytics
+        table = bigquery.Table(f"{dataset}.{view.name}")
         table.view_query = view_sql(view, datasets)
         table.description = view.description
         client.create_table(table, exists_ok=True)
@@ -38,7 +37,7 @@ def create_views(client: bigquery.Client, datasets: Datasets) -> None:
 def create_scheduled_tables(client: bigquery.Client, datasets: Datasets) -> None:
     for spec in SCHEDULED_TABLES:
         table = bigquery.Table(
-            f"{_dataset(datasets, spec.dataset)}.{spec.name}",
+            table_name(spec, datasets),
             schema=[bigquery.SchemaField.from_api_repr(c.api_repr()) for c in spec.columns],
         )
         table.time_partitioning = bigquery.TimePartitioning(field=spec.partition_field)
@@ -54,33 +53,14 @@ def create_warehouse(client: bigquery.Client, datasets: Datasets) -> None:
     create_scheduled_tables(client, datasets)
 
 
-def _run_date(run_date: dt.date) -> bigquery.QueryJobConfig:
-    return bigquery.QueryJobConfig(
-        query_parameters=[bigquery.ScalarQueryParameter("run_date", "DATE", run_date)]
-    )
-
-
 def run_scheduled(
     client: bigquery.Client, spec: ScheduledTable, datasets: Datasets, run_date: dt.date
 ) -> None:
-    """What the scheduled query does in the cloud for ``run_date``: fill the day's partition.
-
-    The cloud writes the query's result over the partition (WRITE_TRUNCATE on ``table$day``);
-    here the partition is emptied and the result inserted, which leaves the same rows.
-    """
-    sql = scheduled_sql(spec, datasets)
-    if spec is DATA_QUALITY:
-        client.query(sql, job_config=_run_date(run_date)).result()
-        return
-    table = f"{_dataset(datasets, spec.dataset)}.{spec.name}"
-    columns = ", ".join(c.name for c in spec.columns)
-    day = run_date - dt.timedelta(days=1)
-    client.query(
-        f"DELETE FROM `{table}` WHERE {spec.partition_field} = DATE '{day.isoformat()}'"
-    ).result()
-    client.query(
-        f"INSERT INTO `{table}` ({columns})\n{sql}", job_config=_run_date(run_date)
-    ).result()
+    """What the table's scheduled query does in the cloud on ``run_date``: the same script."""
+    job_config = bigquery.QueryJobConfig(
+        query_parameters=[bigquery.ScalarQueryParameter("run_date", "DATE", run_date)]
+    )
+    client.query(scheduled_sql(spec, datasets), job_config=job_config).result()
 
 
 def run_all(
@@ -97,7 +77,8 @@ def run_all(
         except BadRequest as error:
             if spec is not DATA_QUALITY:
                 raise
-            failures.append(str(error.message))
+            # The job's own error (the message of ERROR() in the SQL), not the HTTP wrapper.
+            failures.append(str(error.errors[0]["message"] if error.errors else error.message))
     return failures
 
 
@@ -119,7 +100,7 @@ def main() -> None:
     for failure in run_all(client, datasets, args.run_date):
         print(f"data quality: {failure}")
     for spec in SCHEDULED_TABLES:
-        print(f"{_dataset(datasets, spec.dataset)}.{spec.name}: filled for {args.run_date}")
+        print(f"{table_name(spec, datasets)}: filled for the day before {args.run_date}")
 
 
 if __name__ == "__main__":

@@ -259,9 +259,6 @@ SCHEDULED_TABLES = (
     USER_RECOMMENDATIONS,
     DATA_QUALITY,
 )
-# data_quality is filled by a script (delete, insert, then fail on any failed rule), not by a
-# query writing a destination partition.
-DATA_QUALITY_RUN = "data_quality_run.sql"
 
 
 @dataclass(frozen=True)
@@ -298,13 +295,23 @@ def view_sql(view: View, datasets: Datasets) -> str:
     return render(view.sql_file, datasets, **view.params)
 
 
-def scheduled_sql(table: ScheduledTable, datasets: Datasets) -> str:
-    """What the table's scheduled query runs: a SELECT, or the data-quality script."""
-    if table is DATA_QUALITY:
-        return render(
-            DATA_QUALITY_RUN,
-            datasets,
-            data_quality=render(DATA_QUALITY.sql_file, datasets),
-            data_quality_alert=render("data_quality_alert.sql", datasets),
-        )
-    return render(table.sql_file, datasets)
+def table_name(spec: ScheduledTable, datasets: Datasets) -> str:
+    return f"{datasets.events if spec.dataset == EVENTS else datasets.analytics}.{spec.name}"
+
+
+def scheduled_sql(spec: ScheduledTable, datasets: Datasets) -> str:
+    """The script the table's scheduled query runs for ``@run_date``: it replaces the partition
+    of the day before with the query's rows. The data-quality run then fails, naming every
+    failed rule, if any rule failed; that error is what its alert policy matches.
+    """
+    script = render(
+        "replace_partition.sql",
+        datasets,
+        table=table_name(spec, datasets),
+        partition_field=spec.partition_field,
+        columns=", ".join(column.name for column in spec.columns),
+        query=render(spec.sql_file, datasets),
+    )
+    if spec is DATA_QUALITY:
+        script += "\n\n" + render("data_quality_alert.sql", datasets) + ";"
+    return script

@@ -18,7 +18,7 @@ from devstack import bootstrap
 from devstack.warehouse import create_warehouse, run_all
 from tests.integration.conftest import PROJECT, Stack
 from tests.integration.warehouse.shop_day import ShopDay, shop_day
-from warehouse.catalog import SCHEDULED_TABLES, Datasets, ScheduledTable
+from warehouse.catalog import EVENTS, SCHEDULED_TABLES, VIEWS, Datasets, ScheduledTable, table_name
 
 EVENTS_DATASET = "warehouse_events"
 ANALYTICS_DATASET = "warehouse_analytics"
@@ -57,8 +57,9 @@ class Warehouse:
     def dataset_of(name: str) -> str:
         for spec in SCHEDULED_TABLES:
             if spec.name == name:
-                return DATASETS.events if spec.dataset == "events" else DATASETS.analytics
-        return DATASETS.analytics if name in ("daily_funnel", "top_products") else DATASETS.events
+                return table_name(spec, DATASETS).rsplit(".", 1)[0]
+        view = next(v for v in VIEWS if v.name == name)
+        return DATASETS.events if view.dataset == EVENTS else DATASETS.analytics
 
 
 def _wait_past_midnight() -> None:
