@@ -6,6 +6,7 @@ import pulumi_gcp as gcp
 REQUIRED_APIS = (
     "artifactregistry.googleapis.com",  # the function's build images
     "bigquery.googleapis.com",
+    "bigquerydatatransfer.googleapis.com",  # the warehouse's scheduled queries
     "billingbudgets.googleapis.com",
     "cloudbuild.googleapis.com",  # builds the function from source
     "cloudfunctions.googleapis.com",

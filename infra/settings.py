@@ -37,6 +37,8 @@ KEYS = (
     Key("region", "us-central1", "region of the function, buckets and build repository"),
     Key("datasetLocation", "US", "BigQuery dataset location"),
     Key("datasetId", "events", "BigQuery dataset of the event tables"),
+    Key("analyticsDatasetId", "analytics", "BigQuery dataset of the anonymized aggregates"),
+    Key("aggregateMinUsers", "5", "k: search aggregates keep rows with at least k distinct users"),
     Key("budgetAmount", "5", "monthly budget, in whole units of `budgetCurrency`"),
     Key("budgetCurrency", "USD", "currency of the billing account"),
     Key("bigqueryEnabled", "true", "function variable `BIGQUERY_ENABLED`"),
@@ -73,6 +75,8 @@ class Settings:
     region: str
     dataset_location: str
     dataset_id: str
+    analytics_dataset_id: str
+    aggregate_min_users: int
     budget_amount: int
     budget_currency: str
     bigquery_enabled: bool
@@ -175,6 +179,10 @@ def load_settings(values: Mapping[str, str]) -> Settings:
         dataset_id=read.matching(
             "datasetId", re.compile(r"[A-Za-z0-9_]{1,1024}"), "letters, digits and _ only"
         ),
+        analytics_dataset_id=read.matching(
+            "analyticsDatasetId", re.compile(r"[A-Za-z0-9_]{1,1024}"), "letters, digits and _ only"
+        ),
+        aggregate_min_users=read.integer("aggregateMinUsers", 2, 1000),
         budget_amount=read.integer("budgetAmount", 1, 1_000_000),
         budget_currency=read.matching(
             "budgetCurrency", re.compile(r"[A-Z]{3}"), "must be an ISO 4217 code"
@@ -203,6 +211,8 @@ def load_settings(values: Mapping[str, str]) -> Settings:
             f"{KEY_BY_NAME['bigqueryEnabled'].qualified}, {KEY_BY_NAME['gcsEnabled'].qualified}: "
             "at least one durable sink must be enabled"
         )
+    if settings.analytics_dataset_id == settings.dataset_id:
+        raise read.fail("analyticsDatasetId", "must differ from datasetId")
     if settings.function_min_instances > settings.function_max_instances:
         raise read.fail("functionMinInstances", "must not exceed functionMaxInstances")
     if settings.function_concurrency > 1 and float(settings.function_cpu) < 1:

@@ -20,8 +20,11 @@ from infra.event_buckets import EventBuckets, EventBucketsArgs
 from infra.event_tables import EventTables, EventTablesArgs
 from infra.function_source import SourceArchive, build_source_archive
 from infra.log_metrics import LogMetrics
+from infra.scheduled_queries import ScheduledQueries, ScheduledQueriesArgs
 from infra.service_accounts import ServiceAccounts, ServiceAccountsArgs
 from infra.settings import Settings
+from infra.warehouse import Warehouse, WarehouseArgs
+from infra.warehouse_alerts import warehouse_alerts
 
 LABELS = {"app": "event-capture", "managed-by": "pulumi"}
 
@@ -36,6 +39,8 @@ class StackOutputs:
     dead_letter_bucket: pulumi.Output[str]
     source_bucket: pulumi.Output[str]
     budget_topic: pulumi.Output[str]
+    analytics_dataset_id: pulumi.Output[str]
+    warehouse_account: pulumi.Output[str]
 
     def as_dict(self) -> dict[str, Any]:
         """The stack outputs by their exported names."""
@@ -48,6 +53,8 @@ class StackOutputs:
             "deadLetterBucket": self.dead_letter_bucket,
             "sourceBucket": self.source_bucket,
             "budgetTopic": self.budget_topic,
+            "analyticsDatasetId": self.analytics_dataset_id,
+            "warehouseServiceAccount": self.warehouse_account,
         }
 
     def export(self) -> None:
@@ -69,6 +76,26 @@ def build_stack(settings: Settings, source: SourceArchive | None = None) -> Stac
             settings.deletion_protection,
             LABELS,
         ),
+        apis,
+    )
+    warehouse = Warehouse(
+        "warehouse-layer",
+        WarehouseArgs(
+            project,
+            settings.dataset_location,
+            settings.dataset_id,
+            settings.analytics_dataset_id,
+            settings.aggregate_min_users,
+            settings.deletion_protection,
+            LABELS,
+            tables.dataset,
+            tables.tables,
+        ),
+        apis,
+    )
+    scheduled = ScheduledQueries(
+        "scheduled-queries",
+        ScheduledQueriesArgs(project, settings.dataset_location, warehouse, tables.tables),
         apis,
     )
     buckets = EventBuckets(
@@ -129,6 +156,7 @@ def build_stack(settings: Settings, source: SourceArchive | None = None) -> Stac
     metrics = LogMetrics("log-metrics", project, FUNCTION_NAME, apis)
     metric_resources: list[pulumi.Resource] = list(metrics.metrics.values())
     AlertPolicies("alerts", project, FUNCTION_NAME, channels, metric_resources)
+    warehouse_alerts(project, channels, pulumi.ResourceOptions(depends_on=apis))
     capture_dashboard(
         project, FUNCTION_NAME, metric_resources, pulumi.ResourceOptions(depends_on=apis)
     )
@@ -142,4 +170,6 @@ def build_stack(settings: Settings, source: SourceArchive | None = None) -> Stac
         dead_letter_bucket=buckets.dead_letter.name,
         source_bucket=buckets.function_source.name,
         budget_topic=budget.topic.id,
+        analytics_dataset_id=warehouse.analytics.dataset_id,
+        warehouse_account=scheduled.account.email,
     )

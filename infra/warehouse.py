@@ -14,6 +14,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from infra.apis import after
+from infra.policy.rules import NO_PERSONAL_DATA, PERSONAL_DATA_LABEL
 from warehouse.catalog import (
     DEDUP_VIEWS,
     EVENTS,
@@ -26,8 +27,6 @@ from warehouse.catalog import (
 )
 
 DAY_MS = 24 * 60 * 60 * 1000
-# Label read by the policy pack: tables without personal data may be kept beyond 90 days.
-PERSONAL_DATA_LABEL = "personal-data"
 
 
 @dataclass(frozen=True)
@@ -64,7 +63,7 @@ class Warehouse(pulumi.ComponentResource):
             dataset_id=args.analytics_dataset_id,
             location=args.location,
             description="Aggregates without user or session ids, dashboards, data quality.",
-            labels={**args.labels, PERSONAL_DATA_LABEL: "none"},
+            labels={**args.labels, PERSONAL_DATA_LABEL: NO_PERSONAL_DATA},
             delete_contents_on_destroy=not args.deletion_protection,
             opts=child.merge(pulumi.ResourceOptions(protect=args.deletion_protection)),
         )
@@ -111,7 +110,7 @@ class Warehouse(pulumi.ComponentResource):
 
     def _table(self, spec: ScheduledTable, opts: pulumi.ResourceOptions) -> gcp.bigquery.Table:
         expiration = spec.expiration_days * DAY_MS if spec.expiration_days else None
-        personal = "user-level" if spec.personal_data else "none"
+        personal = "user-level" if spec.personal_data else NO_PERSONAL_DATA
         return gcp.bigquery.Table(
             spec.name,
             project=self._args.project,
@@ -142,4 +141,3 @@ class Warehouse(pulumi.ComponentResource):
             ),
             opts=opts,
         )
-

@@ -8,6 +8,7 @@ at preview time arrives as None and is not judged.
 This module imports nothing from the program, so the pack installs on its own.
 """
 
+import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,10 @@ DEFAULT_ACCOUNT_SUFFIXES = (
 )
 MAX_RETENTION_DAYS = 90
 MAX_RETENTION_MS = MAX_RETENTION_DAYS * 24 * 60 * 60 * 1000
+# A table labelled so declares it holds no personal data (aggregates): it may be kept longer.
+PERSONAL_DATA_LABEL = "personal-data"
+NO_PERSONAL_DATA = "none"
+IDENTIFYING_COLUMNS = frozenset({"user_id", "session_id", "event_id"})
 
 BUCKET = "gcp:storage/bucket:Bucket"
 TABLE = "gcp:bigquery/table:Table"
@@ -100,6 +105,8 @@ def tables_expire_and_need_a_partition_filter(resource_type: str, props: Props) 
     expiration = partitioning.get("expirationMs")
     if not partitioning:
         problems.append("needs time partitioning (timePartitioning)")
+    elif _labelled_anonymous(props):
+        pass  # checked by anonymous_tables_hold_no_identifiers instead
     elif not (isinstance(expiration, int | float) and 0 < expiration <= MAX_RETENTION_MS):
         problems.append(
             f"partitions must expire within {MAX_RETENTION_DAYS} days "
@@ -111,6 +118,28 @@ def tables_expire_and_need_a_partition_filter(resource_type: str, props: Props) 
     ):
         problems.append("requirePartitionFilter must be true (no accidental full scans)")
     return problems
+
+
+def _labelled_anonymous(props: Props) -> bool:
+    return (props.get("labels") or {}).get(PERSONAL_DATA_LABEL) == NO_PERSONAL_DATA
+
+
+def _column_names(fields: list[Any]) -> set[str]:
+    names: set[str] = set()
+    for column in fields:
+        names.add(column.get("name"))
+        names |= _column_names(column.get("fields") or [])
+    return names
+
+
+def anonymous_tables_hold_no_identifiers(resource_type: str, props: Props) -> list[str]:
+    if resource_type != TABLE or not _labelled_anonymous(props):
+        return []
+    schema = props.get("schema")
+    if not isinstance(schema, str):
+        return ["a table labelled personal-data=none needs a declared schema to be checked"]
+    found = sorted(_column_names(json.loads(schema)) & IDENTIFYING_COLUMNS)
+    return [f"labelled personal-data=none but has column {name}" for name in found]
 
 
 def _own_account(props: Props, section: str, field: str) -> bool:
@@ -151,8 +180,14 @@ RESOURCE_RULES = (
     ResourceRule("buckets-expire", "Buckets delete objects within 90 days.", buckets_expire),
     ResourceRule(
         "tables-expire-and-need-a-partition-filter",
-        "Tables are partitioned, expire within 90 days and require a partition filter.",
+        "Tables are partitioned, require a partition filter and expire within 90 days "
+        "unless labelled personal-data=none.",
         tables_expire_and_need_a_partition_filter,
+    ),
+    ResourceRule(
+        "anonymous-tables-hold-no-identifiers",
+        "Tables kept beyond 90 days (personal-data=none) have no user, session or event id.",
+        anonymous_tables_hold_no_identifiers,
     ),
     ResourceRule(
         "functions-run-as-their-own-accounts",

@@ -39,6 +39,8 @@ def test_the_program_refuses_to_run_without_a_required_key_and_names_it(missing:
         ("event-capture:redisEnabled", "true", "required when redisEnabled is true"),
         ("event-capture:functionMinInstances", "5", "must not exceed functionMaxInstances"),
         ("gcp:project", "Shop Analytics", "must be a project id"),
+        ("event-capture:aggregateMinUsers", "1", "must be between 2 and 1000"),
+        ("event-capture:analyticsDatasetId", "events", "must differ from datasetId"),
     ],
 )
 def test_an_invalid_value_fails_naming_the_key_and_the_rule(

@@ -1,0 +1,69 @@
+"""Alerts for the warehouse's scheduled queries, from the Data Transfer Service's run logs.
+
+A failed rule makes the data-quality run fail with ``data_quality_failed: <rule> <family>...``
+(``warehouse/sql/data_quality_alert.sql``); the service logs that error at severity ERROR, which
+is what the first policy matches. The second catches any other failed scheduled query, whose
+tables would otherwise silently stop getting new days.
+"""
+
+import pulumi
+import pulumi_gcp as gcp
+
+QUALITY_MARKER = "data_quality_failed"
+TRANSFER_ERRORS = 'resource.type="bigquery_dts_config" AND severity>=ERROR'
+# A log-match alert notifies at most once per period, and closes itself after a quiet day.
+RATE_LIMIT = "3600s"
+AUTO_CLOSE = "86400s"
+
+POLICIES = {
+    "data-quality-failed": (
+        "Warehouse: a data-quality rule failed",
+        f'{TRANSFER_ERRORS} AND "{QUALITY_MARKER}"',
+        "The daily data-quality run found a rule over its threshold; the log entry names each "
+        "failed rule. The day's figures are in the `data_quality` table of the analytics "
+        "dataset (`value`, `threshold`, `rows_checked`).",
+    ),
+    "scheduled-query-failed": (
+        "Warehouse: a scheduled query failed",
+        f'{TRANSFER_ERRORS} AND NOT "{QUALITY_MARKER}"',
+        "A warehouse scheduled query failed, so its table has no partition for that day. The "
+        "log entry holds BigQuery's error; re-run the day from BigQuery's Scheduled queries page "
+        "once fixed (each run replaces its day, so a re-run is safe).",
+    ),
+}
+
+
+def warehouse_alerts(
+    project: str,
+    channels: list[gcp.monitoring.NotificationChannel],
+    opts: pulumi.ResourceOptions,
+) -> dict[str, gcp.monitoring.AlertPolicy]:
+    return {
+        name: gcp.monitoring.AlertPolicy(
+            name,
+            project=project,
+            display_name=display_name,
+            combiner="OR",
+            severity="ERROR",
+            conditions=[
+                gcp.monitoring.AlertPolicyConditionArgs(
+                    display_name=display_name,
+                    condition_matched_log=gcp.monitoring.AlertPolicyConditionConditionMatchedLogArgs(
+                        filter=log_filter
+                    ),
+                )
+            ],
+            notification_channels=[channel.id for channel in channels],
+            documentation=gcp.monitoring.AlertPolicyDocumentationArgs(
+                content=documentation, mime_type="text/markdown"
+            ),
+            alert_strategy=gcp.monitoring.AlertPolicyAlertStrategyArgs(
+                notification_rate_limit=gcp.monitoring.AlertPolicyAlertStrategyNotificationRateLimitArgs(
+                    period=RATE_LIMIT
+                ),
+                auto_close=AUTO_CLOSE,
+            ),
+            opts=opts,
+        )
+        for name, (display_name, log_filter, documentation) in POLICIES.items()
+    }
