@@ -17,7 +17,7 @@ EMULATOR_HOME := .devstack/bigquery-home
 REDIS_ENABLED ?= false
 PYTEST_ARGS ?=
 
-.PHONY: help run test lint typecheck check bench schemas setup redis-server replay plan deploy-venvs clean clean-data
+.PHONY: help run test lint typecheck check bench schemas setup redis-server replay warehouse plan deploy-venvs clean clean-data
 
 help:
 	@echo "make run        start the local stack: emulators + capture function on 127.0.0.1:8080"
@@ -26,6 +26,7 @@ help:
 	@echo "make bench      capture benchmark (prints figures; not a test)"
 	@echo "make schemas    regenerate schemas/tables/*.json from the models"
 	@echo "make replay     re-insert dead-lettered rows (same variables as the function)"
+	@echo "make warehouse  run the daily scheduled queries once on make run's stack (RUN_DATE=)"
 	@echo "make plan       print what pulumi up would create (mocked; STACK=Pulumi.<stack>.yaml)"
 	@echo "make deploy-venvs  create the venvs pulumi up and the policy pack run in"
 	@echo "make clean-data forget the local BigQuery/GCS data of make run"
@@ -84,6 +85,10 @@ bench: setup
 
 replay: $(VENV)/.installed
 	@PYTHONPATH=functions/capture:. $(PY) -m ingest.replay
+
+RUN_DATE ?= $(shell date -u +%F)
+warehouse: $(VENV)/.installed
+	@$(PY) -m devstack.warehouse --run-date $(RUN_DATE)
 
 STACK ?= Pulumi.example.yaml
 plan: $(VENV)/.installed

@@ -26,6 +26,8 @@ from devstack.processes import (
     redis_server,
 )
 from devstack.sample_events import sample_batch
+from devstack.warehouse import create_warehouse
+from warehouse.catalog import Datasets
 
 PROJECT = os.environ.get("GCP_PROJECT", "local-capture")
 DATASET = os.environ.get("BIGQUERY_DATASET", "events")
@@ -35,6 +37,7 @@ BIGQUERY_PORT = int(os.environ.get("BIGQUERY_EMULATOR_PORT", "9050"))
 GCS_PORT = int(os.environ.get("GCS_EMULATOR_PORT", "4443"))
 REDIS_PORT = int(os.environ.get("REDIS_PORT", "6380"))
 REDIS_ENABLED = os.environ.get("REDIS_ENABLED", "false").lower() == "true"
+WAREHOUSE_DATASETS = Datasets(f"{PROJECT}.{DATASET}", f"{PROJECT}.analytics")
 
 
 def _check_free(port: int, what: str) -> None:
@@ -74,9 +77,9 @@ def main() -> None:
         if REDIS_ENABLED:
             services.append(redis_server(REDIS_PORT).start())
         bigquery_endpoint = f"http://127.0.0.1:{BIGQUERY_PORT}"
-        tables = bootstrap.create_dataset_and_tables(
-            bootstrap.bigquery_client(PROJECT, bigquery_endpoint), DATASET
-        )
+        bigquery_client = bootstrap.bigquery_client(PROJECT, bigquery_endpoint)
+        tables = bootstrap.create_dataset_and_tables(bigquery_client, DATASET)
+        create_warehouse(bigquery_client, WAREHOUSE_DATASETS)
         bootstrap.create_bucket(bootstrap.storage_client(PROJECT), BUCKET)
         env = {
             "GCP_PROJECT": PROJECT,

@@ -84,7 +84,7 @@ def run_all(
 
 def main() -> None:
     from devstack import bootstrap
-    from devstack.run import BIGQUERY_PORT, DATASET, PROJECT
+    from devstack.run import BIGQUERY_PORT, PROJECT, WAREHOUSE_DATASETS
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
@@ -95,7 +95,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     client = bootstrap.bigquery_client(PROJECT, f"http://127.0.0.1:{BIGQUERY_PORT}")
-    datasets = Datasets(f"{PROJECT}.{DATASET}", f"{PROJECT}.analytics")
+    datasets = WAREHOUSE_DATASETS
     create_warehouse(client, datasets)
     for failure in run_all(client, datasets, args.run_date):
         print(f"data quality: {failure}")
