@@ -87,17 +87,25 @@ class ScheduledTable:
         return f"{self.name}.sql"
 
 
+EVENT_TABLES = tuple(definition["table_id"] for definition in load_table_definitions())
+# Where a de-duplicated read starts: the view, the whole retention window (the raw tables'
+# partition filter); a query about the day before @run_date, that day's start minus a day,
+# since an event may be stamped up to 24 hours ahead of its arrival.
+VIEW_SINCE = f"TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL {RETENTION_DAYS} DAY)"
+RECENT_SINCE = "TIMESTAMP(DATE_SUB(@run_date, INTERVAL 2 DAY))"
+
+
 def _dedup_view(table: str) -> View:
     return View(
         name=f"{table}_dedup",
         dataset=EVENTS,
         sql_file="dedup.sql",
         description=f"{table}, one row per event_id (the copy received last).",
-        params={"table": table},
+        params={"table": table, "since": VIEW_SINCE},
     )
 
 
-DEDUP_VIEWS = tuple(_dedup_view(d["table_id"]) for d in load_table_definitions())
+DEDUP_VIEWS = tuple(_dedup_view(table) for table in EVENT_TABLES)
 DASHBOARD_VIEWS = (
     View(
         "daily_funnel",
@@ -271,15 +279,19 @@ class Datasets:
 
     def placeholders(self) -> dict[str, str]:
         intents = ", ".join(f"'{intent}'" for intent in KNOWN_INTENTS)
-        return {
+        values = {
             EVENTS: self.events,
             ANALYTICS: self.analytics,
             "min_users": str(self.min_users),
             "top_n": str(TOP_N),
             "recent_days": str(RECENT_DAYS),
-            "retention_days": str(RETENTION_DAYS),
             "known_intents": f"[{intents}]",
         }
+        dedup = Template(read_sql("dedup.sql"))
+        for table in EVENT_TABLES:
+            query = dedup.substitute(values, table=table, since=RECENT_SINCE).strip()
+            values[f"recent_{table}"] = f"(\n{query}\n)"
+        return values
 
 
 def read_sql(file_name: str) -> str:

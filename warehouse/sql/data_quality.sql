@@ -77,12 +77,12 @@ late AS (
   FROM received_that_day GROUP BY family
 ),
 searches AS (
-  SELECT * FROM `${events}.searches_dedup`
+  SELECT * FROM ${recent_searches}
   WHERE received_at >= TIMESTAMP(DATE_SUB(@run_date, INTERVAL 1 DAY))
     AND received_at < TIMESTAMP(@run_date)
 ),
 interactions AS (
-  SELECT * FROM `${events}.product_interactions_dedup`
+  SELECT * FROM ${recent_product_interactions}
   WHERE received_at >= TIMESTAMP(DATE_SUB(@run_date, INTERVAL 1 DAY))
     AND received_at < TIMESTAMP(@run_date)
 ),
@@ -91,12 +91,12 @@ orders AS (
     order_id,
     total,
     (SELECT SUM(item.quantity * item.unit_price) FROM UNNEST(items) AS item) AS items_total
-  FROM `${events}.orders_dedup`
+  FROM ${recent_orders}
   WHERE received_at >= TIMESTAMP(DATE_SUB(@run_date, INTERVAL 1 DAY))
     AND received_at < TIMESTAMP(@run_date)
 ),
 voice AS (
-  SELECT * FROM `${events}.voice_interactions_dedup`
+  SELECT * FROM ${recent_voice_interactions}
   WHERE received_at >= TIMESTAMP(DATE_SUB(@run_date, INTERVAL 1 DAY))
     AND received_at < TIMESTAMP(@run_date)
 ),
@@ -127,8 +127,7 @@ rates AS (
   FROM interactions AS i
   LEFT JOIN (
     -- A click may follow a search made just before midnight.
-    SELECT event_id FROM `${events}.searches_dedup`
-    WHERE received_at >= TIMESTAMP(DATE_SUB(@run_date, INTERVAL 2 DAY))
+    SELECT event_id FROM ${recent_searches}
   ) AS s ON s.event_id = i.search_event_id
   WHERE i.event_type = 'product_click' AND i.search_event_id IS NOT NULL
   UNION ALL

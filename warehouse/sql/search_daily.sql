@@ -11,7 +11,7 @@ WITH searches AS (
     -- e-mail addresses, phone and card numbers were replaced at capture.
     TRIM(REGEXP_REPLACE(REGEXP_REPLACE(LOWER(query), r'[0-9]{5,}', '#'), r'\s+', ' '))
       AS normalized_query
-  FROM `${events}.searches_dedup`
+  FROM ${recent_searches}
   WHERE DATE(occurred_at) = DATE_SUB(@run_date, INTERVAL 1 DAY)
 ),
 outcomes AS (
@@ -19,9 +19,8 @@ outcomes AS (
     search_event_id,
     LOGICAL_OR(event_type = 'product_click') AS clicked,
     LOGICAL_OR(event_type = 'add_to_cart') AS carted
-  FROM `${events}.product_interactions_dedup`
+  FROM ${recent_product_interactions}
   WHERE search_event_id IS NOT NULL
-    AND occurred_at >= TIMESTAMP(DATE_SUB(@run_date, INTERVAL 1 DAY))
   GROUP BY search_event_id
 )
 SELECT
