@@ -248,14 +248,14 @@ class CaptureClient:
                 event = model.model_validate(event)
             line = event.model_dump_json(exclude_none=True).encode()
         except (ValidationError, KeyError, TypeError, ValueError) as error:
-            self._counters.add("dropped_invalid")
             log.warning("capture client dropped an invalid event: %s", error)
+            self._counters.add("dropped_invalid")
             return None
         if len(line) > MAX_EVENT_BYTES:
-            self._counters.add("dropped_invalid")
             log.warning(
                 "capture client dropped an event of %d bytes (limit %d)", len(line), MAX_EVENT_BYTES
             )
+            self._counters.add("dropped_invalid")
             return None
         return line
 
@@ -275,13 +275,14 @@ class CaptureClient:
                 continue
             if answer.verdict in (Verdict.DROP, Verdict.REAUTHENTICATE):
                 rejected = self._settle_rejections(answer)
-                self._counters.add("dropped_client_error", sent - rejected)
+                # Logged before counted: whoever sees the count can find its reason.
                 log.error("capture client dropped %d events: %s", sent - rejected, answer.error)
+                self._counters.add("dropped_client_error", sent - rejected)
                 return
             delay = self.settings.backoff.delay(attempt, answer.retry_after, self._rand)
             if time.monotonic() + delay > self._deadline:
-                self._counters.add("dropped_at_shutdown", sent)
                 log.error("capture client gave up on %d events at shutdown: %s", sent, answer.error)
+                self._counters.add("dropped_at_shutdown", sent)
                 return
             attempt += 1
             self._counters.add("retries")
@@ -321,8 +322,8 @@ class CaptureClient:
     def _refuse(self, problem: str) -> bool:
         if self.settings.strict:
             raise ValueError(problem)
-        self._counters.add("dropped_invalid")
         log.warning("capture client dropped an event: %s", problem)
+        self._counters.add("dropped_invalid")
         return False
 
     def _drain(self) -> int:
