@@ -57,6 +57,7 @@ class Stack:
             # stop a backend shorten these to stay quick.
             "BIGQUERY_DEADLINE_SECONDS": "60",
             "GCS_DEADLINE_SECONDS": "30",
+            "REDIS_TIMEOUT_SECONDS": "10",
         }
         env.update(overrides)
         return env

@@ -21,6 +21,7 @@ ALL_VARIABLES = (
     "REDIS_URL",
     "REDIS_ACTIVITY_LENGTH",
     "REDIS_TTL_SECONDS",
+    "REDIS_TIMEOUT_SECONDS",
 )
 MINIMAL = {"GCP_PROJECT": "shop-analytics", "GCS_BUCKET": "shop-events"}
 
@@ -44,6 +45,7 @@ def test_defaults() -> None:
     assert config.redis_url == "redis://127.0.0.1:6379/0"
     assert config.redis_activity_length == 100
     assert config.redis_ttl_seconds == 7 * 24 * 3600
+    assert config.redis_timeout_seconds == 0.5
 
 
 def test_google_cloud_project_is_a_fallback_for_gcp_project() -> None:
@@ -82,6 +84,7 @@ def test_values_are_read_and_typed() -> None:
             REDIS_URL="rediss://cache.internal:6380/2",
             REDIS_ACTIVITY_LENGTH="250",
             REDIS_TTL_SECONDS="86400",
+            REDIS_TIMEOUT_SECONDS="2.5",
         )
     )
 
@@ -95,6 +98,7 @@ def test_values_are_read_and_typed() -> None:
     assert isinstance(config.redis_activity_length, int)
     assert config.redis_ttl_seconds == 86400
     assert isinstance(config.redis_ttl_seconds, int)
+    assert config.redis_timeout_seconds == 2.5
 
 
 def test_gcs_off_needs_no_bucket() -> None:
@@ -197,6 +201,9 @@ def test_redis_url_is_not_checked_while_redis_is_off() -> None:
             id="ttl-over-90-days",
         ),
         pytest.param(env(REDIS_TTL_SECONDS="59"), "REDIS_TTL_SECONDS", "between", id="ttl-short"),
+        pytest.param(
+            env(REDIS_TIMEOUT_SECONDS="60"), "REDIS_TIMEOUT_SECONDS", "between", id="redis-timeout"
+        ),
         pytest.param(
             env(REDIS_ACTIVITY_LENGTH="0"), "REDIS_ACTIVITY_LENGTH", "between", id="length-zero"
         ),

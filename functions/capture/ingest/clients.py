@@ -46,5 +46,8 @@ def redis_client(config: Config) -> Any:
 
     # Short timeouts: a slow cache must not hold up a capture request.
     return redis.Redis.from_url(
-        config.redis_url, socket_connect_timeout=0.5, socket_timeout=0.5, health_check_interval=30
+        config.redis_url,
+        socket_connect_timeout=config.redis_timeout_seconds,
+        socket_timeout=config.redis_timeout_seconds,
+        health_check_interval=30,
     )

@@ -31,6 +31,7 @@ class Config:
     redis_url: str
     redis_activity_length: int
     redis_ttl_seconds: int
+    redis_timeout_seconds: float
 
 
 _TRUE = {"true", "1", "yes", "on"}
@@ -107,4 +108,5 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         redis_ttl_seconds=int(
             _number(env, "REDIS_TTL_SECONDS", 7 * 24 * 3600, 60, RETENTION.total_seconds())
         ),
+        redis_timeout_seconds=_number(env, "REDIS_TIMEOUT_SECONDS", 0.5, 0.05, 30.0),
     )
