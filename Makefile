@@ -23,7 +23,7 @@ help:
 	@echo "make run        start the local stack: emulators + capture function on 127.0.0.1:8080"
 	@echo "make test       set up and run every test (unit, integration, end to end)"
 	@echo "make check      ruff + mypy + schema drift"
-	@echo "make bench      capture benchmark (prints figures; not a test)"
+	@echo "make bench      capture, client and warehouse benchmarks (print figures; not tests)"
 	@echo "make schemas    regenerate schemas/tables/*.json from the models"
 	@echo "make replay     re-insert dead-lettered rows (same variables as the function)"
 	@echo "make warehouse  run the daily scheduled queries once on make run's stack (RUN_DATE=)"
@@ -82,6 +82,7 @@ bench: setup
 	@$(PY) bench/pipeline_cpu.py
 	@$(PY) bench/capture_throughput.py
 	@$(PY) bench/client_latency.py
+	@$(PY) bench/warehouse_nightly.py
 
 replay: $(VENV)/.installed
 	@PYTHONPATH=functions/capture:. $(PY) -m ingest.replay

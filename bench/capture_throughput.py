@@ -540,7 +540,7 @@ def stored_events(bigquery: Service, tables: list[str]) -> dict[str, Stored]:
     for table in tables:
         # Table names are this script's own constants, not input.
         sql = (
-            "SELECT event_id FROM "  # noqa: S608
+            "SELECT event_id FROM "
             f"`{PROJECT}.{DATASET}.{table}` "
             "WHERE received_at > TIMESTAMP('2000-01-01')"
         )
