@@ -14,7 +14,6 @@ from google.cloud import bigquery
 
 from warehouse.catalog import (
     DATA_QUALITY,
-    EVENTS,
     SCHEDULED_TABLES,
     VIEWS,
     Datasets,
@@ -27,8 +26,7 @@ from warehouse.catalog import (
 
 def create_views(client: bigquery.Client, datasets: Datasets) -> None:
     for view in VIEWS:
-        dataset = datasets.events if view.dataset == EVENTS else datasets.analytics
-        table = bigquery.Table(f"{dataset}.{view.name}")
+        table = bigquery.Table(f"{datasets.of(view.dataset)}.{view.name}")
         table.view_query = view_sql(view, datasets)
         table.description = view.description
         client.create_table(table, exists_ok=True)
@@ -95,12 +93,11 @@ def main() -> None:
     )
     args = parser.parse_args()
     client = bootstrap.bigquery_client(PROJECT, f"http://127.0.0.1:{BIGQUERY_PORT}")
-    datasets = WAREHOUSE_DATASETS
-    create_warehouse(client, datasets)
-    for failure in run_all(client, datasets, args.run_date):
+    create_warehouse(client, WAREHOUSE_DATASETS)
+    for failure in run_all(client, WAREHOUSE_DATASETS, args.run_date):
         print(f"data quality: {failure}")
     for spec in SCHEDULED_TABLES:
-        print(f"{table_name(spec, datasets)}: filled for the day before {args.run_date}")
+        print(f"{table_name(spec, WAREHOUSE_DATASETS)}: filled for the day before {args.run_date}")
 
 
 if __name__ == "__main__":

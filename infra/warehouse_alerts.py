@@ -9,7 +9,8 @@ tables would otherwise silently stop getting new days.
 import pulumi
 import pulumi_gcp as gcp
 
-QUALITY_MARKER = "data_quality_failed"
+from warehouse.catalog import QUALITY_FAILED
+
 TRANSFER_ERRORS = 'resource.type="bigquery_dts_config" AND severity>=ERROR'
 # A log-match alert notifies at most once per period, and closes itself after a quiet day.
 RATE_LIMIT = "3600s"
@@ -18,14 +19,14 @@ AUTO_CLOSE = "86400s"
 POLICIES = {
     "data-quality-failed": (
         "Warehouse: a data-quality rule failed",
-        f'{TRANSFER_ERRORS} AND "{QUALITY_MARKER}"',
+        f'{TRANSFER_ERRORS} AND "{QUALITY_FAILED}"',
         "The daily data-quality run found a rule over its threshold; the log entry names each "
         "failed rule. The day's figures are in the `data_quality` table of the analytics "
         "dataset (`value`, `threshold`, `rows_checked`).",
     ),
     "scheduled-query-failed": (
         "Warehouse: a scheduled query failed",
-        f'{TRANSFER_ERRORS} AND NOT "{QUALITY_MARKER}"',
+        f'{TRANSFER_ERRORS} AND NOT "{QUALITY_FAILED}"',
         "A warehouse scheduled query failed, so its table has no partition for that day. The "
         "log entry holds BigQuery's error; re-run the day from BigQuery's Scheduled queries page "
         "once fixed (each run replaces its day, so a re-run is safe).",

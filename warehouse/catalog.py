@@ -13,6 +13,7 @@ Two datasets, split by what they may hold:
 """
 
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from string import Template
 
@@ -40,6 +41,8 @@ RECENT_DAYS = 7
 # Feature snapshots are rebuilt daily from the raw window; a week of them is enough to compare.
 FEATURE_SNAPSHOT_DAYS = 7
 DATA_QUALITY_DAYS = 400
+# Starts the error a failed data-quality run ends with; the alert policy's log filter matches it.
+QUALITY_FAILED = "data_quality_failed"
 
 
 @dataclass(frozen=True)
@@ -277,6 +280,10 @@ class Datasets:
     analytics: str
     min_users: int = DEFAULT_MIN_USERS
 
+    def of(self, role: str) -> str:
+        """The dataset holding a view or table declared with ``dataset=role``."""
+        return self.events if role == EVENTS else self.analytics
+
     def placeholders(self) -> dict[str, str]:
         intents = ", ".join(f"'{intent}'" for intent in KNOWN_INTENTS)
         values = {
@@ -286,6 +293,7 @@ class Datasets:
             "top_n": str(TOP_N),
             "recent_days": str(RECENT_DAYS),
             "known_intents": f"[{intents}]",
+            "quality_failed": QUALITY_FAILED,
         }
         dedup = Template(read_sql("dedup.sql"))
         for table in EVENT_TABLES:
@@ -294,6 +302,7 @@ class Datasets:
         return values
 
 
+@cache
 def read_sql(file_name: str) -> str:
     return (SQL_DIR / file_name).read_text()
 
@@ -308,7 +317,7 @@ def view_sql(view: View, datasets: Datasets) -> str:
 
 
 def table_name(spec: ScheduledTable, datasets: Datasets) -> str:
-    return f"{datasets.events if spec.dataset == EVENTS else datasets.analytics}.{spec.name}"
+    return f"{datasets.of(spec.dataset)}.{spec.name}"
 
 
 def scheduled_sql(spec: ScheduledTable, datasets: Datasets) -> str:

@@ -103,11 +103,11 @@ def tables_expire_and_need_a_partition_filter(resource_type: str, props: Props) 
     problems = []
     partitioning = props.get("timePartitioning") or {}
     expiration = partitioning.get("expirationMs")
+    expires_in_time = isinstance(expiration, int | float) and 0 < expiration <= MAX_RETENTION_MS
     if not partitioning:
         problems.append("needs time partitioning (timePartitioning)")
-    elif _labelled_anonymous(props):
-        pass  # checked by anonymous_tables_hold_no_identifiers instead
-    elif not (isinstance(expiration, int | float) and 0 < expiration <= MAX_RETENTION_MS):
+    # An identifier-free table may be kept longer (anonymous_tables_hold_no_identifiers).
+    elif not (expires_in_time or _labelled_anonymous(props)):
         problems.append(
             f"partitions must expire within {MAX_RETENTION_DAYS} days "
             f"(timePartitioning.expirationMs), got {expiration}"

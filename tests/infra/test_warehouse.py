@@ -6,13 +6,14 @@ import pytest
 
 from infra.mocked_stack import MockedResource, MockedStack, run_mocked
 from infra.policy.rules import anonymous_tables_hold_no_identifiers, resource_violations
-from infra.warehouse_alerts import POLICIES, QUALITY_MARKER
+from infra.warehouse_alerts import POLICIES
 from schemas.tables import load_table_definitions
 from tests.infra.conftest import PROJECT, REQUIRED_CONFIG
 from tests.infra.test_budget_and_monitoring import channel_ids
 from warehouse.catalog import (
     DASHBOARD_VIEWS,
     DEDUP_VIEWS,
+    QUALITY_FAILED,
     SCHEDULED_TABLES,
     VIEWS,
     Datasets,
@@ -149,7 +150,7 @@ def test_failed_data_quality_rules_and_failed_queries_alert_everyone(stack: Mock
         assert set(policy.get("notificationChannels")) == channel_ids(stack)
         assert policy.get("alertStrategy.notificationRateLimit.period")
     assert (
-        f'AND "{QUALITY_MARKER}"'
+        f'AND "{QUALITY_FAILED}"'
         in policies["data-quality-failed"].get("conditions")[0]["conditionMatchedLog"]["filter"]
     )
 

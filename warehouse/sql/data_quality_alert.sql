@@ -5,7 +5,7 @@ SELECT
     COUNTIF(NOT passed) = 0,
     'data_quality_passed',
     ERROR(CONCAT(
-      'data_quality_failed: ',
+      '${quality_failed}: ',
       STRING_AGG(
         IF(passed, NULL, CONCAT(rule, ' ', family, COALESCE(CONCAT('.', field), ''))), ', '
         ORDER BY rule, family

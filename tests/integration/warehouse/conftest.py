@@ -18,7 +18,7 @@ from devstack import bootstrap
 from devstack.warehouse import create_warehouse, run_all
 from tests.integration.conftest import PROJECT, Stack
 from tests.integration.warehouse.shop_day import ShopDay, shop_day
-from warehouse.catalog import EVENTS, SCHEDULED_TABLES, VIEWS, Datasets, ScheduledTable, table_name
+from warehouse.catalog import SCHEDULED_TABLES, VIEWS, Datasets, ScheduledTable, View
 
 EVENTS_DATASET = "warehouse_events"
 ANALYTICS_DATASET = "warehouse_analytics"
@@ -55,11 +55,9 @@ class Warehouse:
 
     @staticmethod
     def dataset_of(name: str) -> str:
-        for spec in SCHEDULED_TABLES:
-            if spec.name == name:
-                return table_name(spec, DATASETS).rsplit(".", 1)[0]
-        view = next(v for v in VIEWS if v.name == name)
-        return DATASETS.events if view.dataset == EVENTS else DATASETS.analytics
+        items: list[ScheduledTable | View] = [*SCHEDULED_TABLES, *VIEWS]
+        [role] = [item.dataset for item in items if item.name == name]
+        return DATASETS.of(role)
 
 
 def _wait_past_midnight() -> None:
