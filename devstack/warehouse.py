@@ -7,11 +7,13 @@ stack of ``make run``, for yesterday's data by default, as the cloud would at ni
 
 import argparse
 import datetime as dt
+import sys
 from collections.abc import Iterable
 
 from google.api_core.exceptions import BadRequest
 from google.cloud import bigquery
 
+from devstack.processes import port_open
 from warehouse.catalog import (
     DATA_QUALITY,
     SCHEDULED_TABLES,
@@ -92,6 +94,11 @@ def main() -> None:
         help="the scheduled run's date; it covers the day before (default: today, UTC)",
     )
     args = parser.parse_args()
+    if not port_open(BIGQUERY_PORT):
+        sys.exit(
+            f"error: no BigQuery emulator on 127.0.0.1:{BIGQUERY_PORT} "
+            "(BIGQUERY_EMULATOR_PORT); start the local stack with `make run` first"
+        )
     client = bootstrap.bigquery_client(PROJECT, f"http://127.0.0.1:{BIGQUERY_PORT}")
     create_warehouse(client, WAREHOUSE_DATASETS)
     for failure in run_all(client, WAREHOUSE_DATASETS, args.run_date):
