@@ -1,32 +1,42 @@
-# The two commands: `make run` starts the local stack, `make test` runs every test.
+# The two commands: `make run` starts the local cloud, `make test` runs every test.
 # Both set up what they need on first use (venvs, pinned packages, emulators).
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 # Without cached bytecode every start re-compiles google-cloud's modules (seconds, not ms).
 unexport PYTHONDONTWRITEBYTECODE
+# uv must use the machine's Python 3.13, never download one.
+export UV_PYTHON_DOWNLOADS := never
 
-PYTHON ?= python3
 TOOLS := .cache/tools
 UV_VERSION := 0.13.9
 UV := $(TOOLS)/bin/uv
 VENV := .venv
 PY := $(VENV)/bin/python
 EMULATOR_VENV := .venv-bigquery-emulator
-EMULATOR_HOME := .devstack/bigquery-home
+EMULATOR_HOME := .localcloud/bigquery-home
 REDIS_ENABLED ?= false
 PYTEST_ARGS ?=
+# One Python for everything, found on PATH or through pyenv; where there is none, the script's
+# one-line error ends the recipe.
+FIND_PYTHON := py=$$(tools/python313.sh) || exit 1
+# Every venv of the checkout finds the event_capture namespace (its two source roots), the
+# tools, the local cloud and the Pulumi program through one .pth file, as an editable install.
+define write_pth
+	@$(1) -c 'import sysconfig, sys; open(sysconfig.get_paths()["purelib"] + "/event-capture.pth", "w").write("\n".join(sys.argv[1:]) + "\n")' "$(CURDIR)/src" "$(CURDIR)/client/src" "$(CURDIR)"
+endef
 
-.PHONY: help run test lint typecheck check bench schemas setup redis-server replay warehouse plan deploy-venvs clean clean-data
+.PHONY: help run test check lint typecheck schema-drift fast-test bench schemas setup redis-server replay nightly plan deploy-venvs clean clean-data
 
 help:
-	@echo "make run        start the local stack: emulators + capture function on 127.0.0.1:8080"
-	@echo "make test       set up and run every test (unit, integration, end to end)"
+	@echo "make run        start the local cloud: emulators + capture function on 127.0.0.1:8080"
+	@echo "make test       set up and run every check and test (lint, types, schema drift, pytest)"
 	@echo "make check      ruff + mypy + schema drift"
+	@echo "make fast-test  the tests that need no emulator (pytest -m 'not integration')"
 	@echo "make bench      capture, client and warehouse benchmarks (print figures; not tests)"
-	@echo "make schemas    regenerate schemas/tables/*.json from the models"
+	@echo "make schemas    regenerate src/event_capture/tables/*.json from the schemas"
 	@echo "make replay     re-insert dead-lettered rows (same variables as the function)"
-	@echo "make warehouse  run the daily scheduled queries once on make run's stack (RUN_DATE=)"
+	@echo "make nightly    run the nightly scheduled queries once on make run's cloud (RUN_DATE=)"
 	@echo "make plan       print what pulumi up would create (mocked; STACK=Pulumi.<stack>.yaml)"
 	@echo "make deploy-venvs  create the venvs pulumi up and the policy pack run in"
 	@echo "make clean-data forget the local BigQuery/GCS data of make run"
@@ -34,18 +44,19 @@ help:
 # uv installs in seconds what pip takes minutes for; it is bootstrapped once with pip.
 $(UV):
 	@echo "installing uv $(UV_VERSION) into $(TOOLS)"
-	@$(PYTHON) -m pip install --quiet --disable-pip-version-check --target $(TOOLS) uv==$(UV_VERSION) 2>&1 | grep -v "^WARNING: Location" || true
-	@test -x $(UV) || { echo "error: could not install uv with $(PYTHON) -m pip" >&2; exit 1; }
+	@$(FIND_PYTHON); $$py -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target $(TOOLS) uv==$(UV_VERSION) 2>&1 | grep -v "^WARNING: Location" || true
+	@test -x $(UV) || { echo "error: could not install uv with $$(tools/python313.sh) -m pip" >&2; exit 1; }
 
 $(VENV)/.installed: requirements/dev.txt functions/capture/requirements.txt infra/requirements.txt infra/policy/requirements.txt | $(UV)
-	@echo "creating $(VENV) (Python 3.11)"
-	@$(UV) venv --quiet --allow-existing --python 3.11 $(VENV)
-	@$(UV) pip install --quiet --compile-bytecode --python $(PY) -r requirements/dev.txt
+	@echo "creating $(VENV) (Python 3.13)"
+	@$(FIND_PYTHON); $(UV) venv --quiet --allow-existing --python $$py $(VENV)
+	@$(UV) pip install --quiet --python $(PY) -r requirements/dev.txt
+	$(call write_pth,$(PY))
 	@touch $@
 
-$(EMULATOR_VENV)/.installed: requirements/bigquery-emulator.txt requirements/bigquery-emulator-duckdb.txt devstack/install-bigquery-emulator.sh | $(UV)
+$(EMULATOR_VENV)/.installed: requirements/bigquery-emulator.txt requirements/bigquery-emulator-duckdb.txt localcloud/install-bigquery-emulator.sh | $(UV)
 	@echo "installing the BigQuery emulator into $(EMULATOR_VENV) (Python 3.13)"
-	@bash devstack/install-bigquery-emulator.sh $(UV) $(EMULATOR_VENV) $(EMULATOR_HOME)
+	@$(FIND_PYTHON); bash localcloud/install-bigquery-emulator.sh $(UV) $$py $(EMULATOR_VENV) $(EMULATOR_HOME)
 	@touch $@
 
 redis-server:
@@ -60,23 +71,32 @@ redis-server:
 setup: $(VENV)/.installed $(EMULATOR_VENV)/.installed
 
 run: setup $(if $(filter true,$(REDIS_ENABLED)),redis-server)
-	@REDIS_ENABLED=$(REDIS_ENABLED) $(PY) -m devstack.run
+	@REDIS_ENABLED=$(REDIS_ENABLED) $(PY) -m localcloud.run
 
-test: setup redis-server
+# Everything CI checks: lint, types and schema drift first (a minute), then every test.
+test: check setup redis-server
 	@$(PY) -m pytest $(PYTEST_ARGS)
+
+fast-test: $(VENV)/.installed
+	@$(PY) -m pytest -m "not integration" -q $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
 
+# mypy keeps its cache in .mypy_cache (ignored by git); the client is checked once more at the
+# oldest Python it supports.
 typecheck: $(VENV)/.installed
 	@$(VENV)/bin/mypy
+	@$(VENV)/bin/mypy --python-version 3.11 client/src
 
-check: lint typecheck
-	@$(PY) -m schemas.generate --check
+schema-drift: $(VENV)/.installed
+	@$(PY) -m event_capture.tables.generate --check
+
+check: lint typecheck schema-drift
 
 schemas: $(VENV)/.installed
-	@$(PY) -m schemas.generate
+	@$(PY) -m event_capture.tables.generate
 
 bench: setup
 	@$(PY) bench/pipeline_cpu.py
@@ -85,32 +105,34 @@ bench: setup
 	@$(PY) bench/warehouse_nightly.py
 
 replay: $(VENV)/.installed
-	@PYTHONPATH=functions/capture:. $(PY) -m ingest.replay
+	@$(PY) -m tools.replay
 
 RUN_DATE ?= $(shell date -u +%F)
-warehouse: $(VENV)/.installed
-	@$(PY) -m devstack.warehouse --run-date $(RUN_DATE)
+nightly: $(VENV)/.installed
+	@$(PY) -m tools.nightly --run-date $(RUN_DATE)
 
 STACK ?= Pulumi.example.yaml
 plan: $(VENV)/.installed
-	@$(PY) -W ignore::DeprecationWarning -m infra.plan $(STACK)
+	@$(PY) -W ignore::DeprecationWarning -m tools.plan $(STACK)
 
 # What `pulumi up` and `pulumi preview --policy-pack infra/policy` run in (see Pulumi.yaml and
 # infra/policy/PulumiPolicy.yaml): only the program's own packages, nothing of the function's.
 deploy-venvs: infra/.venv/.installed infra/policy/.venv/.installed
 
 infra/.venv/.installed: infra/requirements.txt | $(UV)
-	@$(UV) venv --quiet --allow-existing --python 3.11 infra/.venv
+	@$(FIND_PYTHON); $(UV) venv --quiet --allow-existing --python $$py infra/.venv
 	@$(UV) pip install --quiet --compile-bytecode --python infra/.venv/bin/python -r infra/requirements.txt
+	$(call write_pth,infra/.venv/bin/python)
 	@touch $@
 
 infra/policy/.venv/.installed: infra/policy/requirements.txt | $(UV)
-	@$(UV) venv --quiet --allow-existing --python 3.11 infra/policy/.venv
+	@$(FIND_PYTHON); $(UV) venv --quiet --allow-existing --python $$py infra/policy/.venv
 	@$(UV) pip install --quiet --compile-bytecode --python infra/policy/.venv/bin/python -r infra/policy/requirements.txt
+	$(call write_pth,infra/policy/.venv/bin/python)
 	@touch $@
 
 clean-data:
-	rm -rf .devstack/bigquery-data .devstack/gcs
+	rm -rf .localcloud/bigquery-data .localcloud/gcs
 
 clean:
-	rm -rf $(VENV) $(EMULATOR_VENV) $(TOOLS) .devstack .pytest_cache .mypy_cache .ruff_cache infra/.venv infra/policy/.venv infra/.build
+	rm -rf $(VENV) $(EMULATOR_VENV) $(TOOLS) .localcloud .pytest_cache .mypy_cache .ruff_cache infra/.venv infra/policy/.venv infra/.build

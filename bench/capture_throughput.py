@@ -64,7 +64,7 @@ for _path in (FUNCTION_ROOT, REPO):
 
 import requests  # noqa: E402
 
-from devstack.processes import (  # noqa: E402
+from localcloud.processes import (  # noqa: E402
     STATE_DIR,
     Service,
     bigquery_emulator,
@@ -73,8 +73,8 @@ from devstack.processes import (  # noqa: E402
     gcs_emulator,
     port_open,
 )
-from devstack.sample_events import sample_batch, sample_event  # noqa: E402
-from schemas.families import FAMILIES, MODEL_BY_EVENT_TYPE  # noqa: E402
+from localcloud.sample_events import sample_batch, sample_event  # noqa: E402
+from event_capture.schemas.families import FAMILIES, MODEL_BY_EVENT_TYPE  # noqa: E402
 
 PROJECT = "capture-bench"
 DATASET = "events"
@@ -333,7 +333,7 @@ def start_emulators(data_dir: Path) -> tuple[Service, Service]:
 
 
 def bootstrap_stack(bigquery: Service, gcs: Service) -> None:
-    from devstack import bootstrap
+    from localcloud import bootstrap
 
     # google-cloud-storage finds fake-gcs-server through this variable.
     os.environ["STORAGE_EMULATOR_HOST"] = f"http://127.0.0.1:{gcs.port}"
@@ -526,7 +526,7 @@ class Stored:
 
 def stored_events(bigquery: Service, tables: list[str]) -> dict[str, Stored]:
     """Per table: BigQuery rows and distinct event ids, and the dead-lettered insert ids."""
-    from devstack import bootstrap
+    from localcloud import bootstrap
 
     client = bootstrap.bigquery_client(PROJECT, f"http://127.0.0.1:{bigquery.port}")
     dead_letter: dict[str, set[str]] = {}

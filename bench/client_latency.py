@@ -38,9 +38,9 @@ for _path in (REPO / "client", REPO):
 
 from capture_throughput import bootstrap_stack, capture_service, start_emulators  # noqa: E402
 
-from capture_client import CaptureClient, ClientSettings, EventContext  # noqa: E402
-from devstack.processes import free_port  # noqa: E402
-from schemas.search import SearchEvent  # noqa: E402
+from event_capture.client import CaptureClient, ClientSettings, EventContext  # noqa: E402
+from localcloud.processes import free_port  # noqa: E402
+from event_capture.schemas.search import SearchEvent  # noqa: E402
 
 TARGET_P99_US = 50.0
 TARGET_RATIO = 100.0

@@ -19,10 +19,10 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "functions" / "capture")]
 
-from devstack.sample_events import sample_batch  # noqa: E402
-from ingest.pipeline import CapturePipeline  # noqa: E402
-from ingest.sinks.bigquery import BigQuerySink  # noqa: E402
-from ingest.validation import validate_events  # noqa: E402
+from localcloud.sample_events import sample_batch  # noqa: E402
+from event_capture.ingest.pipeline import CapturePipeline  # noqa: E402
+from event_capture.ingest.sinks.bigquery import BigQuerySink  # noqa: E402
+from event_capture.ingest.validation import validate_events  # noqa: E402
 
 
 class SerializingClient:

@@ -27,15 +27,15 @@ sys.path[:0] = [str(REPO), str(REPO / "functions" / "capture")]
 
 from google.cloud import bigquery  # noqa: E402
 
-from devstack import bootstrap  # noqa: E402
-from devstack.processes import bigquery_emulator  # noqa: E402
-from devstack.sample_events import FAMILY_EVENT_TYPES, sample_event  # noqa: E402
-from devstack.warehouse import create_warehouse, run_all  # noqa: E402
-from ingest import clients  # noqa: E402
-from ingest.config import load_config  # noqa: E402
-from ingest.pipeline import CapturePipeline  # noqa: E402
-from ingest.sinks.bigquery import BigQuerySink  # noqa: E402
-from warehouse.catalog import (  # noqa: E402
+from localcloud import bootstrap  # noqa: E402
+from localcloud.processes import bigquery_emulator  # noqa: E402
+from localcloud.sample_events import FAMILY_EVENT_TYPES, sample_event  # noqa: E402
+from localcloud.warehouse import create_warehouse, run_all  # noqa: E402
+from event_capture.ingest import clients  # noqa: E402
+from event_capture.ingest.config import load_config  # noqa: E402
+from event_capture.ingest.pipeline import CapturePipeline  # noqa: E402
+from event_capture.ingest.sinks.bigquery import BigQuerySink  # noqa: E402
+from event_capture.warehouse.catalog import (  # noqa: E402
     DATA_QUALITY,
     EVENT_TABLES,
     SCHEDULED_TABLES,

@@ -10,7 +10,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from infra.apis import after
-from schemas.retention import RETENTION_DAYS
+from event_capture.schemas.retention import RETENTION_DAYS
 
 # Old source archives only matter for a rollback; a month is plenty.
 SOURCE_RETENTION_DAYS = 30

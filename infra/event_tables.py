@@ -12,7 +12,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from infra.apis import after
-from schemas.tables import load_table_definitions
+from event_capture.tables.definitions import load_table_definitions
 
 
 @dataclass(frozen=True)

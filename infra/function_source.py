@@ -1,4 +1,4 @@
-"""The capture function's source archive: its folder plus the ``schemas`` package, zipped.
+"""The capture function's source archive: its folder plus the ``event_capture`` packages it imports.
 
 The zip is byte-for-byte reproducible (sorted names, fixed timestamps and modes), so its hash
 changes when and only when a file's name or content changes. The bucket object is named by that
@@ -9,13 +9,20 @@ fresh checkout or a touched file, leaves both alone.
 import hashlib
 import io
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FUNCTION_DIR = REPO_ROOT / "functions" / "capture"
-SCHEMAS_DIR = REPO_ROOT / "schemas"
 BUILD_DIR = REPO_ROOT / "infra" / ".build"
+# What the function imports, by its path in the archive. The schemas ship in the client wheel
+# too, so they live under client/; the operator tools (replay) stay out of every archive.
+CAPTURE_PACKAGES: dict[str, Path] = {
+    "event_capture/schemas": REPO_ROOT / "client" / "src" / "event_capture" / "schemas",
+    "event_capture/ingest": REPO_ROOT / "src" / "event_capture" / "ingest",
+    "event_capture/tables": REPO_ROOT / "src" / "event_capture" / "tables",
+}
 
 _SUFFIXES = {".py", ".txt", ".json"}
 _SKIP_PARTS = {"__pycache__", "tests", ".pytest_cache", ".mypy_cache"}
@@ -52,13 +59,20 @@ def _files(root: Path, prefix: str) -> dict[str, bytes]:
 
 
 def build_source_archive(
-    function_dir: Path = FUNCTION_DIR, schemas_dir: Path = SCHEMAS_DIR
+    function_dir: Path = FUNCTION_DIR, packages: Mapping[str, Path] = CAPTURE_PACKAGES
 ) -> SourceArchive:
-    """``main.py``, ``requirements.txt`` and ``ingest/`` at the root, ``schemas/`` beside them."""
-    files = {**_files(function_dir, ""), **_files(schemas_dir, "schemas/")}
-    for required in ("main.py", "requirements.txt", "schemas/__init__.py"):
-        if required not in files:
-            raise FileNotFoundError(f"function source is missing {required}")
+    """``main.py`` and ``requirements.txt`` at the root, each package at its import path.
+
+    ``event_capture`` itself has no ``__init__.py`` (a namespace package, as on a developer's
+    machine), so the runtime finds its parts beside ``main.py``.
+    """
+    files = _files(function_dir, "")
+    for prefix, directory in packages.items():
+        files |= _files(directory, f"{prefix}/")
+    required = ["main.py", "requirements.txt", *(f"{p}/__init__.py" for p in packages)]
+    for name in required:
+        if name not in files:
+            raise FileNotFoundError(f"function source is missing {name}")
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name in sorted(files):

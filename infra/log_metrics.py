@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
-from schemas import capture_log as log
+from event_capture.ingest import log_fields as log
 
 LOG_METRIC_PREFIX = "logging.googleapis.com/user/"
 

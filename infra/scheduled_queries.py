@@ -15,7 +15,7 @@ import pulumi_gcp as gcp
 
 from infra.apis import after
 from infra.warehouse import Warehouse
-from warehouse.catalog import DEDUP_VIEWS, SCHEDULED_TABLES, scheduled_sql
+from event_capture.warehouse.catalog import DEDUP_VIEWS, SCHEDULED_TABLES, scheduled_sql
 
 JOB_USER = "roles/bigquery.jobUser"
 DATA_VIEWER = "roles/bigquery.dataViewer"

@@ -15,7 +15,7 @@ import pulumi_gcp as gcp
 
 from infra.apis import after
 from infra.policy.rules import NO_PERSONAL_DATA, PERSONAL_DATA_LABEL
-from warehouse.catalog import (
+from event_capture.warehouse.catalog import (
     DEDUP_VIEWS,
     EVENTS,
     SCHEDULED_TABLES,

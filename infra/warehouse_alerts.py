@@ -9,7 +9,7 @@ tables would otherwise silently stop getting new days.
 import pulumi
 import pulumi_gcp as gcp
 
-from warehouse.catalog import QUALITY_FAILED
+from event_capture.warehouse.catalog import QUALITY_FAILED
 
 TRANSFER_ERRORS = 'resource.type="bigquery_dts_config" AND severity>=ERROR'
 # A log-match alert notifies at most once per period, and closes itself after a quiet day.

@@ -11,11 +11,11 @@ from typing import Any
 import flask
 import functions_framework
 
-from ingest.config import load_config
-from ingest.http_contract import HttpError, check_request, parse_body
-from ingest.limits import MAX_REQUEST_BYTES
-from ingest.wiring import build_pipeline
-from schemas import capture_log
+from event_capture.ingest.config import load_config
+from event_capture.ingest.http_contract import HttpError, check_request, parse_body
+from event_capture.ingest.limits import MAX_REQUEST_BYTES
+from event_capture.ingest.wiring import build_pipeline
+from event_capture.ingest import log_fields
 
 # Read once per instance: bad configuration stops the instance at start-up with a message
 # naming the variable, instead of failing every request. Clients are created on first use.
@@ -35,9 +35,9 @@ def _refuse(error: HttpError) -> flask.Response:
     sys.stdout.write(
         json.dumps(
             {
-                capture_log.SEVERITY: "WARNING",
-                "message": capture_log.MESSAGE,
-                capture_log.HTTP_STATUS: error.status,
+                log_fields.SEVERITY: "WARNING",
+                "message": log_fields.MESSAGE,
+                log_fields.HTTP_STATUS: error.status,
                 "error": error.message,
             }
         )

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from capture_client.auth import GoogleIdTokens
+from event_capture.client.auth import GoogleIdTokens
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 

@@ -9,16 +9,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from capture_client import (
+from event_capture.client import (
     AsyncCaptureClient,
     CaptureClient,
     ClientSettings,
     EventContext,
     QueueFullPolicy,
 )
-from capture_client.auth import TokenProvider, no_token
-from capture_client.delivery import Backoff
-from schemas.search import SearchEvent
+from event_capture.client.auth import TokenProvider, no_token
+from event_capture.client.delivery import Backoff
+from event_capture.schemas.search import SearchEvent
 from tests.client.stub_function import Reply, stub_function
 
 EVENTS = EventContext(user_id="u_42", session_id="s_1", source="web")

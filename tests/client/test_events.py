@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from capture_client import EventContext
-from ingest.validation import validate_events
-from schemas.envelope import EventEnvelope
-from schemas.families import FAMILIES
+from event_capture.client import EventContext
+from event_capture.ingest.validation import validate_events
+from event_capture.schemas.envelope import EventEnvelope
+from event_capture.schemas.families import FAMILIES
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 CONTEXT = EventContext(user_id="u_42", session_id="s_1", source="ios", clock=lambda: NOW)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from infra.mocked_stack import MockedStack, run_mocked
+from tools.mocked_stack import MockedStack, run_mocked
 
 PROJECT = "shop-analytics-prod"
 REQUIRED_CONFIG = {

@@ -4,7 +4,7 @@ import json
 import re
 from typing import Any
 
-from infra.mocked_stack import MOCK_PROJECT_NUMBER, MockedStack
+from tools.mocked_stack import MOCK_PROJECT_NUMBER, MockedStack
 from infra.warehouse_alerts import POLICIES as WAREHOUSE_POLICIES
 from tests.infra.conftest import REQUIRED_CONFIG
 from tests.unit.test_pipeline import Stack as FakeSinks

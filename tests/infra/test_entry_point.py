@@ -6,7 +6,7 @@ from pathlib import Path
 import pulumi
 import pytest
 
-from infra.mocked_stack import MockedStack, use_mocks
+from tools.mocked_stack import MockedStack, use_mocks
 from infra.settings import SettingsError
 from tests.infra.conftest import PROJECT, REQUIRED_CONFIG
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.plan import main
+from tools.plan import main
 
 
 def test_the_plan_lists_resources_with_their_key_settings(

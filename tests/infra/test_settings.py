@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.mocked_stack import MockedStack, run_mocked
+from tools.mocked_stack import MockedStack, run_mocked
 from infra.settings import KEYS, SettingsError, load_settings
 from infra.stack_config import read_stack_config
 from tests.infra.conftest import REQUIRED_CONFIG

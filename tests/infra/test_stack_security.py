@@ -4,15 +4,15 @@ import json
 
 import pytest
 
-from infra.mocked_stack import MockedResource, MockedStack
+from tools.mocked_stack import MockedResource, MockedStack
 from infra.policy.rules import (
     PRIMITIVE_ROLES,
     PUBLIC_MEMBERS,
     resource_violations,
     runtime_accounts_have_no_project_grants,
 )
-from schemas.retention import RETENTION_MS
-from schemas.tables import load_table_definitions
+from event_capture.schemas.retention import RETENTION_MS
+from event_capture.tables.definitions import load_table_definitions
 from tests.infra.conftest import PROJECT
 
 RUNTIME = f"serviceAccount:capture-runtime@{PROJECT}.iam.gserviceaccount.com"

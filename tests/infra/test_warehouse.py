@@ -4,13 +4,13 @@ import json
 
 import pytest
 
-from infra.mocked_stack import MockedResource, MockedStack, run_mocked
+from tools.mocked_stack import MockedResource, MockedStack, run_mocked
 from infra.policy.rules import anonymous_tables_hold_no_identifiers, resource_violations
 from infra.warehouse_alerts import POLICIES
-from schemas.tables import load_table_definitions
+from event_capture.tables.definitions import load_table_definitions
 from tests.infra.conftest import PROJECT, REQUIRED_CONFIG
 from tests.infra.test_budget_and_monitoring import channel_ids
-from warehouse.catalog import (
+from event_capture.warehouse.catalog import (
     DASHBOARD_VIEWS,
     DEDUP_VIEWS,
     QUALITY_FAILED,

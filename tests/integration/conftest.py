@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 from google.cloud import bigquery
 
-from devstack import bootstrap
-from devstack.processes import Service, bigquery_emulator, gcs_emulator, redis_server
-from devstack.sample_events import sample_event
-from ingest.config import Config, load_config
-from ingest.pipeline import CapturePipeline
-from ingest.wiring import build_pipeline
-from schemas.tables import load_table_definitions
+from localcloud import bootstrap
+from localcloud.processes import Service, bigquery_emulator, gcs_emulator, redis_server
+from localcloud.sample_events import sample_event
+from event_capture.ingest.config import Config, load_config
+from event_capture.ingest.pipeline import CapturePipeline
+from event_capture.ingest.wiring import build_pipeline
+from event_capture.tables.definitions import load_table_definitions
 
 PROJECT = "capture-test"
 DATASET = "events"

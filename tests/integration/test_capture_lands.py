@@ -3,9 +3,9 @@
 import json
 from typing import Any
 
-from devstack.sample_events import sample_batch, sample_event
-from ingest.sinks.redis_activity import activity_key, daily_counts_key
-from schemas.families import MODEL_BY_EVENT_TYPE
+from localcloud.sample_events import sample_batch, sample_event
+from event_capture.ingest.sinks.redis_activity import activity_key, daily_counts_key
+from event_capture.schemas.families import MODEL_BY_EVENT_TYPE
 from tests.integration.conftest import Stack
 
 

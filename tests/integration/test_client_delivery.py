@@ -5,10 +5,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from capture_client import CaptureClient, ClientSettings, EventContext
-from capture_client.delivery import Backoff
-from devstack.processes import Service, capture_function
-from schemas.search import SearchEvent
+from event_capture.client import CaptureClient, ClientSettings, EventContext
+from event_capture.client.delivery import Backoff
+from localcloud.processes import Service, capture_function
+from event_capture.schemas.search import SearchEvent
 from tests.integration.conftest import Stack
 
 # Quick retries: an outage in these tests lasts as long as a function restart.

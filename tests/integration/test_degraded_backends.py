@@ -6,10 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from devstack import bootstrap
-from devstack.sample_events import sample_event
-from ingest.replay import replay
-from ingest.sinks.bigquery import BigQuerySink
+from localcloud import bootstrap
+from localcloud.sample_events import sample_event
+from tools.replay import replay
+from event_capture.ingest.sinks.bigquery import BigQuerySink
 from tests.integration.conftest import DATASET, PROJECT, Stack
 
 # Connection refused is immediate; the deadline bounds the backoff that follows it.

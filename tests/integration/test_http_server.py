@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from devstack.processes import Service, capture_function
-from devstack.sample_events import sample_batch, sample_event
-from ingest.limits import MAX_REQUEST_BYTES
-from schemas import capture_log
+from localcloud.processes import Service, capture_function
+from localcloud.sample_events import sample_batch, sample_event
+from event_capture.ingest.limits import MAX_REQUEST_BYTES
+from event_capture.ingest import log_fields
 from tests.integration.conftest import Stack
 
 
@@ -51,11 +51,11 @@ def test_a_batch_over_http_is_accepted_and_lands(stack: Stack, server: Service) 
     [line] = [
         line
         for line in _log_lines(server)
-        if line.get(capture_log.REQUEST_ID) == body["request_id"]
+        if line.get(log_fields.REQUEST_ID) == body["request_id"]
     ]
     assert line["severity"] == "INFO"
-    assert line[capture_log.EVENTS_ACCEPTED] == 10
-    assert line[capture_log.HTTP_STATUS] == 200
+    assert line[log_fields.EVENTS_ACCEPTED] == 10
+    assert line[log_fields.HTTP_STATUS] == 200
 
 
 def test_a_single_event_with_a_bad_field_gets_400_naming_field_and_rule(server: Service) -> None:

@@ -17,14 +17,14 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from schemas import generate
-from schemas.bigquery_schema import additive_problems, table_definition
-from schemas.envelope import EventEnvelope
-from schemas.families import FAMILIES
-from schemas.generate import render
-from schemas.order import LineItem
-from schemas.search import SearchFilter
-from schemas.tables import TABLES_DIR, table_path
+from event_capture.tables import generate
+from event_capture.tables.bigquery_schema import additive_problems, table_definition
+from event_capture.schemas.envelope import EventEnvelope
+from event_capture.schemas.families import FAMILIES
+from event_capture.tables.generate import render
+from event_capture.schemas.order import LineItem
+from event_capture.schemas.search import SearchFilter
+from event_capture.tables.definitions import TABLES_DIR, table_path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 NINETY_DAYS_MS = 90 * 24 * 60 * 60 * 1000
@@ -386,20 +386,22 @@ def test_several_problems_are_all_reported() -> None:
 def _git(*args: str) -> subprocess.CompletedProcess[str]:
     git = shutil.which("git")
     if git is None:
-        pytest.skip("git is not installed; cannot read the history of schemas/tables")
+        pytest.skip("git is not installed; cannot read the history of the table files")
     return subprocess.run(
         [git, *args], cwd=PROJECT_ROOT, capture_output=True, text=True, check=False, timeout=60
     )
 
 
-def _history(relative: str) -> list[str]:
+def _history(relative: str) -> list[tuple[str, str]]:
+    """(commit, path at that commit) for every commit that touched the file, across renames."""
     inside = _git("rev-parse", "--is-inside-work-tree")
     if inside.returncode != 0 or inside.stdout.strip() != "true":
         pytest.skip(f"{PROJECT_ROOT} is not a git work tree; no history to check")
-    log = _git("log", "--format=%H", "--", relative)
+    log = _git("log", "--follow", "--format=%H", "--name-only", "--", relative)
     if log.returncode != 0:
         pytest.skip(f"git log failed: {log.stderr.strip()}")
-    return log.stdout.split()
+    words = log.stdout.split()
+    return list(zip(words[::2], words[1::2], strict=True))
 
 
 @pytest.mark.parametrize("path", TABLE_FILES, ids=lambda p: p.stem)
@@ -410,9 +412,9 @@ def test_every_committed_version_is_additively_replaced_by_the_current_file(path
         pytest.skip(f"{relative} has no committed history yet")
     current = _load(path)
 
-    for sha in commits:
-        shown = _git("show", f"{sha}:./{relative}")
-        assert shown.returncode == 0, f"git show {sha}:{relative}: {shown.stderr}"
+    for sha, old_path in commits:
+        shown = _git("show", f"{sha}:{old_path}")
+        assert shown.returncode == 0, f"git show {sha}:{old_path}: {shown.stderr}"
         old = json.loads(shown.stdout)
         problems = additive_problems(old["schema"]["fields"], current["schema"]["fields"])
         assert problems == [], f"{relative} at {sha[:12]} cannot be replaced in place: {problems}"
@@ -423,13 +425,13 @@ def test_every_committed_version_is_additively_replaced_by_the_current_file(path
 
 
 # --------------------------------------------------------------------------------------------
-# python -m schemas.generate
+# python -m event_capture.tables.generate
 # --------------------------------------------------------------------------------------------
 
 
 def test_generate_check_passes_on_the_clean_tree() -> None:
     completed = subprocess.run(
-        [sys.executable, "-m", "schemas.generate", "--check"],
+        [sys.executable, "-m", "event_capture.tables.generate", "--check"],
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,

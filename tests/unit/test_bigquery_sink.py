@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from google.api_core import exceptions as gexc
 
-from ingest.retry import BackoffPolicy
-from ingest.sinks.bigquery import BigQuerySink, InsertResult
-from ingest.validation import Row, validate_events
+from event_capture.ingest.retry import BackoffPolicy
+from event_capture.ingest.sinks.bigquery import BigQuerySink, InsertResult
+from event_capture.ingest.validation import Row, validate_events
 from tests.unit import event_factory as factory
 
 R = factory.RECEIVED_AT

@@ -8,8 +8,8 @@ from itertools import pairwise
 
 import pytest
 
-from ingest.chunking import ROW_OVERHEAD_BYTES, chunk_rows
-from ingest.validation import Row, validate_events
+from event_capture.ingest.chunking import ROW_OVERHEAD_BYTES, chunk_rows
+from event_capture.ingest.validation import Row, validate_events
 from tests.unit import event_factory as factory
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.config import ConfigError, load_config
+from event_capture.ingest.config import ConfigError, load_config
 
 ALL_VARIABLES = (
     "GCP_PROJECT",

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from ingest.http_contract import HttpError, ParsedBody, check_request, parse_body
+from event_capture.ingest.http_contract import HttpError, ParsedBody, check_request, parse_body
 from tests.unit import event_factory as factory
 
 R = factory.RECEIVED_AT

@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 
-from devstack.processes import REPO, free_port
+from localcloud.processes import REPO, free_port
 
 
 def test_without_the_local_stack_it_says_to_start_it() -> None:

@@ -14,14 +14,14 @@ from typing import Any
 
 import pytest
 
-from ingest.pipeline import CapturePipeline, CaptureResult
-from ingest.sinks.bigquery import BigQuerySink, InsertResult
-from ingest.sinks.dead_letter import DeadLetterResult, DeadLetterWriter
-from ingest.sinks.gcs_archive import GcsArchiveSink
-from ingest.sinks.outcome import SinkOutcome, SinkStatus
-from ingest.sinks.redis_activity import RedisActivitySink
-from ingest.validation import Row
-from schemas import capture_log
+from event_capture.ingest.pipeline import CapturePipeline, CaptureResult
+from event_capture.ingest.sinks.bigquery import BigQuerySink, InsertResult
+from event_capture.ingest.sinks.dead_letter import DeadLetterResult, DeadLetterWriter
+from event_capture.ingest.sinks.gcs_archive import GcsArchiveSink
+from event_capture.ingest.sinks.outcome import SinkOutcome, SinkStatus
+from event_capture.ingest.sinks.redis_activity import RedisActivitySink
+from event_capture.ingest.validation import Row
+from event_capture.ingest import log_fields
 from tests.unit import event_factory as factory
 
 R = factory.RECEIVED_AT
@@ -438,29 +438,29 @@ LOG_KEYS = {
 
 
 def test_capture_log_names_are_pinned() -> None:
-    assert capture_log.MESSAGE == "capture"
+    assert log_fields.MESSAGE == "capture"
     assert {
-        capture_log.SEVERITY,
-        capture_log.REQUEST_ID,
-        capture_log.HTTP_STATUS,
-        capture_log.LATENCY_MS,
-        capture_log.EVENTS_RECEIVED,
-        capture_log.EVENTS_ACCEPTED,
-        capture_log.EVENTS_REJECTED,
-        capture_log.EVENTS_DEAD_LETTERED,
-        capture_log.EVENTS_NOT_STORED,
-        capture_log.BY_EVENT_TYPE,
-        capture_log.SINKS,
-        capture_log.BIGQUERY_INSERT_REQUESTS,
-        capture_log.BIGQUERY_RETRIES,
-        capture_log.BIGQUERY_FAILED_ROWS,
-        capture_log.REJECTED_RULES,
+        log_fields.SEVERITY,
+        log_fields.REQUEST_ID,
+        log_fields.HTTP_STATUS,
+        log_fields.LATENCY_MS,
+        log_fields.EVENTS_RECEIVED,
+        log_fields.EVENTS_ACCEPTED,
+        log_fields.EVENTS_REJECTED,
+        log_fields.EVENTS_DEAD_LETTERED,
+        log_fields.EVENTS_NOT_STORED,
+        log_fields.BY_EVENT_TYPE,
+        log_fields.SINKS,
+        log_fields.BIGQUERY_INSERT_REQUESTS,
+        log_fields.BIGQUERY_RETRIES,
+        log_fields.BIGQUERY_FAILED_ROWS,
+        log_fields.REJECTED_RULES,
     } == LOG_KEYS - {"message"}
     assert (
-        capture_log.SINK_BIGQUERY,
-        capture_log.SINK_DEAD_LETTER,
-        capture_log.SINK_GCS_ARCHIVE,
-        capture_log.SINK_REDIS,
+        log_fields.SINK_BIGQUERY,
+        log_fields.SINK_DEAD_LETTER,
+        log_fields.SINK_GCS_ARCHIVE,
+        log_fields.SINK_REDIS,
     ) == ("bigquery", "dead_letter", "gcs_archive", "redis")
 
 

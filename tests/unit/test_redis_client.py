@@ -1,7 +1,7 @@
 """The Redis client is built with the configured timeouts (no server needed to build one)."""
 
-from ingest.clients import redis_client
-from ingest.config import load_config
+from event_capture.ingest.clients import redis_client
+from event_capture.ingest.config import load_config
 
 
 def test_redis_calls_time_out_after_the_configured_seconds() -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from schemas import scrub as scrub_module
-from schemas.scrub import (
+from event_capture.schemas import scrub as scrub_module
+from event_capture.schemas.scrub import (
     CARD_PLACEHOLDER,
     EMAIL_PLACEHOLDER,
     PHONE_PLACEHOLDER,

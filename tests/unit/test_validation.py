@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from ingest import validation
-from ingest.validation import Rejection, validate_events
+from event_capture.ingest import validation
+from event_capture.ingest.validation import Rejection, validate_events
 from tests.unit import event_factory as factory
 
 R = factory.RECEIVED_AT

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from warehouse.catalog import (
+from event_capture.warehouse.catalog import (
     DATA_QUALITY,
     SCHEDULED_TABLES,
     SQL_DIR,

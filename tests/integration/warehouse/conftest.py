@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from google.cloud import bigquery
 
-from devstack import bootstrap
-from devstack.warehouse import create_warehouse, run_all
+from localcloud import bootstrap
+from localcloud.warehouse import create_warehouse, run_all
 from tests.integration.conftest import PROJECT, Stack
 from tests.integration.warehouse.shop_day import ShopDay, shop_day
-from warehouse.catalog import SCHEDULED_TABLES, VIEWS, Datasets, ScheduledTable, View
+from event_capture.warehouse.catalog import SCHEDULED_TABLES, VIEWS, Datasets, ScheduledTable, View
 
 EVENTS_DATASET = "warehouse_events"
 ANALYTICS_DATASET = "warehouse_analytics"

@@ -8,7 +8,7 @@ import pytest
 
 from tests.integration.warehouse.conftest import Warehouse
 from tests.integration.warehouse.shop_day import COFFEE, GRANOLA, OAT
-from warehouse.catalog import (
+from event_capture.warehouse.catalog import (
     PRODUCT_RECOMMENDATIONS,
     REORDER_PREDICTIONS,
     USER_PROFILES,

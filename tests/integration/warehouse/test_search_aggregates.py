@@ -5,7 +5,7 @@ import datetime as dt
 from google.cloud import bigquery
 
 from tests.integration.warehouse.conftest import DATASETS, Warehouse
-from warehouse.catalog import SEARCH_DAILY, Datasets, render
+from event_capture.warehouse.catalog import SEARCH_DAILY, Datasets, render
 
 
 def test_searches_aggregate_per_normalized_query_and_intent(warehouse: Warehouse) -> None:

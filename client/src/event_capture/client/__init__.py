@@ -1,0 +1,23 @@
+"""Client for the event-capture function: ``track()`` enqueues and returns; a thread delivers.
+
+from event_capture.client import CaptureClient, EventContext
+
+client = CaptureClient("http://127.0.0.1:8080")          # or the function URL, with auth
+events = EventContext(user_id="u_42", session_id="s_1", source="web")
+client.track(events.search("oat milk", intent="product_lookup", intent_confidence=0.9,
+                           result_count=12))
+"""
+
+from event_capture.client.async_client import AsyncCaptureClient
+from event_capture.client.client import CaptureClient, ClientSettings, QueueFullPolicy
+from event_capture.client.events import EventContext
+from event_capture.client.stats import ClientStats
+
+__all__ = [
+    "AsyncCaptureClient",
+    "CaptureClient",
+    "ClientSettings",
+    "ClientStats",
+    "EventContext",
+    "QueueFullPolicy",
+]

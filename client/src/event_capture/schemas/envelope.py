@@ -1,0 +1,140 @@
+"""The envelope every event shares, and the constrained field types the families reuse.
+
+Models are strict: unknown fields are rejected (nothing unexpected, personal data included,
+is ever stored by accident) and values are not coerced ("5" is not 5), except where JSON has no
+native type: timestamps and UUIDs arrive as strings and are parsed.
+"""
+
+import re
+from datetime import datetime
+from typing import Annotated, Any, ClassVar
+from urllib.parse import urlsplit, urlunsplit
+from uuid import UUID
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from event_capture.schemas.retention import MAX_CLOCK_SKEW_AHEAD, RETENTION, RETENTION_DAYS
+from event_capture.schemas.scrub import scrub_text
+
+ID_PATTERN = r"^[A-Za-z0-9._:-]+$"
+LABEL_PATTERN = r"^[a-z][a-z0-9_]*$"
+
+
+# pydantic would read "1795876593" as seconds since the epoch.
+_EPOCH_LIKE = re.compile(r"\s*-?\d+(\.\d+)?\s*")
+
+
+def _require_string(value: Any) -> Any:
+    # pydantic's lax datetime also takes epoch numbers; a number here is a client bug
+    # (seconds or milliseconds?), so only ISO 8601 strings are accepted.
+    if not isinstance(value, str | datetime) or (
+        isinstance(value, str) and _EPOCH_LIKE.fullmatch(value)
+    ):
+        raise PydanticCustomError("timestamp_type", "must be an ISO 8601 timestamp string")
+    return value
+
+
+def _strip_url(value: str) -> str:
+    # Query strings and fragments carry e-mails, tokens and ids; keep scheme, host and path.
+    # user:password@ is dropped too: netloc would keep credentials.
+    parts = urlsplit(value)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    return scrub_text(urlunsplit((parts.scheme, host, parts.path, "", "")))
+
+
+Identifier = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=ID_PATTERN)]
+Label = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=LABEL_PATTERN)]
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_require_string), Field(strict=False)]
+EventId = Annotated[UUID, Field(strict=False)]
+Confidence = Annotated[float, Field(ge=0.0, le=1.0)]
+DurationMs = Annotated[int, Field(ge=0, le=3_600_000)]
+Url = Annotated[str, StringConstraints(min_length=1, max_length=2048), AfterValidator(_strip_url)]
+
+
+# Free text typed or spoken by an end user is scrubbed as part of validation, so no sink can
+# ever receive the unscrubbed value.
+Scrubbed = AfterValidator(scrub_text)
+
+
+class EventEnvelope(BaseModel):
+    """Fields every event carries. Subclasses narrow ``event_type`` to their own names."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+    # model-revision-addition (Snowplow's SchemaVer): an addition bumps the last part, anything
+    # that is not additive needs a new major version and a new table.
+    SCHEMA_VERSION: ClassVar[str] = "1-0-0"
+    TABLE: ClassVar[str]
+    DESCRIPTION: ClassVar[str]
+
+    event_id: EventId = Field(
+        description="Client-generated UUID; also the BigQuery insertId, so retries de-duplicate.",
+        examples=["6f1c2b8e-9a4e-4c9b-8a57-0e3c1b2a9d11"],
+    )
+    event_type: str = Field(description="What happened; selects the table the event lands in.")
+    user_id: Identifier = Field(
+        description="Pseudonymous user id chosen by the app; the only user-level identifier kept.",
+        examples=["u_8f14e45f"],
+    )
+    session_id: Identifier = Field(
+        description="App session the event belongs to.", examples=["s_2026-11-28_a1"]
+    )
+    occurred_at: Timestamp = Field(
+        description="When the event happened, by the client clock (ISO 8601 with offset).",
+        examples=["2026-11-28T16:37:33.120Z"],
+    )
+    source: Label = Field(
+        description="Emitting surface, e.g. web, ios, android, server.", examples=["web"]
+    )
+    schema_version: str | None = Field(
+        default=None,
+        pattern=r"^\d+-\d+-\d+$",
+        description="Schema version the event was validated against (set by the server).",
+        examples=["1-0-0"],
+    )
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _occurred_within_window(cls, value: datetime, info: ValidationInfo) -> datetime:
+        # The request's receive time comes in the validation context so that one request
+        # uses one clock reading and tests can pin it.
+        now = (info.context or {}).get("received_at")
+        if now is None:
+            return value
+        if value > now + MAX_CLOCK_SKEW_AHEAD:
+            raise PydanticCustomError(
+                "occurred_in_future", "must not be more than 24 hours in the future"
+            )
+        if value < now - RETENTION:
+            raise PydanticCustomError(
+                "occurred_before_retention",
+                "must not be older than the {days}-day retention window",
+                {"days": RETENTION_DAYS},
+            )
+        return value
+
+    @field_validator("schema_version")
+    @classmethod
+    def _same_major_version(cls, value: str | None) -> str | None:
+        if value is not None and value.split("-")[0] != cls.SCHEMA_VERSION.split("-")[0]:
+            raise PydanticCustomError(
+                "schema_version_unsupported",
+                "major version must be {major}",
+                {"major": cls.SCHEMA_VERSION.split("-")[0]},
+            )
+        return value

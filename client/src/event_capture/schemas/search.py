@@ -1,0 +1,41 @@
+"""Search queries with the app's intent classification."""
+
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from event_capture.schemas.envelope import Confidence, DurationMs, EventEnvelope, Label, Scrubbed
+
+
+class SearchFilter(BaseModel):
+    """One facet the user narrowed the search by (BigQuery has no map type)."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+    name: Label = Field(description="Filter name, e.g. category, brand, max_price.")
+    value: Annotated[str, StringConstraints(min_length=1, max_length=256)] = Field(
+        description="Filter value as the app sent it."
+    )
+
+
+class SearchEvent(EventEnvelope):
+    TABLE: ClassVar[str] = "searches"
+    DESCRIPTION: ClassVar[str] = "Search queries with their intent classification and outcome."
+
+    event_type: Literal["search"] = Field(description="Always 'search'.")
+    query: Annotated[str, StringConstraints(min_length=1, max_length=512), Scrubbed] = Field(
+        description="Query text, scrubbed of e-mail addresses, phone and card numbers.",
+        examples=["organic oat milk 1l"],
+    )
+    intent: Label = Field(
+        description="Intent label from the app's classifier, e.g. product_lookup, reorder.",
+        examples=["product_lookup"],
+    )
+    intent_confidence: Confidence = Field(description="Classifier confidence, 0 to 1.")
+    filters: list[SearchFilter] = Field(
+        default_factory=list, max_length=20, description="Facets applied to the search."
+    )
+    result_count: int = Field(ge=0, le=1_000_000, description="Number of results returned.")
+    latency_ms: DurationMs | None = Field(
+        default=None, description="Search backend latency seen by the app, in milliseconds."
+    )

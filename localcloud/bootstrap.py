@@ -1,0 +1,63 @@
+"""Create the dataset, event tables and bucket on the emulators from ``event_capture/tables/*.json``,
+the same definitions the infrastructure program deploys.
+"""
+
+import contextlib
+from typing import Any
+
+from google.api_core.client_options import ClientOptions
+from google.api_core.exceptions import Conflict
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import bigquery, storage  # type: ignore[attr-defined]
+
+from event_capture.tables.definitions import load_table_definitions
+
+
+def bigquery_client(project: str, endpoint: str) -> bigquery.Client:
+    return bigquery.Client(
+        project=project,
+        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+        client_options=ClientOptions(api_endpoint=endpoint),
+    )
+
+
+def storage_client(project: str, endpoint: str) -> storage.Client:
+    # The endpoint is given, not read from STORAGE_EMULATOR_HOST: the local cloud never writes
+    # its addresses into this process's environment.
+    return storage.Client(
+        project=project,
+        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+        client_options=ClientOptions(api_endpoint=endpoint),
+    )
+
+
+def table_from_definition(project: str, dataset: str, definition: dict[str, Any]) -> bigquery.Table:
+    table = bigquery.Table(
+        f"{project}.{dataset}.{definition['table_id']}",
+        schema=[bigquery.SchemaField.from_api_repr(f) for f in definition["schema"]["fields"]],
+    )
+    partitioning = definition["time_partitioning"]
+    table.time_partitioning = bigquery.TimePartitioning(
+        type_=partitioning["type"],
+        field=partitioning["field"],
+        expiration_ms=partitioning["expiration_ms"],
+    )
+    table.require_partition_filter = definition["require_partition_filter"]
+    table.clustering_fields = definition["clustering"]["fields"]
+    table.description = definition["description"]
+    return table
+
+
+def create_dataset_and_tables(client: bigquery.Client, dataset: str) -> list[str]:
+    client.create_dataset(dataset, exists_ok=True)
+    created = []
+    for definition in load_table_definitions():
+        table = table_from_definition(client.project, dataset, definition)
+        client.create_table(table, exists_ok=True)
+        created.append(table.table_id)
+    return created
+
+
+def create_bucket(client: storage.Client, name: str) -> None:
+    with contextlib.suppress(Conflict):
+        client.create_bucket(name)

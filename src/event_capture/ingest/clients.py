@@ -1,0 +1,53 @@
+"""Cloud and Redis clients, built on first use from the configuration.
+
+The imports live inside the functions: google-cloud-bigquery and google-cloud-storage cost
+hundreds of milliseconds to import, and an instance only pays for the backends it has enabled.
+"""
+
+from typing import Any
+
+from event_capture.ingest.config import Config
+
+
+def bigquery_client(config: Config) -> Any:
+    from google.cloud import bigquery
+
+    if config.bigquery_emulator_host:
+        # The emulator has no auth; without anonymous credentials the client would look for
+        # application default credentials and fail on a machine that has none.
+        from google.api_core.client_options import ClientOptions
+        from google.auth.credentials import AnonymousCredentials
+
+        return bigquery.Client(
+            project=config.project,
+            credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+            client_options=ClientOptions(api_endpoint=config.bigquery_emulator_host),
+        )
+    return bigquery.Client(project=config.project)
+
+
+def storage_client(config: Config) -> Any:
+    from google.cloud import storage  # type: ignore[attr-defined]
+
+    if config.storage_emulator_host:
+        from google.api_core.client_options import ClientOptions
+        from google.auth.credentials import AnonymousCredentials
+
+        return storage.Client(
+            project=config.project,
+            credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+            client_options=ClientOptions(api_endpoint=config.storage_emulator_host),
+        )
+    return storage.Client(project=config.project)
+
+
+def redis_client(config: Config) -> Any:
+    import redis
+
+    # Short timeouts: a slow cache must not hold up a capture request.
+    return redis.Redis.from_url(
+        config.redis_url,
+        socket_connect_timeout=config.redis_timeout_seconds,
+        socket_timeout=config.redis_timeout_seconds,
+        health_check_interval=30,
+    )

@@ -1,0 +1,199 @@
+"""BigQuery streaming inserts (insertAll) with retries, chunking and per-row error handling."""
+
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from event_capture.ingest.chunking import chunk_rows
+from event_capture.ingest.retry import DEFAULT_BACKOFF, BackoffPolicy, Deadline
+from event_capture.ingest.validation import Row, group_by_table
+
+# 429 and 5xx are transient by HTTP semantics. BigQuery also reports streaming quota and
+# rate limits as 403 with one of these reasons, which pass once the load drops.
+RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+RETRYABLE_403_REASONS = frozenset({"rateLimitExceeded", "quotaExceeded", "backendError"})
+
+
+class InsertClient(Protocol):
+    """The part of ``google.cloud.bigquery.Client`` the sink uses."""
+
+    def insert_rows_json(
+        self,
+        table: str,
+        json_rows: Sequence[dict[str, Any]],
+        *,
+        row_ids: Sequence[str],
+        skip_invalid_rows: bool,
+        ignore_unknown_values: bool,
+        retry: Any,
+        timeout: float,
+    ) -> Sequence[dict[str, Any]]: ...
+
+
+@dataclass(slots=True)
+class InsertResult:
+    inserted: list[Row] = field(default_factory=list)
+    # (row, reason): rows BigQuery refused as invalid, or that the deadline ran out on.
+    failed: list[tuple[Row, str]] = field(default_factory=list)
+    requests: int = 0
+    retries: int = 0
+    last_error: str | None = None
+
+
+def is_retryable(error: BaseException) -> bool:
+    # ConnectionError and TimeoutError are OSErrors, and so are requests' and urllib3's
+    # exceptions: a refused or reset connection is how a restarting backend fails.
+    if isinstance(error, OSError):
+        return True
+    code = getattr(error, "code", None)
+    if code in RETRYABLE_STATUS:
+        return True
+    if code == 403:
+        reasons = {
+            e.get("reason") for e in getattr(error, "errors", None) or [] if isinstance(e, dict)
+        }
+        return bool(reasons & RETRYABLE_403_REASONS)
+    return False
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error).splitlines()[0] if str(error) else ""
+    return f"{type(error).__name__}: {text}"[:300]
+
+
+class BigQuerySink:
+    def __init__(
+        self,
+        client: Callable[[], InsertClient],
+        project: str,
+        dataset: str,
+        deadline_seconds: float,
+        policy: BackoffPolicy = DEFAULT_BACKOFF,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        # The client factory is called on first use: creating it costs imports and
+        # credential discovery that a cold start should not pay before the first request.
+        self._client_factory = client
+        self._client: InsertClient | None = None
+        self._project = project
+        self._dataset = dataset
+        self._deadline_seconds = deadline_seconds
+        self._policy = policy
+        self._clock = clock
+        self._sleep = sleep
+        self._rand = rand
+
+    def _get_client(self) -> InsertClient:
+        if self._client is None:
+            self._client = self._client_factory()
+        return self._client
+
+    def insert(self, rows: Sequence[Row]) -> InsertResult:
+        """Insert rows into their family tables; every row ends up inserted or in ``failed``."""
+        deadline = Deadline(self._deadline_seconds, self._clock, self._sleep, self._rand)
+        result = InsertResult()
+        for table, table_rows in group_by_table(rows).items():
+            for chunk in chunk_rows(table_rows):
+                self._insert_chunk(
+                    f"{self._project}.{self._dataset}.{table}", chunk, deadline, result
+                )
+        return result
+
+    def _insert_chunk(
+        self, table: str, chunk: list[Row], deadline: Deadline, result: InsertResult
+    ) -> None:
+        pending = chunk
+        attempt = 0
+        while pending:
+            remaining = deadline.remaining()
+            if remaining <= 0:
+                reason = f"deadline of {self._deadline_seconds:g}s exceeded: {result.last_error}"
+                result.failed.extend((row, reason) for row in pending)
+                return
+            try:
+                result.requests += 1
+                errors = self._get_client().insert_rows_json(
+                    table,
+                    [row.data for row in pending],
+                    row_ids=[row.event_id for row in pending],
+                    # One invalid row must not let the others in silently half-way: BigQuery
+                    # then marks them "stopped" and they are retried on their own below.
+                    skip_invalid_rows=False,
+                    ignore_unknown_values=False,
+                    retry=None,
+                    timeout=max(0.1, min(remaining, 30.0)),
+                )
+            except Exception as error:  # noqa: BLE001 - classified right below
+                result.last_error = _describe(error)
+                if not is_retryable(error):
+                    result.failed.extend((row, result.last_error) for row in pending)
+                    return
+                attempt += 1
+                if not deadline.backoff(self._policy, attempt):
+                    reason = (
+                        f"deadline of {self._deadline_seconds:g}s exceeded: {result.last_error}"
+                    )
+                    result.failed.extend((row, reason) for row in pending)
+                    return
+                result.retries += 1
+                continue
+            pending, transient = self._apply_row_errors(pending, errors, result)
+            if pending:
+                attempt += 1
+                # Rows stopped by an invalid neighbour can go again at once; transient
+                # per-row failures wait like a failed request does.
+                if transient and not deadline.backoff(self._policy, attempt):
+                    reason = (
+                        f"deadline of {self._deadline_seconds:g}s exceeded: {result.last_error}"
+                    )
+                    result.failed.extend((row, reason) for row in pending)
+                    return
+                result.retries += 1
+
+    @staticmethod
+    def _apply_row_errors(
+        pending: list[Row], errors: Sequence[dict[str, Any]], result: InsertResult
+    ) -> tuple[list[Row], bool]:
+        """Record inserted and invalid rows; return the rows to send again and whether any
+        of them failed for a transient reason (rather than being stopped)."""
+        if not errors:
+            result.inserted.extend(pending)
+            return [], False
+        errors_by_index = {int(entry["index"]): entry.get("errors", []) for entry in errors}
+        retry: list[Row] = []
+        transient = False
+        for index, row in enumerate(pending):
+            row_errors = errors_by_index.get(index)
+            if row_errors is None:
+                result.inserted.append(row)
+            elif any(e.get("reason") == "invalid" for e in row_errors):
+                detail = "; ".join(
+                    f"{e.get('location') or 'row'}: {e.get('message', '')}".strip()
+                    for e in row_errors
+                    if e.get("reason") == "invalid"
+                )
+                result.failed.append((row, f"invalid: {detail}"[:500]))
+            else:
+                # "stopped" rows were fine but shared a request with an invalid one; other
+                # reasons (backendError, timeout) are transient. Both are sent again.
+                retry.append(row)
+                transient = transient or any(e.get("reason") != "stopped" for e in row_errors)
+        # "stopped" with no invalid row in the response has no cause we removed; waiting
+        # before the resend keeps that from becoming a tight loop.
+        if retry and len(retry) == len(errors_by_index):
+            transient = True
+        if transient:
+            result.last_error = "per-row transient errors: " + "; ".join(
+                sorted(
+                    {
+                        str(e.get("reason"))
+                        for row_errors in errors_by_index.values()
+                        for e in row_errors
+                    }
+                )
+            )
+        return retry, transient

@@ -1,0 +1,69 @@
+"""Create-only NDJSON objects in Cloud Storage, shared by the archive and the dead-letter area."""
+
+import time
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+
+from event_capture.ingest.retry import DEFAULT_BACKOFF, BackoffPolicy, Deadline
+from event_capture.ingest.sinks.bigquery import is_retryable
+
+NDJSON = "application/x-ndjson"
+
+
+def object_name(area: str, table: str, received_at: datetime, request_id: str) -> str:
+    """``area/table/dt=YYYY-MM-DD/hour=HH/<time>-<request>.ndjson``.
+
+    Hive-style ``dt=``/``hour=`` folders let BigQuery external tables and ``bq load`` pick one
+    day or hour, and the request id makes every name unique, so create-only writes never clash.
+    """
+    return (
+        f"{area}/{table}/dt={received_at:%Y-%m-%d}/hour={received_at:%H}/"
+        f"{received_at:%Y%m%dT%H%M%S}-{request_id}.ndjson"
+    )
+
+
+class NdjsonWriter:
+    def __init__(
+        self,
+        client: Callable[[], Any],
+        bucket: str,
+        deadline_seconds: float,
+        policy: BackoffPolicy = DEFAULT_BACKOFF,
+    ) -> None:
+        self._client_factory = client
+        self._bucket: Any = None
+        self._bucket_name = bucket
+        self._deadline_seconds = deadline_seconds
+        self._policy = policy
+
+    def bucket(self) -> Any:
+        if self._bucket is None:
+            self._bucket = self._client_factory().bucket(self._bucket_name)
+        return self._bucket
+
+    def create(self, name: str, lines: Iterable[str]) -> int:
+        """Write one new object; returns the number of retries it took.
+
+        ``if_generation_match=0`` makes the write create-only: an archived batch can never be
+        overwritten. A 412 on a retry means our earlier attempt landed, so it counts as done.
+        """
+        data = "\n".join(lines) + "\n"
+        deadline = Deadline(self._deadline_seconds, time.monotonic, time.sleep)
+        attempt = 0
+        while True:
+            try:
+                self.bucket().blob(name).upload_from_string(
+                    data,
+                    content_type=NDJSON,
+                    if_generation_match=0,
+                    timeout=max(0.1, min(deadline.remaining(), 30.0)),
+                    retry=None,
+                )
+                return attempt
+            except Exception as error:
+                if getattr(error, "code", None) == 412 and attempt > 0:
+                    return attempt
+                attempt += 1
+                if not is_retryable(error) or not deadline.backoff(self._policy, attempt):
+                    raise

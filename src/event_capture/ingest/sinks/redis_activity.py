@@ -1,0 +1,87 @@
+"""Recent per-user activity in Redis for real-time features (off unless REDIS_ENABLED=true).
+
+Per user, a capped list of compact recent events; per day, counters by event type. Every key
+has a TTL so nothing outlives the raw-event retention. Redis is a cache here, not a record:
+failures are reported and logged, never fail the request.
+"""
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from event_capture.ingest.sinks.outcome import SinkOutcome, SinkStatus
+from event_capture.ingest.validation import Row
+
+KEY_PREFIX = "capture:"
+
+# Enough to drive "recently viewed", "search again" and "reorder" features without copying
+# whole events (an order's line items can be kilobytes) into memory-priced storage.
+ACTIVITY_FIELDS = (
+    "event_id",
+    "event_type",
+    "occurred_at",
+    "product_id",
+    "category",
+    "query",
+    "intent",
+    "order_id",
+    "total",
+    "currency",
+    "detected_intent",
+)
+
+
+def activity_key(user_id: str) -> str:
+    return f"{KEY_PREFIX}activity:{user_id}"
+
+
+def daily_counts_key(day: str) -> str:
+    return f"{KEY_PREFIX}counts:{day}"
+
+
+def activity_entry(row: Row) -> str:
+    return json.dumps(
+        {key: row.data[key] for key in ACTIVITY_FIELDS if key in row.data}, separators=(",", ":")
+    )
+
+
+class RedisActivitySink:
+    def __init__(self, client: Callable[[], Any], max_length: int, ttl_seconds: int) -> None:
+        self._client_factory = client
+        self._client: Any = None
+        self._max_length = max_length
+        self._ttl_seconds = ttl_seconds
+
+    def write(self, rows: Sequence[Row]) -> SinkOutcome:
+        started = time.perf_counter()
+        try:
+            if self._client is None:
+                self._client = self._client_factory()
+            # One round trip for the whole batch; no MULTI, since partial application is
+            # harmless for a cache and a transaction would block other writers.
+            pipe = self._client.pipeline(transaction=False)
+            users: set[str] = set()
+            days: set[str] = set()
+            for row in rows:
+                key = activity_key(row.user_id)
+                pipe.lpush(key, activity_entry(row))
+                users.add(key)
+                day = row.data["received_at"][:10]
+                pipe.hincrby(daily_counts_key(day), row.event_type, 1)
+                days.add(day)
+            for key in users:
+                pipe.ltrim(key, 0, self._max_length - 1)
+                pipe.expire(key, self._ttl_seconds)
+            for day in days:
+                pipe.expire(daily_counts_key(day), self._ttl_seconds)
+            pipe.execute()
+        except Exception as error:  # noqa: BLE001 - a cache failure never fails capture
+            return SinkOutcome(
+                SinkStatus.FAILED,
+                latency_ms=(time.perf_counter() - started) * 1000,
+                error=f"{type(error).__name__}: {error}"[:300],
+            )
+        return SinkOutcome(
+            SinkStatus.OK, rows=len(rows), latency_ms=(time.perf_counter() - started) * 1000
+        )

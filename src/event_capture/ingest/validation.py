@@ -1,0 +1,190 @@
+"""Turn raw JSON events into storable rows, or into rejections that name the field and the rule.
+
+Each event is validated on its own, so one bad event never costs the good ones in its batch.
+"""
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
+from event_capture.ingest.limits import MAX_EVENT_BYTES
+from event_capture.tables.bigquery_schema import PARTITION_COLUMN
+from event_capture.schemas.families import EVENT_TYPES, MODEL_BY_EVENT_TYPE
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """A validated, enriched event as every sink stores it."""
+
+    index: int
+    event_id: str
+    event_type: str
+    table: str
+    user_id: str
+    data: dict[str, Any]
+    # The row serialized once: the archive line, the dead-letter payload and the byte size
+    # used to keep BigQuery requests under their limit all come from it.
+    json: str
+
+
+def group_by_table(rows: Iterable[Row]) -> dict[str, list[Row]]:
+    """Rows per destination table, each list in request order."""
+    groups: dict[str, list[Row]] = {}
+    for row in rows:
+        groups.setdefault(row.table, []).append(row)
+    return groups
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    field: str
+    rule: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "rule": self.rule, "message": self.message}
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    index: int
+    event_id: str | None
+    event_type: str | None
+    errors: tuple[FieldError, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "event_id": self.event_id,
+            "errors": [error.as_dict() for error in self.errors],
+        }
+
+
+# pydantic's messages speak of "Input"; ours name the rule the way the README documents it.
+_MESSAGES = {
+    "missing": "is required",
+    "extra_forbidden": "is not a known field (unknown fields are rejected, not stored)",
+    "string_type": "must be a string",
+    "string_too_short": "must be at least {min_length} characters",
+    "string_too_long": "must be at most {max_length} characters",
+    "string_pattern_mismatch": "must match {pattern}",
+    "int_type": "must be an integer",
+    "int_from_float": "must be an integer",
+    "float_type": "must be a number",
+    "decimal_type": "must be a number",
+    "decimal_parsing": "must be a number",
+    "decimal_max_places": "must have at most {decimal_places} decimal places",
+    "decimal_max_digits": "must have at most {max_digits} digits",
+    "bool_type": "must be true or false",
+    "list_type": "must be an array",
+    "model_type": "must be an object",
+    "dict_type": "must be an object",
+    "decimal_whole_digits": "must have at most {whole_digits} digits before the point",
+    "too_short": "must have at least {min_length} item(s)",
+    "too_long": "must have at most {max_length} items",
+    "greater_than_equal": "must be ≥ {ge}",
+    "greater_than": "must be > {gt}",
+    "less_than_equal": "must be ≤ {le}",
+    "less_than": "must be < {lt}",
+    "literal_error": "must be one of {expected}",
+    "uuid_type": "must be a UUID string",
+    "uuid_parsing": "must be a UUID string",
+    "datetime_type": "must be an ISO 8601 timestamp string",
+    "datetime_parsing": "must be an ISO 8601 timestamp string",
+    "datetime_from_date_parsing": "must be an ISO 8601 timestamp string",
+    "timezone_aware": "must include a UTC offset (e.g. Z or +01:00)",
+}
+
+
+def _path(location: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in location:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else part)
+    return path
+
+
+def _field_error(error: ErrorDetails, prefix: str) -> FieldError:
+    template = _MESSAGES.get(error["type"])
+    if template is None:
+        message = error["msg"].replace("Input should be", "must be").replace("Value error, ", "")
+    else:
+        message = template.format(**error.get("ctx", {}))
+    field = _path(tuple(error["loc"]))
+    return FieldError(
+        f"{prefix}.{field}" if prefix and field else prefix or field, error["type"], message
+    )
+
+
+def _reject(index: int, raw: Any, errors: tuple[FieldError, ...]) -> Rejection:
+    event_id = raw.get("event_id") if isinstance(raw, dict) else None
+    event_type = raw.get("event_type") if isinstance(raw, dict) else None
+    return Rejection(
+        index,
+        event_id if isinstance(event_id, str) else None,
+        event_type if isinstance(event_type, str) else None,
+        errors,
+    )
+
+
+def _validate_one(
+    index: int, raw: Any, prefix: str, context: dict[str, Any], received_at_text: str
+) -> Row | tuple[FieldError, ...]:
+    if not isinstance(raw, dict):
+        return (FieldError(prefix or "event", "model_type", "must be an object"),)
+    event_type = raw.get("event_type")
+    model = MODEL_BY_EVENT_TYPE.get(event_type) if isinstance(event_type, str) else None
+    if model is None:
+        if event_type is None:
+            return (FieldError(_join(prefix, "event_type"), "missing", "is required"),)
+        message = "must be one of " + ", ".join(EVENT_TYPES)
+        return (FieldError(_join(prefix, "event_type"), "literal_error", message),)
+    try:
+        event = model.model_validate(raw, context=context)
+    except ValidationError as invalid:
+        return tuple(_field_error(error, prefix) for error in invalid.errors())
+    data = event.model_dump(mode="json", exclude_none=True)
+    data[PARTITION_COLUMN] = received_at_text
+    data["schema_version"] = model.SCHEMA_VERSION
+    text = json.dumps(data, separators=(",", ":"))
+    if len(text) > MAX_EVENT_BYTES:
+        message = f"must be at most {MAX_EVENT_BYTES} bytes"
+        return (FieldError(prefix or "event", "event_too_large", message),)
+    return Row(index, data["event_id"], event.event_type, model.TABLE, event.user_id, data, text)
+
+
+def validate_events(
+    raw_events: list[Any], received_at: datetime, batch: bool = True
+) -> tuple[list[Row], list[Rejection]]:
+    """Validate each raw event; returns the storable rows and the rejections, both in order.
+
+    ``received_at`` is the server clock reading for the whole request: it bounds
+    ``occurred_at`` and is stored with every row. ``batch`` says whether field paths are
+    prefixed with ``events[i]``.
+    """
+    context = {"received_at": received_at}
+    received_at_text = received_at.isoformat().replace("+00:00", "Z")
+    rows: list[Row] = []
+    rejections: list[Rejection] = []
+    seen_ids: set[str] = set()
+    for index, raw in enumerate(raw_events):
+        prefix = f"events[{index}]" if batch else ""
+        outcome = _validate_one(index, raw, prefix, context, received_at_text)
+        if isinstance(outcome, Row) and outcome.event_id in seen_ids:
+            # Two copies in one request are a client bug; the first one is kept.
+            message = "appears more than once in this request"
+            outcome = (FieldError(_join(prefix, "event_id"), "duplicate_in_request", message),)
+        if isinstance(outcome, Row):
+            seen_ids.add(outcome.event_id)
+            rows.append(outcome)
+        else:
+            rejections.append(_reject(index, raw, outcome))
+    return rows, rejections
+
+
+def _join(prefix: str, field: str) -> str:
+    return f"{prefix}.{field}" if prefix else field

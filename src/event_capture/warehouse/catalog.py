@@ -1,0 +1,338 @@
+"""Everything the warehouse layer holds, named once: views, scheduled queries and their tables.
+
+The SQL is in ``warehouse/sql``, one statement per file, with ``${...}`` placeholders for the
+datasets and settings. The Pulumi program and the tests both render it from here, so what the
+tests run on the emulator is what is deployed.
+
+Two datasets, split by what they may hold:
+
+- the events dataset (user-level, 90 days): raw tables, their ``_dedup`` views and the ML
+  feature tables, whose snapshots expire after ``FEATURE_SNAPSHOT_DAYS``;
+- the analytics dataset (no user or session id): search aggregates, the dashboard views and
+  the data-quality results, which may be kept longer than the raw events.
+"""
+
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from string import Template
+
+from event_capture.schemas.retention import RETENTION_DAYS
+from event_capture.tables.definitions import load_table_definitions
+
+SQL_DIR = Path(__file__).parent / "sql"
+
+EVENTS = "events"
+ANALYTICS = "analytics"
+
+# The app's intent classifier labels; anything else counts against `unknown_intent_rate`.
+KNOWN_INTENTS = (
+    "product_lookup",
+    "category_browse",
+    "reorder",
+    "recipe",
+    "price_check",
+    "store_info",
+    "order_status",
+)
+DEFAULT_MIN_USERS = 5
+TOP_N = 10
+RECENT_DAYS = 7
+# Feature snapshots are rebuilt daily from the raw window; a week of them is enough to compare.
+FEATURE_SNAPSHOT_DAYS = 7
+DATA_QUALITY_DAYS = 400
+# Starts the error a failed data-quality run ends with; the alert policy's log filter matches it.
+QUALITY_FAILED = "data_quality_failed"
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    mode: str = "REQUIRED"
+    description: str = ""
+    fields: tuple["Column", ...] = ()
+
+    def api_repr(self) -> dict[str, object]:
+        """The column as BigQuery's JSON schema (what Pulumi and the client both take)."""
+        out: dict[str, object] = {"name": self.name, "type": self.type, "mode": self.mode}
+        if self.description:
+            out["description"] = self.description
+        if self.fields:
+            out["fields"] = [f.api_repr() for f in self.fields]
+        return out
+
+
+@dataclass(frozen=True)
+class View:
+    name: str
+    dataset: str
+    sql_file: str
+    description: str
+    params: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ScheduledTable:
+    """A table rebuilt daily by a scheduled query, one partition (``partition_field``) per run."""
+
+    name: str
+    dataset: str
+    description: str
+    partition_field: str
+    expiration_days: int | None  # None: kept until deleted (anonymized data only)
+    columns: tuple[Column, ...]
+    schedule: str
+    personal_data: bool
+
+    @property
+    def sql_file(self) -> str:
+        return f"{self.name}.sql"
+
+
+EVENT_TABLES = tuple(definition["table_id"] for definition in load_table_definitions())
+# Where a de-duplicated read starts: the view, the whole retention window (the raw tables'
+# partition filter); a query about the day before @run_date, that day's start minus a day,
+# since an event may be stamped up to 24 hours ahead of its arrival.
+VIEW_SINCE = f"TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL {RETENTION_DAYS} DAY)"
+RECENT_SINCE = "TIMESTAMP(DATE_SUB(@run_date, INTERVAL 2 DAY))"
+
+
+def _dedup_view(table: str) -> View:
+    return View(
+        name=f"{table}_dedup",
+        dataset=EVENTS,
+        sql_file="dedup.sql",
+        description=f"{table}, one row per event_id (the copy received last).",
+        params={"table": table, "since": VIEW_SINCE},
+    )
+
+
+DEDUP_VIEWS = tuple(_dedup_view(table) for table in EVENT_TABLES)
+DASHBOARD_VIEWS = (
+    View(
+        "daily_funnel",
+        ANALYTICS,
+        "daily_funnel.sql",
+        "Users per day at each step: search, click, add to cart, order.",
+    ),
+    View(
+        "top_products",
+        ANALYTICS,
+        "top_products.sql",
+        "Products over the last 28 days by views, carts and orders, with ranks.",
+    ),
+)
+VIEWS = DEDUP_VIEWS + DASHBOARD_VIEWS
+
+
+def _c(name: str, type_: str, description: str, mode: str = "REQUIRED") -> Column:
+    return Column(name, type_, mode, description)
+
+
+def _snapshot() -> Column:
+    return _c("snapshot_date", "DATE", "Day the snapshot describes (up to its end, UTC).")
+
+
+SEARCH_DAILY = ScheduledTable(
+    name="search_daily",
+    dataset=ANALYTICS,
+    description="Daily searches per normalized query and intent; rows with fewer than k users "
+    "are dropped. No user or session id.",
+    partition_field="day",
+    expiration_days=None,
+    personal_data=False,
+    schedule="every day 01:30",
+    columns=(
+        _c("day", "DATE", "Day the searches occurred (UTC)."),
+        _c("normalized_query", "STRING", "Query lower-cased, spaces collapsed, digits masked."),
+        _c("intent", "STRING", "Intent label from the app's classifier."),
+        _c("searches", "INTEGER", "Searches made."),
+        _c("users", "INTEGER", "Distinct users who made them (at least k)."),
+        _c("zero_result_rate", "FLOAT", "Share of searches with no results."),
+        _c("click_through_rate", "FLOAT", "Share of searches followed by a product click."),
+        _c("add_to_cart_rate", "FLOAT", "Share of searches followed by an add to cart."),
+    ),
+)
+USER_PROFILES = ScheduledTable(
+    name="user_profiles",
+    dataset=EVENTS,
+    description="Per-user activity profile over the retention window, one snapshot per day.",
+    partition_field="snapshot_date",
+    expiration_days=FEATURE_SNAPSHOT_DAYS,
+    personal_data=True,
+    schedule="every day 02:00",
+    columns=(
+        _snapshot(),
+        _c("user_id", "STRING", "Pseudonymous user id."),
+        _c("searches", "INTEGER", "Searches."),
+        _c("product_views", "INTEGER", "Product views."),
+        _c("product_clicks", "INTEGER", "Product clicks."),
+        _c("add_to_carts", "INTEGER", "Cart additions."),
+        _c("orders", "INTEGER", "Orders placed."),
+        _c("voice_interactions", "INTEGER", "Voice interactions."),
+        _c("sessions", "INTEGER", "Distinct sessions with any event."),
+        _c("first_seen", "TIMESTAMP", "First event in the window."),
+        _c("last_seen", "TIMESTAMP", "Last event in the window."),
+        _c("days_since_last_seen", "INTEGER", "Days from last_seen to snapshot_date."),
+        _c("favourite_category", "STRING", "Most interacted category.", "NULLABLE"),
+        _c("favourite_product", "STRING", "Most interacted product.", "NULLABLE"),
+        Column(
+            "intent_mix",
+            "RECORD",
+            "REPEATED",
+            "Share of searches and voice requests per intent, largest first.",
+            (_c("intent", "STRING", "Intent label."), _c("share", "FLOAT", "Share, 0 to 1.")),
+        ),
+        _c("order_currency", "STRING", "The user's most used order currency.", "NULLABLE"),
+        _c("average_order_value", "NUMERIC", "Mean order total in order_currency.", "NULLABLE"),
+    ),
+)
+REORDER_PREDICTIONS = ScheduledTable(
+    name="reorder_predictions",
+    dataset=EVENTS,
+    description="Per user and product ordered on two or more days: when the next order is due.",
+    partition_field="snapshot_date",
+    expiration_days=FEATURE_SNAPSHOT_DAYS,
+    personal_data=True,
+    schedule="every day 02:00",
+    columns=(
+        _snapshot(),
+        _c("user_id", "STRING", "Pseudonymous user id."),
+        _c("product_id", "STRING", "Catalogue product id."),
+        _c("orders", "INTEGER", "Days with an order holding the product."),
+        _c("first_ordered_on", "DATE", "First such day."),
+        _c("last_ordered_on", "DATE", "Last such day."),
+        _c("mean_interval_days", "FLOAT", "Mean days between those days."),
+        _c("days_since_last", "INTEGER", "Days from last_ordered_on to snapshot_date."),
+        _c("due_score", "FLOAT", "days_since_last / mean_interval_days; 1 or more is due."),
+        _c("next_expected_on", "DATE", "last_ordered_on plus the rounded mean interval."),
+    ),
+)
+PRODUCT_RECOMMENDATIONS = ScheduledTable(
+    name="product_recommendations",
+    dataset=EVENTS,
+    description=f"Top {TOP_N} co-occurring products per product (sessions and orders).",
+    partition_field="snapshot_date",
+    expiration_days=FEATURE_SNAPSHOT_DAYS,
+    personal_data=False,
+    schedule="every day 02:00",
+    columns=(
+        _snapshot(),
+        _c("product_id", "STRING", "Catalogue product id."),
+        _c("recommended_product_id", "STRING", "A product found in the same baskets."),
+        _c("co_occurrences", "INTEGER", "Baskets (sessions and orders) holding both."),
+        _c("rank", "INTEGER", "1 = most co-occurring."),
+    ),
+)
+USER_RECOMMENDATIONS = ScheduledTable(
+    name="user_recommendations",
+    dataset=EVENTS,
+    description=f"Top {TOP_N} products per user from their last {RECENT_DAYS} days' items, "
+    "without what they ordered in that time.",
+    partition_field="snapshot_date",
+    expiration_days=FEATURE_SNAPSHOT_DAYS,
+    personal_data=True,
+    # After product_recommendations, whose snapshot of the same day it reads.
+    schedule="every day 03:00",
+    columns=(
+        _snapshot(),
+        _c("user_id", "STRING", "Pseudonymous user id."),
+        _c("product_id", "STRING", "Recommended product."),
+        _c("score", "INTEGER", "Summed co-occurrences with the user's recent items."),
+        _c("rank", "INTEGER", "1 = best."),
+    ),
+)
+DATA_QUALITY = ScheduledTable(
+    name="data_quality",
+    dataset=ANALYTICS,
+    description="Daily data-quality results: one row per rule (and family or field).",
+    partition_field="check_date",
+    expiration_days=DATA_QUALITY_DAYS,
+    personal_data=False,
+    schedule="every day 04:00",
+    columns=(
+        _c("check_date", "DATE", "Day checked (UTC)."),
+        _c("rule", "STRING", "Rule name."),
+        _c("family", "STRING", "Event family (table) checked."),
+        _c("field", "STRING", "Field checked, where the rule is about one.", "NULLABLE"),
+        _c("value", "FLOAT", "Measured value; NULL when there was nothing to measure.", "NULLABLE"),
+        _c("threshold", "FLOAT", "The rule's limit."),
+        _c("passed", "BOOLEAN", "Whether the value is within the limit."),
+        _c("rows_checked", "INTEGER", "Rows the value was measured over."),
+    ),
+)
+SCHEDULED_TABLES = (
+    SEARCH_DAILY,
+    USER_PROFILES,
+    REORDER_PREDICTIONS,
+    PRODUCT_RECOMMENDATIONS,
+    USER_RECOMMENDATIONS,
+    DATA_QUALITY,
+)
+
+
+@dataclass(frozen=True)
+class Datasets:
+    """Where the SQL points: fully qualified dataset names (``project.dataset``)."""
+
+    events: str
+    analytics: str
+    min_users: int = DEFAULT_MIN_USERS
+
+    def of(self, role: str) -> str:
+        """The dataset holding a view or table declared with ``dataset=role``."""
+        return self.events if role == EVENTS else self.analytics
+
+    def placeholders(self) -> dict[str, str]:
+        intents = ", ".join(f"'{intent}'" for intent in KNOWN_INTENTS)
+        values = {
+            EVENTS: self.events,
+            ANALYTICS: self.analytics,
+            "min_users": str(self.min_users),
+            "top_n": str(TOP_N),
+            "recent_days": str(RECENT_DAYS),
+            "known_intents": f"[{intents}]",
+            "quality_failed": QUALITY_FAILED,
+        }
+        dedup = Template(read_sql("dedup.sql"))
+        for table in EVENT_TABLES:
+            query = dedup.substitute(values, table=table, since=RECENT_SINCE).strip()
+            values[f"recent_{table}"] = f"(\n{query}\n)"
+        return values
+
+
+@cache
+def read_sql(file_name: str) -> str:
+    return (SQL_DIR / file_name).read_text()
+
+
+def render(file_name: str, datasets: Datasets, **params: str) -> str:
+    """The SQL of one file with its placeholders filled; an unknown placeholder raises."""
+    return Template(read_sql(file_name)).substitute(datasets.placeholders(), **params).strip()
+
+
+def view_sql(view: View, datasets: Datasets) -> str:
+    return render(view.sql_file, datasets, **view.params)
+
+
+def table_name(spec: ScheduledTable, datasets: Datasets) -> str:
+    return f"{datasets.of(spec.dataset)}.{spec.name}"
+
+
+def scheduled_sql(spec: ScheduledTable, datasets: Datasets) -> str:
+    """The script the table's scheduled query runs for ``@run_date``: it replaces the partition
+    of the day before with the query's rows. The data-quality run then fails, naming every
+    failed rule, if any rule failed; that error is what its alert policy matches.
+    """
+    script = render(
+        "replace_partition.sql",
+        datasets,
+        table=table_name(spec, datasets),
+        partition_field=spec.partition_field,
+        columns=", ".join(column.name for column in spec.columns),
+        query=render(spec.sql_file, datasets),
+    )
+    if spec is DATA_QUALITY:
+        script += "\n\n" + render("data_quality_alert.sql", datasets) + ";"
+    return script
