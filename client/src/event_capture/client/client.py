@@ -26,7 +26,11 @@ from event_capture.client.delivery import Answer, Backoff, HttpTransport, Verdic
 from event_capture.client.stats import ClientStats, Counters
 from event_capture.schemas.envelope import EventEnvelope
 from event_capture.schemas.families import MODEL_BY_EVENT_TYPE
-from event_capture.schemas.http_limits import MAX_EVENT_BYTES, MAX_EVENTS_PER_REQUEST, MAX_REQUEST_BYTES
+from event_capture.schemas.http_limits import (
+    MAX_EVENT_BYTES,
+    MAX_EVENTS_PER_REQUEST,
+    MAX_REQUEST_BYTES,
+)
 
 log = logging.getLogger("capture_client")
 

@@ -14,7 +14,10 @@ from decimal import Decimal
 from typing import Any
 
 from event_capture.schemas.order import LineItem, OrderEvent
-from event_capture.schemas.product_interaction import ProductInteractionEvent, ProductInteractionType
+from event_capture.schemas.product_interaction import (
+    ProductInteractionEvent,
+    ProductInteractionType,
+)
 from event_capture.schemas.search import SearchEvent, SearchFilter
 from event_capture.schemas.session import Device, SessionEvent
 from event_capture.schemas.voice import VoiceInteractionEvent
