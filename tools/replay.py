@@ -1,4 +1,4 @@
-"""Re-insert dead-lettered rows into BigQuery: ``make replay`` or ``python -m ingest.replay``.
+"""Re-insert dead-lettered rows into BigQuery: ``make replay`` or ``python -m tools.replay``.
 
 Each dead-letter object is replayed with the rows' original insertIds, then moved to
 ``dead-letter-replayed/``, so a second run finds nothing to do. Rows BigQuery refuses again as
@@ -14,18 +14,20 @@ and delete objects in the bucket (the function's own account can only create the
 import argparse
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from event_capture.ingest import clients
 from event_capture.ingest.config import Config, load_config
-from event_capture.ingest.sinks.bigquery import BigQuerySink
-from event_capture.ingest.sinks.dead_letter import DEAD_LETTER_AREA, REPLAYED_AREA, dead_letter_line
-from event_capture.ingest.validation import Row
+from event_capture.ingest.row import Request
+from event_capture.ingest.sinks import dead_letter
+from event_capture.ingest.sinks.gcs_objects import PRECONDITION_FAILED, NdjsonWriter
+from event_capture.ingest.sinks.result import FailedRow, FailureKind, Sink
+from event_capture.ingest.wiring import bigquery_sink, dead_letter_writer
 
-INVALID_AREA = "dead-letter-invalid"
+# A replayed object already copied or deleted by a concurrent or earlier run: nothing to do.
+ALREADY_MOVED = frozenset({404, PRECONDITION_FAILED})
 
 
 @dataclass(slots=True)
@@ -46,25 +48,6 @@ class ReplayReport:
         }
 
 
-def rows_from_object(text: str) -> list[Row]:
-    rows = []
-    for index, line in enumerate(line for line in text.splitlines() if line.strip()):
-        entry: dict[str, Any] = json.loads(line)
-        data: dict[str, Any] = entry["row"]
-        rows.append(
-            Row(
-                index=index,
-                event_id=entry["insert_id"],
-                event_type=entry["event_type"],
-                table=entry["table"],
-                user_id=data["user_id"],
-                data=data,
-                json=json.dumps(data, separators=(",", ":")),
-            )
-        )
-    return rows
-
-
 def _sibling(name: str, area: str, suffix: str = "") -> str:
     # dead-letter/<table>/dt=.../x.ndjson -> <area>/<table>/dt=.../x<suffix>.ndjson
     rest = name.split("/", 1)[1]
@@ -74,37 +57,39 @@ def _sibling(name: str, area: str, suffix: str = "") -> str:
 
 
 def replay(
-    bucket: Any,
-    sink: BigQuerySink,
+    writer: NdjsonWriter,
+    sink: Sink,
     progress: TextIO = sys.stderr,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> ReplayReport:
     report = ReplayReport()
-    blobs = sorted(bucket.list_blobs(prefix=f"{DEAD_LETTER_AREA}/"), key=lambda b: b.name)
+    bucket = writer.bucket()
+    blobs = sorted(bucket.list_blobs(prefix=f"{dead_letter.DEAD_LETTER_AREA}/"), key=_name)
     if not blobs:
         print("nothing to replay", file=progress)
         return report
     for number, blob in enumerate(blobs, start=1):
-        rows = rows_from_object(blob.download_as_text())
-        result = sink.insert(rows)
-        invalid = [(r, why) for r, why in result.failed if why.startswith("invalid")]
-        transient = [(r, why) for r, why in result.failed if not why.startswith("invalid")]
+        rows = [entry.row for entry in dead_letter.decode(blob.download_as_text())]
+        result = sink.write(rows, Request("replay", now()))
+        invalid = [f for f in result.failed if f.failure.kind is FailureKind.INVALID]
+        transient = [f for f in result.failed if f.failure.kind is not FailureKind.INVALID]
         stamp = now().strftime("%Y%m%dT%H%M%S")
         # Leftovers are written before the original is moved: a crash in between repeats
         # work (same insertIds) but never loses a row.
         if invalid:
-            _create(bucket, _sibling(blob.name, INVALID_AREA), invalid)
+            _keep(writer, _sibling(blob.name, dead_letter.INVALID_AREA), invalid)
         if transient:
-            _create(bucket, _sibling(blob.name, DEAD_LETTER_AREA, f"-retry-{stamp}"), transient)
-        _move(bucket, blob, _sibling(blob.name, REPLAYED_AREA))
+            retry_name = _sibling(blob.name, dead_letter.DEAD_LETTER_AREA, f"-retry-{stamp}")
+            _keep(writer, retry_name, transient)
+        _move(bucket, blob, _sibling(blob.name, dead_letter.REPLAYED_AREA))
         report.objects += 1
         report.rows += len(rows)
-        report.inserted += len(result.inserted)
+        report.inserted += len(result.stored)
         report.invalid += len(invalid)
         report.still_failing += len(transient)
         print(
             f"[{number}/{len(blobs)}] {blob.name}: {len(rows)} rows, "
-            f"{len(result.inserted)} inserted, {len(invalid)} invalid, "
+            f"{len(result.stored)} inserted, {len(invalid)} invalid, "
             f"{len(transient)} left for the next run",
             file=progress,
             flush=True,
@@ -112,27 +97,26 @@ def replay(
     return report
 
 
-def _create(bucket: Any, name: str, entries: list[tuple[Row, str]]) -> None:
-    data = "".join(dead_letter_line(row, reason) + "\n" for row, reason in entries)
-    try:
-        bucket.blob(name).upload_from_string(
-            data, content_type="application/x-ndjson", if_generation_match=0
-        )
-    except Exception as error:
-        if getattr(error, "code", None) != 412:  # written by an earlier, interrupted run
-            raise
+def _name(blob: Any) -> str:
+    return str(blob.name)
+
+
+def _keep(writer: NdjsonWriter, name: str, entries: Sequence[FailedRow]) -> None:
+    # The name follows from the replayed object's, so a 412 on the first attempt means an
+    # earlier, interrupted run wrote these very rows.
+    writer.create(name, (dead_letter.encode(entry) for entry in entries), exists_ok=True)
 
 
 def _move(bucket: Any, blob: Any, destination: str) -> None:
     try:
         bucket.copy_blob(blob, bucket, destination, if_generation_match=0)
     except Exception as error:
-        if getattr(error, "code", None) != 412:
+        if getattr(error, "code", None) != PRECONDITION_FAILED:  # copied by an earlier run
             raise
     try:
         bucket.delete_blob(blob.name, if_generation_match=blob.generation)
     except Exception as error:
-        if getattr(error, "code", None) not in (404, 412):  # already moved by another run
+        if getattr(error, "code", None) not in ALREADY_MOVED:  # moved by another run
             raise
 
 
@@ -146,14 +130,7 @@ def main(argv: list[str] | None = None, config: Config | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    sink = BigQuerySink(
-        lambda: clients.bigquery_client(config),
-        config.project,
-        config.bigquery_dataset,
-        config.bigquery_deadline_seconds,
-    )
-    bucket = clients.storage_client(config).bucket(config.dead_letter_bucket)
-    report = replay(bucket, sink)
+    report = replay(dead_letter_writer(config), bigquery_sink(config))
     print(json.dumps({"message": "replay", **report.as_dict()}))
     return 1 if report.still_failing else 0
 

@@ -11,11 +11,11 @@ from typing import Any
 import flask
 import functions_framework
 
+from event_capture.ingest import log_fields
 from event_capture.ingest.config import load_config
 from event_capture.ingest.http_contract import HttpError, check_request, parse_body
 from event_capture.ingest.limits import MAX_REQUEST_BYTES
 from event_capture.ingest.wiring import build_pipeline
-from event_capture.ingest import log_fields
 
 # Read once per instance: bad configuration stops the instance at start-up with a message
 # naming the variable, instead of failing every request. Clients are created on first use.

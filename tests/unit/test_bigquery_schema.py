@@ -17,14 +17,14 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from event_capture.tables import generate
-from event_capture.tables.bigquery_schema import additive_problems, table_definition
 from event_capture.schemas.envelope import EventEnvelope
 from event_capture.schemas.families import FAMILIES
-from event_capture.tables.generate import render
 from event_capture.schemas.order import LineItem
 from event_capture.schemas.search import SearchFilter
+from event_capture.tables import generate
+from event_capture.tables.bigquery_schema import additive_problems, table_definition
 from event_capture.tables.definitions import TABLES_DIR, table_path
+from event_capture.tables.generate import render
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 NINETY_DAYS_MS = 90 * 24 * 60 * 60 * 1000

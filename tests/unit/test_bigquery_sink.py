@@ -1,4 +1,4 @@
-"""Tests for ingest.sinks.bigquery.BigQuerySink with a scripted fake client and a fake clock.
+"""Tests for the BigQuery sink with a scripted fake client and a fake clock.
 
 The fake client answers each insertAll call from a script (an exception to raise, per-row
 errors to return, or success) and records what it was sent; ``sleep`` records the backoff
@@ -14,9 +14,11 @@ from typing import Any
 import pytest
 from google.api_core import exceptions as gexc
 
-from event_capture.ingest.retry import BackoffPolicy
-from event_capture.ingest.sinks.bigquery import BigQuerySink, InsertResult
-from event_capture.ingest.validation import Row, validate_events
+from event_capture.ingest.retry import BackoffPolicy, Timing
+from event_capture.ingest.row import Request, Row
+from event_capture.ingest.sinks.bigquery import BigQuerySink
+from event_capture.ingest.sinks.result import FailureKind, SinkResult
+from event_capture.ingest.validation import validate_events
 from tests.unit import event_factory as factory
 
 R = factory.RECEIVED_AT
@@ -118,8 +120,8 @@ class Harness:
     sink: BigQuerySink
     factory_calls: list[int]
 
-    def insert(self, rows: Sequence[Row]) -> InsertResult:
-        return self.sink.insert(rows)
+    def insert(self, rows: Sequence[Row]) -> SinkResult:
+        return self.sink.write(rows, Request("req", R))
 
 
 def harness(
@@ -142,7 +144,12 @@ def harness(
 
     extra: dict[str, Any] = {} if policy is None else {"policy": policy}
     sink = BigQuerySink(
-        make_client, PROJECT, DATASET, deadline, clock=clock, sleep=sleep, rand=rand, **extra
+        make_client,
+        project=PROJECT,
+        dataset=DATASET,
+        deadline_seconds=deadline,
+        timing=Timing(clock, sleep, rand),
+        **extra,
     )
     return Harness(clock, sleep, client, sink, factory_calls)
 
@@ -151,6 +158,10 @@ def search_rows(count: int) -> list[Row]:
     rows, rejections = validate_events([factory.search(R) for _ in range(count)], R)
     assert rejections == []
     return rows
+
+
+def reasons(result: SinkResult) -> list[str]:
+    return [f.failure.detail for f in result.failed]
 
 
 def ids(rows: Sequence[Row]) -> list[str]:
@@ -244,7 +255,7 @@ def test_rows_are_sent_with_event_ids_as_insert_ids_to_the_family_table() -> Non
     assert call.ignore_unknown_values is False
     assert call.retry is None
     assert 0 < call.timeout <= 30
-    assert result.inserted == rows
+    assert result.stored == rows
     assert (result.failed, result.requests, result.retries) == ([], 1, 0)
     assert h.sleep.waits == []
 
@@ -264,7 +275,7 @@ def test_rows_of_different_tables_go_to_different_table_ids() -> None:
         f"{PROJECT}.{DATASET}.sessions": ids(rows[6:8]),
         f"{PROJECT}.{DATASET}.voice_interactions": [rows[8].event_id],
     }
-    assert sorted(ids(result.inserted)) == sorted(ids(rows))
+    assert sorted(ids(result.stored)) == sorted(ids(rows))
 
 
 def test_1200_rows_are_sent_in_chunks_of_at_most_500() -> None:
@@ -276,7 +287,7 @@ def test_1200_rows_are_sent_in_chunks_of_at_most_500() -> None:
     assert [len(call.row_ids) for call in h.client.calls] == [500, 500, 200]
     assert [i for call in h.client.calls for i in call.row_ids] == ids(rows)
     assert result.requests == 3
-    assert len(result.inserted) == 1200
+    assert len(result.stored) == 1200
 
 
 def test_no_rows_means_no_request_and_no_client() -> None:
@@ -286,7 +297,7 @@ def test_no_rows_means_no_request_and_no_client() -> None:
 
     assert h.client.calls == []
     assert h.factory_calls == []
-    assert (result.inserted, result.failed, result.requests) == ([], [], 0)
+    assert (result.stored, result.failed, result.requests) == ([], [], 0)
 
 
 def test_client_is_created_lazily_and_once() -> None:
@@ -316,7 +327,7 @@ def test_transient_failures_are_retried_until_success(
 
     assert len(h.client.calls) == 4
     assert all(call.row_ids == ids(rows) for call in h.client.calls)
-    assert result.inserted == rows
+    assert result.stored == rows
     assert result.failed == []
     assert (result.requests, result.retries) == (4, 3)
     assert len(h.sleep.waits) == 3
@@ -334,13 +345,13 @@ def test_permanent_failures_are_not_retried(
 
     assert len(h.client.calls) == 1
     assert h.sleep.waits == []
-    assert result.inserted == []
-    assert [row for row, _ in result.failed] == rows
-    for _, reason in result.failed:
+    assert result.stored == []
+    assert [f.row for f in result.failed] == rows
+    for reason in reasons(result):
         assert type(error).__name__ in reason
         assert text in reason
     assert (result.requests, result.retries) == (1, 0)
-    assert result.last_error is not None and text in result.last_error
+    assert result.error is not None and text in result.error
 
 
 def test_permanent_failure_after_transient_ones_stops_retrying() -> None:
@@ -353,8 +364,8 @@ def test_permanent_failure_after_transient_ones_stops_retrying() -> None:
 
     assert len(h.client.calls) == 2
     assert len(h.sleep.waits) == 1
-    assert [row for row, _ in result.failed] == rows
-    assert all("schema mismatch" in reason for _, reason in result.failed)
+    assert [f.row for f in result.failed] == rows
+    assert all("schema mismatch" in reason for reason in reasons(result))
 
 
 def test_a_failing_table_does_not_block_the_next_one() -> None:
@@ -369,8 +380,8 @@ def test_a_failing_table_does_not_block_the_next_one() -> None:
 
     result = h.insert(rows)
 
-    assert [row.table for row in result.inserted] == ["orders"]
-    assert [row.table for row, _ in result.failed] == ["searches"]
+    assert [row.table for row in result.stored] == ["orders"]
+    assert [f.row.table for f in result.failed] == ["searches"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -395,7 +406,7 @@ def test_default_backoff_is_full_jitter_doubling_from_100ms_capped_at_4s(
     assert h.sleep.waits == pytest.approx(expected)
     if rand_value == 1.0:
         assert h.sleep.waits == pytest.approx([0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 4.0, 4.0, 4.0])
-    assert len(result.inserted) == 1
+    assert len(result.stored) == 1
     assert result.retries == failures
 
 
@@ -433,7 +444,7 @@ def test_backoff_restarts_for_each_chunk() -> None:
 
     assert [len(c.row_ids) for c in h.client.calls] == [500, 500, 500, 100, 100]
     assert h.sleep.waits == pytest.approx([0.1, 0.2, 0.1])
-    assert len(result.inserted) == 600
+    assert len(result.stored) == 600
 
 
 # --------------------------------------------------------------------------------------------
@@ -451,9 +462,9 @@ def test_retries_stop_at_the_deadline_and_no_wait_overruns_it() -> None:
 
     result = h.insert(rows)
 
-    assert result.inserted == []
-    assert [row for row, _ in result.failed] == rows
-    for _, reason in result.failed:
+    assert result.stored == []
+    assert [f.row for f in result.failed] == rows
+    for reason in reasons(result):
         assert "deadline" in reason
         assert "5s" in reason
         assert "still down" in reason
@@ -481,8 +492,8 @@ def test_deadline_reached_between_attempts_fails_remaining_rows() -> None:
     result = h.insert(rows)
 
     assert len(h.client.calls) == 3
-    assert [row for row, _ in result.failed] == rows
-    assert all("deadline" in reason for _, reason in result.failed)
+    assert [f.row for f in result.failed] == rows
+    assert all("deadline" in reason for reason in reasons(result))
 
 
 def test_deadline_is_shared_by_all_chunks_of_a_request() -> None:
@@ -495,8 +506,8 @@ def test_deadline_is_shared_by_all_chunks_of_a_request() -> None:
 
     # The first table used the whole budget; the second is not even tried.
     assert {call.table for call in h.client.calls} == {f"{PROJECT}.{DATASET}.searches"}
-    assert sorted(row.table for row, _ in result.failed) == ["orders", "searches"]
-    assert all("deadline" in reason for _, reason in result.failed)
+    assert sorted(f.row.table for f in result.failed) == ["orders", "searches"]
+    assert all("deadline" in reason for reason in reasons(result))
 
 
 def test_long_deadline_lets_slow_retries_succeed() -> None:
@@ -504,7 +515,7 @@ def test_long_deadline_lets_slow_retries_succeed() -> None:
 
     result = h.insert(search_rows(1))
 
-    assert len(result.inserted) == 1
+    assert len(result.stored) == 1
     assert result.failed == []
 
 
@@ -529,11 +540,11 @@ def test_invalid_rows_fail_and_stopped_rows_are_retried_alone_at_once() -> None:
     assert second.json_rows == [rows[i].data for i in (0, 2, 3, 4)]
     # Stopped rows were never at fault: no backoff before resending them.
     assert h.sleep.waits == []
-    assert [row for row, _ in result.failed] == [rows[1]]
-    reason = result.failed[0][1]
-    assert reason.startswith("invalid")
-    assert "colour" in reason and "no such field: colour." in reason
-    assert ids(result.inserted) == ids([rows[0], rows[2], rows[3], rows[4]])
+    assert [f.row for f in result.failed] == [rows[1]]
+    failure = result.failed[0].failure
+    assert failure.kind is FailureKind.INVALID
+    assert "colour" in failure.detail and "no such field: colour." in failure.detail
+    assert ids(result.stored) == ids([rows[0], rows[2], rows[3], rows[4]])
     assert (result.requests, result.retries) == (2, 1)
 
 
@@ -558,11 +569,11 @@ def test_per_row_indexes_refer_to_the_rows_of_that_call() -> None:
         ids(rows[1:]),
         ids(rows[1:3]),
     ]
-    assert {row.event_id: reason for row, reason in result.failed} == {
-        rows[0].event_id: "invalid: row: bad a",
-        rows[3].event_id: "invalid: row: bad d",
+    assert {f.row.event_id: (f.failure.kind, f.failure.detail) for f in result.failed} == {
+        rows[0].event_id: (FailureKind.INVALID, "row: bad a"),
+        rows[3].event_id: (FailureKind.INVALID, "row: bad d"),
     }
-    assert ids(result.inserted) == ids(rows[1:3])
+    assert ids(result.stored) == ids(rows[1:3])
 
 
 def test_rows_without_errors_in_a_partial_answer_count_as_inserted() -> None:
@@ -572,8 +583,8 @@ def test_rows_without_errors_in_a_partial_answer_count_as_inserted() -> None:
     result = h.insert(rows)
 
     assert len(h.client.calls) == 1
-    assert ids(result.inserted) == ids(rows[:2])
-    assert [row for row, _ in result.failed] == [rows[2]]
+    assert ids(result.stored) == ids(rows[:2])
+    assert [f.row for f in result.failed] == [rows[2]]
 
 
 def test_transient_per_row_errors_are_retried_after_a_backoff() -> None:
@@ -586,7 +597,7 @@ def test_transient_per_row_errors_are_retried_after_a_backoff() -> None:
     assert h.sleep.waits == pytest.approx([0.1])
     # The wait happened between the two calls.
     assert h.client.calls[0].at <= h.sleep.began_at[0] <= h.client.calls[1].at
-    assert sorted(ids(result.inserted)) == sorted(ids(rows))
+    assert sorted(ids(result.stored)) == sorted(ids(rows))
     assert result.failed == []
     assert result.retries == 1
 
@@ -601,10 +612,11 @@ def test_transient_per_row_errors_until_the_deadline_end_in_failed() -> None:
 
     result = h.insert(rows)
 
-    assert ids(result.inserted) == [rows[1].event_id]
-    assert [row for row, _ in result.failed] == [rows[0]]
-    reason = result.failed[0][1]
-    assert "deadline" in reason and "backendError" in reason
+    assert ids(result.stored) == [rows[1].event_id]
+    assert [f.row for f in result.failed] == [rows[0]]
+    failure = result.failed[0].failure
+    assert failure.kind is FailureKind.UNDELIVERED
+    assert "deadline" in failure.detail and "backendError" in failure.detail
     start = 1_000.0
     for began, wait in zip(h.sleep.began_at, h.sleep.waits, strict=True):
         assert began + wait < start + 4.0

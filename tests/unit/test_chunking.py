@@ -9,7 +9,8 @@ from itertools import pairwise
 import pytest
 
 from event_capture.ingest.chunking import ROW_OVERHEAD_BYTES, chunk_rows
-from event_capture.ingest.validation import Row, validate_events
+from event_capture.ingest.row import Row
+from event_capture.ingest.validation import validate_events
 from tests.unit import event_factory as factory
 
 

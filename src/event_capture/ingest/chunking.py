@@ -3,7 +3,7 @@
 from collections.abc import Iterator, Sequence
 
 from event_capture.ingest.limits import BIGQUERY_MAX_BYTES_PER_INSERT, BIGQUERY_MAX_ROWS_PER_INSERT
-from event_capture.ingest.validation import Row
+from event_capture.ingest.row import Row
 
 # Each row travels as {"insertId": "<36 chars>", "json": <row>} plus a separator.
 ROW_OVERHEAD_BYTES = 64

@@ -1,6 +1,10 @@
 """Limits of the capture path. The HTTP contract's live in ``schemas`` for the client too."""
 
-from event_capture.schemas.http_limits import MAX_EVENT_BYTES, MAX_EVENTS_PER_REQUEST, MAX_REQUEST_BYTES
+from event_capture.schemas.http_limits import (
+    MAX_EVENT_BYTES,
+    MAX_EVENTS_PER_REQUEST,
+    MAX_REQUEST_BYTES,
+)
 
 __all__ = [
     "BIGQUERY_MAX_BYTES_PER_INSERT",

@@ -14,14 +14,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from event_capture.ingest.limits import RETRY_AFTER_SECONDS
-from event_capture.ingest.sinks.bigquery import BigQuerySink
-from event_capture.ingest.sinks.dead_letter import DeadLetterWriter
-from event_capture.ingest.sinks.gcs_archive import GcsArchiveSink
-from event_capture.ingest.sinks.outcome import SinkOutcome, SinkStatus, status_of
-from event_capture.ingest.sinks.redis_activity import RedisActivitySink
-from event_capture.ingest.validation import Rejection, Row, validate_events
 from event_capture.ingest import log_fields as log
+from event_capture.ingest.limits import RETRY_AFTER_SECONDS
+from event_capture.ingest.row import Request, Row
+from event_capture.ingest.sinks.dead_letter import DeadLetterSink
+from event_capture.ingest.sinks.result import FailedRow, Sink, SinkResult, SinkStatus
+from event_capture.ingest.validation import Rejection, validate_events
 from event_capture.schemas.families import MODEL_BY_EVENT_TYPE
 
 
@@ -41,13 +39,21 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _timed[T](write: Callable[[T, Request], SinkResult], rows: T, request: Request) -> SinkResult:
+    started = time.perf_counter()
+    result = write(rows, request)
+    result.latency_ms = (time.perf_counter() - started) * 1000
+    return result
+
+
 class CapturePipeline:
     def __init__(
         self,
-        bigquery: BigQuerySink | None,
-        dead_letter: DeadLetterWriter | None,
-        archive: GcsArchiveSink | None,
-        redis: RedisActivitySink | None,
+        *,
+        bigquery: Sink | None,
+        dead_letter: DeadLetterSink | None,
+        archive: Sink | None,
+        redis: Sink | None,
         clock: Callable[[], datetime] = _now,
         request_id: Callable[[], str] = _new_request_id,
     ) -> None:
@@ -60,100 +66,57 @@ class CapturePipeline:
 
     def handle(self, raw_events: list[Any], batch: bool) -> CaptureResult:
         started = time.perf_counter()
-        received_at = self._clock()
-        request_id = self._request_id()
-        rows, rejections = validate_events(raw_events, received_at, batch)
-        sinks: dict[str, SinkOutcome] = {}
-        durable: set[str] = set()
-        dead_lettered = 0
-        bq_requests = bq_retries = bq_failed = 0
-
-        if rows and self._bigquery is not None:
-            t0 = time.perf_counter()
-            inserted = self._bigquery.insert(rows)
-            bq_requests, bq_retries, bq_failed = (
-                inserted.requests,
-                inserted.retries,
-                len(inserted.failed),
-            )
-            durable.update(row.event_id for row in inserted.inserted)
-            sinks[log.SINK_BIGQUERY] = SinkOutcome(
-                status_of(len(inserted.inserted), len(inserted.failed)),
-                rows=len(inserted.inserted),
-                latency_ms=(time.perf_counter() - t0) * 1000,
-                retries=inserted.retries,
-                error=inserted.last_error if inserted.failed else None,
-                extra={"requests": inserted.requests},
-            )
-            if inserted.failed:
-                sinks[log.SINK_DEAD_LETTER] = self._write_dead_letter(
-                    inserted.failed, received_at, request_id, durable
-                )
-                dead_lettered = sinks[log.SINK_DEAD_LETTER].rows
-        elif self._bigquery is None:
-            sinks[log.SINK_BIGQUERY] = SinkOutcome(SinkStatus.DISABLED)
-
-        if rows and self._archive is not None:
-            outcome, archived = self._archive.write(rows, received_at, request_id)
-            sinks[log.SINK_GCS_ARCHIVE] = outcome
-            if self._bigquery is None:
-                # Switched off BigQuery makes the archive the record of what was accepted.
-                durable.update(row.event_id for row in archived)
-        elif self._archive is None:
-            sinks[log.SINK_GCS_ARCHIVE] = SinkOutcome(SinkStatus.DISABLED)
-
+        request = Request(self._request_id(), self._clock())
+        rows, rejections = validate_events(raw_events, request.received_at, batch)
+        sinks = self._store(rows, request)
+        # With BigQuery switched off, the archive is the record of what was accepted.
+        record = (
+            [log.SINK_BIGQUERY, log.SINK_DEAD_LETTER] if self._bigquery else [log.SINK_GCS_ARCHIVE]
+        )
+        durable = {r.event_id for name in record if name in sinks for r in sinks[name].stored}
         not_stored = [row for row in rows if row.event_id not in durable]
+
         if self._redis is None:
-            sinks[log.SINK_REDIS] = SinkOutcome(SinkStatus.DISABLED)
+            sinks[log.SINK_REDIS] = SinkResult.disabled()
         elif rows and not not_stored:
-            sinks[log.SINK_REDIS] = self._redis.write(rows)
+            sinks[log.SINK_REDIS] = _timed(self._redis.write, rows, request)
         elif rows:
             # The caller will resend the batch; feeding the cache now would count it twice.
-            sinks[log.SINK_REDIS] = SinkOutcome(SinkStatus.SKIPPED)
+            sinks[log.SINK_REDIS] = SinkResult.skipped()
 
-        status, headers, body = self._answer(rows, rejections, not_stored, sinks, request_id)
+        status, headers, body = self._answer(rows, rejections, not_stored, sinks, request.id)
         line = self._log_line(
-            status,
-            request_id,
-            started,
-            raw_events,
-            rows,
-            rejections,
-            not_stored,
-            sinks,
-            dead_lettered,
-            bq_requests,
-            bq_retries,
-            bq_failed,
+            status, request.id, started, raw_events, rows, rejections, not_stored, sinks
         )
         return CaptureResult(status, body, headers, line)
 
-    def _write_dead_letter(
-        self,
-        failed: list[tuple[Row, str]],
-        received_at: datetime,
-        request_id: str,
-        durable: set[str],
-    ) -> SinkOutcome:
+    def _store(self, rows: list[Row], request: Request) -> dict[str, SinkResult]:
+        """BigQuery (what it refused to the dead-letter area), then the archive."""
+        sinks: dict[str, SinkResult] = {}
+        if self._bigquery is None:
+            sinks[log.SINK_BIGQUERY] = SinkResult.disabled()
+        elif rows:
+            sinks[log.SINK_BIGQUERY] = _timed(self._bigquery.write, rows, request)
+            failed = sinks[log.SINK_BIGQUERY].failed
+            if failed:
+                sinks[log.SINK_DEAD_LETTER] = self._keep(failed, request)
+        if self._archive is None:
+            sinks[log.SINK_GCS_ARCHIVE] = SinkResult.disabled()
+        elif rows:
+            sinks[log.SINK_GCS_ARCHIVE] = _timed(self._archive.write, rows, request)
+        return sinks
+
+    def _keep(self, failed: list[FailedRow], request: Request) -> SinkResult:
         if self._dead_letter is None:
-            return SinkOutcome(SinkStatus.DISABLED, error=f"{len(failed)} rows had nowhere to go")
-        t0 = time.perf_counter()
-        written = self._dead_letter.write(failed, received_at, request_id)
-        durable.update(row.event_id for row in written.written)
-        return SinkOutcome(
-            status_of(len(written.written), len(failed) - len(written.written)),
-            rows=len(written.written),
-            latency_ms=(time.perf_counter() - t0) * 1000,
-            retries=written.retries,
-            error=written.error,
-        )
+            return SinkResult.disabled(error=f"{len(failed)} rows had nowhere to go")
+        return _timed(self._dead_letter.write, failed, request)
 
     @staticmethod
     def _answer(
         rows: list[Row],
         rejections: list[Rejection],
         not_stored: list[Row],
-        sinks: dict[str, SinkOutcome],
+        sinks: dict[str, SinkResult],
         request_id: str,
     ) -> tuple[int, dict[str, str], dict[str, Any]]:
         body: dict[str, Any] = {
@@ -184,11 +147,7 @@ class CapturePipeline:
         rows: list[Row],
         rejections: list[Rejection],
         not_stored: list[Row],
-        sinks: dict[str, SinkOutcome],
-        dead_lettered: int,
-        bq_requests: int,
-        bq_retries: int,
-        bq_failed: int,
+        sinks: dict[str, SinkResult],
     ) -> dict[str, Any]:
         by_type: dict[str, Counter[str]] = {}
         for row in rows:
@@ -204,10 +163,12 @@ class CapturePipeline:
             counts["received"] += 1
             counts["rejected"] += 1
         failed_sinks = any(
-            o.status in (SinkStatus.FAILED, SinkStatus.PARTIAL) for o in sinks.values()
+            r.status in (SinkStatus.FAILED, SinkStatus.PARTIAL) for r in sinks.values()
         )
         severity = "ERROR" if status >= 500 else "WARNING" if failed_sinks or rejections else "INFO"
         rules = Counter(error.rule for rejection in rejections for error in rejection.errors)
+        nothing = SinkResult.skipped()
+        bigquery = sinks.get(log.SINK_BIGQUERY, nothing)
         return {
             log.SEVERITY: severity,
             "message": log.MESSAGE,
@@ -217,13 +178,13 @@ class CapturePipeline:
             log.EVENTS_RECEIVED: len(raw_events),
             log.EVENTS_ACCEPTED: 0 if not_stored else len(rows),
             log.EVENTS_REJECTED: len(rejections),
-            log.EVENTS_DEAD_LETTERED: dead_lettered,
+            log.EVENTS_DEAD_LETTERED: len(sinks.get(log.SINK_DEAD_LETTER, nothing).stored),
             log.EVENTS_NOT_STORED: len(not_stored),
             log.BY_EVENT_TYPE: {name: dict(counts) for name, counts in by_type.items()},
             log.SINKS: {name: outcome.as_dict() for name, outcome in sinks.items()},
-            log.BIGQUERY_INSERT_REQUESTS: bq_requests,
-            log.BIGQUERY_RETRIES: bq_retries,
-            log.BIGQUERY_FAILED_ROWS: bq_failed,
+            log.BIGQUERY_INSERT_REQUESTS: bigquery.requests,
+            log.BIGQUERY_RETRIES: bigquery.retries,
+            log.BIGQUERY_FAILED_ROWS: len(bigquery.failed),
             # Rules only, never values: a rejected event may hold exactly the data we refuse.
             log.REJECTED_RULES: dict(rules),
         }

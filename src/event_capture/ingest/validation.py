@@ -4,7 +4,6 @@ Each event is validated on its own, so one bad event never costs the good ones i
 """
 
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,31 +12,9 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from event_capture.ingest.limits import MAX_EVENT_BYTES
-from event_capture.tables.bigquery_schema import PARTITION_COLUMN
+from event_capture.ingest.row import Row
 from event_capture.schemas.families import EVENT_TYPES, MODEL_BY_EVENT_TYPE
-
-
-@dataclass(frozen=True, slots=True)
-class Row:
-    """A validated, enriched event as every sink stores it."""
-
-    index: int
-    event_id: str
-    event_type: str
-    table: str
-    user_id: str
-    data: dict[str, Any]
-    # The row serialized once: the archive line, the dead-letter payload and the byte size
-    # used to keep BigQuery requests under their limit all come from it.
-    json: str
-
-
-def group_by_table(rows: Iterable[Row]) -> dict[str, list[Row]]:
-    """Rows per destination table, each list in request order."""
-    groups: dict[str, list[Row]] = {}
-    for row in rows:
-        groups.setdefault(row.table, []).append(row)
-    return groups
+from event_capture.tables.bigquery_schema import PARTITION_COLUMN
 
 
 @dataclass(frozen=True, slots=True)

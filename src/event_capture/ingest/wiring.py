@@ -6,39 +6,55 @@ from event_capture.ingest import clients
 from event_capture.ingest.config import Config
 from event_capture.ingest.pipeline import CapturePipeline
 from event_capture.ingest.sinks.bigquery import BigQuerySink
-from event_capture.ingest.sinks.dead_letter import DeadLetterWriter
+from event_capture.ingest.sinks.dead_letter import DeadLetterSink
 from event_capture.ingest.sinks.gcs_archive import GcsArchiveSink
 from event_capture.ingest.sinks.gcs_objects import NdjsonWriter
 from event_capture.ingest.sinks.redis_activity import RedisActivitySink
 
 
-def build_pipeline(config: Config) -> CapturePipeline:
+def bigquery_sink(config: Config) -> BigQuerySink:
     assert config.project is not None
-    archive_writer: NdjsonWriter | None = None
-    dead_letter_writer: NdjsonWriter | None = None
+    return BigQuerySink(
+        partial(clients.bigquery_client, config),
+        project=config.project,
+        dataset=config.bigquery_dataset,
+        deadline_seconds=config.bigquery_deadline_seconds,
+    )
+
+
+def dead_letter_writer(config: Config) -> NdjsonWriter:
+    """The dead-letter bucket's writer (``DEAD_LETTER_BUCKET``, else ``GCS_BUCKET``)."""
+    bucket = config.dead_letter_bucket or config.gcs_bucket
+    assert bucket is not None
+    return NdjsonWriter(
+        partial(clients.storage_client, config),
+        bucket=bucket,
+        deadline_seconds=config.gcs_deadline_seconds,
+    )
+
+
+def build_pipeline(config: Config) -> CapturePipeline:
+    archive: GcsArchiveSink | None = None
+    dead_letter: DeadLetterSink | None = None
     if config.gcs_enabled and config.gcs_bucket:
         # One client for both writers, built on first use.
         storage = cache(partial(clients.storage_client, config))
         deadline = config.gcs_deadline_seconds
-        archive_writer = NdjsonWriter(storage, config.gcs_bucket, deadline)
-        dead_letter_writer = NdjsonWriter(
-            storage, config.dead_letter_bucket or config.gcs_bucket, deadline
+        archive = GcsArchiveSink(
+            NdjsonWriter(storage, bucket=config.gcs_bucket, deadline_seconds=deadline)
+        )
+        bucket = config.dead_letter_bucket or config.gcs_bucket
+        dead_letter = DeadLetterSink(
+            NdjsonWriter(storage, bucket=bucket, deadline_seconds=deadline)
         )
     return CapturePipeline(
-        bigquery=BigQuerySink(
-            partial(clients.bigquery_client, config),
-            config.project,
-            config.bigquery_dataset,
-            config.bigquery_deadline_seconds,
-        )
-        if config.bigquery_enabled
-        else None,
-        dead_letter=DeadLetterWriter(dead_letter_writer) if dead_letter_writer else None,
-        archive=GcsArchiveSink(archive_writer) if archive_writer else None,
+        bigquery=bigquery_sink(config) if config.bigquery_enabled else None,
+        dead_letter=dead_letter,
+        archive=archive,
         redis=RedisActivitySink(
             partial(clients.redis_client, config),
-            config.redis_activity_length,
-            config.redis_ttl_seconds,
+            max_length=config.redis_activity_length,
+            ttl_seconds=config.redis_ttl_seconds,
         )
         if config.redis_enabled
         else None,

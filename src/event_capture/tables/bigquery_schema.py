@@ -1,7 +1,7 @@
 """BigQuery table definitions derived from the pydantic models.
 
-The generated JSON (``event_capture/tables/<table>.json``) is what the infrastructure program and the
-local bootstrap read, so the models stay the only hand-written schema.
+The generated JSON (``event_capture/tables/<table>.json``) is what the infrastructure program
+and the local cloud read, so the models stay the only hand-written schema.
 """
 
 import types

@@ -8,8 +8,8 @@ import json
 import sys
 from typing import Any
 
-from event_capture.tables.bigquery_schema import additive_problems, table_definition
 from event_capture.schemas.families import FAMILIES
+from event_capture.tables.bigquery_schema import additive_problems, table_definition
 from event_capture.tables.definitions import TABLES_DIR, table_path
 
 

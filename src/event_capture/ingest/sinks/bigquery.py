@@ -1,19 +1,27 @@
 """BigQuery streaming inserts (insertAll) with retries, chunking and per-row error handling."""
 
-import random
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from event_capture.ingest.chunking import chunk_rows
-from event_capture.ingest.retry import DEFAULT_BACKOFF, BackoffPolicy, Deadline
-from event_capture.ingest.validation import Row, group_by_table
-
-# 429 and 5xx are transient by HTTP semantics. BigQuery also reports streaming quota and
-# rate limits as 403 with one of these reasons, which pass once the load drops.
-RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
-RETRYABLE_403_REASONS = frozenset({"rateLimitExceeded", "quotaExceeded", "backendError"})
+from event_capture.ingest.retry import (
+    DEFAULT_BACKOFF,
+    REAL_TIME,
+    BackoffPolicy,
+    Deadline,
+    Timing,
+    describe,
+    is_transient,
+)
+from event_capture.ingest.row import Request, Row, group_by_table
+from event_capture.ingest.sinks.result import (
+    FailedRow,
+    Failure,
+    FailureKind,
+    SinkResult,
+    all_failed,
+)
 
 
 class InsertClient(Protocol):
@@ -33,47 +41,29 @@ class InsertClient(Protocol):
 
 
 @dataclass(slots=True)
-class InsertResult:
+class _Progress:
+    """One request's inserts so far, across its tables and chunks."""
+
     inserted: list[Row] = field(default_factory=list)
-    # (row, reason): rows BigQuery refused as invalid, or that the deadline ran out on.
-    failed: list[tuple[Row, str]] = field(default_factory=list)
+    failed: list[FailedRow] = field(default_factory=list)
     requests: int = 0
     retries: int = 0
     last_error: str | None = None
 
-
-def is_retryable(error: BaseException) -> bool:
-    # ConnectionError and TimeoutError are OSErrors, and so are requests' and urllib3's
-    # exceptions: a refused or reset connection is how a restarting backend fails.
-    if isinstance(error, OSError):
-        return True
-    code = getattr(error, "code", None)
-    if code in RETRYABLE_STATUS:
-        return True
-    if code == 403:
-        reasons = {
-            e.get("reason") for e in getattr(error, "errors", None) or [] if isinstance(e, dict)
-        }
-        return bool(reasons & RETRYABLE_403_REASONS)
-    return False
-
-
-def _describe(error: BaseException) -> str:
-    text = str(error).splitlines()[0] if str(error) else ""
-    return f"{type(error).__name__}: {text}"[:300]
+    def give_up(self, rows: Sequence[Row], detail: str) -> None:
+        self.failed.extend(all_failed(rows, FailureKind.UNDELIVERED, detail))
 
 
 class BigQuerySink:
     def __init__(
         self,
         client: Callable[[], InsertClient],
+        *,
         project: str,
         dataset: str,
         deadline_seconds: float,
         policy: BackoffPolicy = DEFAULT_BACKOFF,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-        rand: Callable[[], float] = random.random,
+        timing: Timing = REAL_TIME,
     ) -> None:
         # The client factory is called on first use: creating it costs imports and
         # credential discovery that a cold start should not pay before the first request.
@@ -83,36 +73,39 @@ class BigQuerySink:
         self._dataset = dataset
         self._deadline_seconds = deadline_seconds
         self._policy = policy
-        self._clock = clock
-        self._sleep = sleep
-        self._rand = rand
+        self._timing = timing
 
     def _get_client(self) -> InsertClient:
         if self._client is None:
             self._client = self._client_factory()
         return self._client
 
-    def insert(self, rows: Sequence[Row]) -> InsertResult:
-        """Insert rows into their family tables; every row ends up inserted or in ``failed``."""
-        deadline = Deadline(self._deadline_seconds, self._clock, self._sleep, self._rand)
-        result = InsertResult()
+    def write(self, rows: Sequence[Row], request: Request) -> SinkResult:
+        """Insert rows into their family tables; every row ends up stored or in ``failed``."""
+        deadline = self._timing.deadline(self._deadline_seconds)
+        result = _Progress()
         for table, table_rows in group_by_table(rows).items():
             for chunk in chunk_rows(table_rows):
                 self._insert_chunk(
                     f"{self._project}.{self._dataset}.{table}", chunk, deadline, result
                 )
-        return result
+        return SinkResult.of(
+            result.inserted,
+            result.failed,
+            retries=result.retries,
+            requests=result.requests,
+            error=result.last_error if result.failed else None,
+        )
 
     def _insert_chunk(
-        self, table: str, chunk: list[Row], deadline: Deadline, result: InsertResult
+        self, table: str, chunk: list[Row], deadline: Deadline, result: _Progress
     ) -> None:
         pending = chunk
         attempt = 0
         while pending:
             remaining = deadline.remaining()
             if remaining <= 0:
-                reason = f"deadline of {self._deadline_seconds:g}s exceeded: {result.last_error}"
-                result.failed.extend((row, reason) for row in pending)
+                result.give_up(pending, self._deadline_exceeded(result))
                 return
             try:
                 result.requests += 1
@@ -128,16 +121,13 @@ class BigQuerySink:
                     timeout=max(0.1, min(remaining, 30.0)),
                 )
             except Exception as error:  # noqa: BLE001 - classified right below
-                result.last_error = _describe(error)
-                if not is_retryable(error):
-                    result.failed.extend((row, result.last_error) for row in pending)
+                result.last_error = describe(error)
+                if not is_transient(error):
+                    result.give_up(pending, result.last_error)
                     return
                 attempt += 1
                 if not deadline.backoff(self._policy, attempt):
-                    reason = (
-                        f"deadline of {self._deadline_seconds:g}s exceeded: {result.last_error}"
-                    )
-                    result.failed.extend((row, reason) for row in pending)
+                    result.give_up(pending, self._deadline_exceeded(result))
                     return
                 result.retries += 1
                 continue
@@ -147,16 +137,16 @@ class BigQuerySink:
                 # Rows stopped by an invalid neighbour can go again at once; transient
                 # per-row failures wait like a failed request does.
                 if transient and not deadline.backoff(self._policy, attempt):
-                    reason = (
-                        f"deadline of {self._deadline_seconds:g}s exceeded: {result.last_error}"
-                    )
-                    result.failed.extend((row, reason) for row in pending)
+                    result.give_up(pending, self._deadline_exceeded(result))
                     return
                 result.retries += 1
 
+    def _deadline_exceeded(self, result: _Progress) -> str:
+        return f"deadline of {self._deadline_seconds:g}s exceeded: {result.last_error}"
+
     @staticmethod
     def _apply_row_errors(
-        pending: list[Row], errors: Sequence[dict[str, Any]], result: InsertResult
+        pending: list[Row], errors: Sequence[dict[str, Any]], result: _Progress
     ) -> tuple[list[Row], bool]:
         """Record inserted and invalid rows; return the rows to send again and whether any
         of them failed for a transient reason (rather than being stopped)."""
@@ -176,7 +166,7 @@ class BigQuerySink:
                     for e in row_errors
                     if e.get("reason") == "invalid"
                 )
-                result.failed.append((row, f"invalid: {detail}"[:500]))
+                result.failed.append(FailedRow(row, Failure(FailureKind.INVALID, detail[:500])))
             else:
                 # "stopped" rows were fine but shared a request with an invalid one; other
                 # reasons (backendError, timeout) are transient. Both are sent again.

@@ -1,53 +1,86 @@
-"""The dead-letter area: rows BigQuery did not take, kept in Cloud Storage for ``replay``.
+"""The dead-letter area: rows BigQuery did not take, kept in Cloud Storage for replay.
 
-Each line holds the row exactly as it was sent, its insertId and why it failed, so a replay
-re-inserts it with the same insertId and the de-duplicated views keep reads exact.
+Each line holds the row exactly as it was sent, its insertId, why it failed and the kind of
+failure, so a replay re-inserts it with the same insertId and the de-duplicated views keep
+reads exact. The line format is written and read here only.
 """
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from typing import Any
 
+from event_capture.ingest.retry import describe
+from event_capture.ingest.row import Request, Row, group_by_table
 from event_capture.ingest.sinks.gcs_objects import NdjsonWriter, object_name
-from event_capture.ingest.validation import Row, group_by_table
+from event_capture.ingest.sinks.result import (
+    FailedRow,
+    Failure,
+    FailureKind,
+    SinkResult,
+    all_failed,
+)
 
 DEAD_LETTER_AREA = "dead-letter"
 REPLAYED_AREA = "dead-letter-replayed"
+INVALID_AREA = "dead-letter-invalid"
 
 
-def dead_letter_line(row: Row, reason: str) -> str:
+def encode(failed: FailedRow) -> str:
+    """One NDJSON line; the row's JSON is spliced in as serialized once at validation."""
+    row, failure = failed.row, failed.failure
     return (
         f'{{"insert_id":{json.dumps(row.event_id)},"table":{json.dumps(row.table)},'
-        f'"event_type":{json.dumps(row.event_type)},"reason":{json.dumps(reason)},"row":{row.json}}}'
+        f'"event_type":{json.dumps(row.event_type)},"failure":"{failure.kind.value}",'
+        f'"reason":{json.dumps(failure.detail)},"row":{row.json}}}'
     )
 
 
-@dataclass(slots=True)
-class DeadLetterResult:
-    written: list[Row] = field(default_factory=list)
-    retries: int = 0
-    error: str | None = None
+def _kind(entry: dict[str, Any]) -> FailureKind:
+    if "failure" in entry:
+        return FailureKind(entry["failure"])
+    # Lines written before the kind had a field of its own carried it as a reason prefix.
+    reason = entry.get("reason")
+    invalid = isinstance(reason, str) and reason.startswith("invalid:")
+    return FailureKind.INVALID if invalid else FailureKind.UNDELIVERED
 
 
-class DeadLetterWriter:
+def decode(text: str) -> list[FailedRow]:
+    """The entries of one dead-letter object, in order, as ``encode`` wrote them."""
+    entries = []
+    for index, line in enumerate(line for line in text.splitlines() if line.strip()):
+        entry = json.loads(line)
+        data = entry["row"]
+        row = Row(
+            index=index,
+            event_id=entry["insert_id"],
+            event_type=entry["event_type"],
+            table=entry["table"],
+            user_id=data["user_id"],
+            data=data,
+            json=json.dumps(data, separators=(",", ":")),
+        )
+        entries.append(FailedRow(row, Failure(_kind(entry), str(entry.get("reason", "")))))
+    return entries
+
+
+class DeadLetterSink:
     def __init__(self, writer: NdjsonWriter) -> None:
         self._writer = writer
 
-    def write(
-        self, failed: Sequence[tuple[Row, str]], received_at: datetime, request_id: str
-    ) -> DeadLetterResult:
-        """Write failed rows, one object per table; reports which rows are now durable."""
-        reasons = {row.event_id: reason for row, reason in failed}
-        result = DeadLetterResult()
-        for table, rows in group_by_table(row for row, _ in failed).items():
-            name = object_name(DEAD_LETTER_AREA, table, received_at, request_id)
+    def write(self, failed: Sequence[FailedRow], request: Request) -> SinkResult:
+        """Write failed rows, one object per table; ``stored`` are the rows now durable."""
+        by_id = {entry.row.event_id: entry for entry in failed}
+        written: list[Row] = []
+        not_written: list[FailedRow] = []
+        error: str | None = None
+        retries = 0
+        for table, rows in group_by_table(entry.row for entry in failed).items():
+            name = object_name(DEAD_LETTER_AREA, table, request.received_at, request.id)
             try:
-                result.retries += self._writer.create(
-                    name, (dead_letter_line(row, reasons[row.event_id]) for row in rows)
-                )
-            except Exception as error:  # noqa: BLE001 - reported; the caller answers 503
-                result.error = f"{type(error).__name__}: {error}"[:300]
+                retries += self._writer.create(name, (encode(by_id[r.event_id]) for r in rows))
+            except Exception as exc:  # noqa: BLE001 - reported; the caller answers 503
+                error = describe(exc)
+                not_written += all_failed(rows, FailureKind.UNDELIVERED, error)
                 continue
-            result.written.extend(rows)
-        return result
+            written.extend(rows)
+        return SinkResult.of(written, not_written, retries=retries, error=error)

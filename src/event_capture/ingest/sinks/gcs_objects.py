@@ -1,14 +1,19 @@
-"""Create-only NDJSON objects in Cloud Storage, shared by the archive and the dead-letter area."""
+"""Create-only NDJSON objects in Cloud Storage: the archive, the dead-letter area and replay."""
 
-import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from event_capture.ingest.retry import DEFAULT_BACKOFF, BackoffPolicy, Deadline
-from event_capture.ingest.sinks.bigquery import is_retryable
+from event_capture.ingest.retry import (
+    DEFAULT_BACKOFF,
+    REAL_TIME,
+    BackoffPolicy,
+    Timing,
+    is_transient,
+)
 
 NDJSON = "application/x-ndjson"
+PRECONDITION_FAILED = 412
 
 
 def object_name(area: str, table: str, received_at: datetime, request_id: str) -> str:
@@ -27,29 +32,35 @@ class NdjsonWriter:
     def __init__(
         self,
         client: Callable[[], Any],
+        *,
         bucket: str,
         deadline_seconds: float,
         policy: BackoffPolicy = DEFAULT_BACKOFF,
+        timing: Timing = REAL_TIME,
     ) -> None:
         self._client_factory = client
         self._bucket: Any = None
         self._bucket_name = bucket
         self._deadline_seconds = deadline_seconds
         self._policy = policy
+        self._timing = timing
 
     def bucket(self) -> Any:
+        """The ``google.cloud.storage`` bucket, its client created on first use."""
         if self._bucket is None:
             self._bucket = self._client_factory().bucket(self._bucket_name)
         return self._bucket
 
-    def create(self, name: str, lines: Iterable[str]) -> int:
+    def create(self, name: str, lines: Iterable[str], *, exists_ok: bool = False) -> int:
         """Write one new object; returns the number of retries it took.
 
         ``if_generation_match=0`` makes the write create-only: an archived batch can never be
-        overwritten. A 412 on a retry means our earlier attempt landed, so it counts as done.
+        overwritten. A 412 on a retry means our earlier attempt landed, so it counts as done;
+        ``exists_ok`` says the same of a 412 on the first attempt, for names that an earlier,
+        interrupted run may have written with the same content (replay's).
         """
         data = "\n".join(lines) + "\n"
-        deadline = Deadline(self._deadline_seconds, time.monotonic, time.sleep)
+        deadline = self._timing.deadline(self._deadline_seconds)
         attempt = 0
         while True:
             try:
@@ -62,8 +73,8 @@ class NdjsonWriter:
                 )
                 return attempt
             except Exception as error:
-                if getattr(error, "code", None) == 412 and attempt > 0:
+                if getattr(error, "code", None) == PRECONDITION_FAILED and (attempt or exists_ok):
                     return attempt
                 attempt += 1
-                if not is_retryable(error) or not deadline.backoff(self._policy, attempt):
+                if not is_transient(error) or not deadline.backoff(self._policy, attempt):
                     raise

@@ -6,12 +6,12 @@ failures are reported and logged, never fail the request.
 """
 
 import json
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from event_capture.ingest.sinks.outcome import SinkOutcome, SinkStatus
-from event_capture.ingest.validation import Row
+from event_capture.ingest.retry import describe
+from event_capture.ingest.row import Request, Row
+from event_capture.ingest.sinks.result import FailureKind, SinkResult, all_failed
 
 KEY_PREFIX = "capture:"
 
@@ -47,14 +47,13 @@ def activity_entry(row: Row) -> str:
 
 
 class RedisActivitySink:
-    def __init__(self, client: Callable[[], Any], max_length: int, ttl_seconds: int) -> None:
+    def __init__(self, client: Callable[[], Any], *, max_length: int, ttl_seconds: int) -> None:
         self._client_factory = client
         self._client: Any = None
         self._max_length = max_length
         self._ttl_seconds = ttl_seconds
 
-    def write(self, rows: Sequence[Row]) -> SinkOutcome:
-        started = time.perf_counter()
+    def write(self, rows: Sequence[Row], request: Request) -> SinkResult:
         try:
             if self._client is None:
                 self._client = self._client_factory()
@@ -62,26 +61,21 @@ class RedisActivitySink:
             # harmless for a cache and a transaction would block other writers.
             pipe = self._client.pipeline(transaction=False)
             users: set[str] = set()
-            days: set[str] = set()
+            # Counted by the day the function received the events, as the tables partition.
+            counts = daily_counts_key(f"{request.received_at:%Y-%m-%d}")
             for row in rows:
                 key = activity_key(row.user_id)
                 pipe.lpush(key, activity_entry(row))
                 users.add(key)
-                day = row.data["received_at"][:10]
-                pipe.hincrby(daily_counts_key(day), row.event_type, 1)
-                days.add(day)
+                pipe.hincrby(counts, row.event_type, 1)
             for key in users:
                 pipe.ltrim(key, 0, self._max_length - 1)
                 pipe.expire(key, self._ttl_seconds)
-            for day in days:
-                pipe.expire(daily_counts_key(day), self._ttl_seconds)
+            pipe.expire(counts, self._ttl_seconds)
             pipe.execute()
         except Exception as error:  # noqa: BLE001 - a cache failure never fails capture
-            return SinkOutcome(
-                SinkStatus.FAILED,
-                latency_ms=(time.perf_counter() - started) * 1000,
-                error=f"{type(error).__name__}: {error}"[:300],
+            detail = describe(error)
+            return SinkResult.of(
+                [], all_failed(rows, FailureKind.UNDELIVERED, detail), error=detail
             )
-        return SinkOutcome(
-            SinkStatus.OK, rows=len(rows), latency_ms=(time.perf_counter() - started) * 1000
-        )
+        return SinkResult.of(list(rows), [])

@@ -1,0 +1,107 @@
+"""What every sink is given and reports back: one interface, one result shape.
+
+The pipeline reads ``stored`` to decide what is durable and ``failed`` to decide what goes to
+the dead-letter area; the response and the structured log show ``as_dict()``.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+from event_capture.ingest.row import Request, Row
+
+
+class SinkStatus(StrEnum):
+    OK = "ok"
+    PARTIAL = "partial"
+    FAILED = "failed"
+    DISABLED = "disabled"
+    SKIPPED = "skipped"
+
+
+class FailureKind(StrEnum):
+    """Why a row was not stored; replay acts on it, so it is a category, not text."""
+
+    # BigQuery refused the row itself: sending it again cannot help, a person must look.
+    INVALID = "invalid"
+    # The call failed or ran out of time; the row itself may be fine and can be sent again.
+    UNDELIVERED = "undelivered"
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    kind: FailureKind
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class FailedRow:
+    row: Row
+    failure: Failure
+
+
+@dataclass(slots=True)
+class SinkResult:
+    """What one sink did with one request's rows."""
+
+    status: SinkStatus
+    # Rows this sink now holds, and the ones it could not take, each with why.
+    stored: list[Row] = field(default_factory=list)
+    failed: list[FailedRow] = field(default_factory=list)
+    retries: int = 0
+    # Calls made to the backend; reported for BigQuery, whose request count is billed.
+    requests: int = 0
+    error: str | None = None
+    # Set by the pipeline, which times every sink the same way.
+    latency_ms: float = 0.0
+
+    @classmethod
+    def of(
+        cls,
+        stored: list[Row],
+        failed: list[FailedRow],
+        *,
+        retries: int = 0,
+        requests: int = 0,
+        error: str | None = None,
+    ) -> "SinkResult":
+        """OK when nothing failed, PARTIAL when some rows made it, FAILED when none did."""
+        if not failed:
+            status = SinkStatus.OK
+        else:
+            status = SinkStatus.PARTIAL if stored else SinkStatus.FAILED
+        return cls(status, stored, failed, retries, requests, error)
+
+    @classmethod
+    def disabled(cls, error: str | None = None) -> "SinkResult":
+        return cls(SinkStatus.DISABLED, error=error)
+
+    @classmethod
+    def skipped(cls) -> "SinkResult":
+        return cls(SinkStatus.SKIPPED)
+
+    def as_dict(self) -> dict[str, Any]:
+        result: dict[str, Any] = {
+            "status": self.status.value,
+            "rows": len(self.stored),
+            "latency_ms": round(self.latency_ms, 1),
+        }
+        if self.retries:
+            result["retries"] = self.retries
+        if self.error:
+            result["error"] = self.error
+        if self.requests:
+            result["requests"] = self.requests
+        return result
+
+
+class Sink(Protocol):
+    """A place accepted rows are written to (BigQuery, the archive, Redis)."""
+
+    def write(self, rows: Sequence[Row], request: Request) -> SinkResult: ...
+
+
+def all_failed(rows: Sequence[Row], kind: FailureKind, detail: str) -> list[FailedRow]:
+    failure = Failure(kind, detail)
+    return [FailedRow(row, failure) for row in rows]

@@ -1,0 +1,157 @@
+"""The create-only NDJSON writer: retries inside its deadline, and what a 412 means.
+
+A 412 on a retry is our own earlier attempt having landed (its answer was lost), so the object
+is there and the write is done; a 412 on the first attempt is a name clash and an error, unless
+the caller says an earlier run may have written the same object (replay).
+"""
+
+from __future__ import annotations
+
+import pytest
+from google.api_core import exceptions as gexc
+
+from event_capture.ingest.retry import BackoffPolicy, Timing
+from event_capture.ingest.sinks.gcs_objects import NdjsonWriter, object_name
+from tests.unit import event_factory as factory
+from tests.unit.fake_storage import FakeBucket, FakeStorageClient, Fault, precondition_failed
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.waits: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.now += seconds
+
+
+def writer(
+    bucket: FakeBucket, clock: Clock, deadline: float = 10.0
+) -> tuple[NdjsonWriter, list[int]]:
+    made: list[int] = []
+
+    def client() -> FakeStorageClient:
+        made.append(1)
+        return FakeStorageClient(bucket)
+
+    timing = Timing(clock, clock.sleep, lambda: 1.0)
+    return (
+        NdjsonWriter(client, bucket="events", deadline_seconds=deadline, timing=timing),
+        made,
+    )
+
+
+def unavailable() -> BaseException:
+    error: BaseException = gexc.ServiceUnavailable("unavailable")  # type: ignore[no-untyped-call]
+    return error
+
+
+def test_lines_become_one_newline_terminated_object_created_only_if_absent() -> None:
+    bucket, clock = FakeBucket(), Clock()
+    w, made = writer(bucket, clock)
+
+    assert w.create("archive/a.ndjson", ['{"a":1}', '{"b":2}']) == 0
+
+    assert bucket.objects["archive/a.ndjson"].data == '{"a":1}\n{"b":2}\n'
+    assert bucket.name == "events"
+    assert made == [1]
+
+
+def test_the_client_is_made_on_first_use_and_once() -> None:
+    bucket, clock = FakeBucket(), Clock()
+    w, made = writer(bucket, clock)
+    assert made == []
+
+    w.create("a", ["x"])
+    w.create("b", ["y"])
+
+    assert made == [1]
+
+
+def test_a_transient_failure_is_retried_after_a_backoff() -> None:
+    bucket, clock = (
+        FakeBucket(faults={"upload": [Fault(unavailable()), Fault(unavailable())]}),
+        Clock(),
+    )
+    w, _ = writer(bucket, clock)
+
+    assert w.create("a", ["x"]) == 2
+
+    assert clock.waits == pytest.approx([BackoffPolicy().cap(1), BackoffPolicy().cap(2)])
+    assert bucket.objects["a"].data == "x\n"
+
+
+def test_a_412_on_a_retry_means_the_lost_attempt_landed() -> None:
+    # The first upload reaches the server but its answer is lost (a timeout); the retry then
+    # finds the object there.
+    bucket = FakeBucket(faults={"upload": [Fault(TimeoutError("read timed out"), land=True)]})
+    w, _ = writer(bucket, Clock())
+
+    assert w.create("a", ["x"]) == 1
+
+    assert bucket.objects["a"].data == "x\n"
+    assert bucket.journal == [("upload", "a")]
+
+
+def test_a_412_on_the_first_attempt_is_a_clash_and_raises() -> None:
+    bucket = FakeBucket()
+    w, _ = writer(bucket, Clock())
+    w.create("a", ["first"])
+
+    with pytest.raises(gexc.PreconditionFailed):
+        w.create("a", ["second"])
+
+    assert bucket.objects["a"].data == "first\n"
+
+
+def test_exists_ok_accepts_an_object_an_earlier_run_wrote() -> None:
+    bucket = FakeBucket()
+    w, _ = writer(bucket, Clock())
+    w.create("a", ["first"])
+
+    assert w.create("a", ["first"], exists_ok=True) == 0
+    assert bucket.objects["a"].data == "first\n"
+
+
+def test_a_permanent_failure_is_not_retried() -> None:
+    forbidden = gexc.Forbidden("no access")  # type: ignore[no-untyped-call]
+    bucket, clock = FakeBucket(faults={"upload": [Fault(forbidden)]}), Clock()
+    w, _ = writer(bucket, clock)
+
+    with pytest.raises(gexc.Forbidden):
+        w.create("a", ["x"])
+
+    assert clock.waits == []
+    assert bucket.objects == {}
+
+
+def test_retries_stop_at_the_deadline() -> None:
+    faults = [Fault(unavailable()) for _ in range(50)]
+    bucket, clock = FakeBucket(faults={"upload": faults}), Clock()
+    w, _ = writer(bucket, clock, deadline=1.0)
+
+    with pytest.raises(gexc.ServiceUnavailable):
+        w.create("a", ["x"])
+
+    assert sum(clock.waits) < 1.0
+    assert len(clock.waits) == 3  # 0.1 + 0.2 + 0.4 fit in a second; 0.8 more would not
+    assert bucket.objects == {}
+
+
+def test_object_names_are_hive_partitioned_by_the_receive_time() -> None:
+    name = object_name("archive", "orders", factory.RECEIVED_AT, "req1")
+
+    assert name == "archive/orders/dt=2026-11-28/hour=16/20261128T163733-req1.ndjson"
+
+
+def test_the_fake_speaks_cloud_storage_preconditions() -> None:
+    # The fake itself: a create-only write over an existing object is refused with a 412.
+    bucket = FakeBucket()
+    bucket.upload("a", "x", {"if_generation_match": 0})
+    with pytest.raises(gexc.PreconditionFailed):
+        bucket.upload("a", "y", {"if_generation_match": 0})
+    assert isinstance(precondition_failed("a"), gexc.PreconditionFailed)

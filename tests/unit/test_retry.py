@@ -1,0 +1,98 @@
+# mypy: disable-error-code="no-untyped-call"
+# (google.auth and google.api_core exception constructors carry no annotations)
+"""Which errors are transient: google-cloud-bigquery's rule, and the two additions it documents.
+
+Each case is built with the real exception classes (google.api_core, requests, google.auth),
+so the name-based matching in ``retry.py`` is checked against what the clients really raise.
+The sinks' retry loops are tested with these rules in test_bigquery_sink and test_gcs_objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import requests
+from google.api_core import exceptions as gexc
+from google.auth import exceptions as auth_exceptions
+
+from event_capture.ingest.retry import TRANSIENT_REASONS, describe, is_transient
+
+
+def api(cls: type[gexc.GoogleAPICallError], reason: str | None = None) -> BaseException:
+    errors: Any = [{"reason": reason, "message": "m"}] if reason else []
+    error: BaseException = cls("message", errors=errors)
+    return error
+
+
+TRANSIENT: list[Any] = [
+    # google-cloud-bigquery's _RETRYABLE_REASONS, whatever the status carrying them.
+    pytest.param(lambda: api(gexc.Forbidden, "rateLimitExceeded"), id="403-rateLimitExceeded"),
+    pytest.param(lambda: api(gexc.InternalServerError, "backendError"), id="500-backendError"),
+    pytest.param(lambda: api(gexc.InternalServerError, "internalError"), id="500-internalError"),
+    pytest.param(lambda: api(gexc.BadGateway, "badGateway"), id="502-badGateway"),
+    # The streaming-quota addition.
+    pytest.param(lambda: api(gexc.Forbidden, "quotaExceeded"), id="403-quotaExceeded"),
+    # Its _UNSTRUCTURED_RETRYABLE_TYPES, when no reason is given.
+    pytest.param(lambda: api(gexc.TooManyRequests), id="429"),
+    pytest.param(lambda: api(gexc.InternalServerError), id="500"),
+    pytest.param(lambda: api(gexc.BadGateway), id="502"),
+    pytest.param(lambda: api(gexc.ServiceUnavailable), id="503"),
+    pytest.param(lambda: ConnectionResetError("reset by peer"), id="ConnectionError"),
+    pytest.param(lambda: requests.exceptions.ConnectionError("refused"), id="requests-Connection"),
+    pytest.param(lambda: requests.exceptions.ReadTimeout("read"), id="requests-ReadTimeout"),
+    pytest.param(lambda: requests.exceptions.ChunkedEncodingError("cut"), id="requests-Chunked"),
+    pytest.param(lambda: auth_exceptions.TransportError("metadata"), id="auth-TransportError"),
+    # google-cloud-storage's additions.
+    pytest.param(lambda: api(gexc.GatewayTimeout), id="504"),
+    pytest.param(lambda: gexc.from_http_status(408, "timeout"), id="408"),
+    pytest.param(lambda: TimeoutError("timed out"), id="TimeoutError"),
+]
+
+PERMANENT: list[Any] = [
+    pytest.param(lambda: api(gexc.BadRequest, "invalid"), id="400-invalid"),
+    pytest.param(lambda: api(gexc.BadRequest), id="400"),
+    pytest.param(lambda: api(gexc.Unauthorized), id="401"),
+    pytest.param(lambda: api(gexc.Forbidden, "accessDenied"), id="403-accessDenied"),
+    pytest.param(lambda: api(gexc.NotFound, "notFound"), id="404-notFound"),
+    pytest.param(lambda: api(gexc.Conflict), id="409"),
+    # As in the BigQuery rule, a structured reason decides, even on a 5xx.
+    pytest.param(lambda: api(gexc.ServiceUnavailable, "notRetryable"), id="503-other-reason"),
+    pytest.param(lambda: requests.exceptions.SSLError("bad certificate"), id="requests-SSLError"),
+    pytest.param(lambda: FileNotFoundError("credentials.json"), id="FileNotFoundError"),
+    pytest.param(lambda: ValueError("cannot serialize"), id="ValueError"),
+]
+
+
+@pytest.mark.parametrize("make", TRANSIENT)
+def test_transient(make: Callable[[], BaseException]) -> None:
+    assert is_transient(make())
+
+
+@pytest.mark.parametrize("make", PERMANENT)
+def test_permanent(make: Callable[[], BaseException]) -> None:
+    assert not is_transient(make())
+
+
+def test_the_reasons_are_bigquerys_own_plus_quota() -> None:
+    from google.cloud.bigquery import retry as bigquery_retry
+
+    bigquery_reasons = bigquery_retry._RETRYABLE_REASONS
+    assert bigquery_reasons | {"quotaExceeded"} == TRANSIENT_REASONS
+
+
+def test_every_unstructured_type_bigquery_retries_is_transient_here() -> None:
+    from google.cloud.bigquery import retry as bigquery_retry
+
+    for cls in bigquery_retry._UNSTRUCTURED_RETRYABLE_TYPES:
+        error = cls("message") if not issubclass(cls, gexc.GoogleAPICallError) else cls("m")
+        assert is_transient(error), cls
+
+
+def test_describe_keeps_the_type_and_first_line() -> None:
+    error = api(gexc.ServiceUnavailable)
+
+    assert describe(ValueError("first\nsecond")) == "ValueError: first"
+    assert describe(error).startswith("ServiceUnavailable: 503")
+    assert len(describe(ValueError("x" * 1000))) == 300
