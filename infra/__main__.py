@@ -1,11 +1,9 @@
-"""Entry point for ``pulumi up``: read the stack's settings, declare the stack, export outputs."""
+"""Entry point for ``pulumi up``: read the stack's settings, declare the stack, export outputs.
 
-import sys
-from pathlib import Path
-
-# Pulumi runs this file from infra/; the program imports `infra.*` and the repository's
-# `schemas` package (the table definitions), both found from the repository root.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+Pulumi runs this with ``infra/.venv``'s Python (``Pulumi.yaml``), whose ``event-capture.pth``
+(written by ``make deploy-venvs``) puts the repository root and the ``event_capture`` source
+roots on the path, so ``infra.*`` and the table definitions import as they do in the tests.
+"""
 
 from infra.settings import settings_from_stack
 from infra.stack import build_stack

@@ -33,7 +33,7 @@ REPOSITORY_WRITER = "roles/artifactregistry.writer"
 LOG_WRITER = "roles/logging.logWriter"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AccessArgs:
     project: str
     region: str
@@ -56,6 +56,7 @@ class Access(pulumi.ComponentResource):
         self,
         name: str,
         args: AccessArgs,
+        *,
         apis: list[gcp.projects.Service],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -84,7 +85,7 @@ class Access(pulumi.ComponentResource):
                 )
 
         def bucket_grant(
-            name: str, bucket: gcp.storage.Bucket, role: str, member: pulumi.Input[str]
+            name: str, *, bucket: gcp.storage.Bucket, role: str, member: pulumi.Input[str]
         ) -> None:
             grants.append(
                 gcp.storage.BucketIAMMember(
@@ -92,12 +93,24 @@ class Access(pulumi.ComponentResource):
                 )
             )
 
-        bucket_grant("runtime-creates-archive", buckets.archive, OBJECT_CREATOR, runtime)
-        bucket_grant("runtime-creates-dead-letter", buckets.dead_letter, OBJECT_CREATOR, runtime)
-        bucket_grant("build-reads-source", buckets.function_source, OBJECT_VIEWER, build)
+        bucket_grant(
+            "runtime-creates-archive", bucket=buckets.archive, role=OBJECT_CREATOR, member=runtime
+        )
+        bucket_grant(
+            "runtime-creates-dead-letter",
+            bucket=buckets.dead_letter,
+            role=OBJECT_CREATOR,
+            member=runtime,
+        )
+        bucket_grant(
+            "build-reads-source", bucket=buckets.function_source, role=OBJECT_VIEWER, member=build
+        )
         for i, operator in enumerate(args.operators):
             bucket_grant(
-                f"operator-{i}-replays-dead-letter", buckets.dead_letter, OBJECT_USER, operator
+                f"operator-{i}-replays-dead-letter",
+                bucket=buckets.dead_letter,
+                role=OBJECT_USER,
+                member=operator,
             )
 
         grants.append(

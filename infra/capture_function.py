@@ -1,7 +1,7 @@
 """The capture function: Cloud Functions gen2, HTTP, IAM-authenticated, runs as its own account.
 
 The source object is named by the archive's content hash (see ``function_source``), so the
-function is rebuilt when and only when its code or the ``schemas`` package change.
+function is rebuilt when and only when its code or an ``event_capture`` package it ships changes.
 """
 
 from dataclasses import dataclass
@@ -13,7 +13,8 @@ from infra.apis import after
 from infra.function_source import SourceArchive
 from infra.settings import Settings
 
-RUNTIME = "python311"
+# Cloud Functions' Python 3.13, the version every venv of the repository runs.
+RUNTIME = "python313"
 ENTRY_POINT = "capture"
 FUNCTION_NAME = "capture"
 RUN_INVOKER = "roles/run.invoker"
@@ -22,7 +23,7 @@ KEPT_IMAGE_VERSIONS = 5
 OLD_IMAGE_SECONDS = 30 * 24 * 3600
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CaptureFunctionArgs:
     settings: Settings
     source: SourceArchive
@@ -58,7 +59,7 @@ def environment(args: CaptureFunctionArgs) -> dict[str, pulumi.Input[str]]:
 
 
 def build_repository(
-    settings: Settings, labels: dict[str, str], opts: pulumi.ResourceOptions
+    *, settings: Settings, labels: dict[str, str], opts: pulumi.ResourceOptions
 ) -> gcp.artifactregistry.Repository:
     """Where Cloud Build puts the function's images (instead of the shared default repository)."""
     return gcp.artifactregistry.Repository(
@@ -99,6 +100,7 @@ class CaptureFunction(pulumi.ComponentResource):
         self,
         name: str,
         args: CaptureFunctionArgs,
+        *,
         apis: list[gcp.projects.Service],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:

@@ -9,14 +9,14 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
-from infra.apis import after
 from event_capture.schemas.retention import RETENTION_DAYS
+from infra.apis import after
 
 # Old source archives only matter for a rollback; a month is plenty.
 SOURCE_RETENTION_DAYS = 30
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class EventBucketsArgs:
     project: str
     location: str
@@ -33,19 +33,30 @@ class EventBuckets(pulumi.ComponentResource):
         self,
         name: str,
         args: EventBucketsArgs,
+        *,
         apis: list[gcp.projects.Service],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("event-capture:storage:EventBuckets", name, None, opts)
         child = after(apis, self)
         # Raw events follow the same retention as the BigQuery partitions.
-        self.archive = self._bucket("events-archive", args, RETENTION_DAYS, "archive", child)
+        self.archive = self._bucket(
+            "events-archive", args, delete_after_days=RETENTION_DAYS, purpose="archive", opts=child
+        )
         # Dead letters older than that would land in expired partitions if replayed.
         self.dead_letter = self._bucket(
-            "events-dead-letter", args, RETENTION_DAYS, "dead-letter", child
+            "events-dead-letter",
+            args,
+            delete_after_days=RETENTION_DAYS,
+            purpose="dead-letter",
+            opts=child,
         )
         self.function_source = self._bucket(
-            "function-source", args, SOURCE_RETENTION_DAYS, "function-source", child
+            "function-source",
+            args,
+            delete_after_days=SOURCE_RETENTION_DAYS,
+            purpose="function-source",
+            opts=child,
         )
         self.register_outputs(
             {
@@ -59,9 +70,10 @@ class EventBuckets(pulumi.ComponentResource):
     def _bucket(
         name: str,
         args: EventBucketsArgs,
+        *,
         delete_after_days: int,
         purpose: str,
-        child: pulumi.ResourceOptions,
+        opts: pulumi.ResourceOptions,
     ) -> gcp.storage.Bucket:
         # No explicit name: Pulumi adds a random suffix, as bucket names are global.
         return gcp.storage.Bucket(
@@ -79,5 +91,5 @@ class EventBuckets(pulumi.ComponentResource):
             ],
             labels={**args.labels, "purpose": purpose},
             force_destroy=not args.deletion_protection,
-            opts=child.merge(pulumi.ResourceOptions(protect=args.deletion_protection)),
+            opts=opts.merge(pulumi.ResourceOptions(protect=args.deletion_protection)),
         )

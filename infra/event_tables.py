@@ -1,4 +1,4 @@
-"""The BigQuery dataset and one table per event family, from ``schemas/tables/*.json``.
+"""The BigQuery dataset and one table per event family, from ``event_capture/tables/*.json``.
 
 The JSON files are generated from the pydantic models and are the only copy of each schema;
 partitioning, expiry, the partition filter and clustering come from the same files.
@@ -11,17 +11,23 @@ from typing import Any
 import pulumi
 import pulumi_gcp as gcp
 
-from infra.apis import after
 from event_capture.tables.definitions import load_table_definitions
+from infra.apis import after
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class EventTablesArgs:
     project: str
     dataset_id: str
     location: str
     deletion_protection: bool
     labels: dict[str, str]
+
+
+# Not "warehouse": that is the SQL layer over these tables (``warehouse.py``). Deployments made
+# before the rename hold this component under FORMER_TYPE, which ``stack.py`` aliases.
+TYPE = "event-capture:tables:EventTables"
+FORMER_TYPE = "event-capture:warehouse:EventTables"
 
 
 class EventTables(pulumi.ComponentResource):
@@ -32,10 +38,11 @@ class EventTables(pulumi.ComponentResource):
         self,
         name: str,
         args: EventTablesArgs,
+        *,
         apis: list[gcp.projects.Service],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__("event-capture:warehouse:EventTables", name, None, opts)
+        super().__init__(TYPE, name, None, opts)
         child = after(apis, self)
         self.dataset = gcp.bigquery.Dataset(
             "events",

@@ -4,8 +4,9 @@
 tables the queries fill, each granted on that table alone. Jobs can only be granted on the
 project: that one grant is project-wide.
 
-Each query is a script (``warehouse.catalog.scheduled_sql``) that replaces the partition of the
-day before its run, so no destination table or dataset-wide write access is needed.
+Each query is a script (``event_capture.warehouse.catalog.scheduled_sql``) that replaces the
+partition of the day before its run, so no destination table or dataset-wide write access is
+needed.
 """
 
 from dataclasses import dataclass
@@ -13,9 +14,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
+from event_capture.warehouse.catalog import DEDUP_VIEWS, SCHEDULED_TABLES, scheduled_sql
 from infra.apis import after
 from infra.warehouse import Warehouse
-from event_capture.warehouse.catalog import DEDUP_VIEWS, SCHEDULED_TABLES, scheduled_sql
 
 JOB_USER = "roles/bigquery.jobUser"
 DATA_VIEWER = "roles/bigquery.dataViewer"
@@ -23,7 +24,7 @@ DATA_EDITOR = "roles/bigquery.dataEditor"
 TOKEN_CREATOR = "roles/iam.serviceAccountTokenCreator"  # noqa: S105 - a role name
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ScheduledQueriesArgs:
     project: str
     location: str
@@ -39,6 +40,7 @@ class ScheduledQueries(pulumi.ComponentResource):
         self,
         name: str,
         args: ScheduledQueriesArgs,
+        *,
         apis: list[gcp.projects.Service],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -64,7 +66,7 @@ class ScheduledQueries(pulumi.ComponentResource):
             )
         ]
 
-        def table_grant(name: str, table: gcp.bigquery.Table, role: str) -> None:
+        def table_grant(name: str, *, table: gcp.bigquery.Table, role: str) -> None:
             grants.append(
                 gcp.bigquery.IamMember(
                     name,
@@ -78,11 +80,15 @@ class ScheduledQueries(pulumi.ComponentResource):
             )
 
         for table_id, table in args.event_tables.items():
-            table_grant(f"warehouse-reads-{table_id}", table, DATA_VIEWER)
+            table_grant(f"warehouse-reads-{table_id}", table=table, role=DATA_VIEWER)
         for view in DEDUP_VIEWS:
-            table_grant(f"warehouse-reads-{view.name}", warehouse.views[view.name], DATA_VIEWER)
+            table_grant(
+                f"warehouse-reads-{view.name}", table=warehouse.views[view.name], role=DATA_VIEWER
+            )
         for spec in SCHEDULED_TABLES:
-            table_grant(f"warehouse-writes-{spec.name}", warehouse.tables[spec.name], DATA_EDITOR)
+            table_grant(
+                f"warehouse-writes-{spec.name}", table=warehouse.tables[spec.name], role=DATA_EDITOR
+            )
 
         # The Data Transfer Service mints this account's tokens through its own service agent.
         number = gcp.organizations.get_project_output(project_id=args.project).number

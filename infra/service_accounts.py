@@ -17,7 +17,7 @@ from infra.apis import after
 INSERT_PERMISSIONS = ["bigquery.tables.updateData"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ServiceAccountsArgs:
     project: str
 
@@ -32,13 +32,14 @@ class ServiceAccounts(pulumi.ComponentResource):
         self,
         name: str,
         args: ServiceAccountsArgs,
+        *,
         apis: list[gcp.projects.Service],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("event-capture:identity:ServiceAccounts", name, None, opts)
         child = after(apis, self)
 
-        def account(account_id: str, description: str) -> gcp.serviceaccount.Account:
+        def account(account_id: str, *, description: str) -> gcp.serviceaccount.Account:
             return gcp.serviceaccount.Account(
                 account_id,
                 project=args.project,
@@ -48,9 +49,11 @@ class ServiceAccounts(pulumi.ComponentResource):
                 opts=child,
             )
 
-        self.runtime = account("capture-runtime", "Runs the capture function.")
-        self.invoker = account("capture-invoker", "The app: may only invoke the function.")
-        self.build = account("capture-build", "Builds the capture function's image.")
+        self.runtime = account("capture-runtime", description="Runs the capture function.")
+        self.invoker = account(
+            "capture-invoker", description="The app: may only invoke the function."
+        )
+        self.build = account("capture-build", description="Builds the capture function's image.")
         # A role definition, not a grant: it is granted per table in access.py.
         self.inserter_role = gcp.projects.IAMCustomRole(
             "event-inserter",

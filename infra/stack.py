@@ -5,31 +5,38 @@ from typing import Any
 
 import pulumi
 
+from infra import event_tables
 from infra.access import Access, AccessArgs, account_member
-from infra.alert_policies import AlertPolicies
 from infra.apis import enable_apis
-from infra.budget_alerts import BudgetAlerts, BudgetAlertsArgs, email_channels
 from infra.capture_function import (
     FUNCTION_NAME,
     CaptureFunction,
     CaptureFunctionArgs,
     build_repository,
 )
-from infra.dashboard import capture_dashboard
 from infra.event_buckets import EventBuckets, EventBucketsArgs
 from infra.event_tables import EventTables, EventTablesArgs
 from infra.function_source import SourceArchive, build_source_archive
-from infra.log_metrics import LogMetrics
+from infra.monitoring.alert_policies import AlertPolicies, AlertPoliciesArgs
+from infra.monitoring.budget import BudgetAlerts, BudgetAlertsArgs
+from infra.monitoring.channels import email_channels
+from infra.monitoring.dashboard import capture_dashboard
+from infra.monitoring.log_metrics import LogMetrics, LogMetricsArgs
+from infra.monitoring.warehouse_alerts import warehouse_alerts
 from infra.scheduled_queries import ScheduledQueries, ScheduledQueriesArgs
 from infra.service_accounts import ServiceAccounts, ServiceAccountsArgs
 from infra.settings import Settings
 from infra.warehouse import Warehouse, WarehouseArgs
-from infra.warehouse_alerts import warehouse_alerts
 
 LABELS = {"app": "event-capture", "managed-by": "pulumi"}
+# The event tables were first deployed as "warehouse", of the type event_tables.FORMER_TYPE.
+# Without this alias Pulumi would see a new component and a gone one, and delete and recreate
+# the dataset and every table with their data; with it the state is renamed in place. Children
+# keep their names (what Google sees) and follow their parent's alias.
+EVENT_TABLES_BEFORE_RENAME = pulumi.Alias(name="warehouse", type_=event_tables.FORMER_TYPE)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class StackOutputs:
     function_url: pulumi.Output[str]
     invoker_service_account: pulumi.Output[str]
@@ -68,56 +75,69 @@ def build_stack(settings: Settings, source: SourceArchive | None = None) -> Stac
     apis = enable_apis(project)
 
     tables = EventTables(
-        "warehouse",
+        "event-tables",
         EventTablesArgs(
-            project,
-            settings.dataset_id,
-            settings.dataset_location,
-            settings.deletion_protection,
-            LABELS,
+            project=project,
+            dataset_id=settings.dataset_id,
+            location=settings.dataset_location,
+            deletion_protection=settings.deletion_protection,
+            labels=LABELS,
         ),
-        apis,
+        apis=apis,
+        opts=pulumi.ResourceOptions(aliases=[EVENT_TABLES_BEFORE_RENAME]),
     )
     warehouse = Warehouse(
         "warehouse-layer",
         WarehouseArgs(
-            project,
-            settings.dataset_location,
-            settings.dataset_id,
-            settings.analytics_dataset_id,
-            settings.aggregate_min_users,
-            settings.deletion_protection,
-            LABELS,
-            tables.dataset,
-            tables.tables,
+            project=project,
+            location=settings.dataset_location,
+            events_dataset_id=settings.dataset_id,
+            analytics_dataset_id=settings.analytics_dataset_id,
+            min_users=settings.aggregate_min_users,
+            deletion_protection=settings.deletion_protection,
+            labels=LABELS,
+            events_dataset=tables.dataset,
+            event_tables=tables.tables,
         ),
-        apis,
+        apis=apis,
     )
     scheduled = ScheduledQueries(
         "scheduled-queries",
-        ScheduledQueriesArgs(project, settings.dataset_location, warehouse, tables.tables),
-        apis,
+        ScheduledQueriesArgs(
+            project=project,
+            location=settings.dataset_location,
+            warehouse=warehouse,
+            event_tables=tables.tables,
+        ),
+        apis=apis,
     )
     buckets = EventBuckets(
         "storage",
-        EventBucketsArgs(project, settings.region, settings.deletion_protection, LABELS),
-        apis,
+        EventBucketsArgs(
+            project=project,
+            location=settings.region,
+            deletion_protection=settings.deletion_protection,
+            labels=LABELS,
+        ),
+        apis=apis,
     )
-    accounts = ServiceAccounts("identity", ServiceAccountsArgs(project), apis)
-    repository = build_repository(settings, LABELS, pulumi.ResourceOptions(depends_on=apis))
+    accounts = ServiceAccounts("identity", ServiceAccountsArgs(project=project), apis=apis)
+    repository = build_repository(
+        settings=settings, labels=LABELS, opts=pulumi.ResourceOptions(depends_on=apis)
+    )
     access = Access(
         "access",
         AccessArgs(
-            project,
-            settings.region,
-            accounts,
-            tables,
-            buckets,
-            repository,
-            settings.app_principals,
-            settings.operators,
+            project=project,
+            region=settings.region,
+            accounts=accounts,
+            tables=tables,
+            buckets=buckets,
+            build_repository=repository,
+            app_principals=settings.app_principals,
+            operators=settings.operators,
         ),
-        apis,
+        apis=apis,
     )
     function = CaptureFunction(
         "capture-function",
@@ -134,31 +154,42 @@ def build_stack(settings: Settings, source: SourceArchive | None = None) -> Stac
             grants=access.grants,
             labels=LABELS,
         ),
-        apis,
+        apis=apis,
     )
 
     channels = email_channels(
-        project, settings.alert_emails, pulumi.ResourceOptions(depends_on=apis)
+        project=project, emails=settings.alert_emails, opts=pulumi.ResourceOptions(depends_on=apis)
     )
     budget = BudgetAlerts(
         "cost",
         BudgetAlertsArgs(
-            project,
-            settings.billing_account,
-            settings.budget_amount,
-            settings.budget_currency,
-            settings.alert_emails,
-            LABELS,
+            project=project,
+            billing_account=settings.billing_account,
+            amount=settings.budget_amount,
+            currency=settings.budget_currency,
+            channels=channels,
+            labels=LABELS,
         ),
-        channels,
-        apis,
+        apis=apis,
     )
-    metrics = LogMetrics("log-metrics", project, FUNCTION_NAME, apis)
-    metric_resources: list[pulumi.Resource] = list(metrics.metrics.values())
-    AlertPolicies("alerts", project, FUNCTION_NAME, channels, metric_resources)
-    warehouse_alerts(project, channels, pulumi.ResourceOptions(depends_on=apis))
+    log_metrics = LogMetrics(
+        "log-metrics", LogMetricsArgs(project=project, service=FUNCTION_NAME), apis=apis
+    )
+    metrics = list(log_metrics.metrics.values())
+    AlertPolicies(
+        "alerts",
+        AlertPoliciesArgs(
+            project=project, service=FUNCTION_NAME, channels=channels, metrics=metrics
+        ),
+    )
+    warehouse_alerts(
+        project=project, channels=channels, opts=pulumi.ResourceOptions(depends_on=apis)
+    )
     capture_dashboard(
-        project, FUNCTION_NAME, metric_resources, pulumi.ResourceOptions(depends_on=apis)
+        project=project,
+        service=FUNCTION_NAME,
+        metrics=metrics,
+        opts=pulumi.ResourceOptions(depends_on=apis),
     )
 
     return StackOutputs(

@@ -1,7 +1,7 @@
 """The warehouse layer: the analytics dataset, the views, and the tables the scheduled queries fill.
 
-Everything is declared from ``warehouse/catalog.py`` and its SQL files, the same ones the
-emulator tests run. User-level objects (``_dedup`` views, feature tables) live in the events
+Everything is declared from ``event_capture.warehouse.catalog`` and its SQL files, the same ones
+the emulator tests run. User-level objects (``_dedup`` views, feature tables) live in the events
 dataset and expire with it; the analytics dataset holds only aggregates without user or session
 ids, and its views read the events dataset as authorized views, so an analyst granted the
 analytics dataset sees no raw event.
@@ -13,8 +13,6 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
-from infra.apis import after
-from infra.policy.rules import NO_PERSONAL_DATA, PERSONAL_DATA_LABEL
 from event_capture.warehouse.catalog import (
     DEDUP_VIEWS,
     EVENTS,
@@ -25,11 +23,13 @@ from event_capture.warehouse.catalog import (
     View,
     view_sql,
 )
+from infra.apis import after
+from infra.policy.rules import NO_PERSONAL_DATA, PERSONAL_DATA_LABEL
 
 DAY_MS = 24 * 60 * 60 * 1000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class WarehouseArgs:
     project: str
     location: str
@@ -51,6 +51,7 @@ class Warehouse(pulumi.ComponentResource):
         self,
         name: str,
         args: WarehouseArgs,
+        *,
         apis: list[gcp.projects.Service],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -71,9 +72,9 @@ class Warehouse(pulumi.ComponentResource):
         self._dataset_ids = {EVENTS: events_id, "analytics": self.analytics.dataset_id}
         # The SQL names datasets in full; both ids are known from config before anything exists.
         self.datasets = Datasets(
-            f"{args.project}.{args.events_dataset_id}",
-            f"{args.project}.{args.analytics_dataset_id}",
-            args.min_users,
+            events=f"{args.project}.{args.events_dataset_id}",
+            analytics=f"{args.project}.{args.analytics_dataset_id}",
+            min_users=args.min_users,
         )
         # Views read the raw tables; they can only be created once those exist.
         view_opts = child.merge(pulumi.ResourceOptions(depends_on=list(args.event_tables.values())))

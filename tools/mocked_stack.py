@@ -1,8 +1,9 @@
 """Run the real program under Pulumi's mocks: no CLI, no credentials, no cloud.
 
 Every resource the program registers is recorded with the inputs Pulumi would send to the
-provider, plus the few values Google would compute (account e-mails, bucket names, URLs), so
-the whole stack can be checked (``tests/infra``) or printed (``make plan``).
+provider, its URN and the URNs its aliases stand for, and answered with the few values Google
+would compute (account e-mails, bucket names, URLs), so the whole stack can be checked
+(``tests/infra``) or printed (``make plan``).
 """
 
 import asyncio
@@ -12,21 +13,30 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
-from pulumi.runtime import MockCallArgs, MockResourceArgs, Mocks
+from pulumi.runtime import MockCallArgs, MockResourceArgs, Mocks, rpc
+from pulumi.runtime.mocks import MockMonitor
 
 from infra.function_source import SourceArchive
 from infra.settings import PROJECT_NAME, settings_from_stack
 from infra.stack import build_stack
 
 MOCK_PROJECT_NUMBER = "123456789012"
+MOCKED_STACK_NAME = "mocked"
 GET_PROJECT = "gcp:organizations/getProject:getProject"
+ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class MockedResource:
     type: str
     name: str
     inputs: dict[str, Any]
+    urn: str
+    # The parent's URN: the root stack's for a resource declared outside any component.
+    parent: str
+    # The URNs this resource also answers to (``ResourceOptions.aliases``), as the engine would
+    # match them against a deployment's state.
+    aliases: tuple[str, ...] = ()
 
     def get(self, path: str, default: Any = None) -> Any:
         """A nested input by dotted path: ``serviceConfig.serviceAccountEmail``."""
@@ -51,6 +61,9 @@ class MockedStack:
         if len(matches) != 1:
             raise KeyError(f"{len(matches)} resources named {name!r}")
         return matches[0]
+
+    def children(self, parent: MockedResource) -> list[MockedResource]:
+        return [r for r in self.resources if r.parent == parent.urn]
 
 
 def _computed(args: MockResourceArgs, project: str) -> tuple[str, dict[str, Any]]:
@@ -84,14 +97,14 @@ def _computed(args: MockResourceArgs, project: str) -> tuple[str, dict[str, Any]
     return f"{name}-id", {}
 
 
-class RecordingMocks(Mocks):
-    def __init__(self, project: str, stack: MockedStack) -> None:
+class GoogleMocks(Mocks):
+    """Answers each registration and call with the values Google would fill in."""
+
+    def __init__(self, project: str) -> None:
         self._project = project
-        self._stack = stack
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
         resource_id, computed = _computed(args, self._project)
-        self._stack.resources.append(MockedResource(args.typ, args.name, dict(args.inputs)))
         return resource_id, {**args.inputs, **computed}
 
     def call(self, args: MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
@@ -101,13 +114,60 @@ class RecordingMocks(Mocks):
         return {}, []
 
 
+class RecordingMonitor(MockMonitor):
+    """The SDK's mock engine, recording each registration with what ``Mocks`` is not shown.
+
+    ``MockResourceArgs`` carries neither the parent nor the aliases; the request does.
+    """
+
+    def __init__(self, mocks: Mocks, stack: MockedStack) -> None:
+        super().__init__(mocks)
+        self._stack = stack
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        # As the engine does (the SDK's mock does not): the root stack is no part of a type.
+        if parent.split("::")[2:3] == [ROOT_STACK_TYPE]:
+            parent = ""
+        return super().make_urn(parent, type_, name)
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - the engine's RPC name
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+        if request.type != ROOT_STACK_TYPE:
+            self._stack.resources.append(
+                MockedResource(
+                    type=request.type,
+                    name=request.name,
+                    inputs=dict(rpc.deserialize_properties(request.object)),
+                    urn=response.urn,
+                    parent=request.parent,
+                    aliases=tuple(self._alias_urn(request, alias) for alias in request.aliases),
+                )
+            )
+        return response
+
+    def _alias_urn(self, request: Any, alias: Any) -> str:
+        """The URN an alias spec stands for; unset parts are the resource's own."""
+        if alias.WhichOneof("alias") == "urn":
+            return str(alias.urn)
+        spec = alias.spec
+        if spec.stack or spec.project:
+            raise NotImplementedError("aliases to another stack or project are not mocked")
+        parent = "" if spec.noParent else spec.parentUrn or request.parent
+        return self.make_urn(parent, spec.type or request.type, spec.name or request.name)
+
+
 def use_mocks(stack: MockedStack, project: str, config: Mapping[str, str]) -> None:
     """Route the next program run to mocks that record into ``stack``, with this config."""
     # Pulumi's test runner needs a current event loop; an earlier asyncio.run() in the same
     # process (an async test, an app) leaves none, so each run gets a fresh one.
     asyncio.set_event_loop(asyncio.new_event_loop())
+    mocks = GoogleMocks(project)
     pulumi.runtime.set_mocks(
-        RecordingMocks(project, stack), project=PROJECT_NAME, stack="mocked", preview=False
+        mocks,
+        project=PROJECT_NAME,
+        stack=MOCKED_STACK_NAME,
+        preview=False,
+        monitor=RecordingMonitor(mocks, stack),
     )
     pulumi.runtime.set_all_config(dict(config))
 

@@ -1,6 +1,6 @@
 """``make plan``: what ``pulumi up`` would create, from a mocked run (no CLI, no credentials).
 
-    python -m infra.plan [Pulumi.<stack>.yaml]     # default: Pulumi.example.yaml
+    python -m tools.plan [Pulumi.<stack>.yaml]     # default: Pulumi.example.yaml
 
 Values Google assigns at creation (bucket suffixes, URLs, project number) are placeholders.
 """
@@ -11,9 +11,9 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from tools.mocked_stack import MockedResource, run_mocked
 from infra.settings import SettingsError
 from infra.stack_config import read_stack_config
+from tools.mocked_stack import MockedResource, run_mocked
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DAY_MS = 24 * 60 * 60 * 1000

@@ -9,14 +9,14 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
-from infra.log_metrics import metric_type
+from infra.monitoring.log_metrics import metric_type
 
 WINDOW = "300s"
 INSERT_FAILURE_RATIO = 0.01  # below 99 % of requests fully inserted
 SERVER_ERROR_RATIO = 0.05  # 503 is the deliberate answer when no durable sink is reachable
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AlertSpec:
     name: str
     display_name: str
@@ -34,7 +34,7 @@ SUM_OVER_WINDOW = {
 
 
 def _ratio(
-    numerator: str, denominator: str, above: float
+    *, numerator: str, denominator: str, above: float
 ) -> gcp.monitoring.AlertPolicyConditionConditionThresholdArgs:
     return gcp.monitoring.AlertPolicyConditionConditionThresholdArgs(
         filter=numerator,
@@ -62,27 +62,31 @@ def alert_specs(service: str) -> list[AlertSpec]:
     requests = f'metric.type="run.googleapis.com/request_count" AND {revision}'
     return [
         AlertSpec(
-            "bigquery-insert-failures",
-            "Event capture: BigQuery streaming-insert success rate below 99 %",
-            "ERROR",
-            "More than 1 % of capture requests could not stream every row into BigQuery. "
-            "The rows are in the dead-letter bucket; nothing is lost. Check BigQuery's status "
-            "and the function's log (`jsonPayload.sinks.bigquery.error`), then run "
-            "`make replay` once inserts succeed again.",
-            _ratio(
-                f'{bigquery} AND metric.label.status=one_of("partial", "failed")',
-                bigquery,
-                INSERT_FAILURE_RATIO,
+            name="bigquery-insert-failures",
+            display_name="Event capture: BigQuery streaming-insert success rate below 99 %",
+            severity="ERROR",
+            documentation=(
+                "More than 1 % of capture requests could not stream every row into BigQuery. "
+                "The rows are in the dead-letter bucket; nothing is lost. Check BigQuery's status "
+                "and the function's log (`jsonPayload.sinks.bigquery.error`), then run "
+                "`make replay` once inserts succeed again."
+            ),
+            condition=_ratio(
+                numerator=f'{bigquery} AND metric.label.status=one_of("partial", "failed")',
+                denominator=bigquery,
+                above=INSERT_FAILURE_RATIO,
             ),
         ),
         AlertSpec(
-            "dead-letters-growing",
-            "Event capture: dead letters accumulating",
-            "WARNING",
-            "Rows were written to the dead-letter bucket in the last 5 minutes. They are safe "
-            "but not yet in BigQuery, and dead letters older than 90 days are deleted. Run "
-            "`make replay` with an operator identity once BigQuery accepts rows again.",
-            gcp.monitoring.AlertPolicyConditionConditionThresholdArgs(
+            name="dead-letters-growing",
+            display_name="Event capture: dead letters accumulating",
+            severity="WARNING",
+            documentation=(
+                "Rows were written to the dead-letter bucket in the last 5 minutes. They are safe "
+                "but not yet in BigQuery, and dead letters older than 90 days are deleted. Run "
+                "`make replay` with an operator identity once BigQuery accepts rows again."
+            ),
+            condition=gcp.monitoring.AlertPolicyConditionConditionThresholdArgs(
                 filter=dead_letter,
                 aggregations=[
                     gcp.monitoring.AlertPolicyConditionConditionThresholdAggregationArgs(
@@ -96,19 +100,31 @@ def alert_specs(service: str) -> list[AlertSpec]:
             ),
         ),
         AlertSpec(
-            "function-5xx",
-            "Event capture: more than 5 % of requests answered 5xx",
-            "ERROR",
-            "The capture function answered 5xx to over 5 % of requests. 503 means neither "
-            "BigQuery nor the dead-letter bucket took the events (the app retries them); other "
-            "codes mean the function failed. Read the function's ERROR log lines.",
-            _ratio(
-                f'{requests} AND metric.label.response_code_class="5xx"',
-                requests,
-                SERVER_ERROR_RATIO,
+            name="function-5xx",
+            display_name="Event capture: more than 5 % of requests answered 5xx",
+            severity="ERROR",
+            documentation=(
+                "The capture function answered 5xx to over 5 % of requests. 503 means neither "
+                "BigQuery nor the dead-letter bucket took the events (the app retries them); other "
+                "codes mean the function failed. Read the function's ERROR log lines."
+            ),
+            condition=_ratio(
+                numerator=f'{requests} AND metric.label.response_code_class="5xx"',
+                denominator=requests,
+                above=SERVER_ERROR_RATIO,
             ),
         ),
     ]
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlertPoliciesArgs:
+    project: str
+    # The capture function's Cloud Run service.
+    service: str
+    channels: list[gcp.monitoring.NotificationChannel]
+    # The log-based metrics the policies read; they must exist before a policy can refer to them.
+    metrics: list[gcp.logging.Metric]
 
 
 class AlertPolicies(pulumi.ComponentResource):
@@ -117,19 +133,16 @@ class AlertPolicies(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        project: str,
-        service: str,
-        channels: list[gcp.monitoring.NotificationChannel],
-        depends_on: list[pulumi.Resource],
+        args: AlertPoliciesArgs,
+        *,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("event-capture:monitoring:AlertPolicies", name, None, opts)
-        # The log-based metrics must exist before a policy can refer to them.
-        child = pulumi.ResourceOptions(parent=self, depends_on=depends_on)
+        child = pulumi.ResourceOptions(parent=self, depends_on=list(args.metrics))
         self.policies = {
             spec.name: gcp.monitoring.AlertPolicy(
                 spec.name,
-                project=project,
+                project=args.project,
                 display_name=spec.display_name,
                 combiner="OR",
                 severity=spec.severity,
@@ -138,13 +151,13 @@ class AlertPolicies(pulumi.ComponentResource):
                         display_name=spec.display_name, condition_threshold=spec.condition
                     )
                 ],
-                notification_channels=[channel.id for channel in channels],
+                notification_channels=[channel.id for channel in args.channels],
                 documentation=gcp.monitoring.AlertPolicyDocumentationArgs(
                     content=spec.documentation, mime_type="text/markdown"
                 ),
                 alert_strategy=gcp.monitoring.AlertPolicyAlertStrategyArgs(auto_close="1800s"),
                 opts=child,
             )
-            for spec in alert_specs(service)
+            for spec in alert_specs(args.service)
         }
         self.register_outputs({"policies": list(self.policies)})

@@ -22,31 +22,15 @@ THRESHOLDS = (
 BUDGET_PUBLISHER = "serviceAccount:billing-budget-alert@system.gserviceaccount.com"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class BudgetAlertsArgs:
     project: str
     billing_account: str
     amount: int
     currency: str
-    emails: tuple[str, ...]
+    # The e-mail channels (``channels.py``), shared with the alert policies.
+    channels: list[gcp.monitoring.NotificationChannel]
     labels: dict[str, str]
-
-
-def email_channels(
-    project: str, emails: tuple[str, ...], opts: pulumi.ResourceOptions
-) -> list[gcp.monitoring.NotificationChannel]:
-    """One e-mail channel per address; budget and monitoring alerts share them."""
-    return [
-        gcp.monitoring.NotificationChannel(
-            f"alert-email-{i}",
-            project=project,
-            type="email",
-            display_name=f"Event capture alerts: {email}",
-            labels={"email_address": email},
-            opts=opts,
-        )
-        for i, email in enumerate(emails)
-    ]
 
 
 class BudgetAlerts(pulumi.ComponentResource):
@@ -57,7 +41,7 @@ class BudgetAlerts(pulumi.ComponentResource):
         self,
         name: str,
         args: BudgetAlertsArgs,
-        channels: list[gcp.monitoring.NotificationChannel],
+        *,
         apis: list[gcp.projects.Service],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -94,7 +78,7 @@ class BudgetAlerts(pulumi.ComponentResource):
                 for share, basis in THRESHOLDS
             ],
             all_updates_rule=gcp.billing.BudgetAllUpdatesRuleArgs(
-                monitoring_notification_channels=[channel.id for channel in channels],
+                monitoring_notification_channels=[channel.id for channel in args.channels],
                 pubsub_topic=self.topic.id,
                 # Billing admins still get the e-mail too, unless they opt out in the console.
                 disable_default_iam_recipients=False,

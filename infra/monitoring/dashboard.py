@@ -6,13 +6,13 @@ from typing import Any
 import pulumi
 import pulumi_gcp as gcp
 
-from infra.log_metrics import SINK_OUTCOMES, metric_type
+from infra.monitoring.log_metrics import SINK_OUTCOMES, metric_type
 
 ROW_HEIGHT = 4
 HALF_WIDTH = 6
 
 
-def _events_per_minute(metric: str, service: str) -> dict[str, Any]:
+def _events_per_minute(metric: str, *, service: str) -> dict[str, Any]:
     # A log-based distribution's _sum is the total of the field over all requests.
     prom = metric_type(metric).replace(".", "_").replace("/user/", ":user_")
     selector = f'{{monitored_resource="cloud_run_revision",service_name="{service}"}}'
@@ -24,7 +24,7 @@ def _events_per_minute(metric: str, service: str) -> dict[str, Any]:
 
 
 def _filter_series(
-    filter_: str, aligner: str, reducer: str, group_by: list[str] | None = None, legend: str = ""
+    filter_: str, *, aligner: str, reducer: str, group_by: list[str] | None = None, legend: str = ""
 ) -> dict[str, Any]:
     return {
         "plotType": "LINE",
@@ -43,7 +43,7 @@ def _filter_series(
     }
 
 
-def _chart(title: str, data_sets: list[dict[str, Any]], y_label: str) -> dict[str, Any]:
+def _chart(title: str, data_sets: list[dict[str, Any]], *, y_label: str) -> dict[str, Any]:
     return {
         "title": title,
         "xyChart": {"dataSets": data_sets, "yAxis": {"label": y_label, "scale": "LINEAR"}},
@@ -56,14 +56,14 @@ def dashboard_layout(service: str) -> dict[str, Any]:
         _chart(
             "Events per minute: accepted, rejected, dead-lettered",
             [
-                _events_per_minute(name, service)
+                _events_per_minute(name, service=service)
                 for name in (
                     "capture_events_accepted",
                     "capture_events_rejected",
                     "capture_events_dead_lettered",
                 )
             ],
-            "events/min",
+            y_label="events/min",
         ),
         _chart(
             "Requests with a failed or partial sink, per sink",
@@ -71,38 +71,38 @@ def dashboard_layout(service: str) -> dict[str, Any]:
                 _filter_series(
                     f'metric.type="{metric_type(o.name)}" AND {revision} '
                     'AND metric.label.status=one_of("partial", "failed")',
-                    "ALIGN_RATE",
-                    "REDUCE_SUM",
+                    aligner="ALIGN_RATE",
+                    reducer="REDUCE_SUM",
                     legend=o.sink,
                 )
                 for o in SINK_OUTCOMES
             ],
-            "requests/s",
+            y_label="requests/s",
         ),
         _chart(
             "Capture latency in the function (p50, p99)",
             [
                 _filter_series(
                     f'metric.type="{metric_type("capture_latency")}" AND {revision}',
-                    "ALIGN_DELTA",
-                    reducer,
+                    aligner="ALIGN_DELTA",
+                    reducer=reducer,
                     legend=reducer.removeprefix("REDUCE_PERCENTILE_").join(("p", "")),
                 )
                 for reducer in ("REDUCE_PERCENTILE_50", "REDUCE_PERCENTILE_99")
             ],
-            "ms",
+            y_label="ms",
         ),
         _chart(
             "HTTP responses by class",
             [
                 _filter_series(
                     f'metric.type="run.googleapis.com/request_count" AND {revision}',
-                    "ALIGN_RATE",
-                    "REDUCE_SUM",
-                    ["metric.label.response_code_class"],
+                    aligner="ALIGN_RATE",
+                    reducer="REDUCE_SUM",
+                    group_by=["metric.label.response_code_class"],
                 )
             ],
-            "requests/s",
+            y_label="requests/s",
         ),
     ]
     tiles = [
@@ -119,11 +119,16 @@ def dashboard_layout(service: str) -> dict[str, Any]:
 
 
 def capture_dashboard(
-    project: str, service: str, depends_on: list[pulumi.Resource], opts: pulumi.ResourceOptions
+    *,
+    project: str,
+    service: str,
+    metrics: list[gcp.logging.Metric],
+    opts: pulumi.ResourceOptions,
 ) -> gcp.monitoring.Dashboard:
+    """The dashboard of ``service``; its charts read ``metrics``, which must exist first."""
     return gcp.monitoring.Dashboard(
         "capture-dashboard",
         project=project,
         dashboard_json=json.dumps(dashboard_layout(service)),
-        opts=opts.merge(pulumi.ResourceOptions(depends_on=depends_on)),
+        opts=opts.merge(pulumi.ResourceOptions(depends_on=list(metrics))),
     )

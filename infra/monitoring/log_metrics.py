@@ -1,7 +1,7 @@
 """Log-based metrics on the capture function's one-line-per-request log.
 
-Field names come from ``schemas.capture_log``, the contract the function's log line is tested
-against, so a renamed field fails a test instead of silently flattening a chart.
+Field names come from ``event_capture.ingest.log_fields``, the contract the function's log line
+is tested against, so a renamed field fails a test instead of silently flattening a chart.
 """
 
 from dataclasses import dataclass
@@ -10,11 +10,12 @@ import pulumi
 import pulumi_gcp as gcp
 
 from event_capture.ingest import log_fields as log
+from infra.apis import after
 
 LOG_METRIC_PREFIX = "logging.googleapis.com/user/"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CountSpec:
     """A distribution of a per-request count: ``_sum`` is the total, ``_count`` the requests."""
 
@@ -24,7 +25,7 @@ class CountSpec:
     unit: str = "1"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SinkOutcomeSpec:
     """Requests by a sink's outcome (``ok``, ``partial``, ``failed``), as a ``status`` label."""
 
@@ -34,24 +35,48 @@ class SinkOutcomeSpec:
 
 
 COUNTS = (
-    CountSpec("capture_events_accepted", log.EVENTS_ACCEPTED, "Events accepted per request."),
-    CountSpec("capture_events_rejected", log.EVENTS_REJECTED, "Events rejected per request."),
     CountSpec(
-        "capture_events_dead_lettered",
-        log.EVENTS_DEAD_LETTERED,
-        "Events written to the dead-letter area per request.",
+        name="capture_events_accepted",
+        field=log.EVENTS_ACCEPTED,
+        description="Events accepted per request.",
     ),
     CountSpec(
-        "capture_bigquery_failed_rows",
-        log.BIGQUERY_FAILED_ROWS,
-        "Rows BigQuery did not take per request (then dead-lettered).",
+        name="capture_events_rejected",
+        field=log.EVENTS_REJECTED,
+        description="Events rejected per request.",
     ),
-    CountSpec("capture_latency", log.LATENCY_MS, "Capture latency inside the function.", "ms"),
+    CountSpec(
+        name="capture_events_dead_lettered",
+        field=log.EVENTS_DEAD_LETTERED,
+        description="Events written to the dead-letter area per request.",
+    ),
+    CountSpec(
+        name="capture_bigquery_failed_rows",
+        field=log.BIGQUERY_FAILED_ROWS,
+        description="Rows BigQuery did not take per request (then dead-lettered).",
+    ),
+    CountSpec(
+        name="capture_latency",
+        field=log.LATENCY_MS,
+        description="Capture latency inside the function.",
+        unit="ms",
+    ),
 )
 SINK_OUTCOMES = tuple(
-    SinkOutcomeSpec(f"capture_sink_{sink}", sink, f"Requests by the {sink} sink's outcome.")
+    SinkOutcomeSpec(
+        name=f"capture_sink_{sink}",
+        sink=sink,
+        description=f"Requests by the {sink} sink's outcome.",
+    )
     for sink in (log.SINK_BIGQUERY, log.SINK_DEAD_LETTER, log.SINK_GCS_ARCHIVE, log.SINK_REDIS)
 )
+
+
+@dataclass(frozen=True, kw_only=True)
+class LogMetricsArgs:
+    project: str
+    # The capture function's Cloud Run service, whose request log lines the metrics read.
+    service: str
 
 
 def metric_type(name: str) -> str:
@@ -72,14 +97,15 @@ class LogMetrics(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        project: str,
-        service: str,
+        args: LogMetricsArgs,
+        *,
         apis: list[gcp.projects.Service],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("event-capture:monitoring:LogMetrics", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self, depends_on=list(apis))
-        base = capture_log_filter(service)
+        child = after(apis, self)
+        project = args.project
+        base = capture_log_filter(args.service)
         self.metrics = {}
         for count in COUNTS:
             self.metrics[count.name] = gcp.logging.Metric(

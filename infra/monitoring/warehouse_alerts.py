@@ -6,6 +6,8 @@ is what the first policy matches. The second catches any other failed scheduled 
 tables would otherwise silently stop getting new days.
 """
 
+from dataclasses import dataclass
+
 import pulumi
 import pulumi_gcp as gcp
 
@@ -16,25 +18,38 @@ TRANSFER_ERRORS = 'resource.type="bigquery_dts_config" AND severity>=ERROR'
 RATE_LIMIT = "3600s"
 AUTO_CLOSE = "86400s"
 
+
+@dataclass(frozen=True, kw_only=True)
+class LogAlertSpec:
+    display_name: str
+    log_filter: str
+    documentation: str
+
+
 POLICIES = {
-    "data-quality-failed": (
-        "Warehouse: a data-quality rule failed",
-        f'{TRANSFER_ERRORS} AND "{QUALITY_FAILED}"',
-        "The daily data-quality run found a rule over its threshold; the log entry names each "
-        "failed rule. The day's figures are in the `data_quality` table of the analytics "
-        "dataset (`value`, `threshold`, `rows_checked`).",
+    "data-quality-failed": LogAlertSpec(
+        display_name="Warehouse: a data-quality rule failed",
+        log_filter=f'{TRANSFER_ERRORS} AND "{QUALITY_FAILED}"',
+        documentation=(
+            "The daily data-quality run found a rule over its threshold; the log entry names "
+            "each failed rule. The day's figures are in the `data_quality` table of the "
+            "analytics dataset (`value`, `threshold`, `rows_checked`)."
+        ),
     ),
-    "scheduled-query-failed": (
-        "Warehouse: a scheduled query failed",
-        f'{TRANSFER_ERRORS} AND NOT "{QUALITY_FAILED}"',
-        "A warehouse scheduled query failed, so its table has no partition for that day. The "
-        "log entry holds BigQuery's error; re-run the day from BigQuery's Scheduled queries page "
-        "once fixed (each run replaces its day, so a re-run is safe).",
+    "scheduled-query-failed": LogAlertSpec(
+        display_name="Warehouse: a scheduled query failed",
+        log_filter=f'{TRANSFER_ERRORS} AND NOT "{QUALITY_FAILED}"',
+        documentation=(
+            "A warehouse scheduled query failed, so its table has no partition for that day. The "
+            "log entry holds BigQuery's error; re-run the day from BigQuery's Scheduled queries "
+            "page once fixed (each run replaces its day, so a re-run is safe)."
+        ),
     ),
 }
 
 
 def warehouse_alerts(
+    *,
     project: str,
     channels: list[gcp.monitoring.NotificationChannel],
     opts: pulumi.ResourceOptions,
@@ -43,20 +58,20 @@ def warehouse_alerts(
         name: gcp.monitoring.AlertPolicy(
             name,
             project=project,
-            display_name=display_name,
+            display_name=spec.display_name,
             combiner="OR",
             severity="ERROR",
             conditions=[
                 gcp.monitoring.AlertPolicyConditionArgs(
-                    display_name=display_name,
+                    display_name=spec.display_name,
                     condition_matched_log=gcp.monitoring.AlertPolicyConditionConditionMatchedLogArgs(
-                        filter=log_filter
+                        filter=spec.log_filter
                     ),
                 )
             ],
             notification_channels=[channel.id for channel in channels],
             documentation=gcp.monitoring.AlertPolicyDocumentationArgs(
-                content=documentation, mime_type="text/markdown"
+                content=spec.documentation, mime_type="text/markdown"
             ),
             alert_strategy=gcp.monitoring.AlertPolicyAlertStrategyArgs(
                 notification_rate_limit=gcp.monitoring.AlertPolicyAlertStrategyNotificationRateLimitArgs(
@@ -66,5 +81,5 @@ def warehouse_alerts(
             ),
             opts=opts,
         )
-        for name, (display_name, log_filter, documentation) in POLICIES.items()
+        for name, spec in POLICIES.items()
     }

@@ -1,11 +1,10 @@
-"""Entry point for ``pulumi preview --policy-pack infra/policy``."""
+"""Entry point for ``pulumi preview --policy-pack infra/policy``.
 
-import sys
-from pathlib import Path
-
-# Pulumi runs this from infra/policy; the rules are imported as `infra.policy.rules`, as the
-# tests do. Nothing else of the program is imported, so the pack needs only pulumi-policy.
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+Pulumi runs this with ``infra/policy/.venv``'s Python (``PulumiPolicy.yaml``), whose
+``event-capture.pth`` (written by ``make deploy-venvs``) puts the repository root on the path, so
+the rules import as ``infra.policy.rules``, as the tests import them. Nothing else of the program
+is imported, so the pack needs only pulumi-policy.
+"""
 
 from infra.policy.pack import policy_pack
 

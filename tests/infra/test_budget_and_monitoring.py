@@ -4,11 +4,10 @@ import json
 import re
 from typing import Any
 
-from tools.mocked_stack import MOCK_PROJECT_NUMBER, MockedStack
-from infra.warehouse_alerts import POLICIES as WAREHOUSE_POLICIES
+from infra.monitoring.warehouse_alerts import POLICIES as WAREHOUSE_POLICIES
 from tests.infra.conftest import REQUIRED_CONFIG
-from tests.unit.test_pipeline import Stack as FakeSinks
-from tests.unit.test_pipeline import mixed_batch
+from tests.unit.test_pipeline import Fakes, mixed_batch
+from tools.mocked_stack import MOCK_PROJECT_NUMBER, MockedStack
 
 EMAILS = json.loads(REQUIRED_CONFIG["event-capture:alertEmails"])
 USER_METRIC = re.compile(r"logging\.googleapis\.com/user/(\w+)")
@@ -59,7 +58,7 @@ def test_budget_notifies_every_channel_and_publishes_to_its_topic(stack: MockedS
 
 def real_log_line() -> dict[str, Any]:
     """The pipeline's own log line for a request where BigQuery fails and rows are dead-lettered."""
-    result = FakeSinks(bq_fails=lambda row: True).handle(mixed_batch())
+    result = Fakes(bq_fails=lambda row: True).handle(mixed_batch())
     assert result.log["events_dead_lettered"] > 0
     return result.log
 

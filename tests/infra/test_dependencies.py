@@ -23,8 +23,10 @@ def imports_without(blocked: list[str], module: str) -> subprocess.CompletedProc
     )
 
 
-@pytest.mark.parametrize("module", ["infra.stack", "infra.settings", "infra.plan"])
-def test_the_program_needs_none_of_the_functions_packages(module: str) -> None:
+@pytest.mark.parametrize(
+    "module", ["infra.stack", "infra.settings", "tools.mocked_stack", "tools.plan"]
+)
+def test_the_program_and_the_plan_need_none_of_the_functions_packages(module: str) -> None:
     result = imports_without(FUNCTION_ONLY, module)
 
     assert result.returncode == 0, result.stderr

@@ -55,12 +55,20 @@ def test_main_imports_from_the_unpacked_archive_alone(tmp_path: Path) -> None:
     env = {"PATH": os.environ["PATH"], "GCP_PROJECT": "p", "GCS_BUCKET": "b"}
     # -S: no site-packages .pth pointing back at the checkout; -I isolates from PYTHONPATH.
     code = (
-        "import sys; sys.path[:0] = [" + repr(str(tmp_path)) + "] + " + repr(_site_packages())
+        "import sys; sys.path[:0] = ["
+        + repr(str(tmp_path))
+        + "] + "
+        + repr(_site_packages())
         + "; import main; print(main.capture.__module__, main.__file__)"
     )
     done = subprocess.run(
         [sys.executable, "-I", "-S", "-c", code],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["main", str(tmp_path / "main.py")]
@@ -89,12 +97,16 @@ def test_the_same_source_gives_the_same_bytes_whatever_the_file_times(
     "changed",
     ["main.py", "event_capture/ingest/pipeline.py", "event_capture/schemas/order.py"],
 )
-def test_changing_any_source_file_changes_the_object_name(source_copy: Source, changed: str) -> None:
+def test_changing_any_source_file_changes_the_object_name(
+    source_copy: Source, changed: str
+) -> None:
     function_dir, packages = source_copy
     before = build_source_archive(function_dir, packages)
     prefix = "/".join(changed.split("/")[:2])
-    path = packages[prefix] / changed.removeprefix(prefix + "/") if prefix in packages else (
-        function_dir / changed
+    path = (
+        packages[prefix] / changed.removeprefix(prefix + "/")
+        if prefix in packages
+        else (function_dir / changed)
     )
     path.write_text(path.read_text() + "\n# changed\n")
 

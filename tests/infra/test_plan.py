@@ -17,6 +17,7 @@ def test_the_plan_lists_resources_with_their_key_settings(
     assert "expire after 90 days, partition filter required" in out
     assert "public access prevention enforced, uniform access on" in out
     assert "roles/run.invoker to serviceAccount:capture-invoker@" in out
+    assert "Function capture" in out and "python313 entry capture in europe-west1" in out
     assert "alerts at 50% current, 90% current, 100% current, 100% forecasted" in out
     assert "functionUrl:" in out
 

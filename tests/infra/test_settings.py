@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from tools.mocked_stack import MockedStack, run_mocked
 from infra.settings import KEYS, SettingsError, load_settings
 from infra.stack_config import read_stack_config
 from tests.infra.conftest import REQUIRED_CONFIG
+from tools.mocked_stack import MockedStack, run_mocked
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -4,16 +4,16 @@ import json
 
 import pytest
 
-from tools.mocked_stack import MockedResource, MockedStack
+from event_capture.schemas.retention import RETENTION_MS
+from event_capture.tables.definitions import load_table_definitions
 from infra.policy.rules import (
     PRIMITIVE_ROLES,
     PUBLIC_MEMBERS,
     resource_violations,
     runtime_accounts_have_no_project_grants,
 )
-from event_capture.schemas.retention import RETENTION_MS
-from event_capture.tables.definitions import load_table_definitions
 from tests.infra.conftest import PROJECT
+from tools.mocked_stack import MockedResource, MockedStack
 
 RUNTIME = f"serviceAccount:capture-runtime@{PROJECT}.iam.gserviceaccount.com"
 INVOKER = f"serviceAccount:capture-invoker@{PROJECT}.iam.gserviceaccount.com"
@@ -129,6 +129,15 @@ def test_the_function_runs_and_builds_as_its_own_accounts(stack: MockedStack) ->
         f"projects/{PROJECT}/serviceAccounts/capture-build@{PROJECT}.iam.gserviceaccount.com"
     )
     assert function.get("serviceConfig.ingressSettings") == "ALLOW_ALL"
+
+
+def test_the_function_runs_on_python_3_13_as_every_venv_of_the_repository(
+    stack: MockedStack,
+) -> None:
+    function = stack.named("capture")
+
+    assert function.get("buildConfig.runtime") == "python313"
+    assert function.get("buildConfig.entryPoint") == "capture"
 
 
 def test_only_the_invoker_account_may_call_the_function(stack: MockedStack) -> None:

@@ -4,12 +4,7 @@ import json
 
 import pytest
 
-from tools.mocked_stack import MockedResource, MockedStack, run_mocked
-from infra.policy.rules import anonymous_tables_hold_no_identifiers, resource_violations
-from infra.warehouse_alerts import POLICIES
 from event_capture.tables.definitions import load_table_definitions
-from tests.infra.conftest import PROJECT, REQUIRED_CONFIG
-from tests.infra.test_budget_and_monitoring import channel_ids
 from event_capture.warehouse.catalog import (
     DASHBOARD_VIEWS,
     DEDUP_VIEWS,
@@ -20,8 +15,13 @@ from event_capture.warehouse.catalog import (
     scheduled_sql,
     view_sql,
 )
+from infra.monitoring.warehouse_alerts import POLICIES
+from infra.policy.rules import anonymous_tables_hold_no_identifiers, resource_violations
+from tests.infra.conftest import PROJECT, REQUIRED_CONFIG
+from tests.infra.test_budget_and_monitoring import channel_ids
+from tools.mocked_stack import MockedResource, MockedStack, run_mocked
 
-DATASETS = Datasets(f"{PROJECT}.events", f"{PROJECT}.analytics")
+DATASETS = Datasets(events=f"{PROJECT}.events", analytics=f"{PROJECT}.analytics")
 WAREHOUSE = f"warehouse-queries@{PROJECT}.iam.gserviceaccount.com"
 TABLE = "gcp:bigquery/table:Table"
 TRANSFER = "gcp:bigquery/dataTransferConfig:DataTransferConfig"

@@ -1,0 +1,1 @@
+"""Monitoring: the e-mail channels, the budget, log-based metrics, alert policies, the dashboard."""
