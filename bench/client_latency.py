@@ -21,26 +21,17 @@ import http.client
 import socket
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent
-REPO = BENCH.parent
-for _path in (REPO / "client", REPO):
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
-
-from capture_throughput import bootstrap_stack, capture_service, start_emulators  # noqa: E402
-
-from event_capture.client import CaptureClient, ClientSettings, EventContext  # noqa: E402
-from localcloud.processes import free_port  # noqa: E402
-from event_capture.schemas.search import SearchEvent  # noqa: E402
+from event_capture.client import CaptureClient, ClientSettings, EventContext
+from event_capture.schemas.search import SearchEvent
+from localcloud.cloud import CloudSettings, LocalCloud
+from localcloud.processes import STATE_DIR, free_port
 
 TARGET_P99_US = 50.0
 TARGET_RATIO = 100.0
@@ -196,36 +187,33 @@ def main() -> int:
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # figures as they come
 
-    print("starting the local stack (BigQuery emulator, fake-gcs-server, capture function)...")
-    with tempfile.TemporaryDirectory() as data_dir:
-        bigquery, gcs = start_emulators(Path(data_dir))
-        services = [bigquery.start(), gcs.start()]
-        try:
-            bootstrap_stack(bigquery, gcs)
-            function = capture_service(bigquery, gcs).start()
-            services.append(function)
-            sync_post_us(function.port, 20)  # warm the function's clients and the emulator
-            results = [run("up", function.port, args.sync_events, args.events)]
-            with delay_proxy(function.port, args.delay_ms / 1000) as slow:
-                results.append(
-                    run(
-                        f"slow (+{args.delay_ms:g} ms)",
-                        slow,
-                        max(20, args.sync_events // 10),
-                        args.events,
-                    )
-                )
-            down = {"close_timeout": 2.0}
+    print("starting the local cloud (BigQuery emulator, fake-gcs-server, capture function)...")
+    settings = CloudSettings(
+        project="client-bench",
+        bucket="client-bench-events",
+        log_dir=STATE_DIR / "logs" / "client-bench",
+        persistent_gcs=False,
+    )
+    with LocalCloud(settings) as cloud:
+        # As in capture_throughput.py: one gunicorn worker with eight threads.
+        function = cloud.start_function(env={"WORKERS": "1", "THREADS": "8"})
+        sync_post_us(function.port, 20)  # warm the function's clients and the emulator
+        results = [run("up", function.port, args.sync_events, args.events)]
+        with delay_proxy(function.port, args.delay_ms / 1000) as slow:
             results.append(
-                run("down (refused)", free_port(), args.sync_events, args.events, **down)
-            )
-            with hung_host() as hung:
-                results.append(
-                    run("down (no answer)", hung, 5, args.events, HUNG_TIMEOUT_S, close_timeout=2)
+                run(
+                    f"slow (+{args.delay_ms:g} ms)",
+                    slow,
+                    max(20, args.sync_events // 10),
+                    args.events,
                 )
-        finally:
-            for service in reversed(services):
-                service.stop()
+            )
+        down = {"close_timeout": 2.0}
+        results.append(run("down (refused)", free_port(), args.sync_events, args.events, **down))
+        with hung_host() as hung:
+            results.append(
+                run("down (no answer)", hung, 5, args.events, HUNG_TIMEOUT_S, close_timeout=2)
+            )
     print(f"\ngoals met in {sum(results)} of {len(results)} conditions")
     return 0
 

@@ -9,20 +9,15 @@ as CPU and shows up as rare, huge outliers in the mean.
 
 import json
 import statistics
-import sys
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO), str(REPO / "functions" / "capture")]
-
-from localcloud.sample_events import sample_batch  # noqa: E402
-from event_capture.ingest.pipeline import CapturePipeline  # noqa: E402
-from event_capture.ingest.sinks.bigquery import BigQuerySink  # noqa: E402
-from event_capture.ingest.validation import validate_events  # noqa: E402
+from event_capture.ingest.pipeline import CapturePipeline
+from event_capture.ingest.sinks.bigquery import BigQuerySink
+from event_capture.ingest.validation import validate_events
+from localcloud.sample_events import sample_batch
 
 
 class SerializingClient:
@@ -52,9 +47,10 @@ def main() -> None:
     batch = sample_batch(500, users=20, seed=1)
     body = json.dumps({"events": batch}).encode()
     now = datetime.now(UTC)
-    pipeline = CapturePipeline(
-        BigQuerySink(SerializingClient, "project", "events", 10.0), None, None, None
+    sink = BigQuerySink(
+        SerializingClient, project="project", dataset="events", deadline_seconds=10.0
     )
+    pipeline = CapturePipeline(bigquery=sink, dead_letter=None, archive=None, redis=None)
     single = [json.dumps(event).encode() for event in batch[:60]]
 
     def one_by_one() -> None:

@@ -15,38 +15,33 @@ import argparse
 import datetime as dt
 import random
 import statistics
-import sys
-import tempfile
 import time
 from collections.abc import Callable
 from functools import partial
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO), str(REPO / "functions" / "capture")]
+from google.cloud import bigquery
 
-from google.cloud import bigquery  # noqa: E402
-
-from localcloud import bootstrap  # noqa: E402
-from localcloud.processes import bigquery_emulator  # noqa: E402
-from localcloud.sample_events import FAMILY_EVENT_TYPES, sample_event  # noqa: E402
-from localcloud.warehouse import create_warehouse, run_all  # noqa: E402
-from event_capture.ingest import clients  # noqa: E402
-from event_capture.ingest.config import load_config  # noqa: E402
-from event_capture.ingest.pipeline import CapturePipeline  # noqa: E402
-from event_capture.ingest.sinks.bigquery import BigQuerySink  # noqa: E402
-from event_capture.warehouse.catalog import (  # noqa: E402
+from event_capture.ingest.pipeline import CapturePipeline
+from event_capture.ingest.wiring import bigquery_sink
+from event_capture.warehouse.catalog import (
     DATA_QUALITY,
     EVENT_TABLES,
     SCHEDULED_TABLES,
     SEARCH_DAILY,
-    Datasets,
     render,
 )
+from localcloud.cloud import CloudSettings, LocalCloud
+from localcloud.processes import STATE_DIR
+from localcloud.sample_events import FAMILY_EVENT_TYPES, sample_event
+from localcloud.warehouse import create_warehouse, run_all
 
-PROJECT = "warehouse-bench"
-DATASET = "events"
-DATASETS = Datasets(f"{PROJECT}.{DATASET}", f"{PROJECT}.analytics")
+SETTINGS = CloudSettings(
+    project="warehouse-bench",
+    bucket="warehouse-bench-events",
+    log_dir=STATE_DIR / "logs" / "warehouse-bench",
+    persistent_gcs=False,
+)
+DATASETS = SETTINGS.warehouse_datasets
 BATCH = 500
 
 
@@ -54,25 +49,16 @@ def _fixed(moment: dt.datetime) -> dt.datetime:
     return moment
 
 
-def load(endpoint: str, days: int, per_day: int, users: int, seed: int) -> int:
-    config = load_config(
-        {
-            "GCP_PROJECT": PROJECT,
-            "BIGQUERY_DATASET": DATASET,
-            "BIGQUERY_EMULATOR_HOST": endpoint,
-            "GCS_ENABLED": "false",
-            "BIGQUERY_DEADLINE_SECONDS": "120",
-        }
-    )
-    sink = BigQuerySink(
-        partial(clients.bigquery_client, config), PROJECT, DATASET, config.bigquery_deadline_seconds
-    )
+def load(cloud: LocalCloud, days: int, per_day: int, users: int, seed: int) -> int:
+    sink = bigquery_sink(cloud.config(GCS_ENABLED="false", BIGQUERY_DEADLINE_SECONDS="120"))
     rng = random.Random(seed)
     today = dt.datetime.now(dt.UTC).replace(hour=12, minute=0, second=0, microsecond=0)
     stored = 0
     for back in range(days - 1, -1, -1):
         noon = today - dt.timedelta(days=back)
-        pipeline = CapturePipeline(sink, None, None, None, clock=partial(_fixed, noon))
+        pipeline = CapturePipeline(
+            bigquery=sink, dead_letter=None, archive=None, redis=None, clock=partial(_fixed, noon)
+        )
         events = [
             sample_event(
                 rng.choice(FAMILY_EVENT_TYPES),
@@ -125,45 +111,39 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory(prefix="warehouse-bench-") as data_dir:
-        emulator = bigquery_emulator(PROJECT, Path(data_dir)).start()
-        try:
-            endpoint = f"http://127.0.0.1:{emulator.port}"
-            client = bootstrap.bigquery_client(PROJECT, endpoint)
-            bootstrap.create_dataset_and_tables(client, DATASET)
-            create_warehouse(client, DATASETS)
-            started = time.perf_counter()
-            stored = load(endpoint, args.days, args.events_per_day, args.users, args.seed)
-            print(
-                f"loaded {stored:,} events over {args.days} days "
-                f"({args.events_per_day:,}/day, {args.users} users) "
-                f"in {time.perf_counter() - started:.0f} s"
-            )
-            run_date = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
+    with LocalCloud(SETTINGS) as cloud:
+        client = cloud.bigquery_client()
+        create_warehouse(client, DATASETS)
+        started = time.perf_counter()
+        stored = load(cloud, args.days, args.events_per_day, args.users, args.seed)
+        print(
+            f"loaded {stored:,} events over {args.days} days "
+            f"({args.events_per_day:,}/day, {args.users} users) "
+            f"in {time.perf_counter() - started:.0f} s"
+        )
+        run_date = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
 
-            print(f"\n{'scheduled script':<28}{'median s':>10}")
-            for spec in sorted(SCHEDULED_TABLES, key=lambda t: t.schedule):
-                # run_all: a data-quality run that finds a failed rule still counts as timed.
-                run = partial(run_all, client, DATASETS, run_date, [spec])
-                print(f"{spec.name:<28}{timed(run, args.repeats):>10.2f}")
+        print(f"\n{'scheduled script':<28}{'median s':>10}")
+        for spec in sorted(SCHEDULED_TABLES, key=lambda t: t.schedule):
+            # run_all: a data-quality run that finds a failed rule still counts as timed.
+            run = partial(run_all, client, DATASETS, run_date, [spec])
+            print(f"{spec.name:<28}{timed(run, args.repeats):>10.2f}")
 
-            window = partial(rows_received_since, client)
-            recent_rows = window(run_date - dt.timedelta(days=2))
-            all_rows = window(run_date - dt.timedelta(days=args.days + 1))
-            print(
-                f"\nrows in the partitions a day-scoped query reads: {recent_rows:,} "
-                f"(2 days) against {all_rows:,} through the views ({all_rows / recent_rows:.0f}x)"
-            )
-            views = {f"recent_{t}": f"`{DATASETS.events}.{t}_dedup`" for t in EVENT_TABLES}
-            print(f"\n{'day-scoped query':<22}{'2 days s':>10}{'90-day views s':>16}{'ratio':>8}")
-            for spec in (SEARCH_DAILY, DATA_QUALITY):
-                recent = render(spec.sql_file, DATASETS)
-                whole = render(spec.sql_file, DATASETS, **views)
-                fast = timed(partial(run_query, client, recent, run_date), args.repeats)
-                slow = timed(partial(run_query, client, whole, run_date), args.repeats)
-                print(f"{spec.name:<22}{fast:>10.2f}{slow:>16.2f}{slow / fast:>7.1f}x")
-        finally:
-            emulator.stop()
+        window = partial(rows_received_since, client)
+        recent_rows = window(run_date - dt.timedelta(days=2))
+        all_rows = window(run_date - dt.timedelta(days=args.days + 1))
+        print(
+            f"\nrows in the partitions a day-scoped query reads: {recent_rows:,} "
+            f"(2 days) against {all_rows:,} through the views ({all_rows / recent_rows:.0f}x)"
+        )
+        views = {f"recent_{t}": f"`{DATASETS.events}.{t}_dedup`" for t in EVENT_TABLES}
+        print(f"\n{'day-scoped query':<22}{'2 days s':>10}{'90-day views s':>16}{'ratio':>8}")
+        for spec in (SEARCH_DAILY, DATA_QUALITY):
+            recent = render(spec.sql_file, DATASETS)
+            whole = render(spec.sql_file, DATASETS, **views)
+            fast = timed(partial(run_query, client, recent, run_date), args.repeats)
+            slow = timed(partial(run_query, client, whole, run_date), args.repeats)
+            print(f"{spec.name:<22}{fast:>10.2f}{slow:>16.2f}{slow / fast:>7.1f}x")
 
 
 if __name__ == "__main__":

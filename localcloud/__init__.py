@@ -1,1 +1,1 @@
-"""Local stack for development, tests and benchmarks: real emulators on loopback, no cloud."""
+"""The local cloud for development, tests and benchmarks: real emulators on loopback, no cloud."""

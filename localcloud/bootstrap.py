@@ -1,5 +1,5 @@
-"""Create the dataset, event tables and bucket on the emulators from ``event_capture/tables/*.json``,
-the same definitions the infrastructure program deploys.
+"""Create the dataset, event tables and bucket on the emulators, from the table definitions in
+``event_capture/tables/*.json`` that the infrastructure program deploys too.
 """
 
 import contextlib

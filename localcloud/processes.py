@@ -1,8 +1,9 @@
-"""Start and stop the local stack's processes: BigQuery emulator, fake-gcs-server, redis-server
-and the capture function. Used by ``make run``, the test fixtures and the benchmark.
+"""The local cloud's server processes: BigQuery emulator, fake-gcs-server, redis-server and
+functions-framework. ``LocalCloud`` (``localcloud/cloud.py``) puts them together.
 """
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -10,7 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +21,7 @@ BIGQUERY_EMULATOR_VENV = REPO / ".venv-bigquery-emulator"
 # local-bigquery's DuckDB looks for its extensions under $HOME/.duckdb; the install step puts
 # them here, so the server must run with this HOME (it never downloads anything).
 BIGQUERY_EMULATOR_HOME = STATE_DIR / "bigquery-home"
+CAPTURE_SOURCE = REPO / "functions" / "capture" / "main.py"
 
 
 def free_port() -> int:
@@ -45,24 +47,35 @@ def http_ok(url: str) -> bool:
         return False
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Service:
-    """One local server process, restartable on the same port."""
+    """One local server process, restartable on the same port.
+
+    The child gets this process's environment plus ``env``; this process's own environment is
+    never changed.
+    """
 
     name: str
     argv: list[str]
     port: int
     ready: Callable[[], bool]
-    env: dict[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict)
     cwd: Path = REPO
     log_path: Path | None = None
     start_timeout: float = 60.0
+    # What to do when argv[0] is not installed.
+    install_hint: str = ""
     process: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0
 
     def start(self) -> "Service":
-        if self.process is not None and self.process.poll() is None:
+        if self.running:
             return self
+        if shutil.which(self.argv[0]) is None:
+            raise RuntimeError(f"{self.argv[0]} is not installed; {self.install_hint}")
+        if port_open(self.port):
+            # Another process's server would pass the readiness check in this one's place.
+            raise RuntimeError(f"port {self.port} for {self.name} is already in use")
         log_path = self.log_path or STATE_DIR / "logs" / f"{self.name}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(log_path, "ab")  # noqa: SIM115 - owned by the child for its lifetime
@@ -116,6 +129,10 @@ class Service:
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
 
 def _tail(path: Path, lines: int = 20) -> str:
     try:
@@ -124,16 +141,11 @@ def _tail(path: Path, lines: int = 20) -> str:
         return "(no log)"
 
 
-def bigquery_emulator(project: str, data_dir: Path, port: int | None = None) -> Service:
-    executable = BIGQUERY_EMULATOR_VENV / "bin" / "local-bigquery"
-    if not executable.exists():
-        raise RuntimeError(
-            f"{executable} is missing; run `make bigquery-emulator` (needs Python 3.13)"
-        )
-    port = port or free_port()
-    data_dir.mkdir(parents=True, exist_ok=True)
+def bigquery_emulator(
+    project: str, data_dir: Path, port: int, log_path: Path | None = None
+) -> Service:
     argv = [
-        str(executable),
+        str(BIGQUERY_EMULATOR_VENV / "bin" / "local-bigquery"),
         "serve",
         "--host",
         "127.0.0.1",
@@ -147,13 +159,15 @@ def bigquery_emulator(project: str, data_dir: Path, port: int | None = None) -> 
         str(data_dir),
     ]
     return Service(
-        "bigquery-emulator",
-        argv,
-        port,
-        lambda: http_ok(f"http://127.0.0.1:{port}/bigquery/v2/projects/{project}/datasets"),
+        name="bigquery-emulator",
+        argv=argv,
+        port=port,
+        ready=lambda: http_ok(f"http://127.0.0.1:{port}/bigquery/v2/projects/{project}/datasets"),
         env={"HOME": str(BIGQUERY_EMULATOR_HOME)},
+        log_path=log_path,
         # About a second on a quiet machine; minutes on a starved VM's first cold start.
         start_timeout=300,
+        install_hint="run `make setup` (the BigQuery emulator needs Python 3.13)",
     )
 
 
@@ -170,8 +184,8 @@ def fake_gcs_binary() -> Path:
     return binary
 
 
-def gcs_emulator(port: int | None = None, root: Path | None = None) -> Service:
-    port = port or free_port()
+def gcs_emulator(port: int, root: Path | None, log_path: Path | None = None) -> Service:
+    """fake-gcs-server; with ``root`` the filesystem backend, otherwise memory."""
     backend = (
         ["-backend", "memory"]
         if root is None
@@ -192,51 +206,58 @@ def gcs_emulator(port: int | None = None, root: Path | None = None) -> Service:
         "warn",
     ]
     return Service(
-        "fake-gcs-server", argv, port, lambda: http_ok(f"http://127.0.0.1:{port}/storage/v1/b")
+        name="fake-gcs-server",
+        argv=argv,
+        port=port,
+        ready=lambda: http_ok(f"http://127.0.0.1:{port}/storage/v1/b"),
+        log_path=log_path,
+        install_hint="run `make setup`",
     )
 
 
-def redis_server(port: int | None = None) -> Service:
-    port = port or free_port()
-    argv = [
-        "redis-server",
-        "--port",
-        str(port),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--daemonize",
-        "no",
-    ]
-    return Service("redis-server", argv, port, lambda: port_open(port))
-
-
-def capture_function(
-    env: dict[str, str], port: int | None = None, python: str = sys.executable
-) -> Service:
-    port = port or free_port()
-    argv = [
-        python,
-        "-m",
-        "functions_framework",
-        "--target",
-        "capture",
-        "--source",
-        str(REPO / "functions" / "capture" / "main.py"),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
+def redis_server(port: int, log_path: Path | None = None) -> Service:
+    argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1"]
+    argv += ["--save", "", "--appendonly", "no", "--daemonize", "no"]
     return Service(
-        "capture-function",
-        argv,
-        port,
-        lambda: port_open(port),
+        name="redis-server",
+        argv=argv,
+        port=port,
+        ready=lambda: port_open(port),
+        log_path=log_path,
+        install_hint="run `make redis-server` or `sudo apt-get install -y redis-server`",
+    )
+
+
+def function_server(
+    *,
+    name: str,
+    source: Path,
+    target: str,
+    env: Mapping[str, str],
+    port: int,
+    log_path: Path | None = None,
+) -> Service:
+    """A functions-framework server (gunicorn; WORKERS and THREADS in ``env`` tune it)."""
+    argv = [sys.executable, "-m", "functions_framework", "--target", target]
+    argv += ["--source", str(source), "--host", "127.0.0.1", "--port", str(port)]
+    return Service(
+        name=name,
+        argv=argv,
+        port=port,
+        ready=lambda: port_open(port),
         env=env,
+        log_path=log_path,
         # Under a second on a quiet machine; a starved CI VM needs far longer to import.
         start_timeout=300,
+    )
+
+
+def capture_function(env: Mapping[str, str], port: int, log_path: Path | None = None) -> Service:
+    return function_server(
+        name="capture-function",
+        source=CAPTURE_SOURCE,
+        target="capture",
+        env=env,
+        port=port,
+        log_path=log_path,
     )

@@ -1,19 +1,13 @@
 """The warehouse layer on the local BigQuery emulator: the same views and tables as the cloud, and
-a stand-in for the daily scheduled queries.
-
-``python -m devstack.warehouse`` (``make warehouse``) runs every scheduled query once on the local
-stack of ``make run``, for yesterday's data by default, as the cloud would at night.
+a stand-in for the daily scheduled queries (``make nightly`` runs them: ``tools/nightly.py``).
 """
 
-import argparse
 import datetime as dt
-import sys
 from collections.abc import Iterable
 
 from google.api_core.exceptions import BadRequest
 from google.cloud import bigquery
 
-from localcloud.processes import port_open
 from event_capture.warehouse.catalog import (
     DATA_QUALITY,
     SCHEDULED_TABLES,
@@ -80,32 +74,3 @@ def run_all(
             # The job's own error (the message of ERROR() in the SQL), not the HTTP wrapper.
             failures.append(str(error.errors[0]["message"] if error.errors else error.message))
     return failures
-
-
-def main() -> None:
-    from localcloud import bootstrap
-    from localcloud.run import BIGQUERY_PORT, PROJECT, WAREHOUSE_DATASETS
-
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "--run-date",
-        type=dt.date.fromisoformat,
-        default=dt.datetime.now(dt.UTC).date(),
-        help="the scheduled run's date; it covers the day before (default: today, UTC)",
-    )
-    args = parser.parse_args()
-    if not port_open(BIGQUERY_PORT):
-        sys.exit(
-            f"error: no BigQuery emulator on 127.0.0.1:{BIGQUERY_PORT} "
-            "(BIGQUERY_EMULATOR_PORT); start the local stack with `make run` first"
-        )
-    client = bootstrap.bigquery_client(PROJECT, f"http://127.0.0.1:{BIGQUERY_PORT}")
-    create_warehouse(client, WAREHOUSE_DATASETS)
-    for failure in run_all(client, WAREHOUSE_DATASETS, args.run_date):
-        print(f"data quality: {failure}")
-    for spec in SCHEDULED_TABLES:
-        print(f"{table_name(spec, WAREHOUSE_DATASETS)}: filled for the day before {args.run_date}")
-
-
-if __name__ == "__main__":
-    main()

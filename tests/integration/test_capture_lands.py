@@ -3,24 +3,24 @@
 import json
 from typing import Any
 
-from localcloud.sample_events import sample_batch, sample_event
 from event_capture.ingest.sinks.redis_activity import activity_key, daily_counts_key
 from event_capture.schemas.families import MODEL_BY_EVENT_TYPE
-from tests.integration.conftest import Stack
+from localcloud.cloud import LocalCloud
+from localcloud.sample_events import sample_batch, sample_event
 
 
 def _table(event: dict[str, Any]) -> str:
     return MODEL_BY_EVENT_TYPE[event["event_type"]].TABLE
 
 
-def test_mixed_batch_lands_in_the_right_tables_with_the_right_values(stack: Stack) -> None:
+def test_mixed_batch_lands_in_the_right_tables_with_the_right_values(cloud: LocalCloud) -> None:
     events = sample_batch(12, users=3)
-    result = stack.pipeline().handle(events, batch=True)
+    result = cloud.pipeline().handle(events, batch=True)
 
     assert result.status == 200, result.body
     assert result.body["accepted"] == 12
     for event in events:
-        [row] = stack.rows(_table(event), [event["event_id"]])
+        [row] = cloud.rows(_table(event), [event["event_id"]])
         assert row["event_type"] == event["event_type"]
         assert row["user_id"] == event["user_id"]
         assert row["schema_version"] == "1-0-0"
@@ -37,23 +37,23 @@ def test_mixed_batch_lands_in_the_right_tables_with_the_right_values(stack: Stac
             assert row["filters"] == event["filters"]
 
 
-def test_resending_the_same_batch_does_not_duplicate_rows(stack: Stack) -> None:
+def test_resending_the_same_batch_does_not_duplicate_rows(cloud: LocalCloud) -> None:
     events = [sample_event("search", user_id="u_resend") for _ in range(5)]
     ids = [event["event_id"] for event in events]
-    pipeline = stack.pipeline()
+    pipeline = cloud.pipeline()
 
     first = pipeline.handle(events, batch=True)
     second = pipeline.handle(events, batch=True)
 
     assert (first.status, second.status) == (200, 200)
-    assert sorted(row["event_id"] for row in stack.rows("searches", ids)) == sorted(ids)
+    assert sorted(row["event_id"] for row in cloud.rows("searches", ids)) == sorted(ids)
 
 
-def test_one_invalid_event_gets_207_and_the_valid_ones_land(stack: Stack) -> None:
+def test_one_invalid_event_gets_207_and_the_valid_ones_land(cloud: LocalCloud) -> None:
     good = [sample_event("product_view"), sample_event("voice_interaction")]
     bad = sample_event("order_placed")
     bad["items"][0]["quantity"] = 0
-    result = stack.pipeline().handle([good[0], bad, good[1]], batch=True)
+    result = cloud.pipeline().handle([good[0], bad, good[1]], batch=True)
 
     assert result.status == 207
     assert result.body["accepted"] == 2
@@ -62,30 +62,32 @@ def test_one_invalid_event_gets_207_and_the_valid_ones_land(stack: Stack) -> Non
     assert rejection["event_id"] == bad["event_id"]
     assert rejection["errors"][0]["field"] == "events[1].items[0].quantity"
     assert rejection["errors"][0]["rule"] == "greater_than_equal"
-    assert len(stack.rows("product_interactions", [good[0]["event_id"]])) == 1
-    assert len(stack.rows("voice_interactions", [good[1]["event_id"]])) == 1
-    assert stack.rows("orders", [bad["event_id"]]) == []
+    assert len(cloud.rows("product_interactions", [good[0]["event_id"]])) == 1
+    assert len(cloud.rows("voice_interactions", [good[1]["event_id"]])) == 1
+    assert cloud.rows("orders", [bad["event_id"]]) == []
 
 
-def test_free_text_is_scrubbed_before_it_reaches_bigquery_and_the_archive(stack: Stack) -> None:
+def test_free_text_is_scrubbed_before_it_reaches_bigquery_and_the_archive(
+    cloud: LocalCloud,
+) -> None:
     event = sample_event("search")
     event["query"] = "call me on +44 20 7946 0958 or jane@example.com"
-    result = stack.pipeline().handle([event], batch=True)
+    result = cloud.pipeline().handle([event], batch=True)
 
     assert result.status == 200
-    [row] = stack.rows("searches", [event["event_id"]])
+    [row] = cloud.rows("searches", [event["event_id"]])
     assert row["query"] == "call me on [PHONE] or [EMAIL]"
-    archived = "".join(stack.objects("archive/searches/").values())
+    archived = "".join(cloud.objects("archive/searches/").values())
     assert "jane@example.com" not in archived
     assert event["event_id"] in archived
 
 
-def test_archive_object_holds_the_same_events_as_ndjson(stack: Stack) -> None:
+def test_archive_object_holds_the_same_events_as_ndjson(cloud: LocalCloud) -> None:
     events = [sample_event("search"), sample_event("add_to_cart"), sample_event("search")]
-    result = stack.pipeline().handle(events, batch=True)
+    result = cloud.pipeline().handle(events, batch=True)
     request_id = result.body["request_id"]
 
-    objects = {name: text for name, text in stack.objects("archive/").items() if request_id in name}
+    objects = {name: text for name, text in cloud.objects("archive/").items() if request_id in name}
     assert sorted(name.split("/")[1] for name in objects) == ["product_interactions", "searches"]
     archived = [json.loads(line) for text in objects.values() for line in text.splitlines()]
     assert sorted(row["event_id"] for row in archived) == sorted(e["event_id"] for e in events)
@@ -93,47 +95,47 @@ def test_archive_object_holds_the_same_events_as_ndjson(stack: Stack) -> None:
         assert "/dt=" in name and "/hour=" in name and name.endswith(".ndjson")
 
 
-def test_archive_objects_are_create_only(stack: Stack) -> None:
+def test_archive_objects_are_create_only(cloud: LocalCloud) -> None:
     from google.api_core.exceptions import PreconditionFailed
 
-    result = stack.pipeline().handle([sample_event("search")], batch=True)
-    [name] = [n for n in stack.objects("archive/searches/") if result.body["request_id"] in n]
+    result = cloud.pipeline().handle([sample_event("search")], batch=True)
+    [name] = [n for n in cloud.objects("archive/searches/") if result.body["request_id"] in n]
 
     try:
-        stack.bucket().blob(name).upload_from_string("overwrite\n", if_generation_match=0)
+        cloud.bucket().blob(name).upload_from_string("overwrite\n", if_generation_match=0)
     except PreconditionFailed:
         pass
     else:
         raise AssertionError("an archive object could be overwritten")
 
 
-def test_with_redis_enabled_per_user_activity_is_readable(stack: Stack) -> None:
+def test_with_redis_enabled_per_user_activity_is_readable(cloud: LocalCloud) -> None:
     import redis
 
     user = "u_redis_reader"
     events = [sample_event(t, user_id=user) for t in ("search", "product_view", "add_to_cart")]
-    result = stack.pipeline(REDIS_ENABLED="true", REDIS_TTL_SECONDS="3600").handle(
+    result = cloud.pipeline(REDIS_ENABLED="true", REDIS_TTL_SECONDS="3600").handle(
         events, batch=True
     )
 
     assert result.status == 200
     assert result.body["sinks"]["redis"]["status"] == "ok"
-    client = redis.Redis(port=stack.redis.port, decode_responses=True)
+    client = redis.Redis(port=cloud.redis.port, decode_responses=True)
     recent = [json.loads(entry) for entry in client.lrange(activity_key(user), 0, -1)]
     # Newest first, as a "recently viewed" feature reads it.
     assert [entry["event_id"] for entry in recent] == [e["event_id"] for e in reversed(events)]
     assert "user_id" not in recent[0]
     assert 0 < client.ttl(activity_key(user)) <= 3600
-    [search_row] = stack.rows("searches", [events[0]["event_id"]])
+    [search_row] = cloud.rows("searches", [events[0]["event_id"]])
     counts_key = daily_counts_key(search_row["received_at"].strftime("%Y-%m-%d"))
     assert int(client.hget(counts_key, "add_to_cart") or 0) >= 1
 
 
-def test_redis_is_not_written_unless_enabled(stack: Stack) -> None:
+def test_redis_is_not_written_unless_enabled(cloud: LocalCloud) -> None:
     import redis
 
     user = "u_redis_off"
-    result = stack.pipeline().handle([sample_event("search", user_id=user)], batch=True)
+    result = cloud.pipeline().handle([sample_event("search", user_id=user)], batch=True)
 
     assert result.body["sinks"]["redis"]["status"] == "disabled"
-    assert redis.Redis(port=stack.redis.port).exists(activity_key(user)) == 0
+    assert redis.Redis(port=cloud.redis.port).exists(activity_key(user)) == 0

@@ -1,4 +1,4 @@
-"""The capture client against the real local stack: a functions-framework server on the
+"""The capture client against the real local cloud: a functions-framework server on the
 emulators, stopped and restarted to show that queued events survive an outage."""
 
 from collections.abc import Iterator
@@ -7,18 +7,17 @@ import pytest
 
 from event_capture.client import CaptureClient, ClientSettings, EventContext
 from event_capture.client.delivery import Backoff
-from localcloud.processes import Service, capture_function
 from event_capture.schemas.search import SearchEvent
-from tests.integration.conftest import Stack
+from localcloud.cloud import LocalCloud
+from localcloud.processes import Service
 
 # Quick retries: an outage in these tests lasts as long as a function restart.
 SETTINGS = ClientSettings(linger_seconds=0.05, backoff=Backoff(0.05, 1.0))
 
 
 @pytest.fixture(scope="module")
-def function(stack: Stack) -> Iterator[Service]:
-    service = capture_function(stack.env())
-    service.start()
+def function(cloud: LocalCloud) -> Iterator[Service]:
+    service = cloud.start_function()
     try:
         yield service
     finally:
@@ -35,14 +34,14 @@ def searches(user: str, count: int) -> list[SearchEvent]:
     ]
 
 
-def stored_ids(stack: Stack, events: list[SearchEvent]) -> list[str]:
+def stored_ids(cloud: LocalCloud, events: list[SearchEvent]) -> list[str]:
     return sorted(
-        row["event_id"] for row in stack.rows("searches", [str(e.event_id) for e in events])
+        row["event_id"] for row in cloud.rows("searches", [str(e.event_id) for e in events])
     )
 
 
 def test_tracked_events_land_in_bigquery_exactly_once_and_close_flushes(
-    stack: Stack, function: Service
+    cloud: LocalCloud, function: Service
 ) -> None:
     client = CaptureClient(f"http://127.0.0.1:{function.port}/", SETTINGS)
     events = searches("u_client_once", 120)
@@ -52,11 +51,11 @@ def test_tracked_events_land_in_bigquery_exactly_once_and_close_flushes(
     stats = client.close(120)
 
     assert (stats.delivered, stats.queued, stats.dropped_at_shutdown) == (120, 0, 0)
-    assert stored_ids(stack, events) == sorted(str(e.event_id) for e in events)
+    assert stored_ids(cloud, events) == sorted(str(e.event_id) for e in events)
 
 
 def test_with_the_function_down_events_wait_in_the_queue_and_arrive_after(
-    stack: Stack, function: Service
+    cloud: LocalCloud, function: Service
 ) -> None:
     client = CaptureClient(
         f"http://127.0.0.1:{function.port}/",
@@ -82,4 +81,4 @@ def test_with_the_function_down_events_wait_in_the_queue_and_arrive_after(
     assert during.dropped_queue_full == 40 - len(queued) > 0
     assert queued == events[: len(queued)]
     assert after.delivered == len(queued)
-    assert stored_ids(stack, events) == sorted(str(e.event_id) for e in queued)
+    assert stored_ids(cloud, events) == sorted(str(e.event_id) for e in queued)

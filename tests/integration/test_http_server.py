@@ -7,18 +7,17 @@ from pathlib import Path
 import pytest
 import requests
 
-from localcloud.processes import Service, capture_function
-from localcloud.sample_events import sample_batch, sample_event
-from event_capture.ingest.limits import MAX_REQUEST_BYTES
 from event_capture.ingest import log_fields
-from tests.integration.conftest import Stack
+from event_capture.ingest.limits import MAX_REQUEST_BYTES
+from localcloud.cloud import LocalCloud
+from localcloud.processes import Service
+from localcloud.sample_events import sample_batch, sample_event
 
 
 @pytest.fixture(scope="module")
-def server(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    service = capture_function(stack.env(REDIS_ENABLED="true"))
-    service.log_path = tmp_path_factory.mktemp("function") / "stdout.log"
-    service.start()
+def server(cloud: LocalCloud, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    log_path = tmp_path_factory.mktemp("function") / "stdout.log"
+    service = cloud.start_function(log_path=log_path, env={"REDIS_ENABLED": "true"})
     try:
         yield service
     finally:
@@ -35,7 +34,7 @@ def _log_lines(server: Service) -> list[dict[str, object]]:
     return [json.loads(line) for line in lines if line.startswith("{")]
 
 
-def test_a_batch_over_http_is_accepted_and_lands(stack: Stack, server: Service) -> None:
+def test_a_batch_over_http_is_accepted_and_lands(cloud: LocalCloud, server: Service) -> None:
     events = sample_batch(10, users=2)
     response = requests.post(_url(server), json={"events": events}, timeout=120)
 
@@ -46,12 +45,10 @@ def test_a_batch_over_http_is_accepted_and_lands(stack: Stack, server: Service) 
     assert body["sinks"]["bigquery"]["status"] == "ok"
     assert body["sinks"]["redis"]["status"] == "ok"
     searches = [e["event_id"] for e in events if e["event_type"] == "search"]
-    assert len(stack.rows("searches", searches)) == len(searches)
+    assert len(cloud.rows("searches", searches)) == len(searches)
 
     [line] = [
-        line
-        for line in _log_lines(server)
-        if line.get(log_fields.REQUEST_ID) == body["request_id"]
+        line for line in _log_lines(server) if line.get(log_fields.REQUEST_ID) == body["request_id"]
     ]
     assert line["severity"] == "INFO"
     assert line[log_fields.EVENTS_ACCEPTED] == 10

@@ -1,4 +1,4 @@
-"""`make warehouse` without `make run`: a one-line error naming the port, not a traceback."""
+"""`make nightly` without `make run`: a one-line error naming the port, not a traceback."""
 
 import os
 import subprocess
@@ -7,10 +7,10 @@ import sys
 from localcloud.processes import REPO, free_port
 
 
-def test_without_the_local_stack_it_says_to_start_it() -> None:
+def test_without_the_local_cloud_it_says_to_start_it() -> None:
     port = free_port()
     result = subprocess.run(
-        [sys.executable, "-m", "devstack.warehouse"],
+        [sys.executable, "-m", "tools.nightly", "--run-date", "2026-01-02"],
         cwd=REPO,
         env={**os.environ, "BIGQUERY_EMULATOR_PORT": str(port)},
         capture_output=True,

@@ -6,7 +6,6 @@ once for day D (run date D+1), in schedule order.
 """
 
 import datetime as dt
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -14,11 +13,14 @@ from typing import Any
 import pytest
 from google.cloud import bigquery
 
-from localcloud import bootstrap
-from localcloud.warehouse import create_warehouse, run_all
-from tests.integration.conftest import PROJECT, Stack
-from tests.integration.warehouse.shop_day import ShopDay, shop_day
+from event_capture.ingest.pipeline import CapturePipeline
+from event_capture.ingest.wiring import bigquery_sink
 from event_capture.warehouse.catalog import SCHEDULED_TABLES, VIEWS, Datasets, ScheduledTable, View
+from localcloud import bootstrap
+from localcloud.cloud import LocalCloud
+from localcloud.warehouse import create_warehouse, run_all
+from tests.integration.conftest import PROJECT
+from tests.integration.warehouse.shop_day import ShopDay, shop_day
 
 EVENTS_DATASET = "warehouse_events"
 ANALYTICS_DATASET = "warehouse_analytics"
@@ -60,40 +62,38 @@ class Warehouse:
         return DATASETS.of(role)
 
 
-def _wait_past_midnight() -> None:
-    # The fixture's days are counted from today (UTC): events received after midnight would
-    # belong to the next day's checks. Twenty minutes covers creating the event tables and
-    # inserting on a slow machine.
-    now = dt.datetime.now(dt.UTC)
-    if now.hour == 23 and now.minute >= 40:
-        time.sleep(60 * (60 - now.minute) + 5)
-
-
-def _store_again(client: bigquery.Client, event_id: str) -> None:
-    """A second copy of a stored search, received later, without an insertId."""
+def _store_again(client: bigquery.Client, event_id: str, received_at: dt.datetime) -> None:
+    """A second copy of a stored search, received later on day D, without an insertId."""
     table = f"{DATASETS.events}.searches"
     [row] = client.query(
         f"SELECT * FROM `{table}` WHERE received_at > TIMESTAMP('2000-01-01') "
         f"AND event_id = '{event_id}'"
     ).result()
-    copy = dict(row.items()) | {"received_at": dt.datetime.now(dt.UTC)}
+    copy = dict(row.items()) | {"received_at": received_at}
     schema = client.get_table(table).schema
     errors = client.insert_rows(table, [copy], selected_fields=schema, row_ids=[None])
     assert errors == []
 
 
 @pytest.fixture(scope="session")
-def warehouse(stack: Stack) -> Iterator[Warehouse]:
-    _wait_past_midnight()
-    client = stack.bq()
+def warehouse(cloud: LocalCloud) -> Iterator[Warehouse]:
+    client = cloud.bigquery_client()
     bootstrap.create_dataset_and_tables(client, EVENTS_DATASET)
     shop = shop_day(dt.datetime.now(dt.UTC).date())
-    pipeline = stack.pipeline(BIGQUERY_DATASET=EVENTS_DATASET, GCS_ENABLED="false")
+    # Received at noon of day D by the pipeline's clock, whatever the wall clock says: "late"
+    # (received 24 hours or more after occurring) and "received on D" then hold by the day.
+    noon = dt.datetime.combine(shop.day, dt.time(12), dt.UTC)
+    config = cloud.config(BIGQUERY_DATASET=EVENTS_DATASET, GCS_ENABLED="false")
+    pipeline = CapturePipeline(
+        bigquery=bigquery_sink(config),
+        dead_letter=None,
+        archive=None,
+        redis=None,
+        clock=lambda: noon,
+    )
     result = pipeline.handle(shop.events, batch=True)
     assert result.body["accepted"] == len(shop.events), result.body
-    _store_again(client, shop.ids[DUPLICATED])
-    received_on = dt.datetime.now(dt.UTC).date()
-    assert received_on == shop.day, "stored after midnight UTC: the expected rows do not hold"
+    _store_again(client, shop.ids[DUPLICATED], noon + dt.timedelta(hours=1))
 
     create_warehouse(client, DATASETS)
 

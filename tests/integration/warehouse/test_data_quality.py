@@ -6,9 +6,9 @@ import pytest
 from google.api_core.exceptions import BadRequest
 from google.cloud import bigquery
 
+from event_capture.warehouse.catalog import DATA_QUALITY, render
 from localcloud.warehouse import run_scheduled
 from tests.integration.warehouse.conftest import DATASETS, Warehouse
-from event_capture.warehouse.catalog import DATA_QUALITY, render
 
 FAMILIES = ("orders", "product_interactions", "searches", "sessions", "voice_interactions")
 # (rule, family, field) -> (value, threshold, passed, rows_checked), worked out from shop_day.

@@ -6,14 +6,14 @@ from typing import Any
 
 import pytest
 
-from tests.integration.warehouse.conftest import Warehouse
-from tests.integration.warehouse.shop_day import COFFEE, GRANOLA, OAT
 from event_capture.warehouse.catalog import (
     PRODUCT_RECOMMENDATIONS,
     REORDER_PREDICTIONS,
     USER_PROFILES,
     USER_RECOMMENDATIONS,
 )
+from tests.integration.warehouse.conftest import Warehouse
+from tests.integration.warehouse.shop_day import COFFEE, GRANOLA, OAT
 
 
 def by_user(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

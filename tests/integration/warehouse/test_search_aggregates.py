@@ -4,8 +4,8 @@ import datetime as dt
 
 from google.cloud import bigquery
 
-from tests.integration.warehouse.conftest import DATASETS, Warehouse
 from event_capture.warehouse.catalog import SEARCH_DAILY, Datasets, render
+from tests.integration.warehouse.conftest import DATASETS, Warehouse
 
 
 def test_searches_aggregate_per_normalized_query_and_intent(warehouse: Warehouse) -> None:

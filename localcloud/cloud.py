@@ -1,0 +1,219 @@
+"""The local cloud: BigQuery, Cloud Storage and Redis emulators on loopback, and the capture
+function in front of them, started and configured as one thing.
+
+``make run``, the integration tests and the benchmarks all use ``LocalCloud``. Its addresses go
+to the processes it starts (as their environment) and to the clients it builds (as endpoints);
+this process's own environment is never changed.
+"""
+
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from google.cloud import bigquery
+
+from event_capture.ingest.config import Config, load_config
+from event_capture.ingest.pipeline import CapturePipeline
+from event_capture.ingest.wiring import build_pipeline
+from event_capture.warehouse.catalog import Datasets
+from localcloud import bootstrap
+from localcloud.processes import (
+    STATE_DIR,
+    Service,
+    bigquery_emulator,
+    capture_function,
+    free_port,
+    gcs_emulator,
+    redis_server,
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CloudSettings:
+    project: str = "local-capture"
+    dataset: str = "events"
+    bucket: str = "local-capture-events"
+    # BigQuery's tables (bigquery-data/) and, with persistent_gcs, the objects (gcs/).
+    # None: a fresh temporary directory that stop() removes.
+    data_dir: Path | None = None
+    log_dir: Path = STATE_DIR / "logs"
+    # 0 picks a free port once, when the LocalCloud is made; a restart keeps it.
+    bigquery_port: int = 0
+    gcs_port: int = 0
+    redis_port: int = 0
+    function_port: int = 0
+    # Start redis-server and enable the function's Redis sink.
+    redis: bool = False
+    # fake-gcs-server's filesystem backend keeps objects (dead letters) across its restarts,
+    # which the outage tests need; memory is for throwaway clouds.
+    persistent_gcs: bool = True
+    # Added to every env() after the cloud's own variables (longer deadlines, say).
+    function_env: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def warehouse_datasets(self) -> Datasets:
+        return Datasets(f"{self.project}.{self.dataset}", f"{self.project}.analytics")
+
+
+class LocalCloud:
+    """The emulators of one local cloud, and what runs against them.
+
+    ``start()`` starts the backends and creates the dataset, the event tables and the bucket;
+    ``stop()`` stops every process it started, capture functions included. A LocalCloud that
+    is not started still addresses one that another process started on the same fixed ports
+    (``tools/nightly.py`` and ``tools/show_rows.py`` reach ``make run``'s that way).
+    """
+
+    def __init__(self, settings: CloudSettings) -> None:
+        self.settings = settings
+        self._temporary = settings.data_dir is None
+        self.data_dir = settings.data_dir or Path(tempfile.gettempdir()) / (
+            f"localcloud-{settings.project}-{uuid.uuid4().hex[:8]}"
+        )
+        logs = settings.log_dir
+        gcs_root = self.data_dir / "gcs" if settings.persistent_gcs else None
+        self.bigquery = bigquery_emulator(
+            settings.project,
+            self.data_dir / "bigquery-data",
+            settings.bigquery_port or free_port(),
+            logs / "bigquery-emulator.log",
+        )
+        self.gcs = gcs_emulator(
+            settings.gcs_port or free_port(), gcs_root, logs / "fake-gcs-server.log"
+        )
+        self.redis = redis_server(settings.redis_port or free_port(), logs / "redis-server.log")
+        self._functions: list[Service] = []
+
+    # --- lifetime ------------------------------------------------------------------------------
+
+    @property
+    def backends(self) -> list[Service]:
+        return [self.bigquery, self.gcs, *([self.redis] if self.settings.redis else [])]
+
+    def start(self) -> "LocalCloud":
+        try:
+            (self.data_dir / "bigquery-data").mkdir(parents=True, exist_ok=True)
+            if self.settings.persistent_gcs:
+                (self.data_dir / "gcs").mkdir(parents=True, exist_ok=True)
+            for service in self.backends:
+                service.start()
+            bootstrap.create_dataset_and_tables(self.bigquery_client(), self.settings.dataset)
+            bootstrap.create_bucket(self.storage_client(), self.settings.bucket)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        for service in [*reversed(self._functions), *reversed(self.backends)]:
+            service.stop()
+        if self._temporary:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def __enter__(self) -> "LocalCloud":
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @contextmanager
+    def outage(self, *backends: Service) -> Iterator[None]:
+        """These backends down for the block, then started again on the same ports."""
+        for backend in backends:
+            backend.stop()
+        try:
+            yield
+        finally:
+            for backend in reversed(backends):
+                backend.start()
+
+    # --- configuration -------------------------------------------------------------------------
+
+    @property
+    def redis_url(self) -> str:
+        return f"redis://127.0.0.1:{self.redis.port}/0"
+
+    def env(self, **overrides: str) -> dict[str, str]:
+        """The capture function's configuration variables for this cloud."""
+        settings = self.settings
+        return {
+            "GCP_PROJECT": settings.project,
+            "BIGQUERY_DATASET": settings.dataset,
+            "BIGQUERY_EMULATOR_HOST": self.bigquery.url,
+            "STORAGE_EMULATOR_HOST": self.gcs.url,
+            "GCS_BUCKET": settings.bucket,
+            "REDIS_ENABLED": "true" if settings.redis else "false",
+            "REDIS_URL": self.redis_url,
+            **settings.function_env,
+            **overrides,
+        }
+
+    def config(self, **overrides: str) -> Config:
+        return load_config(self.env(**overrides))
+
+    def pipeline(self, **overrides: str) -> CapturePipeline:
+        """The capture pipeline in this process, configured as the function would be."""
+        return build_pipeline(self.config(**overrides))
+
+    def function(
+        self, *, port: int = 0, log_path: Path | None = None, env: Mapping[str, str] | None = None
+    ) -> Service:
+        """The capture function's server on this cloud, not started; ``stop()`` stops it.
+
+        ``env`` overrides configuration variables of ``env()`` and sets server ones (WORKERS,
+        THREADS).
+        """
+        service = capture_function(
+            self.env(**(env or {})),
+            port or self.settings.function_port or free_port(),
+            log_path or self.settings.log_dir / "capture-function.log",
+        )
+        self._functions.append(service)
+        return service
+
+    def start_function(
+        self, *, port: int = 0, log_path: Path | None = None, env: Mapping[str, str] | None = None
+    ) -> Service:
+        return self.function(port=port, log_path=log_path, env=env).start()
+
+    # --- clients -------------------------------------------------------------------------------
+
+    def bigquery_client(self) -> bigquery.Client:
+        return bootstrap.bigquery_client(self.settings.project, self.bigquery.url)
+
+    def storage_client(self) -> Any:
+        return bootstrap.storage_client(self.settings.project, self.gcs.url)
+
+    def bucket(self, name: str | None = None) -> Any:
+        return self.storage_client().bucket(name or self.settings.bucket)
+
+    def rows(
+        self, table: str, event_ids: Sequence[str], dataset: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Rows of an event table with these event ids, every copy (so duplicates show)."""
+        name = f"{self.settings.project}.{dataset or self.settings.dataset}.{table}"
+        job = self.bigquery_client().query(
+            f"SELECT * FROM `{name}` "
+            "WHERE received_at > TIMESTAMP('2000-01-01') AND event_id IN UNNEST(@ids) "
+            "ORDER BY event_id",
+            job_config=bigquery.QueryJobConfig(
+                query_parameters=[bigquery.ArrayQueryParameter("ids", "STRING", list(event_ids))]
+            ),
+        )
+        return [dict(row.items()) for row in job.result()]
+
+    def objects(self, prefix: str, bucket: str | None = None) -> dict[str, str]:
+        """Name and text of every object under ``prefix``."""
+        blobs = self.bucket(bucket).list_blobs(prefix=prefix)
+        return {blob.name: blob.download_as_text() for blob in blobs}
