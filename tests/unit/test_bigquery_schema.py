@@ -56,9 +56,9 @@ FAMILY_PARAMS = [_family_param(model) for model in FAMILIES]
 def test_checked_in_table_matches_the_model(model: type[EventEnvelope]) -> None:
     path = table_path(model.TABLE)
 
-    assert path.exists(), f"{path} missing; run python -m schemas.generate"
+    assert path.exists(), f"{path} missing; run make schemas"
     assert path.read_text() == render(table_definition(model)), (
-        f"{path.name} is out of date with {model.__name__}; run python -m schemas.generate"
+        f"{path.name} is out of date with {model.__name__}; run make schemas"
     )
 
 
@@ -445,7 +445,7 @@ def test_generate_check_passes_on_the_clean_tree() -> None:
 
 @pytest.fixture
 def tables_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Point schemas.generate at an empty temporary tables directory."""
+    """Point the generator at an empty temporary tables directory."""
     monkeypatch.setattr(generate, "TABLES_DIR", tmp_path)
     monkeypatch.setattr(generate, "table_path", lambda table_id: tmp_path / f"{table_id}.json")
     return tmp_path

@@ -32,7 +32,7 @@ from event_capture.schemas.http_limits import (
     MAX_REQUEST_BYTES,
 )
 
-log = logging.getLogger("capture_client")
+log = logging.getLogger("event_capture.client")
 
 Event = EventEnvelope | Mapping[str, Any]
 # Room for {"events":[...]} and the commas around the events.
