@@ -52,5 +52,5 @@ class GoogleIdTokens:
 
 
 def no_token() -> str | None:
-    """The local stack has no authentication."""
+    """The local cloud has no authentication."""
     return None
