@@ -7,6 +7,12 @@ invalid go to ``dead-letter-invalid/`` for a person to look at; rows that fail t
 the move only means the next run inserts the same rows again with the same insertIds, which
 BigQuery de-duplicates and the de-duplicated views hide.
 
+Before inserting, replay asks BigQuery which of the object's events are already stored (received
+from a day before the dead-lettered copy on) and inserts only the others. That is what keeps a 503 from
+duplicating rows: a request that answered 503 may have dead-lettered some of its tables; its
+caller resent it, the resend was stored, and the dead-lettered copy is then skipped here, however
+long after BigQuery's own de-duplication window the replay runs.
+
 Runs with the same configuration variables as the function, under an identity that may read
 and delete objects in the bucket (the function's own account can only create them).
 """
@@ -19,12 +25,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from event_capture.ingest import clients
 from event_capture.ingest.config import Config, load_config
-from event_capture.ingest.row import Request
+from event_capture.ingest.row import Request, Row
 from event_capture.ingest.sinks import dead_letter
 from event_capture.ingest.sinks.gcs_objects import PRECONDITION_FAILED, NdjsonWriter
 from event_capture.ingest.sinks.result import FailedRow, FailureKind, Sink
 from event_capture.ingest.wiring import bigquery_sink, dead_letter_writer
+from event_capture.tables.bigquery_schema import PARTITION_COLUMN
+from event_capture.tables.definitions import load_table_definitions
 
 # A replayed object already copied or deleted by a concurrent or earlier run: nothing to do.
 ALREADY_MOVED = frozenset({404, PRECONDITION_FAILED})
@@ -34,6 +43,7 @@ ALREADY_MOVED = frozenset({404, PRECONDITION_FAILED})
 class ReplayReport:
     objects: int = 0
     rows: int = 0
+    already_stored: int = 0
     inserted: int = 0
     invalid: int = 0
     still_failing: int = 0
@@ -42,10 +52,47 @@ class ReplayReport:
         return {
             "objects": self.objects,
             "rows": self.rows,
+            "already_stored": self.already_stored,
             "inserted": self.inserted,
             "invalid": self.invalid,
             "still_failing": self.still_failing,
         }
+
+
+# The event ids among these rows of one table that BigQuery already holds.
+StoredLookup = Callable[[str, Sequence[Row]], set[str]]
+
+
+def bigquery_lookup(config: Config) -> StoredLookup:
+    """Ask the events dataset, reading only the partitions from a day before the oldest row's
+    receive time on: another copy of an event comes from a client's resend, minutes apart."""
+    from google.cloud import bigquery
+
+    client = clients.bigquery_client(config)
+    tables = {definition["table_id"] for definition in load_table_definitions()}
+
+    def stored(table: str, rows: Sequence[Row]) -> set[str]:
+        if table not in tables:  # the name comes from an object; never put it in SQL unchecked
+            raise ValueError(f"dead letter names an unknown table: {table!r}")
+        since = min(str(row.data[PARTITION_COLUMN]) for row in rows)
+        job = client.query(
+            f"SELECT DISTINCT event_id FROM `{config.project}.{config.bigquery_dataset}.{table}` "
+            f"WHERE {PARTITION_COLUMN} >= TIMESTAMP_SUB(TIMESTAMP(@since), INTERVAL 1 DAY) "
+            "AND event_id IN UNNEST(@ids)",
+            job_config=bigquery.QueryJobConfig(
+                query_parameters=[
+                    bigquery.ScalarQueryParameter("since", "STRING", since),
+                    bigquery.ArrayQueryParameter("ids", "STRING", [r.event_id for r in rows]),
+                ]
+            ),
+        )
+        return {str(found["event_id"]) for found in job.result()}
+
+    return stored
+
+
+def _nothing_stored(table: str, rows: Sequence[Row]) -> set[str]:
+    return set()
 
 
 def _sibling(name: str, area: str, suffix: str = "") -> str:
@@ -61,6 +108,7 @@ def replay(
     sink: Sink,
     progress: TextIO = sys.stderr,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    stored: StoredLookup = _nothing_stored,
 ) -> ReplayReport:
     report = ReplayReport()
     bucket = writer.bucket()
@@ -70,7 +118,10 @@ def replay(
         return report
     for number, blob in enumerate(blobs, start=1):
         rows = [entry.row for entry in dead_letter.decode(blob.download_as_text())]
-        result = sink.write(rows, Request("replay", now()))
+        already = stored(rows[0].table, rows) if rows else set()
+        result = sink.write(
+            [r for r in rows if r.event_id not in already], Request("replay", now())
+        )
         invalid = [f for f in result.failed if f.failure.kind is FailureKind.INVALID]
         transient = [f for f in result.failed if f.failure.kind is not FailureKind.INVALID]
         stamp = now().strftime("%Y%m%dT%H%M%S")
@@ -84,12 +135,13 @@ def replay(
         _move(bucket, blob, _sibling(blob.name, dead_letter.REPLAYED_AREA))
         report.objects += 1
         report.rows += len(rows)
+        report.already_stored += len(already)
         report.inserted += len(result.stored)
         report.invalid += len(invalid)
         report.still_failing += len(transient)
         print(
-            f"[{number}/{len(blobs)}] {blob.name}: {len(rows)} rows, "
-            f"{len(result.stored)} inserted, {len(invalid)} invalid, "
+            f"[{number}/{len(blobs)}] {blob.name}: {len(rows)} rows, {len(already)} already "
+            f"stored, {len(result.stored)} inserted, {len(invalid)} invalid, "
             f"{len(transient)} left for the next run",
             file=progress,
             flush=True,
@@ -130,7 +182,9 @@ def main(argv: list[str] | None = None, config: Config | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    report = replay(dead_letter_writer(config), bigquery_sink(config))
+    report = replay(
+        dead_letter_writer(config), bigquery_sink(config), stored=bigquery_lookup(config)
+    )
     print(json.dumps({"message": "replay", **report.as_dict()}))
     return 1 if report.still_failing else 0
 

@@ -41,14 +41,20 @@ def _always(row: Row) -> bool:
 
 
 class FakeBigQuery:
-    def __init__(self, journal: Journal, fails: RowPredicate = _never) -> None:
+    def __init__(self, journal: Journal, fails: RowPredicate = _never, down: bool = False) -> None:
         self.journal = journal
         self.fails = fails
+        self.down = down
         self.calls: list[list[Row]] = []
+        self.requests: list[Request] = []
 
     def write(self, rows: Sequence[Row], request: Request) -> SinkResult:
         self.journal.append("bigquery.write")
         self.calls.append(list(rows))
+        self.requests.append(request)
+        if self.down:
+            down = "ServiceUnavailable: 503 backend down"
+            return SinkResult.of([], all_failed(rows, FailureKind.UNDELIVERED, down), error=down)
         refused = Failure(FailureKind.INVALID, "row refused")
         failed = [FailedRow(row, refused) for row in rows if self.fails(row)]
         stored = [row for row in rows if not self.fails(row)]
@@ -118,9 +124,11 @@ class Fakes:
         dead_letter: bool = True,
         archive: bool = True,
         redis: bool = True,
+        bq_down: bool = False,
+        **options: Any,
     ) -> None:
         self.journal: Journal = []
-        self.bigquery = FakeBigQuery(self.journal, bq_fails)
+        self.bigquery = FakeBigQuery(self.journal, bq_fails, bq_down)
         self.dead_letter = FakeDeadLetter(self.journal, dead_letter_writes)
         self.archive = FakeArchive(self.journal, archive_writes)
         self.redis = FakeRedis(self.journal, redis_ok)
@@ -131,6 +139,7 @@ class Fakes:
             redis=self.redis if redis else None,
             clock=lambda: R,
             request_id=lambda: REQUEST_ID,
+            **options,
         )
 
     def handle(self, events: list[Any], batch: bool = True) -> CaptureResult:
@@ -432,6 +441,8 @@ LOG_KEYS = {
     "bigquery_retries",
     "bigquery_failed_rows",
     "rejected_rules",
+    "events_not_archived",
+    "circuits",
 }
 
 
@@ -453,6 +464,8 @@ def test_capture_log_names_are_pinned() -> None:
         log_fields.BIGQUERY_RETRIES,
         log_fields.BIGQUERY_FAILED_ROWS,
         log_fields.REJECTED_RULES,
+        log_fields.EVENTS_NOT_ARCHIVED,
+        log_fields.CIRCUITS,
     } == LOG_KEYS - {"message"}
     assert (
         log_fields.SINK_BIGQUERY,

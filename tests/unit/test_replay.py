@@ -70,14 +70,20 @@ def dead_lettered(bucket: FakeBucket, rows: Sequence[Row], name: str = SOURCE) -
     bucket.upload(name, "".join(dead_letter.encode(e) + "\n" for e in entries), {})
 
 
-def run(bucket: FakeBucket, sink: FakeBigQuery) -> ReplayReport:
+def run(
+    bucket: FakeBucket,
+    sink: FakeBigQuery,
+    stored: Callable[[str, Sequence[Row]], set[str]] | None = None,
+) -> ReplayReport:
     writer = NdjsonWriter(
         lambda: FakeStorageClient(bucket),
         bucket="dead-letters",
         deadline_seconds=5.0,
         timing=Timing(lambda: 0.0, lambda seconds: None, lambda: 0.0),
     )
-    return replay(writer, sink, progress=io.StringIO(), now=lambda: NOW)
+    if stored is None:
+        return replay(writer, sink, progress=io.StringIO(), now=lambda: NOW)
+    return replay(writer, sink, progress=io.StringIO(), now=lambda: NOW, stored=stored)
 
 
 def ids_in(bucket: FakeBucket, name: str) -> list[str]:
@@ -96,6 +102,7 @@ def test_every_row_is_inserted_with_its_insert_id_and_the_object_moved() -> None
     assert report.as_dict() == {
         "objects": 1,
         "rows": 3,
+        "already_stored": 0,
         "inserted": 3,
         "invalid": 0,
         "still_failing": 0,
@@ -217,3 +224,23 @@ def test_encode_and_decode_are_inverse() -> None:
     decoded = dead_letter.decode("\n".join(dead_letter.encode(e) for e in entries))
 
     assert decoded == entries
+
+
+def test_rows_bigquery_already_holds_are_not_inserted_again() -> None:
+    # A request answered 503 after dead-lettering this table; its resend was stored. Replaying
+    # the dead-lettered copy hours later would duplicate it, outside BigQuery's own window.
+    bucket, rows = FakeBucket(), searches(3)
+    dead_lettered(bucket, rows)
+    asked: list[tuple[str, list[str]]] = []
+
+    def stored(table: str, candidates: Sequence[Row]) -> set[str]:
+        asked.append((table, [row.event_id for row in candidates]))
+        return {rows[0].event_id, rows[2].event_id}
+
+    sink = FakeBigQuery()
+    report = run(bucket, sink, stored)
+
+    assert asked == [("searches", [row.event_id for row in rows])]
+    assert sink.insert_ids == [rows[1].event_id]
+    assert (report.already_stored, report.inserted) == (2, 1)
+    assert set(bucket.objects) == {REPLAYED}

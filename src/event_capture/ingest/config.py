@@ -36,6 +36,10 @@ class Config:
     redis_activity_length: int
     redis_ttl_seconds: int
     redis_timeout_seconds: float
+    # One request's whole time budget, shared by every sink (see pipeline.py).
+    request_deadline_seconds: float
+    circuit_failures: int
+    circuit_cooldown_seconds: float
 
 
 _TRUE = {"true", "1", "yes", "on"}
@@ -114,4 +118,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
             _number(env, "REDIS_TTL_SECONDS", 7 * 24 * 3600, 60, RETENTION.total_seconds())
         ),
         redis_timeout_seconds=_number(env, "REDIS_TIMEOUT_SECONDS", 0.5, 0.05, 30.0),
+        request_deadline_seconds=_number(env, "REQUEST_DEADLINE_SECONDS", 30.0, 1.0, 300.0),
+        circuit_failures=int(_number(env, "CIRCUIT_FAILURES", 3, 1, 100)),
+        circuit_cooldown_seconds=_number(env, "CIRCUIT_COOLDOWN_SECONDS", 30.0, 1.0, 3600.0),
     )

@@ -21,9 +21,18 @@ BIGQUERY_INSERT_REQUESTS = "bigquery_insert_requests"
 BIGQUERY_RETRIES = "bigquery_retries"
 BIGQUERY_FAILED_ROWS = "bigquery_failed_rows"
 REJECTED_RULES = "rejected_rules"
+# Accepted events the archive did not take (an archive gap; tools/backfill_archive.py fills it).
+EVENTS_NOT_ARCHIVED = "events_not_archived"
+# Per backend, its circuit breaker's state after the request: closed, open or half_open.
+CIRCUITS = "circuits"
 
 # Sink names as they appear under SINKS and in responses.
 SINK_BIGQUERY = "bigquery"
 SINK_DEAD_LETTER = "dead_letter"
 SINK_GCS_ARCHIVE = "gcs_archive"
 SINK_REDIS = "redis"
+
+# Backends with a circuit breaker, as they appear under CIRCUITS.
+BACKEND_BIGQUERY = "bigquery"
+BACKEND_GCS = "gcs"
+BACKEND_REDIS = "redis"

@@ -4,21 +4,35 @@ The rule that matters: a valid event is reported accepted only once it is durabl
 inserted into BigQuery or written to the dead-letter area (or, with BigQuery switched off,
 archived). If any valid event is not durable the whole request gets 503 and the caller resends
 it; insertIds and the de-duplicated views absorb the repeats.
+
+Time is bounded: one budget per request (REQUEST_DEADLINE_SECONDS), of which BigQuery gets the
+first part, so the dead-letter writes always have the rest; the archive runs beside both. A
+circuit breaker per backend makes requests skip a backend that keeps failing, straight to the
+fallback, instead of each waiting out its deadline.
 """
 
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from event_capture.ingest import log_fields as log
+from event_capture.ingest.circuit import CircuitBreaker
 from event_capture.ingest.limits import RETRY_AFTER_SECONDS
 from event_capture.ingest.row import Request, Row
 from event_capture.ingest.sinks.dead_letter import DeadLetterSink
-from event_capture.ingest.sinks.result import FailedRow, Sink, SinkResult, SinkStatus
+from event_capture.ingest.sinks.result import (
+    FailedRow,
+    FailureKind,
+    Sink,
+    SinkResult,
+    SinkStatus,
+    all_failed,
+)
 from event_capture.ingest.validation import Rejection, validate_events
 from event_capture.schemas.families import MODEL_BY_EVENT_TYPE
 
@@ -39,11 +53,51 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+# BigQuery's share of a request's budget; the dead-letter writes of what it did not take get
+# the rest, so a request that loses BigQuery still answers within its budget.
+BIGQUERY_SHARE = 0.6
+
+
 def _timed[T](write: Callable[[T, Request], SinkResult], rows: T, request: Request) -> SinkResult:
     started = time.perf_counter()
     result = write(rows, request)
     result.latency_ms = (time.perf_counter() - started) * 1000
     return result
+
+
+def _backend_failed(result: SinkResult) -> bool:
+    """Whether the backend itself failed (a row BigQuery refused as invalid is no outage)."""
+    return any(f.failure.kind is FailureKind.UNDELIVERED for f in result.failed)
+
+
+class _Circuits:
+    """The breakers of one pipeline, by backend; a backend without one is always tried."""
+
+    def __init__(self, breakers: Mapping[str, CircuitBreaker]) -> None:
+        self._breakers = dict(breakers)
+
+    def allow(self, backend: str) -> bool:
+        breaker = self._breakers.get(backend)
+        return breaker is None or breaker.allow()
+
+    def record(self, backend: str, results: list[SinkResult]) -> None:
+        breaker = self._breakers.get(backend)
+        if breaker is None:
+            return
+        if not results:
+            breaker.release()  # allowed through, then not needed: no verdict
+            return
+        breaker.record(not any(_backend_failed(r) for r in results))
+
+    def states(self) -> dict[str, str]:
+        return {name: breaker.state.value for name, breaker in self._breakers.items()}
+
+
+def _circuit_open(rows: list[Row], backend: str) -> SinkResult:
+    detail = f"circuit open: {backend} kept failing; skipped until its cool-down ends"
+    return SinkResult(
+        SinkStatus.SKIPPED, failed=all_failed(rows, FailureKind.UNDELIVERED, detail), error=detail
+    )
 
 
 class CapturePipeline:
@@ -56,6 +110,10 @@ class CapturePipeline:
         redis: Sink | None,
         clock: Callable[[], datetime] = _now,
         request_id: Callable[[], str] = _new_request_id,
+        budget_seconds: float | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        breakers: Mapping[str, CircuitBreaker] | None = None,
+        executor: Executor | None = None,
     ) -> None:
         self._bigquery = bigquery
         self._dead_letter = dead_letter
@@ -63,10 +121,16 @@ class CapturePipeline:
         self._redis = redis
         self._clock = clock
         self._request_id = request_id
+        self._budget = budget_seconds
+        self._monotonic = monotonic
+        self._circuits = _Circuits(breakers or {})
+        # Runs the archive beside BigQuery and the dead letters; None runs it after them.
+        self._executor = executor
 
     def handle(self, raw_events: list[Any], batch: bool) -> CaptureResult:
         started = time.perf_counter()
-        request = Request(self._request_id(), self._clock())
+        expires_at = None if self._budget is None else self._monotonic() + self._budget
+        request = Request(self._request_id(), self._clock(), expires_at)
         rows, rejections = validate_events(raw_events, request.received_at, batch)
         sinks = self._store(rows, request)
         # With BigQuery switched off, the archive is the record of what was accepted.
@@ -79,7 +143,11 @@ class CapturePipeline:
         if self._redis is None:
             sinks[log.SINK_REDIS] = SinkResult.disabled()
         elif rows and not not_stored:
-            sinks[log.SINK_REDIS] = _timed(self._redis.write, rows, request)
+            if self._circuits.allow(log.BACKEND_REDIS):
+                sinks[log.SINK_REDIS] = _timed(self._redis.write, rows, request)
+                self._circuits.record(log.BACKEND_REDIS, [sinks[log.SINK_REDIS]])
+            else:
+                sinks[log.SINK_REDIS] = _circuit_open(rows, log.BACKEND_REDIS)
         elif rows:
             # The caller will resend the batch; feeding the cache now would count it twice.
             sinks[log.SINK_REDIS] = SinkResult.skipped()
@@ -91,24 +159,49 @@ class CapturePipeline:
         return CaptureResult(status, body, headers, line)
 
     def _store(self, rows: list[Row], request: Request) -> dict[str, SinkResult]:
-        """BigQuery (what it refused to the dead-letter area), then the archive."""
+        """BigQuery (what it refused to the dead-letter area), with the archive beside it."""
         sinks: dict[str, SinkResult] = {}
+        uses_gcs = self._archive is not None or self._dead_letter is not None
+        gcs = bool(rows) and uses_gcs and self._circuits.allow(log.BACKEND_GCS)
+        archive = None
+        if self._archive is None:
+            sinks[log.SINK_GCS_ARCHIVE] = SinkResult.disabled()
+        elif rows and not gcs:
+            sinks[log.SINK_GCS_ARCHIVE] = _circuit_open(rows, log.BACKEND_GCS)
+        elif rows and self._executor is not None:
+            archive = self._executor.submit(_timed, self._archive.write, rows, request)
         if self._bigquery is None:
             sinks[log.SINK_BIGQUERY] = SinkResult.disabled()
         elif rows:
-            sinks[log.SINK_BIGQUERY] = _timed(self._bigquery.write, rows, request)
+            sinks[log.SINK_BIGQUERY] = self._insert(rows, request)
             failed = sinks[log.SINK_BIGQUERY].failed
             if failed:
-                sinks[log.SINK_DEAD_LETTER] = self._keep(failed, request)
-        if self._archive is None:
-            sinks[log.SINK_GCS_ARCHIVE] = SinkResult.disabled()
-        elif rows:
-            sinks[log.SINK_GCS_ARCHIVE] = _timed(self._archive.write, rows, request)
+                sinks[log.SINK_DEAD_LETTER] = self._keep(failed, request, gcs)
+        if self._archive is not None and rows and gcs:
+            sinks[log.SINK_GCS_ARCHIVE] = (
+                archive.result() if archive else _timed(self._archive.write, rows, request)
+            )
+        if gcs:
+            written = [sinks[n] for n in (log.SINK_GCS_ARCHIVE, log.SINK_DEAD_LETTER) if n in sinks]
+            self._circuits.record(log.BACKEND_GCS, written)
         return sinks
 
-    def _keep(self, failed: list[FailedRow], request: Request) -> SinkResult:
+    def _insert(self, rows: list[Row], request: Request) -> SinkResult:
+        assert self._bigquery is not None
+        if not self._circuits.allow(log.BACKEND_BIGQUERY):
+            return _circuit_open(rows, log.BACKEND_BIGQUERY)
+        share = request
+        if self._budget is not None:
+            share = request.until(self._monotonic() + BIGQUERY_SHARE * self._budget)
+        result = _timed(self._bigquery.write, rows, share)
+        self._circuits.record(log.BACKEND_BIGQUERY, [result])
+        return result
+
+    def _keep(self, failed: list[FailedRow], request: Request, gcs: bool) -> SinkResult:
         if self._dead_letter is None:
             return SinkResult.disabled(error=f"{len(failed)} rows had nowhere to go")
+        if not gcs:
+            return _circuit_open([f.row for f in failed], log.BACKEND_GCS)
         return _timed(self._dead_letter.write, failed, request)
 
     @staticmethod
@@ -138,8 +231,8 @@ class CapturePipeline:
             return 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}, body
         return (207 if rejections else 200), {}, body
 
-    @staticmethod
     def _log_line(
+        self,
         status: int,
         request_id: str,
         started: float,
@@ -162,13 +255,18 @@ class CapturePipeline:
             )
             counts["received"] += 1
             counts["rejected"] += 1
-        failed_sinks = any(
-            r.status in (SinkStatus.FAILED, SinkStatus.PARTIAL) for r in sinks.values()
-        )
+        # A sink that lost rows, or skipped them because its circuit is open.
+        failed_sinks = any(r.failed for r in sinks.values())
         severity = "ERROR" if status >= 500 else "WARNING" if failed_sinks or rejections else "INFO"
         rules = Counter(error.rule for rejection in rejections for error in rejection.errors)
         nothing = SinkResult.skipped()
         bigquery = sinks.get(log.SINK_BIGQUERY, nothing)
+        archive = sinks.get(log.SINK_GCS_ARCHIVE)
+        accepted = [] if not_stored else rows
+        archived = set() if archive is None else {row.event_id for row in archive.stored}
+        not_archived = 0
+        if archive is not None and archive.status is not SinkStatus.DISABLED:
+            not_archived = sum(row.event_id not in archived for row in accepted)
         return {
             log.SEVERITY: severity,
             "message": log.MESSAGE,
@@ -187,4 +285,6 @@ class CapturePipeline:
             log.BIGQUERY_FAILED_ROWS: len(bigquery.failed),
             # Rules only, never values: a rejected event may hold exactly the data we refuse.
             log.REJECTED_RULES: dict(rules),
+            log.EVENTS_NOT_ARCHIVED: not_archived,
+            log.CIRCUITS: self._circuits.states(),
         }

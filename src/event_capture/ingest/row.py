@@ -1,6 +1,7 @@
 """A validated event as every sink stores it, and the request it came in."""
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,6 +28,18 @@ class Request:
 
     id: str
     received_at: datetime
+    # When the request's time budget runs out, on the sinks' monotonic clock; no sink waits
+    # past it. None: only each sink's own deadline applies.
+    expires_at: float | None = None
+
+    def seconds_left(self, cap: float, now: float) -> float:
+        """A sink's deadline: its own cap, cut to what is left of the request's budget."""
+        return cap if self.expires_at is None else max(0.0, min(cap, self.expires_at - now))
+
+    def until(self, expires_at: float) -> "Request":
+        """The same request with an earlier end (BigQuery's share of the budget)."""
+        end = expires_at if self.expires_at is None else min(expires_at, self.expires_at)
+        return Request(self.id, self.received_at, end)
 
 
 def group_by_table(rows: Iterable[Row]) -> dict[str, list[Row]]:
@@ -35,3 +48,15 @@ def group_by_table(rows: Iterable[Row]) -> dict[str, list[Row]]:
     for row in rows:
         groups.setdefault(row.table, []).append(row)
     return groups
+
+
+def per_table[T](
+    rows: Iterable[Row], write: Callable[[str, list[Row]], T], executor: Executor | None
+) -> list[T]:
+    """``write`` once per table, in parallel on ``executor`` when there are several tables, so
+    one slow table never holds up the others; results in table order."""
+    groups = group_by_table(rows)
+    if executor is None or len(groups) < 2:
+        return [write(table, table_rows) for table, table_rows in groups.items()]
+    futures = [executor.submit(write, table, table_rows) for table, table_rows in groups.items()]
+    return [future.result() for future in futures]

@@ -1,5 +1,6 @@
 """Build the pipeline from the configuration: which sinks exist and how they reach them."""
 
+from concurrent.futures import Executor, ThreadPoolExecutor
 from functools import cache, partial
 
 from event_capture.ingest import clients
@@ -11,14 +12,23 @@ from event_capture.ingest.sinks.gcs_archive import GcsArchiveSink
 from event_capture.ingest.sinks.gcs_objects import NdjsonWriter
 from event_capture.ingest.sinks.redis_activity import RedisActivitySink
 
+# Threads per pool: functions-framework serves 8 requests at once by default, each writing up
+# to five tables; beyond this, table writes queue rather than open ever more connections.
+POOL_THREADS = 16
 
-def bigquery_sink(config: Config) -> BigQuerySink:
+
+def _pool(name: str) -> Executor:
+    return ThreadPoolExecutor(max_workers=POOL_THREADS, thread_name_prefix=name)
+
+
+def bigquery_sink(config: Config, executor: Executor | None = None) -> BigQuerySink:
     assert config.project is not None
     return BigQuerySink(
         partial(clients.bigquery_client, config),
         project=config.project,
         dataset=config.bigquery_dataset,
         deadline_seconds=config.bigquery_deadline_seconds,
+        executor=executor,
     )
 
 

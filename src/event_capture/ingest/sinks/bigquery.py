@@ -1,6 +1,8 @@
 """BigQuery streaming inserts (insertAll) with retries, chunking and per-row error handling."""
 
+import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -14,7 +16,7 @@ from event_capture.ingest.retry import (
     describe,
     is_transient,
 )
-from event_capture.ingest.row import Request, Row, group_by_table
+from event_capture.ingest.row import Request, Row, per_table
 from event_capture.ingest.sinks.result import (
     FailedRow,
     Failure,
@@ -64,37 +66,49 @@ class BigQuerySink:
         deadline_seconds: float,
         policy: BackoffPolicy = DEFAULT_BACKOFF,
         timing: Timing = REAL_TIME,
+        executor: Executor | None = None,
     ) -> None:
         # The client factory is called on first use: creating it costs imports and
         # credential discovery that a cold start should not pay before the first request.
         self._client_factory = client
         self._client: InsertClient | None = None
+        self._client_lock = threading.Lock()
         self._project = project
         self._dataset = dataset
         self._deadline_seconds = deadline_seconds
         self._policy = policy
         self._timing = timing
+        self._executor = executor
 
     def _get_client(self) -> InsertClient:
-        if self._client is None:
-            self._client = self._client_factory()
-        return self._client
+        with self._client_lock:
+            if self._client is None:
+                self._client = self._client_factory()
+            return self._client
 
     def write(self, rows: Sequence[Row], request: Request) -> SinkResult:
-        """Insert rows into their family tables; every row ends up stored or in ``failed``."""
-        deadline = self._timing.deadline(self._deadline_seconds)
-        result = _Progress()
-        for table, table_rows in group_by_table(rows).items():
+        """Insert rows into their family tables, the tables in parallel; every row ends up
+        stored or in ``failed`` within the sink's deadline and the request's budget."""
+        seconds = request.seconds_left(self._deadline_seconds, self._timing.clock())
+        deadline = self._timing.deadline(seconds)
+
+        def insert_table(table: str, table_rows: list[Row]) -> _Progress:
+            progress = _Progress()
             for chunk in chunk_rows(table_rows):
                 self._insert_chunk(
-                    f"{self._project}.{self._dataset}.{table}", chunk, deadline, result
+                    f"{self._project}.{self._dataset}.{table}", chunk, deadline, progress
                 )
+            return progress
+
+        parts = per_table(rows, insert_table, self._executor)
+        failed = [f for part in parts for f in part.failed]
+        errors = [part.last_error for part in parts if part.failed and part.last_error]
         return SinkResult.of(
-            result.inserted,
-            result.failed,
-            retries=result.retries,
-            requests=result.requests,
-            error=result.last_error if result.failed else None,
+            [row for part in parts for row in part.inserted],
+            failed,
+            retries=sum(part.retries for part in parts),
+            requests=sum(part.requests for part in parts),
+            error=errors[0] if errors else None,
         )
 
     def _insert_chunk(
@@ -105,7 +119,7 @@ class BigQuerySink:
         while pending:
             remaining = deadline.remaining()
             if remaining <= 0:
-                result.give_up(pending, self._deadline_exceeded(result))
+                result.give_up(pending, self._deadline_exceeded(deadline, result))
                 return
             try:
                 result.requests += 1
@@ -127,7 +141,7 @@ class BigQuerySink:
                     return
                 attempt += 1
                 if not deadline.backoff(self._policy, attempt):
-                    result.give_up(pending, self._deadline_exceeded(result))
+                    result.give_up(pending, self._deadline_exceeded(deadline, result))
                     return
                 result.retries += 1
                 continue
@@ -137,12 +151,13 @@ class BigQuerySink:
                 # Rows stopped by an invalid neighbour can go again at once; transient
                 # per-row failures wait like a failed request does.
                 if transient and not deadline.backoff(self._policy, attempt):
-                    result.give_up(pending, self._deadline_exceeded(result))
+                    result.give_up(pending, self._deadline_exceeded(deadline, result))
                     return
                 result.retries += 1
 
-    def _deadline_exceeded(self, result: _Progress) -> str:
-        return f"deadline of {self._deadline_seconds:g}s exceeded: {result.last_error}"
+    @staticmethod
+    def _deadline_exceeded(deadline: Deadline, result: _Progress) -> str:
+        return f"deadline of {deadline.seconds:.3g}s exceeded: {result.last_error}"
 
     @staticmethod
     def _apply_row_errors(

@@ -7,16 +7,18 @@ reads exact. The line format is written and read here only.
 
 import json
 from collections.abc import Sequence
+from concurrent.futures import Executor
 from typing import Any
 
 from event_capture.ingest.retry import describe
-from event_capture.ingest.row import Request, Row, group_by_table
+from event_capture.ingest.row import Request, Row, per_table
 from event_capture.ingest.sinks.gcs_objects import NdjsonWriter, object_name
 from event_capture.ingest.sinks.result import (
     FailedRow,
     Failure,
     FailureKind,
     SinkResult,
+    TablePart,
     all_failed,
 )
 
@@ -64,23 +66,29 @@ def decode(text: str) -> list[FailedRow]:
 
 
 class DeadLetterSink:
-    def __init__(self, writer: NdjsonWriter) -> None:
+    def __init__(self, writer: NdjsonWriter, *, executor: Executor | None = None) -> None:
         self._writer = writer
+        self._executor = executor
 
     def write(self, failed: Sequence[FailedRow], request: Request) -> SinkResult:
-        """Write failed rows, one object per table; ``stored`` are the rows now durable."""
+        """Write failed rows, one object per table, the tables in parallel; ``stored`` are the
+        rows now durable."""
         by_id = {entry.row.event_id: entry for entry in failed}
-        written: list[Row] = []
-        not_written: list[FailedRow] = []
-        error: str | None = None
-        retries = 0
-        for table, rows in group_by_table(entry.row for entry in failed).items():
+
+        def keep_table(table: str, rows: list[Row]) -> TablePart:
             name = object_name(DEAD_LETTER_AREA, table, request.received_at, request.id)
+            lines = (encode(by_id[row.event_id]) for row in rows)
             try:
-                retries += self._writer.create(name, (encode(by_id[r.event_id]) for r in rows))
-            except Exception as exc:  # noqa: BLE001 - reported; the caller answers 503
-                error = describe(exc)
-                not_written += all_failed(rows, FailureKind.UNDELIVERED, error)
-                continue
-            written.extend(rows)
-        return SinkResult.of(written, not_written, retries=retries, error=error)
+                retries = self._writer.create(name, lines, request=request)
+            except Exception as error:  # noqa: BLE001 - reported; the caller answers 503
+                return [], all_failed(rows, FailureKind.UNDELIVERED, describe(error)), 0
+            return rows, [], retries
+
+        parts = per_table((entry.row for entry in failed), keep_table, self._executor)
+        not_written = [f for _, part_failed, _ in parts for f in part_failed]
+        return SinkResult.of(
+            [row for written, _, _ in parts for row in written],
+            not_written,
+            retries=sum(retries for _, _, retries in parts),
+            error=not_written[0].failure.detail if not_written else None,
+        )

@@ -1,5 +1,6 @@
 """Create-only NDJSON objects in Cloud Storage: the archive, the dead-letter area and replay."""
 
+import threading
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
@@ -11,6 +12,7 @@ from event_capture.ingest.retry import (
     Timing,
     is_transient,
 )
+from event_capture.ingest.row import Request
 
 NDJSON = "application/x-ndjson"
 PRECONDITION_FAILED = 412
@@ -44,23 +46,36 @@ class NdjsonWriter:
         self._deadline_seconds = deadline_seconds
         self._policy = policy
         self._timing = timing
+        self._lock = threading.Lock()
 
     def bucket(self) -> Any:
         """The ``google.cloud.storage`` bucket, its client created on first use."""
-        if self._bucket is None:
-            self._bucket = self._client_factory().bucket(self._bucket_name)
-        return self._bucket
+        with self._lock:
+            if self._bucket is None:
+                self._bucket = self._client_factory().bucket(self._bucket_name)
+            return self._bucket
 
-    def create(self, name: str, lines: Iterable[str], *, exists_ok: bool = False) -> int:
+    def create(
+        self,
+        name: str,
+        lines: Iterable[str],
+        *,
+        exists_ok: bool = False,
+        request: Request | None = None,
+    ) -> int:
         """Write one new object; returns the number of retries it took.
 
         ``if_generation_match=0`` makes the write create-only: an archived batch can never be
         overwritten. A 412 on a retry means our earlier attempt landed, so it counts as done;
         ``exists_ok`` says the same of a 412 on the first attempt, for names that an earlier,
-        interrupted run may have written with the same content (replay's).
+        interrupted run may have written with the same content (replay's). A ``request`` cuts
+        the writer's deadline to what is left of that request's budget.
         """
         data = "\n".join(lines) + "\n"
-        deadline = self._timing.deadline(self._deadline_seconds)
+        seconds = self._deadline_seconds
+        if request is not None:
+            seconds = request.seconds_left(seconds, self._timing.clock())
+        deadline = self._timing.deadline(seconds)
         attempt = 0
         while True:
             try:

@@ -96,6 +96,10 @@ class SinkResult:
         return result
 
 
+# What a sink did with one table's rows: those it holds, those it lost, the retries it took.
+TablePart = tuple[list[Row], list[FailedRow], int]
+
+
 class Sink(Protocol):
     """A place accepted rows are written to (BigQuery, the archive, Redis)."""
 
