@@ -44,13 +44,14 @@ help:
 # uv installs in seconds what pip takes minutes for; it is bootstrapped once with pip.
 $(UV):
 	@echo "installing uv $(UV_VERSION) into $(TOOLS)"
+	@$(FIND_PYTHON); $$py -m pip --version >/dev/null 2>&1 || bash tools/install-pip.sh "$$py"
 	@$(FIND_PYTHON); $$py -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target $(TOOLS) uv==$(UV_VERSION) 2>&1 | grep -v "^WARNING: Location" || true
 	@test -x $(UV) || { echo "error: could not install uv with $$(tools/python313.sh) -m pip" >&2; exit 1; }
 
 $(VENV)/.installed: requirements/dev.txt functions/capture/requirements.txt infra/requirements.txt infra/policy/requirements.txt | $(UV)
 	@echo "creating $(VENV) (Python 3.13)"
 	@$(FIND_PYTHON); $(UV) venv --quiet --allow-existing --python $$py $(VENV)
-	@$(UV) pip install --quiet --python $(PY) -r requirements/dev.txt
+	@$(UV) pip install --quiet --compile-bytecode --python $(PY) -r requirements/dev.txt
 	$(call write_pth,$(PY))
 	@touch $@
 
@@ -120,13 +121,13 @@ plan: $(VENV)/.installed
 deploy-venvs: infra/.venv/.installed infra/policy/.venv/.installed
 
 infra/.venv/.installed: infra/requirements.txt | $(UV)
-	@$(FIND_PYTHON); $(UV) venv --quiet --allow-existing --python $$py infra/.venv
+	@$(FIND_PYTHON); $(UV) venv --quiet --allow-existing --seed --python $$py infra/.venv
 	@$(UV) pip install --quiet --compile-bytecode --python infra/.venv/bin/python -r infra/requirements.txt
 	$(call write_pth,infra/.venv/bin/python)
 	@touch $@
 
 infra/policy/.venv/.installed: infra/policy/requirements.txt | $(UV)
-	@$(FIND_PYTHON); $(UV) venv --quiet --allow-existing --python $$py infra/policy/.venv
+	@$(FIND_PYTHON); $(UV) venv --quiet --allow-existing --seed --python $$py infra/policy/.venv
 	@$(UV) pip install --quiet --compile-bytecode --python infra/policy/.venv/bin/python -r infra/policy/requirements.txt
 	$(call write_pth,infra/policy/.venv/bin/python)
 	@touch $@

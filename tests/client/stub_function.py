@@ -26,6 +26,9 @@ class StubFunction:
     script: list[Reply]
     requests: list[list[dict[str, Any]]] = field(default_factory=list)
     tokens: list[str | None] = field(default_factory=list)
+    # Each request's first line and headers, as received.
+    request_lines: list[str] = field(default_factory=list)
+    headers: list[dict[str, str]] = field(default_factory=list)
     hold: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -53,6 +56,8 @@ def stub_function(*script: Reply, held: bool = False, port: int = 0) -> Iterator
             events = json.loads(body)["events"]
             stub.requests.append(events)
             stub.tokens.append(self.headers.get("Authorization"))
+            stub.request_lines.append(self.requestline)
+            stub.headers.append(dict(self.headers.items()))
             reply = stub.script.pop(0) if stub.script else Reply()
             payload = reply.body
             if payload is None:

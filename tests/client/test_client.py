@@ -18,6 +18,8 @@ from event_capture.client import (
 )
 from event_capture.client.auth import TokenProvider, no_token
 from event_capture.client.delivery import Backoff
+from event_capture.ingest.validation import FieldError as FunctionFieldError
+from event_capture.ingest.validation import Rejection as FunctionRejection
 from event_capture.schemas.search import SearchEvent
 from tests.client.stub_function import Reply, stub_function
 
@@ -94,24 +96,55 @@ def test_rejections_in_a_207_are_logged_and_counted_not_retried(
     sleeps: Sleeps, caplog: pytest.LogCaptureFixture
 ) -> None:
     good, bad = search(), search(1)
-    rejection = {
-        "index": 1,
-        "event_id": str(bad.event_id),
-        "errors": [{"path": "events[1].query", "message": "must be at most 512 characters"}],
-    }
+    # Built by the function's own code, so the stand-in answers in the function's shape.
+    rejection = FunctionRejection(
+        1,
+        str(bad.event_id),
+        "search",
+        (
+            FunctionFieldError(
+                "events[1].query", "string_too_long", "must be at most 512 characters"
+            ),
+        ),
+    ).as_dict()
     with stub_function(
         Reply(207, {"accepted": 1, "rejected": 1, "rejections": [rejection]})
     ) as stub:
         client = make(stub.url, sleeps)
         client.track(good)
         client.track(bad)
-        assert client.flush(10)
+        with caplog.at_level(logging.WARNING, logger="event_capture.client"):
+            assert client.flush(10)
 
     assert len(stub.requests) == 1
     stats = client.stats()
     assert (stats.delivered, stats.rejected_by_function) == (1, 1)
-    assert str(bad.event_id) in caplog.text
-    assert "events[1].query: must be at most 512 characters" in caplog.text
+    [record] = [r for r in caplog.records if "rejected event" in r.getMessage()]
+    assert record.getMessage() == (
+        f"capture function rejected event {bad.event_id}: "
+        "events[1].query: must be at most 512 characters (string_too_long)"
+    )
+    # For a structured log handler: the rejection as the function sent it.
+    assert record.__dict__["rejection"] == rejection
+
+
+def test_a_malformed_rejection_is_logged_as_far_as_it_can_be_and_the_worker_goes_on(
+    sleeps: Sleeps, caplog: pytest.LogCaptureFixture
+) -> None:
+    odd = {"event_id": "e_1", "errors": [{"field": "query"}, "not an error"]}
+    body = {"accepted": 0, "rejected": 3, "rejections": [odd, {"errors": "nope"}, "junk"]}
+    with stub_function(Reply(207, body)) as stub:
+        client = make(stub.url, sleeps)
+        client.track(search())
+        with caplog.at_level(logging.WARNING, logger="event_capture.client"):
+            assert client.flush(10)
+        client.track(search(1))
+        assert client.flush(10)
+
+    assert len(stub.requests) == 2  # the worker survived the first answer
+    assert "rejected event e_1: query: ? (?)" in caplog.text
+    assert "rejected event None: no reason given" in caplog.text
+    assert client.stats().rejected_by_function == 2  # "junk" names no event
 
 
 def test_a_refused_token_is_renewed_once(sleeps: Sleeps) -> None:

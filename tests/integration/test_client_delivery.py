@@ -1,7 +1,10 @@
 """The capture client against the real local cloud: a functions-framework server on the
-emulators, stopped and restarted to show that queued events survive an outage."""
+emulators, stopped and restarted to show that queued events survive an outage, and the real
+function's rejections as the client logs them."""
 
+import logging
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -82,3 +85,38 @@ def test_with_the_function_down_events_wait_in_the_queue_and_arrive_after(
     assert queued == events[: len(queued)]
     assert after.delivered == len(queued)
     assert stored_ids(cloud, events) == sorted(str(e.event_id) for e in queued)
+
+
+def test_a_rejection_by_the_real_function_is_logged_with_its_field_and_rule(
+    cloud: LocalCloud, function: Service, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Only the function knows the time it received the batch, so only it refuses an event
+    # from the future: the client's own validation lets this one through.
+    good, bad = searches("u_client_rejected", 2)
+    bad = bad.model_copy(update={"occurred_at": datetime.now(UTC) + timedelta(days=3)})
+    # A long linger keeps both events in one batch, so the bad one is events[1].
+    client = CaptureClient(f"http://127.0.0.1:{function.port}/", ClientSettings(linger_seconds=2.0))
+    with caplog.at_level(logging.WARNING, logger="event_capture.client"):
+        assert client.track(good) and client.track(bad)
+        assert client.flush(120)
+    stats = client.close(10)
+
+    assert (stats.delivered, stats.rejected_by_function, stats.requests) == (1, 1, 1)
+    [record] = [r for r in caplog.records if r.getMessage().startswith("capture function rejected")]
+    # Field and rule exactly as the function names them on the wire (ingest.validation).
+    assert record.getMessage() == (
+        f"capture function rejected event {bad.event_id}: "
+        "events[1].occurred_at: must not be more than 24 hours in the future (occurred_in_future)"
+    )
+    assert record.__dict__["rejection"] == {
+        "index": 1,
+        "event_id": str(bad.event_id),
+        "errors": [
+            {
+                "field": "events[1].occurred_at",
+                "rule": "occurred_in_future",
+                "message": "must not be more than 24 hours in the future",
+            }
+        ],
+    }
+    assert stored_ids(cloud, [good, bad]) == [str(good.event_id)]

@@ -495,7 +495,7 @@ def test_log_line_has_exactly_the_contract_keys(options: dict[str, Any]) -> None
     assert result.log["request_id"] == REQUEST_ID
     assert set(result.log["sinks"]) <= {"bigquery", "dead_letter", "gcs_archive", "redis"}
     assert isinstance(result.log["latency_ms"], float)
-    # Plain JSON values only (no tuples, enums or decimals that would print differently).
+    # Plain JSON values only: a tuple or a Decimal would not survive the round trip.
     assert json.loads(json.dumps(result.log)) == result.log
 
 

@@ -1,6 +1,6 @@
 # mypy: disable-error-code="no-untyped-call"
 # (google.auth and google.api_core exception constructors carry no annotations)
-"""Which errors are transient: google-cloud-bigquery's rule, and the two additions it documents.
+"""Which errors are transient: google-cloud-bigquery's rule, and google-cloud-storage's.
 
 Each case is built with the real exception classes (google.api_core, requests, google.auth),
 so the name-based matching in ``retry.py`` is checked against what the clients really raise.
@@ -9,15 +9,22 @@ The sinks' retry loops are tested with these rules in test_bigquery_sink and tes
 
 from __future__ import annotations
 
+import http.client
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 import requests
+import urllib3
 from google.api_core import exceptions as gexc
 from google.auth import exceptions as auth_exceptions
 
-from event_capture.ingest.retry import TRANSIENT_REASONS, describe, is_transient
+from event_capture.ingest.retry import (
+    TRANSIENT_REASONS,
+    describe,
+    is_transient,
+    is_transient_storage,
+)
 
 
 def api(cls: type[gexc.GoogleAPICallError], reason: str | None = None) -> BaseException:
@@ -44,9 +51,6 @@ TRANSIENT: list[Any] = [
     pytest.param(lambda: requests.exceptions.ReadTimeout("read"), id="requests-ReadTimeout"),
     pytest.param(lambda: requests.exceptions.ChunkedEncodingError("cut"), id="requests-Chunked"),
     pytest.param(lambda: auth_exceptions.TransportError("metadata"), id="auth-TransportError"),
-    # google-cloud-storage's additions.
-    pytest.param(lambda: api(gexc.GatewayTimeout), id="504"),
-    pytest.param(lambda: gexc.from_http_status(408, "timeout"), id="408"),
     pytest.param(lambda: TimeoutError("timed out"), id="TimeoutError"),
 ]
 
@@ -65,6 +69,26 @@ PERMANENT: list[Any] = [
 ]
 
 
+# Cloud Storage's rule: the status decides, whatever the reason.
+STORAGE_TRANSIENT: list[Any] = [
+    pytest.param(lambda: api(gexc.GatewayTimeout), id="504"),
+    pytest.param(lambda: gexc.from_http_status(408, "timeout"), id="408"),
+    pytest.param(lambda: api(gexc.ServiceUnavailable, "notRetryable"), id="503-any-reason"),
+    pytest.param(lambda: api(gexc.TooManyRequests, "rateLimitExceeded"), id="429"),
+    pytest.param(lambda: urllib3.exceptions.ProtocolError("reset"), id="urllib3-ProtocolError"),
+    pytest.param(lambda: http.client.IncompleteRead(b"x"), id="IncompleteRead"),
+    pytest.param(lambda: requests.exceptions.ConnectionError("refused"), id="requests-Connection"),
+    pytest.param(lambda: ConnectionRefusedError("refused"), id="ConnectionRefusedError"),
+]
+STORAGE_PERMANENT: list[Any] = [
+    pytest.param(lambda: api(gexc.BadRequest), id="400"),
+    pytest.param(lambda: api(gexc.Forbidden, "rateLimitExceeded"), id="403-any-reason"),
+    pytest.param(lambda: api(gexc.NotFound), id="404"),
+    pytest.param(lambda: api(gexc.PreconditionFailed), id="412"),
+    pytest.param(lambda: ValueError("bad name"), id="ValueError"),
+]
+
+
 @pytest.mark.parametrize("make", TRANSIENT)
 def test_transient(make: Callable[[], BaseException]) -> None:
     assert is_transient(make())
@@ -73,6 +97,33 @@ def test_transient(make: Callable[[], BaseException]) -> None:
 @pytest.mark.parametrize("make", PERMANENT)
 def test_permanent(make: Callable[[], BaseException]) -> None:
     assert not is_transient(make())
+
+
+@pytest.mark.parametrize("make", STORAGE_TRANSIENT)
+def test_storage_transient(make: Callable[[], BaseException]) -> None:
+    assert is_transient_storage(make())
+
+
+@pytest.mark.parametrize("make", STORAGE_PERMANENT)
+def test_storage_permanent(make: Callable[[], BaseException]) -> None:
+    assert not is_transient_storage(make())
+
+
+def test_every_type_and_status_storage_retries_is_transient_for_storage_here() -> None:
+    from google.cloud.storage import retry as storage_retry
+
+    for code in storage_retry._RETRYABLE_STATUS_CODES:
+        assert is_transient_storage(gexc.from_http_status(code, "m")), code
+    for cls in storage_retry._RETRYABLE_TYPES:
+        if issubclass(cls, gexc.GoogleAPICallError):
+            error: BaseException = cls("m")
+        elif cls.__name__ == "IncompleteRead":
+            error = cls(b"")
+        elif cls.__name__ == "PoolError":
+            error = cls(None, "m")
+        else:
+            error = cls("m")
+        assert is_transient_storage(error), cls
 
 
 def test_the_reasons_are_bigquerys_own_plus_quota() -> None:

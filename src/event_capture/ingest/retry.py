@@ -1,16 +1,16 @@
 """When a failed call is worth repeating, and how long to wait: one module for every sink.
 
-Which errors are transient follows google-cloud-bigquery's own rule (``google/cloud/bigquery/
-retry.py``, ``_should_retry``, in the version pinned in functions/capture/requirements.txt):
-an error that carries a structured reason is retried when that reason is in its
-``_RETRYABLE_REASONS``; one without is retried when it is one of its
-``_UNSTRUCTURED_RETRYABLE_TYPES``; SSL errors never are. Two additions, each for a sink the
-BigQuery list does not cover:
+Each backend's rule is its own client library's, in the versions pinned in
+functions/capture/requirements.txt:
 
-- ``quotaExceeded``: BigQuery answers a streaming quota with it, and its error reference says
-  to retry such inserts with exponential backoff.
-- HTTP 408 and 504: google-cloud-storage's ``retry.py`` (``_RETRYABLE_STATUS_CODES``) retries
-  them, and the archive and dead-letter writes go to Cloud Storage.
+- BigQuery: google-cloud-bigquery's ``retry.py`` (``_should_retry``). An error that carries a
+  structured reason is retried when the reason is in its ``_RETRYABLE_REASONS``; one without a
+  reason when it is one of its ``_UNSTRUCTURED_RETRYABLE_TYPES``; SSL errors never. One
+  addition: ``quotaExceeded``, which BigQuery answers to a streaming quota and its error
+  reference says to retry with exponential backoff.
+- Cloud Storage (the archive, the dead-letter area, replay): google-cloud-storage's
+  ``retry.py`` (``_should_retry``): its ``_RETRYABLE_TYPES``, and any API error whose HTTP status
+  is in its ``_RETRYABLE_STATUS_CODES`` (408, 429, 500, 502, 503, 504), whatever its reason.
 
 Types are matched by name, not imported: importing google-cloud and requests to classify an
 error would put their import time into every cold start.
@@ -29,8 +29,8 @@ TRANSIENT_REASONS = frozenset(
     {"rateLimitExceeded", "backendError", "internalError", "badGateway", "quotaExceeded"}
 )
 # Its _UNSTRUCTURED_RETRYABLE_TYPES as HTTP codes: TooManyRequests, InternalServerError,
-# BadGateway, ServiceUnavailable; then google-cloud-storage's 408 and 504.
-TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 408, 504})
+# BadGateway, ServiceUnavailable.
+TRANSIENT_STATUS = frozenset({429, 500, 502, 503})
 # Its _UNSTRUCTURED_RETRYABLE_TYPES that are not HTTP answers, by (module, class name).
 TRANSIENT_TYPES = frozenset(
     {
@@ -38,6 +38,19 @@ TRANSIENT_TYPES = frozenset(
         ("requests.exceptions", "ConnectionError"),
         ("requests.exceptions", "Timeout"),
         ("google.auth.exceptions", "TransportError"),
+    }
+)
+# google-cloud-storage's _RETRYABLE_STATUS_CODES, and its _RETRYABLE_TYPES beyond the above.
+STORAGE_TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+STORAGE_TRANSIENT_TYPES = TRANSIENT_TYPES | frozenset(
+    {
+        ("http.client", "BadStatusLine"),
+        ("http.client", "IncompleteRead"),
+        ("http.client", "ResponseNotReady"),
+        ("urllib3.exceptions", "PoolError"),
+        ("urllib3.exceptions", "ProtocolError"),
+        ("urllib3.exceptions", "SSLError"),
+        ("urllib3.exceptions", "TimeoutError"),
     }
 )
 
@@ -51,8 +64,12 @@ def _reason(error: BaseException) -> str | None:
     return None
 
 
+def _named(error: BaseException, names: frozenset[tuple[str, str]]) -> bool:
+    return any((cls.__module__, cls.__name__) in names for cls in type(error).__mro__)
+
+
 def is_transient(error: BaseException) -> bool:
-    """True when the same call may succeed if made again after a wait."""
+    """BigQuery's rule: True when the same call may succeed if made again after a wait."""
     classes = type(error).__mro__
     if any(cls.__name__ == "SSLError" for cls in classes):
         return False  # a certificate or TLS setup problem does not pass with time
@@ -65,7 +82,14 @@ def is_transient(error: BaseException) -> bool:
         return True
     if getattr(error, "code", None) in TRANSIENT_STATUS:
         return True
-    return any((cls.__module__, cls.__name__) in TRANSIENT_TYPES for cls in classes)
+    return _named(error, TRANSIENT_TYPES)
+
+
+def is_transient_storage(error: BaseException) -> bool:
+    """Cloud Storage's rule: as google-cloud-storage retries its own calls."""
+    if isinstance(error, ConnectionError | TimeoutError) or _named(error, STORAGE_TRANSIENT_TYPES):
+        return True
+    return getattr(error, "code", None) in STORAGE_TRANSIENT_STATUS
 
 
 def describe(error: BaseException) -> str:

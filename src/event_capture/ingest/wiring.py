@@ -34,11 +34,10 @@ def bigquery_sink(config: Config, executor: Executor | None = None) -> BigQueryS
 
 def dead_letter_writer(config: Config) -> NdjsonWriter:
     """The dead-letter bucket's writer (``DEAD_LETTER_BUCKET``, else ``GCS_BUCKET``)."""
-    bucket = config.dead_letter_bucket or config.gcs_bucket
-    assert bucket is not None
+    assert config.dead_letter_bucket is not None
     return NdjsonWriter(
         partial(clients.storage_client, config),
-        bucket=bucket,
+        bucket=config.dead_letter_bucket,
         deadline_seconds=config.gcs_deadline_seconds,
     )
 

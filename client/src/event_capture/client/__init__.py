@@ -12,12 +12,15 @@ from event_capture.client.async_client import AsyncCaptureClient
 from event_capture.client.client import CaptureClient, ClientSettings, QueueFullPolicy
 from event_capture.client.events import EventContext
 from event_capture.client.stats import ClientStats
+from event_capture.client.version import USER_AGENT, __version__
 
 __all__ = [
+    "USER_AGENT",
     "AsyncCaptureClient",
     "CaptureClient",
     "ClientSettings",
     "ClientStats",
     "EventContext",
     "QueueFullPolicy",
+    "__version__",
 ]

@@ -307,12 +307,13 @@ class CaptureClient:
 
     def _settle_rejections(self, answer: Answer) -> int:
         for rejection in answer.rejections:
+            # The text for people; the record's ``rejection`` (the function's shape) for a
+            # structured log handler.
             log.warning(
                 "capture function rejected event %s: %s",
-                rejection.get("event_id"),
-                "; ".join(
-                    f"{e.get('path')}: {e.get('message')}" for e in rejection.get("errors", [])
-                ),
+                rejection.event_id,
+                rejection.describe(),
+                extra={"rejection": rejection.as_dict()},
             )
         self._counters.add("rejected_by_function", len(answer.rejections))
         return len(answer.rejections)

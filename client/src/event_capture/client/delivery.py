@@ -7,18 +7,26 @@
 | 401 | token refused (expired on the way) | new token, one more try |
 | 429, 5xx, no connection | not stored (503: no durable sink now) | retries, honouring Retry-After |
 | other 4xx | the request itself is wrong | logs, drops; never retried |
+
+A rejection names the event (``index``, ``event_id``) and, for each broken rule, ``field``,
+``rule`` and ``message``: the shape of the function's ``ingest.validation.Rejection.as_dict``,
+which tests/integration/test_client_delivery.py holds the client to.
 """
 
+import base64
 import http.client
 import json
 import random
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from enum import Enum
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
+
+from event_capture.client.version import USER_AGENT
 
 RETRYABLE_STATUSES = frozenset({429}) | frozenset(range(500, 600))
 
@@ -30,12 +38,46 @@ class Verdict(Enum):
     DROP = "drop"
 
 
+@dataclass(frozen=True, kw_only=True)
+class FieldError:
+    """One rule an event broke, named as the function names it."""
+
+    field: str
+    rule: str
+    message: str
+
+    def describe(self) -> str:
+        return f"{self.field}: {self.message} ({self.rule})"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Rejection:
+    """An event the function refused to store; resending it would be refused again."""
+
+    index: int | None
+    event_id: str | None
+    errors: tuple[FieldError, ...]
+
+    def describe(self) -> str:
+        return "; ".join(error.describe() for error in self.errors) or "no reason given"
+
+    def as_dict(self) -> dict[str, Any]:
+        """The function's own shape for it."""
+        return {
+            "index": self.index,
+            "event_id": self.event_id,
+            "errors": [
+                {"field": e.field, "rule": e.rule, "message": e.message} for e in self.errors
+            ],
+        }
+
+
 @dataclass(frozen=True)
 class Answer:
     verdict: Verdict
     status: int | None = None
     retry_after: float | None = None
-    rejections: list[dict[str, Any]] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
     accepted: int = 0
     error: str | None = None
 
@@ -44,7 +86,9 @@ def judge(status: int, headers: dict[str, str], body: bytes, sent: int) -> Answe
     """What an answer means for a batch of ``sent`` events."""
     parsed = _json(body)
     listed = parsed.get("rejections")
-    rejections = [r for r in listed if isinstance(r, dict)] if isinstance(listed, list) else []
+    rejections = (
+        [_rejection(r) for r in listed if isinstance(r, dict)] if isinstance(listed, list) else []
+    )
     if status in (200, 207):
         accepted = parsed.get("accepted")
         if not isinstance(accepted, int):
@@ -91,8 +135,64 @@ class Backoff:
         return max(jittered, min(retry_after, self.cap_seconds * 4))
 
 
+@dataclass(frozen=True, kw_only=True)
+class Proxy:
+    """An http:// proxy on the way to the function."""
+
+    host: str
+    port: int
+    authorization: str | None  # the Proxy-Authorization value, from credentials in its URL
+
+    def headers(self) -> dict[str, str]:
+        return {} if self.authorization is None else {"Proxy-Authorization": self.authorization}
+
+
+def proxy_for(url: str) -> Proxy | None:
+    """The proxy the environment names for ``url``, or None to connect directly.
+
+    The standard library's rules (``urllib.request.getproxies`` and ``proxy_bypass``):
+    HTTPS_PROXY for an https:// URL, HTTP_PROXY for http://, each in lower or upper case (lower
+    wins; HTTP_PROXY is ignored under CGI, where a request can set it); NO_PROXY lists the
+    hosts reached directly (``*`` for all). On macOS and Windows, with none of these set, the
+    system's proxy settings.
+    """
+    parts = urlsplit(url)
+    variable = f"{parts.scheme.upper()}_PROXY"
+    configured = urllib.request.getproxies().get(parts.scheme)
+    if not configured or urllib.request.proxy_bypass(_netloc(parts)):
+        return None
+    # A bare host:port is an http proxy, as urllib reads it.
+    proxy = urlsplit(configured if "://" in configured else f"http://{configured}")
+    # The URL may hold a password: errors name the variable and the rule, never the value.
+    if proxy.scheme != "http":
+        raise ValueError(
+            f"{variable}: must be an http:// proxy URL, got {proxy.scheme}:// (TLS or "
+            f"SOCKS to the proxy is not supported; https to the function is tunnelled through "
+            f"an http proxy with CONNECT, so it stays encrypted end to end)"
+        )
+    if not proxy.hostname:
+        raise ValueError(f"{variable}: the proxy URL must name a host")
+    try:
+        port = proxy.port or 80
+    except ValueError:
+        raise ValueError(f"{variable}: the proxy port must be a number") from None
+    authorization = None
+    if proxy.username is not None:
+        credentials = f"{unquote(proxy.username)}:{unquote(proxy.password or '')}"
+        authorization = "Basic " + base64.b64encode(credentials.encode()).decode("ascii")
+    return Proxy(host=proxy.hostname, port=port, authorization=authorization)
+
+
 class HttpTransport:
-    """One keep-alive connection to the function, reopened after any error."""
+    """One keep-alive connection to the function, or to the proxy on the way, reopened after
+    any error. Every request carries ``User-Agent: event-capture-client/<version> (python
+    <version>)``.
+
+    The proxy is read from the environment when the transport is created (``proxy_for``):
+    plain http is sent to the proxy as an absolute-URI request; https goes through a CONNECT
+    tunnel, so TLS still runs end to end with the function. With no proxy variables set it
+    connects directly.
+    """
 
     def __init__(self, url: str, timeout_seconds: float) -> None:
         parts = urlsplit(url)
@@ -103,16 +203,24 @@ class HttpTransport:
         self._port = parts.port
         self._path = parts.path or "/"
         self._timeout = timeout_seconds
+        self._proxy = proxy_for(url)
+        # Plain http through a proxy names the whole URL: the proxy forwards it.
+        if self._proxy is not None and not self._https:
+            self._target = f"http://{_netloc(parts)}{self._path}"
+        else:
+            self._target = self._path
         self._connection: http.client.HTTPConnection | None = None
 
     def post(self, body: bytes, token: str | None) -> tuple[int, dict[str, str], bytes]:
         """Raises OSError (and http.client errors) when there is no answer."""
-        headers = {"Content-Type": "application/json"}
+        headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
         if token:
             headers["Authorization"] = f"Bearer {token}"
+        if self._proxy is not None and not self._https:
+            headers.update(self._proxy.headers())
         connection = self._connection or self._connect()
         try:
-            connection.request("POST", self._path, body=body, headers=headers)
+            connection.request("POST", self._target, body=body, headers=headers)
             response = connection.getresponse()
             data = response.read()
         except (OSError, http.client.HTTPException):
@@ -128,9 +236,48 @@ class HttpTransport:
             self._connection = None
 
     def _connect(self) -> http.client.HTTPConnection:
-        cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-        self._connection = cls(self._host, self._port, timeout=self._timeout)
-        return self._connection
+        proxy = self._proxy
+        connection: http.client.HTTPConnection
+        if proxy is None:
+            cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
+            connection = cls(self._host, self._port, timeout=self._timeout)
+        elif self._https:
+            # TCP to the proxy, CONNECT, then TLS with the function's name (http.client does
+            # the last two on the first request).
+            connection = http.client.HTTPSConnection(proxy.host, proxy.port, timeout=self._timeout)
+            connection.set_tunnel(
+                self._host, self._port or 443, {"User-Agent": USER_AGENT, **proxy.headers()}
+            )
+        else:
+            connection = http.client.HTTPConnection(proxy.host, proxy.port, timeout=self._timeout)
+        self._connection = connection
+        return connection
+
+
+def _netloc(parts: SplitResult) -> str:
+    """host[:port] of a URL, without any credentials in it."""
+    return parts.netloc.rpartition("@")[2]
+
+
+def _rejection(raw: dict[str, Any]) -> Rejection:
+    index, errors = raw.get("index"), raw.get("errors")
+    return Rejection(
+        index=index if isinstance(index, int) else None,
+        event_id=_text(raw.get("event_id")),
+        errors=tuple(
+            FieldError(
+                field=_text(error.get("field")) or "?",
+                rule=_text(error.get("rule")) or "?",
+                message=_text(error.get("message")) or "?",
+            )
+            for error in (errors if isinstance(errors, list) else [])
+            if isinstance(error, dict)
+        ),
+    )
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def _json(body: bytes) -> dict[str, Any]:

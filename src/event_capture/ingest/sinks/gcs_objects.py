@@ -10,7 +10,7 @@ from event_capture.ingest.retry import (
     REAL_TIME,
     BackoffPolicy,
     Timing,
-    is_transient,
+    is_transient_storage,
 )
 from event_capture.ingest.row import Request
 
@@ -91,5 +91,5 @@ class NdjsonWriter:
                 if getattr(error, "code", None) == PRECONDITION_FAILED and (attempt or exists_ok):
                     return attempt
                 attempt += 1
-                if not is_transient(error) or not deadline.backoff(self._policy, attempt):
+                if not is_transient_storage(error) or not deadline.backoff(self._policy, attempt):
                     raise
