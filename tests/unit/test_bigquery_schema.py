@@ -1,8 +1,8 @@
 """Tests for the generated BigQuery table definitions and the additive-change rule.
 
-The checked-in ``event_capture/tables/*.json`` are what the infrastructure applies, so they must match
-the models (drift), keep partitioning and retention right, and only ever change in ways BigQuery
-can apply to a table that already holds rows (history).
+The checked-in ``event_capture/tables/*.json`` are what the infrastructure applies, so they
+must match the models (drift), keep partitioning and retention right, and only ever change in
+ways BigQuery can apply to a table that already holds rows (history).
 """
 
 from __future__ import annotations
