@@ -39,6 +39,16 @@ class CaptureFunctionArgs:
     labels: dict[str, str]
 
 
+# What a request needs besides the sinks' budget: reading its body (the function's read
+# timeout) and answering.
+REQUEST_MARGIN_SECONDS = 15
+
+
+def request_deadline_seconds(settings: Settings) -> int:
+    """The function's per-request budget: its timeout less the margin."""
+    return settings.function_timeout_seconds - REQUEST_MARGIN_SECONDS
+
+
 def environment(args: CaptureFunctionArgs) -> dict[str, pulumi.Input[str]]:
     """The function's variables (see the README's Configuration table), from the settings."""
     settings = args.settings
@@ -52,6 +62,9 @@ def environment(args: CaptureFunctionArgs) -> dict[str, pulumi.Input[str]]:
         "REDIS_ENABLED": str(settings.redis_enabled).lower(),
         # functions-framework serves this many requests at once per instance.
         "THREADS": str(settings.function_concurrency),
+        # Every sink's wait shares this budget, so the 503 with Retry-After always comes
+        # before Cloud Run's own timeout would turn it into a gateway error.
+        "REQUEST_DEADLINE_SECONDS": str(request_deadline_seconds(settings)),
     }
     if settings.redis_enabled:
         env["REDIS_URL"] = pulumi.Output.secret(settings.redis_url)

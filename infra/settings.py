@@ -201,7 +201,8 @@ def load_settings(values: Mapping[str, str]) -> Settings:
             "functionCpu", re.compile(r"0\.[0-9]+|[1-9][0-9]*"), "must be a vCPU count"
         ),
         function_concurrency=read.integer("functionConcurrency", 1, 1000),
-        function_timeout_seconds=read.integer("functionTimeoutSeconds", 1, 3600),
+        # At least 30 s: 15 s go to reading the body and answering (capture_function.py).
+        function_timeout_seconds=read.integer("functionTimeoutSeconds", 30, 3600),
         deletion_protection=read.flag("deletionProtection"),
         app_principals=read.strings("appPrincipals", _is_member, "must be an IAM member"),
         operators=read.strings("operators", _is_member, "must be an IAM member"),

@@ -1,4 +1,4 @@
-"""The Cloud Monitoring dashboard: capture rate, rejections, per-sink failures and latency."""
+"""The Cloud Monitoring dashboard: capture rate, rejections, sink failures, circuits, latency."""
 
 import json
 from typing import Any
@@ -6,7 +6,7 @@ from typing import Any
 import pulumi
 import pulumi_gcp as gcp
 
-from infra.monitoring.log_metrics import SINK_OUTCOMES, metric_type
+from infra.monitoring.log_metrics import CIRCUITS, SINK_OUTCOMES, metric_type
 
 ROW_HEIGHT = 4
 HALF_WIDTH = 6
@@ -91,6 +91,24 @@ def dashboard_layout(service: str) -> dict[str, Any]:
                 for reducer in ("REDUCE_PERCENTILE_50", "REDUCE_PERCENTILE_99")
             ],
             y_label="ms",
+        ),
+        _chart(
+            "Requests that found a circuit open, per backend",
+            [
+                _filter_series(
+                    f'metric.type="{metric_type(c.name)}" AND {revision}',
+                    aligner="ALIGN_RATE",
+                    reducer="REDUCE_SUM",
+                    legend=c.backend,
+                )
+                for c in CIRCUITS
+            ],
+            y_label="requests/s",
+        ),
+        _chart(
+            "Accepted events not archived (backfill with tools/backfill_archive.py)",
+            [_events_per_minute("capture_events_not_archived", service=service)],
+            y_label="events/min",
         ),
         _chart(
             "HTTP responses by class",

@@ -56,6 +56,11 @@ COUNTS = (
         description="Rows BigQuery did not take per request (then dead-lettered).",
     ),
     CountSpec(
+        name="capture_events_not_archived",
+        field=log.EVENTS_NOT_ARCHIVED,
+        description="Accepted events the archive did not take, per request.",
+    ),
+    CountSpec(
         name="capture_latency",
         field=log.LATENCY_MS,
         description="Capture latency inside the function.",
@@ -69,6 +74,25 @@ SINK_OUTCOMES = tuple(
         description=f"Requests by the {sink} sink's outcome.",
     )
     for sink in (log.SINK_BIGQUERY, log.SINK_DEAD_LETTER, log.SINK_GCS_ARCHIVE, log.SINK_REDIS)
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CircuitSpec:
+    """Requests that found a backend's circuit open or probing, by ``state``."""
+
+    name: str
+    backend: str
+    description: str
+
+
+CIRCUITS = tuple(
+    CircuitSpec(
+        name=f"capture_circuit_{backend}",
+        backend=backend,
+        description=f"Requests that skipped or probed {backend} because its circuit was open.",
+    )
+    for backend in log.BACKENDS
 )
 
 
@@ -142,6 +166,27 @@ class LogMetrics(pulumi.ComponentResource):
                     labels=[
                         gcp.logging.MetricMetricDescriptorLabelArgs(
                             key="status", value_type="STRING", description="ok, partial or failed"
+                        )
+                    ],
+                ),
+                opts=child,
+            )
+        for circuit in CIRCUITS:
+            field = f"jsonPayload.{log.CIRCUITS}.{circuit.backend}"
+            self.metrics[circuit.name] = gcp.logging.Metric(
+                circuit.name,
+                project=project,
+                name=circuit.name,
+                description=circuit.description,
+                filter=f'{base} AND {field}=("open" OR "half_open")',
+                label_extractors={"state": f"EXTRACT({field})"},
+                metric_descriptor=gcp.logging.MetricMetricDescriptorArgs(
+                    metric_kind="DELTA",
+                    value_type="INT64",
+                    unit="1",
+                    labels=[
+                        gcp.logging.MetricMetricDescriptorLabelArgs(
+                            key="state", value_type="STRING", description="open or half_open"
                         )
                     ],
                 ),

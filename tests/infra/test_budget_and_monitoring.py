@@ -4,6 +4,8 @@ import json
 import re
 from typing import Any
 
+from event_capture.ingest import log_fields
+from event_capture.ingest.circuit import CircuitBreaker
 from infra.monitoring.warehouse_alerts import POLICIES as WAREHOUSE_POLICIES
 from tests.infra.conftest import REQUIRED_CONFIG
 from tests.unit.test_pipeline import Fakes, mixed_batch
@@ -57,8 +59,17 @@ def test_budget_notifies_every_channel_and_publishes_to_its_topic(stack: MockedS
 
 
 def real_log_line() -> dict[str, Any]:
-    """The pipeline's own log line for a request where BigQuery fails and rows are dead-lettered."""
-    result = Fakes(bq_fails=lambda row: True).handle(mixed_batch())
+    """The pipeline's own log line for a request where BigQuery fails and rows are dead-lettered,
+    with a circuit breaker per backend as the deployed function has."""
+    breakers = {
+        backend: CircuitBreaker(failure_threshold=3, cooldown_seconds=30)
+        for backend in (
+            log_fields.BACKEND_BIGQUERY,
+            log_fields.BACKEND_GCS,
+            log_fields.BACKEND_REDIS,
+        )
+    }
+    result = Fakes(bq_fails=lambda row: True, breakers=breakers).handle(mixed_batch())
     assert result.log["events_dead_lettered"] > 0
     return result.log
 

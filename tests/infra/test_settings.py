@@ -89,6 +89,8 @@ def test_settings_reach_the_function_as_its_environment(stack: MockedStack) -> N
         "DEAD_LETTER_BUCKET": stack.outputs["deadLetterBucket"],
         "REDIS_ENABLED": "false",
         "THREADS": "8",
+        # The 60 s timeout less 15 s for reading the body and answering.
+        "REQUEST_DEADLINE_SECONDS": "45",
     }
     service = stack.named("capture").inputs["serviceConfig"]
     assert (service["maxInstanceCount"], service["minInstanceCount"]) == (3, 0)

@@ -4,6 +4,8 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from functools import cache, partial
 
 from event_capture.ingest import clients
+from event_capture.ingest import log_fields as log
+from event_capture.ingest.circuit import CircuitBreaker
 from event_capture.ingest.config import Config
 from event_capture.ingest.pipeline import CapturePipeline
 from event_capture.ingest.sinks.bigquery import BigQuerySink
@@ -43,21 +45,30 @@ def dead_letter_writer(config: Config) -> NdjsonWriter:
 
 
 def build_pipeline(config: Config) -> CapturePipeline:
+    """The pipeline of one instance: its sinks, their thread pools and circuit breakers."""
     archive: GcsArchiveSink | None = None
     dead_letter: DeadLetterSink | None = None
-    if config.gcs_enabled and config.gcs_bucket:
+    if config.gcs_enabled and config.gcs_bucket and config.dead_letter_bucket:
         # One client for both writers, built on first use.
         storage = cache(partial(clients.storage_client, config))
         deadline = config.gcs_deadline_seconds
         archive = GcsArchiveSink(
-            NdjsonWriter(storage, bucket=config.gcs_bucket, deadline_seconds=deadline)
+            NdjsonWriter(storage, bucket=config.gcs_bucket, deadline_seconds=deadline),
+            executor=_pool("archive"),
         )
-        bucket = config.dead_letter_bucket or config.gcs_bucket
         dead_letter = DeadLetterSink(
-            NdjsonWriter(storage, bucket=bucket, deadline_seconds=deadline)
+            NdjsonWriter(storage, bucket=config.dead_letter_bucket, deadline_seconds=deadline),
+            executor=_pool("dead-letter"),
         )
+    breakers = {
+        backend: CircuitBreaker(
+            failure_threshold=config.circuit_failures,
+            cooldown_seconds=config.circuit_cooldown_seconds,
+        )
+        for backend in log.BACKENDS
+    }
     return CapturePipeline(
-        bigquery=bigquery_sink(config) if config.bigquery_enabled else None,
+        bigquery=bigquery_sink(config, _pool("bigquery")) if config.bigquery_enabled else None,
         dead_letter=dead_letter,
         archive=archive,
         redis=RedisActivitySink(
@@ -67,4 +78,7 @@ def build_pipeline(config: Config) -> CapturePipeline:
         )
         if config.redis_enabled
         else None,
+        budget_seconds=config.request_deadline_seconds,
+        breakers=breakers,
+        executor=_pool("fan-out"),
     )

@@ -1,0 +1,63 @@
+"""The pipeline as the function builds it from its configuration, against a closed port.
+
+Nothing listens on 127.0.0.1:9, so every BigQuery call fails at once: enough to see the
+deployed wiring's circuit breaker open and its budget apply, with no emulator.
+"""
+
+from __future__ import annotations
+
+from event_capture.ingest import log_fields
+from event_capture.ingest.config import load_config
+from event_capture.ingest.wiring import build_pipeline
+from tests.unit import event_factory as factory
+
+CLOSED = "http://127.0.0.1:9"
+
+
+def test_the_built_pipeline_has_a_breaker_per_backend_that_opens_on_repeated_failures() -> None:
+    pipeline = build_pipeline(
+        load_config(
+            {
+                "GCP_PROJECT": "wiring",
+                "BIGQUERY_EMULATOR_HOST": CLOSED,
+                "BIGQUERY_DEADLINE_SECONDS": "0.3",
+                "GCS_ENABLED": "false",
+                "CIRCUIT_FAILURES": "2",
+            }
+        )
+    )
+    now = factory.RECEIVED_AT
+
+    first = pipeline.handle([factory.search(now)], batch=False)
+    assert first.status == 503  # nowhere durable: BigQuery refused, no Cloud Storage
+    assert first.log[log_fields.CIRCUITS] == dict.fromkeys(log_fields.BACKENDS, "closed")
+    pipeline.handle([factory.search(now)], batch=False)
+
+    third = pipeline.handle([factory.search(now)], batch=False)
+
+    assert third.log[log_fields.CIRCUITS][log_fields.BACKEND_BIGQUERY] == "open"
+    assert third.body["sinks"]["bigquery"]["status"] == "skipped"
+    assert third.log[log_fields.BIGQUERY_INSERT_REQUESTS] == 0
+    assert third.status == 503
+
+
+def test_the_request_budget_cuts_every_sinks_own_deadline() -> None:
+    # BigQuery's own deadline is 60 s; the request's budget of 1 s gives it 0.6 s.
+    pipeline = build_pipeline(
+        load_config(
+            {
+                "GCP_PROJECT": "wiring",
+                "BIGQUERY_EMULATOR_HOST": CLOSED,
+                "BIGQUERY_DEADLINE_SECONDS": "60",
+                "REQUEST_DEADLINE_SECONDS": "1",
+                "GCS_ENABLED": "false",
+            }
+        )
+    )
+
+    result = pipeline.handle([factory.search(factory.RECEIVED_AT)], batch=False)
+
+    assert result.status == 503
+    # It retried, and gave up within its share of the budget, not its own 60 s.
+    assert result.log[log_fields.BIGQUERY_RETRIES] >= 1
+    assert result.log[log_fields.LATENCY_MS] < 1_000
