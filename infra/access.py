@@ -9,7 +9,8 @@
 | capture-build | write build logs | project (logs can only be granted there) |
 | appPrincipals | mint ID tokens as capture-invoker | that service account |
 | operators | replay: read, create, delete objects | dead-letter bucket |
-| operators | replay: insertAll | each event table |
+| operators | replay: insertAll, and read (which events are already stored) | each event table |
+| operators | replay: run the query that reads them (jobs exist only project-wide) | project |
 
 The one grant that needs the function to exist, capture-invoker's ``run.invoker`` on it, is in
 ``capture_function.py``. Everything here is in place before the function's first build.
@@ -31,6 +32,8 @@ OBJECT_USER = "roles/storage.objectUser"
 IMPERSONATOR = "roles/iam.serviceAccountTokenCreator"
 REPOSITORY_WRITER = "roles/artifactregistry.writer"
 LOG_WRITER = "roles/logging.logWriter"
+DATA_VIEWER = "roles/bigquery.dataViewer"
+JOB_USER = "roles/bigquery.jobUser"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -106,6 +109,28 @@ class Access(pulumi.ComponentResource):
             "build-reads-source", bucket=buckets.function_source, role=OBJECT_VIEWER, member=build
         )
         for i, operator in enumerate(args.operators):
+            # Replay asks BigQuery which dead-lettered events a resend already stored.
+            for table_id, table in args.tables.tables.items():
+                grants.append(
+                    gcp.bigquery.IamMember(
+                        f"operator-{i}-reads-{table_id}",
+                        project=args.project,
+                        dataset_id=table.dataset_id,
+                        table_id=table.table_id,
+                        role=DATA_VIEWER,
+                        member=operator,
+                        opts=child,
+                    )
+                )
+            grants.append(
+                gcp.projects.IAMMember(
+                    f"operator-{i}-runs-queries",
+                    project=args.project,
+                    role=JOB_USER,
+                    member=operator,
+                    opts=child,
+                )
+            )
             bucket_grant(
                 f"operator-{i}-replays-dead-letter",
                 bucket=buckets.dead_letter,

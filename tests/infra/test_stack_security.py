@@ -168,8 +168,16 @@ def test_configured_principals_get_narrow_grants_only(stack_with_principals: Moc
     operator_grants = {(g.type, g.get("role")) for g in found if g.get("member") == operator}
     assert operator_grants == {
         ("gcp:bigquery/iamMember:IamMember", f"projects/{PROJECT}/roles/eventCaptureInserter"),
+        # Replay reads which dead-lettered events are already stored: per table, and the
+        # query job, which only exists project-wide.
+        ("gcp:bigquery/iamMember:IamMember", "roles/bigquery.dataViewer"),
+        ("gcp:projects/iAMMember:IAMMember", "roles/bigquery.jobUser"),
         ("gcp:storage/bucketIAMMember:BucketIAMMember", "roles/storage.objectUser"),
     }
+    readers = [g for g in found if g.get("member") == operator and "dataViewer" in g.get("role")]
+    assert sorted(g.get("tableId") for g in readers) == sorted(
+        d["table_id"] for d in load_table_definitions()
+    )
     replay_bucket = {
         g.get("bucket") for g in found if g.get("member") == operator and "storage" in g.type
     }
