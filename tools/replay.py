@@ -7,11 +7,11 @@ invalid go to ``dead-letter-invalid/`` for a person to look at; rows that fail t
 the move only means the next run inserts the same rows again with the same insertIds, which
 BigQuery de-duplicates and the de-duplicated views hide.
 
-Before inserting, replay asks BigQuery which of the object's events are already stored (received
-from a day before the dead-lettered copy on) and inserts only the others. That is what keeps a 503 from
-duplicating rows: a request that answered 503 may have dead-lettered some of its tables; its
-caller resent it, the resend was stored, and the dead-lettered copy is then skipped here, however
-long after BigQuery's own de-duplication window the replay runs.
+Before inserting, replay asks BigQuery which of the object's events are already stored
+(received from a day before the dead-lettered copy on) and inserts only the others. That is what
+keeps a 503 from duplicating rows: a request that answered 503 may have dead-lettered some of its
+tables; its caller resent it, the resend was stored, and the dead-lettered copy is then skipped
+here, however long after BigQuery's own de-duplication window the replay runs.
 
 Runs with the same configuration variables as the function, under an identity that may read
 and delete objects in the bucket (the function's own account can only create them).
