@@ -26,7 +26,7 @@ define write_pth
 	@$(1) -c 'import sysconfig, sys; open(sysconfig.get_paths()["purelib"] + "/event-capture.pth", "w").write("\n".join(sys.argv[1:]) + "\n")' "$(CURDIR)/src" "$(CURDIR)/client/src" "$(CURDIR)"
 endef
 
-.PHONY: help run test check lint typecheck schema-drift fast-test bench schemas setup redis-server replay nightly plan deploy-venvs clean clean-data
+.PHONY: backfill-archive help run test check lint typecheck schema-drift fast-test bench schemas setup redis-server replay nightly plan deploy-venvs clean clean-data
 
 help:
 	@echo "make run        start the local cloud: emulators + capture function on 127.0.0.1:8080"
@@ -34,8 +34,10 @@ help:
 	@echo "make check      ruff + mypy + schema drift"
 	@echo "make fast-test  the tests that need no emulator (pytest -m 'not integration')"
 	@echo "make bench      capture, client and warehouse benchmarks (print figures; not tests)"
+	@echo "make fuzz       atheris on parse-and-validate, schemathesis on the function (FUZZ_SECONDS=300 each)"
 	@echo "make schemas    regenerate src/event_capture/tables/*.json from the schemas"
 	@echo "make replay     re-insert dead-lettered rows (same variables as the function)"
+	@echo "make backfill-archive FROM=.. TO=..  archive what BigQuery holds and the archive lacks (DRY_RUN=true)"
 	@echo "make nightly    run the nightly scheduled queries once on make run's cloud (RUN_DATE=)"
 	@echo "make plan       print what pulumi up would create (mocked; STACK=Pulumi.<stack>.yaml)"
 	@echo "make deploy-venvs  create the venvs pulumi up and the policy pack run in"
@@ -105,8 +107,29 @@ bench: setup
 	@$(PY) bench/client_latency.py
 	@$(PY) bench/warehouse_nightly.py
 
+# Fuzzing needs its own venv (atheris, schemathesis), so `make test` never installs them.
+FUZZ_VENV := .venv-fuzz
+FUZZ_SECONDS ?= 300
+FUZZ_EXAMPLES ?= 100
+
+$(FUZZ_VENV)/.installed: requirements/fuzz.txt functions/capture/requirements.txt | $(UV)
+	@echo "creating $(FUZZ_VENV) (Python 3.13) for make fuzz"
+	@$(FIND_PYTHON); $(UV) venv --quiet --allow-existing --python $$py $(FUZZ_VENV)
+	@$(UV) pip install --quiet --python $(FUZZ_VENV)/bin/python -r requirements/fuzz.txt
+	$(call write_pth,$(FUZZ_VENV)/bin/python)
+	@touch $@
+
+# Longer than make test and not part of it: atheris for FUZZ_SECONDS, then schemathesis against
+# the function on the local cloud for at most FUZZ_SECONDS; a summary, and exit 1 on a finding.
+.PHONY: fuzz
+fuzz: $(FUZZ_VENV)/.installed $(EMULATOR_VENV)/.installed
+	@$(FUZZ_VENV)/bin/python -m fuzz.run --seconds $(FUZZ_SECONDS) --examples $(FUZZ_EXAMPLES)
+
 replay: $(VENV)/.installed
 	@$(PY) -m tools.replay
+
+backfill-archive: $(VENV)/.installed
+	@$(PY) -m tools.backfill_archive --from "$(FROM)" --to "$(TO)" $(if $(filter true,$(DRY_RUN)),--dry-run)
 
 RUN_DATE ?= $(shell date -u +%F)
 nightly: $(VENV)/.installed
