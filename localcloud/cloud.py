@@ -128,15 +128,35 @@ class LocalCloud:
         self.stop()
 
     @contextmanager
-    def outage(self, *backends: Service) -> Iterator[None]:
-        """These backends down for the block, then started again on the same ports."""
+    def outage(self, *backends: Service, kill: bool = False) -> Iterator[None]:
+        """These backends down for the block, then started again on the same ports.
+
+        ``kill``: SIGKILL instead of SIGTERM, so nothing is flushed or closed cleanly.
+        """
         for backend in backends:
-            backend.stop()
+            if kill:
+                backend.kill()
+            else:
+                backend.stop()
         try:
             yield
         finally:
             for backend in reversed(backends):
                 backend.start()
+
+    @contextmanager
+    def frozen(self, *services: Service) -> Iterator[None]:
+        """These services stopped with SIGSTOP for the block (hung: connections are accepted,
+        nothing answers), then continued."""
+        done: list[Service] = []
+        try:
+            for service in services:
+                service.freeze()
+                done.append(service)
+            yield
+        finally:
+            for service in reversed(done):
+                service.thaw()
 
     # --- configuration -------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 functions-framework. ``LocalCloud`` (``localcloud/cloud.py``) puts them together.
 """
 
+import contextlib
 import os
 import shutil
 import signal
@@ -14,6 +15,8 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import psutil
 
 REPO = Path(__file__).resolve().parent.parent
 STATE_DIR = REPO / ".localcloud"
@@ -113,17 +116,75 @@ class Service:
             return
         try:
             os.killpg(self.process.pid, signal.SIGTERM)
+            # A frozen server (freeze()) would only see SIGTERM once continued.
+            os.killpg(self.process.pid, signal.SIGCONT)
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=5)
         except ProcessLookupError:
             pass
+        self._stopped()
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: no shutdown at all, as a crash or an OOM kill."""
+        if self.process is None or self.process.poll() is not None:
+            self.process = None
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+        self._stopped()
+
+    def _stopped(self) -> None:
         self.process = None
         # Wait for the port to close so a restart on the same port does not race.
         deadline = time.monotonic() + 5
         while port_open(self.port) and time.monotonic() < deadline:
             time.sleep(0.05)
+
+    def freeze(self) -> None:
+        """SIGSTOP the process group: a hung server, not a dead one. Its port still accepts
+        connections (the kernel's listen backlog) and nothing answers until ``thaw()``."""
+        os.killpg(self._pid(), signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        """SIGCONT the process group: what was sent while frozen is answered now."""
+        os.killpg(self._pid(), signal.SIGCONT)
+
+    def workers(self) -> list[psutil.Process]:
+        """The server's child processes: for a functions-framework server, gunicorn's workers
+        (the process ``start()`` ran is the arbiter, which starts them and replaces any that
+        dies). Empty while the arbiter is still starting one."""
+        try:
+            return psutil.Process(self._pid()).children()
+        except psutil.NoSuchProcess:
+            return []
+
+    def kill_worker(self, timeout: float = 300.0) -> int:
+        """SIGKILL one worker, whatever it is doing: its requests in flight end with their
+        connections reset. Waits until the arbiter has started a new one, which imports the
+        function (a second or more) before it answers, and returns the killed worker's pid."""
+        workers = self.workers()
+        if not workers:
+            raise RuntimeError(f"{self.name} has no worker to kill")
+        victim = workers[0]
+        with contextlib.suppress(psutil.NoSuchProcess):
+            victim.kill()
+            victim.wait(timeout=10)
+        deadline = time.monotonic() + timeout
+        while not [w for w in self.workers() if w.pid != victim.pid]:
+            if not self.running:
+                raise RuntimeError(f"{self.name} exited after its worker was killed")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.name} started no new worker in {timeout:g}s")
+            time.sleep(0.05)
+        return victim.pid
+
+    def _pid(self) -> int:
+        if self.process is None or self.process.poll() is not None:
+            raise RuntimeError(f"{self.name} is not running")
+        return self.process.pid
 
     @property
     def running(self) -> bool:

@@ -120,5 +120,5 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         redis_timeout_seconds=_number(env, "REDIS_TIMEOUT_SECONDS", 0.5, 0.05, 30.0),
         request_deadline_seconds=_number(env, "REQUEST_DEADLINE_SECONDS", 30.0, 1.0, 300.0),
         circuit_failures=int(_number(env, "CIRCUIT_FAILURES", 3, 1, 100)),
-        circuit_cooldown_seconds=_number(env, "CIRCUIT_COOLDOWN_SECONDS", 30.0, 1.0, 3600.0),
+        circuit_cooldown_seconds=_number(env, "CIRCUIT_COOLDOWN_SECONDS", 5.0, 1.0, 3600.0),
     )

@@ -1,0 +1,94 @@
+"""Faults on the real emulators, under load: nothing acknowledged is lost or read twice.
+
+The quick version of ``bench/faults.py`` (the harness is ``localcloud/faults.py``): on the
+session's cloud, with a dataset and bucket of its own, several threads send uniquely
+identified events as a well-behaved client would (the same body again after a 503 or a
+connection error) while BigQuery is frozen past its deadline, the function's worker is killed
+mid-request, and both backends are down for longer than a request's whole budget. After replay
+every acknowledged event must be in the ``_dedup`` views exactly once. Raw duplicates are only
+counted. How long requests wait while a backend is down is the benchmark's figure; here it is
+held only to the deployed request timeout (60 s).
+"""
+
+from pathlib import Path
+
+import pytest
+
+from localcloud.cloud import LocalCloud
+from localcloud.faults import (
+    ACKNOWLEDGED,
+    Batch,
+    Load,
+    Scenario,
+    Target,
+    bigquery_frozen,
+    both_down,
+    check_stored,
+    prepare,
+    run_scenario,
+    worker_killed,
+)
+from localcloud.sample_events import sample_batch
+
+# Deadlines of a second keep each outage, and so the whole module, short.
+QUICK_ENV = {
+    "BIGQUERY_DEADLINE_SECONDS": "1",
+    "GCS_DEADLINE_SECONDS": "1",
+    "REQUEST_DEADLINE_SECONDS": "3",
+    "CIRCUIT_COOLDOWN_SECONDS": "1",
+}
+LOAD = Load(events=100, batch_size=5, senders=4, lead_seconds=0.5, tail_seconds=0.5)
+SCENARIOS = [
+    bigquery_frozen(frozen_seconds=2.5),
+    worker_killed(kills=2, gap_seconds=0.5),
+    both_down(beyond_budget_seconds=1.0),
+]
+
+
+@pytest.fixture(scope="module")
+def target(cloud: LocalCloud) -> Target:
+    return prepare(cloud)
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
+def test_every_acknowledged_event_is_read_once_after_the_fault_and_replay(
+    cloud: LocalCloud, target: Target, scenario: Scenario, tmp_path: Path
+) -> None:
+    report = run_scenario(
+        cloud,
+        target,
+        scenario,
+        load=LOAD,
+        function_env=QUICK_ENV,
+        log_path=tmp_path / "function.log",
+    )
+
+    assert report.problems() == [], report.summary()
+    assert report.check.acknowledged == report.check.sent == LOAD.events
+    assert report.fault_seen, f"the fault never showed: {report.summary()}"
+    if scenario.name == "worker-killed":
+        assert any(a.status is None for a in report.attempts), report.notes
+
+
+def test_the_check_sees_a_lost_event_and_a_raw_copy(cloud: LocalCloud, target: Target) -> None:
+    # The negative control: a check that cannot fail would pass the test above as well.
+    events = sample_batch(6, users=1)
+    search = next(e for e in events if e["event_type"] == "search")
+    assert cloud.pipeline(**target.env()).handle(events, batch=True).status in ACKNOWLEDGED
+    client = cloud.bigquery_client()
+    table = f"{target.datasets.events}.searches"
+    [row] = cloud.rows("searches", [search["event_id"]], dataset=target.dataset)
+    # A second raw copy without an insertId, as a resend after the de-duplication window.
+    schema = client.get_table(table).schema
+    assert client.insert_rows(table, [row], selected_fields=schema, row_ids=[None]) == []
+    never_stored = sample_batch(1)
+    batches = [
+        Batch(index=0, events=events, release_at=0, status=200),
+        Batch(index=1, events=never_stored, release_at=0, status=200),
+    ]
+
+    check = check_stored(cloud, target, batches)
+
+    assert check.missing == [never_stored[0]["event_id"]]
+    assert check.raw_duplicates == 1
+    assert check.repeated_in_views == []
