@@ -35,7 +35,7 @@ help:
 	@echo "make fast-test  the tests that need no emulator (pytest -m 'not integration')"
 	@echo "make bench      capture, client and warehouse benchmarks (print figures; not tests)"
 	@echo "make fuzz       atheris on parse-and-validate, schemathesis on the function (FUZZ_SECONDS=300 each)"
-	@echo "make schemas    regenerate src/event_capture/tables/*.json from the schemas"
+	@echo "make schemas    regenerate the tables' JSON and the OpenAPI document from the schemas"
 	@echo "make replay     re-insert dead-lettered rows (same variables as the function)"
 	@echo "make backfill-archive FROM=.. TO=..  archive what BigQuery holds and the archive lacks (DRY_RUN=true)"
 	@echo "make nightly    run the nightly scheduled queries once on make run's cloud (RUN_DATE=)"
@@ -95,11 +95,13 @@ typecheck: $(VENV)/.installed
 
 schema-drift: $(VENV)/.installed
 	@$(PY) -m event_capture.tables.generate --check
+	@$(PY) -m event_capture.ingest.openapi --check
 
 check: lint typecheck schema-drift
 
 schemas: $(VENV)/.installed
 	@$(PY) -m event_capture.tables.generate
+	@$(PY) -m event_capture.ingest.openapi
 
 bench: setup
 	@$(PY) bench/pipeline_cpu.py
@@ -159,4 +161,4 @@ clean-data:
 	rm -rf .localcloud/bigquery-data .localcloud/gcs
 
 clean:
-	rm -rf $(VENV) $(EMULATOR_VENV) $(TOOLS) .localcloud .pytest_cache .mypy_cache .ruff_cache infra/.venv infra/policy/.venv infra/.build
+	rm -rf $(VENV) $(EMULATOR_VENV) $(FUZZ_VENV) $(TOOLS) .localcloud .pytest_cache .mypy_cache .ruff_cache infra/.venv infra/policy/.venv infra/.build

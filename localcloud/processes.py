@@ -18,6 +18,8 @@ from pathlib import Path
 
 import psutil
 
+from event_capture.ingest.config import CONFIG_VARIABLES
+
 REPO = Path(__file__).resolve().parent.parent
 STATE_DIR = REPO / ".localcloud"
 BIGQUERY_EMULATOR_VENV = REPO / ".venv-bigquery-emulator"
@@ -68,6 +70,9 @@ class Service:
     start_timeout: float = 60.0
     # What to do when argv[0] is not installed.
     install_hint: str = ""
+    # Variables of this process's environment the child must not inherit: a function gets
+    # exactly the configuration its cloud gives it, not what the shell has left exported.
+    withheld: frozenset[str] = frozenset()
     process: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0
 
@@ -86,7 +91,10 @@ class Service:
         self.process = subprocess.Popen(
             self.argv,
             cwd=self.cwd,
-            env={**os.environ, **self.env},
+            env={
+                **{k: v for k, v in os.environ.items() if k not in self.withheld},
+                **self.env,
+            },
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -307,6 +315,7 @@ def function_server(
         port=port,
         ready=lambda: port_open(port),
         env=env,
+        withheld=CONFIG_VARIABLES,
         log_path=log_path,
         # Under a second on a quiet machine; a starved CI VM needs far longer to import.
         start_timeout=300,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from event_capture.ingest.config import ConfigError, load_config
+from event_capture.ingest.config import CONFIG_VARIABLES, ConfigError, load_config
 
 ALL_VARIABLES = (
     "GCP_PROJECT",
@@ -260,3 +262,30 @@ def test_dead_letters_can_have_a_bucket_of_their_own() -> None:
     config = load_config(env(DEAD_LETTER_BUCKET="shop-dead-letters"))
 
     assert (config.gcs_bucket, config.dead_letter_bucket) == ("shop-events", "shop-dead-letters")
+
+
+class RecordingEnv(dict[str, str]):
+    """An environment that records every variable asked for."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        super().__init__(values)
+        self.asked: set[str] = set()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.asked.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key: str) -> str:
+        self.asked.add(key)
+        return super().__getitem__(key)
+
+
+def test_config_variables_name_every_variable_load_config_reads() -> None:
+    # Every branch: the project from either variable, Redis on.
+    first = RecordingEnv({"GCP_PROJECT": "p", "GCS_BUCKET": "b", "REDIS_ENABLED": "true"})
+    second = RecordingEnv({"GOOGLE_CLOUD_PROJECT": "p", "GCS_BUCKET": "b"})
+
+    load_config(first)
+    load_config(second)
+
+    assert first.asked | second.asked == CONFIG_VARIABLES

@@ -42,6 +42,32 @@ class Config:
     circuit_cooldown_seconds: float
 
 
+# Every variable load_config reads (a test holds it to that): the local cloud keeps a shell's
+# leftovers of these out of the functions it starts.
+CONFIG_VARIABLES = frozenset(
+    {
+        "GCP_PROJECT",
+        "GOOGLE_CLOUD_PROJECT",
+        "BIGQUERY_ENABLED",
+        "BIGQUERY_DATASET",
+        "BIGQUERY_EMULATOR_HOST",
+        "BIGQUERY_DEADLINE_SECONDS",
+        "GCS_ENABLED",
+        "GCS_BUCKET",
+        "DEAD_LETTER_BUCKET",
+        "GCS_DEADLINE_SECONDS",
+        "STORAGE_EMULATOR_HOST",
+        "REDIS_ENABLED",
+        "REDIS_URL",
+        "REDIS_ACTIVITY_LENGTH",
+        "REDIS_TTL_SECONDS",
+        "REDIS_TIMEOUT_SECONDS",
+        "REQUEST_DEADLINE_SECONDS",
+        "CIRCUIT_FAILURES",
+        "CIRCUIT_COOLDOWN_SECONDS",
+    }
+)
+
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 
