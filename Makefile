@@ -33,7 +33,7 @@ help:
 	@echo "make test       set up and run every check and test (lint, types, schema drift, pytest)"
 	@echo "make check      ruff + mypy + schema drift"
 	@echo "make fast-test  the tests that need no emulator (pytest -m 'not integration')"
-	@echo "make bench      capture, client and warehouse benchmarks (print figures; not tests)"
+	@echo "make bench      capture, client, warehouse and fault benchmarks (print figures; not tests)"
 	@echo "make fuzz       atheris on parse-and-validate, schemathesis on the function (FUZZ_SECONDS=300 each)"
 	@echo "make schemas    regenerate the tables' JSON and the OpenAPI document from the schemas"
 	@echo "make replay     re-insert dead-lettered rows (same variables as the function)"
@@ -108,6 +108,7 @@ bench: setup
 	@$(PY) bench/capture_throughput.py
 	@$(PY) bench/client_latency.py
 	@$(PY) bench/warehouse_nightly.py
+	@$(PY) bench/faults.py
 
 # Fuzzing needs its own venv (atheris, schemathesis), so `make test` never installs them.
 FUZZ_VENV := .venv-fuzz
