@@ -5,10 +5,13 @@
 import contextlib
 from typing import Any
 
+# google-cloud-storage has no type information: imported as a module it is Any for mypy,
+# whatever else in the tree imports it.
+import google.cloud.storage as storage
 from google.api_core.client_options import ClientOptions
 from google.api_core.exceptions import Conflict
 from google.auth.credentials import AnonymousCredentials
-from google.cloud import bigquery, storage  # type: ignore[attr-defined]
+from google.cloud import bigquery
 
 from event_capture.tables.definitions import load_table_definitions
 

@@ -1,49 +1,108 @@
 """HTTP entry point of the capture function (Cloud Functions gen2, functions-framework).
 
-Kept thin: check the request, hand the events to the pipeline, shape the response. The logic
-lives in ``ingest`` so tests use it without a server.
+Kept thin: check the request, read its body within bounds, hand the events to the pipeline,
+shape the response. The rules live in ``ingest`` so tests use them without a server. Whatever
+a client sends, the answer is a documented status with a JSON body and one JSON log line.
 """
 
 import json
+import socket
 import sys
 from typing import Any
 
 import flask
 import functions_framework
+from werkzeug.exceptions import HTTPException, InternalServerError, NotFound
 
 from event_capture.ingest import log_fields
 from event_capture.ingest.config import load_config
-from event_capture.ingest.http_contract import HttpError, check_request, parse_body
-from event_capture.ingest.limits import MAX_REQUEST_BYTES
+from event_capture.ingest.http_contract import (
+    HttpError,
+    check_request,
+    parse_body,
+    read_body,
+    read_timeout_seconds,
+)
 from event_capture.ingest.wiring import build_pipeline
 
 # Read once per instance: bad configuration stops the instance at start-up with a message
 # naming the variable, instead of failing every request. Clients are created on first use.
 PIPELINE = build_pipeline(load_config())
-MAX_READ = MAX_REQUEST_BYTES + 1
+READ_TIMEOUT_SECONDS = read_timeout_seconds()
 
 
 def _json_response(status: int, body: dict[str, Any], headers: dict[str, str]) -> flask.Response:
-    response = flask.Response(
-        json.dumps(body, separators=(",", ":")), status=status, mimetype="application/json"
-    )
+    payload = json.dumps(body, separators=(",", ":")).encode()
+    # An iterator, so that the response counts as streamed: functions-framework then skips its
+    # after-request read of whatever is left of the body, a read without size or time bound.
+    # The function has read all of the body it will read (see read_body).
+    response = flask.Response(iter((payload,)), status=status, mimetype="application/json")
+    response.headers["Content-Length"] = str(len(payload))
     response.headers.update(headers)
     return response
 
 
+def _log(line: dict[str, Any]) -> None:
+    # One line per request on stdout: Cloud Logging parses it into jsonPayload.
+    sys.stdout.write(json.dumps(line, separators=(",", ":")) + "\n")
+
+
 def _refuse(error: HttpError) -> flask.Response:
-    sys.stdout.write(
-        json.dumps(
-            {
-                log_fields.SEVERITY: "WARNING",
-                "message": log_fields.MESSAGE,
-                log_fields.HTTP_STATUS: error.status,
-                "error": error.message,
-            }
-        )
-        + "\n"
+    # The rule and its position, never the message: that may quote what the client sent.
+    _log(
+        {
+            log_fields.SEVERITY: "WARNING",
+            "message": log_fields.MESSAGE,
+            log_fields.HTTP_STATUS: error.status,
+            **error.log_fields(),
+        }
     )
     return _json_response(error.status, error.body(), dict(error.headers))
+
+
+def _crash(error: BaseException) -> flask.Response:
+    # A bug, not an input: the README promises no request gets a 500 for what it sent. The
+    # exception's type only: its text may hold request data.
+    _log(
+        {
+            log_fields.SEVERITY: "ERROR",
+            "message": log_fields.MESSAGE,
+            log_fields.HTTP_STATUS: 500,
+            "rule": "internal_error",
+            "error_type": type(error).__name__,
+        }
+    )
+    body = {"error": "internal error: the request was not captured; resend it later"}
+    # functions-framework's own crash answer carries this header; the platform counts on it.
+    return _json_response(500, body, {"X-Google-Status": "crash"})
+
+
+def _read(request: flask.Request) -> bytes | HttpError:
+    sock = request.environ.get("gunicorn.socket")
+    return read_body(
+        request.stream,
+        declared_length=request.content_length,
+        timeout=READ_TIMEOUT_SECONDS,
+        sock=sock if isinstance(sock, socket.socket) else None,
+    )
+
+
+def _capture(request: flask.Request) -> flask.Response:
+    encoding = request.headers.get("Content-Encoding")
+    refused = check_request(request.method, request.mimetype, request.content_length, encoding)
+    # Read (at most the limit, within the read timeout) even when refusing: a client still
+    # sending a body it was refused then gets the answer instead of a reset connection.
+    body = _read(request)
+    if refused is not None:
+        return _refuse(refused)
+    if isinstance(body, HttpError):
+        return _refuse(body)
+    parsed = parse_body(body, encoding)
+    if isinstance(parsed, HttpError):
+        return _refuse(parsed)
+    result = PIPELINE.handle(parsed.events, parsed.batch)
+    _log(result.log)
+    return _json_response(result.status, result.body, result.headers)
 
 
 @functions_framework.http
@@ -51,22 +110,51 @@ def capture(request: flask.Request) -> flask.Response:
     """Capture one event or a batch of events.
 
     Args:
-        request: POST with ``application/json``: one event object, or ``{"events": [...]}``
-            with at most 500 events and 1 MB.
+        request: POST with ``application/json`` (optionally ``Content-Encoding: gzip``): one
+            event object, or ``{"events": [...]}`` with at most 500 events and 1 MB.
 
     Returns:
         200 all accepted, 207 some rejected (each named by index, event_id, field and rule),
-        400/405/413/415 for requests that cannot be captured as sent, 503 with Retry-After
-        when the valid events could not be stored durably (resend the same request).
+        400/405/408/413/415 for requests that cannot be captured as sent, 503 with
+        Retry-After when the valid events could not be stored durably (resend the request).
     """
-    refused = check_request(request.method, request.mimetype, request.content_length)
-    if refused is not None:
-        return _refuse(refused)
-    # Read one byte past the limit so a body without Content-Length is still capped.
-    parsed = parse_body(request.stream.read(MAX_READ))
-    if isinstance(parsed, HttpError):
-        return _refuse(parsed)
-    result = PIPELINE.handle(parsed.events, parsed.batch)
-    # One line per request on stdout: Cloud Logging parses it into jsonPayload.
-    sys.stdout.write(json.dumps(result.log, separators=(",", ":")) + "\n")
-    return _json_response(result.status, result.body, result.headers)
+    return _answer(request)
+
+
+def _answer(request: flask.Request) -> flask.Response:
+    try:
+        return _capture(request)
+    except Exception as error:  # noqa: BLE001 - the last resort: still JSON, still logged
+        return _crash(error)
+
+
+def _every_path(error: NotFound) -> flask.Response:
+    # functions-framework answers /robots.txt and /favicon.ico with its own 404 page (and
+    # Flask /static/... when no such file exists); the contract is the same on every path.
+    return _answer(flask.request)
+
+
+def _server_error(error: InternalServerError) -> flask.Response:
+    # An exception outside the function (in the framework's hooks); replaces the plain-text
+    # crash page with the function's JSON answer and log line.
+    return _crash(error.original_exception or error)
+
+
+def _http_error(error: HTTPException) -> flask.Response:
+    # Anything else werkzeug refuses before the function runs.
+    status = error.code or 400
+    refused = HttpError(
+        status=status, rule=f"http_{status}", message=error.name.lower(), position="request"
+    )
+    return _refuse(refused)
+
+
+if flask.has_app_context():
+    # functions-framework runs this module inside its app's context, before it adds the
+    # routes. Every path is the function: without these, werkzeug answers an empty path or
+    # doubled slashes with an HTML redirect before the function runs.
+    flask.current_app.url_map.strict_slashes = False
+    flask.current_app.url_map.merge_slashes = False
+    flask.current_app.register_error_handler(NotFound, _every_path)
+    flask.current_app.register_error_handler(InternalServerError, _server_error)
+    flask.current_app.register_error_handler(HTTPException, _http_error)

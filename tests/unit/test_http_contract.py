@@ -1,20 +1,36 @@
-"""Tests for ingest.http_contract: what is refused before validation, and with which status."""
+"""Tests for ingest.http_contract: what is refused before validation, with which status and rule,
+and how the body is read (bounded in bytes and in time), inflated and parsed."""
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
+import socket
+import threading
+import time
 from typing import Any
 
 import pytest
+from werkzeug.exceptions import ClientDisconnected
 
-from event_capture.ingest.http_contract import HttpError, ParsedBody, check_request, parse_body
+from event_capture.ingest.config import ConfigError
+from event_capture.ingest.http_contract import (
+    MAX_NESTING,
+    HttpError,
+    ParsedBody,
+    check_request,
+    parse_body,
+    read_body,
+    read_timeout_seconds,
+)
 from tests.unit import event_factory as factory
 
 R = factory.RECEIVED_AT
 LIMIT = 1_000_000
 
 
-def _error(result: ParsedBody | HttpError | None) -> HttpError:
+def _error(result: ParsedBody | HttpError | bytes | None) -> HttpError:
     assert isinstance(result, HttpError), result
     return result
 
@@ -203,3 +219,318 @@ def test_http_error_headers_and_body_for_refusals() -> None:
 
     assert error.headers == ()
     assert error.body() == {"error": error.message}
+
+
+# --------------------------------------------------------------------------------------------
+# Rules and positions: what the log may carry
+# --------------------------------------------------------------------------------------------
+
+
+def test_every_refusal_names_a_rule_and_a_position_for_the_log() -> None:
+    error = _error(parse_body(_body({"events": [], "jane@example.com": 1})))
+
+    # The client is told which key; the log line is not.
+    assert error.message.startswith("jane@example.com:")
+    assert error.log_fields() == {"rule": "batch_field_unknown", "position": "batch"}
+    assert "jane" not in json.dumps(error.log_fields())
+
+
+@pytest.mark.parametrize(
+    ("body", "rule"),
+    [
+        (b"{not json", "json_invalid"),
+        (b"[1]", "body_shape"),
+        (b'{"events": 1}', "events_type"),
+        (b'{"events": []}', "events_empty"),
+        (b"[" * 40 + b"]" * 40, "nesting_too_deep"),
+    ],
+)
+def test_parse_refusals_have_their_rule(body: bytes, rule: str) -> None:
+    assert _error(parse_body(body)).rule == rule
+
+
+# --------------------------------------------------------------------------------------------
+# Content-Encoding
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("encoding", [None, "", "identity", "gzip", "GZIP", " x-gzip "])
+def test_identity_and_gzip_are_taken(encoding: str | None) -> None:
+    assert check_request("POST", "application/json", 10, encoding) is None
+
+
+@pytest.mark.parametrize("encoding", ["br", "deflate", "zstd", "gzip, gzip", "compress", "*"])
+def test_any_other_content_encoding_is_415_naming_the_accepted_ones(encoding: str) -> None:
+    error = _error(check_request("POST", "application/json", 10, encoding))
+
+    assert (error.status, error.rule) == (415, "content_encoding_unsupported")
+    assert "gzip or identity" in error.message
+    assert error.position == "Content-Encoding"
+
+
+def test_content_type_is_checked_before_content_encoding() -> None:
+    assert _error(check_request("POST", "text/plain", 10, "br")).rule == "content_type_unsupported"
+
+
+def test_a_gzip_body_is_inflated_then_parsed() -> None:
+    events = factory.one_of_each(R)
+
+    parsed = _parsed(parse_body(gzip.compress(_body({"events": events})), "gzip"))
+
+    assert parsed.events == events
+
+
+def test_x_gzip_and_several_gzip_members_are_one_body() -> None:
+    body = _body({"events": [factory.search(R)]})
+    members = gzip.compress(body[:10]) + gzip.compress(body[10:])
+
+    assert _parsed(parse_body(members, "x-gzip")).batch is True
+
+
+def test_gzip_that_inflates_past_the_limit_is_413_without_inflating_all_of_it() -> None:
+    # A gzip bomb: 10 MB of spaces in about 10 kB.
+    bomb = gzip.compress(b"{" + b" " * 10_000_000 + b"}")
+    assert len(bomb) < 20_000
+
+    error = _error(parse_body(bomb, "gzip"))
+
+    assert (error.status, error.rule) == (413, "body_too_large")
+    assert error.position == "body (inflated)"
+
+
+def test_gzip_that_inflates_to_exactly_the_limit_is_read() -> None:
+    prefix, suffix = b'{"events":[{"q":"', b'"}]}'
+    body = prefix + b"x" * (LIMIT - len(prefix) - len(suffix)) + suffix
+
+    assert _parsed(parse_body(gzip.compress(body), "gzip")).batch is True
+
+
+def test_the_size_limit_applies_to_the_compressed_body_too() -> None:
+    assert _error(parse_body(b"\x1f\x8b" + b"x" * LIMIT, "gzip")).status == 413
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b'{"events": []}',
+        gzip.compress(b'{"events": []}')[:-6],
+        gzip.compress(b"{}") + b"trailing garbage",
+        b"\x1f\x8b\x08\x00" + b"\x00" * 20,
+    ],
+    ids=["empty", "not-gzip", "truncated", "trailing-garbage", "bad-deflate"],
+)
+def test_a_body_that_is_not_gzip_is_400(body: bytes) -> None:
+    error = _error(parse_body(body, "gzip"))
+
+    assert (error.status, error.rule) == (400, "gzip_invalid")
+    assert error.message.startswith("Content-Encoding is gzip but")
+
+
+def test_an_unknown_encoding_given_to_parse_body_is_415() -> None:
+    assert _error(parse_body(b"{}", "br")).status == 415
+
+
+# --------------------------------------------------------------------------------------------
+# Strict JSON: UTF-8, no NaN, a nesting cap
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"intent_confidence": NaN}',
+        b'{"intent_confidence": Infinity}',
+        b'{"intent_confidence": -Infinity}',
+        b"\xef\xbb\xbf{}",
+        '{"a": 1}'.encode("utf-16"),
+        b'{"n": ' + b"9" * 5000 + b"}",
+    ],
+    ids=["nan", "infinity", "minus-infinity", "utf8-bom", "utf16", "5000-digit-number"],
+)
+def test_what_is_not_strict_json_is_400(body: bytes) -> None:
+    error = _error(parse_body(body))
+
+    assert (error.status, error.rule) == (400, "json_invalid")
+    assert error.message.startswith("body is not valid JSON")
+
+
+def test_a_json_error_says_where() -> None:
+    error = _error(parse_body(b'{"events": [}'))
+
+    assert error.position == "body[char 12]"
+    assert "char 12" in error.message
+
+
+def _nested(depth: int) -> bytes:
+    return b'{"events": ' + b"[" * (depth - 1) + b"]" * (depth - 1) + b"}"
+
+
+def test_nesting_up_to_the_cap_is_parsed() -> None:
+    # Parsed; validation then rejects the event (a list is not an event object).
+    assert _parsed(parse_body(_nested(MAX_NESTING))).batch is True
+
+
+def test_nesting_past_the_cap_is_400_naming_the_cap() -> None:
+    error = _error(parse_body(_nested(MAX_NESTING + 1)))
+
+    assert (error.status, error.rule) == (400, "nesting_too_deep")
+    assert str(MAX_NESTING) in error.message
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 200_000 + b"]" * 200_000,
+        b'{"a":' * 100_000 + b"1" + b"}" * 100_000,
+        b"[" * 200_000,
+        b"[" * 200_000 + b"}",
+    ],
+    ids=["arrays", "objects", "unterminated", "mismatched"],
+)
+def test_nesting_past_the_parser_recursion_limit_is_a_400_not_a_crash(body: bytes) -> None:
+    # Regression: json.loads raised RecursionError, which escaped as an HTML 500.
+    error = _error(parse_body(body))
+
+    assert error.status == 400
+    assert error.rule in {"nesting_too_deep", "json_invalid"}
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
+    event = factory.search(R, query="[" * 100 + '{"\\"' + "}" * 100)
+
+    assert _parsed(parse_body(_body(event))).events == [event]
+
+
+# --------------------------------------------------------------------------------------------
+# read_body: bounded in bytes and in time
+# --------------------------------------------------------------------------------------------
+
+
+def test_a_complete_body_is_read() -> None:
+    assert read_body(io.BytesIO(b"{}"), declared_length=2, timeout=1) == b"{}"
+
+
+def test_a_body_past_the_limit_is_413_after_reading_one_byte_more() -> None:
+    stream = io.BytesIO(b"x" * (LIMIT + 100))
+
+    error = _error(read_body(stream, declared_length=None, timeout=1))
+
+    assert (error.status, error.rule) == (413, "body_too_large")
+    assert stream.tell() == LIMIT + 1
+
+
+def test_a_body_shorter_than_its_content_length_is_400() -> None:
+    error = _error(read_body(io.BytesIO(b"{}"), declared_length=100, timeout=1))
+
+    assert (error.status, error.rule) == (400, "body_incomplete")
+    assert "2 of the 100 bytes" in error.message
+
+
+class _Broken(io.RawIOBase):
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def read(self, size: int = -1) -> bytes:
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    ("raised", "rule"),
+    [
+        (ValueError("Invalid chunk size"), "body_framing"),
+        (OSError("connection reset"), "body_framing"),
+        (ClientDisconnected(), "body_incomplete"),
+    ],
+    ids=["bad-chunk", "reset", "werkzeug-disconnect"],
+)
+def test_a_body_the_server_cannot_read_is_400(raised: Exception, rule: str) -> None:
+    error = _error(read_body(_Broken(raised), declared_length=None, timeout=1))  # type: ignore[arg-type]
+
+    assert (error.status, error.rule) == (400, rule)
+
+
+def test_a_stalled_body_is_408_at_the_deadline_and_the_connection_is_not_reused() -> None:
+    server, client = socket.socketpair()
+    with server, client:
+        client.sendall(b'{"events": [')
+        stream = server.makefile("rb")
+        started = time.monotonic()
+
+        error = _error(read_body(stream, declared_length=1000, timeout=0.3, sock=server))
+
+        assert (error.status, error.rule) == (408, "body_read_timeout")
+        assert 0.3 <= time.monotonic() - started < 2
+        assert dict(error.headers) == {"Connection": "close"}
+
+
+def test_a_trickled_body_is_408_at_the_deadline_too() -> None:
+    # A socket timeout bounds each recv(); a byte just before each would hold the thread.
+    server, client = socket.socketpair()
+    stop = threading.Event()
+
+    def trickle() -> None:
+        while not stop.wait(0.05):
+            try:
+                client.send(b" ")
+            except OSError:
+                return
+
+    sender = threading.Thread(target=trickle)
+    with server, client:
+        sender.start()
+        started = time.monotonic()
+        try:
+            error = _error(
+                read_body(server.makefile("rb"), declared_length=10**6, timeout=0.5, sock=server)
+            )
+        finally:
+            stop.set()
+            sender.join()
+
+        assert error.rule == "body_read_timeout"
+        assert time.monotonic() - started < 2
+
+
+def test_the_deadline_never_fires_after_the_read_is_over() -> None:
+    server, client = socket.socketpair()
+    with server, client:
+        client.sendall(b"{}")
+        assert (
+            read_body(server.makefile("rb"), declared_length=2, timeout=0.1, sock=server) == b"{}"
+        )
+        time.sleep(0.3)
+        # The read side is still open: the connection can carry its next request.
+        client.sendall(b"next")
+        assert server.recv(4) == b"next"
+
+
+def test_a_body_that_was_not_read_to_its_end_marks_the_server_stream_as_failed() -> None:
+    class ServerBody(io.BytesIO):
+        failed = False
+
+    server, client = socket.socketpair()
+    with server, client:
+        stream = ServerBody(b"{}")
+
+        _error(read_body(stream, declared_length=100, timeout=1, sock=server))
+
+        # gunicorn does not reuse a connection whose body reader failed.
+        assert stream.failed is True
+
+
+# --------------------------------------------------------------------------------------------
+# REQUEST_READ_TIMEOUT_SECONDS
+# --------------------------------------------------------------------------------------------
+
+
+def test_the_read_timeout_defaults_to_ten_seconds() -> None:
+    assert read_timeout_seconds({}) == 10.0
+    assert read_timeout_seconds({"REQUEST_READ_TIMEOUT_SECONDS": " "}) == 10.0
+    assert read_timeout_seconds({"REQUEST_READ_TIMEOUT_SECONDS": "2.5"}) == 2.5
+
+
+@pytest.mark.parametrize("raw", ["soon", "0", "-1", "nan", "inf", "3601"])
+def test_an_invalid_read_timeout_stops_start_up_naming_the_variable(raw: str) -> None:
+    with pytest.raises(ConfigError, match="REQUEST_READ_TIMEOUT_SECONDS"):
+        read_timeout_seconds({"REQUEST_READ_TIMEOUT_SECONDS": raw})

@@ -3,15 +3,19 @@
 Every answer that needs no sink: refusals before the body is read (405, 413, 415), bodies that
 cannot be captured (400, 413), and a batch whose every event is invalid (400). No emulator and
 no server process: the sinks' clients are built on first use, and none of these requests uses
-one. What needs a sink (200, 207, 503) is proven over HTTP in tests/integration.
+one. What needs a sink (200, 207, 503) is proven over HTTP in tests/integration, and in process
+on fake sinks by tests/unit/test_hostile_requests.py.
 """
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import flask
@@ -40,6 +44,12 @@ def client(monkeypatch: pytest.MonkeyPatch) -> Iterator[flask.testing.FlaskClien
     yield app.test_client()
 
 
+@pytest.fixture
+def function(client: flask.testing.FlaskClient) -> ModuleType:
+    """The module functions-framework loaded for ``client`` (it registers it as "main")."""
+    return sys.modules["main"]
+
+
 def _log_lines(captured: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in captured.splitlines() if line.startswith("{")]
 
@@ -49,8 +59,11 @@ def _answer(
 ) -> tuple[int, dict[str, Any], dict[str, str], dict[str, Any]]:
     """Status, JSON body, headers and the one log line of a request."""
     capsys.readouterr()
-    response = client.open("/", **request)
-    [line] = _log_lines(capsys.readouterr().out)
+    response = client.open(request.pop("path", "/"), **request)
+    captured = capsys.readouterr()
+    [line] = _log_lines(captured.out)
+    # Nothing reached Flask's own error logging.
+    assert "Traceback" not in captured.err
     assert response.mimetype == JSON
     return response.status_code, response.get_json(), dict(response.headers), line
 
@@ -65,6 +78,7 @@ def test_a_method_other_than_post_is_405_with_allow(
     assert headers["Allow"] == "POST"
     assert body == {"error": f"method {method} not allowed; use POST"}
     assert (line["http_status"], line["severity"], line["message"]) == (405, "WARNING", "capture")
+    assert (line["rule"], line["position"]) == ("method_not_allowed", "method")
 
 
 @pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
@@ -79,7 +93,7 @@ def test_a_body_that_is_not_json_is_415(
     assert line["http_status"] == 415
 
 
-def test_a_declared_length_over_the_limit_is_413_before_reading(
+def test_a_declared_length_over_the_limit_is_413_before_parsing(
     client: flask.testing.FlaskClient, capsys: pytest.CaptureFixture[str]
 ) -> None:
     data = b" " * (MAX_REQUEST_BYTES + 1)
@@ -88,6 +102,7 @@ def test_a_declared_length_over_the_limit_is_413_before_reading(
     assert status == 413
     assert body == {"error": f"request body must be at most {MAX_REQUEST_BYTES} bytes"}
     assert line["http_status"] == 413
+    assert (line["rule"], line["position"]) == ("body_too_large", "Content-Length")
 
 
 def test_a_chunked_body_over_the_limit_is_413(
@@ -170,3 +185,162 @@ def test_a_batch_with_no_valid_event_is_400_with_every_rejection_named(
     # No sink was asked for anything.
     assert line["bigquery_insert_requests"] == 0
     assert "bigquery" not in line["sinks"]
+
+
+# --------------------------------------------------------------------------------------------
+# Hostile requests: each was a crash or a leak, and is now a rule with a documented status
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"[" * 100_000 + b"]" * 100_000, b'{"events": [' + b'{"a":' * 50_000 + b"1" + b"}" * 50_000],
+    ids=["arrays", "objects-in-a-batch"],
+)
+def test_json_nested_past_the_parser_recursion_limit_is_400_not_an_html_500(
+    client: flask.testing.FlaskClient, capsys: pytest.CaptureFixture[str], data: bytes
+) -> None:
+    status, body, _, line = _answer(client, capsys, method="POST", data=data, content_type=JSON)
+
+    assert status == 400
+    assert body == {"error": "body: JSON must nest at most 32 levels of objects and arrays"}
+    assert (line["http_status"], line["rule"]) == (400, "nesting_too_deep")
+
+
+def test_a_gzip_body_is_inflated_and_validated(
+    client: flask.testing.FlaskClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Regression: a gzip body was refused as "not valid JSON". Every event here is invalid,
+    # so no sink is needed to see that it was read.
+    events = [factory.search(factory.RECEIVED_AT, intent_confidence=2.0)] * 2
+    data = gzip.compress(json.dumps({"events": events}).encode())
+    status, body, _, line = _answer(
+        client,
+        capsys,
+        method="POST",
+        data=data,
+        content_type=JSON,
+        headers={"Content-Encoding": "gzip"},
+    )
+
+    assert status == 400
+    assert body["received"] == 2
+    assert line["rejected_rules"] == {"less_than_equal": 2}
+
+
+@pytest.mark.parametrize(
+    ("encoding", "data", "status", "rule"),
+    [
+        ("br", b"{}", 415, "content_encoding_unsupported"),
+        ("gzip", b"{}", 400, "gzip_invalid"),
+        ("gzip", gzip.compress(b" " * (MAX_REQUEST_BYTES + 1)), 413, "body_too_large"),
+    ],
+    ids=["brotli", "not-gzip", "gzip-bomb"],
+)
+def test_a_body_in_a_coding_that_cannot_be_read_is_refused_by_rule(
+    client: flask.testing.FlaskClient,
+    capsys: pytest.CaptureFixture[str],
+    encoding: str,
+    data: bytes,
+    status: int,
+    rule: str,
+) -> None:
+    answered, _, _, line = _answer(
+        client,
+        capsys,
+        method="POST",
+        data=data,
+        content_type=JSON,
+        headers={"Content-Encoding": encoding},
+    )
+
+    assert answered == status
+    assert line["rule"] == rule
+
+
+def test_a_body_shorter_than_its_content_length_is_400(
+    client: flask.testing.FlaskClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, body, _, line = _answer(
+        client,
+        capsys,
+        method="POST",
+        input_stream=io.BytesIO(b'{"events": ['),
+        content_type=JSON,
+        environ_overrides={"CONTENT_LENGTH": "1000"},
+    )
+
+    assert status == 400
+    assert body["error"].startswith("the request body ended after")
+    assert line["rule"] == "body_incomplete"
+
+
+def test_a_key_the_client_sent_is_answered_but_never_logged(
+    client: flask.testing.FlaskClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Regression: the unknown batch key went into the log line (keys can be e-mail addresses).
+    status, body, _, line = _answer(
+        client, capsys, method="POST", json={"events": [{}], "jane.doe@example.com": 1}
+    )
+
+    assert status == 400
+    assert body["error"].startswith("jane.doe@example.com:")
+    assert (line["rule"], line["position"]) == ("batch_field_unknown", "batch")
+    assert "jane" not in json.dumps(line)
+
+
+@pytest.mark.parametrize("path", ["/robots.txt", "/favicon.ico", "/static/x", "/a//b", "/x/"])
+@pytest.mark.parametrize(("method", "status"), [("GET", 405), ("POST", 400)])
+def test_every_path_has_the_same_contract(
+    client: flask.testing.FlaskClient,
+    capsys: pytest.CaptureFixture[str],
+    path: str,
+    method: str,
+    status: int,
+) -> None:
+    # functions-framework answers /robots.txt and /favicon.ico itself with an HTML 404.
+    answered, _, _, line = _answer(client, capsys, method=method, path=path, json={})
+
+    assert answered == status
+    assert line["http_status"] == status
+
+
+def test_an_empty_path_is_not_redirected(
+    client: flask.testing.FlaskClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # werkzeug redirected it to / with an HTML 308 before the function ran.
+    status, _, _, _ = _answer(client, capsys, method="GET", environ_overrides={"PATH_INFO": ""})
+
+    assert status == 405
+
+
+def test_an_unexpected_exception_is_a_json_500_logged_by_type_only(
+    client: flask.testing.FlaskClient,
+    capsys: pytest.CaptureFixture[str],
+    function: ModuleType,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class Broken:
+        def handle(self, raw_events: list[Any], batch: bool) -> None:
+            raise RuntimeError(f"failed on {raw_events[0]['user_id']}")
+
+    monkeypatch.setattr(function, "PIPELINE", Broken())
+    capsys.readouterr()
+    response = client.post("/", json=factory.search(factory.RECEIVED_AT, user_id="u_private_123"))
+    captured = capsys.readouterr()
+
+    assert response.status_code == 500
+    assert response.get_json() == {
+        "error": "internal error: the request was not captured; resend it later"
+    }
+    assert response.headers["X-Google-Status"] == "crash"
+    assert _log_lines(captured.out) == [
+        {
+            "severity": "ERROR",
+            "message": "capture",
+            "http_status": 500,
+            "rule": "internal_error",
+            "error_type": "RuntimeError",
+        }
+    ]
+    assert "u_private_123" not in captured.out + captured.err

@@ -50,6 +50,7 @@ _MESSAGES = {
     "string_too_short": "must be at least {min_length} characters",
     "string_too_long": "must be at most {max_length} characters",
     "string_pattern_mismatch": "must match {pattern}",
+    "string_unicode": "must be valid Unicode text (no unpaired surrogate escapes)",
     "int_type": "must be an integer",
     "int_from_float": "must be an integer",
     "float_type": "must be a number",

@@ -6,7 +6,7 @@ native type: timestamps and UUIDs arrive as strings and are parsed.
 """
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
 from uuid import UUID
@@ -45,21 +45,45 @@ def _require_string(value: Any) -> Any:
     return value
 
 
+def _storable_instant(value: datetime) -> datetime:
+    # BigQuery stores the UTC instant, from 0001-01-01 to 9999-12-31T23:59:59.999999Z: the
+    # range of Python's datetime, so the conversion overflows exactly where BigQuery would
+    # refuse the row (an offset pushing year 1 or year 9999 past the range).
+    try:
+        value.replace(tzinfo=None) - (value.utcoffset() or timedelta(0))
+    except OverflowError:
+        raise PydanticCustomError(
+            "timestamp_out_of_range",
+            "must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999999Z in UTC",
+        ) from None
+    return value
+
+
 def _strip_url(value: str) -> str:
     # Query strings and fragments carry e-mails, tokens and ids; keep scheme, host and path.
     # user:password@ is dropped too: netloc would keep credentials.
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        # urllib's own message quotes the input (an invalid port, an unclosed IPv6 bracket).
+        raise PydanticCustomError("url_invalid", "must be a URL or a path") from None
     host = parts.hostname or ""
     if ":" in host:
         host = f"[{host}]"
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
+    if port is not None:
+        host = f"{host}:{port}"
     return scrub_text(urlunsplit((parts.scheme, host, parts.path, "", "")))
 
 
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=ID_PATTERN)]
 Label = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=LABEL_PATTERN)]
-Timestamp = Annotated[AwareDatetime, BeforeValidator(_require_string), Field(strict=False)]
+Timestamp = Annotated[
+    AwareDatetime,
+    BeforeValidator(_require_string),
+    AfterValidator(_storable_instant),
+    Field(strict=False),
+]
 EventId = Annotated[UUID, Field(strict=False)]
 Confidence = Annotated[float, Field(ge=0.0, le=1.0)]
 DurationMs = Annotated[int, Field(ge=0, le=3_600_000)]

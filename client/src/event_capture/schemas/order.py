@@ -1,18 +1,38 @@
 """Orders with their line items."""
 
+import re
 from decimal import Decimal
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from event_capture.schemas.currencies import ISO_4217
 from event_capture.schemas.envelope import EventEnvelope, Identifier
 
+# A plain decimal in ASCII digits. Python's Decimal also reads "5_000", " 5 ", "1e3", "NaN" and
+# the digits of every script (U+0665, Arabic-Indic five, is 5); a shop system that sends one of
+# those has a bug to find, and the number it meant is a guess.
+_PLAIN_DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+
+
+def _plain_decimal(value: Any) -> Any:
+    if isinstance(value, bool) or (
+        isinstance(value, str) and _PLAIN_DECIMAL.fullmatch(value) is None
+    ):
+        raise PydanticCustomError(
+            "decimal_format", 'must be a JSON number or a decimal string such as "12.50"'
+        )
+    return value
+
+
 # Money is exact: floats would make "total equals the sum of line items" checks lie. JSON numbers
 # and decimal strings are both accepted; at most 3 decimals covers every ISO 4217 currency.
 Money = Annotated[
-    Decimal, Field(strict=False, ge=0, le=Decimal("10000000"), max_digits=13, decimal_places=3)
+    Decimal,
+    Field(strict=False, ge=0, le=Decimal("10000000"), max_digits=13, decimal_places=3),
+    # After the Field, so it wraps the constrained decimal and the JSON schema stays the same.
+    BeforeValidator(_plain_decimal),
 ]
 
 
