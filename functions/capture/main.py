@@ -21,14 +21,14 @@ from event_capture.ingest.http_contract import (
     check_request,
     parse_body,
     read_body,
-    read_timeout_seconds,
 )
 from event_capture.ingest.wiring import build_pipeline
 
 # Read once per instance: bad configuration stops the instance at start-up with a message
 # naming the variable, instead of failing every request. Clients are created on first use.
-PIPELINE = build_pipeline(load_config())
-READ_TIMEOUT_SECONDS = read_timeout_seconds()
+CONFIG = load_config()
+PIPELINE = build_pipeline(CONFIG)
+READ_TIMEOUT_SECONDS = CONFIG.request_read_timeout_seconds
 
 
 def _json_response(status: int, body: dict[str, Any], headers: dict[str, str]) -> flask.Response:
@@ -68,8 +68,8 @@ def _crash(error: BaseException) -> flask.Response:
             log_fields.SEVERITY: "ERROR",
             "message": log_fields.MESSAGE,
             log_fields.HTTP_STATUS: 500,
-            "rule": "internal_error",
-            "error_type": type(error).__name__,
+            log_fields.RULE: "internal_error",
+            log_fields.ERROR_TYPE: type(error).__name__,
         }
     )
     body = {"error": "internal error: the request was not captured; resend it later"}

@@ -289,3 +289,22 @@ def test_config_variables_name_every_variable_load_config_reads() -> None:
     load_config(second)
 
     assert first.asked | second.asked == CONFIG_VARIABLES
+
+
+def test_the_read_timeout_defaults_to_ten_seconds() -> None:
+    base = {"GCP_PROJECT": "p", "GCS_BUCKET": "b"}
+    assert load_config(base).request_read_timeout_seconds == 10.0
+    assert (
+        load_config(base | {"REQUEST_READ_TIMEOUT_SECONDS": " "}).request_read_timeout_seconds
+        == 10.0
+    )
+    assert (
+        load_config(base | {"REQUEST_READ_TIMEOUT_SECONDS": "2.5"}).request_read_timeout_seconds
+        == 2.5
+    )
+
+
+@pytest.mark.parametrize("raw", ["soon", "0", "-1", "nan", "inf", "3601"])
+def test_an_invalid_read_timeout_stops_start_up_naming_the_variable(raw: str) -> None:
+    with pytest.raises(ConfigError, match="REQUEST_READ_TIMEOUT_SECONDS"):
+        load_config({"GCP_PROJECT": "p", "GCS_BUCKET": "b", "REQUEST_READ_TIMEOUT_SECONDS": raw})

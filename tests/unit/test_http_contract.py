@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from werkzeug.exceptions import ClientDisconnected
 
-from event_capture.ingest.config import ConfigError
 from event_capture.ingest.http_contract import (
     MAX_NESTING,
     HttpError,
@@ -22,7 +21,6 @@ from event_capture.ingest.http_contract import (
     check_request,
     parse_body,
     read_body,
-    read_timeout_seconds,
 )
 from tests.unit import event_factory as factory
 
@@ -517,20 +515,3 @@ def test_a_body_that_was_not_read_to_its_end_marks_the_server_stream_as_failed()
 
         # gunicorn does not reuse a connection whose body reader failed.
         assert stream.failed is True
-
-
-# --------------------------------------------------------------------------------------------
-# REQUEST_READ_TIMEOUT_SECONDS
-# --------------------------------------------------------------------------------------------
-
-
-def test_the_read_timeout_defaults_to_ten_seconds() -> None:
-    assert read_timeout_seconds({}) == 10.0
-    assert read_timeout_seconds({"REQUEST_READ_TIMEOUT_SECONDS": " "}) == 10.0
-    assert read_timeout_seconds({"REQUEST_READ_TIMEOUT_SECONDS": "2.5"}) == 2.5
-
-
-@pytest.mark.parametrize("raw", ["soon", "0", "-1", "nan", "inf", "3601"])
-def test_an_invalid_read_timeout_stops_start_up_naming_the_variable(raw: str) -> None:
-    with pytest.raises(ConfigError, match="REQUEST_READ_TIMEOUT_SECONDS"):
-        read_timeout_seconds({"REQUEST_READ_TIMEOUT_SECONDS": raw})

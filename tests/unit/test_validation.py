@@ -941,3 +941,29 @@ def test_epoch_number_sent_as_a_string_is_rejected() -> None:
 
     assert rows == []
     assert [e.rule for e in _only_rejection(rejections).errors] == ["timestamp_type"]
+
+
+# Found by make fuzz (fuzz/regressions/url-*): a stored URL must be a valid URL of its own model,
+# or the client's validated, scrubbed event is refused by the function.
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [
+        ("http://4111111111111111/", "http://redacted.invalid/"),
+        ("https://+44 7700 900123/x", "https://redacted.invalid/x"),
+        (
+            "https://shop.example.com:8443/a/jane@example.com",
+            "https://shop.example.com:8443/a/[EMAIL]",
+        ),
+        ("?email=jane@example.com", "/"),
+        ("#top", "/"),
+    ],
+)
+def test_a_stored_url_is_a_valid_url_of_the_same_model(sent: str, stored: str) -> None:
+    event = factory.session(R, landing_page=sent)
+
+    rows, rejections = validate_events([event], R)
+
+    assert rejections == []
+    assert rows[0].data["landing_page"] == stored
+    again, rejected = validate_events([{**event, "landing_page": stored}], R)
+    assert rejected == [] and again[0].data["landing_page"] == stored

@@ -38,6 +38,9 @@ class Config:
     redis_timeout_seconds: float
     # One request's whole time budget, shared by every sink (see pipeline.py).
     request_deadline_seconds: float
+    # How long a client may take to send its whole body, from the moment the function starts
+    # reading it: a thread is held at most this long by a client that stalls.
+    request_read_timeout_seconds: float
     circuit_failures: int
     circuit_cooldown_seconds: float
 
@@ -63,6 +66,7 @@ CONFIG_VARIABLES = frozenset(
         "REDIS_TTL_SECONDS",
         "REDIS_TIMEOUT_SECONDS",
         "REQUEST_DEADLINE_SECONDS",
+        "REQUEST_READ_TIMEOUT_SECONDS",
         "CIRCUIT_FAILURES",
         "CIRCUIT_COOLDOWN_SECONDS",
     }
@@ -145,6 +149,9 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         ),
         redis_timeout_seconds=_number(env, "REDIS_TIMEOUT_SECONDS", 0.5, 0.05, 30.0),
         request_deadline_seconds=_number(env, "REQUEST_DEADLINE_SECONDS", 30.0, 1.0, 300.0),
+        request_read_timeout_seconds=_number(
+            env, "REQUEST_READ_TIMEOUT_SECONDS", 10.0, 0.1, 3600.0
+        ),
         circuit_failures=int(_number(env, "CIRCUIT_FAILURES", 3, 1, 100)),
         circuit_cooldown_seconds=_number(env, "CIRCUIT_COOLDOWN_SECONDS", 5.0, 1.0, 3600.0),
     )

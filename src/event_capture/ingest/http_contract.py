@@ -11,31 +11,23 @@ import contextlib
 import heapq
 import itertools
 import json
-import math
-import os
 import re
 import socket
 import threading
 import time
 import zlib
-from collections.abc import Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import IO, Any
 
 from werkzeug.exceptions import ClientDisconnected
 
-from event_capture.ingest.config import ConfigError
+from event_capture.ingest import log_fields as log
 from event_capture.ingest.limits import MAX_EVENTS_PER_REQUEST, MAX_REQUEST_BYTES
 
 # The deepest legitimate body is five containers ({"events": [{"items": [{...}]}]}); the cap
 # leaves room for additions and stops bodies that would exhaust the parser's recursion.
 MAX_NESTING = 32
-
-# How long a client may take to send its whole body, from the moment the function starts
-# reading it. A thread is held for at most this long by a client that stalls.
-READ_TIMEOUT_VARIABLE = "REQUEST_READ_TIMEOUT_SECONDS"
-DEFAULT_READ_TIMEOUT_SECONDS = 10.0
 
 # Content-Encoding values taken (RFC 9110 section 8.4.1: x-gzip is gzip); anything else is 415.
 _IDENTITY = frozenset({"", "identity"})
@@ -68,7 +60,7 @@ class HttpError:
 
     def log_fields(self) -> dict[str, Any]:
         """What the structured log line may say about this refusal: rule and position only."""
-        return {"rule": self.rule, "position": self.position}
+        return {log.RULE: self.rule, log.POSITION: self.position}
 
 
 def _too_large(position: str = "body") -> HttpError:
@@ -125,21 +117,6 @@ def _coding(content_encoding: str | None) -> str | HttpError:
 # --------------------------------------------------------------------------------------------
 # Reading the body
 # --------------------------------------------------------------------------------------------
-
-
-def read_timeout_seconds(env: Mapping[str, str] | None = None) -> float:
-    """REQUEST_READ_TIMEOUT_SECONDS, read once at start-up like the rest of the configuration."""
-    env = os.environ if env is None else env
-    raw = env.get(READ_TIMEOUT_VARIABLE)
-    if raw is None or raw.strip() == "":
-        return DEFAULT_READ_TIMEOUT_SECONDS
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{READ_TIMEOUT_VARIABLE}: must be a number, got {raw!r}") from None
-    if not (math.isfinite(value) and 0.1 <= value <= 3600):
-        raise ConfigError(f"{READ_TIMEOUT_VARIABLE}: must be between 0.1 and 3600, got {raw!r}")
-    return value
 
 
 class _Watchdog:

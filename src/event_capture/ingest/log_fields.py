@@ -21,6 +21,11 @@ BIGQUERY_INSERT_REQUESTS = "bigquery_insert_requests"
 BIGQUERY_RETRIES = "bigquery_retries"
 BIGQUERY_FAILED_ROWS = "bigquery_failed_rows"
 REJECTED_RULES = "rejected_rules"
+# A refused request's line: the rule it broke and where, never what the client sent; and for a
+# bug (a 500), the exception's type only.
+RULE = "rule"
+POSITION = "position"
+ERROR_TYPE = "error_type"
 # Accepted events the archive did not take (an archive gap; tools/backfill_archive.py fills it).
 EVENTS_NOT_ARCHIVED = "events_not_archived"
 # Per backend, its circuit breaker's state after the request: closed, open or half_open.

@@ -17,6 +17,7 @@ from typing import Annotated, Any, NotRequired, TypedDict
 
 from pydantic import ConfigDict, Field, RootModel, TypeAdapter, create_model, with_config
 
+from event_capture.ingest.http_contract import ACCEPTED_ENCODINGS
 from event_capture.ingest.limits import (
     MAX_EVENT_BYTES,
     MAX_EVENTS_PER_REQUEST,
@@ -157,6 +158,18 @@ def openapi_document() -> dict[str, Any]:
                 "post": {
                     "operationId": "capture",
                     "summary": "Capture one event or a batch of events",
+                    "parameters": [
+                        {
+                            "name": "Content-Encoding",
+                            "in": "header",
+                            "required": False,
+                            "description": (
+                                f"{ACCEPTED_ENCODINGS}; a gzip body may inflate to at most "
+                                f"{MAX_REQUEST_BYTES} bytes (413 beyond)."
+                            ),
+                            "schema": {"type": "string", "enum": ["gzip", "x-gzip", "identity"]},
+                        }
+                    ],
                     "requestBody": {
                         "required": True,
                         "content": {JSON: {"schema": _ref("CaptureRequest")}},
@@ -175,7 +188,11 @@ def openapi_document() -> dict[str, Any]:
                         "405": _answer("Not POST.", error, Allow="#/components/headers/Allow"),
                         "408": _answer("The body did not arrive in time.", error),
                         "413": _answer(f"The {refused} events.", error),
-                        "415": _answer("Content-Type is not application/json.", error),
+                        "415": _answer(
+                            "Content-Type is not application/json, or Content-Encoding is "
+                            f"not {ACCEPTED_ENCODINGS}.",
+                            error,
+                        ),
                         "503": _answer(
                             "Valid events could not be stored durably: resend the same request "
                             "after Retry-After seconds (event_id de-duplicates).",

@@ -59,6 +59,10 @@ def _storable_instant(value: datetime) -> datetime:
     return value
 
 
+# Stands in for a host that held personal data; ".invalid" can never resolve (RFC 2606).
+REDACTED_HOST = "redacted.invalid"
+
+
 def _strip_url(value: str) -> str:
     # Query strings and fragments carry e-mails, tokens and ids; keep scheme, host and path.
     # user:password@ is dropped too: netloc would keep credentials.
@@ -69,11 +73,17 @@ def _strip_url(value: str) -> str:
         # urllib's own message quotes the input (an invalid port, an unclosed IPv6 bracket).
         raise PydanticCustomError("url_invalid", "must be a URL or a path") from None
     host = parts.hostname or ""
-    if ":" in host:
+    if scrub_text(host) != host:
+        # A host that reads as a card or phone number loses it whole: the bracketed
+        # placeholders would make the stored URL an IPv6 literal no parser accepts.
+        host = REDACTED_HOST
+    elif ":" in host:
         host = f"[{host}]"
     if port is not None:
         host = f"{host}:{port}"
-    return scrub_text(urlunsplit((parts.scheme, host, parts.path, "", "")))
+    path = scrub_text(parts.path)
+    # What is left of "?q=..." or "#top" alone is nothing; the stored value is the root.
+    return urlunsplit((parts.scheme, host, path, "", "")) or "/"
 
 
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=ID_PATTERN)]
