@@ -134,6 +134,14 @@ def _every_path(error: NotFound) -> flask.Response:
     return _answer(flask.request)
 
 
+def _no_static_route() -> flask.Response | None:
+    # Flask's /static/<path> route answers OPTIONS itself (an empty HTML 200) before any error
+    # handler could; this hook runs first, so it is the function's answer there too.
+    if flask.request.endpoint == "static":
+        return _answer(flask.request)
+    return None
+
+
 def _server_error(error: InternalServerError) -> flask.Response:
     # An exception outside the function (in the framework's hooks); replaces the plain-text
     # crash page with the function's JSON answer and log line.
@@ -155,6 +163,7 @@ if flask.has_app_context():
     # doubled slashes with an HTML redirect before the function runs.
     flask.current_app.url_map.strict_slashes = False
     flask.current_app.url_map.merge_slashes = False
+    flask.current_app.before_request(_no_static_route)
     flask.current_app.register_error_handler(NotFound, _every_path)
     flask.current_app.register_error_handler(InternalServerError, _server_error)
     flask.current_app.register_error_handler(HTTPException, _http_error)

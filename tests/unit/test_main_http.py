@@ -344,3 +344,17 @@ def test_an_unexpected_exception_is_a_json_500_logged_by_type_only(
         }
     ]
     assert "u_private_123" not in captured.out + captured.err
+
+
+@pytest.mark.parametrize("method", ["OPTIONS", "GET", "POST"])
+def test_flasks_static_route_answers_as_the_function_does(
+    client: flask.testing.FlaskClient, capsys: pytest.CaptureFixture[str], method: str
+) -> None:
+    # Found by the hypothesis suite: OPTIONS /static/x was Flask's own empty HTML 200.
+    status, body, _, line = _answer(
+        client, capsys, method=method, path="/static/x", data=b"{not json", content_type=JSON
+    )
+
+    assert status == (400 if method == "POST" else 405)
+    assert "error" in body
+    assert line["http_status"] == status
