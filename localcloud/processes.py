@@ -214,7 +214,9 @@ def bigquery_emulator(
     project: str, data_dir: Path, port: int, log_path: Path | None = None
 ) -> Service:
     argv = [
-        str(BIGQUERY_EMULATOR_VENV / "bin" / "local-bigquery"),
+        str(BIGQUERY_EMULATOR_VENV / "bin" / "python"),
+        # local-bigquery's own command line, with a race of its insert path fixed.
+        str(Path(__file__).with_name("bigquery_emulator.py")),
         "serve",
         "--host",
         "127.0.0.1",
