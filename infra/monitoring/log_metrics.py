@@ -151,45 +151,61 @@ class LogMetrics(pulumi.ComponentResource):
                 opts=child,
             )
         for outcome in SINK_OUTCOMES:
-            field = f"jsonPayload.{log.SINKS}.{outcome.sink}.status"
-            self.metrics[outcome.name] = gcp.logging.Metric(
+            self.metrics[outcome.name] = _labelled_count(
                 outcome.name,
                 project=project,
-                name=outcome.name,
                 description=outcome.description,
-                filter=f'{base} AND {field}=("ok" OR "partial" OR "failed")',
-                label_extractors={"status": f"EXTRACT({field})"},
-                metric_descriptor=gcp.logging.MetricMetricDescriptorArgs(
-                    metric_kind="DELTA",
-                    value_type="INT64",
-                    unit="1",
-                    labels=[
-                        gcp.logging.MetricMetricDescriptorLabelArgs(
-                            key="status", value_type="STRING", description="ok, partial or failed"
-                        )
-                    ],
-                ),
+                base_filter=base,
+                field=f"jsonPayload.{log.SINKS}.{outcome.sink}.status",
+                label="status",
+                values=("ok", "partial", "failed"),
+                label_description="ok, partial or failed",
                 opts=child,
             )
         for circuit in CIRCUITS:
-            field = f"jsonPayload.{log.CIRCUITS}.{circuit.backend}"
-            self.metrics[circuit.name] = gcp.logging.Metric(
+            self.metrics[circuit.name] = _labelled_count(
                 circuit.name,
                 project=project,
-                name=circuit.name,
                 description=circuit.description,
-                filter=f'{base} AND {field}=("open" OR "half_open")',
-                label_extractors={"state": f"EXTRACT({field})"},
-                metric_descriptor=gcp.logging.MetricMetricDescriptorArgs(
-                    metric_kind="DELTA",
-                    value_type="INT64",
-                    unit="1",
-                    labels=[
-                        gcp.logging.MetricMetricDescriptorLabelArgs(
-                            key="state", value_type="STRING", description="open or half_open"
-                        )
-                    ],
-                ),
+                base_filter=base,
+                field=f"jsonPayload.{log.CIRCUITS}.{circuit.backend}",
+                label="state",
+                values=("open", "half_open"),
+                label_description="open or half_open",
                 opts=child,
             )
         self.register_outputs({"metrics": list(self.metrics)})
+
+
+def _labelled_count(
+    name: str,
+    *,
+    project: str,
+    description: str,
+    base_filter: str,
+    field: str,
+    label: str,
+    values: tuple[str, ...],
+    label_description: str,
+    opts: pulumi.ResourceOptions,
+) -> gcp.logging.Metric:
+    """Requests whose log line has one of ``values`` at ``field``, by that value as ``label``."""
+    return gcp.logging.Metric(
+        name,
+        project=project,
+        name=name,
+        description=description,
+        filter=f"{base_filter} AND {field}=({' OR '.join(f'"{v}"' for v in values)})",
+        label_extractors={label: f"EXTRACT({field})"},
+        metric_descriptor=gcp.logging.MetricMetricDescriptorArgs(
+            metric_kind="DELTA",
+            value_type="INT64",
+            unit="1",
+            labels=[
+                gcp.logging.MetricMetricDescriptorLabelArgs(
+                    key=label, value_type="STRING", description=label_description
+                )
+            ],
+        ),
+        opts=opts,
+    )
