@@ -515,3 +515,19 @@ def test_a_body_that_was_not_read_to_its_end_marks_the_server_stream_as_failed()
 
         # gunicorn does not reuse a connection whose body reader failed.
         assert stream.failed is True
+
+
+# Found in review: an unterminated string of escaped quotes made the string regex rescan the
+# rest of the body from every quote (quadratic, GIL held: 64 KB took 8 s, 1 MB about 35 min,
+# and gzip shrinks it to 1 KB). Not a speed goal: the bound is a hang guard, 1000x the need.
+@pytest.mark.parametrize("tail", ["", "\\"])
+def test_an_unterminated_string_of_escaped_quotes_is_checked_in_one_pass(tail: str) -> None:
+    body = ('{"events":["' + '\\"' * 499_000 + tail).encode()
+    answers: list[object] = []
+    worker = threading.Thread(target=lambda: answers.append(parse_body(body)), daemon=True)
+
+    worker.start()
+    worker.join(timeout=60)
+
+    assert answers, "the nesting check did not finish on a 1 MB body"
+    assert isinstance(answers[0], HttpError) and answers[0].status == 400

@@ -375,7 +375,10 @@ def _bad_gzip(reason: str) -> HttpError:
     )
 
 
-_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+# A string token; an unterminated one runs to the end of the body (with or without a last
+# backslash). Without that, each quote inside it would start a new scan to the end: quadratic,
+# and a 1 KB gzip body of escaped quotes would hold the worker (and its GIL) for minutes.
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*(?:"|\\?\Z)', re.DOTALL)
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 _INNERMOST = re.compile(r"\[\]|\{\}")
 
@@ -385,7 +388,7 @@ def _nesting_exceeds(text: str, cap: int) -> bool:
 
     Strings are removed (brackets inside them do not count), then each pass removes every
     innermost ``[]`` and ``{}``: a document nested d deep is gone after d passes. Each pass is
-    one regex over what is left, so the check costs a few passes over the body at most.
+    one linear regex over what is left, and there are at most ``cap`` of them.
     """
     brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
     for _ in range(cap):
