@@ -623,3 +623,16 @@ def test_transient_per_row_errors_until_the_deadline_end_in_failed() -> None:
     start = 1_000.0
     for began, wait in zip(h.sleep.began_at, h.sleep.waits, strict=True):
         assert began + wait < start + 4.0
+
+
+def test_an_answer_that_cannot_be_read_fails_its_rows_instead_of_raising() -> None:
+    # Found in review: a malformed insertErrors entry raised out of the sink (a 500, and a
+    # circuit probe never settled).
+    rows = search_rows(2)
+    h = harness([[{"errors": [{"reason": "invalid"}]}]])
+
+    result = h.insert(rows)
+
+    assert [f.row for f in result.failed] == rows
+    assert {f.failure.kind for f in result.failed} == {FailureKind.UNDELIVERED}
+    assert result.error is not None and result.error.startswith("unreadable insertAll answer")

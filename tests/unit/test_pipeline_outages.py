@@ -208,3 +208,28 @@ def test_the_archive_is_written_beside_bigquery_not_after_it() -> None:
 
     assert result.status == 200
     assert _status(result, "bigquery") == _status(result, "gcs_archive") == "ok"
+
+
+def test_a_probe_that_raises_counts_as_a_failure_and_never_holds_the_circuit() -> None:
+    # Found in review: an exception between allow() and record() left the probe out for good,
+    # and the backend was never tried again.
+    clock = Monotonic()
+    sinks = Fakes(bq_down=True, breakers=breakers(clock), monotonic=clock)
+    for _ in range(2):
+        sinks.handle(mixed_batch())
+    clock.now += 30
+
+    def raising(rows: Sequence[Row], request: Request) -> SinkResult:
+        raise KeyError("index")
+
+    sinks.bigquery.write = raising  # type: ignore[method-assign]
+    with pytest.raises(KeyError):
+        sinks.handle(mixed_batch())
+    del sinks.bigquery.write  # the fake's own write again
+    sinks.bigquery.down = False
+    clock.now += 30
+
+    result = sinks.handle(mixed_batch())
+
+    assert _status(result, "bigquery") == "ok"
+    assert result.log["circuits"] == {"bigquery": "closed", "gcs": "closed", "redis": "closed"}

@@ -89,6 +89,12 @@ class _Circuits:
             return
         breaker.record(not any(_backend_failed(r) for r in results))
 
+    def failed(self, backend: str) -> None:
+        """The call raised: a failure, and never a probe left out."""
+        breaker = self._breakers.get(backend)
+        if breaker is not None:
+            breaker.record(False)
+
     def states(self) -> dict[str, str]:
         return {name: breaker.state.value for name, breaker in self._breakers.items()}
 
@@ -163,6 +169,17 @@ class CapturePipeline:
         sinks: dict[str, SinkResult] = {}
         uses_gcs = self._archive is not None or self._dead_letter is not None
         gcs = bool(rows) and uses_gcs and self._circuits.allow(log.BACKEND_GCS)
+        try:
+            return self._write(rows, request, sinks, gcs)
+        except BaseException:
+            if gcs:
+                # No verdict on Cloud Storage; a probe left out would hold the circuit for good.
+                self._circuits.record(log.BACKEND_GCS, [])
+            raise
+
+    def _write(
+        self, rows: list[Row], request: Request, sinks: dict[str, SinkResult], gcs: bool
+    ) -> dict[str, SinkResult]:
         archive = None
         if self._archive is None:
             sinks[log.SINK_GCS_ARCHIVE] = SinkResult.disabled()
@@ -193,7 +210,11 @@ class CapturePipeline:
         share = request
         if self._budget is not None:
             share = request.until(self._monotonic() + BIGQUERY_SHARE * self._budget)
-        result = _timed(self._bigquery.write, rows, share)
+        try:
+            result = _timed(self._bigquery.write, rows, share)
+        except BaseException:
+            self._circuits.failed(log.BACKEND_BIGQUERY)
+            raise
         self._circuits.record(log.BACKEND_BIGQUERY, [result])
         return result
 

@@ -145,7 +145,14 @@ class BigQuerySink:
                     return
                 result.retries += 1
                 continue
-            pending, transient = self._apply_row_errors(pending, errors, result)
+            try:
+                pending, transient = self._apply_row_errors(pending, errors, result)
+            except (KeyError, TypeError, ValueError, AttributeError) as error:
+                # An answer we cannot read says nothing of which rows landed; the dead-letter
+                # area keeps them, and replay's check skips those BigQuery did store.
+                result.last_error = f"unreadable insertAll answer: {describe(error)}"
+                result.give_up(pending, result.last_error)
+                return
             if pending:
                 attempt += 1
                 # Rows stopped by an invalid neighbour can go again at once; transient
