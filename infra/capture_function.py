@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
+from event_capture.ingest.config import MAX_REQUEST_DEADLINE_SECONDS
 from infra.apis import after
 from infra.function_source import SourceArchive
 from infra.settings import Settings
@@ -45,8 +46,10 @@ REQUEST_MARGIN_SECONDS = 15
 
 
 def request_deadline_seconds(settings: Settings) -> int:
-    """The function's per-request budget: its timeout less the margin."""
-    return settings.function_timeout_seconds - REQUEST_MARGIN_SECONDS
+    """The function's per-request budget: its timeout less the margin, at most what the
+    function accepts (a longer timeout only gives a slow body more time)."""
+    budget = settings.function_timeout_seconds - REQUEST_MARGIN_SECONDS
+    return min(budget, int(MAX_REQUEST_DEADLINE_SECONDS))
 
 
 def environment(args: CaptureFunctionArgs) -> dict[str, pulumi.Input[str]]:

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from event_capture.ingest.config import MAX_REQUEST_DEADLINE_SECONDS, load_config
 from infra.settings import KEYS, SettingsError, load_settings
 from infra.stack_config import read_stack_config
 from tests.infra.conftest import REQUIRED_CONFIG
@@ -116,3 +117,12 @@ def test_the_readme_documents_every_key_with_its_default() -> None:
         default = {None: "(required)", "": "(none)"}.get(key.default, f"`{key.default}`")
         row = f"| `{key.name}` | {default} |"
         assert row in readme, row
+
+
+def test_a_long_function_timeout_gives_the_longest_budget_the_function_accepts() -> None:
+    config = {**REQUIRED_CONFIG, "event-capture:functionTimeoutSeconds": "3600"}
+    env = run_mocked(config).named("capture").get("serviceConfig.environmentVariables")
+
+    # The function refuses a budget above its maximum at start-up (config.py).
+    assert env["REQUEST_DEADLINE_SECONDS"] == str(int(MAX_REQUEST_DEADLINE_SECONDS))
+    load_config({"GCP_PROJECT": "p", "GCS_BUCKET": "b", **env})

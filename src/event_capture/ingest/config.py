@@ -43,6 +43,9 @@ class Config:
     request_read_timeout_seconds: float
     circuit_failures: int
     circuit_cooldown_seconds: float
+    # Requests one instance serves at once: functions-framework's THREADS (its default is
+    # four per CPU). The sinks' thread pools are sized from it.
+    server_threads: int
 
 
 # Every variable load_config reads (a test holds it to that): the local cloud keeps a shell's
@@ -69,8 +72,13 @@ CONFIG_VARIABLES = frozenset(
         "REQUEST_READ_TIMEOUT_SECONDS",
         "CIRCUIT_FAILURES",
         "CIRCUIT_COOLDOWN_SECONDS",
+        "THREADS",
     }
 )
+
+# The most REQUEST_DEADLINE_SECONDS may be; the infrastructure derives it from the function's
+# timeout and keeps below this.
+MAX_REQUEST_DEADLINE_SECONDS = 300.0
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
@@ -148,10 +156,13 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
             _number(env, "REDIS_TTL_SECONDS", 7 * 24 * 3600, 60, RETENTION.total_seconds())
         ),
         redis_timeout_seconds=_number(env, "REDIS_TIMEOUT_SECONDS", 0.5, 0.05, 30.0),
-        request_deadline_seconds=_number(env, "REQUEST_DEADLINE_SECONDS", 30.0, 1.0, 300.0),
+        request_deadline_seconds=_number(
+            env, "REQUEST_DEADLINE_SECONDS", 30.0, 1.0, MAX_REQUEST_DEADLINE_SECONDS
+        ),
         request_read_timeout_seconds=_number(
             env, "REQUEST_READ_TIMEOUT_SECONDS", 10.0, 0.1, 3600.0
         ),
         circuit_failures=int(_number(env, "CIRCUIT_FAILURES", 3, 1, 100)),
         circuit_cooldown_seconds=_number(env, "CIRCUIT_COOLDOWN_SECONDS", 5.0, 1.0, 3600.0),
+        server_threads=int(_number(env, "THREADS", 4 * (os.cpu_count() or 1), 1, 1000)),
     )

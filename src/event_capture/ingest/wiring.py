@@ -13,14 +13,14 @@ from event_capture.ingest.sinks.dead_letter import DeadLetterSink
 from event_capture.ingest.sinks.gcs_archive import GcsArchiveSink
 from event_capture.ingest.sinks.gcs_objects import NdjsonWriter
 from event_capture.ingest.sinks.redis_activity import RedisActivitySink
-
-# Threads per pool: functions-framework serves 8 requests at once by default, each writing up
-# to five tables; beyond this, table writes queue rather than open ever more connections.
-POOL_THREADS = 16
+from event_capture.schemas.families import FAMILIES
 
 
-def _pool(name: str) -> Executor:
-    return ThreadPoolExecutor(max_workers=POOL_THREADS, thread_name_prefix=name)
+def _pool(name: str, config: Config) -> Executor:
+    """Enough threads for every table of every request the server runs at once: a table
+    write that waited for a thread would spend its deadline waiting."""
+    workers = config.server_threads * len(FAMILIES)  # a table per family
+    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
 
 
 def bigquery_sink(config: Config, executor: Executor | None = None) -> BigQuerySink:
@@ -54,11 +54,11 @@ def build_pipeline(config: Config) -> CapturePipeline:
         deadline = config.gcs_deadline_seconds
         archive = GcsArchiveSink(
             NdjsonWriter(storage, bucket=config.gcs_bucket, deadline_seconds=deadline),
-            executor=_pool("archive"),
+            executor=_pool("archive", config),
         )
         dead_letter = DeadLetterSink(
             NdjsonWriter(storage, bucket=config.dead_letter_bucket, deadline_seconds=deadline),
-            executor=_pool("dead-letter"),
+            executor=_pool("dead-letter", config),
         )
     breakers = {
         backend: CircuitBreaker(
@@ -68,7 +68,9 @@ def build_pipeline(config: Config) -> CapturePipeline:
         for backend in log.BACKENDS
     }
     return CapturePipeline(
-        bigquery=bigquery_sink(config, _pool("bigquery")) if config.bigquery_enabled else None,
+        bigquery=bigquery_sink(config, _pool("bigquery", config))
+        if config.bigquery_enabled
+        else None,
         dead_letter=dead_letter,
         archive=archive,
         redis=RedisActivitySink(
@@ -80,5 +82,5 @@ def build_pipeline(config: Config) -> CapturePipeline:
         else None,
         budget_seconds=config.request_deadline_seconds,
         breakers=breakers,
-        executor=_pool("fan-out"),
+        executor=_pool("fan-out", config),
     )
