@@ -61,3 +61,23 @@ def test_the_request_budget_cuts_every_sinks_own_deadline() -> None:
     # It retried, and gave up within its share of the budget, not its own 60 s.
     assert result.log[log_fields.BIGQUERY_RETRIES] >= 1
     assert result.log[log_fields.LATENCY_MS] < 1_000
+
+
+def test_each_client_pools_a_connection_per_table_write_and_reads_no_proxy_per_call() -> None:
+    from event_capture.ingest import clients
+    from event_capture.schemas.families import FAMILIES
+
+    config = load_config(
+        {
+            "GCP_PROJECT": "wiring",
+            "BIGQUERY_EMULATOR_HOST": CLOSED,
+            "GCS_BUCKET": "wiring-events",
+            "STORAGE_EMULATOR_HOST": CLOSED,
+            "THREADS": "6",
+        }
+    )
+
+    for client in (clients.bigquery_client(config), clients.storage_client(config)):
+        session = client._http
+        assert session.trust_env is False
+        assert session.get_adapter("http://127.0.0.1:9/")._pool_maxsize == 6 * len(FAMILIES)

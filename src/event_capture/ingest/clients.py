@@ -7,9 +7,37 @@ hundreds of milliseconds to import, and an instance only pays for the backends i
 from typing import Any
 
 from event_capture.ingest.config import Config
+from event_capture.schemas.families import FAMILIES
+
+
+def _one_session_per_backend(client: Any, config: Config) -> Any:
+    """Tune the client's HTTP session (``_http``, the library's own requests session).
+
+    Enough pooled connections for every table write the instance runs at once (requests keeps
+    10, and drops the rest after each call), and no proxy lookup in the environment on every
+    call (requests' ``trust_env`` walks ``os.environ`` each time: about 0.2 ms a call here;
+    the function runs on Cloud Run, which sets no proxy).
+    """
+    from requests.adapters import HTTPAdapter
+
+    session = client._http
+    session.trust_env = False
+    connections = config.server_threads * len(FAMILIES)
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=connections)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return client
 
 
 def bigquery_client(config: Config) -> Any:
+    return _one_session_per_backend(_bigquery_client(config), config)
+
+
+def storage_client(config: Config) -> Any:
+    return _one_session_per_backend(_storage_client(config), config)
+
+
+def _bigquery_client(config: Config) -> Any:
     from google.cloud import bigquery
 
     if config.bigquery_emulator_host:
@@ -26,7 +54,7 @@ def bigquery_client(config: Config) -> Any:
     return bigquery.Client(project=config.project)
 
 
-def storage_client(config: Config) -> Any:
+def _storage_client(config: Config) -> Any:
     # No type information in google-cloud-storage: as a module import it is Any for mypy.
     import google.cloud.storage as storage
 
