@@ -8,23 +8,6 @@ import pytest
 
 from event_capture.ingest.config import CONFIG_VARIABLES, ConfigError, load_config
 
-ALL_VARIABLES = (
-    "GCP_PROJECT",
-    "GOOGLE_CLOUD_PROJECT",
-    "BIGQUERY_ENABLED",
-    "BIGQUERY_DATASET",
-    "BIGQUERY_EMULATOR_HOST",
-    "BIGQUERY_DEADLINE_SECONDS",
-    "GCS_ENABLED",
-    "GCS_BUCKET",
-    "DEAD_LETTER_BUCKET",
-    "GCS_DEADLINE_SECONDS",
-    "REDIS_ENABLED",
-    "REDIS_URL",
-    "REDIS_ACTIVITY_LENGTH",
-    "REDIS_TTL_SECONDS",
-    "REDIS_TIMEOUT_SECONDS",
-)
 MINIMAL = {"GCP_PROJECT": "shop-analytics", "GCS_BUCKET": "shop-events"}
 
 
@@ -236,7 +219,7 @@ def test_invalid_configuration_names_the_variable(
 
 
 def test_reads_os_environ_when_no_mapping_is_given(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ALL_VARIABLES:
+    for name in CONFIG_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("GCP_PROJECT", "from-environ")
     monkeypatch.setenv("GCS_BUCKET", "bucket-from-environ")

@@ -23,7 +23,6 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -37,9 +36,10 @@ from event_capture.ingest.openapi import openapi_document
 from event_capture.ingest.pipeline import CapturePipeline
 from event_capture.ingest.row import Request, Row
 from event_capture.ingest.sinks.result import FailureKind, SinkResult, all_failed
+from localcloud.processes import CAPTURE_SOURCE
 from tests.unit import event_factory as factory
 
-MAIN = Path(__file__).resolve().parents[2] / "functions" / "capture" / "main.py"
+MAIN = CAPTURE_SOURCE
 JSON = "application/json"
 R = factory.RECEIVED_AT
 MARKER = "zqx7mark"

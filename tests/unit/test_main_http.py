@@ -14,7 +14,6 @@ import io
 import json
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -23,9 +22,10 @@ import pytest
 from functions_framework import create_app
 
 from event_capture.ingest.limits import MAX_EVENTS_PER_REQUEST, MAX_REQUEST_BYTES
+from localcloud.processes import CAPTURE_SOURCE
 from tests.unit import event_factory as factory
 
-MAIN = Path(__file__).resolve().parents[2] / "functions" / "capture" / "main.py"
+MAIN = CAPTURE_SOURCE
 JSON = "application/json"
 
 
