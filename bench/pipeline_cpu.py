@@ -14,22 +14,19 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from event_capture.ingest.insert_all import insert_all_body
 from event_capture.ingest.pipeline import CapturePipeline
+from event_capture.ingest.row import Row
 from event_capture.ingest.sinks.bigquery import BigQuerySink
 from event_capture.ingest.validation import validate_events
 from localcloud.sample_events import sample_batch
 
 
 class SerializingClient:
-    """Builds and encodes the insertAll body as google-cloud-bigquery does, sends nothing."""
+    """Builds the insertAll body as the capture path does, sends nothing."""
 
-    def insert_rows_json(
-        self, table: str, json_rows: Sequence[dict[str, Any]], **kwargs: Any
-    ) -> list[dict[str, Any]]:
-        rows = [
-            {"json": r, "insertId": i} for r, i in zip(json_rows, kwargs["row_ids"], strict=True)
-        ]
-        json.dumps({"rows": rows, "skipInvalidRows": False, "ignoreUnknownValues": False})
+    def insert_all(self, table: str, rows: Sequence[Row], *, timeout: float) -> list[Any]:
+        insert_all_body(rows)
         return []
 
 

@@ -2,11 +2,11 @@
 ``python -m tools.backfill_archive --from 2026-11-28T00:00Z --to 2026-11-29T00:00Z [--dry-run]``.
 
 While Cloud Storage is down the function still accepts events (BigQuery has them) but cannot
-archive them. Per event table, this reads the event ids of the archive objects of the hours in
-the range (and one hour either side, where the archived copy of a resent event may sit), queries
-the rows received in ``[--from, --to)`` (the latest copy of each ``event_id``), and writes the
-missing ones: one object per table and hour (split past 5,000 events),
-``archive/<table>/dt=.../hour=HH/<YYYYmmddTHH0000>-backfill-<from>-<to>-<digest>.ndjson``.
+archive them. This reads the event ids of the archive objects of the hours in the range (and
+one hour either side, where the archived copy of a resent event may sit), queries each event
+table for the rows received in ``[--from, --to)`` (the latest copy of each ``event_id``), and
+writes the missing ones: one object per table and hour (split past 5,000 events),
+``archive/dt=.../hour=HH/<YYYYmmddTHH0000>-backfill-<from>-<to>-<digest>.ndjson``.
 
 Each line is rebuilt the way the function builds it: the stored row goes through
 ``validate_events`` again, with its own ``received_at``, so key order, timestamp and number
@@ -112,9 +112,10 @@ def _stamp(moment: datetime) -> str:
     return f"{moment.astimezone(UTC):%Y%m%dT%H%M%SZ}"
 
 
-def archived_ids(bucket: Any, table: str, start: datetime, end: datetime) -> set[str]:
-    """Event ids in the archive objects of ``table`` whose hour folder overlaps the window
-    ``[start - MARGIN, end + MARGIN)``."""
+def archived_ids(bucket: Any, tables: Iterable[str], start: datetime, end: datetime) -> set[str]:
+    """Event ids in the archive objects whose hour folder overlaps the window
+    ``[start - MARGIN, end + MARGIN)``: the request objects (every family in one) and the
+    objects of earlier versions' layout, a folder per table (``archive/<table>/dt=...``)."""
     first, last = _hour(start - MARGIN), end + MARGIN
     folders: set[str] = set()
     hour = first
@@ -122,15 +123,16 @@ def archived_ids(bucket: Any, table: str, start: datetime, end: datetime) -> set
         folders.add(f"dt={hour:%Y-%m-%d}/hour={hour:%H}")
         hour += HOUR
     days = sorted({folder.split("/")[0] for folder in folders})
+    parents = [ARCHIVE_AREA, *(f"{ARCHIVE_AREA}/{table}" for table in tables)]
     chosen: list[Any] = []
-    for day in days:
-        prefix = f"{ARCHIVE_AREA}/{table}/{day}/"
+    for prefix in (f"{parent}/{day}/" for parent in parents for day in days):
         try:
             blobs = list(bucket.list_blobs(prefix=prefix))
         except Exception as error:
             raise BackfillError(f"listing {prefix}: {describe(error)}") from error
-        # archive/<table>/dt=.../hour=.../<name>.ndjson
-        chosen += [blob for blob in blobs if "/".join(blob.name.split("/")[2:4]) in folders]
+        day = prefix.split("/")[-2]
+        # <parent>/dt=.../hour=.../<name>.ndjson
+        chosen += [b for b in blobs if f"{day}/{b.name[len(prefix) :].split('/')[0]}" in folders]
     ids: set[str] = set()
     with ThreadPoolExecutor(DOWNLOAD_THREADS) as pool:
         for blob, text in zip(chosen, pool.map(_download, chosen), strict=True):
@@ -229,8 +231,8 @@ def _with_version(row: Row, stored: Any) -> Row:
     # Captured under an earlier minor version: the line keeps the stored one, encoded as
     # validation encodes (the key stays where it was).
     data = {**row.data, "schema_version": stored}
-    text = json.dumps(data, separators=(",", ":"))
-    return Row(row.index, row.event_id, row.event_type, row.table, row.user_id, data, text)
+    text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    return Row(row.index, row.event_id, row.event_type, row.table, row.user_id, text)
 
 
 def plan(
@@ -249,7 +251,7 @@ def plan(
             ids = sorted(row.event_id for _, row in part)
             digest = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]
             request_id = f"backfill-{_stamp(start)}-{_stamp(end)}-{digest}"
-            name = object_name(ARCHIVE_AREA, table, hour, request_id)
+            name = object_name(ARCHIVE_AREA, hour, request_id)
             objects.append(Backfilled(name, tuple(row.json for _, row in part)))
     return objects
 
@@ -268,9 +270,9 @@ def backfill(
     """Backfill every table of ``table_refs`` (table id to ``project.dataset.table``)."""
     out, progress = out or sys.stdout, progress or sys.stderr
     reports = []
+    archived = archived_ids(writer.bucket(), table_refs, start, end)
     for table, table_ref in table_refs.items():
         report = TableReport(table)
-        archived = archived_ids(writer.bucket(), table, start, end)
         stored = latest_copies(stored_rows(client, table_ref, start, end))
         report.in_bigquery = len(stored)
         missing = [row for row in stored if row["event_id"] not in archived]

@@ -27,7 +27,7 @@ from event_capture.ingest.sinks.gcs_objects import NdjsonWriter
 from event_capture.ingest.validation import validate_events
 from event_capture.tables.definitions import load_table_definitions
 from tests.unit import event_factory as factory
-from tests.unit.fake_storage import FakeBucket, FakeStorageClient
+from tests.unit.fake_storage import FakeBucket, FakeStorageClient, StoredObject
 from tools.backfill_archive import TableReport, backfill, main
 
 R = factory.RECEIVED_AT  # 2026-11-28T16:37:33.12Z
@@ -38,7 +38,7 @@ ARGS = ["--from", "2026-11-28T00:00Z", "--to", "2026-11-29T00:00Z"]
 DEFINITIONS = {d["table_id"]: d for d in load_table_definitions()}
 TABLE_REFS = {table: f"proj.events.{table}" for table in DEFINITIONS}
 BACKFILL_NAME = re.compile(
-    r"archive/(\w+)/dt=(\d{4}-\d\d-\d\d)/hour=(\d\d)/(\d{8}T\d\d)0000"
+    r"archive/dt=(\d{4}-\d\d-\d\d)/hour=(\d\d)/(\d{8}T\d\d)0000"
     r"-backfill-20261128T000000Z-20261129T000000Z-[0-9a-f]{16}\.ndjson"
 )
 
@@ -199,6 +199,23 @@ def test_only_the_events_missing_from_the_archive_are_written() -> None:
         assert report.not_rebuilt == 0
 
 
+def test_events_archived_in_the_earlier_folder_per_table_layout_count_as_archived() -> None:
+    bucket, bigquery = FakeBucket(), FakeBigQuery()
+    rows = accepted([factory.search(R), factory.order(R)])
+    [search] = [row for row in rows if row.table == "searches"]
+    # Written by a version that kept a folder per table.
+    legacy = "archive/searches/dt=2026-11-28/hour=16/20261128T163733-old.ndjson"
+    bucket.objects[legacy] = StoredObject(legacy, search.json + "\n", 1)
+    bigquery.store(rows)
+
+    reports = run(bucket, bigquery)
+
+    assert [json.loads(line)["event_type"] for line in lines(bucket, written(reports))] == [
+        "order_placed"
+    ]
+    assert reports["searches"].in_archive == 1
+
+
 def test_the_lines_are_byte_for_byte_those_the_function_writes() -> None:
     events = [
         *factory.one_of_each(R),
@@ -285,11 +302,16 @@ def test_one_object_per_table_and_hour_named_apart_from_the_functions() -> None:
     assert sorted(names) == sorted(bucket.objects)
     folders = sorted(name.rsplit("/", 1)[0] for name in names)
     assert folders == [
-        "archive/orders/dt=2026-11-28/hour=17",
-        "archive/searches/dt=2026-11-28/hour=16",
-        "archive/searches/dt=2026-11-28/hour=17",
+        "archive/dt=2026-11-28/hour=16",
+        "archive/dt=2026-11-28/hour=17",
+        "archive/dt=2026-11-28/hour=17",
     ]
-    [hour_16] = [name for name in names if "searches/dt=2026-11-28/hour=16" in name]
+    # Each object holds one table's events.
+    tables = {
+        name: {json.loads(line)["event_type"] for line in lines(bucket, [name])} for name in names
+    }
+    assert sorted(map(sorted, tables.values())) == [["order_placed"], ["search"], ["search"]]
+    [hour_16] = [name for name in names if "dt=2026-11-28/hour=16" in name]
     # The hour's events together, in received order (then by event_id: BigQuery does not
     # keep the order within a request).
     expected = sorted(at_16, key=lambda row: row.event_id) + at_16b

@@ -7,6 +7,7 @@ waits and moves the fake clock, so retries, jitter and the deadline are checked 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 from google.api_core import exceptions as gexc
 
+from event_capture.ingest.insert_all import insert_all_body
 from event_capture.ingest.retry import BackoffPolicy, Timing
 from event_capture.ingest.row import Request, Row
 from event_capture.ingest.sinks.bigquery import BigQuerySink
@@ -61,13 +63,14 @@ class Call:
     row_ids: list[str]
     skip_invalid_rows: bool
     ignore_unknown_values: bool
-    retry: Any
     timeout: float
     at: float
 
 
 @dataclass
 class FakeClient:
+    """Answers insertAll from a script; records each call as read back from the real body."""
+
     clock: FakeClock
     script: list[Answer] = field(default_factory=list)
     # Seconds every call takes on the fake clock.
@@ -77,24 +80,16 @@ class FakeClient:
     max_calls: int = 200
     calls: list[Call] = field(default_factory=list)
 
-    def insert_rows_json(
-        self,
-        table: str,
-        json_rows: Sequence[dict[str, Any]],
-        *,
-        row_ids: Sequence[str],
-        skip_invalid_rows: bool,
-        ignore_unknown_values: bool,
-        retry: Any,
-        timeout: float,
+    def insert_all(
+        self, table: str, rows: Sequence[Row], *, timeout: float
     ) -> Sequence[dict[str, Any]]:
+        body = json.loads(insert_all_body(rows))
         call = Call(
             table,
-            list(json_rows),
-            list(row_ids),
-            skip_invalid_rows,
-            ignore_unknown_values,
-            retry,
+            [item["json"] for item in body["rows"]],
+            [item["insertId"] for item in body["rows"]],
+            body["skipInvalidRows"],
+            body["ignoreUnknownValues"],
             timeout,
             self.clock.now,
         )
@@ -253,10 +248,9 @@ def test_rows_are_sent_with_event_ids_as_insert_ids_to_the_family_table() -> Non
     assert call.table == f"{PROJECT}.{DATASET}.searches"
     assert call.row_ids == ids(rows)
     assert call.json_rows == [row.data for row in rows]
-    # All-or-nothing per request, no client-side retry on top of ours, unknown fields refused.
+    # All-or-nothing per request, unknown fields refused.
     assert call.skip_invalid_rows is False
     assert call.ignore_unknown_values is False
-    assert call.retry is None
     assert 0 < call.timeout <= 30
     assert result.stored == rows
     assert (result.failed, result.requests, result.retries) == ([], 1, 0)

@@ -25,7 +25,6 @@ def make_row(index: int, json_size: int = 20) -> Row:
         event_type="search",
         table="searches",
         user_id="u_1",
-        data=json.loads(payload),
         json=payload,
     )
 

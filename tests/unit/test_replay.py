@@ -213,7 +213,7 @@ def test_lines_written_before_the_failure_kind_had_its_own_field_are_read() -> N
 
     [entry] = dead_letter.decode(line)
 
-    assert entry.row == Row(0, row.event_id, "search", "searches", row.user_id, row.data, row.json)
+    assert entry.row == Row(0, row.event_id, "search", "searches", row.user_id, row.json)
     assert entry.failure.kind is FailureKind.INVALID
 
 

@@ -19,6 +19,7 @@ import urllib3
 from google.api_core import exceptions as gexc
 from google.auth import exceptions as auth_exceptions
 
+from event_capture.ingest.insert_all import ApiError
 from event_capture.ingest.retry import (
     TRANSIENT_REASONS,
     describe,
@@ -52,6 +53,21 @@ TRANSIENT: list[Any] = [
     pytest.param(lambda: requests.exceptions.ChunkedEncodingError("cut"), id="requests-Chunked"),
     pytest.param(lambda: auth_exceptions.TransportError("metadata"), id="auth-TransportError"),
     pytest.param(lambda: TimeoutError("timed out"), id="TimeoutError"),
+    # What urllib3 raises to insert_all where requests would raise the three above.
+    pytest.param(lambda: urllib3.exceptions.ProtocolError("reset"), id="urllib3-ProtocolError"),
+    pytest.param(
+        lambda: urllib3.exceptions.NewConnectionError(None, "refused"),  # type: ignore[arg-type]
+        id="urllib3-NewConnectionError",
+    ),
+    pytest.param(
+        lambda: urllib3.exceptions.ReadTimeoutError(None, "/", "read"),  # type: ignore[arg-type]
+        id="urllib3-ReadTimeoutError",
+    ),
+    # insert_all's own error for an HTTP answer, as BigQuery words it.
+    pytest.param(lambda: ApiError(503, "unavailable", []), id="ApiError-503"),
+    pytest.param(
+        lambda: ApiError(403, "quota", [{"reason": "quotaExceeded"}]), id="ApiError-403-quota"
+    ),
 ]
 
 PERMANENT: list[Any] = [
@@ -66,6 +82,11 @@ PERMANENT: list[Any] = [
     pytest.param(lambda: requests.exceptions.SSLError("bad certificate"), id="requests-SSLError"),
     pytest.param(lambda: FileNotFoundError("credentials.json"), id="FileNotFoundError"),
     pytest.param(lambda: ValueError("cannot serialize"), id="ValueError"),
+    pytest.param(lambda: urllib3.exceptions.SSLError("bad certificate"), id="urllib3-SSLError"),
+    pytest.param(
+        lambda: ApiError(404, "Not found: Table", [{"reason": "notFound"}]), id="ApiError-404"
+    ),
+    pytest.param(lambda: ApiError(403, "denied", [{"reason": "accessDenied"}]), id="ApiError-403"),
 ]
 
 

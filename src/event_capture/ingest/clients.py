@@ -30,7 +30,31 @@ def _one_session_per_backend(client: Any, config: Config) -> Any:
 
 
 def bigquery_client(config: Config) -> Any:
+    """google-cloud-bigquery's client, for everything but the capture path's inserts."""
     return _one_session_per_backend(_bigquery_client(config), config)
+
+
+def bigquery_inserts(config: Config) -> Any:
+    """The capture path's insertAll calls (``insert_all.HttpInsertAll``): google-auth's urllib3
+    transport over a pool with a connection for every table write the instance runs at once."""
+    import urllib3
+    from google.auth.transport.urllib3 import AuthorizedHttp
+
+    from event_capture.ingest.insert_all import BIGQUERY_API, SCOPES, HttpInsertAll
+
+    if config.bigquery_emulator_host:
+        from google.auth.credentials import AnonymousCredentials
+
+        credentials: Any = AnonymousCredentials()  # type: ignore[no-untyped-call]
+    else:
+        import google.auth
+
+        credentials, _ = google.auth.default(scopes=SCOPES)
+    pool = urllib3.PoolManager(num_pools=4, maxsize=config.server_threads * len(FAMILIES))
+    return HttpInsertAll(
+        AuthorizedHttp(credentials, http=pool),  # type: ignore[no-untyped-call]
+        endpoint=config.bigquery_emulator_host or BIGQUERY_API,
+    )
 
 
 def storage_client(config: Config) -> Any:

@@ -3,7 +3,6 @@
 Each event is validated on its own, so one bad event never costs the good ones in its batch.
 """
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -79,6 +78,9 @@ _MESSAGES = {
 }
 
 
+_SERVER_FIELDS = {"schema_version"}
+
+
 def _path(location: tuple[int | str, ...]) -> str:
     path = ""
     for part in location:
@@ -125,14 +127,21 @@ def _validate_one(
         event = model.model_validate(raw, context=context)
     except ValidationError as invalid:
         return tuple(_field_error(error, prefix) for error in invalid.errors())
-    data = event.model_dump(mode="json", exclude_none=True)
-    data[PARTITION_COLUMN] = received_at_text
-    data["schema_version"] = model.SCHEMA_VERSION
-    text = json.dumps(data, separators=(",", ":"))
-    if len(text) > MAX_EVENT_BYTES:
+    # pydantic-core writes the JSON itself (the same values as model_dump(mode="json")) in a
+    # third of the time of a dump and json.dumps; the server's fields go on the end, the
+    # version replacing whatever the client sent.
+    serializer = model.__pydantic_serializer__
+    encoded = serializer.to_json(event, exclude_none=True, exclude=_SERVER_FIELDS)
+    encoded = encoded[:-1] + b',"%s":"%s","schema_version":"%s"}' % (
+        PARTITION_COLUMN.encode(),
+        received_at_text.encode(),
+        model.SCHEMA_VERSION.encode(),
+    )
+    if len(encoded) > MAX_EVENT_BYTES:
         message = f"must be at most {MAX_EVENT_BYTES} bytes"
         return (FieldError(prefix or "event", "event_too_large", message),)
-    return Row(index, data["event_id"], event.event_type, model.TABLE, event.user_id, data, text)
+    event_id = str(event.event_id)
+    return Row(index, event_id, event.event_type, model.TABLE, event.user_id, encoded.decode())
 
 
 def validate_events(

@@ -26,7 +26,7 @@ def _pool(name: str, config: Config) -> Executor:
 def bigquery_sink(config: Config, executor: Executor | None = None) -> BigQuerySink:
     assert config.project is not None
     return BigQuerySink(
-        partial(clients.bigquery_client, config),
+        partial(clients.bigquery_inserts, config),
         project=config.project,
         dataset=config.bigquery_dataset,
         deadline_seconds=config.bigquery_deadline_seconds,
@@ -53,8 +53,7 @@ def build_pipeline(config: Config) -> CapturePipeline:
         storage = cache(partial(clients.storage_client, config))
         deadline = config.gcs_deadline_seconds
         archive = GcsArchiveSink(
-            NdjsonWriter(storage, bucket=config.gcs_bucket, deadline_seconds=deadline),
-            executor=_pool("archive", config),
+            NdjsonWriter(storage, bucket=config.gcs_bucket, deadline_seconds=deadline)
         )
         dead_letter = DeadLetterSink(
             NdjsonWriter(storage, bucket=config.dead_letter_bucket, deadline_seconds=deadline),

@@ -1,12 +1,17 @@
-"""BigQuery streaming inserts (insertAll) with retries, chunking and per-row error handling."""
+"""BigQuery streaming inserts (insertAll) with retries, chunking and per-row error handling.
+
+The call itself is ``insert_all.HttpInsertAll``; this module decides what to send and what to
+do with each answer.
+"""
 
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from event_capture.ingest.chunking import chunk_rows
+from event_capture.ingest.insert_all import InsertAll
 from event_capture.ingest.retry import (
     DEFAULT_BACKOFF,
     REAL_TIME,
@@ -26,22 +31,6 @@ from event_capture.ingest.sinks.result import (
 )
 
 
-class InsertClient(Protocol):
-    """The part of ``google.cloud.bigquery.Client`` the sink uses."""
-
-    def insert_rows_json(
-        self,
-        table: str,
-        json_rows: Sequence[dict[str, Any]],
-        *,
-        row_ids: Sequence[str],
-        skip_invalid_rows: bool,
-        ignore_unknown_values: bool,
-        retry: Any,
-        timeout: float,
-    ) -> Sequence[dict[str, Any]]: ...
-
-
 @dataclass(slots=True)
 class _Progress:
     """One request's inserts so far, across its tables and chunks."""
@@ -59,7 +48,7 @@ class _Progress:
 class BigQuerySink:
     def __init__(
         self,
-        client: Callable[[], InsertClient],
+        client: Callable[[], InsertAll],
         *,
         project: str,
         dataset: str,
@@ -71,7 +60,7 @@ class BigQuerySink:
         # The client factory is called on first use: creating it costs imports and
         # credential discovery that a cold start should not pay before the first request.
         self._client_factory = client
-        self._client: InsertClient | None = None
+        self._client: InsertAll | None = None
         self._client_lock = threading.Lock()
         self._project = project
         self._dataset = dataset
@@ -80,7 +69,7 @@ class BigQuerySink:
         self._timing = timing
         self._executor = executor
 
-    def _get_client(self) -> InsertClient:
+    def _get_client(self) -> InsertAll:
         with self._client_lock:
             if self._client is None:
                 self._client = self._client_factory()
@@ -123,16 +112,8 @@ class BigQuerySink:
                 return
             try:
                 result.requests += 1
-                errors = self._get_client().insert_rows_json(
-                    table,
-                    [row.data for row in pending],
-                    row_ids=[row.event_id for row in pending],
-                    # One invalid row must not let the others in silently half-way: BigQuery
-                    # then marks them "stopped" and they are retried on their own below.
-                    skip_invalid_rows=False,
-                    ignore_unknown_values=False,
-                    retry=None,
-                    timeout=max(0.1, min(remaining, 30.0)),
+                errors = self._get_client().insert_all(
+                    table, pending, timeout=max(0.1, min(remaining, 30.0))
                 )
             except Exception as error:  # noqa: BLE001 - classified right below
                 result.last_error = describe(error)

@@ -58,7 +58,6 @@ def decode(text: str) -> list[FailedRow]:
             event_type=entry["event_type"],
             table=entry["table"],
             user_id=data["user_id"],
-            data=data,
             json=json.dumps(data, separators=(",", ":")),
         )
         entries.append(FailedRow(row, Failure(_kind(entry), str(entry.get("reason", "")))))
@@ -76,7 +75,7 @@ class DeadLetterSink:
         by_id = {entry.row.event_id: entry for entry in failed}
 
         def keep_table(table: str, rows: list[Row]) -> TablePart:
-            name = object_name(DEAD_LETTER_AREA, table, request.received_at, request.id)
+            name = object_name(f"{DEAD_LETTER_AREA}/{table}", request.received_at, request.id)
             lines = (encode(by_id[row.event_id]) for row in rows)
             try:
                 retries = self._writer.create(name, lines, request=request)

@@ -18,14 +18,14 @@ NDJSON = "application/x-ndjson"
 PRECONDITION_FAILED = 412
 
 
-def object_name(area: str, table: str, received_at: datetime, request_id: str) -> str:
-    """``area/table/dt=YYYY-MM-DD/hour=HH/<time>-<request>.ndjson``.
+def object_name(folder: str, received_at: datetime, request_id: str) -> str:
+    """``folder/dt=YYYY-MM-DD/hour=HH/<time>-<request>.ndjson``.
 
-    Hive-style ``dt=``/``hour=`` folders let BigQuery external tables and ``bq load`` pick one
-    day or hour, and the request id makes every name unique, so create-only writes never clash.
+    Hive-style ``dt=``/``hour=`` folders let a load or a listing pick one day or hour, and the
+    request id makes every name unique, so create-only writes never clash.
     """
     return (
-        f"{area}/{table}/dt={received_at:%Y-%m-%d}/hour={received_at:%H}/"
+        f"{folder}/dt={received_at:%Y-%m-%d}/hour={received_at:%H}/"
         f"{received_at:%Y%m%dT%H%M%S}-{request_id}.ndjson"
     )
 

@@ -1,0 +1,116 @@
+"""The insertAll call: what goes on the wire and how answers become results or errors.
+
+A recording transport stands in for google-auth's ``AuthorizedHttp`` here; the same call is
+made against the BigQuery emulator by every integration test that captures an event.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from event_capture.ingest.insert_all import ApiError, HttpInsertAll, insert_all_body
+from event_capture.ingest.retry import describe, is_transient
+from event_capture.ingest.validation import validate_events
+from tests.unit import event_factory as factory
+
+
+@dataclass
+class Answer:
+    status: int
+    data: bytes
+
+
+@dataclass
+class RecordingTransport:
+    answer: Answer
+    calls: list[dict[str, Any]] = field(default_factory=list)
+
+    def urlopen(
+        self, method: str, url: str, body: bytes, headers: dict[str, str], **kwargs: Any
+    ) -> Answer:
+        self.calls.append(
+            {"method": method, "url": url, "body": body, "headers": headers, **kwargs}
+        )
+        return self.answer
+
+
+def rows(count: int = 2) -> list[Any]:
+    events = [factory.search(factory.RECEIVED_AT, query=f"caf\u00e9 {i}") for i in range(count)]
+    stored, rejected = validate_events(events, factory.RECEIVED_AT)
+    assert not rejected
+    return stored
+
+
+def test_the_body_carries_each_rows_json_unchanged_with_its_event_id_as_insert_id() -> None:
+    sent = rows()
+
+    body = json.loads(insert_all_body(sent))
+
+    assert body["skipInvalidRows"] is False
+    assert body["ignoreUnknownValues"] is False
+    assert [item["insertId"] for item in body["rows"]] == [row.event_id for row in sent]
+    assert [item["json"] for item in body["rows"]] == [json.loads(row.json) for row in sent]
+    # Non-ASCII text travels as UTF-8, as validation wrote it.
+    assert "café 0".encode() in insert_all_body(sent)
+
+
+def test_a_call_posts_to_the_tables_insert_all_url_without_urllib3_retries() -> None:
+    transport = RecordingTransport(Answer(200, b'{"kind":"bigquery#tableDataInsertAllResponse"}'))
+    client = HttpInsertAll(transport, endpoint="http://127.0.0.1:9050/")
+
+    errors = client.insert_all("example.com:app.events.searches", rows(1), timeout=2.5)
+
+    assert errors == []
+    [call] = transport.calls
+    assert call["method"] == "POST"
+    # A domain-scoped project keeps its dot.
+    assert call["url"] == (
+        "http://127.0.0.1:9050/bigquery/v2/projects/example.com:app/datasets/events"
+        "/tables/searches/insertAll"
+    )
+    assert call["headers"] == {"Content-Type": "application/json"}
+    assert (call["timeout"], call["retries"]) == (2.5, False)
+
+
+def test_per_row_errors_are_returned_as_bigquery_sent_them() -> None:
+    insert_errors = [{"index": 1, "errors": [{"reason": "invalid", "message": "bad"}]}]
+    answer = Answer(200, json.dumps({"insertErrors": insert_errors}).encode())
+    client = HttpInsertAll(RecordingTransport(answer))
+
+    assert client.insert_all("p.d.searches", rows(), timeout=1) == insert_errors
+
+
+@pytest.mark.parametrize(
+    ("status", "data", "transient"),
+    [
+        (503, b'{"error":{"code":503,"message":"Unavailable","errors":[]}}', True),
+        (
+            403,
+            b'{"error":{"code":403,"message":"Quota","errors":[{"reason":"quotaExceeded"}]}}',
+            True,
+        ),
+        (
+            403,
+            b'{"error":{"code":403,"message":"Denied","errors":[{"reason":"accessDenied"}]}}',
+            False,
+        ),
+        (404, b'{"error":{"code":404,"message":"Not found: Table p:d.searches"}}', False),
+        (502, b"<html>Bad Gateway</html>", True),
+        (400, b"", False),
+    ],
+)
+def test_an_answer_other_than_200_raises_an_error_the_retry_rule_reads(
+    status: int, data: bytes, transient: bool
+) -> None:
+    client = HttpInsertAll(RecordingTransport(Answer(status, data)))
+
+    with pytest.raises(ApiError) as raised:
+        client.insert_all("p.d.searches", rows(1), timeout=1)
+
+    assert raised.value.code == status
+    assert is_transient(raised.value) is transient
+    assert describe(raised.value).startswith(f"ApiError: {status}")
