@@ -58,9 +58,9 @@ def test_the_body_carries_each_rows_json_unchanged_with_its_event_id_as_insert_i
     assert "café 0".encode() in insert_all_body(sent)
 
 
-def test_a_call_posts_to_the_tables_insert_all_url_without_urllib3_retries() -> None:
+def test_a_call_posts_to_the_tables_insert_all_path_without_urllib3_retries() -> None:
     transport = RecordingTransport(Answer(200, b'{"kind":"bigquery#tableDataInsertAllResponse"}'))
-    client = HttpInsertAll(transport, endpoint="http://127.0.0.1:9050/")
+    client = HttpInsertAll(transport)
 
     errors = client.insert_all("example.com:app.events.searches", rows(1), timeout=2.5)
 
@@ -69,8 +69,7 @@ def test_a_call_posts_to_the_tables_insert_all_url_without_urllib3_retries() -> 
     assert call["method"] == "POST"
     # A domain-scoped project keeps its dot.
     assert call["url"] == (
-        "http://127.0.0.1:9050/bigquery/v2/projects/example.com:app/datasets/events"
-        "/tables/searches/insertAll"
+        "/bigquery/v2/projects/example.com:app/datasets/events/tables/searches/insertAll"
     )
     assert call["headers"] == {"Content-Type": "application/json"}
     assert (call["timeout"], call["retries"]) == (2.5, False)

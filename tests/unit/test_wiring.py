@@ -83,5 +83,6 @@ def test_each_client_pools_a_connection_per_table_write_and_reads_no_proxy_per_c
         assert session.get_adapter("http://127.0.0.1:9/")._pool_maxsize == 6 * len(FAMILIES)
 
     # The capture path's inserts have a pool of their own, sized the same way.
-    pool = clients.bigquery_inserts(config)._transport.http
-    assert pool.connection_from_url(CLOSED).pool.maxsize == 6 * len(FAMILIES)
+    inserts = clients.bigquery_inserts(config)  # held: AuthorizedHttp closes its pool when freed
+    pool = inserts._transport.http
+    assert (pool.host, pool.port, pool.pool.maxsize) == ("127.0.0.1", 9, 6 * len(FAMILIES))

@@ -36,7 +36,8 @@ def bigquery_client(config: Config) -> Any:
 
 def bigquery_inserts(config: Config) -> Any:
     """The capture path's insertAll calls (``insert_all.HttpInsertAll``): google-auth's urllib3
-    transport over a pool with a connection for every table write the instance runs at once."""
+    transport over the BigQuery host's pool, with a connection for every table write the instance
+    runs at once."""
     import urllib3
     from google.auth.transport.urllib3 import AuthorizedHttp
 
@@ -50,11 +51,11 @@ def bigquery_inserts(config: Config) -> Any:
         import google.auth
 
         credentials, _ = google.auth.default(scopes=SCOPES)
-    pool = urllib3.PoolManager(num_pools=4, maxsize=config.server_threads * len(FAMILIES))
-    return HttpInsertAll(
-        AuthorizedHttp(credentials, http=pool),  # type: ignore[no-untyped-call]
-        endpoint=config.bigquery_emulator_host or BIGQUERY_API,
+    pool = urllib3.connection_from_url(
+        config.bigquery_emulator_host or BIGQUERY_API,
+        maxsize=config.server_threads * len(FAMILIES),
     )
+    return HttpInsertAll(AuthorizedHttp(credentials, http=pool))  # type: ignore[no-untyped-call]
 
 
 def storage_client(config: Config) -> Any:

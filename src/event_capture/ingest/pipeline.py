@@ -263,11 +263,11 @@ class CapturePipeline:
         not_stored: list[Row],
         sinks: dict[str, SinkResult],
     ) -> dict[str, Any]:
-        by_type: dict[str, Counter[str]] = {}
-        for row in rows:
-            counts = by_type.setdefault(row.event_type, Counter())
-            counts["received"] += 1
-            counts["accepted" if not not_stored else "not_stored"] += 1
+        outcome = "accepted" if not not_stored else "not_stored"
+        by_type = {
+            name: Counter({"received": count, outcome: count})
+            for name, count in Counter(row.event_type for row in rows).items()
+        }
         for rejection in rejections:
             # Only known types: an unknown one is client input and may be anything.
             name = rejection.event_type

@@ -62,8 +62,11 @@ def per_table[T](
 ) -> list[T]:
     """``write`` once per table, in parallel on ``executor`` when there are several tables, so
     one slow table never holds up the others; results in table order."""
-    groups = group_by_table(rows)
+    groups = list(group_by_table(rows).items())
     if executor is None or len(groups) < 2:
-        return [write(table, table_rows) for table, table_rows in groups.items()]
-    futures = [executor.submit(write, table, table_rows) for table, table_rows in groups.items()]
-    return [future.result() for future in futures]
+        return [write(table, table_rows) for table, table_rows in groups]
+    # The first table is written on the calling thread, which would otherwise only wait: one
+    # thread fewer contending for the GIL.
+    futures = [executor.submit(write, table, table_rows) for table, table_rows in groups[1:]]
+    first = write(*groups[0])
+    return [first, *(future.result() for future in futures)]

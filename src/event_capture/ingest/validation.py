@@ -79,6 +79,11 @@ _MESSAGES = {
 
 
 _SERVER_FIELDS = {"schema_version"}
+# The end of every stored row of a model: its schema version and the closing brace.
+_VERSION_FIELD = {
+    model: f',"schema_version":"{model.SCHEMA_VERSION}"}}'.encode()
+    for model in MODEL_BY_EVENT_TYPE.values()
+}
 
 
 def _path(location: tuple[int | str, ...]) -> str:
@@ -112,7 +117,7 @@ def _reject(index: int, raw: Any, errors: tuple[FieldError, ...]) -> Rejection:
 
 
 def _validate_one(
-    index: int, raw: Any, prefix: str, context: dict[str, Any], received_at_text: str
+    index: int, raw: Any, prefix: str, context: dict[str, Any], received_at_field: bytes
 ) -> Row | tuple[FieldError, ...]:
     if not isinstance(raw, dict):
         return (FieldError(prefix or "event", "model_type", "must be an object"),)
@@ -132,11 +137,7 @@ def _validate_one(
     # version replacing whatever the client sent.
     serializer = model.__pydantic_serializer__
     encoded = serializer.to_json(event, exclude_none=True, exclude=_SERVER_FIELDS)
-    encoded = encoded[:-1] + b',"%s":"%s","schema_version":"%s"}' % (
-        PARTITION_COLUMN.encode(),
-        received_at_text.encode(),
-        model.SCHEMA_VERSION.encode(),
-    )
+    encoded = encoded[:-1] + received_at_field + _VERSION_FIELD[model]
     if len(encoded) > MAX_EVENT_BYTES:
         message = f"must be at most {MAX_EVENT_BYTES} bytes"
         return (FieldError(prefix or "event", "event_too_large", message),)
@@ -155,12 +156,13 @@ def validate_events(
     """
     context = {"received_at": received_at}
     received_at_text = received_at.isoformat().replace("+00:00", "Z")
+    received_at_field = f',"{PARTITION_COLUMN}":"{received_at_text}"'.encode()
     rows: list[Row] = []
     rejections: list[Rejection] = []
     seen_ids: set[str] = set()
     for index, raw in enumerate(raw_events):
         prefix = f"events[{index}]" if batch else ""
-        outcome = _validate_one(index, raw, prefix, context, received_at_text)
+        outcome = _validate_one(index, raw, prefix, context, received_at_field)
         if isinstance(outcome, Row) and outcome.event_id in seen_ids:
             # Two copies in one request are a client bug; the first one is kept.
             message = "appears more than once in this request"

@@ -38,6 +38,8 @@ _EPOCH_LIKE = re.compile(r"\s*-?\d+(\.\d+)?\s*")
 def _require_string(value: Any) -> Any:
     # pydantic's lax datetime also takes epoch numbers; a number here is a client bug
     # (seconds or milliseconds?), so only ISO 8601 strings are accepted.
+    if type(value) is str and ("T" in value or ":" in value):
+        return value  # the usual ISO 8601 string; nothing epoch-like has either character
     if not isinstance(value, str | datetime) or (
         isinstance(value, str) and _EPOCH_LIKE.fullmatch(value)
     ):
@@ -49,6 +51,8 @@ def _storable_instant(value: datetime) -> datetime:
     # BigQuery stores the UTC instant, from 0001-01-01 to 9999-12-31T23:59:59.999999Z: the
     # range of Python's datetime, so the conversion overflows exactly where BigQuery would
     # refuse the row (an offset pushing year 1 or year 9999 past the range).
+    if 1 < value.year < 9999:
+        return value  # no offset reaches a year boundary from here
     try:
         value.replace(tzinfo=None) - (value.utcoffset() or timedelta(0))
     except OverflowError:
