@@ -61,7 +61,7 @@ LOG_DIR = STATE_DIR / "logs" / "capture-bench"
 JSON_HEADERS = {"Content-Type": "application/json"}
 
 # Targets the summary compares against.
-TARGET_CPU_US_AT_500 = 40.0
+TARGET_CPU_US_AT_500 = 25.0
 TARGET_CPU_RATIO_1_TO_500 = 25.0
 TARGET_INSERTS_PER_1K = 2.0
 TARGET_PEAK_RSS_MB = 200.0
