@@ -26,7 +26,7 @@ define write_pth
 	@$(1) -c 'import sysconfig, sys; open(sysconfig.get_paths()["purelib"] + "/event-capture.pth", "w").write("\n".join(sys.argv[1:]) + "\n")' "$(CURDIR)/src" "$(CURDIR)/client/src" "$(CURDIR)"
 endef
 
-.PHONY: backfill-archive help run test check lint typecheck schema-drift fast-test bench schemas setup redis-server replay nightly plan deploy-venvs clean clean-data
+.PHONY: backfill-archive help run test check lint typecheck schema-drift fast-test bench schemas setup redis-server replay nightly materialize warehouse plan deploy-venvs clean clean-data
 
 help:
 	@echo "make run        start the local cloud: emulators + capture function on 127.0.0.1:8080"
@@ -39,6 +39,8 @@ help:
 	@echo "make replay     re-insert dead-lettered rows (same variables as the function)"
 	@echo "make backfill-archive FROM=.. TO=..  archive what BigQuery holds and the archive lacks (DRY_RUN=true)"
 	@echo "make nightly    run the nightly scheduled queries once on make run's cloud (RUN_DATE=)"
+	@echo "make materialize  load the newest feature snapshot into make run's Redis"
+	@echo "make warehouse  make nightly, then make materialize (REDIS_ENABLED=true make run first)"
 	@echo "make plan       print what pulumi up would create (mocked; STACK=Pulumi.<stack>.yaml)"
 	@echo "make deploy-venvs  create the venvs pulumi up and the policy pack run in"
 	@echo "make clean-data forget the local BigQuery/GCS data of make run"
@@ -137,6 +139,11 @@ backfill-archive: $(VENV)/.installed
 RUN_DATE ?= $(shell date -u +%F)
 nightly: $(VENV)/.installed
 	@$(PY) -m tools.nightly --run-date $(RUN_DATE)
+
+materialize: $(VENV)/.installed
+	@$(PY) -m tools.materialize
+
+warehouse: nightly materialize
 
 STACK ?= Pulumi.example.yaml
 plan: $(VENV)/.installed

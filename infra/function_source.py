@@ -21,6 +21,8 @@ BUILD_DIR = REPO_ROOT / "infra" / ".build"
 CAPTURE_PACKAGES: dict[str, Path] = {
     "event_capture/schemas": REPO_ROOT / "client" / "src" / "event_capture" / "schemas",
     "event_capture/ingest": REPO_ROOT / "src" / "event_capture" / "ingest",
+    # Its Redis keys: the capture path writes the live activity the features function reads.
+    "event_capture/features": REPO_ROOT / "src" / "event_capture" / "features",
     "event_capture/tables": REPO_ROOT / "src" / "event_capture" / "tables",
 }
 

@@ -28,6 +28,7 @@ from localcloud.processes import (
     Service,
     bigquery_emulator,
     capture_function,
+    features_function,
     free_port,
     gcs_emulator,
     redis_server,
@@ -48,6 +49,7 @@ class CloudSettings:
     gcs_port: int = 0
     redis_port: int = 0
     function_port: int = 0
+    features_port: int = 0
     # Start redis-server and enable the function's Redis sink.
     redis: bool = False
     # fake-gcs-server's filesystem backend keeps objects (dead letters) across its restarts,
@@ -206,6 +208,22 @@ class LocalCloud:
         self, *, port: int = 0, log_path: Path | None = None, env: Mapping[str, str] | None = None
     ) -> Service:
         return self.function(port=port, log_path=log_path, env=env).start()
+
+    def features_env(self, **overrides: str) -> dict[str, str]:
+        """The features function's configuration variables for this cloud."""
+        return {"REDIS_URL": self.redis_url, **overrides}
+
+    def start_features(
+        self, *, port: int = 0, log_path: Path | None = None, env: Mapping[str, str] | None = None
+    ) -> Service:
+        """The features function on this cloud's Redis, started; ``stop()`` stops it."""
+        service = features_function(
+            self.features_env(**(env or {})),
+            port or free_port(),
+            log_path or self.settings.log_dir / "features-function.log",
+        )
+        self._functions.append(service)
+        return service.start()
 
     # --- clients -------------------------------------------------------------------------------
 

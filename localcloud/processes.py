@@ -18,6 +18,7 @@ from pathlib import Path
 
 import psutil
 
+from event_capture.features.config import CONFIG_VARIABLES as FEATURES_CONFIG_VARIABLES
 from event_capture.ingest.config import CONFIG_VARIABLES
 
 REPO = Path(__file__).resolve().parent.parent
@@ -27,6 +28,7 @@ BIGQUERY_EMULATOR_VENV = REPO / ".venv-bigquery-emulator"
 # them here, so the server must run with this HOME (it never downloads anything).
 BIGQUERY_EMULATOR_HOME = STATE_DIR / "bigquery-home"
 CAPTURE_SOURCE = REPO / "functions" / "capture" / "main.py"
+FEATURES_SOURCE = REPO / "functions" / "features" / "main.py"
 
 
 def free_port() -> int:
@@ -317,7 +319,7 @@ def function_server(
         port=port,
         ready=lambda: port_open(port),
         env=env,
-        withheld=CONFIG_VARIABLES,
+        withheld=CONFIG_VARIABLES | FEATURES_CONFIG_VARIABLES,
         log_path=log_path,
         # Under a second on a quiet machine; a starved CI VM needs far longer to import.
         start_timeout=300,
@@ -329,6 +331,17 @@ def capture_function(env: Mapping[str, str], port: int, log_path: Path | None = 
         name="capture-function",
         source=CAPTURE_SOURCE,
         target="capture",
+        env=env,
+        port=port,
+        log_path=log_path,
+    )
+
+
+def features_function(env: Mapping[str, str], port: int, log_path: Path | None = None) -> Service:
+    return function_server(
+        name="features-function",
+        source=FEATURES_SOURCE,
+        target="features",
         env=env,
         port=port,
         log_path=log_path,

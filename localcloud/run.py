@@ -2,7 +2,8 @@
 
 Starts the BigQuery emulator, fake-gcs-server and (with REDIS_ENABLED=true) redis-server,
 creates the dataset, tables and bucket from ``event_capture/tables``, and the warehouse's views
-and tables, then serves the capture function on 127.0.0.1:8080. BigQuery and GCS data live
+and tables, then serves the capture function on 127.0.0.1:8080 (and, with Redis, the features
+function on 127.0.0.1:8081). BigQuery and GCS data live
 under ``.localcloud/`` and survive a restart; ``make clean-data`` forgets them.
 """
 
@@ -29,6 +30,7 @@ PORT_VARIABLES = {
     "BIGQUERY_EMULATOR_PORT": 9050,
     "GCS_EMULATOR_PORT": 4443,
     "REDIS_PORT": 6380,
+    "FEATURES_PORT": 8081,
 }
 
 
@@ -44,6 +46,7 @@ def run_settings(env: Mapping[str, str] = os.environ) -> CloudSettings:
         gcs_port=port["GCS_EMULATOR_PORT"],
         redis_port=port["REDIS_PORT"],
         function_port=port["PORT"],
+        features_port=port["FEATURES_PORT"],
         redis=env.get("REDIS_ENABLED", "false").lower() == "true",
     )
 
@@ -56,6 +59,7 @@ def _ports_in_use(settings: CloudSettings) -> list[str]:
     }
     if settings.redis:
         ports["REDIS_PORT"] = settings.redis_port
+        ports["FEATURES_PORT"] = settings.features_port
     return [f"port {port} ({name})" for name, port in ports.items() if port_open(port)]
 
 
@@ -78,6 +82,11 @@ def main() -> None:
         create_warehouse(cloud.bigquery_client(), settings.warehouse_datasets)
         # The function's one-line-per-request JSON log goes to this terminal, as on Cloud Run.
         function = cloud.start_function(log_path=Path("/dev/stdout"))
+        features = (
+            cloud.start_features(port=settings.features_port, log_path=Path("/dev/stdout"))
+            if settings.redis
+            else None
+        )
     except Exception as error:  # noqa: BLE001 - report and clean up whatever started
         print(f"error: {error}", file=sys.stderr)
         stop(status=1)
@@ -93,6 +102,16 @@ def main() -> None:
     tables = [definition["table_id"] for definition in load_table_definitions()]
     tomorrow = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
     redis = f"on port {cloud.redis.port}" if settings.redis else "off (REDIS_ENABLED=true)"
+    sample_user = json.loads(sample.read_text())["events"][0]["user_id"]
+    serving = (
+        f"""
+features function ready on {features.url}; a sample user's features (after make warehouse,
+or live only before it):
+  curl -s '{features.url}/v1/users/{sample_user}/features?limit=5' | python3 -m json.tool
+"""
+        if features
+        else ""
+    )
     print(
         f"""
 capture function ready on {function.url}  (tables: {", ".join(tables)})
@@ -106,14 +125,14 @@ see the rows in BigQuery (every table, today's counts and latest rows):
   .venv/bin/python -m tools.show_rows
 or any query:
   .venv/bin/python -m tools.show_rows {shlex.quote(query)}
-run the nightly scheduled queries on today's data:
-  make nightly RUN_DATE={tomorrow}
-
+run the nightly scheduled queries on today's data (and load the features into Redis):
+  make {"warehouse" if features else "nightly"} RUN_DATE={tomorrow}
+{serving}
 Ctrl-C stops everything.
 """,
         flush=True,
     )
-    services = [*cloud.backends, function]
+    services = [*cloud.backends, function, *([features] if features else [])]
     while all(service.running for service in services):
         time.sleep(0.5)
     dead = [service.name for service in services if not service.running]

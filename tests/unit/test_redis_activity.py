@@ -10,13 +10,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from event_capture.features.keys import activity_key, daily_counts_key
 from event_capture.ingest.row import Request, Row
-from event_capture.ingest.sinks.redis_activity import (
-    ACTIVITY_FIELDS,
-    RedisActivitySink,
-    activity_key,
-    daily_counts_key,
-)
+from event_capture.ingest.sinks.redis_activity import ACTIVITY_FIELDS, RedisActivitySink
 from event_capture.ingest.sinks.result import FailureKind, SinkStatus
 from event_capture.ingest.validation import validate_events
 from tests.unit import event_factory as factory
@@ -115,8 +111,10 @@ def test_an_activity_entry_holds_only_the_listed_fields() -> None:
 
     [push] = [c for c in client.pipelines[0].commands if c[0] == "lpush"]
     entry = json.loads(push[2])
-    assert set(entry) <= set(ACTIVITY_FIELDS)
+    assert set(entry) <= {*ACTIVITY_FIELDS, "product_ids"}
     assert entry["order_id"] == event["order_id"] and "items" not in entry
+    # The order's products, for the features' live part; no quantities or prices.
+    assert entry["product_ids"] == [item["product_id"] for item in event["items"]]
     assert "user_id" not in entry and "session_id" not in entry
 
 

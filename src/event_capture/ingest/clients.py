@@ -96,12 +96,23 @@ def _storage_client(config: Config) -> Any:
 
 
 def redis_client(config: Config) -> Any:
-    import redis
+    return redis_connection(config.redis_url, config.redis_timeout_seconds)
 
-    # Short timeouts: a slow cache must not hold up a capture request.
+
+def redis_connection(url: str, timeout_seconds: float) -> Any:
+    """A Redis client that gives up after one attempt of at most ``timeout_seconds``.
+
+    redis-py retries three times with backoff of up to seconds by default; the capture and
+    features paths answer (cache skipped, or a 503 with Retry-After) instead of waiting.
+    """
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
     return redis.Redis.from_url(
-        config.redis_url,
-        socket_connect_timeout=config.redis_timeout_seconds,
-        socket_timeout=config.redis_timeout_seconds,
+        url,
+        socket_connect_timeout=timeout_seconds,
+        socket_timeout=timeout_seconds,
         health_check_interval=30,
+        retry=Retry(NoBackoff(), 0),
     )

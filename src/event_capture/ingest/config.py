@@ -96,7 +96,7 @@ def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name}: must be true or false, got {raw!r}")
 
 
-def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+def number(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
     raw = env.get(name)
     if raw is None or raw.strip() == "":
         return default
@@ -107,6 +107,18 @@ def _number(env: Mapping[str, str], name: str, default: float, low: float, high:
     if not low <= value <= high:
         raise ConfigError(f"{name}: must be between {low:g} and {high:g}, got {raw!r}")
     return value
+
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def load_redis_url(env: Mapping[str, str]) -> str:
+    """``REDIS_URL``; in the cloud it comes from Secret Manager (it may hold a password)."""
+    url = env.get("REDIS_URL") or DEFAULT_REDIS_URL
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        # Not quoted: the URL may carry a password.
+        raise ConfigError("REDIS_URL: must start with redis://, rediss:// or unix://")
+    return url
 
 
 def load_config(env: Mapping[str, str] | None = None) -> Config:
@@ -133,36 +145,30 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
     # any access to the archive; sharing the archive bucket is the simple default.
     dead_letter_bucket = env.get("DEAD_LETTER_BUCKET") or bucket
     redis_enabled = _flag(env, "REDIS_ENABLED", False)
-    redis_url = env.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-    if redis_enabled and not redis_url.startswith(("redis://", "rediss://", "unix://")):
-        raise ConfigError(
-            f"REDIS_URL: must start with redis://, rediss:// or unix://, got {redis_url!r}"
-        )
+    redis_url = load_redis_url(env) if redis_enabled else env.get("REDIS_URL", DEFAULT_REDIS_URL)
     return Config(
         project=project,
         bigquery_enabled=bigquery_enabled,
         bigquery_dataset=dataset,
         bigquery_emulator_host=env.get("BIGQUERY_EMULATOR_HOST") or None,
-        bigquery_deadline_seconds=_number(env, "BIGQUERY_DEADLINE_SECONDS", 20.0, 0.1, 300.0),
+        bigquery_deadline_seconds=number(env, "BIGQUERY_DEADLINE_SECONDS", 20.0, 0.1, 300.0),
         gcs_enabled=gcs_enabled,
         gcs_bucket=bucket,
         dead_letter_bucket=dead_letter_bucket,
-        gcs_deadline_seconds=_number(env, "GCS_DEADLINE_SECONDS", 10.0, 0.1, 300.0),
+        gcs_deadline_seconds=number(env, "GCS_DEADLINE_SECONDS", 10.0, 0.1, 300.0),
         storage_emulator_host=env.get("STORAGE_EMULATOR_HOST") or None,
         redis_enabled=redis_enabled,
         redis_url=redis_url,
-        redis_activity_length=int(_number(env, "REDIS_ACTIVITY_LENGTH", 100, 1, 10_000)),
+        redis_activity_length=int(number(env, "REDIS_ACTIVITY_LENGTH", 100, 1, 10_000)),
         redis_ttl_seconds=int(
-            _number(env, "REDIS_TTL_SECONDS", 7 * 24 * 3600, 60, RETENTION.total_seconds())
+            number(env, "REDIS_TTL_SECONDS", 7 * 24 * 3600, 60, RETENTION.total_seconds())
         ),
-        redis_timeout_seconds=_number(env, "REDIS_TIMEOUT_SECONDS", 0.5, 0.05, 30.0),
-        request_deadline_seconds=_number(
+        redis_timeout_seconds=number(env, "REDIS_TIMEOUT_SECONDS", 0.5, 0.05, 30.0),
+        request_deadline_seconds=number(
             env, "REQUEST_DEADLINE_SECONDS", 30.0, 1.0, MAX_REQUEST_DEADLINE_SECONDS
         ),
-        request_read_timeout_seconds=_number(
-            env, "REQUEST_READ_TIMEOUT_SECONDS", 10.0, 0.1, 3600.0
-        ),
-        circuit_failures=int(_number(env, "CIRCUIT_FAILURES", 3, 1, 100)),
-        circuit_cooldown_seconds=_number(env, "CIRCUIT_COOLDOWN_SECONDS", 5.0, 1.0, 3600.0),
-        server_threads=int(_number(env, "THREADS", 4 * (os.cpu_count() or 1), 1, 1000)),
+        request_read_timeout_seconds=number(env, "REQUEST_READ_TIMEOUT_SECONDS", 10.0, 0.1, 3600.0),
+        circuit_failures=int(number(env, "CIRCUIT_FAILURES", 3, 1, 100)),
+        circuit_cooldown_seconds=number(env, "CIRCUIT_COOLDOWN_SECONDS", 5.0, 1.0, 3600.0),
+        server_threads=int(number(env, "THREADS", 4 * (os.cpu_count() or 1), 1, 1000)),
     )

@@ -1,19 +1,19 @@
 """Recent per-user activity in Redis for real-time features (off unless REDIS_ENABLED=true).
 
-Per user, a capped list of compact recent events; per day, counters by event type. Every key
-has a TTL so nothing outlives the raw-event retention. Redis is a cache here, not a record:
-failures are reported and logged, never fail the request.
+Per user, a capped list of compact recent events; per day, counters by event type (the keys:
+``event_capture.features.keys``). The features function reads the list for its live part.
+Every key has a TTL so nothing outlives the raw-event retention. Redis is a cache here, not a
+record: failures are reported and logged, never fail the request.
 """
 
 import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from event_capture.features.keys import activity_key, daily_counts_key
 from event_capture.ingest.retry import describe
 from event_capture.ingest.row import Request, Row
 from event_capture.ingest.sinks.result import FailureKind, SinkResult, all_failed
-
-KEY_PREFIX = "capture:"
 
 # Enough to drive "recently viewed", "search again" and "reorder" features without copying
 # whole events (an order's line items can be kilobytes) into memory-priced storage.
@@ -32,18 +32,14 @@ ACTIVITY_FIELDS = (
 )
 
 
-def activity_key(user_id: str) -> str:
-    return f"{KEY_PREFIX}activity:{user_id}"
-
-
-def daily_counts_key(day: str) -> str:
-    return f"{KEY_PREFIX}counts:{day}"
-
-
 def activity_entry(row: Row) -> str:
-    return json.dumps(
-        {key: row.data[key] for key in ACTIVITY_FIELDS if key in row.data}, separators=(",", ":")
-    )
+    data = row.data
+    entry = {key: data[key] for key in ACTIVITY_FIELDS if key in data}
+    if "items" in data:
+        # An order's products, without quantities and prices: what "ordered since the
+        # snapshot" needs (the features function's live part).
+        entry["product_ids"] = [item["product_id"] for item in data["items"]]
+    return json.dumps(entry, separators=(",", ":"))
 
 
 class RedisActivitySink:

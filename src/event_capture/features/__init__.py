@@ -1,0 +1,1 @@
+"""Features served to the app: the nightly snapshot in Redis, merged with live activity."""

@@ -1,0 +1,168 @@
+"""Read a user's or a product's features from Redis: the snapshot, merged with live activity.
+
+One round trip per answer in the usual case (snapshot meta, the user's document and their
+activity in one pipeline), a second only for "similar to what you just viewed". The pointer to
+the current snapshot is cached for ``pointer_seconds``: a replaced snapshot outlives the
+switch by minutes (``keys.REPLACED_TTL_SECONDS``), so a cached pointer never reads a half.
+"""
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from typing import Any
+
+from event_capture.features import keys, live
+from event_capture.features.documents import ProductDocument, UserDocument
+from event_capture.schemas.features import (
+    Part,
+    ProductSimilar,
+    RecentItems,
+    UserFeatures,
+)
+
+
+class RedisUnavailableError(Exception):
+    """Redis did not answer in time or refused; the message is the error's type and text."""
+
+
+@dataclass
+class Reading:
+    """What one answer cost, for its log line."""
+
+    round_trips: int = 0
+    snapshot: str | None = None
+
+
+def _text(value: Any) -> str | None:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class FeatureReader:
+    def __init__(
+        self,
+        redis: Callable[[], Any],
+        *,
+        activity_length: int = 100,
+        pointer_seconds: float = 1.0,
+        today: Callable[[], dt.date] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._redis_factory = redis
+        self._redis: Any = None
+        self._lock = threading.Lock()
+        self._activity_length = activity_length
+        self._pointer_seconds = pointer_seconds
+        self._today = today or (lambda: dt.datetime.now(dt.UTC).date())
+        self._monotonic = monotonic
+        self._pointer: tuple[str | None, float] | None = None
+
+    def _client(self) -> Any:
+        with self._lock:
+            if self._redis is None:
+                self._redis = self._redis_factory()
+            return self._redis
+
+    def _call(self, reading: Reading, fn: Callable[[Any], Any]) -> Any:
+        reading.round_trips += 1
+        try:
+            return fn(self._client())
+        except Exception as error:  # redis' ConnectionError, TimeoutError and kin
+            raise RedisUnavailableError(f"{type(error).__name__}: {error}"[:200]) from error
+
+    def _snapshot(self, reading: Reading) -> str | None:
+        now = self._monotonic()
+        cached = self._pointer
+        if cached is None or now - cached[1] > self._pointer_seconds:
+            pointer = _text(self._call(reading, lambda r: r.get(keys.CURRENT_SNAPSHOT)))
+            self._pointer = cached = (pointer, now)
+        reading.snapshot = cached[0]
+        return cached[0]
+
+    def _forget_pointer(self) -> None:
+        self._pointer = None
+
+    def user(
+        self, user_id: str, parts: Collection[Part], limit: int, reading: Reading | None = None
+    ) -> UserFeatures:
+        """The user's answer; raises ``RedisUnavailableError`` when Redis cannot be read."""
+        reading = reading or Reading()
+        snapshot = self._snapshot(reading)
+
+        def read(r: Any) -> list[Any]:
+            pipe = r.pipeline(transaction=False)
+            if snapshot:
+                pipe.hget(keys.snapshot_meta_key(snapshot), "snapshot_date")
+                pipe.hget(keys.snapshot_users_key(snapshot), user_id)
+            pipe.lrange(keys.activity_key(user_id), 0, self._activity_length - 1)
+            result: list[Any] = pipe.execute()
+            return result
+
+        answer = self._call(reading, read)
+        snapshot_date: dt.date | None = None
+        document: UserDocument | None = None
+        if snapshot:
+            meta_date, raw_document, activity = answer
+            if meta_date is None:
+                # Expired or never completed: the pointer is stale; read it again next time.
+                self._forget_pointer()
+            else:
+                snapshot_date = dt.date.fromisoformat(_text(meta_date) or "")
+                if raw_document is not None:
+                    document = UserDocument.model_validate_json(raw_document)
+        else:
+            [activity] = answer
+        entries = live.parse_activity(activity)
+        since = live.Since.of(entries, snapshot_date)
+        recent = live.recent_items(entries, limit)
+        features = UserFeatures(
+            user_id=user_id,
+            known=document is not None or bool(entries),
+            snapshot=snapshot_date,
+            degraded=[] if snapshot_date else ["snapshot_missing"],
+            profile=document.profile if document and "profile" in parts else None,
+            reorder_due=live.reorder_due(document.reorder, since, self._today(), limit)
+            if document and "reorder_due" in parts
+            else [],
+            recommendations=live.recommendations(document, since, limit)
+            if document and "recommendations" in parts
+            else [],
+            recent=recent if "recent" in parts else RecentItems(),
+        )
+        sources = live.similar_sources(recent)
+        if "similar_to_recent" in parts and snapshot_date and snapshot and sources:
+            products_key = keys.snapshot_products_key(snapshot)
+            raw = self._call(reading, lambda r: r.hmget(products_key, sources))
+            documents = [ProductDocument.model_validate_json(d) if d else None for d in raw]
+            similar = live.similar_to_recent(sources, documents, since, limit)
+            features = features.model_copy(update={"similar_to_recent": similar})
+        return features
+
+    def similar(
+        self, product_id: str, limit: int, reading: Reading | None = None
+    ) -> ProductSimilar:
+        """A product's similar products (nightly only); raises ``RedisUnavailableError``."""
+        reading = reading or Reading()
+        snapshot = self._snapshot(reading)
+        if not snapshot:
+            return ProductSimilar.defaults(product_id, "snapshot_missing")
+
+        def read(r: Any) -> list[Any]:
+            pipe = r.pipeline(transaction=False)
+            pipe.hget(keys.snapshot_meta_key(snapshot), "snapshot_date")
+            pipe.hget(keys.snapshot_products_key(snapshot), product_id)
+            result: list[Any] = pipe.execute()
+            return result
+
+        meta_date, raw = self._call(reading, read)
+        if meta_date is None:
+            self._forget_pointer()
+            return ProductSimilar.defaults(product_id, "snapshot_missing")
+        document = ProductDocument.model_validate_json(raw) if raw else None
+        return ProductSimilar(
+            product_id=product_id,
+            known=document is not None,
+            snapshot=dt.date.fromisoformat(_text(meta_date) or ""),
+            similar=document.similar[:limit] if document else [],
+        )
