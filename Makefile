@@ -110,6 +110,7 @@ bench: setup
 	@$(PY) bench/capture_throughput.py
 	@$(PY) bench/client_latency.py
 	@$(PY) bench/warehouse_nightly.py
+	@$(PY) bench/features_serving.py
 	@$(PY) bench/faults.py
 
 # Fuzzing needs its own venv (atheris, schemathesis), so `make test` never installs them.
