@@ -149,7 +149,7 @@ def over_http(url: str, paths: list[str], callers: int, per_caller: int) -> list
 
     def caller(seed: int) -> None:
         rng = random.Random(seed)
-        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+        connection = http.client.HTTPConnection("127.0.0.1", parts.port, timeout=10)
         mine = []
         for i in range(per_caller + 5):
             started = time.perf_counter()
@@ -244,8 +244,8 @@ def main() -> None:
             env={"REDIS_ENABLED": "true", "GCS_ENABLED": "false", "WORKERS": "1", "THREADS": "8"}
         )
         cap, feat = urlsplit(capture.url), urlsplit(features.url)
-        post = http.client.HTTPConnection(cap.hostname, cap.port, timeout=60)
-        get = http.client.HTTPConnection(feat.hostname, feat.port, timeout=10)
+        post = http.client.HTTPConnection("127.0.0.1", cap.port, timeout=60)
+        get = http.client.HTTPConnection("127.0.0.1", feat.port, timeout=10)
         fresh: list[float] = []
         for n in range(200):
             user, product = f"u_fresh_{n}", f"sku_fresh_{n}"
