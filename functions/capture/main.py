@@ -12,10 +12,11 @@ from typing import Any
 
 import flask
 import functions_framework
-from werkzeug.exceptions import HTTPException, InternalServerError, NotFound
+from werkzeug.exceptions import HTTPException, InternalServerError
 
 from event_capture.ingest import log_fields
 from event_capture.ingest.config import load_config
+from event_capture.ingest.every_path import serve_every_path
 from event_capture.ingest.http_contract import (
     HttpError,
     check_request,
@@ -128,20 +129,6 @@ def _answer(request: flask.Request) -> flask.Response:
         return _crash(error)
 
 
-def _every_path(error: NotFound) -> flask.Response:
-    # functions-framework answers /robots.txt and /favicon.ico with its own 404 page (and
-    # Flask /static/... when no such file exists); the contract is the same on every path.
-    return _answer(flask.request)
-
-
-def _no_static_route() -> flask.Response | None:
-    # Flask's /static/<path> route answers OPTIONS itself (an empty HTML 200) before any error
-    # handler could; this hook runs first, so it is the function's answer there too.
-    if flask.request.endpoint == "static":
-        return _answer(flask.request)
-    return None
-
-
 def _server_error(error: InternalServerError) -> flask.Response:
     # An exception outside the function (in the framework's hooks); replaces the plain-text
     # crash page with the function's JSON answer and log line.
@@ -157,13 +144,8 @@ def _http_error(error: HTTPException) -> flask.Response:
     return _refuse(refused)
 
 
+serve_every_path(_answer)
 if flask.has_app_context():
-    # functions-framework runs this module inside its app's context, before it adds the
-    # routes. Every path is the function: without these, werkzeug answers an empty path or
-    # doubled slashes with an HTML redirect before the function runs.
-    flask.current_app.url_map.strict_slashes = False
-    flask.current_app.url_map.merge_slashes = False
-    flask.current_app.before_request(_no_static_route)
-    flask.current_app.register_error_handler(NotFound, _every_path)
+    # functions-framework runs this module inside its app's context, before it adds the routes.
     flask.current_app.register_error_handler(InternalServerError, _server_error)
     flask.current_app.register_error_handler(HTTPException, _http_error)

@@ -10,11 +10,11 @@ from functools import partial
 
 import flask
 import functions_framework
-from werkzeug.exceptions import NotFound
 
 from event_capture.features.config import load_features_config, redis_client
 from event_capture.features.http_api import Answer, handle
 from event_capture.features.serve import FeatureReader
+from event_capture.ingest.every_path import serve_every_path
 
 CONFIG = load_features_config()
 READER = FeatureReader(partial(redis_client, CONFIG), activity_length=CONFIG.redis_activity_length)
@@ -53,22 +53,4 @@ def features(request: flask.Request) -> flask.Response:
     return _answer(request)
 
 
-def _every_path(error: NotFound) -> flask.Response:
-    # functions-framework answers /robots.txt and /favicon.ico itself; the contract is the same
-    # on every path.
-    return _answer(flask.request)
-
-
-def _no_static_route() -> flask.Response | None:
-    # Flask's /static/<path> route would answer before the function does.
-    if flask.request.endpoint == "static":
-        return _answer(flask.request)
-    return None
-
-
-if flask.has_app_context():
-    # As in the capture function: every path is the function's, answered in JSON.
-    flask.current_app.url_map.strict_slashes = False
-    flask.current_app.url_map.merge_slashes = False
-    flask.current_app.before_request(_no_static_route)
-    flask.current_app.register_error_handler(NotFound, _every_path)
+serve_every_path(_answer)
