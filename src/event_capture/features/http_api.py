@@ -10,7 +10,6 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote
 
 from pydantic import BaseModel
 
@@ -59,8 +58,8 @@ class RefusedError(Exception):
         self.parameter, self.rule, self.message, self.status = parameter, rule, message, status
 
 
-def _identifier(raw: str, parameter: str) -> str:
-    value = unquote(raw)
+def _identifier(value: str, parameter: str) -> str:
+    # The server has decoded the path once; decoding again would serve "a%253Ab" as "a:b".
     if not 1 <= len(value) <= MAX_ID_LENGTH or not _ID.fullmatch(value):
         raise RefusedError(
             parameter,

@@ -453,3 +453,27 @@ def test_the_materializer_function_loads_the_snapshot_a_succeeded_run_announces(
     bad = _cloud_event({}) | {"data": {"message": {"data": "not base64!"}}}
     status, line = deliver(bad)
     assert (status, line["rule"]) == (200, "notification_invalid")
+
+
+def test_the_client_package_reads_the_real_function(
+    warehouse: Warehouse, loaded: Any, features: Service, cloud: LocalCloud
+) -> None:
+    from event_capture.client import FeaturesClient
+
+    user, product = _user_with_recommendations(warehouse)
+    _, _, raw = get(f"{features.url}/v1/users/{user}/features?include=profile,recommendations")
+    with FeaturesClient(features.url, timeout_seconds=5) as client:
+        answer = client.user_features(user, include=["profile", "recommendations"])
+        similar = client.similar_products(product, limit=3)
+        with cloud.frozen(cloud.redis):
+            degraded = client.user_features(user)
+        stats = client.stats()
+
+    assert answer.model_dump(mode="json") == UserFeatures.model_validate(raw).model_dump(
+        mode="json"
+    )
+    assert answer.known and answer.profile is not None and answer.recommendations
+    assert similar.product_id == product and len(similar.similar) <= 3
+    # The function's own 503 body, not the client's fallback.
+    assert degraded.degraded == ["redis_unavailable"]
+    assert stats.fallbacks == 0 and stats.connections_opened == 1

@@ -31,8 +31,10 @@ PARTS: tuple[Part, ...] = (
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 50
 
-# Why an answer is missing parts it would otherwise have.
-Degraded = Literal["snapshot_missing", "redis_unavailable"]
+# Why an answer is missing parts it would otherwise have. "client_fallback": the client gave up
+# (timeout, error) and returned the defaults itself, so the app can tell them from an unknown
+# user's and not cache them.
+Degraded = Literal["snapshot_missing", "redis_unavailable", "client_fallback"]
 
 
 class _Answer(BaseModel):
