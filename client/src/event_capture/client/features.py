@@ -154,7 +154,7 @@ class FeaturesClient:
     def user_features(
         self, user_id: str, *, include: Iterable[Part] | None = None, limit: int | None = None
     ) -> UserFeatures:
-        """The user's features, or ``UserFeatures.defaults(user_id, "client_fallback")``; never raises for the
+        """The user's features, or the defaults marked ``client_fallback``; never raises for the
         function's trouble. ``include``: some of ``PARTS`` (all when None). ``limit``: items
         per list, 1 to ``MAX_LIMIT`` (the function's ``DEFAULT_LIMIT`` when None).
 
@@ -167,7 +167,7 @@ class FeaturesClient:
         return answer if answer is not None else UserFeatures.defaults(user_id, "client_fallback")
 
     def similar_products(self, product_id: str, *, limit: int | None = None) -> ProductSimilar:
-        """Products bought or viewed with this one, or ``ProductSimilar.defaults(product_id, "client_fallback")``.
+        """Products bought or viewed with this one, or the defaults marked ``client_fallback``.
 
         Raises ValueError, naming the argument, for what the function would refuse."""
         path = SIMILAR_PRODUCTS_PATH.format(
