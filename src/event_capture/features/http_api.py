@@ -73,7 +73,8 @@ def _limit(values: Sequence[str]) -> int:
     if not values:
         return DEFAULT_LIMIT
     raw = values[0]
-    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    # The length first: int() of thousands of digits raises (and costs) before any bound check.
+    if len(raw) > 3 or not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
         raise RefusedError("limit", "limit_range", f"limit: an integer from 1 to {MAX_LIMIT}")
     return int(raw)
 

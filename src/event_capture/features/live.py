@@ -42,17 +42,21 @@ def parse_activity(raw: Iterable[bytes | str]) -> list[Entry]:
             continue
         if occurred_at.tzinfo is None:
             continue
-        products = data.get("product_ids") or ([data["product_id"]] if "product_id" in data else [])
         query = data.get("query")
         entries.append(
             Entry(
-                event_type,
-                occurred_at,
-                tuple(str(p) for p in products),
-                query if isinstance(query, str) else None,
+                event_type, occurred_at, _products(data), query if isinstance(query, str) else None
             )
         )
     return entries
+
+
+def _products(data: dict[str, Any]) -> tuple[str, ...]:
+    """An order's ``product_ids`` or an interaction's ``product_id``; anything else is none."""
+    many, one = data.get("product_ids"), data.get("product_id")
+    if isinstance(many, list):
+        return tuple(p for p in many if isinstance(p, str))
+    return (one,) if isinstance(one, str) else ()
 
 
 def _unique(values: Iterable[str], limit: int) -> list[str]:

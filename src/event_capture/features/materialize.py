@@ -49,13 +49,16 @@ def _chunks(mapping: Mapping[str, str]) -> Iterator[dict[str, str]]:
         yield chunk
 
 
+def _text(value: Any) -> Any:
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def load_snapshot(
     redis: Any, snapshot: Snapshot, *, now: Callable[[], dt.datetime] | None = None
 ) -> LoadResult:
     """Make ``snapshot`` the one readers see; nothing changes if it already is."""
     snapshot_id = snapshot.id
-    current = redis.get(keys.CURRENT_SNAPSHOT)
-    current = current.decode() if isinstance(current, bytes) else current
+    current = _text(redis.get(keys.CURRENT_SNAPSHOT))
     counts = {"users": len(snapshot.users), "products": len(snapshot.products)}
     if current == snapshot_id and redis.exists(keys.snapshot_meta_key(snapshot_id)):
         return LoadResult(snapshot_id, False, len(snapshot.users), len(snapshot.products))
@@ -86,16 +89,17 @@ def load_snapshot(
         redis.set(keys.CURRENT_SNAPSHOT, snapshot_id, ex=keys.SNAPSHOT_TTL_SECONDS)
     except Exception:
         with contextlib.suppress(Exception):  # the TTL removes them anyway
-            redis.delete(meta, users, products)
+            # A SET that timed out may still have been applied: never delete what readers use.
+            if _text(redis.get(keys.CURRENT_SNAPSHOT)) != snapshot_id:
+                redis.delete(meta, users, products)
         raise
     if current and current != snapshot_id:
         pipe = redis.pipeline(transaction=False)
         for key in keys.snapshot_keys(current):
             pipe.expire(key, keys.REPLACED_TTL_SECONDS)
         pipe.execute()
-    return LoadResult(
-        snapshot_id, True, len(snapshot.users), len(snapshot.products), current or None
-    )
+    replaced = current if current and current != snapshot_id else None
+    return LoadResult(snapshot_id, True, len(snapshot.users), len(snapshot.products), replaced)
 
 
 # --- reading the snapshot from BigQuery --------------------------------------------------------

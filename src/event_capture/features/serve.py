@@ -13,6 +13,8 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel, ValidationError
+
 from event_capture.features import keys, live
 from event_capture.features.documents import ProductDocument, UserDocument
 from event_capture.schemas.features import (
@@ -37,6 +39,15 @@ class Reading:
 
 def _text(value: Any) -> str | None:
     return value.decode() if isinstance(value, bytes) else value
+
+
+def _document[D: BaseModel](model: type[D], raw: Any) -> D | None:
+    # A document this version cannot read (written by a newer materializer, or damaged) is
+    # served as absent rather than failing the answer; the next load rewrites it.
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError:
+        return None
 
 
 class FeatureReader:
@@ -110,7 +121,7 @@ class FeatureReader:
             else:
                 snapshot_date = dt.date.fromisoformat(_text(meta_date) or "")
                 if raw_document is not None:
-                    document = UserDocument.model_validate_json(raw_document)
+                    document = _document(UserDocument, raw_document)
         else:
             [activity] = answer
         entries = live.parse_activity(activity)
@@ -134,7 +145,7 @@ class FeatureReader:
         if "similar_to_recent" in parts and snapshot_date and snapshot and sources:
             products_key = keys.snapshot_products_key(snapshot)
             raw = self._call(reading, lambda r: r.hmget(products_key, sources))
-            documents = [ProductDocument.model_validate_json(d) if d else None for d in raw]
+            documents = [_document(ProductDocument, d) if d else None for d in raw]
             similar = live.similar_to_recent(sources, documents, since, limit)
             features = features.model_copy(update={"similar_to_recent": similar})
         return features
@@ -159,7 +170,7 @@ class FeatureReader:
         if meta_date is None:
             self._forget_pointer()
             return ProductSimilar.defaults(product_id, "snapshot_missing")
-        document = ProductDocument.model_validate_json(raw) if raw else None
+        document = _document(ProductDocument, raw) if raw else None
         return ProductSimilar(
             product_id=product_id,
             known=document is not None,

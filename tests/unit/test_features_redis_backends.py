@@ -1,0 +1,418 @@
+"""The two Redis backends the features tests run against, and the proof that they agree.
+
+``FakeRedis`` holds the few commands the features code and the capture sink send, in memory;
+``RedisServer`` starts a real redis-server (on a Unix socket in a temporary directory, so no
+port can be taken) when one is installed. ``test_features_materialize`` and
+``test_features_serve`` run every case on both; the tests here run one script of commands on
+both and compare every reply, so a case that passes on the fake alone still means something.
+``Recorder`` wraps either one to list the commands sent and to make one of them fail.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import subprocess
+import threading
+from collections.abc import Callable, Collection, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from event_capture.ingest.clients import redis_connection
+
+REDIS_SERVER = shutil.which("redis-server")
+NO_SERVER = "redis-server is not installed (make test installs it)"
+
+
+def _bytes(value: Any) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode()
+    if isinstance(value, int | float):
+        return str(value).encode()
+    raise TypeError(f"not a Redis value: {value!r}")
+
+
+class FakeRedis:
+    """The commands used here, with redis-py's replies (bytes, as without decode_responses).
+
+    A TTL does not run down: nothing here waits for one, and the tests read it back."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, Any] = {}
+        self.ttls: dict[str, int] = {}
+
+    # strings
+    def get(self, key: str) -> bytes | None:
+        value = self.data.get(key)
+        assert value is None or isinstance(value, bytes), f"WRONGTYPE {key}"
+        return value
+
+    def set(self, key: str, value: Any, ex: int | None = None) -> bool:
+        self.data[key] = _bytes(value)
+        self.ttls.pop(key, None)
+        if ex is not None:
+            self.ttls[key] = int(ex)
+        return True
+
+    # keys
+    def exists(self, *names: str) -> int:
+        return sum(name in self.data for name in names)
+
+    def delete(self, *names: str) -> int:
+        removed = 0
+        for name in names:
+            if self.data.pop(name, None) is not None:
+                removed += 1
+            self.ttls.pop(name, None)
+        return removed
+
+    def expire(self, name: str, seconds: int) -> bool:
+        if name not in self.data:
+            return False
+        self.ttls[name] = int(seconds)
+        return True
+
+    def ttl(self, name: str) -> int:
+        if name not in self.data:
+            return -2
+        return self.ttls.get(name, -1)
+
+    def keys(self, pattern: str = "*") -> list[bytes]:
+        assert pattern == "*", "only every key"
+        return [key.encode() for key in self.data]
+
+    def flushall(self) -> bool:
+        self.data.clear()
+        self.ttls.clear()
+        return True
+
+    # hashes
+    def _hash(self, name: str) -> dict[bytes, bytes]:
+        value = self.data.setdefault(name, {})
+        assert isinstance(value, dict), f"WRONGTYPE {name}"
+        return value
+
+    def hset(
+        self, name: str, key: str | None = None, value: Any = None, mapping: Any = None
+    ) -> int:
+        fields = dict(mapping or {})
+        if key is not None:
+            fields[key] = value
+        target = self._hash(name)
+        added = 0
+        for field_name, field_value in fields.items():
+            added += _bytes(field_name) not in target
+            target[_bytes(field_name)] = _bytes(field_value)
+        return added
+
+    def hget(self, name: str, key: str) -> bytes | None:
+        value = self.data.get(name)
+        return None if value is None else self._hash(name).get(_bytes(key))
+
+    def hmget(self, name: str, keys: list[str]) -> list[bytes | None]:
+        return [self.hget(name, key) for key in keys]
+
+    def hgetall(self, name: str) -> dict[bytes, bytes]:
+        return dict(self._hash(name)) if name in self.data else {}
+
+    def hincrby(self, name: str, key: str, amount: int = 1) -> int:
+        target = self._hash(name)
+        count = int(target.get(_bytes(key), b"0")) + amount
+        target[_bytes(key)] = str(count).encode()
+        return count
+
+    # lists
+    def _list(self, name: str) -> list[bytes]:
+        value = self.data.setdefault(name, [])
+        assert isinstance(value, list), f"WRONGTYPE {name}"
+        return value
+
+    def lpush(self, name: str, *values: Any) -> int:
+        target = self._list(name)
+        for value in values:
+            target.insert(0, _bytes(value))
+        return len(target)
+
+    def rpush(self, name: str, *values: Any) -> int:
+        target = self._list(name)
+        target.extend(_bytes(value) for value in values)
+        return len(target)
+
+    def lrange(self, name: str, start: int, end: int) -> list[bytes]:
+        if name not in self.data:
+            return []
+        items = self._list(name)
+        stop = len(items) if end == -1 else end + 1
+        return items[start:stop]
+
+    def ltrim(self, name: str, start: int, end: int) -> bool:
+        if name in self.data:
+            kept = self.lrange(name, start, end)
+            if kept:
+                self.data[name] = kept
+            else:
+                self.delete(name)
+        return True
+
+    def pipeline(self, transaction: bool = True) -> FakePipeline:
+        assert transaction is False, "the features code never sends MULTI"
+        return FakePipeline(self)
+
+
+@dataclass
+class FakePipeline:
+    redis: FakeRedis
+    queued: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = field(default_factory=list)
+
+    def __getattr__(self, command: str) -> Callable[..., FakePipeline]:
+        getattr(self.redis, command)  # an unknown command fails here, as it is queued
+
+        def queue(*args: Any, **kwargs: Any) -> FakePipeline:
+            self.queued.append((command, args, kwargs))
+            return self
+
+        return queue
+
+    def execute(self) -> list[Any]:
+        queued, self.queued = self.queued, []
+        return [getattr(self.redis, name)(*args, **kwargs) for name, args, kwargs in queued]
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    # Which round trip sent it (a pipeline is one), counted from 1.
+    trip: int
+
+
+class InjectedError(ConnectionError):
+    """What a Recorder raises in place of the command it was told to fail."""
+
+
+class Recorder:
+    """Either backend, listing every command it sends. Each ``(name, n)`` of ``fail`` makes the
+    ``n``th command of that name fail (1-based, counted as commands are sent); a pipeline
+    holding one sends nothing, as when the connection drops before the reply."""
+
+    def __init__(self, redis: Any, fail: Collection[tuple[str, int]] = ()) -> None:
+        self.redis = redis
+        self.sent: list[Command] = []
+        self.round_trips = 0
+        self._fail = set(fail)
+        self._seen: dict[str, int] = {}
+
+    def names(self) -> list[str]:
+        return [command.name for command in self.sent]
+
+    def _send(self, commands: list[tuple[str, tuple[Any, ...], dict[str, Any]]]) -> None:
+        self.round_trips += 1
+        for name, _, _ in commands:
+            self._seen[name] = self._seen.get(name, 0) + 1
+            if (name, self._seen[name]) in self._fail:
+                raise InjectedError(f"injected failure of {name} #{self._seen[name]}")
+        self.sent.extend(Command(*command, trip=self.round_trips) for command in commands)
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        method = getattr(self.redis, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self._send([(name, args, kwargs)])
+            return method(*args, **kwargs)
+
+        return call
+
+    def pipeline(self, transaction: bool = True) -> RecordingPipeline:
+        return RecordingPipeline(self, self.redis.pipeline(transaction=transaction))
+
+
+@dataclass
+class RecordingPipeline:
+    recorder: Recorder
+    pipe: Any
+    queued: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = field(default_factory=list)
+
+    def __getattr__(self, name: str) -> Callable[..., RecordingPipeline]:
+        def queue(*args: Any, **kwargs: Any) -> RecordingPipeline:
+            self.queued.append((name, args, kwargs))
+            return self
+
+        return queue
+
+    def execute(self) -> list[Any]:
+        queued, self.queued = self.queued, []
+        self.recorder._send(queued)
+        for name, args, kwargs in queued:
+            getattr(self.pipe, name)(*args, **kwargs)
+        result: list[Any] = self.pipe.execute()
+        return result
+
+
+@dataclass
+class RedisServer:
+    """A redis-server of its own, listening on a Unix socket only (``--port 0``)."""
+
+    process: subprocess.Popen[str]
+    socket: Path
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket}"
+
+    def client(self) -> Any:
+        # The features function's own client (one attempt, no retries), with room for a busy CI.
+        return redis_connection(self.url, 5.0)
+
+    @classmethod
+    @contextlib.contextmanager
+    def start(cls, directory: Path) -> Iterator[RedisServer]:
+        assert REDIS_SERVER is not None, NO_SERVER
+        socket = directory / "redis.sock"
+        argv = [REDIS_SERVER, "--port", "0", "--unixsocket", str(socket)]
+        argv += ["--save", "", "--appendonly", "no", "--daemonize", "no", "--dir", str(directory)]
+        process = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        try:
+            assert process.stdout is not None
+            # Its log says when it listens; no polling. At EOF it exited (the log says why).
+            log = []
+            for line in process.stdout:
+                log.append(line)
+                if "ready to accept connections" in line.lower():
+                    break
+            else:
+                raise RuntimeError("redis-server did not start:\n" + "".join(log))
+            # Keep reading its log, so a full pipe never blocks it.
+            threading.Thread(target=process.stdout.read, daemon=True).start()
+            yield cls(process, socket)
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def optional_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer | None]:
+    """A running redis-server, or None where none is installed (``backend`` then skips)."""
+    if REDIS_SERVER is None:
+        yield None
+        return
+    with RedisServer.start(tmp_path_factory.mktemp("redis")) as running:
+        yield running
+
+
+BACKENDS = ("fake", "redis-server")
+
+
+def backend(kind: str, server: RedisServer | None) -> Any:
+    """An empty Redis of ``kind``: a fresh fake, or the flushed server."""
+    if kind == "fake":
+        return FakeRedis()
+    if server is None:
+        pytest.skip(NO_SERVER)
+    client = server.client()
+    client.flushall()
+    return client
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer | None]:
+    with optional_server(tmp_path_factory) as running:
+        yield running
+
+
+# --- the fake agrees with redis-server ---------------------------------------------------------
+
+
+def script(r: Any) -> list[Any]:
+    """Every command with the arguments the features code and the capture sink use."""
+    replies: list[Any] = [
+        r.get("s"),
+        r.set("s", "v1", ex=600),
+        r.get("s"),
+        r.ttl("s"),
+        r.set("s", "v2"),
+        r.ttl("s"),
+        r.exists("s", "missing", "s"),
+        r.expire("missing", 10),
+        r.ttl("missing"),
+        r.hset("h", mapping={"a": "1", "b": "2"}),
+        r.hset("h", mapping={"b": "3", "c": "4"}),
+        r.hget("h", "b"),
+        r.hget("h", "zz"),
+        r.hget("no-hash", "a"),
+        r.hmget("h", ["a", "zz", "c"]),
+        r.hgetall("h"),
+        r.hgetall("no-hash"),
+        r.ttl("h"),
+        r.expire("h", 300),
+        r.ttl("h"),
+        r.hset("h", mapping={"d": "5"}),
+        r.ttl("h"),
+        r.hincrby("counts", "search", 1),
+        r.hincrby("counts", "search", 1),
+        r.lpush("l", "e1"),
+        r.lpush("l", "e2"),
+        r.rpush("l", "e0"),
+        r.lrange("l", 0, 1),
+        r.lrange("l", 0, -1),
+        r.lrange("no-list", 0, 9),
+        r.ltrim("l", 0, 1),
+        r.lrange("l", 0, -1),
+        r.ltrim("l", 5, 9),
+        r.exists("l"),
+        r.delete("h", "missing", "s"),
+        r.exists("h", "s"),
+        r.ttl("h"),
+        sorted(r.keys("*")),
+    ]
+    pipe = r.pipeline(transaction=False)
+    pipe.hset("p", mapping={"x": "1"})
+    pipe.expire("p", 60)
+    pipe.hget("p", "x")
+    pipe.lrange("no-list", 0, 9)
+    pipe.get("no-string")
+    replies.append(pipe.execute())
+    return replies
+
+
+def test_the_fake_answers_every_command_as_redis_server_does(server: RedisServer | None) -> None:
+    if server is None:
+        pytest.skip(NO_SERVER)
+    real = server.client()
+    real.flushall()
+
+    assert script(FakeRedis()) == script(real)
+
+
+def test_the_script_is_not_vacuous() -> None:
+    # A fake that answered None to everything would agree with itself, not with the server.
+    replies = script(FakeRedis())
+
+    assert replies[2] == b"v1"
+    assert replies[14] == [b"1", None, b"4"]
+    assert replies[31] == [b"e2", b"e1"]
+    assert replies[-1] == [1, True, b"1", [], None]
+
+
+def test_a_recorder_fails_the_nth_command_of_a_name_and_sends_nothing_of_its_pipeline() -> None:
+    fake = FakeRedis()
+    recorder = Recorder(fake, fail={("hset", 2)})
+    recorder.hset("a", mapping={"k": "v"})
+    pipe = recorder.pipeline(transaction=False)
+    pipe.expire("a", 5)
+    pipe.hset("b", mapping={"k": "v"})
+
+    with pytest.raises(InjectedError):
+        pipe.execute()
+
+    assert fake.hgetall("b") == {}
+    assert fake.ttl("a") == -1
+    assert recorder.names() == ["hset"]
+    assert recorder.round_trips == 2
