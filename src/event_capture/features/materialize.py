@@ -147,10 +147,16 @@ def materialize(
     snapshot_date: dt.date | None = None,
     today: dt.date | None = None,
 ) -> LoadResult | None:
-    """Load ``snapshot_date`` (default: the newest) into Redis; None when there is none."""
+    """Load ``snapshot_date`` (default: the newest) into Redis; None when there is none, or
+    when it holds no user (the current snapshot is then left as it is)."""
     day = snapshot_date or newest_snapshot_date(
         bigquery_client, events_dataset, today or dt.datetime.now(dt.UTC).date()
     )
     if day is None:
         return None
-    return load_snapshot(redis, read_snapshot(bigquery_client, events_dataset, day))
+    snapshot = read_snapshot(bigquery_client, events_dataset, day)
+    if not snapshot.users:
+        # No profiles for the day: its 02:00 run failed or has not written yet. An empty load
+        # would replace a good snapshot with nothing; the current one stays.
+        return None
+    return load_snapshot(redis, snapshot)

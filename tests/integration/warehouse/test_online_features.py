@@ -477,3 +477,15 @@ def test_the_client_package_reads_the_real_function(
     # The function's own 503 body, not the client's fallback.
     assert degraded.degraded == ["redis_unavailable"]
     assert stats.fallbacks == 0 and stats.connections_opened == 1
+
+
+def test_a_day_without_profiles_leaves_the_current_snapshot(
+    warehouse: Warehouse, loaded: Any
+) -> None:
+    current = loaded.get(keys.CURRENT_SNAPSHOT)
+    empty_day = warehouse.day - dt.timedelta(days=3)
+
+    result = materialize(warehouse.client, loaded, DATASETS.events, snapshot_date=empty_day)
+
+    assert result is None
+    assert loaded.get(keys.CURRENT_SNAPSHOT) == current
