@@ -139,7 +139,7 @@ backfill-archive: $(VENV)/.installed
 
 RUN_DATE ?= $(shell date -u +%F)
 nightly: $(VENV)/.installed
-	@$(PY) -m tools.nightly --run-date $(RUN_DATE)
+	@$(PY) -m tools.nightly --backfill --run-date $(RUN_DATE)
 
 materialize: $(VENV)/.installed
 	@$(PY) -m tools.materialize

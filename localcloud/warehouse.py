@@ -14,6 +14,7 @@ from event_capture.warehouse.catalog import (
     VIEWS,
     Datasets,
     ScheduledTable,
+    backfill_sql,
     scheduled_sql,
     table_name,
     view_sql,
@@ -28,16 +29,20 @@ def create_views(client: bigquery.Client, datasets: Datasets) -> None:
         client.create_table(table, exists_ok=True)
 
 
+def create_table(client: bigquery.Client, spec: ScheduledTable, datasets: Datasets) -> None:
+    table = bigquery.Table(
+        table_name(spec, datasets),
+        schema=[bigquery.SchemaField.from_api_repr(c.api_repr()) for c in spec.columns],
+    )
+    table.time_partitioning = bigquery.TimePartitioning(field=spec.partition_field)
+    table.require_partition_filter = True
+    table.description = spec.description
+    client.create_table(table, exists_ok=True)
+
+
 def create_scheduled_tables(client: bigquery.Client, datasets: Datasets) -> None:
     for spec in SCHEDULED_TABLES:
-        table = bigquery.Table(
-            table_name(spec, datasets),
-            schema=[bigquery.SchemaField.from_api_repr(c.api_repr()) for c in spec.columns],
-        )
-        table.time_partitioning = bigquery.TimePartitioning(field=spec.partition_field)
-        table.require_partition_filter = True
-        table.description = spec.description
-        client.create_table(table, exists_ok=True)
+        create_table(client, spec, datasets)
 
 
 def create_warehouse(client: bigquery.Client, datasets: Datasets) -> None:
@@ -47,14 +52,25 @@ def create_warehouse(client: bigquery.Client, datasets: Datasets) -> None:
     create_scheduled_tables(client, datasets)
 
 
+def run_script(client: bigquery.Client, script: str, run_date: dt.date) -> None:
+    job_config = bigquery.QueryJobConfig(
+        query_parameters=[bigquery.ScalarQueryParameter("run_date", "DATE", run_date)]
+    )
+    client.query(script, job_config=job_config).result()
+
+
 def run_scheduled(
     client: bigquery.Client, spec: ScheduledTable, datasets: Datasets, run_date: dt.date
 ) -> None:
     """What the table's scheduled query does in the cloud on ``run_date``: the same script."""
-    job_config = bigquery.QueryJobConfig(
-        query_parameters=[bigquery.ScalarQueryParameter("run_date", "DATE", run_date)]
-    )
-    client.query(scheduled_sql(spec, datasets), job_config=job_config).result()
+    run_script(client, scheduled_sql(spec, datasets), run_date)
+
+
+def backfill_partials(client: bigquery.Client, datasets: Datasets, run_date: dt.date) -> None:
+    """Fill the partial tables' whole retention window up to ``run_date``, as after a first
+    deploy: the same script an operator runs in the cloud (``backfill_sql``).
+    """
+    run_script(client, backfill_sql(datasets), run_date)
 
 
 def run_all(

@@ -8,6 +8,7 @@ from event_capture.tables.definitions import load_table_definitions
 from event_capture.warehouse.catalog import (
     DASHBOARD_VIEWS,
     DEDUP_VIEWS,
+    FEATURE_TABLES,
     QUALITY_FAILED,
     SCHEDULED_TABLES,
     VIEWS,
@@ -72,6 +73,9 @@ def test_scheduled_tables_are_partitioned_and_only_anonymous_ones_outlive_the_ra
             assert expiry is not None and expiry <= 90 * DAY_MS, spec.name
     assert tables["search_daily"].get("timePartitioning.expirationMs") is None
     assert tables["user_profiles"].get("timePartitioning.expirationMs") == 7 * DAY_MS
+    # The partial table the features are summed from lives as long as the raw events.
+    assert tables["user_daily"].get("timePartitioning.expirationMs") == 90 * DAY_MS
+    assert tables["user_daily"].get("labels")["personal-data"] == "user-level"
 
 
 def test_each_table_has_a_daily_scheduled_query_running_its_script_as_the_warehouse_account(
@@ -88,10 +92,13 @@ def test_each_table_has_a_daily_scheduled_query_running_its_script_as_the_wareho
         assert config.get("schedule").startswith("every day ")
         assert config.get("location") == "US"
         assert config.get("destinationDatasetId") is None  # scripts write their own partition
-    # user_recommendations reads the same day's product_recommendations.
+    # user_recommendations reads the same day's product_recommendations; every feature table
+    # reads user_daily.
     assert configs["user_recommendations"].get("schedule") > configs["product_recommendations"].get(
         "schedule"
     )
+    for spec in FEATURE_TABLES:
+        assert configs[spec.name].get("schedule") > configs["user_daily"].get("schedule")
 
 
 def test_k_from_config_reaches_the_search_aggregate_query() -> None:

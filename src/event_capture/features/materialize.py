@@ -16,22 +16,13 @@ from typing import Any
 
 from event_capture.features import keys
 from event_capture.features.documents import Snapshot, build_snapshot
-from event_capture.warehouse.catalog import (
-    FEATURE_SNAPSHOT_DAYS,
-    PRODUCT_RECOMMENDATIONS,
-    REORDER_PREDICTIONS,
-    USER_PROFILES,
-    USER_RECOMMENDATIONS,
-)
+from event_capture.warehouse.catalog import FEATURE_SNAPSHOT_DAYS, FEATURE_TABLES, USER_PROFILES
 
 # Fields per HSET: big enough for few round trips, small enough that no single command holds
 # Redis (which serves reads meanwhile) for long.
 FIELDS_PER_COMMAND = 1_000
 
-FEATURE_TABLES = tuple(
-    spec.name
-    for spec in (USER_PROFILES, REORDER_PREDICTIONS, USER_RECOMMENDATIONS, PRODUCT_RECOMMENDATIONS)
-)
+FEATURE_NAMES = tuple(spec.name for spec in FEATURE_TABLES)
 
 
 @dataclass(frozen=True)
@@ -133,7 +124,7 @@ def read_snapshot(client: Any, events_dataset: str, snapshot_date: dt.date) -> S
         query_parameters=[bigquery.ScalarQueryParameter("day", "DATE", snapshot_date)]
     )
     rows: dict[str, list[dict[str, Any]]] = {}
-    for table in FEATURE_TABLES:
+    for table in FEATURE_NAMES:
         sql = f"SELECT * FROM `{events_dataset}.{table}` WHERE snapshot_date = @day"  # noqa: S608
         rows[table] = [dict(row.items()) for row in client.query(sql, job_config=job_config)]
     return build_snapshot(snapshot_date, **rows)

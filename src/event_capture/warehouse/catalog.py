@@ -6,18 +6,26 @@ tests run on the emulator is what is deployed.
 
 Two datasets, split by what they may hold:
 
-- the events dataset (user-level, 90 days): raw tables, their ``_dedup`` views and the ML
-  feature tables, whose snapshots expire after ``FEATURE_SNAPSHOT_DAYS``;
+- the events dataset (user-level, 90 days): raw tables, their ``_dedup`` views, the partial
+  table ``user_daily`` and the ML feature tables, whose snapshots expire after
+  ``FEATURE_SNAPSHOT_DAYS``;
 - the analytics dataset (no user or session id): search aggregates, the dashboard views and
   the data-quality results, which may be kept longer than the raw events.
+
+The feature tables are built incrementally: each night ``user_daily`` rebuilds the few days of
+raw events received since ``@run_date - PARTIAL_SINCE_DAYS`` into one row per user, day
+received and day occurred, and the feature queries re-sum its 90 days instead of reading the
+raw window. ``full_rebuild`` keeps each feature's query over the ``_dedup`` views, as it ran
+before, for the tests and the benchmark to compare with.
 """
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from string import Template
 
-from event_capture.schemas.retention import RETENTION_DAYS
+from event_capture.schemas.retention import MAX_CLOCK_SKEW_AHEAD, RETENTION_DAYS
 from event_capture.tables.definitions import load_table_definitions
 
 SQL_DIR = Path(__file__).parent / "sql"
@@ -38,7 +46,7 @@ KNOWN_INTENTS = (
 DEFAULT_MIN_USERS = 5
 TOP_N = 10
 RECENT_DAYS = 7
-# Feature snapshots are rebuilt daily from the raw window; a week of them is enough to compare.
+# Feature snapshots are rebuilt daily from user_daily; a week of them is enough to compare.
 FEATURE_SNAPSHOT_DAYS = 7
 DATA_QUALITY_DAYS = 400
 # Starts the error a failed data-quality run ends with; the alert policy's log filter matches it.
@@ -90,12 +98,32 @@ class ScheduledTable:
         return f"{self.name}.sql"
 
 
+@dataclass(frozen=True)
+class PartialTable(ScheduledTable):
+    """Daily partial aggregates the feature tables are summed from: one partition per day the
+    events were received, of which each run rebuilds the last few (``PARTIAL_SINCE_DAYS``).
+    """
+
+
 EVENT_TABLES = tuple(definition["table_id"] for definition in load_table_definitions())
 # Where a de-duplicated read starts: the view, the whole retention window (the raw tables'
 # partition filter); a query about the day before @run_date, that day's start minus a day,
 # since an event may be stamped up to 24 hours ahead of its arrival.
 VIEW_SINCE = f"TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL {RETENTION_DAYS} DAY)"
-RECENT_SINCE = "TIMESTAMP(DATE_SUB(@run_date, INTERVAL 2 DAY))"
+RECENT_SINCE_DAYS = 2
+
+
+def received_since(days: int) -> str:
+    return f"TIMESTAMP(DATE_SUB(@run_date, INTERVAL {days} DAY))"
+
+
+RECENT_SINCE = received_since(RECENT_SINCE_DAYS)
+# The received days a user_daily run rebuilds: @run_date (what has arrived of it) and the two
+# days before. A day's rows count each event at its copy received last, so a day is final only
+# once every later copy is in: a retry stored again after BigQuery's insertId window arrives
+# within a day, and the run of day D+1 saw only the start of D+1. Its raw reads are the same
+# partitions as the recent_<table> placeholders'.
+PARTIAL_SINCE_DAYS = RECENT_SINCE_DAYS
 
 
 def _dedup_view(table: str) -> View:
@@ -154,6 +182,67 @@ SEARCH_DAILY = ScheduledTable(
         _c("add_to_cart_rate", "FLOAT", "Share of searches followed by an add to cart."),
     ),
 )
+
+
+def _repeated(name: str, description: str, *fields: Column) -> Column:
+    return Column(name, "RECORD", "REPEATED", description, fields)
+
+
+# Before every feature query (02:00), which re-sums it.
+PARTIALS_SCHEDULE = "every day 01:00"
+# Events in user_daily count where the feature queries count them: by the day they occurred,
+# cut at @run_date; the day received only says which run wrote them.
+USER_DAILY = PartialTable(
+    name="user_daily",
+    dataset=EVENTS,
+    description="Per user, day received and day occurred: the events' counts, sessions, "
+    "intents, products and orders the feature tables are summed from.",
+    partition_field="received_on",
+    expiration_days=RETENTION_DAYS,
+    personal_data=True,
+    schedule=PARTIALS_SCHEDULE,
+    columns=(
+        _c("received_on", "DATE", "Day the events were received (UTC): the run that wrote them."),
+        _c("occurred_on", "DATE", "Day the events occurred (UTC, client clock)."),
+        _c("user_id", "STRING", "Pseudonymous user id."),
+        _c("searches", "INTEGER", "Searches."),
+        _c("product_views", "INTEGER", "Product views."),
+        _c("product_clicks", "INTEGER", "Product clicks."),
+        _c("add_to_carts", "INTEGER", "Cart additions."),
+        _c("voice_interactions", "INTEGER", "Voice interactions."),
+        _c("first_seen", "TIMESTAMP", "First event's occurred_at."),
+        _c("last_seen", "TIMESTAMP", "Last event's occurred_at."),
+        Column("sessions", "STRING", "REPEATED", "Distinct sessions with any event."),
+        _repeated(
+            "intents",
+            "Searches and voice requests per intent.",
+            _c("intent", "STRING", "Intent label."),
+            _c("events", "INTEGER", "Searches and voice requests with it."),
+        ),
+        _repeated(
+            "items",
+            "Product interactions per session, product and category.",
+            _c("session_id", "STRING", "Session of the interactions."),
+            _c("product_id", "STRING", "Catalogue product id."),
+            _c("category", "STRING", "Category sent with the interactions.", "NULLABLE"),
+            _c("interactions", "INTEGER", "Views, clicks and cart changes."),
+        ),
+        _repeated(
+            "currencies",
+            "Orders per currency.",
+            _c("currency", "STRING", "ISO 4217 code."),
+            _c("orders", "INTEGER", "Orders placed in it."),
+            _c("total", "NUMERIC", "Sum of their totals."),
+        ),
+        _repeated(
+            "order_lines",
+            "Distinct products per order.",
+            _c("order_id", "STRING", "Order id."),
+            _c("product_id", "STRING", "Catalogue product id."),
+        ),
+    ),
+)
+PARTIAL_TABLES = (USER_DAILY,)
 USER_PROFILES = ScheduledTable(
     name="user_profiles",
     dataset=EVENTS,
@@ -262,7 +351,10 @@ DATA_QUALITY = ScheduledTable(
         _c("rows_checked", "INTEGER", "Rows the value was measured over."),
     ),
 )
+# Built from user_daily; full_rebuild() gives each one's query over the raw window.
+FEATURE_TABLES = (USER_PROFILES, REORDER_PREDICTIONS, PRODUCT_RECOMMENDATIONS, USER_RECOMMENDATIONS)
 SCHEDULED_TABLES = (
+    USER_DAILY,
     SEARCH_DAILY,
     USER_PROFILES,
     REORDER_PREDICTIONS,
@@ -292,14 +384,28 @@ class Datasets:
             "min_users": str(self.min_users),
             "top_n": str(TOP_N),
             "recent_days": str(RECENT_DAYS),
+            # The features sum user_daily's days received from @run_date - 90 on: those of the
+            # raw partitions it was built from. The views cut at CURRENT_TIMESTAMP - 90 days,
+            # inside that oldest day: the one place a full rebuild and the sum may differ.
+            "retention_days": str(RETENTION_DAYS),
+            # An event stamped up to MAX_CLOCK_SKEW_AHEAD ahead was received that much earlier.
+            "recent_received_days": str(RECENT_DAYS + MAX_CLOCK_SKEW_AHEAD.days),
             "known_intents": f"[{intents}]",
             "quality_failed": QUALITY_FAILED,
         }
+        return values | self.recent(RECENT_SINCE)
+
+    def recent(self, since: str) -> dict[str, str]:
+        """The ``recent_<table>`` placeholders: dedup.sql inlined for the partitions received
+        from ``since`` on, so a query about a few days reads only those.
+        """
         dedup = Template(read_sql("dedup.sql"))
-        for table in EVENT_TABLES:
-            query = dedup.substitute(values, table=table, since=RECENT_SINCE).strip()
-            values[f"recent_{table}"] = f"(\n{query}\n)"
-        return values
+        return {
+            f"recent_{table}": "(\n"
+            + dedup.substitute(events=self.events, table=table, since=since).strip()
+            + "\n)"
+            for table in EVENT_TABLES
+        }
 
 
 @cache
@@ -322,9 +428,12 @@ def table_name(spec: ScheduledTable, datasets: Datasets) -> str:
 
 def scheduled_sql(spec: ScheduledTable, datasets: Datasets) -> str:
     """The script the table's scheduled query runs for ``@run_date``: it replaces the partition
-    of the day before with the query's rows. The data-quality run then fails, naming every
-    failed rule, if any rule failed; that error is what its alert policy matches.
+    of the day before with the query's rows (a partial table: its last few days, see
+    ``rebuild_sql``). The data-quality run then fails, naming every failed rule, if any rule
+    failed; that error is what its alert policy matches.
     """
+    if isinstance(spec, PartialTable):
+        return rebuild_sql(spec, datasets, PARTIAL_SINCE_DAYS)
     script = render(
         "replace_partition.sql",
         datasets,
@@ -336,3 +445,79 @@ def scheduled_sql(spec: ScheduledTable, datasets: Datasets) -> str:
     if spec is DATA_QUALITY:
         script += "\n\n" + render("data_quality_alert.sql", datasets) + ";"
     return script
+
+
+def rebuild_sql(spec: PartialTable, datasets: Datasets, since_days: int) -> str:
+    """The script that rebuilds a partial table's days received from ``@run_date - since_days``
+    to ``@run_date`` out of those days' raw partitions. Nightly: ``PARTIAL_SINCE_DAYS``; once,
+    after the first deploy (the table starts empty): the retention window (``backfill_sql``).
+    """
+    return render(
+        "rebuild_received_days.sql",
+        datasets,
+        table=table_name(spec, datasets),
+        partition_field=spec.partition_field,
+        since_days=str(since_days),
+        columns=", ".join(column.name for column in spec.columns),
+        query=render(spec.sql_file, datasets, **datasets.recent(received_since(since_days))),
+    )
+
+
+def backfill_sql(datasets: Datasets) -> str:
+    """One script filling every partial table's whole retention window for ``@run_date``: what
+    the feature queries sum, on a first deploy or after the partial tables were lost. It reads
+    the raw window once, as one night of full rebuilds would.
+    """
+    return "\n\n".join(rebuild_sql(spec, datasets, RETENTION_DAYS) for spec in PARTIAL_TABLES)
+
+
+def full_rebuild(spec: ScheduledTable) -> ScheduledTable:
+    """A feature table's query as it ran before ``user_daily``, over the whole window of the
+    ``_dedup`` views (``<name>_full.sql``), as a table of its own with the same columns,
+    ``<name>_full``. Nothing deploys it: the tests prove the incremental table equal to it and
+    the benchmark measures what each reads.
+    """
+    if spec not in FEATURE_TABLES:
+        raise ValueError(f"{spec.name} has no full rebuild")
+    return replace(spec, name=f"{spec.name}_full")
+
+
+@dataclass(frozen=True)
+class Read:
+    """A table a script reads, and the condition on its partitioning column that bounds the
+    partitions read (None: all of them).
+    """
+
+    table: str
+    partitions: str | None
+
+
+# A backquoted table after FROM or JOIN (not a DELETE's target), and the WHERE right after it,
+# which the SQL files keep on one line when it bounds the partitions.
+_READ = re.compile(
+    r"(?<!DELETE )\b(?:FROM|JOIN)\s+`(?P<table>[^`]+)`(?:\s+AS\s+\w+)?"
+    r"(?:,\s*UNNEST\([^)]*\)\s+AS\s+\w+)?"
+    r"(?:\s+WHERE\s+(?:\w+\.)?(?P<column>\w+)\s+(?P<bound>[^\n]+))?"
+)
+
+
+def reads(script: str, datasets: Datasets) -> list[Read]:
+    """Every table ``script`` reads, once per bound, a view standing for what its own SQL reads:
+    what BigQuery scans (and bills) for it. Partition pruning needs the bound on the partitioning
+    column itself; a filter on any other column reads every partition.
+    """
+    views = {f"{datasets.of(view.dataset)}.{view.name}": view for view in VIEWS}
+    partitioning = {f"{datasets.events}.{table}": "received_at" for table in EVENT_TABLES} | {
+        table_name(spec, datasets): spec.partition_field for spec in SCHEDULED_TABLES
+    }
+    found: list[Read] = []
+    for match in _READ.finditer(script):
+        table = match["table"]
+        if table in views:
+            expanded = reads(view_sql(views[table], datasets), datasets)
+        else:
+            bounded = match["column"] is not None and match["column"] == partitioning.get(table)
+            bound = f"{match['column']} {match['bound'].rstrip(';')}" if bounded else None
+            expanded = [Read(table, bound)]
+        found += [read for read in expanded if read not in found]
+    return found

@@ -13,6 +13,14 @@ say which events each figure comes from. Times are D 00:mm, or D-k 00:00 for his
 - Orders: u1 buys oat on D-20, D-10 and D (with granola); u2 buys coffee on D-6 and D-2, the
   second with a total that does not match its line item.
 - Voice: u1 (en-GB) and u2 (no language) on D.
+- u3's search "oat milk" is stored a second time at D 13:00, a retry arriving after insertId's
+  de-duplication window would be.
+
+Everything above is received at D 12:00. The two days after D (``later_days``) are received at
+their own times, between the nightly runs of D+1, D+2 and D+3 (each at 01:00), for the proof
+that the incremental feature tables equal the full rebuild: a session spanning midnight, events
+arriving late (by minutes, hours and days), one stamped ahead of its arrival, and a retry
+stored again the next day after that day's run.
 """
 
 import uuid
@@ -30,6 +38,21 @@ class ShopDay:
     day: date
     events: list[dict[str, Any]] = field(default_factory=list)
     ids: dict[str, str] = field(default_factory=dict)
+    # By event name: when the capture function receives it, if not at D 12:00.
+    received: dict[str, datetime] = field(default_factory=dict)
+    # (table, event name, received at): a second copy stored without an insertId.
+    copies: list[tuple[str, str, datetime]] = field(default_factory=list)
+
+    @property
+    def noon(self) -> datetime:
+        return self.moment(0, 12)
+
+    def moment(self, days_after: int, hour: int, minute: int = 0) -> datetime:
+        return datetime.combine(self.day + timedelta(days=days_after), time(hour, minute), UTC)
+
+    def received_at(self, event: dict[str, Any]) -> datetime:
+        names = {event_id: name for name, event_id in self.ids.items()}
+        return self.received.get(names[event["event_id"]], self.noon)
 
     def at(self, days_before: int, minute: int = 0) -> str:
         moment = datetime.combine(self.day - timedelta(days=days_before), time(), UTC)
@@ -203,4 +226,136 @@ def shop_day(day: date) -> ShopDay:
         detected_intent="product_lookup",
         duration_ms=900,
     )
+    shop.copies.append(("searches", "oat_3", shop.noon + timedelta(hours=1)))
+    later_days(shop)
     return shop
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def later_days(shop: ShopDay) -> None:
+    """D+1 and D+2, each event received at its own time (no searches: the views' tests count
+    searches of D). Runs happen at D+1, D+2 and D+3 01:00.
+    """
+
+    def event(
+        name: str,
+        event_type: str,
+        user: str,
+        session: str,
+        occurred: datetime,
+        received: datetime,
+        **fields: Any,
+    ) -> None:
+        shop.add(name, event_type, user, session, _stamp(occurred), **fields)
+        shop.received[name] = received
+
+    def product(product_id: str, **fields: Any) -> dict[str, Any]:
+        return {"product_id": product_id, "category": CATEGORY[product_id], **fields}
+
+    def at(days_after: int, hour: int, minute: int = 0) -> datetime:
+        return shop.moment(days_after, hour, minute)
+
+    # D+1, received as they occur, after the run of D+1: u1 views granola and reorders oat.
+    event("n1_view", "product_view", "u1", "s1-next", at(1, 10), at(1, 10), **product(GRANOLA))
+    event(
+        "n1_order",
+        "order_placed",
+        "u1",
+        "s1-next",
+        at(1, 10, 5),
+        at(1, 10, 5),
+        order_id="order-n1",
+        items=[{"product_id": OAT, "quantity": 2, "unit_price": "1.50"}],
+        total="3.00",
+        currency="EUR",
+    )
+    # u2's phone is 20 hours ahead: a coffee view of "D+2 08:00" arrives on D+1. It belongs to
+    # D+2's snapshot, not D+1's.
+    event("n1_ahead", "product_view", "u2", "s2-next", at(2, 8), at(1, 12), **product(COFFEE))
+    # u3's session s3-night spans midnight: oat viewed and carted before it, coffee after
+    # (received 00:10, before the run of D+2, yet occurred on D+2). The cart is stored again at
+    # D+2 03:00, after that run: the run of D+3 must move it to D+2, counting it once.
+    event(
+        "n1_night_view",
+        "product_view",
+        "u3",
+        "s3-night",
+        at(1, 23, 50),
+        at(1, 23, 50),
+        **product(OAT),
+    )
+    event(
+        "n1_night_cart",
+        "add_to_cart",
+        "u3",
+        "s3-night",
+        at(1, 23, 55),
+        at(1, 23, 55),
+        **product(OAT, quantity=1),
+    )
+    shop.copies.append(("product_interactions", "n1_night_cart", at(2, 3)))
+    event(
+        "n2_night_view",
+        "product_view",
+        "u3",
+        "s3-night",
+        at(2, 0, 10),
+        at(2, 0, 10),
+        **product(COFFEE),
+    )
+    # u1's session ends at D+1 23:59 and arrives 21 minutes late, before the run of D+2: the
+    # snapshot of D+1 counts it although it was received on D+2.
+    event(
+        "n1_end",
+        "session_end",
+        "u1",
+        "s1-next",
+        at(1, 23, 59),
+        at(2, 0, 20),
+        started_at=_stamp(at(1, 10)),
+        ended_at=_stamp(at(1, 23, 59)),
+        device="mobile",
+    )
+    # D+2, after the run of D+2: u2's voice request of D+1 20:00 arrives 13 hours late, u2
+    # reorders coffee with granola, and u6's session start of D-3 arrives five days late (the
+    # session s6-h3 is already counted).
+    event(
+        "n1_voice_late",
+        "voice_interaction",
+        "u2",
+        "s2-next",
+        at(1, 20),
+        at(2, 9),
+        transcript="reorder coffee",
+        detected_intent="reorder",
+        duration_ms=700,
+        language="en-GB",
+    )
+    event(
+        "n2_order",
+        "order_placed",
+        "u2",
+        "s2-next",
+        at(2, 11),
+        at(2, 11),
+        order_id="order-n2",
+        items=[
+            {"product_id": COFFEE, "quantity": 1, "unit_price": "9.00"},
+            {"product_id": GRANOLA, "quantity": 1, "unit_price": "4.00"},
+        ],
+        total="13.00",
+        currency="EUR",
+    )
+    event(
+        "n2_old_start",
+        "session_start",
+        "u6",
+        "s6-h3",
+        at(-3, 0),
+        at(2, 12),
+        started_at=_stamp(at(-3, 0)),
+        device="mobile",
+    )

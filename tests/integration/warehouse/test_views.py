@@ -58,8 +58,9 @@ def test_daily_funnel_counts_users_who_took_every_step_so_far(warehouse: Warehou
         "search_to_click": None,
     }
     expected = {d - dt.timedelta(days=k): history for k in range(1, 8)}
-    # u1's orders on D-20 and D-10 came without a search that day.
-    expected |= {d - dt.timedelta(days=k): no_search for k in (10, 20)}
+    # u1's orders on D-20 and D-10 came without a search that day, and the later days' orders
+    # and cart (u1 and u3 on D+1, u2 on D+2) too.
+    expected |= {d - dt.timedelta(days=k): no_search for k in (10, 20, -1, -2)}
     assert rows == {
         day: {**row, "click_to_cart": None, "cart_to_order": None} for day, row in expected.items()
     }
@@ -69,36 +70,37 @@ def test_top_products_ranks_views_carts_and_orders(warehouse: Warehouse) -> None
     rows = {row.pop("product_id"): row for row in warehouse.table("top_products")}
 
     assert rows == {
-        # views p1; clicks p2, p5; cart p3; orders o_a, o_b, o1 with 2 units each
+        # views p1, n1_night_view; clicks p2, p5; carts p3, n1_night_cart (stored twice, counted
+        # once); orders o_a, o_b, o1, order-n1 with 2 units each
         OAT: {
-            "views": 1,
+            "views": 2,
             "clicks": 2,
-            "carts": 1,
-            "orders": 3,
-            "units": 6,
+            "carts": 2,
+            "orders": 4,
+            "units": 8,
             "view_rank": 3,
             "cart_rank": 1,
             "order_rank": 1,
         },
-        # views p4, p6, p9; order o1 with 1 unit
+        # views p4, p6, p9, n1_view; orders o1, order-n2 with 1 unit each
         GRANOLA: {
-            "views": 3,
+            "views": 4,
             "clicks": 0,
             "carts": 0,
-            "orders": 1,
-            "units": 1,
+            "orders": 2,
+            "units": 2,
             "view_rank": 1,
             "cart_rank": 2,
             "order_rank": 3,
         },
-        # views p7, p8; click p10; orders o2, o3
+        # views p7, p8, n1_ahead, n2_night_view; click p10; orders o2, o3, order-n2
         COFFEE: {
-            "views": 2,
+            "views": 4,
             "clicks": 1,
             "carts": 0,
-            "orders": 2,
-            "units": 2,
-            "view_rank": 2,
+            "orders": 3,
+            "units": 3,
+            "view_rank": 1,
             "cart_rank": 2,
             "order_rank": 2,
         },

@@ -1,13 +1,19 @@
 -- Item-to-item co-occurrence: for each product, the ${top_n} products most often found in the
 -- same basket, where a basket is a session's product interactions or an order's line items.
-WITH baskets AS (
-  SELECT DISTINCT CONCAT('session:', session_id) AS basket, product_id
-  FROM `${events}.product_interactions_dedup`
-  WHERE occurred_at < TIMESTAMP(@run_date)
+-- Baskets come from user_daily (product_recommendations_full.sql reads the raw events) by
+-- their ids, not as daily pair counts: a session spanning midnight, or joined by a late
+-- event, is in several daily rows and must still count once per pair.
+WITH days AS (
+  SELECT * FROM `${events}.user_daily`
+  WHERE received_on >= DATE_SUB(@run_date, INTERVAL ${retention_days} DAY)
+    AND occurred_on < @run_date
+),
+baskets AS (
+  SELECT DISTINCT CONCAT('session:', item.session_id) AS basket, item.product_id
+  FROM days, UNNEST(days.items) AS item
   UNION DISTINCT
-  SELECT CONCAT('order:', o.order_id), item.product_id
-  FROM `${events}.orders_dedup` AS o, UNNEST(o.items) AS item
-  WHERE o.occurred_at < TIMESTAMP(@run_date)
+  SELECT CONCAT('order:', line.order_id), line.product_id
+  FROM days, UNNEST(days.order_lines) AS line
 ),
 pairs AS (
   SELECT a.product_id, b.product_id AS recommended_product_id, COUNT(*) AS co_occurrences

@@ -1,58 +1,55 @@
--- One row per user active in the retention window, as of the end of the day before @run_date.
-WITH activity AS (
-  SELECT user_id, session_id, occurred_at, event_type,
-    CAST(NULL AS STRING) AS product_id, CAST(NULL AS STRING) AS category, intent
-  FROM `${events}.searches_dedup`
-  UNION ALL
-  SELECT user_id, session_id, occurred_at, event_type, product_id, category, NULL
-  FROM `${events}.product_interactions_dedup`
-  UNION ALL
-  SELECT user_id, session_id, occurred_at, event_type, NULL, NULL, NULL
-  FROM `${events}.orders_dedup`
-  UNION ALL
-  SELECT user_id, session_id, occurred_at, event_type, NULL, NULL, NULL
-  FROM `${events}.sessions_dedup`
-  UNION ALL
-  SELECT user_id, session_id, occurred_at, event_type, NULL, NULL, detected_intent
-  FROM `${events}.voice_interactions_dedup`
-),
-known AS (
-  SELECT * FROM activity WHERE occurred_at < TIMESTAMP(@run_date)
+-- One row per user active in the retention window, as of the end of the day before @run_date,
+-- summed from user_daily (user_profiles_full.sql is the same over the raw events). Counts,
+-- intents and order totals are sums of the daily rows; first and last seen their MIN and MAX;
+-- sessions are counted distinct over the daily rows' sessions, since a session that spans
+-- midnight is in two of them; favourites rank the summed per-product counts.
+WITH known AS (
+  SELECT * FROM `${events}.user_daily`
+  WHERE received_on >= DATE_SUB(@run_date, INTERVAL ${retention_days} DAY)
+    AND occurred_on < @run_date
 ),
 counts AS (
   SELECT
     user_id,
-    COUNTIF(event_type = 'search') AS searches,
-    COUNTIF(event_type = 'product_view') AS product_views,
-    COUNTIF(event_type = 'product_click') AS product_clicks,
-    COUNTIF(event_type = 'add_to_cart') AS add_to_carts,
-    COUNTIF(event_type = 'voice_interaction') AS voice_interactions,
-    COUNT(DISTINCT session_id) AS sessions,
-    MIN(occurred_at) AS first_seen,
-    MAX(occurred_at) AS last_seen
+    SUM(searches) AS searches,
+    SUM(product_views) AS product_views,
+    SUM(product_clicks) AS product_clicks,
+    SUM(add_to_carts) AS add_to_carts,
+    SUM(voice_interactions) AS voice_interactions,
+    MIN(first_seen) AS first_seen,
+    MAX(last_seen) AS last_seen
   FROM known
   GROUP BY user_id
 ),
+session_counts AS (
+  SELECT user_id, COUNT(DISTINCT session) AS sessions
+  FROM known, UNNEST(known.sessions) AS session
+  GROUP BY user_id
+),
 categories AS (
-  SELECT user_id, category, COUNT(*) AS n
-  FROM known WHERE category IS NOT NULL GROUP BY user_id, category
+  SELECT user_id, item.category, SUM(item.interactions) AS n
+  FROM known, UNNEST(known.items) AS item
+  WHERE item.category IS NOT NULL
+  GROUP BY user_id, item.category
 ),
 products AS (
-  SELECT user_id, product_id, COUNT(*) AS n
-  FROM known WHERE product_id IS NOT NULL GROUP BY user_id, product_id
+  SELECT user_id, item.product_id, SUM(item.interactions) AS n
+  FROM known, UNNEST(known.items) AS item
+  GROUP BY user_id, item.product_id
 ),
 intents AS (
-  SELECT user_id, intent, COUNT(*) / SUM(COUNT(*)) OVER (PARTITION BY user_id) AS share
-  FROM known WHERE intent IS NOT NULL GROUP BY user_id, intent
-),
-orders AS (
-  SELECT user_id, currency, total
-  FROM `${events}.orders_dedup`
-  WHERE occurred_at < TIMESTAMP(@run_date)
+  SELECT
+    user_id,
+    i.intent,
+    SUM(i.events) / SUM(SUM(i.events)) OVER (PARTITION BY user_id) AS share
+  FROM known, UNNEST(known.intents) AS i
+  GROUP BY user_id, i.intent
 ),
 currencies AS (
-  SELECT user_id, currency, COUNT(*) AS n, ROUND(AVG(total), 2) AS average_value
-  FROM orders GROUP BY user_id, currency
+  SELECT user_id, c.currency, SUM(c.orders) AS n, ROUND(SUM(c.total) / SUM(c.orders), 2)
+    AS average_value
+  FROM known, UNNEST(known.currencies) AS c
+  GROUP BY user_id, c.currency
 ),
 favourite_categories AS (
   SELECT user_id, ARRAY_AGG(category ORDER BY n DESC, category LIMIT 1)[OFFSET(0)] AS category
@@ -71,7 +68,7 @@ SELECT
   c.add_to_carts,
   COALESCE(o.orders, 0) AS orders,
   c.voice_interactions,
-  c.sessions,
+  s.sessions,
   c.first_seen,
   c.last_seen,
   DATE_DIFF(DATE_SUB(@run_date, INTERVAL 1 DAY), DATE(c.last_seen), DAY) AS days_since_last_seen,
@@ -81,6 +78,7 @@ SELECT
   o.order_currency,
   o.average_order_value
 FROM counts AS c
+JOIN session_counts AS s USING (user_id)
 LEFT JOIN favourite_categories AS fc USING (user_id)
 LEFT JOIN favourite_products AS fp USING (user_id)
 LEFT JOIN (

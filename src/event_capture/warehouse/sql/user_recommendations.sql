@@ -1,17 +1,20 @@
 -- Per user: the ${top_n} products most co-occurring with what they viewed, carted or ordered in
 -- the last ${recent_days} days, leaving out what they ordered in that time. Reads the day's
--- product_recommendations, so it is scheduled after them.
-WITH bought AS (
-  SELECT DISTINCT o.user_id, item.product_id
-  FROM `${events}.orders_dedup` AS o, UNNEST(o.items) AS item
-  WHERE o.occurred_at >= TIMESTAMP(DATE_SUB(@run_date, INTERVAL ${recent_days} DAY))
-    AND o.occurred_at < TIMESTAMP(@run_date)
+-- product_recommendations, so it is scheduled after them, and user_daily's rows of the events
+-- that occurred in those days (user_recommendations_full.sql reads the raw events).
+WITH recent_days AS (
+  SELECT * FROM `${events}.user_daily`
+  WHERE received_on >= DATE_SUB(@run_date, INTERVAL ${recent_received_days} DAY)
+    AND occurred_on >= DATE_SUB(@run_date, INTERVAL ${recent_days} DAY)
+    AND occurred_on < @run_date
+),
+bought AS (
+  SELECT DISTINCT d.user_id, line.product_id
+  FROM recent_days AS d, UNNEST(d.order_lines) AS line
 ),
 recent AS (
-  SELECT DISTINCT user_id, product_id
-  FROM `${events}.product_interactions_dedup`
-  WHERE occurred_at >= TIMESTAMP(DATE_SUB(@run_date, INTERVAL ${recent_days} DAY))
-    AND occurred_at < TIMESTAMP(@run_date)
+  SELECT DISTINCT d.user_id, item.product_id
+  FROM recent_days AS d, UNNEST(d.items) AS item
   UNION DISTINCT
   SELECT user_id, product_id FROM bought
 ),
