@@ -11,11 +11,13 @@ REQUIRED_APIS = (
     "cloudbuild.googleapis.com",  # builds the function from source
     "cloudfunctions.googleapis.com",
     "cloudresourcemanager.googleapis.com",  # project number for the budget filter
+    "eventarc.googleapis.com",  # the materializer's Pub/Sub trigger (online features)
     "iam.googleapis.com",
     "logging.googleapis.com",
     "monitoring.googleapis.com",
     "pubsub.googleapis.com",
     "run.googleapis.com",  # gen2 functions run on Cloud Run
+    "secretmanager.googleapis.com",  # the Redis URL (online features)
     "storage.googleapis.com",
 )
 

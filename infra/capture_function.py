@@ -11,30 +11,31 @@ import pulumi_gcp as gcp
 
 from event_capture.ingest.config import MAX_REQUEST_DEADLINE_SECONDS
 from infra.apis import after
-from infra.function_source import SourceArchive
+from infra.function_build import (
+    RUN_INVOKER,
+    FunctionBuild,
+    build_config,
+    upload_source,
+    vpc_connector,
+    vpc_egress,
+)
+from infra.function_source import CAPTURE, SourceArchive
 from infra.settings import Settings
 
-# Cloud Functions' Python 3.13, the version every venv of the repository runs.
-RUNTIME = "python313"
-ENTRY_POINT = "capture"
-FUNCTION_NAME = "capture"
-RUN_INVOKER = "roles/run.invoker"
-# Build images pile up with every deploy; keep the few a rollback could use.
-KEPT_IMAGE_VERSIONS = 5
-OLD_IMAGE_SECONDS = 30 * 24 * 3600
+FUNCTION_NAME = CAPTURE.name
 
 
 @dataclass(frozen=True, kw_only=True)
 class CaptureFunctionArgs:
     settings: Settings
     source: SourceArchive
-    source_bucket: pulumi.Input[str]
+    build: FunctionBuild
     archive_bucket: pulumi.Input[str]
     dead_letter_bucket: pulumi.Input[str]
     runtime_account_email: pulumi.Input[str]
-    build_account_id: pulumi.Input[str]
-    build_repository: gcp.artifactregistry.Repository
     invoker_member: pulumi.Input[str]
+    # REDIS_URL from Secret Manager, when the Redis sink is on (redis_secret.py).
+    redis_url: gcp.cloudfunctionsv2.FunctionServiceConfigSecretEnvironmentVariableArgs | None
     # Grants the build and the runtime need before the first deploy.
     grants: list[pulumi.Resource]
     labels: dict[str, str]
@@ -53,9 +54,12 @@ def request_deadline_seconds(settings: Settings) -> int:
 
 
 def environment(args: CaptureFunctionArgs) -> dict[str, pulumi.Input[str]]:
-    """The function's variables (see the README's Configuration table), from the settings."""
+    """The function's plain variables (see the README's Configuration table), from the settings.
+
+    ``REDIS_URL`` is never one of them: it comes from Secret Manager (``redis_secret``).
+    """
     settings = args.settings
-    env: dict[str, pulumi.Input[str]] = {
+    return {
         "GCP_PROJECT": settings.project,
         "BIGQUERY_ENABLED": str(settings.bigquery_enabled).lower(),
         "BIGQUERY_DATASET": settings.dataset_id,
@@ -69,41 +73,6 @@ def environment(args: CaptureFunctionArgs) -> dict[str, pulumi.Input[str]]:
         # before Cloud Run's own timeout would turn it into a gateway error.
         "REQUEST_DEADLINE_SECONDS": str(request_deadline_seconds(settings)),
     }
-    if settings.redis_enabled:
-        env["REDIS_URL"] = pulumi.Output.secret(settings.redis_url)
-    return env
-
-
-def build_repository(
-    *, settings: Settings, labels: dict[str, str], opts: pulumi.ResourceOptions
-) -> gcp.artifactregistry.Repository:
-    """Where Cloud Build puts the function's images (instead of the shared default repository)."""
-    return gcp.artifactregistry.Repository(
-        "capture-builds",
-        project=settings.project,
-        location=settings.region,
-        repository_id="capture-builds",
-        format="DOCKER",
-        description="Images Cloud Build makes from the capture function's source.",
-        cleanup_policies=[
-            gcp.artifactregistry.RepositoryCleanupPolicyArgs(
-                id="keep-recent",
-                action="KEEP",
-                most_recent_versions=gcp.artifactregistry.RepositoryCleanupPolicyMostRecentVersionsArgs(
-                    keep_count=KEPT_IMAGE_VERSIONS
-                ),
-            ),
-            gcp.artifactregistry.RepositoryCleanupPolicyArgs(
-                id="delete-old",
-                action="DELETE",
-                condition=gcp.artifactregistry.RepositoryCleanupPolicyConditionArgs(
-                    older_than=f"{OLD_IMAGE_SECONDS}s"
-                ),
-            ),
-        ],
-        labels=labels,
-        opts=opts,
-    )
 
 
 class CaptureFunction(pulumi.ComponentResource):
@@ -123,32 +92,14 @@ class CaptureFunction(pulumi.ComponentResource):
         super().__init__("event-capture:function:CaptureFunction", name, None, opts)
         child = after(apis, self)
         settings = args.settings
-        self.source_object = gcp.storage.BucketObject(
-            "capture-source",
-            bucket=args.source_bucket,
-            name=args.source.object_name,
-            source=pulumi.FileAsset(str(args.source.write())),
-            content_type="application/zip",
-            opts=child,
-        )
+        self.source_object = upload_source(args.build, args.source, child)
         self.function = gcp.cloudfunctionsv2.Function(
             FUNCTION_NAME,
             project=settings.project,
             location=settings.region,
             name=FUNCTION_NAME,
             description="Validates app events and streams them to BigQuery and Cloud Storage.",
-            build_config=gcp.cloudfunctionsv2.FunctionBuildConfigArgs(
-                runtime=RUNTIME,
-                entry_point=ENTRY_POINT,
-                service_account=args.build_account_id,
-                docker_repository=args.build_repository.id,
-                source=gcp.cloudfunctionsv2.FunctionBuildConfigSourceArgs(
-                    storage_source=gcp.cloudfunctionsv2.FunctionBuildConfigSourceStorageSourceArgs(
-                        bucket=args.source_bucket,
-                        object=self.source_object.name,
-                    )
-                ),
-            ),
+            build_config=build_config(args.build, args.source, self.source_object),
             service_config=gcp.cloudfunctionsv2.FunctionServiceConfigArgs(
                 service_account_email=args.runtime_account_email,
                 # Reachable from the app wherever it runs; every request still needs an ID
@@ -161,10 +112,9 @@ class CaptureFunction(pulumi.ComponentResource):
                 max_instance_request_concurrency=settings.function_concurrency,
                 timeout_seconds=settings.function_timeout_seconds,
                 environment_variables=environment(args),
-                vpc_connector=settings.vpc_connector or None,
-                vpc_connector_egress_settings="PRIVATE_RANGES_ONLY"
-                if settings.vpc_connector
-                else None,
+                secret_environment_variables=[args.redis_url] if args.redis_url else None,
+                vpc_connector=vpc_connector(settings),
+                vpc_connector_egress_settings=vpc_egress(settings),
                 all_traffic_on_latest_revision=True,
             ),
             labels=args.labels,

@@ -1,29 +1,29 @@
-"""The capture function's source archive: its folder plus the ``event_capture`` packages it imports.
+"""Each function's source archive: its folder plus the ``event_capture`` packages it imports.
 
 The zip is byte-for-byte reproducible (sorted names, fixed timestamps and modes), so its hash
 changes when and only when a file's name or content changes. The bucket object is named by that
-hash: a code change uploads a new object and redeploys the function; anything else, including a
-fresh checkout or a touched file, leaves both alone.
+hash: a code change uploads a new object and redeploys that function; anything else, including
+a fresh checkout, a touched file or a change to a package only another function ships, leaves
+it alone.
 """
 
 import hashlib
 import io
 import zipfile
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-FUNCTION_DIR = REPO_ROOT / "functions" / "capture"
 BUILD_DIR = REPO_ROOT / "infra" / ".build"
-# What the function imports, by its path in the archive. The schemas ship in the client wheel
-# too, so they live under client/; the operator tools (replay) stay out of every archive.
-CAPTURE_PACKAGES: dict[str, Path] = {
-    "event_capture/schemas": REPO_ROOT / "client" / "src" / "event_capture" / "schemas",
-    "event_capture/ingest": REPO_ROOT / "src" / "event_capture" / "ingest",
-    # Its Redis keys: the capture path writes the live activity the features function reads.
-    "event_capture/features": REPO_ROOT / "src" / "event_capture" / "features",
-    "event_capture/tables": REPO_ROOT / "src" / "event_capture" / "tables",
+# Every package a function may ship: its path in an archive (its import path) and in the
+# repository. The schemas ship in the client wheel too, so they live under client/; the
+# operator tools (replay) stay out of every archive.
+PACKAGE_SOURCES: dict[str, str] = {
+    "event_capture/schemas": "client/src/event_capture/schemas",
+    "event_capture/ingest": "src/event_capture/ingest",
+    "event_capture/features": "src/event_capture/features",
+    "event_capture/tables": "src/event_capture/tables",
+    "event_capture/warehouse": "src/event_capture/warehouse",
 }
 
 _SUFFIXES = {".py", ".txt", ".json"}
@@ -32,20 +32,67 @@ _SKIP_PARTS = {"__pycache__", "tests", ".pytest_cache", ".mypy_cache"}
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 
 
+@dataclass(frozen=True, kw_only=True)
+class FunctionSource:
+    """A deployable function: ``functions/<name>/`` and the packages its ``main`` imports."""
+
+    name: str
+    # The function in main.py that the runtime calls (functions-framework's target).
+    entry_point: str
+    packages: tuple[str, ...]
+
+    @property
+    def directory(self) -> str:
+        return f"functions/{self.name}"
+
+
+CAPTURE = FunctionSource(
+    name="capture",
+    entry_point="capture",
+    packages=(
+        "event_capture/schemas",
+        "event_capture/ingest",
+        # Its Redis keys: the capture path writes the live activity the features function reads.
+        "event_capture/features",
+        "event_capture/tables",
+    ),
+)
+# Reads Redis only: the ingest package for its configuration and Redis client helpers.
+FEATURES = FunctionSource(
+    name="features",
+    entry_point="features",
+    packages=("event_capture/schemas", "event_capture/ingest", "event_capture/features"),
+)
+# The warehouse catalog names the feature tables it reads; the catalog lists the event tables.
+MATERIALIZER = FunctionSource(
+    name="materializer",
+    entry_point="materialize_snapshot",
+    packages=(
+        "event_capture/schemas",
+        "event_capture/ingest",
+        "event_capture/features",
+        "event_capture/warehouse",
+        "event_capture/tables",
+    ),
+)
+FUNCTIONS = (CAPTURE, FEATURES, MATERIALIZER)
+
+
 @dataclass(frozen=True)
 class SourceArchive:
+    function: FunctionSource
     data: bytes
     sha256: str
     names: tuple[str, ...]
 
     @property
     def object_name(self) -> str:
-        return f"capture/source-{self.sha256[:20]}.zip"
+        return f"{self.function.name}/source-{self.sha256[:20]}.zip"
 
     def write(self, directory: Path = BUILD_DIR) -> Path:
         """The archive as a file (Pulumi uploads files); named by hash, so writes are idempotent."""
         directory.mkdir(parents=True, exist_ok=True)
-        path = directory / f"capture-{self.sha256[:20]}.zip"
+        path = directory / f"{self.function.name}-{self.sha256[:20]}.zip"
         if not path.exists():
             path.write_bytes(self.data)
         return path
@@ -60,21 +107,20 @@ def _files(root: Path, prefix: str) -> dict[str, bytes]:
     return files
 
 
-def build_source_archive(
-    function_dir: Path = FUNCTION_DIR, packages: Mapping[str, Path] = CAPTURE_PACKAGES
-) -> SourceArchive:
-    """``main.py`` and ``requirements.txt`` at the root, each package at its import path.
+def build_source_archive(function: FunctionSource, root: Path = REPO_ROOT) -> SourceArchive:
+    """``main.py`` and ``requirements.txt`` at the root, each package at its import path, as
+    found under ``root`` (the checkout, or a test's copy of it).
 
     ``event_capture`` itself has no ``__init__.py`` (a namespace package, as on a developer's
     machine), so the runtime finds its parts beside ``main.py``.
     """
-    files = _files(function_dir, "")
-    for prefix, directory in packages.items():
-        files |= _files(directory, f"{prefix}/")
-    required = ["main.py", "requirements.txt", *(f"{p}/__init__.py" for p in packages)]
+    files = _files(root / function.directory, "")
+    for package in function.packages:
+        files |= _files(root / PACKAGE_SOURCES[package], f"{package}/")
+    required = ["main.py", "requirements.txt", *(f"{p}/__init__.py" for p in function.packages)]
     for name in required:
         if name not in files:
-            raise FileNotFoundError(f"function source is missing {name}")
+            raise FileNotFoundError(f"{function.name} function source is missing {name}")
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name in sorted(files):
@@ -83,4 +129,4 @@ def build_source_archive(
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, files[name])
     data = buffer.getvalue()
-    return SourceArchive(data, hashlib.sha256(data).hexdigest(), tuple(sorted(files)))
+    return SourceArchive(function, data, hashlib.sha256(data).hexdigest(), tuple(sorted(files)))

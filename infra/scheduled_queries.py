@@ -14,7 +14,12 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
-from event_capture.warehouse.catalog import DEDUP_VIEWS, SCHEDULED_TABLES, scheduled_sql
+from event_capture.warehouse.catalog import (
+    DEDUP_VIEWS,
+    SCHEDULED_TABLES,
+    USER_RECOMMENDATIONS,
+    scheduled_sql,
+)
 from infra.apis import after
 from infra.warehouse import Warehouse
 
@@ -22,6 +27,7 @@ JOB_USER = "roles/bigquery.jobUser"
 DATA_VIEWER = "roles/bigquery.dataViewer"
 DATA_EDITOR = "roles/bigquery.dataEditor"
 TOKEN_CREATOR = "roles/iam.serviceAccountTokenCreator"  # noqa: S105 - a role name
+PUBLISHER = "roles/pubsub.publisher"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -30,6 +36,8 @@ class ScheduledQueriesArgs:
     location: str
     warehouse: Warehouse
     event_tables: dict[str, gcp.bigquery.Table]
+    # Online features: the last feature query announces each run here (online_features.py).
+    feature_runs: gcp.pubsub.Topic | None = None
 
 
 class ScheduledQueries(pulumi.ComponentResource):
@@ -92,20 +100,32 @@ class ScheduledQueries(pulumi.ComponentResource):
 
         # The Data Transfer Service mints this account's tokens through its own service agent.
         number = gcp.organizations.get_project_output(project_id=args.project).number
+        transfer_agent = number.apply(
+            lambda n: (
+                f"serviceAccount:service-{n}@gcp-sa-bigquerydatatransfer.iam.gserviceaccount.com"
+            )
+        )
         grants.append(
             gcp.serviceaccount.IAMMember(
                 "transfer-agent-acts-as-warehouse",
                 service_account_id=self.account.name,
                 role=TOKEN_CREATOR,
-                member=number.apply(
-                    lambda n: (
-                        f"serviceAccount:service-{n}@gcp-sa-bigquerydatatransfer"
-                        ".iam.gserviceaccount.com"
-                    )
-                ),
+                member=transfer_agent,
                 opts=child,
             )
         )
+        if args.feature_runs is not None:
+            # The same agent publishes the run notifications; granted before a config names it.
+            grants.append(
+                gcp.pubsub.TopicIAMMember(
+                    "transfer-agent-publishes-feature-runs",
+                    project=args.project,
+                    topic=args.feature_runs.name,
+                    role=PUBLISHER,
+                    member=transfer_agent,
+                    opts=child,
+                )
+            )
 
         run_after = child.merge(pulumi.ResourceOptions(depends_on=grants))
         self.configs = {
@@ -118,6 +138,10 @@ class ScheduledQueries(pulumi.ComponentResource):
                 schedule=spec.schedule,
                 params={"query": scheduled_sql(spec, warehouse.datasets)},
                 service_account_name=self.account.email,
+                # Its run completes the day's feature snapshot, which the materializer loads.
+                notification_pubsub_topic=args.feature_runs.id
+                if args.feature_runs is not None and spec is USER_RECOMMENDATIONS
+                else None,
                 opts=run_after,
             )
             for spec in SCHEDULED_TABLES

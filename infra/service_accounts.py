@@ -2,8 +2,14 @@
 
 - ``capture-runtime``: what the capture function runs as.
 - ``capture-invoker``: the only identity allowed to call the function (the app).
-- ``capture-build``: what Cloud Build uses to build the function, instead of the default
+- ``capture-build``: what Cloud Build uses to build the functions, instead of the default
   compute account, which holds Editor on the project in many organisations.
+
+With online features (``redisEnabled``), one account per job of theirs:
+
+- ``features-runtime``: what the features function runs as (it reads Redis only).
+- ``materializer-runtime``: what the materializer runs as (feature tables to Redis).
+- ``materializer-trigger``: what delivers the feature-run notifications to the materializer.
 """
 
 from dataclasses import dataclass
@@ -20,6 +26,14 @@ INSERT_PERMISSIONS = ["bigquery.tables.updateData"]
 @dataclass(frozen=True, kw_only=True)
 class ServiceAccountsArgs:
     project: str
+    online_features: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class FeatureAccounts:
+    features: gcp.serviceaccount.Account
+    materializer: gcp.serviceaccount.Account
+    trigger: gcp.serviceaccount.Account
 
 
 class ServiceAccounts(pulumi.ComponentResource):
@@ -27,6 +41,7 @@ class ServiceAccounts(pulumi.ComponentResource):
     invoker: gcp.serviceaccount.Account
     build: gcp.serviceaccount.Account
     inserter_role: gcp.projects.IAMCustomRole
+    features: FeatureAccounts | None
 
     def __init__(
         self,
@@ -53,7 +68,7 @@ class ServiceAccounts(pulumi.ComponentResource):
         self.invoker = account(
             "capture-invoker", description="The app: may only invoke the function."
         )
-        self.build = account("capture-build", description="Builds the capture function's image.")
+        self.build = account("capture-build", description="Builds the functions' images.")
         # A role definition, not a grant: it is granted per table in access.py.
         self.inserter_role = gcp.projects.IAMCustomRole(
             "event-inserter",
@@ -63,6 +78,23 @@ class ServiceAccounts(pulumi.ComponentResource):
             description="Stream rows into a table (insertAll) and nothing else.",
             permissions=INSERT_PERMISSIONS,
             opts=child,
+        )
+        self.features = (
+            FeatureAccounts(
+                features=account(
+                    "features-runtime", description="Runs the features function: reads Redis."
+                ),
+                materializer=account(
+                    "materializer-runtime",
+                    description="Runs the materializer: loads the feature tables into Redis.",
+                ),
+                trigger=account(
+                    "materializer-trigger",
+                    description="Delivers feature-run notifications to the materializer, only.",
+                ),
+            )
+            if args.online_features
+            else None
         )
         self.register_outputs(
             {

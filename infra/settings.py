@@ -43,10 +43,25 @@ KEYS = (
     Key("budgetCurrency", "USD", "currency of the billing account"),
     Key("bigqueryEnabled", "true", "function variable `BIGQUERY_ENABLED`"),
     Key("gcsEnabled", "true", "function variable `GCS_ENABLED`"),
-    Key("redisEnabled", "false", "function variable `REDIS_ENABLED`; needs `redisUrl`"),
-    Key("redisUrl", "", "secret (`--secret`); Redis reachable from the function"),
-    Key("vpcConnector", "", "Serverless VPC Access connector, to reach Memorystore"),
-    Key("functionMaxInstances", "3", "instance cap: bounds cost and BigQuery quota use"),
+    Key(
+        "redisEnabled",
+        "false",
+        "the Redis sink (`REDIS_ENABLED`), the features function and the materializer; "
+        "needs `redisUrl`",
+    ),
+    Key(
+        "redisUrl", "", "secret (`--secret`), kept in Secret Manager: the Redis every function uses"
+    ),
+    Key(
+        "vpcConnector",
+        "",
+        "Serverless VPC Access connector of every function, to reach Memorystore",
+    ),
+    Key(
+        "functionMaxInstances",
+        "3",
+        "instance cap of the capture and features functions: bounds cost and BigQuery quota use",
+    ),
     Key("functionMinInstances", "0", "warm instances (each one is billed while idle)"),
     Key("functionMemory", "512Mi", "memory per instance"),
     Key("functionCpu", "1", "vCPUs per instance (concurrency above 1 needs at least 1)"),
@@ -224,8 +239,9 @@ def load_settings(values: Mapping[str, str]) -> Settings:
 def settings_from_stack() -> Settings:
     """Settings from the running stack's configuration (``pulumi config``).
 
-    Read raw, secrets included: ``redisUrl`` is wrapped as a secret where it is used, and the
-    SDK's typed getters would warn about reading a secret synchronously.
+    Read raw, secrets included: ``redisUrl`` is wrapped as a secret where it is used (the
+    Secret Manager version, ``redis_secret.py``), and the SDK's typed getters would warn about
+    reading a secret synchronously.
     """
     values = {key.qualified: pulumi.runtime.get_config(key.qualified) for key in KEYS}
     return load_settings({k: str(v) for k, v in values.items() if v is not None})

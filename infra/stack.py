@@ -1,6 +1,7 @@
 """The whole stack: what ``pulumi up`` creates, wired together. ``__main__`` exports its outputs."""
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -8,21 +9,19 @@ import pulumi
 from infra import event_tables
 from infra.access import Access, AccessArgs, account_member
 from infra.apis import enable_apis
-from infra.capture_function import (
-    FUNCTION_NAME,
-    CaptureFunction,
-    CaptureFunctionArgs,
-    build_repository,
-)
+from infra.capture_function import FUNCTION_NAME, CaptureFunction, CaptureFunctionArgs
 from infra.event_buckets import EventBuckets, EventBucketsArgs
 from infra.event_tables import EventTables, EventTablesArgs
-from infra.function_source import SourceArchive, build_source_archive
+from infra.function_build import FunctionBuild, build_repository
+from infra.function_source import CAPTURE, FEATURES, MATERIALIZER, REPO_ROOT, build_source_archive
 from infra.monitoring.alert_policies import AlertPolicies, AlertPoliciesArgs
 from infra.monitoring.budget import BudgetAlerts, BudgetAlertsArgs
 from infra.monitoring.channels import email_channels
 from infra.monitoring.dashboard import capture_dashboard
 from infra.monitoring.log_metrics import LogMetrics, LogMetricsArgs
 from infra.monitoring.warehouse_alerts import warehouse_alerts
+from infra.online_features import OnlineFeatures, OnlineFeaturesArgs
+from infra.redis_secret import RedisSecret, RedisSecretArgs
 from infra.scheduled_queries import ScheduledQueries, ScheduledQueriesArgs
 from infra.service_accounts import ServiceAccounts, ServiceAccountsArgs
 from infra.settings import Settings
@@ -48,10 +47,12 @@ class StackOutputs:
     budget_topic: pulumi.Output[str]
     analytics_dataset_id: pulumi.Output[str]
     warehouse_account: pulumi.Output[str]
+    # Online features only (redisEnabled).
+    features_url: pulumi.Output[str] | None
 
     def as_dict(self) -> dict[str, Any]:
-        """The stack outputs by their exported names."""
-        return {
+        """The stack outputs by their exported names; a part the stack lacks has none."""
+        outputs = {
             "functionUrl": self.function_url,
             "invokerServiceAccount": self.invoker_service_account,
             "datasetId": self.dataset_id,
@@ -62,15 +63,17 @@ class StackOutputs:
             "budgetTopic": self.budget_topic,
             "analyticsDatasetId": self.analytics_dataset_id,
             "warehouseServiceAccount": self.warehouse_account,
+            "featuresUrl": self.features_url,
         }
+        return {name: value for name, value in outputs.items() if value is not None}
 
     def export(self) -> None:
         for name, value in self.as_dict().items():
             pulumi.export(name, value)
 
 
-def build_stack(settings: Settings, source: SourceArchive | None = None) -> StackOutputs:
-    source = source or build_source_archive()
+def build_stack(settings: Settings, source_root: Path = REPO_ROOT) -> StackOutputs:
+    """The stack, with each function's source archived from ``source_root``."""
     project = settings.project
     apis = enable_apis(project)
 
@@ -101,16 +104,6 @@ def build_stack(settings: Settings, source: SourceArchive | None = None) -> Stac
         ),
         apis=apis,
     )
-    scheduled = ScheduledQueries(
-        "scheduled-queries",
-        ScheduledQueriesArgs(
-            project=project,
-            location=settings.dataset_location,
-            warehouse=warehouse,
-            event_tables=tables.tables,
-        ),
-        apis=apis,
-    )
     buckets = EventBuckets(
         "storage",
         EventBucketsArgs(
@@ -121,7 +114,11 @@ def build_stack(settings: Settings, source: SourceArchive | None = None) -> Stac
         ),
         apis=apis,
     )
-    accounts = ServiceAccounts("identity", ServiceAccountsArgs(project=project), apis=apis)
+    accounts = ServiceAccounts(
+        "identity",
+        ServiceAccountsArgs(project=project, online_features=settings.redis_enabled),
+        apis=apis,
+    )
     repository = build_repository(
         settings=settings, labels=LABELS, opts=pulumi.ResourceOptions(depends_on=apis)
     )
@@ -139,19 +136,73 @@ def build_stack(settings: Settings, source: SourceArchive | None = None) -> Stac
         ),
         apis=apis,
     )
+    build = FunctionBuild(
+        source_bucket=buckets.function_source.name,
+        build_account_id=accounts.build.id,
+        repository=repository,
+    )
+    invoker = account_member(accounts.invoker)
+
+    redis_secret: RedisSecret | None = None
+    online: OnlineFeatures | None = None
+    if accounts.features is not None:
+        redis_secret = RedisSecret(
+            "redis",
+            RedisSecretArgs(
+                project=project,
+                region=settings.region,
+                redis_url=settings.redis_url,
+                readers={
+                    CAPTURE.name: account_member(accounts.runtime),
+                    FEATURES.name: account_member(accounts.features.features),
+                    MATERIALIZER.name: account_member(accounts.features.materializer),
+                },
+                labels=LABELS,
+            ),
+            apis=apis,
+        )
+        online = OnlineFeatures(
+            "online-features",
+            OnlineFeaturesArgs(
+                settings=settings,
+                build=build,
+                features_source=build_source_archive(FEATURES, source_root),
+                materializer_source=build_source_archive(MATERIALIZER, source_root),
+                accounts=accounts.features,
+                redis_secret=redis_secret,
+                warehouse_tables=warehouse.tables,
+                invoker_member=invoker,
+                build_grants=access.grants,
+                labels=LABELS,
+            ),
+            apis=apis,
+        )
+    scheduled = ScheduledQueries(
+        "scheduled-queries",
+        ScheduledQueriesArgs(
+            project=project,
+            location=settings.dataset_location,
+            warehouse=warehouse,
+            event_tables=tables.tables,
+            feature_runs=online.topic if online else None,
+        ),
+        apis=apis,
+    )
     function = CaptureFunction(
         "capture-function",
         CaptureFunctionArgs(
             settings=settings,
-            source=source,
-            source_bucket=buckets.function_source.name,
+            source=build_source_archive(CAPTURE, source_root),
+            build=build,
             archive_bucket=buckets.archive.name,
             dead_letter_bucket=buckets.dead_letter.name,
             runtime_account_email=accounts.runtime.email,
-            build_account_id=accounts.build.id,
-            build_repository=repository,
-            invoker_member=account_member(accounts.invoker),
-            grants=access.grants,
+            invoker_member=invoker,
+            redis_url=redis_secret.variable() if redis_secret else None,
+            grants=[
+                *access.grants,
+                *([redis_secret.grants[CAPTURE.name]] if redis_secret else []),
+            ],
             labels=LABELS,
         ),
         apis=apis,
@@ -203,4 +254,5 @@ def build_stack(settings: Settings, source: SourceArchive | None = None) -> Stac
         budget_topic=budget.topic.id,
         analytics_dataset_id=warehouse.analytics.dataset_id,
         warehouse_account=scheduled.account.email,
+        features_url=online.url if online else None,
     )

@@ -10,13 +10,14 @@ import asyncio
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pulumi
 from pulumi.runtime import MockCallArgs, MockResourceArgs, Mocks, rpc
 from pulumi.runtime.mocks import MockMonitor
 
-from infra.function_source import SourceArchive
+from infra.function_source import REPO_ROOT
 from infra.settings import PROJECT_NAME, settings_from_stack
 from infra.stack import build_stack
 
@@ -94,6 +95,12 @@ def _computed(args: MockResourceArgs, project: str) -> tuple[str, dict[str, Any]
         case "gcp:projects/iAMCustomRole:IAMCustomRole":
             role = f"projects/{project}/roles/{inputs['roleId']}"
             return role, {"name": role}
+        case "gcp:secretmanager/secret:Secret":
+            secret = f"projects/{project}/secrets/{inputs['secretId']}"
+            return secret, {"name": secret}
+        case "gcp:secretmanager/secretVersion:SecretVersion":
+            version = f"{inputs['secret']}/versions/1"
+            return version, {"name": version, "version": "1"}
     return f"{name}-id", {}
 
 
@@ -172,8 +179,9 @@ def use_mocks(stack: MockedStack, project: str, config: Mapping[str, str]) -> No
     pulumi.runtime.set_all_config(dict(config))
 
 
-def run_mocked(config: Mapping[str, str], source: SourceArchive | None = None) -> MockedStack:
-    """Run the program with this stack configuration (``key: value``, as in Pulumi.<stack>.yaml).
+def run_mocked(config: Mapping[str, str], source_root: Path = REPO_ROOT) -> MockedStack:
+    """Run the program with this stack configuration (``key: value``, as in Pulumi.<stack>.yaml),
+    archiving the functions' sources from ``source_root``.
 
     Raises the program's own error (for example a ``SettingsError`` naming a key).
     """
@@ -182,7 +190,7 @@ def run_mocked(config: Mapping[str, str], source: SourceArchive | None = None) -
 
     @pulumi.runtime.test  # type: ignore[untyped-decorator]
     def program() -> pulumi.Output[Any]:
-        values = build_stack(settings_from_stack(), source).as_dict()
+        values = build_stack(settings_from_stack(), source_root).as_dict()
         return pulumi.Output.from_input(values).apply(stack.outputs.update)
 
     program()

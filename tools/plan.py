@@ -52,6 +52,16 @@ def _function(r: MockedResource) -> str:
         f"{s.get('maxInstanceCount'):g} instances x {s.get('availableMemory')}, "
         f"{s.get('maxInstanceRequestConcurrency'):g} concurrent, {s.get('timeoutSeconds'):g} s "
         f"timeout, source {r.get('buildConfig.source.storageSource.object')}"
+        + "".join(
+            f", {v['key']} from secret {v['secret']}"
+            for v in s.get("secretEnvironmentVariables") or []
+        )
+        + (
+            f", triggered by {r.get('eventTrigger.pubsubTopic')} as "
+            f"{r.get('eventTrigger.serviceAccountEmail')} ({r.get('eventTrigger.retryPolicy')})"
+            if r.get("eventTrigger")
+            else ""
+        )
     )
 
 
@@ -59,7 +69,15 @@ def _grant(r: MockedResource) -> str:
     where = next(
         (
             f"{key} {r.get(key)}"
-            for key in ("tableId", "bucket", "name", "repository", "serviceAccountId", "topic")
+            for key in (
+                "tableId",
+                "bucket",
+                "name",
+                "repository",
+                "serviceAccountId",
+                "topic",
+                "secretId",
+            )
             if r.get(key)
         ),
         f"project {r.get('project')}",
@@ -92,6 +110,12 @@ SUMMARIES: dict[str, Callable[[MockedResource], str]] = {
     "Function": _function,
     "NotificationChannel": lambda r: f"e-mail {r.get('labels.email_address')}",
     "Topic": lambda r: r.name,
+    "Secret": lambda r: (
+        f"{r.get('secretId')}, replicated in "
+        + ", ".join(replica["location"] for replica in r.get("replication.userManaged.replicas"))
+    ),
+    # Never the value: it comes from the stack's secret configuration.
+    "SecretVersion": lambda r: f"a version of {r.get('secret')} (value hidden)",
     "Budget": _budget,
     "Metric": lambda r: f"{r.get('name')} <- {r.get('valueExtractor') or 'count by status'}",
     "AlertPolicy": lambda r: r.get("displayName"),

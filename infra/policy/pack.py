@@ -13,11 +13,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from infra.policy.rules import (
-    RESOURCE_RULES,
-    ResourceRule,
-    runtime_accounts_have_no_project_grants,
-)
+from infra.policy.rules import RESOURCE_RULES, STACK_RULES, ResourceRule, StackRule
 
 PACK_NAME = "event-capture-security"
 
@@ -32,10 +28,13 @@ def resource_validation(
     return validate
 
 
-def validate_stack(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    resources: list[tuple[str, Any]] = [(r.resource_type, r.props) for r in args.resources]
-    for message in runtime_accounts_have_no_project_grants(resources):
-        report_violation(message, None)
+def stack_validation(rule: StackRule) -> Callable[[StackValidationArgs, ReportViolation], None]:
+    def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+        resources: list[tuple[str, Any]] = [(r.resource_type, r.props) for r in args.resources]
+        for message in rule.check(resources):
+            report_violation(message, None)
+
+    return validate
 
 
 def policies() -> list[Any]:
@@ -46,10 +45,11 @@ def policies() -> list[Any]:
             )
             for rule in RESOURCE_RULES
         ),
-        StackValidationPolicy(
-            name="runtime-accounts-have-no-project-grants",
-            description="A function's runtime account is never granted a role on the project.",
-            validate=validate_stack,
+        *(
+            StackValidationPolicy(
+                name=rule.name, description=rule.description, validate=stack_validation(rule)
+            )
+            for rule in STACK_RULES
         ),
     ]
 

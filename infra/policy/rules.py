@@ -9,6 +9,8 @@ This module imports nothing from the program, so the pack installs on its own.
 """
 
 import json
+import re
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +39,28 @@ PROJECT_GRANTS = frozenset(
         "gcp:projects/iAMPolicy:IAMPolicy",
     }
 )
+# BigQuery jobs exist only on the project: an account that runs queries needs this role there.
+# A job reads only what its account may read (tables are granted one by one); what the role
+# does allow is queries billed to the project.
+PROJECT_ONLY_ROLES = frozenset({"roles/bigquery.jobUser"})
+SECRET_MANAGER_ROLES = "roles/secretmanager."  # noqa: S105 - a role prefix
+# A variable of these names, or one whose name says it holds a secret, belongs in Secret
+# Manager (secretEnvironmentVariables), never in a function's plain environment, which anyone
+# who may view the function reads.
+SECRET_VARIABLES = frozenset({"REDIS_URL"})
+SECRET_NAME_PARTS = (
+    "SECRET",
+    "TOKEN",
+    "PASSWORD",
+    "PASSWD",
+    "CREDENTIAL",
+    "API_KEY",
+    "PRIVATE_KEY",
+)
+# scheme://user[:password]@host
+_URL_WITH_CREDENTIALS = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#@\s]*@")
+# How Pulumi marks a secret value in a resource's properties.
+_SECRET_SIG = "4dabf18193072939515e22adb298388d"  # noqa: S105 - a marker, not a value
 
 Props = Mapping[str, Any]
 
@@ -46,6 +70,13 @@ class ResourceRule:
     name: str
     description: str
     check: Callable[[str, Props], list[str]]
+
+
+@dataclass(frozen=True)
+class StackRule:
+    name: str
+    description: str
+    check: Callable[[Iterable[tuple[str, Props]]], list[str]]
 
 
 def _members(props: Props) -> list[str]:
@@ -158,7 +189,55 @@ def functions_run_as_their_own_accounts(resource_type: str, props: Props) -> lis
         problems.append("serviceConfig.serviceAccountEmail must name the function's own account")
     if not _own_account(props, "buildConfig", "serviceAccount"):
         problems.append("buildConfig.serviceAccount must name a build account, not the default")
+    # Without one, Eventarc delivers events as the default compute account.
+    if props.get("eventTrigger") and not _own_account(props, "eventTrigger", "serviceAccountEmail"):
+        problems.append("eventTrigger.serviceAccountEmail must name the trigger's own account")
     return problems
+
+
+def _is_secret(value: Any) -> bool:
+    return isinstance(value, Mapping) and _SECRET_SIG in value
+
+
+def functions_keep_secrets_in_secret_manager(resource_type: str, props: Props) -> list[str]:
+    if resource_type != FUNCTION:
+        return []
+    problems = []
+    for section in ("serviceConfig", "buildConfig"):
+        config = props.get(section) or {}
+        if _is_secret(config):
+            # A Pulumi secret among the plain settings: the function's configuration shows it.
+            problems.append(f"{section} holds a Pulumi secret: pass it through Secret Manager")
+            continue
+        variables = config.get("environmentVariables") or {}
+        if _is_secret(variables):
+            problems.append(
+                f"{section}.environmentVariables holds a Pulumi secret: pass it through "
+                "Secret Manager (secretEnvironmentVariables)"
+            )
+            continue
+        for name, value in variables.items():
+            where = f"{section}.environmentVariables.{name}"
+            if name in SECRET_VARIABLES or any(part in name.upper() for part in SECRET_NAME_PARTS):
+                problems.append(f"{where} is a secret: use secretEnvironmentVariables")
+            elif _is_secret(value):
+                problems.append(f"{where} holds a Pulumi secret: use secretEnvironmentVariables")
+            elif isinstance(value, str) and _URL_WITH_CREDENTIALS.search(value):
+                problems.append(
+                    f"{where} is a URL with credentials: use secretEnvironmentVariables"
+                )
+    return problems
+
+
+def secret_access_is_per_secret(resource_type: str, props: Props) -> list[str]:
+    role = props.get("role")
+    if (
+        resource_type in PROJECT_GRANTS
+        and isinstance(role, str)
+        and role.startswith(SECRET_MANAGER_ROLES)
+    ):
+        return [f"{role} on the project reaches every secret: grant it on one secret"]
+    return []
 
 
 def no_service_account_keys(resource_type: str, props: Props) -> list[str]:
@@ -195,27 +274,76 @@ RESOURCE_RULES = (
         functions_run_as_their_own_accounts,
     ),
     ResourceRule("no-service-account-keys", "No service account keys.", no_service_account_keys),
+    ResourceRule(
+        "functions-keep-secrets-in-secret-manager",
+        "No function has a secret (by name, Pulumi secret or URL credentials) as a plain "
+        "environment variable.",
+        functions_keep_secrets_in_secret_manager,
+    ),
+    ResourceRule(
+        "secret-access-is-per-secret",
+        "Secret Manager roles are granted on a secret, never on the project.",
+        secret_access_is_per_secret,
+    ),
 )
+
+
+def _runtime_accounts(resources: list[tuple[str, Props]]) -> dict[str, list[str]]:
+    """Each function runtime account's member, with the functions that run as it."""
+    accounts: dict[str, list[str]] = defaultdict(list)
+    for resource_type, props in resources:
+        config = (props.get("serviceConfig") or {}) if resource_type == FUNCTION else {}
+        if email := config.get("serviceAccountEmail"):
+            accounts[f"serviceAccount:{email}"].append(str(props.get("name")))
+    return accounts
 
 
 def runtime_accounts_have_no_project_grants(
     resources: Iterable[tuple[str, Props]],
 ) -> list[str]:
-    """A function's runtime account is granted on tables and buckets, never the project."""
+    """A function's runtime account is granted on tables, buckets and secrets, never the
+    project, except for the roles that exist nowhere else (``PROJECT_ONLY_ROLES``)."""
     resources = list(resources)
-    runtime_members = {
-        f"serviceAccount:{email}"
-        for resource_type, props in resources
-        if resource_type == FUNCTION
-        and (email := (props.get("serviceConfig") or {}).get("serviceAccountEmail"))
-    }
+    runtime_members = _runtime_accounts(resources)
     return [
         f"{props.get('role')} is granted project-wide to {member}, a function's runtime account"
         for resource_type, props in resources
-        if resource_type in PROJECT_GRANTS
+        if resource_type in PROJECT_GRANTS and props.get("role") not in PROJECT_ONLY_ROLES
         for member in _members(props)
         if member in runtime_members
     ]
+
+
+def functions_have_distinct_runtime_accounts(
+    resources: Iterable[tuple[str, Props]],
+) -> list[str]:
+    """Each function runs as an account of its own, so each one's grants are its own."""
+    return [
+        f"functions {', '.join(sorted(functions))} share the runtime account {member}"
+        for member, functions in _runtime_accounts(list(resources)).items()
+        if len(functions) > 1
+    ]
+
+
+STACK_RULES = (
+    StackRule(
+        "runtime-accounts-have-no-project-grants",
+        "A function's runtime account is never granted a role on the project, except BigQuery's "
+        "jobUser, which exists only there.",
+        runtime_accounts_have_no_project_grants,
+    ),
+    StackRule(
+        "functions-have-distinct-runtime-accounts",
+        "No two functions run as the same account.",
+        functions_have_distinct_runtime_accounts,
+    ),
+)
+
+
+def stack_violations(resources: Iterable[tuple[str, Props]]) -> list[tuple[str, str]]:
+    """(rule name, message) for every stack rule the resources break."""
+    resources = list(resources)
+    return [(rule.name, message) for rule in STACK_RULES for message in rule.check(resources)]
 
 
 def resource_violations(resource_type: str, props: Props) -> list[tuple[str, str]]:

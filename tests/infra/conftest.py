@@ -15,6 +15,16 @@ WITH_PRINCIPALS = {
     "event-capture:appPrincipals": '["serviceAccount:shop-app@shop.iam.gserviceaccount.com"]',
     "event-capture:operators": '["group:data-team@example.com"]',
 }
+# A password in the URL, as Memorystore with AUTH has: it must reach no plain variable.
+REDIS_URL = "rediss://:s3cret-auth-string@10.0.0.3:6378/0"
+WITH_REDIS = {
+    **WITH_PRINCIPALS,
+    "event-capture:redisEnabled": "true",
+    "event-capture:redisUrl": REDIS_URL,
+    "event-capture:vpcConnector": (
+        "projects/shop-analytics-prod/locations/us-central1/connectors/redis"
+    ),
+}
 
 
 @pytest.fixture(scope="session")
@@ -27,3 +37,10 @@ def stack() -> MockedStack:
 def stack_with_principals() -> MockedStack:
     """With an app principal and an operator, the grants that only exist when configured."""
     return run_mocked(WITH_PRINCIPALS)
+
+
+@pytest.fixture(scope="session")
+def stack_with_redis() -> MockedStack:
+    """With the Redis sink and online features: the secret, the features function and the
+    materializer."""
+    return run_mocked(WITH_REDIS)

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from infra.function_source import FUNCTIONS, FunctionSource
+
 REPO = Path(__file__).resolve().parents[2]
 FUNCTION_ONLY = ["pydantic", "google.cloud", "functions_framework", "redis"]
 
@@ -45,9 +47,17 @@ def test_blocking_works_so_the_checks_above_can_fail() -> None:
     assert "pulumi_gcp" in result.stderr
 
 
-def test_requirement_files_keep_the_infrastructure_out_of_the_function() -> None:
-    function = (REPO / "functions/capture/requirements.txt").read_text()
+@pytest.mark.parametrize("function", FUNCTIONS, ids=lambda f: f.name)
+def test_requirement_files_keep_the_infrastructure_out_of_every_function(
+    function: FunctionSource,
+) -> None:
+    requirements = (REPO / function.directory / "requirements.txt").read_text()
+
+    assert "pulumi" not in requirements
+    assert "functions-framework==" in requirements
+
+
+def test_the_program_needs_none_of_the_functions_packages_by_its_requirements() -> None:
     infra = (REPO / "infra/requirements.txt").read_text()
 
-    assert "pulumi" not in function
     assert "pulumi-gcp==" in infra and "pydantic" not in infra

@@ -1,4 +1,4 @@
-"""The function's source archive: what it holds, and a name that changes only with its content."""
+"""Each function's source archive: what it holds, and a name that changes only with its content."""
 
 import io
 import os
@@ -11,55 +11,117 @@ from pathlib import Path
 
 import pytest
 
-from infra.function_source import CAPTURE_PACKAGES, FUNCTION_DIR, build_source_archive
-from tests.infra.conftest import REQUIRED_CONFIG
+from infra.function_source import (
+    CAPTURE,
+    FEATURES,
+    FUNCTIONS,
+    MATERIALIZER,
+    PACKAGE_SOURCES,
+    REPO_ROOT,
+    FunctionSource,
+    build_source_archive,
+)
+from infra.redis_secret import VARIABLE
+from tests.infra.conftest import REDIS_URL, REQUIRED_CONFIG
 from tools.mocked_stack import MockedStack, run_mocked
 
-Source = tuple[Path, dict[str, Path]]
+by_name = pytest.mark.parametrize("function", FUNCTIONS, ids=lambda f: f.name)
+# Client libraries a function must start without unless its requirements pin them.
+OPTIONAL_LIBRARIES = {
+    "google-cloud-bigquery": "google.cloud.bigquery",
+    "google-cloud-storage": "google.cloud.storage",
+}
 
 
 @pytest.fixture
-def source_copy(tmp_path: Path) -> Source:
-    function_dir = tmp_path / "capture"
-    shutil.copytree(FUNCTION_DIR, function_dir, ignore=shutil.ignore_patterns("__pycache__"))
-    packages = {}
-    for prefix, directory in CAPTURE_PACKAGES.items():
-        packages[prefix] = tmp_path / prefix
-        shutil.copytree(directory, packages[prefix], ignore=shutil.ignore_patterns("__pycache__"))
-    return function_dir, packages
+def source_root(tmp_path: Path) -> Path:
+    """A copy of everything any function ships, laid out as in the checkout."""
+    for relative in [f.directory for f in FUNCTIONS] + list(PACKAGE_SOURCES.values()):
+        shutil.copytree(
+            REPO_ROOT / relative, tmp_path / relative, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    return tmp_path
 
 
-def test_the_archive_holds_main_requirements_and_the_packages_main_imports() -> None:
-    archive = build_source_archive()
-    names = set(zipfile.ZipFile(io.BytesIO(archive.data)).namelist())
+def names(function: FunctionSource) -> set[str]:
+    return set(zipfile.ZipFile(io.BytesIO(build_source_archive(function).data)).namelist())
 
-    assert {
-        "main.py",
-        "requirements.txt",
-        "event_capture/ingest/pipeline.py",
-        "event_capture/ingest/sinks/bigquery.py",
-        "event_capture/schemas/order.py",
-        "event_capture/tables/orders.json",
-    } <= names
+
+@pytest.mark.parametrize(
+    ("function", "expected"),
+    [
+        (
+            CAPTURE,
+            {
+                "event_capture/ingest/pipeline.py",
+                "event_capture/ingest/sinks/bigquery.py",
+                "event_capture/schemas/order.py",
+                "event_capture/tables/orders.json",
+                "event_capture/features/keys.py",
+            },
+        ),
+        (FEATURES, {"event_capture/features/serve.py", "event_capture/ingest/clients.py"}),
+        (
+            MATERIALIZER,
+            {
+                "event_capture/features/materialize.py",
+                "event_capture/warehouse/catalog.py",
+                "event_capture/tables/orders.json",
+            },
+        ),
+    ],
+    ids=lambda v: v.name if isinstance(v, FunctionSource) else "",
+)
+def test_the_archive_holds_main_requirements_and_the_packages_main_imports(
+    function: FunctionSource, expected: set[str]
+) -> None:
+    found = names(function)
+
+    assert {"main.py", "requirements.txt", *expected} <= found
     # A namespace package, and no operator tool or client code in a deployed function.
-    assert "event_capture/__init__.py" not in names
-    assert not [n for n in names if n.startswith(("event_capture/client/", "tools/"))]
-    assert not [n for n in names if "replay" in n]
-    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
-    assert names == set(archive.names)
+    assert "event_capture/__init__.py" not in found
+    assert not [n for n in found if n.startswith(("event_capture/client/", "tools/"))]
+    assert not [n for n in found if "replay" in n]
+    assert not [n for n in found if "__pycache__" in n or n.endswith(".pyc")]
+    assert found == set(build_source_archive(function).names)
 
 
-def test_main_imports_from_the_unpacked_archive_alone(tmp_path: Path) -> None:
-    """What the runtime does: main.py at the root, nothing of the checkout on the path."""
-    zipfile.ZipFile(io.BytesIO(build_source_archive().data)).extractall(tmp_path)
-    env = {"PATH": os.environ["PATH"], "GCP_PROJECT": "p", "GCS_BUCKET": "b"}
+def test_the_features_function_ships_no_warehouse_or_table_code() -> None:
+    """It reads Redis only; BigQuery's table definitions and queries are not its business."""
+    assert not [
+        n
+        for n in names(FEATURES)
+        if n.startswith(("event_capture/warehouse/", "event_capture/tables/"))
+    ]
+
+
+def deployed_environment(stack: MockedStack, function: FunctionSource) -> dict[str, str]:
+    """The variables the stack gives the function, its secrets standing in with a sample."""
+    deployed = stack.named(function.name)
+    env = dict(deployed.get("serviceConfig.environmentVariables") or {})
+    for secret in deployed.get("serviceConfig.secretEnvironmentVariables") or []:
+        assert secret["key"] == VARIABLE
+        env[secret["key"]] = REDIS_URL
+    return env
+
+
+@by_name
+def test_main_imports_from_the_unpacked_archive_alone_with_the_deployed_environment(
+    function: FunctionSource, tmp_path: Path, stack_with_redis: MockedStack
+) -> None:
+    """What the runtime does: main.py at the root, nothing of the checkout on the path, the
+    variables the stack sets; and the entry point the build names is there."""
+    zipfile.ZipFile(io.BytesIO(build_source_archive(function).data)).extractall(tmp_path)
+    env = {"PATH": os.environ["PATH"], **deployed_environment(stack_with_redis, function)}
+    requirements = (tmp_path / "requirements.txt").read_text()
+    absent = [m for dist, m in OPTIONAL_LIBRARIES.items() if f"{dist}==" not in requirements]
     # -S: no site-packages .pth pointing back at the checkout; -I isolates from PYTHONPATH.
     code = (
-        "import sys; sys.path[:0] = ["
+        f"import sys; sys.modules.update(dict.fromkeys({absent!r})); sys.path[:0] = ["
         + repr(str(tmp_path))
         + "] + "
         + repr(_site_packages())
-        + "; import main; print(main.capture.__module__, main.__file__)"
+        + f"; import main; print(main.{function.entry_point}.__module__, main.__file__)"
     )
     done = subprocess.run(
         [sys.executable, "-I", "-S", "-c", code],
@@ -72,10 +134,16 @@ def test_main_imports_from_the_unpacked_archive_alone(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["main", str(tmp_path / "main.py")]
+    assert stack_with_redis.named(function.name).get("buildConfig.entryPoint") == (
+        function.entry_point
+    )
 
 
-def test_the_deployed_requirements_carry_no_infrastructure_or_test_packages() -> None:
-    archive = build_source_archive()
+@by_name
+def test_the_deployed_requirements_carry_no_infrastructure_or_test_packages(
+    function: FunctionSource,
+) -> None:
+    archive = build_source_archive(function)
     requirements = zipfile.ZipFile(io.BytesIO(archive.data)).read("requirements.txt").decode()
     packages = {line.split("==")[0] for line in requirements.splitlines() if "==" in line}
 
@@ -83,60 +151,79 @@ def test_the_deployed_requirements_carry_no_infrastructure_or_test_packages() ->
     assert not packages & {"pulumi", "pulumi-gcp", "pulumi-policy", "pytest", "mypy", "ruff"}
 
 
-def test_the_same_source_gives_the_same_bytes_whatever_the_file_times(
-    source_copy: Source,
-) -> None:
-    before = build_source_archive(*source_copy)
-    main = source_copy[0] / "main.py"
+def test_the_same_source_gives_the_same_bytes_whatever_the_file_times(source_root: Path) -> None:
+    before = build_source_archive(CAPTURE, source_root)
+    main = source_root / CAPTURE.directory / "main.py"
     os.utime(main, (1_000_000_000, 1_000_000_000))
 
-    assert build_source_archive(*source_copy).data == before.data
+    assert build_source_archive(CAPTURE, source_root).data == before.data
+
+
+def _touch(root: Path, relative: str) -> None:
+    path = root / relative
+    path.write_text(path.read_text() + "\n# changed\n")
 
 
 @pytest.mark.parametrize(
-    "changed",
-    ["main.py", "event_capture/ingest/pipeline.py", "event_capture/schemas/order.py"],
+    ("changed", "changes", "keeps"),
+    [
+        ("functions/capture/main.py", {CAPTURE}, {FEATURES, MATERIALIZER}),
+        ("functions/features/main.py", {FEATURES}, {CAPTURE, MATERIALIZER}),
+        ("src/event_capture/ingest/pipeline.py", set(FUNCTIONS), set()),
+        ("client/src/event_capture/schemas/order.py", set(FUNCTIONS), set()),
+        ("src/event_capture/warehouse/catalog.py", {MATERIALIZER}, {CAPTURE, FEATURES}),
+        ("src/event_capture/tables/definitions.py", {CAPTURE, MATERIALIZER}, {FEATURES}),
+    ],
 )
-def test_changing_any_source_file_changes_the_object_name(
-    source_copy: Source, changed: str
+def test_a_source_file_changes_the_object_name_of_exactly_the_functions_that_ship_it(
+    source_root: Path,
+    changed: str,
+    changes: set[FunctionSource],
+    keeps: set[FunctionSource],
 ) -> None:
-    function_dir, packages = source_copy
-    before = build_source_archive(function_dir, packages)
-    prefix = "/".join(changed.split("/")[:2])
-    path = (
-        packages[prefix] / changed.removeprefix(prefix + "/")
-        if prefix in packages
-        else (function_dir / changed)
-    )
-    path.write_text(path.read_text() + "\n# changed\n")
+    before = {f: build_source_archive(f, source_root).object_name for f in FUNCTIONS}
+    _touch(source_root, changed)
+    after = {f: build_source_archive(f, source_root).object_name for f in FUNCTIONS}
 
-    after = build_source_archive(function_dir, packages)
-    assert after.object_name != before.object_name
+    assert {f for f in FUNCTIONS if after[f] != before[f]} == changes
+    assert {f for f in FUNCTIONS if after[f] == before[f]} == keeps
 
 
-def test_a_bytecode_cache_or_test_file_does_not_change_the_name(source_copy: Source) -> None:
-    function_dir, packages = source_copy
-    before = build_source_archive(function_dir, packages)
+def test_a_bytecode_cache_or_test_file_does_not_change_the_name(source_root: Path) -> None:
+    before = build_source_archive(CAPTURE, source_root)
+    function_dir = source_root / CAPTURE.directory
     (function_dir / "__pycache__").mkdir()
     (function_dir / "__pycache__" / "main.cpython-313.pyc").write_bytes(b"\0")
     (function_dir / "notes.md").write_text("local notes")
 
-    assert build_source_archive(function_dir, packages).object_name == before.object_name
+    assert build_source_archive(CAPTURE, source_root).object_name == before.object_name
 
 
-def test_the_function_deploys_the_object_named_by_the_hash(
-    stack: MockedStack, source_copy: Source
+def test_a_package_missing_its_init_is_refused(source_root: Path) -> None:
+    (source_root / PACKAGE_SOURCES["event_capture/features"] / "__init__.py").unlink()
+
+    with pytest.raises(FileNotFoundError, match="features function source is missing"):
+        build_source_archive(FEATURES, source_root)
+
+
+@by_name
+def test_each_function_deploys_the_object_named_by_its_hash(
+    function: FunctionSource, stack_with_redis: MockedStack
 ) -> None:
-    archive = build_source_archive()
-    assert stack.named("capture-source").get("name") == archive.object_name
-    assert stack.named("capture").get("buildConfig.source.storageSource.object") == (
+    archive = build_source_archive(function)
+
+    assert stack_with_redis.named(f"{function.name}-source").get("name") == archive.object_name
+    assert archive.object_name.startswith(f"{function.name}/")
+    assert stack_with_redis.named(function.name).get("buildConfig.source.storageSource.object") == (
         archive.object_name
     )
 
-    function_dir, packages = source_copy
-    (function_dir / "main.py").write_text((function_dir / "main.py").read_text() + "\n")
-    changed = run_mocked(REQUIRED_CONFIG, build_source_archive(function_dir, packages))
-    assert changed.named("capture-source").get("name") != archive.object_name
+
+def test_a_changed_source_uploads_a_new_object(stack: MockedStack, source_root: Path) -> None:
+    _touch(source_root, "functions/capture/main.py")
+    changed = run_mocked(REQUIRED_CONFIG, source_root)
+
+    assert changed.named("capture-source").get("name") != stack.named("capture-source").get("name")
 
 
 def _site_packages() -> list[str]:

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from infra.policy import rules
-from infra.policy.pack import policies, resource_validation, validate_stack
+from infra.policy.pack import policies, resource_validation, stack_validation
 
 GOOD_BUCKET = {
     "publicAccessPrevention": "enforced",
@@ -21,12 +21,37 @@ GOOD_TABLE = {
     },
     "requirePartitionFilter": True,
 }
-GOOD_FUNCTION = {
-    "serviceConfig": {"serviceAccountEmail": "capture-runtime@p.iam.gserviceaccount.com"},
+GOOD_FUNCTION: dict[str, Any] = {
+    "name": "capture",
+    "serviceConfig": {
+        "serviceAccountEmail": "capture-runtime@p.iam.gserviceaccount.com",
+        "environmentVariables": {"GCP_PROJECT": "p", "REQUEST_DEADLINE_SECONDS": "45"},
+        "secretEnvironmentVariables": [
+            {"key": "REDIS_URL", "projectId": "1", "secret": "redis-url", "version": "1"}
+        ],
+    },
     "buildConfig": {
         "serviceAccount": "projects/p/serviceAccounts/capture-build@p.iam.gserviceaccount.com"
     },
 }
+GOOD_EVENT_FUNCTION: dict[str, Any] = {
+    **GOOD_FUNCTION,
+    "name": "materializer",
+    "serviceConfig": {"serviceAccountEmail": "materializer-runtime@p.iam.gserviceaccount.com"},
+    "eventTrigger": {
+        "eventType": "google.cloud.pubsub.topic.v1.messagePublished",
+        "serviceAccountEmail": "materializer-trigger@p.iam.gserviceaccount.com",
+    },
+}
+# How Pulumi marks a secret in a resource's properties (what Output.secret becomes).
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+
+
+def with_variables(**variables: Any) -> dict[str, Any]:
+    return {
+        **GOOD_FUNCTION,
+        "serviceConfig": {**GOOD_FUNCTION["serviceConfig"], "environmentVariables": variables},
+    }
 
 
 def violations(resource_type: str, props: dict[str, Any]) -> list[str]:
@@ -39,6 +64,30 @@ def violations(resource_type: str, props: dict[str, Any]) -> list[str]:
         (rules.BUCKET, GOOD_BUCKET),
         (rules.TABLE, GOOD_TABLE),
         (rules.FUNCTION, GOOD_FUNCTION),
+        (rules.FUNCTION, GOOD_EVENT_FUNCTION),
+        # A plain URL without credentials, and names that only look alike, are no secret.
+        (rules.FUNCTION, with_variables(API_URL="https://api.example.com/v1", KEYS_PREFIX="a:")),
+        (
+            "gcp:secretmanager/secretIamMember:SecretIamMember",
+            {
+                "secretId": "redis-url",
+                "role": "roles/secretmanager.secretAccessor",
+                "member": "serviceAccount:features-runtime@p.iam.gserviceaccount.com",
+            },
+        ),
+        (
+            "gcp:pubsub/topicIAMMember:TopicIAMMember",
+            {
+                "topic": "feature-runs",
+                "role": "roles/pubsub.publisher",
+                "member": "serviceAccount:service-1@gcp-sa-bigquerydatatransfer.iam.gservice"
+                "account.com",
+            },
+        ),
+        (
+            "gcp:projects/iAMMember:IAMMember",
+            {"role": "roles/bigquery.jobUser", "member": "user:a@b.c"},
+        ),
         (
             "gcp:storage/bucketIAMMember:BucketIAMMember",
             {
@@ -135,6 +184,98 @@ def test_compliant_resources_pass(resource_type: str, props: dict[str, Any]) -> 
             "functions-run-as-their-own-accounts",
         ),
         (rules.SERVICE_ACCOUNT_KEY, {"serviceAccountId": "a"}, "no-service-account-keys"),
+        (
+            rules.FUNCTION,
+            {**GOOD_EVENT_FUNCTION, "eventTrigger": {"eventType": "x"}},
+            "functions-run-as-their-own-accounts",
+        ),
+        (
+            rules.FUNCTION,
+            {
+                **GOOD_EVENT_FUNCTION,
+                "eventTrigger": {"serviceAccountEmail": "1-compute@developer.gserviceaccount.com"},
+            },
+            "functions-run-as-their-own-accounts",
+        ),
+        (
+            rules.FUNCTION,
+            with_variables(REDIS_URL="redis://10.0.0.3:6379/0"),
+            "functions-keep-secrets-in-secret-manager",
+        ),
+        (
+            rules.FUNCTION,
+            with_variables(WEBHOOK_SECRET="x"),
+            "functions-keep-secrets-in-secret-manager",
+        ),
+        (
+            rules.FUNCTION,
+            with_variables(API_TOKEN="x"),
+            "functions-keep-secrets-in-secret-manager",
+        ),
+        (
+            rules.FUNCTION,
+            with_variables(db_password="x"),
+            "functions-keep-secrets-in-secret-manager",
+        ),
+        (
+            rules.FUNCTION,
+            with_variables(STRIPE_API_KEY="x"),
+            "functions-keep-secrets-in-secret-manager",
+        ),
+        (
+            rules.FUNCTION,
+            with_variables(CACHE="rediss://:hunter2@10.0.0.3:6378/0"),
+            "functions-keep-secrets-in-secret-manager",
+        ),
+        (
+            rules.FUNCTION,
+            with_variables(CACHE={SECRET_SIG: "1b47061264138c4ac30d75fd1eb44270", "value": "x"}),
+            "functions-keep-secrets-in-secret-manager",
+        ),
+        (
+            rules.FUNCTION,
+            {
+                **GOOD_FUNCTION,
+                "buildConfig": {
+                    **GOOD_FUNCTION["buildConfig"],
+                    "environmentVariables": {"GITHUB_TOKEN": "ghp_x"},
+                },
+            },
+            "functions-keep-secrets-in-secret-manager",
+        ),
+        (
+            "gcp:projects/iAMMember:IAMMember",
+            {"role": "roles/secretmanager.secretAccessor", "member": "user:a@b.c"},
+            "secret-access-is-per-secret",
+        ),
+        (
+            "gcp:projects/iAMBinding:IAMBinding",
+            {"role": "roles/secretmanager.admin", "members": ["user:a@b.c"]},
+            "secret-access-is-per-secret",
+        ),
+        (
+            "gcp:secretmanager/secretIamMember:SecretIamMember",
+            {
+                "secretId": "redis-url",
+                "role": "roles/secretmanager.secretAccessor",
+                "member": "allUsers",
+            },
+            "no-public-members",
+        ),
+        (
+            "gcp:pubsub/topicIAMMember:TopicIAMMember",
+            {
+                "topic": "feature-runs",
+                "role": "roles/pubsub.publisher",
+                "member": "allAuthenticatedUsers",
+            },
+            "no-public-members",
+        ),
+        (
+            "gcp:pubsub/subscriptionIAMBinding:SubscriptionIAMBinding",
+            {"subscription": "s", "role": "roles/pubsub.subscriber", "members": ["allUsers"]},
+            "no-public-members",
+        ),
     ],
 )
 def test_each_rule_catches_its_violation(
@@ -152,26 +293,76 @@ def test_an_account_not_known_until_up_is_not_judged_at_preview() -> None:
     assert violations(rules.FUNCTION, props) == []
 
 
+def test_each_violating_variable_is_named() -> None:
+    props = with_variables(REDIS_URL="redis://h:6379/0", GCP_PROJECT="p", API_TOKEN="t")
+
+    found = rules.functions_keep_secrets_in_secret_manager(rules.FUNCTION, props)
+    assert len(found) == 2
+    assert "environmentVariables.REDIS_URL" in found[0]
+    assert "environmentVariables.API_TOKEN" in found[1]
+
+
+def test_a_secret_wrapped_environment_is_caught_whole() -> None:
+    """What ``Output.secret`` among the variables makes of them: one secret value."""
+    wrapped = {SECRET_SIG: "1b47061264138c4ac30d75fd1eb44270", "value": {"REDIS_URL": "x"}}
+    props = {**GOOD_FUNCTION, "serviceConfig": {**GOOD_FUNCTION["serviceConfig"]}}
+    props["serviceConfig"]["environmentVariables"] = wrapped
+
+    assert violations(rules.FUNCTION, props) == ["functions-keep-secrets-in-secret-manager"]
+
+
+RUNTIME = "serviceAccount:capture-runtime@p.iam.gserviceaccount.com"
+MATERIALIZER = "serviceAccount:materializer-runtime@p.iam.gserviceaccount.com"
+
+
+def project_grant(role: str, member: str) -> tuple[str, dict[str, Any]]:
+    return ("gcp:projects/iAMMember:IAMMember", {"role": role, "member": member})
+
+
 def test_a_runtime_account_with_a_project_grant_breaks_the_stack_rule() -> None:
-    runtime = "serviceAccount:capture-runtime@p.iam.gserviceaccount.com"
     resources: list[tuple[str, dict[str, Any]]] = [
         (rules.FUNCTION, GOOD_FUNCTION),
-        (
-            "gcp:projects/iAMMember:IAMMember",
-            {"role": "roles/bigquery.dataEditor", "member": runtime},
-        ),
-        (
-            "gcp:projects/iAMMember:IAMMember",
-            {
-                "role": "roles/logging.logWriter",
-                "member": "serviceAccount:capture-build@p.iam.gserviceaccount.com",
-            },
+        project_grant("roles/bigquery.dataEditor", RUNTIME),
+        project_grant(
+            "roles/logging.logWriter", "serviceAccount:capture-build@p.iam.gserviceaccount.com"
         ),
     ]
 
     found = rules.runtime_accounts_have_no_project_grants(resources)
     assert len(found) == 1 and "roles/bigquery.dataEditor" in found[0]
     assert rules.runtime_accounts_have_no_project_grants(resources[::2]) == []
+
+
+def test_running_query_jobs_is_the_one_project_grant_a_runtime_account_may_hold() -> None:
+    resources: list[tuple[str, dict[str, Any]]] = [
+        (rules.FUNCTION, GOOD_EVENT_FUNCTION),
+        project_grant("roles/bigquery.jobUser", MATERIALIZER),
+    ]
+    assert rules.runtime_accounts_have_no_project_grants(resources) == []
+
+    resources.append(project_grant("roles/bigquery.dataViewer", MATERIALIZER))
+    found = rules.runtime_accounts_have_no_project_grants(resources)
+    assert len(found) == 1 and "roles/bigquery.dataViewer" in found[0]
+
+
+def test_two_functions_sharing_a_runtime_account_break_the_stack_rule() -> None:
+    features = {**GOOD_FUNCTION, "name": "features"}
+    own = {
+        **GOOD_FUNCTION,
+        "name": "features",
+        "serviceConfig": {"serviceAccountEmail": "features-runtime@p.iam.gserviceaccount.com"},
+    }
+
+    found = rules.functions_have_distinct_runtime_accounts(
+        [(rules.FUNCTION, GOOD_FUNCTION), (rules.FUNCTION, features)]
+    )
+    assert found == [f"functions capture, features share the runtime account {RUNTIME}"]
+    assert (
+        rules.functions_have_distinct_runtime_accounts(
+            [(rules.FUNCTION, GOOD_FUNCTION), (rules.FUNCTION, own)]
+        )
+        == []
+    )
 
 
 def test_the_pack_reports_through_pulumis_callbacks() -> None:
@@ -191,23 +382,20 @@ def test_the_pack_reports_through_pulumis_callbacks() -> None:
             SimpleNamespace(resource_type=rules.FUNCTION, props=GOOD_FUNCTION),
             SimpleNamespace(
                 resource_type="gcp:projects/iAMMember:IAMMember",
-                props={
-                    "role": "roles/bigquery.admin",
-                    "member": "serviceAccount:capture-runtime@p.iam.gserviceaccount.com",
-                },
+                props={"role": "roles/bigquery.admin", "member": RUNTIME},
             ),
         ]
     )
-    validate_stack(stack, report)  # type: ignore[arg-type]
+    for stack_rule in rules.STACK_RULES:
+        stack_validation(stack_rule)(stack, report)  # type: ignore[arg-type]
 
     assert len(reported) == 2
     assert "publicAccessPrevention" in reported[0]
     assert "roles/bigquery.admin" in reported[1]
 
 
-def test_the_pack_holds_every_rule_and_the_stack_rule() -> None:
+def test_the_pack_holds_every_rule_and_every_stack_rule() -> None:
     names = [policy.name for policy in policies()]
 
-    assert names == [r.name for r in rules.RESOURCE_RULES] + [
-        "runtime-accounts-have-no-project-grants"
-    ]
+    assert names == [r.name for r in rules.RESOURCE_RULES] + [r.name for r in rules.STACK_RULES]
+    assert "functions-have-distinct-runtime-accounts" in names

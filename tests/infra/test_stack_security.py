@@ -10,7 +10,7 @@ from infra.policy.rules import (
     PRIMITIVE_ROLES,
     PUBLIC_MEMBERS,
     resource_violations,
-    runtime_accounts_have_no_project_grants,
+    stack_violations,
 )
 from tests.infra.conftest import PROJECT
 from tools.mocked_stack import MockedResource, MockedStack
@@ -66,7 +66,7 @@ def test_every_bucket_is_private_uniform_and_expires_within_90_days(stack: Mocke
     assert stack.named("events-archive").get("lifecycleRules")[0]["condition"]["age"] == 90
 
 
-@pytest.mark.parametrize("fixture", ["stack", "stack_with_principals"])
+@pytest.mark.parametrize("fixture", ["stack", "stack_with_principals", "stack_with_redis"])
 def test_no_grant_anywhere_is_public_or_primitive(
     fixture: str, request: pytest.FixtureRequest
 ) -> None:
@@ -80,7 +80,7 @@ def test_no_grant_anywhere_is_public_or_primitive(
         assert grant.get("role") not in PRIMITIVE_ROLES, grant.name
 
 
-@pytest.mark.parametrize("fixture", ["stack", "stack_with_principals"])
+@pytest.mark.parametrize("fixture", ["stack", "stack_with_principals", "stack_with_redis"])
 def test_every_resource_passes_the_policy_pack_rules(
     fixture: str, request: pytest.FixtureRequest
 ) -> None:
@@ -90,9 +90,7 @@ def test_every_resource_passes_the_policy_pack_rules(
         r.name: found for r in stack.resources if (found := resource_violations(r.type, r.inputs))
     }
     assert violations == {}
-    assert (
-        runtime_accounts_have_no_project_grants((r.type, r.inputs) for r in stack.resources) == []
-    )
+    assert stack_violations((r.type, r.inputs) for r in stack.resources) == []
 
 
 def test_runtime_account_has_only_insert_and_create_grants_never_project_wide(
