@@ -28,6 +28,7 @@ from localcloud.processes import (
     Service,
     bigquery_emulator,
     capture_function,
+    collector_function,
     features_function,
     free_port,
     gcs_emulator,
@@ -221,6 +222,28 @@ class LocalCloud:
             self.features_env(**(env or {})),
             port or free_port(),
             log_path or self.settings.log_dir / "features-function.log",
+        )
+        self._functions.append(service)
+        return service.start()
+
+    def collector_env(self, write_keys: Sequence[str], **overrides: str) -> dict[str, str]:
+        """The collector function's configuration variables: the capture function's for this
+        cloud, and the write keys (Secret Manager's in the cloud)."""
+        return self.env(COLLECTOR_WRITE_KEYS=",".join(write_keys), **overrides)
+
+    def start_collector(
+        self,
+        *,
+        write_keys: Sequence[str],
+        port: int = 0,
+        log_path: Path | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> Service:
+        """The collector function on this cloud, started; ``stop()`` stops it."""
+        service = collector_function(
+            self.collector_env(write_keys, **(env or {})),
+            port or free_port(),
+            log_path or self.settings.log_dir / "collector-function.log",
         )
         self._functions.append(service)
         return service.start()

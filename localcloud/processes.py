@@ -18,6 +18,7 @@ from pathlib import Path
 
 import psutil
 
+from event_capture.collector.config import CONFIG_VARIABLES as COLLECTOR_CONFIG_VARIABLES
 from event_capture.features.config import CONFIG_VARIABLES as FEATURES_CONFIG_VARIABLES
 from event_capture.ingest.config import CONFIG_VARIABLES
 
@@ -29,6 +30,7 @@ BIGQUERY_EMULATOR_VENV = REPO / ".venv-bigquery-emulator"
 BIGQUERY_EMULATOR_HOME = STATE_DIR / "bigquery-home"
 CAPTURE_SOURCE = REPO / "functions" / "capture" / "main.py"
 FEATURES_SOURCE = REPO / "functions" / "features" / "main.py"
+COLLECTOR_SOURCE = REPO / "functions" / "collector" / "main.py"
 
 
 def free_port() -> int:
@@ -319,7 +321,7 @@ def function_server(
         port=port,
         ready=lambda: port_open(port),
         env=env,
-        withheld=CONFIG_VARIABLES | FEATURES_CONFIG_VARIABLES,
+        withheld=CONFIG_VARIABLES | FEATURES_CONFIG_VARIABLES | COLLECTOR_CONFIG_VARIABLES,
         log_path=log_path,
         # Under a second on a quiet machine; a starved CI VM needs far longer to import.
         start_timeout=300,
@@ -342,6 +344,17 @@ def features_function(env: Mapping[str, str], port: int, log_path: Path | None =
         name="features-function",
         source=FEATURES_SOURCE,
         target="features",
+        env=env,
+        port=port,
+        log_path=log_path,
+    )
+
+
+def collector_function(env: Mapping[str, str], port: int, log_path: Path | None = None) -> Service:
+    return function_server(
+        name="collector-function",
+        source=COLLECTOR_SOURCE,
+        target="collector",
         env=env,
         port=port,
         log_path=log_path,

@@ -62,19 +62,24 @@ class HttpError:
         return {log.RULE: self.rule, log.POSITION: self.position}
 
 
-def _too_large(position: str = "body") -> HttpError:
+def _too_large(position: str = "body", limit: int = MAX_REQUEST_BYTES) -> HttpError:
     return HttpError(
         status=413,
         rule="body_too_large",
-        message=f"request body must be at most {MAX_REQUEST_BYTES} bytes",
+        message=f"request body must be at most {limit} bytes",
         position=position,
     )
 
 
 def check_request(
-    method: str, mimetype: str, content_length: int | None, content_encoding: str | None = None
+    method: str,
+    mimetype: str,
+    content_length: int | None,
+    content_encoding: str | None = None,
+    *,
+    limit: int = MAX_REQUEST_BYTES,
 ) -> HttpError | None:
-    """Refuse what can be refused before reading the body."""
+    """Refuse what can be refused before reading the body (``limit``: the body's bytes)."""
     if method != "POST":
         return HttpError(
             status=405,
@@ -93,8 +98,8 @@ def check_request(
     coding = _coding(content_encoding)
     if isinstance(coding, HttpError):
         return coding
-    if content_length is not None and content_length > MAX_REQUEST_BYTES:
-        return _too_large("Content-Length")
+    if content_length is not None and content_length > limit:
+        return _too_large("Content-Length", limit)
     return None
 
 
@@ -285,7 +290,7 @@ def read_body(
     if deadline.expired:
         failure = _timed_out(timeout)
     elif failure is None and size > limit:
-        failure = _too_large()
+        failure = _too_large(limit=limit)
     elif failure is None and declared_length is not None and size < declared_length:
         # gunicorn hands over what arrived when the client closes early.
         failure = _incomplete(size, declared_length)
@@ -326,16 +331,18 @@ def _abandon(stream: IO[bytes], sock: socket.socket) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def decode_body(body: bytes, content_encoding: str | None) -> bytes | HttpError:
-    """The body with its Content-Encoding removed, at most MAX_REQUEST_BYTES once inflated."""
+def decode_body(
+    body: bytes, content_encoding: str | None, *, limit: int = MAX_REQUEST_BYTES
+) -> bytes | HttpError:
+    """The body with its Content-Encoding removed, at most ``limit`` bytes once inflated."""
     coding = _coding(content_encoding)
     if isinstance(coding, HttpError):
         return coding
-    if len(body) > MAX_REQUEST_BYTES:
-        return _too_large()
+    if len(body) > limit:
+        return _too_large(limit=limit)
     if coding == "identity":
         return body
-    return _gunzip(body, MAX_REQUEST_BYTES)
+    return _gunzip(body, limit)
 
 
 def _gunzip(body: bytes, limit: int) -> bytes | HttpError:
@@ -352,11 +359,11 @@ def _gunzip(body: bytes, limit: int) -> bytes | HttpError:
             out.append(piece)
             size += len(piece)
             if size > limit:
-                return _too_large("body (inflated)")
+                return _too_large("body (inflated)", limit)
             if not inflater.eof:
                 if inflater.unconsumed_tail:
                     # Output stopped at the cap with input left: over the limit.
-                    return _too_large("body (inflated)")
+                    return _too_large("body (inflated)", limit)
                 return _bad_gzip("the gzip stream is truncated")
             rest = inflater.unused_data
             if not rest:
@@ -422,13 +429,12 @@ def _too_deep() -> HttpError:
     )
 
 
-def parse_body(body: bytes, content_encoding: str | None = None) -> ParsedBody | HttpError:
-    """One event object, or ``{"events": [...]}`` with 1 to 500 events.
-
-    ``content_encoding`` is the request's Content-Encoding header: a gzip body is inflated
-    first, at most MAX_REQUEST_BYTES.
-    """
-    decoded = decode_body(body, content_encoding)
+def parse_json(
+    body: bytes, content_encoding: str | None = None, *, limit: int = MAX_REQUEST_BYTES
+) -> Any | HttpError:
+    """The body's JSON document: inflated (at most ``limit`` bytes), UTF-8, strict JSON, nested
+    at most MAX_NESTING levels. Any shape; ``parse_body`` and the collector check their own."""
+    decoded = decode_body(body, content_encoding, limit=limit)
     if isinstance(decoded, HttpError):
         return decoded
     try:
@@ -451,6 +457,18 @@ def parse_body(body: bytes, content_encoding: str | None = None) -> ParsedBody |
         return _not_json("a number is too long")
     if _nesting_exceeds(document, MAX_NESTING):
         return _too_deep()
+    return document
+
+
+def parse_body(body: bytes, content_encoding: str | None = None) -> ParsedBody | HttpError:
+    """One event object, or ``{"events": [...]}`` with 1 to 500 events.
+
+    ``content_encoding`` is the request's Content-Encoding header: a gzip body is inflated
+    first, at most MAX_REQUEST_BYTES.
+    """
+    document = parse_json(body, content_encoding)
+    if isinstance(document, HttpError):
+        return document
     if not isinstance(document, dict):
         return HttpError(
             status=400,

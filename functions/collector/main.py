@@ -1,0 +1,143 @@
+"""HTTP entry point of the collector function (Cloud Functions gen2, functions-framework): the
+Segment tracking API, so that Segment and RudderStack SDKs can send to the typed tables.
+
+Kept thin like the capture function's: read the body within bounds, hand the request to the
+collector (``event_capture.collector``), answer. Whatever a client sends, the answer is a
+documented status with a JSON body and one JSON log line.
+"""
+
+import json
+import socket
+import sys
+from typing import Any
+
+import flask
+import functions_framework
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from event_capture.collector import log_fields as collector_log
+from event_capture.collector.config import load_collector_config
+from event_capture.collector.contract import MAX_BATCH_BYTES
+from event_capture.collector.handler import CollectorAnswer, CollectorRequest
+from event_capture.collector.wiring import build_collector
+from event_capture.ingest import log_fields
+from event_capture.ingest.every_path import serve_every_path
+from event_capture.ingest.http_contract import HttpError, read_body
+
+# Read once per instance: bad configuration (no write key, say) stops the instance at
+# start-up with a message naming the variable. Clients are created on first use.
+CONFIG = load_collector_config()
+COLLECTOR = build_collector(CONFIG)
+READ_TIMEOUT_SECONDS = CONFIG.capture.request_read_timeout_seconds
+
+
+def _json_response(status: int, body: dict[str, Any], headers: dict[str, str]) -> flask.Response:
+    payload = json.dumps(body, separators=(",", ":")).encode()
+    # Streamed, as the capture function's: functions-framework then skips its unbounded
+    # after-request read of the rest of the body.
+    response = flask.Response(iter((payload,)), status=status, mimetype="application/json")
+    response.headers["Content-Length"] = str(len(payload))
+    response.headers.update(headers)
+    return response
+
+
+def _log(line: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(line, separators=(",", ":")) + "\n")
+
+
+def _respond(answer: CollectorAnswer) -> flask.Response:
+    _log(answer.log)
+    return _json_response(answer.status, answer.body, answer.headers)
+
+
+def _crash(error: BaseException) -> flask.Response:
+    # A bug, not an input; the exception's type only, its text may hold request data.
+    _log(
+        {
+            log_fields.SEVERITY: "ERROR",
+            "message": collector_log.MESSAGE,
+            log_fields.HTTP_STATUS: 500,
+            log_fields.RULE: "internal_error",
+            log_fields.ERROR_TYPE: type(error).__name__,
+        }
+    )
+    body = {"code": "internal_error", "message": "the batch was not stored; resend it later"}
+    return _json_response(500, body, {"X-Google-Status": "crash"})
+
+
+def _read(request: flask.Request) -> bytes | HttpError:
+    sock = request.environ.get("gunicorn.socket")
+    return read_body(
+        request.stream,
+        declared_length=request.content_length,
+        timeout=READ_TIMEOUT_SECONDS,
+        sock=sock if isinstance(sock, socket.socket) else None,
+        limit=MAX_BATCH_BYTES,
+    )
+
+
+def _collect(request: flask.Request) -> flask.Response:
+    # Read (at most the limit, within the read timeout) even for a refusal, so a client still
+    # sending gets the answer instead of a reset connection.
+    body = _read(request)
+    answer = COLLECTOR.handle(
+        CollectorRequest(
+            method=request.method,
+            path=request.path,
+            mimetype=request.mimetype,
+            content_length=request.content_length,
+            content_encoding=request.headers.get("Content-Encoding"),
+            authorization=request.headers.get("Authorization"),
+            signature=request.headers.get("ElevenLabs-Signature"),
+            body=body,
+        )
+    )
+    return _respond(answer)
+
+
+@functions_framework.http
+def collector(request: flask.Request) -> flask.Response:
+    """Take Segment tracking API calls: ``POST /v1/batch`` and the single-call routes.
+
+    Args:
+        request: POST ``application/json`` (optionally gzip), the write key as the Basic-auth
+            user name or ``writeKey`` in the body.
+
+    Returns:
+        200 with counts for any batch (invalid and ignored calls counted, never stored), 400
+        for a body that is not a batch, 401 for a missing or wrong key, 404/405/408/413/415
+        for requests that cannot be taken as sent, 503 with Retry-After when the valid
+        events could not be stored durably (resend the batch).
+    """
+    return _answer(request)
+
+
+def _answer(request: flask.Request) -> flask.Response:
+    try:
+        return _collect(request)
+    except Exception as error:  # noqa: BLE001 - the last resort: still JSON, still logged
+        return _crash(error)
+
+
+def _server_error(error: InternalServerError) -> flask.Response:
+    return _crash(error.original_exception or error)
+
+
+def _http_error(error: HTTPException) -> flask.Response:
+    status = error.code or 400
+    body = {"code": f"http_{status}", "message": error.name.lower()}
+    line = {
+        log_fields.SEVERITY: "WARNING",
+        "message": collector_log.MESSAGE,
+        log_fields.HTTP_STATUS: status,
+        log_fields.RULE: f"http_{status}",
+        log_fields.POSITION: "request",
+    }
+    _log(line)
+    return _json_response(status, body, {})
+
+
+serve_every_path(_answer)
+if flask.has_app_context():
+    flask.current_app.register_error_handler(InternalServerError, _server_error)
+    flask.current_app.register_error_handler(HTTPException, _http_error)

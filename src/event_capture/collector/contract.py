@@ -1,0 +1,84 @@
+"""The Segment tracking API's request contract: routes, limits and the body's shape.
+
+Reading, inflating and parsing the body are the capture function's (``ingest.http_contract``),
+with the collector's byte limit; only what differs lives here.
+"""
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from event_capture.ingest.http_contract import HttpError
+
+# Segment's documented limits (HTTP tracking API): 500 KB per batch and 32 KB per call. The
+# batch limit is the whole body, as sent and again once inflated: below the capture function's
+# 1 MB, because this function is public and the SDKs already cut their batches below it
+# (analytics-python at 475,000 bytes, analytics-node at 480 KB). The call limit applies to
+# each mapped call as sent; the stored row then meets the capture path's own 32 KB as well.
+MAX_BATCH_BYTES = 500 * 1024
+MAX_CALL_BYTES = 32 * 1024
+# Segment's limit of calls per batch; the SDKs send at most 100 (the Node SDK 15).
+MAX_CALLS_PER_BATCH = 2_500
+
+CALL_TYPES = ("track", "page", "identify", "screen", "group", "alias")
+ROUTES = ("batch", *CALL_TYPES)
+
+# /v1/<route> at the end of any path: the Python SDKs append /v1/batch to the host they are
+# given (a Cloud Functions URL's /<function> stays in front), the Node SDK replaces the path.
+_ROUTE = re.compile(r"(?:^|/)v1/(" + "|".join(ROUTES) + r")/?")
+
+
+def route(path: str) -> str | None:
+    """``batch`` or a call type for a tracking API path, else None."""
+    match = _ROUTE.search(path)
+    return match.group(1) if match and match.end() == len(path) else None
+
+
+@dataclass(frozen=True, slots=True)
+class Calls:
+    # Each call with the batch's context merged in (the call's own keys win).
+    calls: list[Any]
+    # The batch's sentAt, for calls without their own.
+    sent_at: Any
+    # Field paths of errors start with this: "batch[3]." or "" for a single call.
+    batched: bool
+
+
+def write_key_of(document: Any) -> Any:
+    return document.get("writeKey") if isinstance(document, dict) else None
+
+
+def calls_of(document: Any, route_name: str) -> Calls | HttpError:
+    """The calls of a parsed body, or the 400 for a body that is not a batch at all."""
+    if not isinstance(document, dict):
+        return _shape("body must be a JSON object", "body")
+    if route_name != "batch":
+        return Calls([{**document, "type": route_name}], document.get("sentAt"), batched=False)
+    batch = document.get("batch")
+    if not isinstance(batch, list):
+        return _shape('body must be {"batch": [...]}', "batch", rule="batch_type")
+    if len(batch) > MAX_CALLS_PER_BATCH:
+        return HttpError(
+            status=413,
+            rule="too_many_events",
+            message=f"batch: at most {MAX_CALLS_PER_BATCH} calls per request",
+            position="batch",
+        )
+    context = document.get("context")
+    if isinstance(context, dict) and context:
+        batch = [_with_context(call, context) for call in batch]
+    return Calls(batch, document.get("sentAt"), batched=True)
+
+
+def _with_context(call: Any, context: dict[str, Any]) -> Any:
+    """A batch's top-level context merged into a call's, as Segment's API does."""
+    if not isinstance(call, dict):
+        return call
+    own = call.get("context")
+    if own is None:
+        return {**call, "context": context}
+    return {**call, "context": {**context, **own}} if isinstance(own, dict) else call
+
+
+def _shape(message: str, position: str, rule: str = "body_shape") -> HttpError:
+    return HttpError(status=400, rule=rule, message=message, position=position)

@@ -1,0 +1,346 @@
+"""One collector request, from its method, path, headers and body to the answer and the log
+line: routes, write key, Segment body, mapping, then the capture pipeline.
+
+Answers follow the SDKs' retry rules (they drop a whole batch on a 400, and
+``rudder-sdk-python`` counts anything but 200 as a failure): a batch gets 200 even when some
+of its calls are invalid or ignored, with the counts and each rejection's field and rule; 400
+is only for a body that is not a batch at all; 503 with Retry-After when the valid events could
+not be stored durably, which the SDKs resend with the same messageIds. Errors carry Segment's
+``{"code", "message"}``, which the SDKs log. The log line names rules, never values or keys.
+"""
+
+import json
+import re
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from event_capture.collector import log_fields as collector_log
+from event_capture.collector.auth import WriteKeys, basic_user
+from event_capture.collector.contract import (
+    MAX_BATCH_BYTES,
+    MAX_CALL_BYTES,
+    ROUTES,
+    Calls,
+    calls_of,
+    route,
+    write_key_of,
+)
+from event_capture.collector.elevenlabs import SIGNATURE_HEADER, WebhookRefusal, handle_post_call
+from event_capture.collector.mapping import Ignored, Mapped, Refused, map_call, segment_field
+from event_capture.ingest import log_fields as log
+from event_capture.ingest.http_contract import HttpError, check_request, parse_json
+from event_capture.ingest.limits import RETRY_AFTER_SECONDS
+from event_capture.ingest.pipeline import CapturePipeline, CaptureResult
+from event_capture.ingest.validation import FieldError
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CollectorRequest:
+    method: str
+    path: str
+    mimetype: str
+    content_length: int | None
+    content_encoding: str | None
+    authorization: str | None
+    # ElevenLabs' webhook signature header, for the post-call route.
+    signature: str | None = None
+    # What was read of the body (at most MAX_BATCH_BYTES + 1), or why it could not be read.
+    body: bytes | HttpError
+
+
+@dataclass(frozen=True, slots=True)
+class CollectorAnswer:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str]
+    log: dict[str, Any]
+
+
+POST_CALL_ROUTE = "elevenlabs_post_call"
+# ElevenLabs posts to the URL configured for the webhook; under any prefix, like /v1/...
+_POST_CALL = re.compile(r"(?:^|/)elevenlabs/post-call/?$")
+
+NOT_FOUND = HttpError(
+    status=404,
+    rule="path_unknown",
+    message="POST to /v1/batch, or /v1/" + ", /v1/".join(ROUTES[1:]) + " (under any prefix)",
+    position="path",
+)
+
+
+def _unauthorized(rule: str, position: str) -> HttpError:
+    reason = "is missing" if rule == "write_key_missing" else "is not valid"
+    return HttpError(
+        status=401,
+        rule=rule,
+        message=f"the write key {reason}: send it as the Basic-auth user name or as writeKey",
+        position=position,
+        headers=(("WWW-Authenticate", 'Basic realm="collector"'),),
+    )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _request_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+def _size(call: Any) -> int:
+    text = json.dumps(call, ensure_ascii=False, separators=(",", ":"))
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+class Collector:
+    def __init__(
+        self,
+        *,
+        pipeline: CapturePipeline,
+        write_keys: WriteKeys,
+        retry_after_seconds: int = RETRY_AFTER_SECONDS,
+        clock: Callable[[], datetime] = _now,
+        request_id: Callable[[], str] = _request_id,
+        elevenlabs_secrets: tuple[str, ...] = (),
+    ) -> None:
+        self._elevenlabs = elevenlabs_secrets
+        self._pipeline = pipeline
+        self._keys = write_keys
+        self._retry_after = retry_after_seconds
+        self._clock = clock
+        self._request_id = request_id
+
+    def handle(self, request: CollectorRequest) -> CollectorAnswer:
+        if self._elevenlabs and _POST_CALL.search(request.path):
+            return self._post_call(request)
+        route_name = route(request.path)
+        if route_name is None:
+            return _refuse(NOT_FOUND, None)
+        encoding = request.content_encoding
+        refused = check_request(
+            request.method,
+            request.mimetype,
+            request.content_length,
+            encoding,
+            limit=MAX_BATCH_BYTES,
+        )
+        if refused is not None:
+            return _refuse(refused, route_name)
+        header_key = basic_user(request.authorization)
+        if header_key is not None and not self._keys.accepts(header_key):
+            return _refuse(_unauthorized("write_key_invalid", "Authorization"), route_name)
+        if isinstance(request.body, HttpError):
+            return _refuse(request.body, route_name)
+        document = parse_json(request.body, encoding, limit=MAX_BATCH_BYTES)
+        if isinstance(document, HttpError):
+            return _refuse(document, route_name)
+        if header_key is None:
+            key = write_key_of(document)
+            if key is None:
+                return _refuse(_unauthorized("write_key_missing", "writeKey"), route_name)
+            if type(key) is not str or not self._keys.accepts(key):
+                return _refuse(_unauthorized("write_key_invalid", "writeKey"), route_name)
+        calls = calls_of(document, route_name)
+        if isinstance(calls, HttpError):
+            return _refuse(calls, route_name)
+        return self._collect(calls, route_name)
+
+    def _collect(self, calls: Calls, route_name: str) -> CollectorAnswer:
+        started = time.perf_counter()
+        received_at = self._clock()
+        events: list[dict[str, Any]] = []
+        # For each event handed to the pipeline: its call's index and how it was mapped.
+        sources: list[tuple[int, Mapped]] = []
+        rejections: list[tuple[int, list[FieldError]]] = []
+        ignored_calls: Counter[str] = Counter()
+        ignored_events: Counter[str] = Counter()
+        for index, call in enumerate(calls.calls):
+            outcome = map_call(call, sent_at=calls.sent_at, received_at=received_at)
+            if isinstance(outcome, Mapped) and _size(call) > MAX_CALL_BYTES:
+                message = f"must be at most {MAX_CALL_BYTES} bytes"
+                outcome = Refused((FieldError("", "event_too_large", message),))
+            if isinstance(outcome, Mapped):
+                events.append(outcome.event)
+                sources.append((index, outcome))
+            elif isinstance(outcome, Ignored):
+                ignored_calls[outcome.call] += 1
+                if outcome.event is not None:
+                    ignored_events[outcome.event] += 1
+            else:
+                rejections.append((index, list(outcome.errors)))
+        result = self._pipeline.handle(events, batch=False) if events else None
+        if result is not None:
+            for rejection in result.body["rejections"]:
+                index, mapped = sources[rejection["index"]]
+                errors = [
+                    FieldError(segment_field(mapped, e["field"]), e["rule"], e["message"])
+                    for e in rejection["errors"]
+                ]
+                rejections.append((index, errors))
+        rejections.sort(key=lambda item: item[0])
+        answer = _Tally(
+            route=route_name,
+            batched=calls.batched,
+            received=len(calls.calls),
+            rejections=rejections,
+            ignored_calls=ignored_calls,
+            ignored_events=ignored_events,
+        )
+        return answer.answer(result, self._request_id, self._retry_after, started)
+
+    def _post_call(self, request: CollectorRequest) -> CollectorAnswer:
+        """An ElevenLabs post-call webhook: verified by its signature (not a write key), its
+        transcription stored as a voice interaction, audio and failures only counted."""
+        started = time.perf_counter()
+        refused = check_request(
+            request.method, request.mimetype, request.content_length, None, limit=MAX_BATCH_BYTES
+        )
+        if refused is None and isinstance(request.body, HttpError):
+            refused = request.body
+        if refused is not None:
+            return _refuse(refused, POST_CALL_ROUTE)
+        assert isinstance(request.body, bytes)
+        headers = {SIGNATURE_HEADER: request.signature} if request.signature else {}
+        received_at = self._clock()
+        outcome = handle_post_call(headers, request.body, secrets=self._elevenlabs, now=received_at)
+        if isinstance(outcome, WebhookRefusal):
+            error = HttpError(
+                status=outcome.status,
+                rule=outcome.rule.value,
+                message=f"refused: {outcome.rule.value}",
+                position=SIGNATURE_HEADER if outcome.status == 401 else "body",
+            )
+            return _refuse(error, POST_CALL_ROUTE)
+        result = (
+            self._pipeline.handle(list(outcome.events), batch=False) if outcome.events else None
+        )
+        rejections = (
+            [
+                (r["index"], [FieldError(e["field"], e["rule"], e["message"]) for e in r["errors"]])
+                for r in result.body["rejections"]
+            ]
+            if result is not None
+            else []
+        )
+        tally = _Tally(
+            route=POST_CALL_ROUTE,
+            batched=False,
+            received=len(outcome.events),
+            rejections=rejections,
+            # A verified call that carries nothing to store (audio, a failed call, an unknown
+            # type, a transcription without a user) is ignored, as an identify call is.
+            ignored_calls=Counter() if outcome.events else Counter({POST_CALL_ROUTE: 1}),
+            ignored_events=Counter(),
+        )
+        answer = tally.answer(result, self._request_id, self._retry_after, started)
+        answer.log[collector_log.WEBHOOK_COUNTS] = {str(k): v for k, v in outcome.counts.items()}
+        return answer
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Tally:
+    route: str
+    batched: bool
+    received: int
+    rejections: list[tuple[int, list[FieldError]]]
+    ignored_calls: Counter[str]
+    ignored_events: Counter[str]
+
+    def _field(self, index: int, path: str) -> str:
+        if not self.batched:
+            return path or "body"
+        return f"batch[{index}]" + (f".{path}" if path else "")
+
+    def answer(
+        self,
+        result: CaptureResult | None,
+        request_id: Callable[[], str],
+        retry_after: int,
+        started: float,
+    ) -> CollectorAnswer:
+        stored = result is not None and result.status != 503
+        accepted = result.body["accepted"] if result is not None and stored else 0
+        ignored = sum(self.ignored_calls.values())
+        rid = result.body["request_id"] if result is not None else request_id()
+        body: dict[str, Any] = {
+            "request_id": rid,
+            "received": self.received,
+            "accepted": accepted,
+            "rejected": len(self.rejections),
+            "ignored": ignored,
+            "rejections": [
+                {
+                    "index": index,
+                    "errors": [
+                        {"field": self._field(index, e.field), "rule": e.rule, "message": e.message}
+                        for e in errors
+                    ],
+                }
+                for index, errors in self.rejections
+            ],
+        }
+        headers: dict[str, str] = {}
+        if result is not None and result.status == 503:
+            status = 503
+            headers["Retry-After"] = str(retry_after)
+            message = (
+                f"{result.log[log.EVENTS_NOT_STORED]} valid events could not be stored "
+                f"durably; resend the batch after {retry_after} s"
+            )
+            body = {"code": "storage_unavailable", "message": message, **body}
+        else:
+            status = 200
+            body = {"success": True, **body}
+        rules = Counter(e.rule for _, errors in self.rejections for e in errors)
+        line: dict[str, Any] = {
+            log.SEVERITY: "INFO",
+            log.REQUEST_ID: rid,
+            log.EVENTS_ACCEPTED: 0,
+            log.EVENTS_NOT_STORED: 0,
+            log.BY_EVENT_TYPE: {},
+            log.SINKS: {},
+        }
+        if result is not None:
+            line.update(result.log)
+        severity = line[log.SEVERITY]
+        if status >= 500:
+            severity = "ERROR"
+        elif self.rejections and severity == "INFO":
+            severity = "WARNING"
+        line.update(
+            {
+                log.SEVERITY: severity,
+                "message": collector_log.MESSAGE,
+                log.HTTP_STATUS: status,
+                log.LATENCY_MS: round((time.perf_counter() - started) * 1000, 1),
+                collector_log.ROUTE: self.route,
+                log.EVENTS_RECEIVED: self.received,
+                log.EVENTS_ACCEPTED: accepted,
+                log.EVENTS_REJECTED: len(self.rejections),
+                # Rules only, never values: a rejected call may hold exactly what is refused.
+                log.REJECTED_RULES: dict(rules),
+                collector_log.EVENTS_IGNORED: ignored,
+                collector_log.IGNORED_BY_CALL: dict(self.ignored_calls),
+                collector_log.IGNORED_BY_EVENT: dict(self.ignored_events),
+            }
+        )
+        return CollectorAnswer(status, body, headers, line)
+
+
+def _refuse(error: HttpError, route_name: str | None) -> CollectorAnswer:
+    # The rule and its position, never the message: it may quote what the client sent.
+    line: dict[str, Any] = {
+        log.SEVERITY: "WARNING",
+        "message": collector_log.MESSAGE,
+        log.HTTP_STATUS: error.status,
+        **error.log_fields(),
+    }
+    if route_name is not None:
+        line[collector_log.ROUTE] = route_name
+    body = {"code": error.rule, "message": error.message}
+    return CollectorAnswer(error.status, body, dict(error.headers), line)
