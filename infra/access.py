@@ -4,6 +4,7 @@
 | --- | --- | --- |
 | capture-runtime | insertAll (custom role) | each event table |
 | capture-runtime | create objects | archive and dead-letter buckets |
+| collector-runtime (``collectorEnabled``) | the same two, granted the same way | the same |
 | capture-build | read source | function-source bucket |
 | capture-build | push images | the build repository |
 | capture-build | write build logs | project (logs can only be granted there) |
@@ -13,7 +14,8 @@
 | operators | replay: run the query that reads them (jobs exist only project-wide) | project |
 
 The one grant that needs the function to exist, capture-invoker's ``run.invoker`` on it, is in
-``capture_function.py``. Everything here is in place before the function's first build.
+``capture_function.py`` (the collector's in ``collector_function.py``). Everything here is in
+place before the function's first build.
 """
 
 from dataclasses import dataclass
@@ -66,11 +68,15 @@ class Access(pulumi.ComponentResource):
         super().__init__("event-capture:identity:Access", name, None, opts)
         child = after(apis, self)
         accounts, buckets = args.accounts, args.buckets
-        runtime = account_member(accounts.runtime)
         build = account_member(accounts.build)
         grants: list[pulumi.Resource] = []
 
-        inserters = [("runtime", runtime)] + [
+        # Every function that runs the capture pipeline writes exactly what capture writes.
+        # Capture's grants keep the names they were deployed under ("runtime-...").
+        writers = [("runtime", account_member(accounts.runtime))]
+        if accounts.collector is not None:
+            writers.append(("collector", account_member(accounts.collector)))
+        inserters = writers + [
             (f"operator-{i}", pulumi.Output.from_input(m)) for i, m in enumerate(args.operators)
         ]
         for table_id, table in args.tables.tables.items():
@@ -96,15 +102,16 @@ class Access(pulumi.ComponentResource):
                 )
             )
 
-        bucket_grant(
-            "runtime-creates-archive", bucket=buckets.archive, role=OBJECT_CREATOR, member=runtime
-        )
-        bucket_grant(
-            "runtime-creates-dead-letter",
-            bucket=buckets.dead_letter,
-            role=OBJECT_CREATOR,
-            member=runtime,
-        )
+        for who, member in writers:
+            bucket_grant(
+                f"{who}-creates-archive", bucket=buckets.archive, role=OBJECT_CREATOR, member=member
+            )
+            bucket_grant(
+                f"{who}-creates-dead-letter",
+                bucket=buckets.dead_letter,
+                role=OBJECT_CREATOR,
+                member=member,
+            )
         bucket_grant(
             "build-reads-source", bucket=buckets.function_source, role=OBJECT_VIEWER, member=build
         )

@@ -53,19 +53,24 @@ def request_deadline_seconds(settings: Settings) -> int:
     return min(budget, int(MAX_REQUEST_DEADLINE_SECONDS))
 
 
-def environment(args: CaptureFunctionArgs) -> dict[str, pulumi.Input[str]]:
-    """The function's plain variables (see the README's Configuration table), from the settings.
+def pipeline_environment(
+    settings: Settings,
+    *,
+    archive_bucket: pulumi.Input[str],
+    dead_letter_bucket: pulumi.Input[str],
+) -> dict[str, pulumi.Input[str]]:
+    """The plain variables of every function that runs the capture pipeline (capture and the
+    collector; see the README's Configuration table), from the settings.
 
     ``REDIS_URL`` is never one of them: it comes from Secret Manager (``redis_secret``).
     """
-    settings = args.settings
     return {
         "GCP_PROJECT": settings.project,
         "BIGQUERY_ENABLED": str(settings.bigquery_enabled).lower(),
         "BIGQUERY_DATASET": settings.dataset_id,
         "GCS_ENABLED": str(settings.gcs_enabled).lower(),
-        "GCS_BUCKET": args.archive_bucket,
-        "DEAD_LETTER_BUCKET": args.dead_letter_bucket,
+        "GCS_BUCKET": archive_bucket,
+        "DEAD_LETTER_BUCKET": dead_letter_bucket,
         "REDIS_ENABLED": str(settings.redis_enabled).lower(),
         # functions-framework serves this many requests at once per instance.
         "THREADS": str(settings.function_concurrency),
@@ -73,6 +78,45 @@ def environment(args: CaptureFunctionArgs) -> dict[str, pulumi.Input[str]]:
         # before Cloud Run's own timeout would turn it into a gateway error.
         "REQUEST_DEADLINE_SECONDS": str(request_deadline_seconds(settings)),
     }
+
+
+def environment(args: CaptureFunctionArgs) -> dict[str, pulumi.Input[str]]:
+    """The capture function's plain variables."""
+    return pipeline_environment(
+        args.settings,
+        archive_bucket=args.archive_bucket,
+        dead_letter_bucket=args.dead_letter_bucket,
+    )
+
+
+def pipeline_service_config(
+    settings: Settings,
+    *,
+    account_email: pulumi.Input[str],
+    max_instances: int,
+    min_instances: int,
+    environment: dict[str, pulumi.Input[str]],
+    secrets: list[gcp.cloudfunctionsv2.FunctionServiceConfigSecretEnvironmentVariableArgs],
+) -> gcp.cloudfunctionsv2.FunctionServiceConfigArgs:
+    """How a function that runs the capture pipeline is served: sized by the ``function*``
+    settings, reachable from anywhere (its invoker grant decides who gets in)."""
+    return gcp.cloudfunctionsv2.FunctionServiceConfigArgs(
+        service_account_email=account_email,
+        # Reachable from the app wherever it runs; every request still needs an ID token of
+        # an account holding run.invoker, unless the collector is public (collector_function).
+        ingress_settings="ALLOW_ALL",
+        max_instance_count=max_instances,
+        min_instance_count=min_instances,
+        available_memory=settings.function_memory,
+        available_cpu=settings.function_cpu,
+        max_instance_request_concurrency=settings.function_concurrency,
+        timeout_seconds=settings.function_timeout_seconds,
+        environment_variables=environment,
+        secret_environment_variables=secrets or None,
+        vpc_connector=vpc_connector(settings),
+        vpc_connector_egress_settings=vpc_egress(settings),
+        all_traffic_on_latest_revision=True,
+    )
 
 
 class CaptureFunction(pulumi.ComponentResource):
@@ -100,22 +144,13 @@ class CaptureFunction(pulumi.ComponentResource):
             name=FUNCTION_NAME,
             description="Validates app events and streams them to BigQuery and Cloud Storage.",
             build_config=build_config(args.build, args.source, self.source_object),
-            service_config=gcp.cloudfunctionsv2.FunctionServiceConfigArgs(
-                service_account_email=args.runtime_account_email,
-                # Reachable from the app wherever it runs; every request still needs an ID
-                # token of an account holding run.invoker (see access.py).
-                ingress_settings="ALLOW_ALL",
-                max_instance_count=settings.function_max_instances,
-                min_instance_count=settings.function_min_instances,
-                available_memory=settings.function_memory,
-                available_cpu=settings.function_cpu,
-                max_instance_request_concurrency=settings.function_concurrency,
-                timeout_seconds=settings.function_timeout_seconds,
-                environment_variables=environment(args),
-                secret_environment_variables=[args.redis_url] if args.redis_url else None,
-                vpc_connector=vpc_connector(settings),
-                vpc_connector_egress_settings=vpc_egress(settings),
-                all_traffic_on_latest_revision=True,
+            service_config=pipeline_service_config(
+                settings,
+                account_email=args.runtime_account_email,
+                max_instances=settings.function_max_instances,
+                min_instances=settings.function_min_instances,
+                environment=environment(args),
+                secrets=[args.redis_url] if args.redis_url else [],
             ),
             labels=args.labels,
             opts=child.merge(pulumi.ResourceOptions(depends_on=args.grants)),

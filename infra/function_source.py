@@ -24,6 +24,7 @@ PACKAGE_SOURCES: dict[str, str] = {
     "event_capture/features": "src/event_capture/features",
     "event_capture/tables": "src/event_capture/tables",
     "event_capture/warehouse": "src/event_capture/warehouse",
+    "event_capture/collector": "src/event_capture/collector",
 }
 
 _SUFFIXES = {".py", ".txt", ".json"}
@@ -75,7 +76,20 @@ MATERIALIZER = FunctionSource(
         "event_capture/tables",
     ),
 )
-FUNCTIONS = (CAPTURE, FEATURES, MATERIALIZER)
+# The Segment tracking API and ElevenLabs webhooks in front of the capture pipeline: the same
+# sinks and tables as capture, its Redis keys included, plus its own mapping.
+COLLECTOR = FunctionSource(
+    name="collector",
+    entry_point="collector",
+    packages=(
+        "event_capture/schemas",
+        "event_capture/ingest",
+        "event_capture/features",
+        "event_capture/tables",
+        "event_capture/collector",
+    ),
+)
+FUNCTIONS = (CAPTURE, FEATURES, MATERIALIZER, COLLECTOR)
 
 
 @dataclass(frozen=True)

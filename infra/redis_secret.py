@@ -18,10 +18,10 @@ import pulumi
 import pulumi_gcp as gcp
 
 from infra.apis import after
+from infra.secret_values import accessor_grant, project_number, regional_secret, secret_variable
 
 SECRET_ID = "redis-url"  # noqa: S105 - the secret's name
 VARIABLE = "REDIS_URL"
-ACCESSOR = "roles/secretmanager.secretAccessor"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -50,50 +50,29 @@ class RedisSecret(pulumi.ComponentResource):
     ) -> None:
         super().__init__("event-capture:features:RedisSecret", name, None, opts)
         child = after(apis, self)
-        self.secret = gcp.secretmanager.Secret(
+        self.secret, self.version = regional_secret(
             SECRET_ID,
             project=args.project,
-            secret_id=SECRET_ID,
-            # Kept where the functions and Memorystore are, like every other piece of data.
-            replication=gcp.secretmanager.SecretReplicationArgs(
-                user_managed=gcp.secretmanager.SecretReplicationUserManagedArgs(
-                    replicas=[
-                        gcp.secretmanager.SecretReplicationUserManagedReplicaArgs(
-                            location=args.region
-                        )
-                    ]
-                )
-            ),
+            region=args.region,
+            value=args.redis_url,
             labels=args.labels,
             opts=child,
         )
-        self.version = gcp.secretmanager.SecretVersion(
-            f"{SECRET_ID}-value",
-            secret=self.secret.id,
-            secret_data=pulumi.Output.secret(args.redis_url),
-            opts=child,
-        )
         self.grants = {
-            who: gcp.secretmanager.SecretIamMember(
+            who: accessor_grant(
                 f"{who}-reads-{SECRET_ID}",
                 project=args.project,
-                secret_id=self.secret.secret_id,
-                role=ACCESSOR,
+                secret=self.secret,
                 member=member,
                 opts=child,
             )
             for who, member in args.readers.items()
         }
-        # The field wants the project's number (given the id, the API answers with the number,
-        # which would read as a change on every run).
-        self._project_number = gcp.organizations.get_project_output(project_id=args.project).number
+        self._project_number = project_number(args.project)
         self.register_outputs({"secret": self.secret.id, "version": self.version.version})
 
     def variable(self) -> gcp.cloudfunctionsv2.FunctionServiceConfigSecretEnvironmentVariableArgs:
         """``REDIS_URL`` for a function's ``secret_environment_variables``."""
-        return gcp.cloudfunctionsv2.FunctionServiceConfigSecretEnvironmentVariableArgs(
-            key=VARIABLE,
-            project_id=self._project_number,
-            secret=self.secret.secret_id,
-            version=self.version.version,
+        return secret_variable(
+            VARIABLE, number=self._project_number, secret=self.secret, version=self.version
         )

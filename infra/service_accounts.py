@@ -10,6 +10,10 @@ With online features (``redisEnabled``), one account per job of theirs:
 - ``features-runtime``: what the features function runs as (it reads Redis only).
 - ``materializer-runtime``: what the materializer runs as (feature tables to Redis).
 - ``materializer-trigger``: what delivers the feature-run notifications to the materializer.
+
+With the collector (``collectorEnabled``):
+
+- ``collector-runtime``: what the collector runs as; it writes what capture writes.
 """
 
 from dataclasses import dataclass
@@ -27,6 +31,7 @@ INSERT_PERMISSIONS = ["bigquery.tables.updateData"]
 class ServiceAccountsArgs:
     project: str
     online_features: bool
+    collector: bool
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,6 +47,7 @@ class ServiceAccounts(pulumi.ComponentResource):
     build: gcp.serviceaccount.Account
     inserter_role: gcp.projects.IAMCustomRole
     features: FeatureAccounts | None
+    collector: gcp.serviceaccount.Account | None
 
     def __init__(
         self,
@@ -94,6 +100,14 @@ class ServiceAccounts(pulumi.ComponentResource):
                 ),
             )
             if args.online_features
+            else None
+        )
+        self.collector = (
+            account(
+                "collector-runtime",
+                description="Runs the collector function: writes what the capture function writes.",
+            )
+            if args.collector
             else None
         )
         self.register_outputs(

@@ -23,6 +23,8 @@ class Key:
     name: str
     default: str | None
     meaning: str
+    # Set with --secret: an error about it never shows the value.
+    secret: bool = False
 
     @property
     def qualified(self) -> str:
@@ -50,7 +52,10 @@ KEYS = (
         "needs `redisUrl`",
     ),
     Key(
-        "redisUrl", "", "secret (`--secret`), kept in Secret Manager: the Redis every function uses"
+        "redisUrl",
+        "",
+        "secret (`--secret`), kept in Secret Manager: the Redis every function uses",
+        secret=True,
     ),
     Key(
         "vpcConnector",
@@ -70,6 +75,42 @@ KEYS = (
     Key("deletionProtection", "true", "protect the dataset, tables and buckets from `destroy`"),
     Key("appPrincipals", "[]", "JSON list of members that may mint ID tokens as the invoker"),
     Key("operators", "[]", "JSON list of members that may replay dead letters"),
+    Key(
+        "collectorEnabled",
+        "false",
+        "the collector function (Segment and RudderStack SDKs, ElevenLabs webhooks); "
+        "needs `collectorWriteKeys`",
+    ),
+    Key(
+        "collectorPublic",
+        "false",
+        "let anyone invoke the collector (browser and mobile SDKs send no ID token); "
+        "its write keys are then its only authentication",
+    ),
+    Key(
+        "collectorWriteKeys",
+        "",
+        "secret (`--secret`), kept in Secret Manager: JSON list of 1 or 2 write keys "
+        "(two while rotating)",
+        secret=True,
+    ),
+    Key(
+        "elevenlabsWebhookSecrets",
+        "",
+        "secret (`--secret`), kept in Secret Manager: JSON list of 1 or 2 ElevenLabs webhook "
+        "secrets; none: webhooks refused",
+        secret=True,
+    ),
+    Key(
+        "collectorAllowedOrigins",
+        "[]",
+        "JSON list of browser origins (`https://shop.example.com`) the collector answers CORS for",
+    ),
+    Key(
+        "collectorMaxInstances",
+        "2",
+        "instance cap of the collector: bounds what anyone who calls it can cost",
+    ),
 )
 KEY_BY_NAME = {key.name: key for key in KEYS}
 
@@ -78,6 +119,16 @@ _BILLING_ACCOUNT = re.compile(r"[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}")
 _PROJECT = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")
 _MEMBER = re.compile(r"(user|group|serviceAccount|domain|principal|principalSet):\S+")
 _PUBLIC = {"allUsers", "allAuthenticatedUsers"}
+# A write key is the user name of HTTP Basic auth (it ends at the first colon) and the
+# collector reads its keys as one comma-separated variable: neither may occur in one. At least
+# 16 characters, so that a public collector's key cannot be guessed (Segment's have 32,
+# RudderStack's 27).
+_SHARED_SECRET = re.compile(r"[!-~]{16,256}")
+_SHARED_SECRET_FORBIDDEN = (":", ",")
+# Two while rotating: the new one added, clients moved to it, the old one removed.
+MAX_ACTIVE_SECRETS = 2
+# What a browser sends as Origin: scheme, host and a port other than the default; lower case.
+_ORIGIN = re.compile(r"https?://[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?")
 # A billing budget notifies at most five monitoring channels.
 MAX_ALERT_EMAILS = 5
 
@@ -108,6 +159,13 @@ class Settings:
     deletion_protection: bool
     app_principals: tuple[str, ...]
     operators: tuple[str, ...]
+    collector_enabled: bool
+    collector_public: bool
+    # Secrets: they go to Secret Manager only (collector_function.py).
+    collector_write_keys: tuple[str, ...]
+    elevenlabs_webhook_secrets: tuple[str, ...]
+    collector_allowed_origins: tuple[str, ...]
+    collector_max_instances: int
 
 
 class _Reader:
@@ -124,7 +182,10 @@ class _Reader:
         return value.strip()
 
     def fail(self, name: str, rule: str) -> SettingsError:
-        return SettingsError(f"{KEY_BY_NAME[name].qualified}: {rule}, got {self.raw(name)!r}")
+        key = KEY_BY_NAME[name]
+        if key.secret:
+            return SettingsError(f"{key.qualified}: {rule} (value not shown: a secret)")
+        return SettingsError(f"{key.qualified}: {rule}, got {self.raw(name)!r}")
 
     def matching(self, name: str, pattern: re.Pattern[str], rule: str) -> str:
         value = self.raw(name)
@@ -156,11 +217,27 @@ class _Reader:
         if not isinstance(parsed, list) or not all(isinstance(v, str) for v in parsed):
             raise self.fail(name, "must be a JSON list of strings")
         values = tuple(v.strip() for v in parsed if v.strip())
+        key = KEY_BY_NAME[name]
         for position, value in enumerate(values):
             if not item(value):
-                raise SettingsError(
-                    f"{KEY_BY_NAME[name].qualified}[{position}]: {rule}, got {value!r}"
-                )
+                shown = " (value not shown: a secret)" if key.secret else f", got {value!r}"
+                raise SettingsError(f"{key.qualified}[{position}]: {rule}{shown}")
+        return values
+
+    def shared_secrets(self, name: str) -> tuple[str, ...]:
+        """At most two secrets that callers present (write keys, webhook secrets), distinct."""
+        values = self.strings(
+            name,
+            lambda v: (
+                bool(_SHARED_SECRET.fullmatch(v))
+                and not any(c in v for c in _SHARED_SECRET_FORBIDDEN)
+            ),
+            "must be 16 to 256 printable ASCII characters without spaces, commas or colons",
+        )
+        if len(values) > MAX_ACTIVE_SECRETS:
+            raise self.fail(name, f"at most {MAX_ACTIVE_SECRETS} at once (two while rotating)")
+        if len(set(values)) != len(values):
+            raise self.fail(name, "the same value twice")
         return values
 
 
@@ -183,6 +260,14 @@ def load_settings(values: Mapping[str, str]) -> Settings:
             f"{KEY_BY_NAME['redisUrl'].qualified}: required when redisEnabled is true "
             "(redis:// or rediss://, set with --secret)"
         )
+    collector_enabled = read.flag("collectorEnabled")
+    collector_public = read.flag("collectorPublic")
+    collector_write_keys = read.shared_secrets("collectorWriteKeys")
+    if collector_enabled and not collector_write_keys:
+        raise read.fail("collectorWriteKeys", "required when collectorEnabled is true")
+    # A stale true would make the collector public the day it is enabled again, unasked.
+    if collector_public and not collector_enabled:
+        raise read.fail("collectorPublic", "true needs collectorEnabled true")
     settings = Settings(
         project=read.matching("gcp:project", _PROJECT, "must be a project id"),
         billing_account=read.matching(
@@ -221,6 +306,16 @@ def load_settings(values: Mapping[str, str]) -> Settings:
         deletion_protection=read.flag("deletionProtection"),
         app_principals=read.strings("appPrincipals", _is_member, "must be an IAM member"),
         operators=read.strings("operators", _is_member, "must be an IAM member"),
+        collector_enabled=collector_enabled,
+        collector_public=collector_public,
+        collector_write_keys=collector_write_keys,
+        elevenlabs_webhook_secrets=read.shared_secrets("elevenlabsWebhookSecrets"),
+        collector_allowed_origins=read.strings(
+            "collectorAllowedOrigins",
+            lambda v: bool(_ORIGIN.fullmatch(v)),
+            "must be an origin as browsers send it: lower-case http(s)://host[:port], no path",
+        ),
+        collector_max_instances=read.integer("collectorMaxInstances", 1, 1000),
     )
     if not (settings.bigquery_enabled or settings.gcs_enabled):
         raise SettingsError(
@@ -239,9 +334,9 @@ def load_settings(values: Mapping[str, str]) -> Settings:
 def settings_from_stack() -> Settings:
     """Settings from the running stack's configuration (``pulumi config``).
 
-    Read raw, secrets included: ``redisUrl`` is wrapped as a secret where it is used (the
-    Secret Manager version, ``redis_secret.py``), and the SDK's typed getters would warn about
-    reading a secret synchronously.
+    Read raw, secrets included: each secret key (``Key.secret``) is wrapped as a secret where it
+    is used (its Secret Manager version, ``secret_values.py``), and the SDK's typed getters would
+    warn about reading a secret synchronously.
     """
     values = {key.qualified: pulumi.runtime.get_config(key.qualified) for key in KEYS}
     return load_settings({k: str(v) for k, v in values.items() if v is not None})

@@ -10,10 +10,18 @@ from infra import event_tables
 from infra.access import Access, AccessArgs, account_member
 from infra.apis import enable_apis
 from infra.capture_function import FUNCTION_NAME, CaptureFunction, CaptureFunctionArgs
+from infra.collector_function import CollectorFunction, CollectorFunctionArgs
 from infra.event_buckets import EventBuckets, EventBucketsArgs
 from infra.event_tables import EventTables, EventTablesArgs
 from infra.function_build import FunctionBuild, build_repository
-from infra.function_source import CAPTURE, FEATURES, MATERIALIZER, REPO_ROOT, build_source_archive
+from infra.function_source import (
+    CAPTURE,
+    COLLECTOR,
+    FEATURES,
+    MATERIALIZER,
+    REPO_ROOT,
+    build_source_archive,
+)
 from infra.monitoring.alert_policies import AlertPolicies, AlertPoliciesArgs
 from infra.monitoring.budget import BudgetAlerts, BudgetAlertsArgs
 from infra.monitoring.channels import email_channels
@@ -49,6 +57,8 @@ class StackOutputs:
     warehouse_account: pulumi.Output[str]
     # Online features only (redisEnabled).
     features_url: pulumi.Output[str] | None
+    # The collector only (collectorEnabled).
+    collector_url: pulumi.Output[str] | None
 
     def as_dict(self) -> dict[str, Any]:
         """The stack outputs by their exported names; a part the stack lacks has none."""
@@ -64,6 +74,7 @@ class StackOutputs:
             "analyticsDatasetId": self.analytics_dataset_id,
             "warehouseServiceAccount": self.warehouse_account,
             "featuresUrl": self.features_url,
+            "collectorUrl": self.collector_url,
         }
         return {name: value for name, value in outputs.items() if value is not None}
 
@@ -116,7 +127,11 @@ def build_stack(settings: Settings, source_root: Path = REPO_ROOT) -> StackOutpu
     )
     accounts = ServiceAccounts(
         "identity",
-        ServiceAccountsArgs(project=project, online_features=settings.redis_enabled),
+        ServiceAccountsArgs(
+            project=project,
+            online_features=settings.redis_enabled,
+            collector=settings.collector_enabled,
+        ),
         apis=apis,
     )
     repository = build_repository(
@@ -156,6 +171,11 @@ def build_stack(settings: Settings, source_root: Path = REPO_ROOT) -> StackOutpu
                     CAPTURE.name: account_member(accounts.runtime),
                     FEATURES.name: account_member(accounts.features.features),
                     MATERIALIZER.name: account_member(accounts.features.materializer),
+                    **(
+                        {COLLECTOR.name: account_member(accounts.collector)}
+                        if accounts.collector
+                        else {}
+                    ),
                 },
                 labels=LABELS,
             ),
@@ -207,6 +227,29 @@ def build_stack(settings: Settings, source_root: Path = REPO_ROOT) -> StackOutpu
         ),
         apis=apis,
     )
+    collector: CollectorFunction | None = None
+    if accounts.collector is not None:
+        collector = CollectorFunction(
+            "collector-function",
+            CollectorFunctionArgs(
+                settings=settings,
+                source=build_source_archive(COLLECTOR, source_root),
+                build=build,
+                archive_bucket=buckets.archive.name,
+                dead_letter_bucket=buckets.dead_letter.name,
+                runtime_account=accounts.collector,
+                invoker_member=invoker,
+                redis_url=redis_secret.variable() if redis_secret else None,
+                grants=[
+                    *access.grants,
+                    *([redis_secret.grants[COLLECTOR.name]] if redis_secret else []),
+                ],
+                labels=LABELS,
+            ),
+            apis=apis,
+        )
+    # Every function that runs the capture pipeline feeds the same metrics, alerts and charts.
+    pipeline_services = (FUNCTION_NAME, *([COLLECTOR.name] if collector else []))
 
     channels = email_channels(
         project=project, emails=settings.alert_emails, opts=pulumi.ResourceOptions(depends_on=apis)
@@ -224,13 +267,13 @@ def build_stack(settings: Settings, source_root: Path = REPO_ROOT) -> StackOutpu
         apis=apis,
     )
     log_metrics = LogMetrics(
-        "log-metrics", LogMetricsArgs(project=project, service=FUNCTION_NAME), apis=apis
+        "log-metrics", LogMetricsArgs(project=project, services=pipeline_services), apis=apis
     )
     metrics = list(log_metrics.metrics.values())
     AlertPolicies(
         "alerts",
         AlertPoliciesArgs(
-            project=project, service=FUNCTION_NAME, channels=channels, metrics=metrics
+            project=project, services=pipeline_services, channels=channels, metrics=metrics
         ),
     )
     warehouse_alerts(
@@ -238,7 +281,7 @@ def build_stack(settings: Settings, source_root: Path = REPO_ROOT) -> StackOutpu
     )
     capture_dashboard(
         project=project,
-        service=FUNCTION_NAME,
+        services=pipeline_services,
         metrics=metrics,
         opts=pulumi.ResourceOptions(depends_on=apis),
     )
@@ -255,4 +298,5 @@ def build_stack(settings: Settings, source_root: Path = REPO_ROOT) -> StackOutpu
         analytics_dataset_id=warehouse.analytics.dataset_id,
         warehouse_account=scheduled.account.email,
         features_url=online.url if online else None,
+        collector_url=collector.url if collector else None,
     )

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from infra.policy.rules import KEY_PROTECTED_LABELS
 from infra.settings import SettingsError
 from infra.stack_config import read_stack_config
 from tools.mocked_stack import MockedResource, run_mocked
@@ -45,10 +46,14 @@ def _bucket(r: MockedResource) -> str:
 
 def _function(r: MockedResource) -> str:
     s = r.get("serviceConfig") or {}
+    labels = r.get("labels") or {}
+    key_protected = all(labels.get(k) == v for k, v in KEY_PROTECTED_LABELS.items())
+    # Who may invoke it is in its run.invoker grant, listed with the grants.
+    auth = "write key checked by the function" if key_protected else "IAM required"
     return (
         f"{r.get('buildConfig.runtime')} entry {r.get('buildConfig.entryPoint')} in "
         f"{r.get('location')}, runs as {s.get('serviceAccountEmail')}, ingress "
-        f"{s.get('ingressSettings')} (IAM required), {s.get('minInstanceCount'):g}-"
+        f"{s.get('ingressSettings')} ({auth}), {s.get('minInstanceCount'):g}-"
         f"{s.get('maxInstanceCount'):g} instances x {s.get('availableMemory')}, "
         f"{s.get('maxInstanceRequestConcurrency'):g} concurrent, {s.get('timeoutSeconds'):g} s "
         f"timeout, source {r.get('buildConfig.source.storageSource.object')}"

@@ -1,15 +1,18 @@
 """Alert policies: BigQuery streaming inserts failing, dead letters accumulating, 5xx answers.
 
 Each is a ratio or a count over a window, e-mailed to every ``alertEmails`` address, with the
-first thing to do written into the alert itself.
+first thing to do written into the alert itself. Each is judged per function that runs the
+capture pipeline (capture, and the collector when deployed), so one function's trouble is not
+diluted by the other's traffic; the incident names the function (``service_name``).
 """
 
 from dataclasses import dataclass
+from typing import TypedDict
 
 import pulumi
 import pulumi_gcp as gcp
 
-from infra.monitoring.log_metrics import metric_type
+from infra.monitoring.log_metrics import metric_type, monitoring_service_filter
 
 WINDOW = "300s"
 INSERT_FAILURE_RATIO = 0.01  # below 99 % of requests fully inserted
@@ -25,11 +28,19 @@ class AlertSpec:
     condition: gcp.monitoring.AlertPolicyConditionConditionThresholdArgs
 
 
-# Numerator and denominator of a ratio are summed over the same window.
-SUM_OVER_WINDOW = {
+class _WindowSum(TypedDict):
+    alignment_period: str
+    per_series_aligner: str
+    cross_series_reducer: str
+    group_by_fields: list[str]
+
+
+# Numerator and denominator of a ratio are summed over the same window, per function.
+SUM_OVER_WINDOW: _WindowSum = {
     "alignment_period": WINDOW,
     "per_series_aligner": "ALIGN_DELTA",
     "cross_series_reducer": "REDUCE_SUM",
+    "group_by_fields": ["resource.label.service_name"],
 }
 
 
@@ -55,8 +66,8 @@ def _ratio(
     )
 
 
-def alert_specs(service: str) -> list[AlertSpec]:
-    revision = f'resource.type="cloud_run_revision" AND resource.labels.service_name="{service}"'
+def alert_specs(services: tuple[str, ...]) -> list[AlertSpec]:
+    revision = monitoring_service_filter(services)
     bigquery = f'metric.type="{metric_type("capture_sink_bigquery")}" AND {revision}'
     dead_letter = f'metric.type="{metric_type("capture_sink_dead_letter")}" AND {revision}'
     requests = f'metric.type="run.googleapis.com/request_count" AND {revision}'
@@ -66,7 +77,8 @@ def alert_specs(service: str) -> list[AlertSpec]:
             display_name="Event capture: BigQuery streaming-insert success rate below 99 %",
             severity="ERROR",
             documentation=(
-                "More than 1 % of capture requests could not stream every row into BigQuery. "
+                "More than 1 % of a function's requests (the incident names it) could not stream "
+                "every row into BigQuery. "
                 "The rows are in the dead-letter bucket; nothing is lost. Check BigQuery's status "
                 "and the function's log (`jsonPayload.sinks.bigquery.error`), then run "
                 "`make replay` once inserts succeed again."
@@ -104,7 +116,8 @@ def alert_specs(service: str) -> list[AlertSpec]:
             display_name="Event capture: more than 5 % of requests answered 5xx",
             severity="ERROR",
             documentation=(
-                "The capture function answered 5xx to over 5 % of requests. 503 means neither "
+                "The function the incident names (capture or the collector) answered 5xx to over "
+                "5 % of its requests. 503 means neither "
                 "BigQuery nor the dead-letter bucket took the events (the app retries them); other "
                 "codes mean the function failed. Read the function's ERROR log lines."
             ),
@@ -120,8 +133,8 @@ def alert_specs(service: str) -> list[AlertSpec]:
 @dataclass(frozen=True, kw_only=True)
 class AlertPoliciesArgs:
     project: str
-    # The capture function's Cloud Run service.
-    service: str
+    # The Cloud Run services of the functions that run the capture pipeline.
+    services: tuple[str, ...]
     channels: list[gcp.monitoring.NotificationChannel]
     # The log-based metrics the policies read; they must exist before a policy can refer to them.
     metrics: list[gcp.logging.Metric]
@@ -158,6 +171,6 @@ class AlertPolicies(pulumi.ComponentResource):
                 alert_strategy=gcp.monitoring.AlertPolicyAlertStrategyArgs(auto_close="1800s"),
                 opts=child,
             )
-            for spec in alert_specs(args.service)
+            for spec in alert_specs(args.services)
         }
         self.register_outputs({"policies": list(self.policies)})

@@ -1,4 +1,8 @@
-"""The Cloud Monitoring dashboard: capture rate, rejections, sink failures, circuits, latency."""
+"""The Cloud Monitoring dashboard: capture rate, rejections, sink failures, circuits, latency.
+
+Every chart sums the functions that run the capture pipeline (capture, and the collector when
+deployed); with the collector, one more chart splits the accepted events by function.
+"""
 
 import json
 from typing import Any
@@ -6,20 +10,31 @@ from typing import Any
 import pulumi
 import pulumi_gcp as gcp
 
-from infra.monitoring.log_metrics import CIRCUITS, SINK_OUTCOMES, metric_type
+from infra.monitoring.log_metrics import (
+    CIRCUITS,
+    SINK_OUTCOMES,
+    metric_type,
+    monitoring_service_filter,
+    promql_service_selector,
+)
 
 ROW_HEIGHT = 4
 HALF_WIDTH = 6
 
 
-def _events_per_minute(metric: str, *, service: str) -> dict[str, Any]:
+def _events_per_minute(
+    metric: str, *, services: tuple[str, ...], by_service: bool = False
+) -> dict[str, Any]:
     # A log-based distribution's _sum is the total of the field over all requests.
     prom = metric_type(metric).replace(".", "_").replace("/user/", ":user_")
-    selector = f'{{monitored_resource="cloud_run_revision",service_name="{service}"}}'
+    selector = promql_service_selector(services)
+    total = "sum by (service_name)" if by_service else "sum"
     return {
         "plotType": "LINE",
-        "legendTemplate": metric.removeprefix("capture_events_"),
-        "timeSeriesQuery": {"prometheusQuery": f"60 * sum(rate({prom}_sum{selector}[5m]))"},
+        "legendTemplate": "{{service_name}}"
+        if by_service
+        else metric.removeprefix("capture_events_"),
+        "timeSeriesQuery": {"prometheusQuery": f"60 * {total}(rate({prom}_sum{selector}[5m]))"},
     }
 
 
@@ -50,13 +65,14 @@ def _chart(title: str, data_sets: list[dict[str, Any]], *, y_label: str) -> dict
     }
 
 
-def dashboard_layout(service: str) -> dict[str, Any]:
-    revision = f'resource.type="cloud_run_revision" AND resource.labels.service_name="{service}"'
+def dashboard_layout(services: tuple[str, ...]) -> dict[str, Any]:
+    revision = monitoring_service_filter(services)
+    several = len(services) > 1
     charts = [
         _chart(
             "Events per minute: accepted, rejected, dead-lettered",
             [
-                _events_per_minute(name, service=service)
+                _events_per_minute(name, services=services)
                 for name in (
                     "capture_events_accepted",
                     "capture_events_rejected",
@@ -107,7 +123,7 @@ def dashboard_layout(service: str) -> dict[str, Any]:
         ),
         _chart(
             "Accepted events not archived (backfill with tools/backfill_archive.py)",
-            [_events_per_minute("capture_events_not_archived", service=service)],
+            [_events_per_minute("capture_events_not_archived", services=services)],
             y_label="events/min",
         ),
         _chart(
@@ -117,12 +133,24 @@ def dashboard_layout(service: str) -> dict[str, Any]:
                     f'metric.type="run.googleapis.com/request_count" AND {revision}',
                     aligner="ALIGN_RATE",
                     reducer="REDUCE_SUM",
-                    group_by=["metric.label.response_code_class"],
+                    group_by=[
+                        "metric.label.response_code_class",
+                        *(["resource.label.service_name"] if several else []),
+                    ],
                 )
             ],
             y_label="requests/s",
         ),
     ]
+    if several:
+        charts.insert(
+            1,
+            _chart(
+                "Events accepted per minute, per function",
+                [_events_per_minute("capture_events_accepted", services=services, by_service=True)],
+                y_label="events/min",
+            ),
+        )
     tiles = [
         {
             "xPos": (i % 2) * HALF_WIDTH,
@@ -139,14 +167,14 @@ def dashboard_layout(service: str) -> dict[str, Any]:
 def capture_dashboard(
     *,
     project: str,
-    service: str,
+    services: tuple[str, ...],
     metrics: list[gcp.logging.Metric],
     opts: pulumi.ResourceOptions,
 ) -> gcp.monitoring.Dashboard:
-    """The dashboard of ``service``; its charts read ``metrics``, which must exist first."""
+    """The dashboard of ``services``; its charts read ``metrics``, which must exist first."""
     return gcp.monitoring.Dashboard(
         "capture-dashboard",
         project=project,
-        dashboard_json=json.dumps(dashboard_layout(service)),
+        dashboard_json=json.dumps(dashboard_layout(services)),
         opts=opts.merge(pulumi.ResourceOptions(depends_on=list(metrics))),
     )

@@ -1,4 +1,6 @@
-"""Log-based metrics on the capture function's one-line-per-request log.
+"""Log-based metrics on the one-line-per-request log of every function that runs the capture
+pipeline: the capture function, and the collector when it is deployed. Each metric means what it
+meant for capture alone, summed over them; the ``service_name`` resource label tells them apart.
 
 Field names come from ``event_capture.ingest.log_fields``, the contract the function's log line
 is tested against, so a renamed field fails a test instead of silently flattening a chart.
@@ -9,10 +11,15 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
+from event_capture.collector import log_fields as collector_log
 from event_capture.ingest import log_fields as log
 from infra.apis import after
+from infra.function_source import CAPTURE, COLLECTOR
 
 LOG_METRIC_PREFIX = "logging.googleapis.com/user/"
+# The message of each pipeline function's request line: the collector's line holds the
+# capture pipeline's fields under the same names, and adds its own (ignored calls, route).
+REQUEST_LINE_MESSAGES = {CAPTURE.name: log.MESSAGE, COLLECTOR.name: collector_log.MESSAGE}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -99,20 +106,49 @@ CIRCUITS = tuple(
 @dataclass(frozen=True, kw_only=True)
 class LogMetricsArgs:
     project: str
-    # The capture function's Cloud Run service, whose request log lines the metrics read.
-    service: str
+    # The Cloud Run services (a gen2 function runs as one of its name) whose request log lines
+    # the metrics read: capture's, and the collector's.
+    services: tuple[str, ...]
 
 
 def metric_type(name: str) -> str:
     return f"{LOG_METRIC_PREFIX}{name}"
 
 
-def capture_log_filter(service: str) -> str:
-    """Log entries of the capture function's request lines (gen2 runs on Cloud Run)."""
+def _quoted(values: tuple[str, ...]) -> list[str]:
+    return [f'"{value}"' for value in values]
+
+
+def _any_of(values: tuple[str, ...]) -> str:
+    """A Logging query value matching any of these (one alone: as deployed before the collector)."""
+    quoted = _quoted(values)
+    return quoted[0] if len(quoted) == 1 else f"({' OR '.join(quoted)})"
+
+
+def log_service_filter(services: tuple[str, ...]) -> str:
+    """Cloud Logging entries of these services."""
     return (
-        f'resource.type="cloud_run_revision" AND resource.labels.service_name="{service}" '
-        f'AND jsonPayload.message="{log.MESSAGE}"'
+        f'resource.type="cloud_run_revision" AND resource.labels.service_name={_any_of(services)}'
     )
+
+
+def monitoring_service_filter(services: tuple[str, ...]) -> str:
+    """Cloud Monitoring time series of these services."""
+    names = _quoted(services)
+    value = names[0] if len(names) == 1 else f"one_of({', '.join(names)})"
+    return f'resource.type="cloud_run_revision" AND resource.labels.service_name={value}'
+
+
+def promql_service_selector(services: tuple[str, ...]) -> str:
+    """The PromQL label selector of these services' series."""
+    match = f'="{services[0]}"' if len(services) == 1 else f'=~"{"|".join(services)}"'
+    return f'{{monitored_resource="cloud_run_revision",service_name{match}}}'
+
+
+def capture_log_filter(services: tuple[str, ...]) -> str:
+    """Log entries of the pipeline's request lines, from each of these services."""
+    messages = tuple(dict.fromkeys(REQUEST_LINE_MESSAGES[service] for service in services))
+    return f"{log_service_filter(services)} AND jsonPayload.message={_any_of(messages)}"
 
 
 class LogMetrics(pulumi.ComponentResource):
@@ -129,7 +165,7 @@ class LogMetrics(pulumi.ComponentResource):
         super().__init__("event-capture:monitoring:LogMetrics", name, None, opts)
         child = after(apis, self)
         project = args.project
-        base = capture_log_filter(args.service)
+        base = capture_log_filter(args.services)
         self.metrics = {}
         for count in COUNTS:
             self.metrics[count.name] = gcp.logging.Metric(

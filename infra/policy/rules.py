@@ -11,11 +11,26 @@ This module imports nothing from the program, so the pack installs on its own.
 import json
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 PUBLIC_MEMBERS = frozenset({"allUsers", "allAuthenticatedUsers"})
+# The one public grant the stack may make: anyone may invoke a service that authenticates each
+# call itself (the collector, whose callers' SDKs cannot send Google ID tokens). Such a service
+# says so with this label and reads its keys from Secret Manager, as a variable named *WRITE_KEYS.
+PUBLIC_INVOKER = "allUsers"
+INVOKER_ROLES = frozenset({"roles/run.invoker", "roles/cloudfunctions.invoker"})
+KEY_PROTECTED_LABELS = {"auth": "write-key"}
+WRITE_KEYS_SUFFIX = "WRITE_KEYS"
+RUN_SERVICE = "gcp:cloudrunv2/service:Service"
+# Each grant on one service, with the property that names the service.
+SERVICE_INVOKER_GRANTS = {
+    "gcp:cloudrunv2/serviceIamMember:ServiceIamMember": "name",
+    "gcp:cloudrunv2/serviceIamBinding:ServiceIamBinding": "name",
+    "gcp:cloudfunctionsv2/functionIamMember:FunctionIamMember": "cloudFunction",
+    "gcp:cloudfunctionsv2/functionIamBinding:FunctionIamBinding": "cloudFunction",
+}
 PRIMITIVE_ROLES = frozenset({"roles/owner", "roles/editor", "roles/viewer"})
 DEFAULT_ACCOUNT_SUFFIXES = (
     "-compute@developer.gserviceaccount.com",
@@ -56,6 +71,7 @@ SECRET_NAME_PARTS = (
     "CREDENTIAL",
     "API_KEY",
     "PRIVATE_KEY",
+    "WRITE_KEY",
 )
 # scheme://user[:password]@host
 _URL_WITH_CREDENTIALS = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#@\s]*@")
@@ -80,22 +96,41 @@ class StackRule:
 
 
 def _members(props: Props) -> list[str]:
-    """Every principal a resource grants to, whatever the resource calls the field."""
+    """Every principal a resource grants to, whatever the resource calls the field (an
+    ``*IamPolicy``'s are in the bindings of its ``policyData``)."""
     found: list[str] = []
     for key in ("member", "members", "entity"):
         value = props.get(key)
         if isinstance(value, str):
             found.append(value)
-        elif isinstance(value, list):
+        elif isinstance(value, Sequence):
             found.extend(v for v in value if isinstance(v, str))
+    policy = props.get("policyData")
+    if isinstance(policy, str):
+        try:
+            bindings = json.loads(policy).get("bindings") or []
+        except (ValueError, AttributeError):
+            bindings = []
+        for binding in bindings if isinstance(bindings, list) else []:
+            members = binding.get("members") if isinstance(binding, Mapping) else None
+            found.extend(m for m in members or [] if isinstance(m, str))
     return found
+
+
+def _is_public_invoker_grant(resource_type: str, props: Props, member: str) -> bool:
+    """``allUsers`` may invoke one service: the stack rule below decides whether it may."""
+    return (
+        member == PUBLIC_INVOKER
+        and resource_type in SERVICE_INVOKER_GRANTS
+        and props.get("role") in INVOKER_ROLES
+    )
 
 
 def no_public_members(resource_type: str, props: Props) -> list[str]:
     return [
         f"grants to {member}: nothing in this stack may be public"
         for member in _members(props)
-        if member in PUBLIC_MEMBERS
+        if member in PUBLIC_MEMBERS and not _is_public_invoker_grant(resource_type, props, member)
     ]
 
 
@@ -248,7 +283,10 @@ def no_service_account_keys(resource_type: str, props: Props) -> list[str]:
 
 RESOURCE_RULES = (
     ResourceRule(
-        "no-public-members", "No IAM grant to allUsers or allAuthenticatedUsers.", no_public_members
+        "no-public-members",
+        "No IAM grant to allUsers or allAuthenticatedUsers, but allUsers invoking a service, "
+        "which public-invokers-only-on-key-protected-services judges.",
+        no_public_members,
     ),
     ResourceRule("no-primitive-roles", "No owner, editor or viewer role.", no_primitive_roles),
     ResourceRule(
@@ -325,6 +363,67 @@ def functions_have_distinct_runtime_accounts(
     ]
 
 
+def _service_name(value: Any) -> str | None:
+    """A service or function by its short name, whether given short or as a resource path."""
+    return value.rsplit("/", 1)[-1] if isinstance(value, str) and value else None
+
+
+def _secret_variables(resource_type: str, props: Props) -> list[str]:
+    """The names of the variables a function or Cloud Run service reads from Secret Manager."""
+    if resource_type == FUNCTION:
+        config = props.get("serviceConfig") or {}
+        return [v.get("key") for v in config.get("secretEnvironmentVariables") or []]
+    containers = (props.get("template") or {}).get("containers") or []
+    return [
+        env.get("name")
+        for container in containers
+        for env in container.get("envs") or []
+        if (env.get("valueSource") or {}).get("secretKeyRef")
+    ]
+
+
+def _key_protected_services(resources: list[tuple[str, Props]]) -> set[str]:
+    """Services labelled as authenticating each call by key, that do read keys from Secret
+    Manager: a label alone, copied onto another function, makes nothing key-protected."""
+    protected: set[str] = set()
+    for resource_type, props in resources:
+        if resource_type not in (FUNCTION, RUN_SERVICE):
+            continue
+        labels = props.get("labels") or {}
+        if any(labels.get(k) != v for k, v in KEY_PROTECTED_LABELS.items()):
+            continue
+        reads_keys = any(
+            isinstance(name, str) and name.upper().endswith(WRITE_KEYS_SUFFIX)
+            for name in _secret_variables(resource_type, props)
+        )
+        if reads_keys and (name := _service_name(props.get("name"))):
+            protected.add(name)
+    return protected
+
+
+def public_invokers_only_on_key_protected_services(
+    resources: Iterable[tuple[str, Props]],
+) -> list[str]:
+    """``allUsers`` may invoke a service only when that service checks a key on every call:
+    labelled ``auth: write-key`` and reading its write keys from Secret Manager."""
+    resources = list(resources)
+    protected = _key_protected_services(resources)
+    problems = []
+    for resource_type, props in resources:
+        for member in _members(props):
+            if not _is_public_invoker_grant(resource_type, props, member):
+                continue
+            service = _service_name(props.get(SERVICE_INVOKER_GRANTS[resource_type]))
+            if service not in protected:
+                problems.append(
+                    f"grants {props.get('role')} to {member} on {service}, which is not "
+                    "key-protected: only a service labelled "
+                    + ", ".join(f"{k}={v}" for k, v in KEY_PROTECTED_LABELS.items())
+                    + f" that reads its *{WRITE_KEYS_SUFFIX} from Secret Manager may be public"
+                )
+    return problems
+
+
 STACK_RULES = (
     StackRule(
         "runtime-accounts-have-no-project-grants",
@@ -336,6 +435,12 @@ STACK_RULES = (
         "functions-have-distinct-runtime-accounts",
         "No two functions run as the same account.",
         functions_have_distinct_runtime_accounts,
+    ),
+    StackRule(
+        "public-invokers-only-on-key-protected-services",
+        "allUsers may invoke only a function or Cloud Run service labelled auth=write-key that "
+        "reads its write keys from Secret Manager.",
+        public_invokers_only_on_key_protected_services,
     ),
 )
 

@@ -1,5 +1,7 @@
 """The real Pulumi program, run under Pulumi's mocks once per session with the defaults."""
 
+import json
+
 import pytest
 
 from tools.mocked_stack import MockedStack, run_mocked
@@ -27,6 +29,25 @@ WITH_REDIS = {
 }
 
 
+# Two keys while rotating, and a webhook secret shaped as ElevenLabs' (wsec_ and 64 hex digits).
+WRITE_KEYS = ("wk_live_0123456789abcdef", "wk_next_fedcba9876543210")
+WEBHOOK_SECRET = "wsec_" + "0123456789abcdef" * 4
+ORIGINS = ("https://shop.example.com", "http://localhost:3000")
+WITH_COLLECTOR = {
+    **WITH_PRINCIPALS,
+    "event-capture:collectorEnabled": "true",
+    "event-capture:collectorWriteKeys": json.dumps(list(WRITE_KEYS)),
+    "event-capture:collectorAllowedOrigins": json.dumps(list(ORIGINS)),
+}
+# Everything on: every function, the collector public with webhooks.
+WITH_EVERYTHING = {
+    **WITH_REDIS,
+    **WITH_COLLECTOR,
+    "event-capture:collectorPublic": "true",
+    "event-capture:elevenlabsWebhookSecrets": json.dumps([WEBHOOK_SECRET]),
+}
+
+
 @pytest.fixture(scope="session")
 def stack() -> MockedStack:
     """Defaults only: what a new production stack gets."""
@@ -44,3 +65,15 @@ def stack_with_redis() -> MockedStack:
     """With the Redis sink and online features: the secret, the features function and the
     materializer."""
     return run_mocked(WITH_REDIS)
+
+
+@pytest.fixture(scope="session")
+def stack_with_collector() -> MockedStack:
+    """With the collector, private: callable with the app's ID token only."""
+    return run_mocked(WITH_COLLECTOR)
+
+
+@pytest.fixture(scope="session")
+def stack_with_everything() -> MockedStack:
+    """Every function, the collector public, with webhook secrets and the Redis sink."""
+    return run_mocked(WITH_EVERYTHING)

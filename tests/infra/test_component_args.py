@@ -58,8 +58,9 @@ def test_every_component_is_found() -> None:
         "AlertPolicies",
         "OnlineFeatures",
         "RedisSecret",
+        "CollectorFunction",
     }
-    assert len(COMPONENTS) == 12
+    assert len(COMPONENTS) == 13
 
 
 @pytest.mark.parametrize("component", COMPONENTS, ids=lambda cls: cls.__name__)

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from infra.collector_function import WEBHOOK_SECRETS_VARIABLE, WRITE_KEYS_VARIABLE
 from infra.function_source import (
     CAPTURE,
+    COLLECTOR,
     FEATURES,
     FUNCTIONS,
     MATERIALIZER,
@@ -22,7 +24,7 @@ from infra.function_source import (
     build_source_archive,
 )
 from infra.redis_secret import VARIABLE
-from tests.infra.conftest import REDIS_URL, REQUIRED_CONFIG
+from tests.infra.conftest import REDIS_URL, REQUIRED_CONFIG, WEBHOOK_SECRET, WRITE_KEYS
 from tools.mocked_stack import MockedStack, run_mocked
 
 by_name = pytest.mark.parametrize("function", FUNCTIONS, ids=lambda f: f.name)
@@ -62,6 +64,16 @@ def names(function: FunctionSource) -> set[str]:
         ),
         (FEATURES, {"event_capture/features/serve.py", "event_capture/ingest/clients.py"}),
         (
+            COLLECTOR,
+            {
+                "event_capture/collector/handler.py",
+                "event_capture/ingest/pipeline.py",
+                "event_capture/schemas/order.py",
+                "event_capture/tables/orders.json",
+                "event_capture/features/keys.py",
+            },
+        ),
+        (
             MATERIALIZER,
             {
                 "event_capture/features/materialize.py",
@@ -95,24 +107,31 @@ def test_the_features_function_ships_no_warehouse_or_table_code() -> None:
     ]
 
 
+# What Cloud Run puts in each secret variable: the value of the version it names.
+SECRET_SAMPLES = {
+    VARIABLE: REDIS_URL,
+    WRITE_KEYS_VARIABLE: ",".join(WRITE_KEYS),
+    WEBHOOK_SECRETS_VARIABLE: WEBHOOK_SECRET,
+}
+
+
 def deployed_environment(stack: MockedStack, function: FunctionSource) -> dict[str, str]:
     """The variables the stack gives the function, its secrets standing in with a sample."""
     deployed = stack.named(function.name)
     env = dict(deployed.get("serviceConfig.environmentVariables") or {})
     for secret in deployed.get("serviceConfig.secretEnvironmentVariables") or []:
-        assert secret["key"] == VARIABLE
-        env[secret["key"]] = REDIS_URL
+        env[secret["key"]] = SECRET_SAMPLES[secret["key"]]
     return env
 
 
 @by_name
 def test_main_imports_from_the_unpacked_archive_alone_with_the_deployed_environment(
-    function: FunctionSource, tmp_path: Path, stack_with_redis: MockedStack
+    function: FunctionSource, tmp_path: Path, stack_with_everything: MockedStack
 ) -> None:
     """What the runtime does: main.py at the root, nothing of the checkout on the path, the
     variables the stack sets; and the entry point the build names is there."""
     zipfile.ZipFile(io.BytesIO(build_source_archive(function).data)).extractall(tmp_path)
-    env = {"PATH": os.environ["PATH"], **deployed_environment(stack_with_redis, function)}
+    env = {"PATH": os.environ["PATH"], **deployed_environment(stack_with_everything, function)}
     requirements = (tmp_path / "requirements.txt").read_text()
     absent = [m for dist, m in OPTIONAL_LIBRARIES.items() if f"{dist}==" not in requirements]
     # -S: no site-packages .pth pointing back at the checkout; -I isolates from PYTHONPATH.
@@ -134,7 +153,7 @@ def test_main_imports_from_the_unpacked_archive_alone_with_the_deployed_environm
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["main", str(tmp_path / "main.py")]
-    assert stack_with_redis.named(function.name).get("buildConfig.entryPoint") == (
+    assert stack_with_everything.named(function.name).get("buildConfig.entryPoint") == (
         function.entry_point
     )
 
@@ -167,12 +186,18 @@ def _touch(root: Path, relative: str) -> None:
 @pytest.mark.parametrize(
     ("changed", "changes", "keeps"),
     [
-        ("functions/capture/main.py", {CAPTURE}, {FEATURES, MATERIALIZER}),
-        ("functions/features/main.py", {FEATURES}, {CAPTURE, MATERIALIZER}),
+        ("functions/capture/main.py", {CAPTURE}, {FEATURES, MATERIALIZER, COLLECTOR}),
+        ("functions/features/main.py", {FEATURES}, {CAPTURE, MATERIALIZER, COLLECTOR}),
+        ("functions/collector/main.py", {COLLECTOR}, {CAPTURE, FEATURES, MATERIALIZER}),
+        ("src/event_capture/collector/mapping.py", {COLLECTOR}, {CAPTURE, FEATURES, MATERIALIZER}),
         ("src/event_capture/ingest/pipeline.py", set(FUNCTIONS), set()),
         ("client/src/event_capture/schemas/order.py", set(FUNCTIONS), set()),
-        ("src/event_capture/warehouse/catalog.py", {MATERIALIZER}, {CAPTURE, FEATURES}),
-        ("src/event_capture/tables/definitions.py", {CAPTURE, MATERIALIZER}, {FEATURES}),
+        ("src/event_capture/warehouse/catalog.py", {MATERIALIZER}, {CAPTURE, FEATURES, COLLECTOR}),
+        (
+            "src/event_capture/tables/definitions.py",
+            {CAPTURE, MATERIALIZER, COLLECTOR},
+            {FEATURES},
+        ),
     ],
 )
 def test_a_source_file_changes_the_object_name_of_exactly_the_functions_that_ship_it(
@@ -208,15 +233,16 @@ def test_a_package_missing_its_init_is_refused(source_root: Path) -> None:
 
 @by_name
 def test_each_function_deploys_the_object_named_by_its_hash(
-    function: FunctionSource, stack_with_redis: MockedStack
+    function: FunctionSource, stack_with_everything: MockedStack
 ) -> None:
     archive = build_source_archive(function)
+    deployed = stack_with_everything.named(function.name)
 
-    assert stack_with_redis.named(f"{function.name}-source").get("name") == archive.object_name
-    assert archive.object_name.startswith(f"{function.name}/")
-    assert stack_with_redis.named(function.name).get("buildConfig.source.storageSource.object") == (
+    assert stack_with_everything.named(f"{function.name}-source").get("name") == (
         archive.object_name
     )
+    assert archive.object_name.startswith(f"{function.name}/")
+    assert deployed.get("buildConfig.source.storageSource.object") == archive.object_name
 
 
 def test_a_changed_source_uploads_a_new_object(stack: MockedStack, source_root: Path) -> None:

@@ -1,12 +1,14 @@
 """The CrossGuard pack's validators, called directly with good and bad resources."""
 
+import json
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
 from infra.policy import rules
-from infra.policy.pack import policies, resource_validation, stack_validation
+from infra.policy.pack import plain, policies, resource_validation, stack_validation
 
 GOOD_BUCKET = {
     "publicAccessPrevention": "enforced",
@@ -105,9 +107,34 @@ def test_compliant_resources_pass(resource_type: str, props: dict[str, Any]) -> 
 @pytest.mark.parametrize(
     ("resource_type", "props", "rule"),
     [
+        # allUsers invoking a service is judged by the stack rule; anything else public is not.
         (
             "gcp:cloudrunv2/serviceIamMember:ServiceIamMember",
-            {"role": "roles/run.invoker", "member": "allUsers"},
+            {"name": "collector", "role": "roles/run.invoker", "member": "allAuthenticatedUsers"},
+            "no-public-members",
+        ),
+        (
+            "gcp:cloudrunv2/serviceIamMember:ServiceIamMember",
+            {"name": "collector", "role": "roles/run.developer", "member": "allUsers"},
+            "no-public-members",
+        ),
+        (
+            "gcp:cloudrunv2/serviceIamPolicy:ServiceIamPolicy",
+            {
+                "name": "collector",
+                "policyData": json.dumps(
+                    {"bindings": [{"role": "roles/run.invoker", "members": ["allUsers"]}]}
+                ),
+            },
+            "no-public-members",
+        ),
+        (
+            "gcp:cloudfunctionsv2/functionIamMember:FunctionIamMember",
+            {
+                "cloudFunction": "collector",
+                "role": "roles/cloudfunctions.admin",
+                "member": "allUsers",
+            },
             "no-public-members",
         ),
         (
@@ -399,3 +426,196 @@ def test_the_pack_holds_every_rule_and_every_stack_rule() -> None:
 
     assert names == [r.name for r in rules.RESOURCE_RULES] + [r.name for r in rules.STACK_RULES]
     assert "functions-have-distinct-runtime-accounts" in names
+
+
+# The collector as the program declares it: labelled, its write keys from Secret Manager.
+KEY_PROTECTED_FUNCTION: dict[str, Any] = {
+    **GOOD_FUNCTION,
+    "name": "collector",
+    "labels": {"app": "event-capture", **rules.KEY_PROTECTED_LABELS},
+    "serviceConfig": {
+        "serviceAccountEmail": "collector-runtime@p.iam.gserviceaccount.com",
+        "secretEnvironmentVariables": [
+            {"key": "COLLECTOR_WRITE_KEYS", "projectId": "1", "secret": "k", "version": "1"}
+        ],
+    },
+}
+RUN_MEMBER = "gcp:cloudrunv2/serviceIamMember:ServiceIamMember"
+FUNCTION_MEMBER = "gcp:cloudfunctionsv2/functionIamMember:FunctionIamMember"
+
+
+def public_invoker(service: str, resource_type: str = RUN_MEMBER) -> tuple[str, dict[str, Any]]:
+    field = rules.SERVICE_INVOKER_GRANTS[resource_type]
+    return (resource_type, {field: service, "role": "roles/run.invoker", "member": "allUsers"})
+
+
+def public_violations(resources: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    """Every rule, resource and stack, that the resources break, by name."""
+    found = [
+        name for resource_type, props in resources for name in violations(resource_type, props)
+    ]
+    return found + [name for name, _ in rules.stack_violations(resources)]
+
+
+@pytest.mark.parametrize(
+    "grant",
+    [
+        public_invoker("collector"),
+        public_invoker("projects/p/locations/l/services/collector"),
+        public_invoker("collector", FUNCTION_MEMBER),
+        (
+            "gcp:cloudrunv2/serviceIamBinding:ServiceIamBinding",
+            {"name": "collector", "role": "roles/run.invoker", "members": ["allUsers"]},
+        ),
+    ],
+    ids=["short-name", "path", "function-member", "binding"],
+)
+def test_anyone_may_invoke_a_key_protected_function(grant: tuple[str, dict[str, Any]]) -> None:
+    assert public_violations([(rules.FUNCTION, KEY_PROTECTED_FUNCTION), grant]) == []
+
+
+def test_a_key_protected_cloud_run_service_may_be_public_too() -> None:
+    service = {
+        "name": "collector",
+        "labels": dict(rules.KEY_PROTECTED_LABELS),
+        "template": {
+            "containers": [
+                {
+                    "envs": [
+                        {"name": "PORT_HINT", "value": "8080"},
+                        {
+                            "name": "COLLECTOR_WRITE_KEYS",
+                            "valueSource": {"secretKeyRef": {"secret": "k", "version": "1"}},
+                        },
+                    ]
+                }
+            ]
+        },
+    }
+
+    assert public_violations([(rules.RUN_SERVICE, service), public_invoker("collector")]) == []
+
+
+UNLABELLED = {key: value for key, value in KEY_PROTECTED_FUNCTION.items() if key != "labels"}
+# The label copied onto a function that holds no write keys: it checks nothing.
+LABEL_ONLY = {**KEY_PROTECTED_FUNCTION, "serviceConfig": GOOD_FUNCTION["serviceConfig"]}
+# The keys as a plain variable: no Secret Manager, so not key-protected (and a plain secret).
+PLAIN_KEYS = {
+    **KEY_PROTECTED_FUNCTION,
+    "serviceConfig": {
+        "serviceAccountEmail": "collector-runtime@p.iam.gserviceaccount.com",
+        "environmentVariables": {"COLLECTOR_WRITE_KEYS": "wk_live_0123456789abcdef"},
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("resources", "expected"),
+    [
+        # The capture function made public: no label.
+        (
+            [(rules.FUNCTION, GOOD_FUNCTION), public_invoker("capture")],
+            ["public-invokers-only-on-key-protected-services"],
+        ),
+        # Another function made public beside a key-protected one.
+        (
+            [
+                (rules.FUNCTION, KEY_PROTECTED_FUNCTION),
+                (rules.FUNCTION, GOOD_FUNCTION),
+                public_invoker("capture", FUNCTION_MEMBER),
+            ],
+            ["public-invokers-only-on-key-protected-services"],
+        ),
+        # A service that is not in the stack at all.
+        ([public_invoker("collector")], ["public-invokers-only-on-key-protected-services"]),
+        (
+            [(rules.FUNCTION, UNLABELLED), public_invoker("collector")],
+            ["public-invokers-only-on-key-protected-services"],
+        ),
+        (
+            [(rules.FUNCTION, LABEL_ONLY), public_invoker("collector")],
+            ["public-invokers-only-on-key-protected-services"],
+        ),
+        (
+            [(rules.FUNCTION, PLAIN_KEYS), public_invoker("collector")],
+            [
+                "functions-keep-secrets-in-secret-manager",
+                "public-invokers-only-on-key-protected-services",
+            ],
+        ),
+        # A key-protected function does not make anything else public.
+        (
+            [
+                (rules.FUNCTION, KEY_PROTECTED_FUNCTION),
+                public_invoker("collector"),
+                (
+                    "gcp:storage/bucketIAMMember:BucketIAMMember",
+                    {"bucket": "collector", "role": "roles/run.invoker", "member": "allUsers"},
+                ),
+            ],
+            ["no-public-members"],
+        ),
+    ],
+    ids=[
+        "capture",
+        "other-function",
+        "no-such-service",
+        "unlabelled",
+        "label-without-keys",
+        "plain-keys",
+        "bucket",
+    ],
+)
+def test_a_public_invoker_on_anything_not_key_protected_fails(
+    resources: list[tuple[str, dict[str, Any]]], expected: list[str]
+) -> None:
+    assert public_violations(resources) == expected
+
+
+def test_the_public_invoker_message_names_the_service_and_what_it_lacks() -> None:
+    [message] = rules.public_invokers_only_on_key_protected_services(
+        [(rules.FUNCTION, GOOD_FUNCTION), public_invoker("capture")]
+    )
+
+    assert "roles/run.invoker to allUsers on capture" in message
+    assert "auth=write-key" in message and "WRITE_KEYS from Secret Manager" in message
+
+
+def test_the_pack_sees_plain_values_through_pulumis_proxies_with_unknowns_as_none() -> None:
+    """What the pack is handed at preview: proxies that raise on an unknown value, lists that
+    are no ``list``. An unknown member elsewhere must not stop the stack rule."""
+    reported: list[str] = []
+
+    def report(message: str, urn: str | None = None) -> None:
+        reported.append(message)
+
+    def resource(resource_type: str, props: dict[str, Any]) -> SimpleNamespace:
+        return SimpleNamespace(resource_type=resource_type, props=unknown_checking_proxy(props))
+
+    unknown_member = (
+        "gcp:bigquery/iamMember:IamMember",
+        {"role": "roles/bigquery.dataViewer", "member": UNKNOWN_STRING_VALUE},
+    )
+    binding = (
+        "gcp:storage/bucketIAMBinding:BucketIAMBinding",
+        {"role": "roles/storage.objectViewer", "members": ["user:a@b.c", "allUsers"]},
+    )
+    stack = SimpleNamespace(
+        resources=[
+            resource(*unknown_member),
+            resource(rules.FUNCTION, GOOD_FUNCTION),
+            resource(*public_invoker("capture")),
+        ]
+    )
+    rule = next(r for r in rules.STACK_RULES if r.name.startswith("public-invokers"))
+    stack_validation(rule)(stack, report)  # type: ignore[arg-type]
+    public = next(r for r in rules.RESOURCE_RULES if r.name == "no-public-members")
+    resource_validation(public)(resource(*binding), report)  # type: ignore[arg-type]
+    resource_validation(public)(resource(*unknown_member), report)  # type: ignore[arg-type]
+
+    assert len(reported) == 2
+    assert "allUsers on capture" in reported[0]
+    assert reported[1] == "grants to allUsers: nothing in this stack may be public"
+    assert plain(unknown_checking_proxy({"a": [UNKNOWN_STRING_VALUE, {"b": 1}]})) == {
+        "a": [None, {"b": 1}]
+    }

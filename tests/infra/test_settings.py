@@ -42,6 +42,12 @@ def test_the_program_refuses_to_run_without_a_required_key_and_names_it(missing:
         ("gcp:project", "Shop Analytics", "must be a project id"),
         ("event-capture:aggregateMinUsers", "1", "must be between 2 and 1000"),
         ("event-capture:analyticsDatasetId", "events", "must differ from datasetId"),
+        ("event-capture:collectorEnabled", "true", "required when collectorEnabled is true"),
+        ("event-capture:collectorPublic", "true", "true needs collectorEnabled true"),
+        ("event-capture:collectorMaxInstances", "0", "between 1 and 1000"),
+        ("event-capture:collectorAllowedOrigins", '["*"]', "must be an origin"),
+        ("event-capture:collectorAllowedOrigins", '["https://shop.example.com/"]', "no path"),
+        ("event-capture:collectorAllowedOrigins", '["https://Shop.example.com"]', "lower-case"),
     ],
 )
 def test_an_invalid_value_fails_naming_the_key_and_the_rule(
@@ -126,3 +132,53 @@ def test_a_long_function_timeout_gives_the_longest_budget_the_function_accepts()
     # The function refuses a budget above its maximum at start-up (config.py).
     assert env["REQUEST_DEADLINE_SECONDS"] == str(int(MAX_REQUEST_DEADLINE_SECONDS))
     load_config({"GCP_PROJECT": "p", "GCS_BUCKET": "b", **env})
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "rule"),
+    [
+        ("collectorWriteKeys", '["wk_live_0123456789abcdef", "short"]', "16 to 256"),
+        ("collectorWriteKeys", '["wk_live:0123456789abcdef"]', "without spaces, commas or colons"),
+        ("collectorWriteKeys", '["wk_live 0123456789abcdef"]', "without spaces, commas or colons"),
+        (
+            "collectorWriteKeys",
+            '["wk_live_0123456789abcdef", "wk_next_0123456789abcdef", "wk_old_0123456789abcdef"]',
+            "at most 2 at once",
+        ),
+        (
+            "collectorWriteKeys",
+            '["wk_live_0123456789abcdef", "wk_live_0123456789abcdef"]',
+            "the same value twice",
+        ),
+        ("collectorWriteKeys", '["wk_live_0123456789abcdef"', "JSON list of strings"),
+        ("elevenlabsWebhookSecrets", '["wsec_tooshort"]', "16 to 256"),
+        ("redisUrl", "http://:s3cret-auth-string@10.0.0.3/0", "required when redisEnabled"),
+    ],
+)
+def test_a_secret_that_is_refused_is_named_but_never_shown(key: str, value: str, rule: str) -> None:
+    config = {
+        **REQUIRED_CONFIG,
+        "event-capture:collectorEnabled": "true",
+        "event-capture:collectorWriteKeys": '["wk_live_0123456789abcdef"]',
+        "event-capture:redisEnabled": "true",
+        "event-capture:redisUrl": "redis://10.0.0.3:6379/0",
+        f"event-capture:{key}": value,
+    }
+
+    with pytest.raises(SettingsError) as error:
+        load_settings(config)
+
+    message = str(error.value)
+    assert message.startswith(f"event-capture:{key}")
+    assert rule in message
+    for part in re.findall(r"[\w:]{5,}", value):
+        assert part not in message.removeprefix(f"event-capture:{key}"), part
+
+
+def test_the_collector_is_off_private_and_small_unless_asked() -> None:
+    settings = load_settings(REQUIRED_CONFIG)
+
+    assert (settings.collector_enabled, settings.collector_public) == (False, False)
+    assert settings.collector_write_keys == settings.elevenlabs_webhook_secrets == ()
+    assert settings.collector_allowed_origins == ()
+    assert settings.collector_max_instances == 2

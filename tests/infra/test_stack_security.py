@@ -66,7 +66,9 @@ def test_every_bucket_is_private_uniform_and_expires_within_90_days(stack: Mocke
     assert stack.named("events-archive").get("lifecycleRules")[0]["condition"]["age"] == 90
 
 
-@pytest.mark.parametrize("fixture", ["stack", "stack_with_principals", "stack_with_redis"])
+@pytest.mark.parametrize(
+    "fixture", ["stack", "stack_with_principals", "stack_with_redis", "stack_with_collector"]
+)
 def test_no_grant_anywhere_is_public_or_primitive(
     fixture: str, request: pytest.FixtureRequest
 ) -> None:
@@ -80,7 +82,16 @@ def test_no_grant_anywhere_is_public_or_primitive(
         assert grant.get("role") not in PRIMITIVE_ROLES, grant.name
 
 
-@pytest.mark.parametrize("fixture", ["stack", "stack_with_principals", "stack_with_redis"])
+@pytest.mark.parametrize(
+    "fixture",
+    [
+        "stack",
+        "stack_with_principals",
+        "stack_with_redis",
+        "stack_with_collector",
+        "stack_with_everything",
+    ],
+)
 def test_every_resource_passes_the_policy_pack_rules(
     fixture: str, request: pytest.FixtureRequest
 ) -> None:

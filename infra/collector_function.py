@@ -1,0 +1,166 @@
+"""The collector (``collectorEnabled``): the Segment tracking API and ElevenLabs post-call
+webhooks in front of the capture pipeline. Cloud Functions gen2, HTTP, its own account.
+
+| who | what | where |
+| --- | --- | --- |
+| collector-runtime | insertAll (``access.py``, as capture-runtime) | each event table |
+| collector-runtime | create objects (``access.py``) | archive and dead-letter buckets |
+| collector-runtime | read the write keys, the webhook secrets | those two secrets only |
+| collector-runtime | read the Redis URL (``redisEnabled``) | the ``redis-url`` secret |
+| ``allUsers`` (``collectorPublic``), else capture-invoker | invoke | the collector only |
+
+Browser and mobile SDKs cannot mint Google ID tokens, so with ``collectorPublic`` anyone may
+reach the collector, which then authenticates every call itself: a Segment write key, or an
+ElevenLabs signature. The function is labelled ``auth: write-key`` to say so, and the policy pack
+allows a public invoker on no function without that label and a write-key secret variable.
+Anyone may then also run up its bill: ``collectorMaxInstances`` bounds it.
+"""
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_gcp as gcp
+
+from infra.access import account_member
+from infra.apis import after
+from infra.capture_function import pipeline_environment, pipeline_service_config
+from infra.function_build import RUN_INVOKER, FunctionBuild, build_config, upload_source
+from infra.function_source import COLLECTOR, SourceArchive
+from infra.policy.rules import KEY_PROTECTED_LABELS, PUBLIC_INVOKER
+from infra.secret_values import accessor_grant, project_number, regional_secret, secret_variable
+from infra.settings import Settings
+
+FUNCTION_NAME = COLLECTOR.name
+# The collector's variables beside the capture pipeline's (capture_function.py); each list is
+# comma-separated, the write keys and webhook secrets from Secret Manager only.
+WRITE_KEYS_VARIABLE = "COLLECTOR_WRITE_KEYS"
+WEBHOOK_SECRETS_VARIABLE = "ELEVENLABS_WEBHOOK_SECRETS"
+ALLOWED_ORIGINS_VARIABLE = "COLLECTOR_ALLOWED_ORIGINS"
+WRITE_KEYS_SECRET = "collector-write-keys"  # noqa: S105 - the secret's name
+WEBHOOK_SECRETS_SECRET = "elevenlabs-webhook-secrets"  # noqa: S105 - the secret's name
+# A public endpoint with warm instances would be billed while anyone, or no one, calls it.
+MIN_INSTANCES = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class CollectorFunctionArgs:
+    settings: Settings
+    source: SourceArchive
+    build: FunctionBuild
+    archive_bucket: pulumi.Input[str]
+    dead_letter_bucket: pulumi.Input[str]
+    runtime_account: gcp.serviceaccount.Account
+    # Who may call it while it is not public: the app's account, as for capture.
+    invoker_member: pulumi.Input[str]
+    # REDIS_URL from Secret Manager, when the Redis sink is on (redis_secret.py).
+    redis_url: gcp.cloudfunctionsv2.FunctionServiceConfigSecretEnvironmentVariableArgs | None
+    # Grants the build and the runtime need before the first deploy (access.py, the Redis URL's).
+    grants: list[pulumi.Resource]
+    labels: dict[str, str]
+
+
+def collector_environment(args: CollectorFunctionArgs) -> dict[str, pulumi.Input[str]]:
+    """The capture pipeline's plain variables, and the CORS origins when there are any (none:
+    no browser may call it)."""
+    origins = args.settings.collector_allowed_origins
+    return {
+        **pipeline_environment(
+            args.settings,
+            archive_bucket=args.archive_bucket,
+            dead_letter_bucket=args.dead_letter_bucket,
+        ),
+        **({ALLOWED_ORIGINS_VARIABLE: ",".join(origins)} if origins else {}),
+    }
+
+
+class CollectorFunction(pulumi.ComponentResource):
+    function: gcp.cloudfunctionsv2.Function
+    source_object: gcp.storage.BucketObject
+    # The secrets it reads, by secret id; the webhook secrets only when configured.
+    secrets: dict[str, gcp.secretmanager.Secret]
+    url: pulumi.Output[str]
+    invoker_grant: gcp.cloudrunv2.ServiceIamMember
+
+    def __init__(
+        self,
+        name: str,
+        args: CollectorFunctionArgs,
+        *,
+        apis: list[gcp.projects.Service],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("event-capture:function:CollectorFunction", name, None, opts)
+        child = after(apis, self)
+        settings = args.settings
+        project = settings.project
+        runtime = account_member(args.runtime_account)
+        number = project_number(project)
+
+        self.secrets = {}
+        variables = [args.redis_url] if args.redis_url else []
+        secret_grants: list[pulumi.Resource] = []
+        for secret_id, variable, value in (
+            (WRITE_KEYS_SECRET, WRITE_KEYS_VARIABLE, settings.collector_write_keys),
+            (WEBHOOK_SECRETS_SECRET, WEBHOOK_SECRETS_VARIABLE, settings.elevenlabs_webhook_secrets),
+        ):
+            if not value:
+                continue  # no webhook secrets: the collector refuses every webhook
+            secret, version = regional_secret(
+                secret_id,
+                project=project,
+                region=settings.region,
+                value=",".join(value),
+                labels=args.labels,
+                opts=child,
+            )
+            secret_grants.append(
+                accessor_grant(
+                    f"{FUNCTION_NAME}-reads-{secret_id}",
+                    project=project,
+                    secret=secret,
+                    member=runtime,
+                    opts=child,
+                )
+            )
+            variables.append(
+                secret_variable(variable, number=number, secret=secret, version=version)
+            )
+            self.secrets[secret_id] = secret
+
+        self.source_object = upload_source(args.build, args.source, child)
+        self.function = gcp.cloudfunctionsv2.Function(
+            FUNCTION_NAME,
+            project=project,
+            location=settings.region,
+            name=FUNCTION_NAME,
+            description=(
+                "Accepts Segment and RudderStack SDK calls and ElevenLabs webhooks into the "
+                "capture pipeline; authenticates each call by write key or signature."
+            ),
+            build_config=build_config(args.build, args.source, self.source_object),
+            service_config=pipeline_service_config(
+                settings,
+                account_email=args.runtime_account.email,
+                max_instances=settings.collector_max_instances,
+                min_instances=MIN_INSTANCES,
+                environment=collector_environment(args),
+                secrets=variables,
+            ),
+            # It checks a write key on every call, public or not.
+            labels={**args.labels, **KEY_PROTECTED_LABELS},
+            opts=child.merge(pulumi.ResourceOptions(depends_on=[*args.grants, *secret_grants])),
+        )
+        # The function's Cloud Run service carries its name. Given as the literal name, so the
+        # policy pack can match the grant to the function's label at preview already.
+        public = settings.collector_public
+        self.invoker_grant = gcp.cloudrunv2.ServiceIamMember(
+            "anyone-calls-collector" if public else "invoker-calls-collector",
+            project=project,
+            location=settings.region,
+            name=FUNCTION_NAME,
+            role=RUN_INVOKER,
+            member=PUBLIC_INVOKER if public else args.invoker_member,
+            opts=child.merge(pulumi.ResourceOptions(depends_on=[self.function])),
+        )
+        self.url = self.function.url
+        self.register_outputs({"url": self.url, "source_object": self.source_object.name})

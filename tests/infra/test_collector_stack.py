@@ -1,0 +1,585 @@
+"""The collector in the mocked stack: off by default; when on, its own account with capture's
+grants, its secrets in Secret Manager only, invoked by the app's account or, when public, by
+anyone, bounded by its own cap; the policy pack passing each configuration and failing the
+public grant anywhere else."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from event_capture.collector.auth import WriteKeys
+from event_capture.collector.config import load_collector_config
+from event_capture.collector.handler import Collector, CollectorRequest
+from event_capture.ingest import log_fields
+from event_capture.ingest.circuit import CircuitBreaker
+from infra.collector_function import (
+    ALLOWED_ORIGINS_VARIABLE,
+    WEBHOOK_SECRETS_SECRET,
+    WEBHOOK_SECRETS_VARIABLE,
+    WRITE_KEYS_SECRET,
+    WRITE_KEYS_VARIABLE,
+)
+from infra.function_source import COLLECTOR, build_source_archive
+from infra.policy.rules import PUBLIC_MEMBERS, resource_violations, stack_violations
+from infra.redis_secret import SECRET_ID as REDIS_SECRET
+from infra.settings import SettingsError
+from tests.infra.conftest import (
+    ORIGINS,
+    PROJECT,
+    REQUIRED_CONFIG,
+    WEBHOOK_SECRET,
+    WITH_COLLECTOR,
+    WITH_EVERYTHING,
+    WRITE_KEYS,
+)
+from tests.infra.test_budget_and_monitoring import PAYLOAD_FIELD, field_exists
+from tests.infra.test_online_features import SECRET_GRANT, grants_to
+from tests.infra.test_stack_security import INVOKER, grants
+from tests.unit import collector_calls as calls
+from tests.unit.event_factory import RECEIVED_AT
+from tests.unit.test_pipeline import Fakes
+from tools.mocked_stack import MOCK_PROJECT_NUMBER, MockedResource, MockedStack, run_mocked
+from tools.plan import describe
+from tools.plan import main as plan
+
+CAPTURE_RUNTIME = f"capture-runtime@{PROJECT}.iam.gserviceaccount.com"
+COLLECTOR_RUNTIME = f"collector-runtime@{PROJECT}.iam.gserviceaccount.com"
+ACCESSOR = "roles/secretmanager.secretAccessor"
+RUN_MEMBER = "gcp:cloudrunv2/serviceIamMember:ServiceIamMember"
+FUNCTION = "gcp:cloudfunctionsv2/function:Function"
+SECRET_VALUES = (*WRITE_KEYS, WEBHOOK_SECRET)
+PUBLIC = {**WITH_COLLECTOR, "event-capture:collectorPublic": "true"}
+
+
+@pytest.fixture(scope="module")
+def public_stack() -> MockedStack:
+    """Public, without webhook secrets or Redis: the smallest public collector."""
+    return run_mocked(PUBLIC)
+
+
+def invoker_grants(stack: MockedStack) -> list[tuple[str, str, str]]:
+    return sorted(
+        (g.name, g.get("name"), g.get("member"))
+        for g in grants(stack)
+        if g.get("role") == "roles/run.invoker"
+    )
+
+
+def public_grants(stack: MockedStack) -> list[MockedResource]:
+    return [g for g in grants(stack) if PUBLIC_MEMBERS & set(g.get("members") or [g.get("member")])]
+
+
+def policy_violations(resources: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, str]]:
+    found = [
+        v for resource_type, props in resources for v in resource_violations(resource_type, props)
+    ]
+    return found + stack_violations(resources)
+
+
+def as_resources(stack: MockedStack) -> list[tuple[str, dict[str, Any]]]:
+    return [(r.type, r.inputs) for r in stack.resources]
+
+
+# Off by default.
+
+
+@pytest.mark.parametrize("fixture", ["stack", "stack_with_principals", "stack_with_redis"])
+def test_without_collector_enabled_there_is_no_trace_of_it(
+    fixture: str, request: pytest.FixtureRequest
+) -> None:
+    stack: MockedStack = request.getfixturevalue(fixture)
+
+    assert [r for r in stack.resources if "collector" in r.name] == []
+    assert not [r for r in stack.of_type(FUNCTION) if r.name == COLLECTOR.name]
+    assert "collectorUrl" not in stack.outputs
+    # The metrics read capture's lines exactly as deployed before the collector existed.
+    assert stack.named("capture_events_accepted").get("filter") == (
+        'resource.type="cloud_run_revision" AND resource.labels.service_name="capture" '
+        'AND jsonPayload.message="capture" AND jsonPayload.events_accepted>=0'
+    )
+
+
+# The function.
+
+
+@pytest.mark.parametrize("fixture", ["stack_with_collector", "stack_with_everything"])
+def test_the_collector_is_a_gen2_function_built_from_its_own_source_as_its_own_account(
+    fixture: str, request: pytest.FixtureRequest
+) -> None:
+    stack: MockedStack = request.getfixturevalue(fixture)
+    function = stack.named(COLLECTOR.name)
+    archive = build_source_archive(COLLECTOR)
+
+    assert function.get("buildConfig.entryPoint") == "collector"
+    assert function.get("buildConfig.runtime") == "python313"
+    assert function.get("buildConfig.serviceAccount") == (
+        f"projects/{PROJECT}/serviceAccounts/capture-build@{PROJECT}.iam.gserviceaccount.com"
+    )
+    assert function.get("buildConfig.source.storageSource.object") == archive.object_name
+    assert archive.object_name.startswith("collector/")
+    assert function.get("serviceConfig.serviceAccountEmail") == COLLECTOR_RUNTIME
+    assert function.get("labels") == {
+        "app": "event-capture",
+        "managed-by": "pulumi",
+        "auth": "write-key",
+    }
+    assert stack.outputs["collectorUrl"].startswith("https://collector-")
+
+
+def test_its_instances_are_capped_by_their_own_setting_and_none_kept_warm() -> None:
+    config = {
+        **WITH_COLLECTOR,
+        "event-capture:collectorMaxInstances": "5",
+        "event-capture:functionMinInstances": "1",
+    }
+    stack = run_mocked(config)
+    collector = stack.named(COLLECTOR.name).get("serviceConfig")
+    capture = stack.named("capture").get("serviceConfig")
+
+    assert (collector["minInstanceCount"], collector["maxInstanceCount"]) == (0, 5)
+    assert (capture["minInstanceCount"], capture["maxInstanceCount"]) == (1, 3)
+    # Sized as capture: it runs the same pipeline, with the same budget per request.
+    for field in (
+        "availableMemory",
+        "availableCpu",
+        "maxInstanceRequestConcurrency",
+        "timeoutSeconds",
+        "ingressSettings",
+    ):
+        assert collector[field] == capture[field], field
+
+
+def test_the_default_cap_is_two_instances(stack_with_collector: MockedStack) -> None:
+    assert stack_with_collector.named(COLLECTOR.name).get("serviceConfig.maxInstanceCount") == 2
+
+
+def test_its_plain_variables_are_captures_and_the_origins(
+    stack_with_collector: MockedStack,
+) -> None:
+    collector = stack_with_collector.named(COLLECTOR.name).get("serviceConfig.environmentVariables")
+    capture = stack_with_collector.named("capture").get("serviceConfig.environmentVariables")
+
+    assert collector == {**capture, ALLOWED_ORIGINS_VARIABLE: ",".join(ORIGINS)}
+
+
+def test_without_origins_no_browser_is_configured() -> None:
+    config = {k: v for k, v in WITH_COLLECTOR.items() if "AllowedOrigins" not in k}
+    env = run_mocked(config).named(COLLECTOR.name).get("serviceConfig.environmentVariables")
+
+    assert ALLOWED_ORIGINS_VARIABLE not in env
+
+
+def test_the_deployed_variables_start_the_collector(stack_with_everything: MockedStack) -> None:
+    """Its own configuration loader accepts what the stack sets, the secrets as Cloud Run
+    resolves them; both write keys are accepted."""
+    deployed = stack_with_everything.named(COLLECTOR.name)
+    samples = {
+        WRITE_KEYS_VARIABLE: ",".join(WRITE_KEYS),
+        WEBHOOK_SECRETS_VARIABLE: WEBHOOK_SECRET,
+        "REDIS_URL": "redis://10.0.0.3:6379/0",
+    }
+    env = dict(deployed.get("serviceConfig.environmentVariables"))
+    for secret in deployed.get("serviceConfig.secretEnvironmentVariables"):
+        env[secret["key"]] = samples[secret["key"]]
+
+    config = load_collector_config(env)
+    assert all(config.write_keys.accepts(key) for key in WRITE_KEYS)
+    assert not config.write_keys.accepts(WEBHOOK_SECRET)
+    assert config.capture.redis_enabled is True
+
+
+# Secrets.
+
+
+def secret_variable(secret_id: str, key: str) -> dict[str, str]:
+    return {"key": key, "projectId": MOCK_PROJECT_NUMBER, "secret": secret_id, "version": "1"}
+
+
+def test_the_write_keys_are_a_secret_variable_pinned_to_their_version(
+    stack_with_collector: MockedStack,
+) -> None:
+    function = stack_with_collector.named(COLLECTOR.name)
+
+    # No webhook secrets configured: no secret, and the collector refuses every webhook.
+    assert function.get("serviceConfig.secretEnvironmentVariables") == [
+        secret_variable(WRITE_KEYS_SECRET, WRITE_KEYS_VARIABLE)
+    ]
+    assert [
+        s.get("secretId") for s in stack_with_collector.of_type("gcp:secretmanager/secret:Secret")
+    ] == [WRITE_KEYS_SECRET]
+
+
+def test_with_everything_it_reads_three_secrets(stack_with_everything: MockedStack) -> None:
+    function = stack_with_everything.named(COLLECTOR.name)
+
+    assert sorted(
+        function.get("serviceConfig.secretEnvironmentVariables"), key=lambda v: v["key"]
+    ) == [
+        secret_variable(WRITE_KEYS_SECRET, WRITE_KEYS_VARIABLE),
+        secret_variable(WEBHOOK_SECRETS_SECRET, WEBHOOK_SECRETS_VARIABLE),
+        secret_variable(REDIS_SECRET, "REDIS_URL"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("secret_id", "value"),
+    [(WRITE_KEYS_SECRET, ",".join(WRITE_KEYS)), (WEBHOOK_SECRETS_SECRET, WEBHOOK_SECRET)],
+)
+def test_each_secret_is_kept_in_the_region_as_a_pulumi_secret(
+    stack_with_everything: MockedStack, secret_id: str, value: str
+) -> None:
+    secret = stack_with_everything.named(secret_id)
+    version = stack_with_everything.named(f"{secret_id}-value")
+
+    assert secret.get("replication") == {"userManaged": {"replicas": [{"location": "us-central1"}]}}
+    assert version.get("secret") == f"projects/{PROJECT}/secrets/{secret_id}"
+    # Output.secret arrives wrapped: Pulumi encrypts it in the state.
+    assert version.get("secretData.value") == value
+    assert len(version.get("secretData")) == 2
+
+
+@pytest.mark.parametrize("fixture", ["stack_with_collector", "stack_with_everything"])
+def test_no_secret_value_is_in_any_other_resource_or_the_plan(
+    fixture: str, request: pytest.FixtureRequest
+) -> None:
+    stack: MockedStack = request.getfixturevalue(fixture)
+    versions = {r.name for r in stack.of_type("gcp:secretmanager/secretVersion:SecretVersion")}
+    elsewhere = [r for r in stack.resources if r.name not in versions]
+    plan_text = "\n".join(text for r in stack.resources if (text := describe(r)))
+
+    for value in SECRET_VALUES:
+        assert [r.name for r in elsewhere if value in json.dumps(r.inputs, default=str)] == []
+        assert value not in plan_text
+        assert value not in json.dumps(stack.outputs, default=str)
+
+
+# Grants.
+
+
+def data_grants(stack: MockedStack, email: str) -> set[tuple[str, str, str]]:
+    return {g for g in grants_to(stack, email) if g[0] != SECRET_GRANT}
+
+
+@pytest.mark.parametrize("fixture", ["stack_with_collector", "stack_with_everything"])
+def test_the_collector_may_write_exactly_what_capture_may_write(
+    fixture: str, request: pytest.FixtureRequest
+) -> None:
+    stack: MockedStack = request.getfixturevalue(fixture)
+    collector_grants = [g for g in grants(stack) if g.get("member").endswith(COLLECTOR_RUNTIME)]
+
+    assert data_grants(stack, COLLECTOR_RUNTIME) == data_grants(stack, CAPTURE_RUNTIME)
+    assert {(g.type, g.get("role")) for g in collector_grants if g.type != SECRET_GRANT} == {
+        ("gcp:bigquery/iamMember:IamMember", f"projects/{PROJECT}/roles/eventCaptureInserter"),
+        ("gcp:storage/bucketIAMMember:BucketIAMMember", "roles/storage.objectCreator"),
+    }
+    assert {g.get("bucket") for g in collector_grants if "storage" in g.type} == {
+        stack.outputs["archiveBucket"],
+        stack.outputs["deadLetterBucket"],
+    }
+
+
+def test_the_collector_reads_its_own_secrets_only(stack_with_collector: MockedStack) -> None:
+    secret_grants = stack_with_collector.of_type(SECRET_GRANT)
+
+    assert {
+        g for g in grants_to(stack_with_collector, COLLECTOR_RUNTIME) if g[0] == SECRET_GRANT
+    } == {(SECRET_GRANT, ACCESSOR, WRITE_KEYS_SECRET)}
+    assert [(g.get("secretId"), g.get("member")) for g in secret_grants] == [
+        (WRITE_KEYS_SECRET, f"serviceAccount:{COLLECTOR_RUNTIME}")
+    ]
+
+
+def test_with_everything_each_secret_is_read_by_exactly_its_functions(
+    stack_with_everything: MockedStack,
+) -> None:
+    readers: dict[str, set[str]] = {}
+    for grant in stack_with_everything.of_type(SECRET_GRANT):
+        assert grant.get("role") == ACCESSOR
+        readers.setdefault(grant.get("secretId"), set()).add(
+            grant.get("member").removeprefix("serviceAccount:").split("@")[0]
+        )
+
+    assert readers == {
+        WRITE_KEYS_SECRET: {"collector-runtime"},
+        WEBHOOK_SECRETS_SECRET: {"collector-runtime"},
+        REDIS_SECRET: {
+            "capture-runtime",
+            "features-runtime",
+            "materializer-runtime",
+            "collector-runtime",
+        },
+    }
+    # Nothing of Secret Manager on the project or any other resource.
+    assert not [
+        g
+        for g in grants(stack_with_everything)
+        if "secretmanager" in g.get("role") and g.type != SECRET_GRANT
+    ]
+
+
+def test_the_collector_holds_nothing_project_wide_and_runs_nothing_else(
+    stack_with_everything: MockedStack,
+) -> None:
+    assert not [
+        g
+        for g in grants_to(stack_with_everything, COLLECTOR_RUNTIME)
+        if g[0].startswith("gcp:projects/")
+    ]
+    runs_as = [
+        f.name
+        for f in stack_with_everything.of_type(FUNCTION)
+        if f.get("serviceConfig.serviceAccountEmail") == COLLECTOR_RUNTIME
+    ]
+    assert runs_as == [COLLECTOR.name]
+
+
+# Who may call it.
+
+
+def test_private_only_the_apps_account_may_call_it(stack_with_collector: MockedStack) -> None:
+    assert invoker_grants(stack_with_collector) == [
+        ("invoker-calls-capture", "capture", INVOKER),
+        ("invoker-calls-collector", "collector", INVOKER),
+    ]
+    assert public_grants(stack_with_collector) == []
+
+
+@pytest.mark.parametrize("fixture", ["public_stack", "stack_with_everything"])
+def test_public_anyone_may_call_the_collector_and_nothing_else_is_public(
+    fixture: str, request: pytest.FixtureRequest
+) -> None:
+    stack: MockedStack = request.getfixturevalue(fixture)
+
+    [public] = public_grants(stack)
+    assert (public.type, public.name, public.get("role"), public.get("member")) == (
+        RUN_MEMBER,
+        "anyone-calls-collector",
+        "roles/run.invoker",
+        "allUsers",
+    )
+    assert (public.get("name"), public.get("location")) == (COLLECTOR.name, "us-central1")
+    # allUsers includes the app: no grant of its own on the collector; capture unchanged.
+    assert [g for g in invoker_grants(stack) if g[1] != "features" and g[1] != "materializer"] == [
+        ("anyone-calls-collector", "collector", "allUsers"),
+        ("invoker-calls-capture", "capture", INVOKER),
+    ]
+
+
+# The policy pack, on the whole stack.
+
+
+@pytest.mark.parametrize(
+    "fixture", ["stack", "stack_with_collector", "public_stack", "stack_with_everything"]
+)
+def test_the_policy_pack_passes_the_whole_stack(
+    fixture: str, request: pytest.FixtureRequest
+) -> None:
+    stack: MockedStack = request.getfixturevalue(fixture)
+
+    assert policy_violations(as_resources(stack)) == []
+
+
+def _changed(
+    stack: MockedStack, name: str, change: dict[str, Any]
+) -> list[tuple[str, dict[str, Any]]]:
+    """The stack's resources, one of them with some inputs replaced."""
+    return [
+        (r.type, {**r.inputs, **change} if r.name == name else r.inputs) for r in stack.resources
+    ]
+
+
+def test_the_capture_function_made_public_fails(public_stack: MockedStack) -> None:
+    resources = _changed(public_stack, "anyone-calls-collector", {"name": "capture"})
+
+    assert [rule for rule, _ in policy_violations(resources)] == [
+        "public-invokers-only-on-key-protected-services"
+    ]
+
+
+def test_the_capture_function_with_the_collectors_label_made_public_still_fails(
+    public_stack: MockedStack,
+) -> None:
+    """The label alone protects nothing: capture reads no write keys."""
+    labels = public_stack.named(COLLECTOR.name).get("labels")
+    resources = _changed(public_stack, "capture", {"labels": labels})
+    resources.append(
+        (RUN_MEMBER, {"name": "capture", "role": "roles/run.invoker", "member": "allUsers"})
+    )
+
+    assert [rule for rule, _ in policy_violations(resources)] == [
+        "public-invokers-only-on-key-protected-services"
+    ]
+
+
+def test_the_collector_without_its_label_may_not_be_public(public_stack: MockedStack) -> None:
+    resources = _changed(public_stack, COLLECTOR.name, {"labels": {"app": "event-capture"}})
+
+    assert [rule for rule, _ in policy_violations(resources)] == [
+        "public-invokers-only-on-key-protected-services"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("type_", "props"),
+    [
+        (
+            "gcp:storage/bucketIAMMember:BucketIAMMember",
+            {
+                "bucket": "events-archive",
+                "role": "roles/storage.objectViewer",
+                "member": "allUsers",
+            },
+        ),
+        (
+            SECRET_GRANT,
+            {"secretId": WRITE_KEYS_SECRET, "role": ACCESSOR, "member": "allUsers"},
+        ),
+        (
+            "gcp:bigquery/iamMember:IamMember",
+            {"tableId": "orders", "role": "roles/bigquery.dataViewer", "member": "allUsers"},
+        ),
+        (
+            RUN_MEMBER,
+            {"name": "collector", "role": "roles/run.invoker", "member": "allAuthenticatedUsers"},
+        ),
+    ],
+    ids=["bucket", "secret", "table", "all-authenticated"],
+)
+def test_a_public_grant_anywhere_else_fails(
+    public_stack: MockedStack, type_: str, props: dict[str, Any]
+) -> None:
+    resources = [*as_resources(public_stack), (type_, props)]
+
+    assert [rule for rule, _ in policy_violations(resources)] == ["no-public-members"]
+
+
+# Settings, the plan.
+
+
+def test_the_collector_needs_its_write_keys() -> None:
+    config = {k: v for k, v in WITH_COLLECTOR.items() if k != "event-capture:collectorWriteKeys"}
+
+    with pytest.raises(SettingsError, match="event-capture:collectorWriteKeys: required"):
+        run_mocked(config)
+
+
+def test_make_plan_shows_the_public_collector_without_its_keys(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Plain values only here: the plan reads no encrypted ones (a real stack sets --secret).
+    stack_file = tmp_path / "Pulumi.collector.yaml"
+    config = {**WITH_EVERYTHING, **REQUIRED_CONFIG}
+    stack_file.write_text(
+        "config:\n" + "".join(f"  {key}: {json.dumps(value)}\n" for key, value in config.items())
+    )
+
+    assert plan([str(stack_file)]) == 0
+    out = capsys.readouterr().out
+
+    assert "Function collector" in out and "python313 entry collector" in out
+    assert f"runs as {COLLECTOR_RUNTIME}" in out
+    assert "0-2 instances" in out
+    assert "write key checked by the function" in out
+    assert f"{WRITE_KEYS_VARIABLE} from secret {WRITE_KEYS_SECRET}" in out
+    assert "roles/run.invoker to allUsers on name collector" in out
+    assert "collectorUrl:" in out
+    for value in SECRET_VALUES:
+        assert value not in out
+
+
+# Monitoring: the collector's line feeds the same metrics, alerts and dashboard.
+
+
+def collector_log_line() -> dict[str, Any]:
+    """The collector's own log line for a batch whose rows BigQuery refuses (dead-lettered),
+    with a circuit breaker per backend as the deployed function has."""
+    breakers = {
+        backend: CircuitBreaker(failure_threshold=3, cooldown_seconds=30)
+        for backend in (
+            log_fields.BACKEND_BIGQUERY,
+            log_fields.BACKEND_GCS,
+            log_fields.BACKEND_REDIS,
+        )
+    }
+    pipeline = Fakes(bq_fails=lambda row: True, breakers=breakers).pipeline
+    collector = Collector(
+        pipeline=pipeline,
+        write_keys=WriteKeys.parse(",".join(WRITE_KEYS)),
+        clock=lambda: RECEIVED_AT,
+    )
+    body = json.dumps(
+        {"batch": [calls.track("Product Viewed", calls.PRODUCT), calls.identify()]}
+    ).encode()
+    answer = collector.handle(
+        CollectorRequest(
+            method="POST",
+            path="/v1/batch",
+            mimetype="application/json",
+            content_length=len(body),
+            content_encoding=None,
+            authorization=calls.basic(WRITE_KEYS[1]),
+            body=body,
+        )
+    )
+    assert answer.status == 200, answer.body
+    assert answer.log[log_fields.EVENTS_DEAD_LETTERED] > 0
+    return answer.log
+
+
+def test_every_metric_reads_the_collectors_line_as_it_reads_captures(
+    stack_with_collector: MockedStack,
+) -> None:
+    line = collector_log_line()
+    metrics = stack_with_collector.of_type("gcp:logging/metric:Metric")
+
+    assert len(metrics) >= 4
+    for metric in metrics:
+        text = " ".join(
+            [
+                metric.get("filter"),
+                metric.get("valueExtractor") or "",
+                *(metric.get("labelExtractors") or {}).values(),
+            ]
+        )
+        assert 'resource.labels.service_name=("capture" OR "collector")' in text, metric.name
+        assert f'jsonPayload.message=("capture" OR "{line["message"]}")' in text, metric.name
+        for field in PAYLOAD_FIELD.findall(text):
+            if field != "message":
+                assert field_exists(line, field), f"{metric.name}: jsonPayload.{field}"
+
+
+def test_the_alerts_judge_each_function_on_its_own(stack_with_collector: MockedStack) -> None:
+    policies = [
+        p
+        for p in stack_with_collector.of_type("gcp:monitoring/alertPolicy:AlertPolicy")
+        if p.name in ("bigquery-insert-failures", "dead-letters-growing", "function-5xx")
+    ]
+
+    assert len(policies) == 3
+    for policy in policies:
+        condition = policy.get("conditions")[0]["conditionThreshold"]
+        assert 'service_name=one_of("capture", "collector")' in condition["filter"], policy.name
+        for key in ("aggregations", "denominatorAggregations"):
+            for aggregation in condition.get(key) or []:
+                assert aggregation["groupByFields"] == ["resource.label.service_name"]
+
+
+def test_the_dashboard_charts_both_functions_and_splits_accepted_events(
+    stack_with_collector: MockedStack, stack: MockedStack
+) -> None:
+    layout = json.loads(stack_with_collector.named("capture-dashboard").get("dashboardJson"))
+    text = json.dumps(layout)
+    titles = [tile["widget"]["title"] for tile in layout["mosaicLayout"]["tiles"]]
+    before = json.loads(stack.named("capture-dashboard").get("dashboardJson"))
+
+    assert 'service_name=~\\"capture|collector\\"' in text
+    assert 'one_of(\\"capture\\", \\"collector\\")' in text
+    assert "sum by (service_name)" in text
+    assert titles == [
+        before["mosaicLayout"]["tiles"][0]["widget"]["title"],
+        "Events accepted per minute, per function",
+        *(tile["widget"]["title"] for tile in before["mosaicLayout"]["tiles"][1:]),
+    ]
+    assert "collector" not in json.dumps(before)
