@@ -26,7 +26,7 @@ define write_pth
 	@$(1) -c 'import sysconfig, sys; open(sysconfig.get_paths()["purelib"] + "/event-capture.pth", "w").write("\n".join(sys.argv[1:]) + "\n")' "$(CURDIR)/src" "$(CURDIR)/client/src" "$(CURDIR)"
 endef
 
-.PHONY: backfill-archive help run test check lint typecheck schema-drift fast-test bench schemas setup redis-server replay nightly materialize warehouse plan deploy-venvs clean clean-data
+.PHONY: backfill-archive help run test check lint typecheck schema-drift fast-test bench schemas setup redis-server chromium replay nightly materialize warehouse plan deploy-venvs clean clean-data
 
 help:
 	@echo "make run        start the local cloud: emulators + capture function on 127.0.0.1:8080"
@@ -73,13 +73,33 @@ redis-server:
 	    echo "error: redis-server is not installed; run: sudo apt-get install -y redis-server" >&2; exit 1; \
 	  fi; }
 
+# The browser the browser SDK's integration test drives (Playwright, never a downloaded one).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing chromium (Debian package)"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null; \
+	  else \
+	    echo "error: chromium is not installed; run: sudo apt-get install -y chromium" >&2; exit 1; \
+	  fi; }
+
+# The real JavaScript SDKs the collector's integration tests run, exactly as locked (npm ci).
+# Node 20 or later (the SDKs' engines) is a prerequisite: Debian 12's own nodejs is 18.
+JS_SDKS := tests/integration/js
+$(JS_SDKS)/node_modules/.installed: $(JS_SDKS)/package.json $(JS_SDKS)/package-lock.json
+	@node -e 'process.exit(parseInt(process.versions.node) < 20 ? 1 : 0)' 2>/dev/null && command -v npm >/dev/null || { \
+	  echo "error: Node 20 or later with npm is required for $(JS_SDKS) (https://nodejs.org)" >&2; exit 1; }
+	@echo "installing the JavaScript SDKs into $(JS_SDKS)/node_modules (npm ci)"
+	@npm ci --prefix $(JS_SDKS) --no-audit --no-fund --loglevel=error >/dev/null
+	@touch $@
+
 setup: $(VENV)/.installed $(EMULATOR_VENV)/.installed
 
 run: setup $(if $(filter true,$(REDIS_ENABLED)),redis-server)
 	@REDIS_ENABLED=$(REDIS_ENABLED) $(PY) -m localcloud.run
 
 # Everything CI checks: lint, types and schema drift first (a minute), then every test.
-test: check setup redis-server
+test: check setup redis-server chromium $(JS_SDKS)/node_modules/.installed
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
 fast-test: $(VENV)/.installed
@@ -108,6 +128,7 @@ schemas: $(VENV)/.installed
 bench: setup
 	@$(PY) bench/pipeline_cpu.py
 	@$(PY) bench/capture_throughput.py
+	@$(PY) bench/collector_cpu.py
 	@$(PY) bench/client_latency.py
 	@$(PY) bench/warehouse_nightly.py
 	@$(PY) bench/features_serving.py
@@ -171,3 +192,4 @@ clean-data:
 
 clean:
 	rm -rf $(VENV) $(EMULATOR_VENV) $(FUZZ_VENV) $(TOOLS) .localcloud .pytest_cache .mypy_cache .ruff_cache infra/.venv infra/policy/.venv infra/.build
+	rm -rf $(JS_SDKS)/node_modules

@@ -89,6 +89,7 @@ def _collect(request: flask.Request) -> flask.Response:
             content_encoding=request.headers.get("Content-Encoding"),
             authorization=request.headers.get("Authorization"),
             signature=request.headers.get("ElevenLabs-Signature"),
+            origin=request.headers.get("Origin"),
             body=body,
         )
     )
@@ -97,15 +98,17 @@ def _collect(request: flask.Request) -> flask.Response:
 
 @functions_framework.http
 def collector(request: flask.Request) -> flask.Response:
-    """Take Segment tracking API calls: ``POST /v1/batch`` and the single-call routes.
+    """Take Segment tracking API calls: ``POST /v1/batch`` and the single-call routes, and the
+    browser SDK's short routes (``/v1/t``, ``/v1/b``, ...) with their CORS preflights.
 
     Args:
-        request: POST ``application/json`` (optionally gzip), the write key as the Basic-auth
-            user name or ``writeKey`` in the body.
+        request: POST ``application/json`` or ``text/plain`` (optionally gzip), the write key
+            as the Basic-auth user name or ``writeKey`` in the body.
 
     Returns:
         200 with counts for any batch (invalid and ignored calls counted, never stored), 400
-        for a body that is not a batch, 401 for a missing or wrong key, 404/405/408/413/415
+        for a body that is not a batch, 401 for a missing or wrong key, 403 for a browser's
+        page of an origin not in COLLECTOR_ALLOWED_ORIGINS, 404/405/408/413/415
         for requests that cannot be taken as sent, 503 with Retry-After when the valid
         events could not be stored durably (resend the batch).
     """

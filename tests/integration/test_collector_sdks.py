@@ -17,6 +17,7 @@ from rudderstack.analytics.client import Client as RudderClient  # type: ignore[
 from segment.analytics.client import Client as SegmentClient  # type: ignore[import-untyped]
 
 from event_capture.collector.event_ids import event_id
+from localcloud import bootstrap
 from localcloud.cloud import LocalCloud
 from localcloud.processes import Service
 
@@ -136,6 +137,8 @@ def test_an_sdk_retry_through_a_503_is_stored_exactly_once(
         write_keys=[KEY],
         log_path=tmp_path / "collector.log",
         env={
+            # A bucket of its own: the dead letters this outage leaves are not other tests'.
+            "GCS_BUCKET": own_bucket(cloud, "collector-retry-py"),
             "BIGQUERY_DEADLINE_SECONDS": "1",
             "GCS_DEADLINE_SECONDS": "1",
             "CIRCUIT_COOLDOWN_SECONDS": "1",
@@ -191,3 +194,9 @@ def test_identify_with_personal_data_leaves_nothing_in_bigquery_gcs_redis_or_log
     text = Path(str(collector.log_path)).read_text()
     assert PERSON not in text and "Zq7" not in text and "203.0.113.77" not in text
     assert any(line.get("ignored_by_call") == {"identify": 1, "track": 1} for line in lines)
+
+
+def own_bucket(cloud: LocalCloud, suffix: str) -> str:
+    name = f"{cloud.settings.bucket}-{suffix}"
+    bootstrap.create_bucket(cloud.storage_client(), name)
+    return name

@@ -217,3 +217,8 @@ def test_the_v1_aliases_map_like_their_v2_names() -> None:
     for mapping in MAPPINGS:
         for name in mapping.events:
             assert BY_EVENT[name] is mapping
+
+
+def test_a_message_id_with_a_lone_surrogate_still_maps_to_an_id() -> None:
+    # JSON may carry "\ud800"; UTF-8 cannot encode it, and the id must not become a 500.
+    assert event_id("m-\ud800") == event_id("m-\ud800") != event_id("m-\ud801")

@@ -5,13 +5,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from event_capture.collector.auth import WriteKeyError, WriteKeys
+from event_capture.collector.cors import NO_ORIGINS, AllowedOrigins, OriginError
 from event_capture.ingest.config import CONFIG_VARIABLES as CAPTURE_CONFIG_VARIABLES
 from event_capture.ingest.config import Config, ConfigError, load_config, number
 from event_capture.ingest.limits import RETRY_AFTER_SECONDS
 
 # The collector's own variables; the local cloud withholds a shell's leftovers of these.
 COLLECTOR_VARIABLES = frozenset(
-    {"COLLECTOR_WRITE_KEYS", "COLLECTOR_RETRY_AFTER_SECONDS", "ELEVENLABS_WEBHOOK_SECRETS"}
+    {
+        "COLLECTOR_WRITE_KEYS",
+        "COLLECTOR_RETRY_AFTER_SECONDS",
+        "ELEVENLABS_WEBHOOK_SECRETS",
+        "COLLECTOR_ALLOWED_ORIGINS",
+    }
 )
 CONFIG_VARIABLES = CAPTURE_CONFIG_VARIABLES | COLLECTOR_VARIABLES
 
@@ -25,6 +31,8 @@ class CollectorConfig:
     retry_after_seconds: int
     # ElevenLabs post-call webhook secrets (two during a rotation); none: the route is off.
     elevenlabs_secrets: tuple[str, ...] = ()
+    # The web pages' origins a browser SDK may send from (CORS); none: server SDKs only.
+    allowed_origins: AllowedOrigins = NO_ORIGINS
 
 
 def load_collector_config(env: Mapping[str, str] | None = None) -> CollectorConfig:
@@ -41,9 +49,14 @@ def load_collector_config(env: Mapping[str, str] | None = None) -> CollectorConf
     secrets = tuple(s for s in secrets if s)
     if any(len(s) < 16 for s in secrets):
         raise ConfigError("ELEVENLABS_WEBHOOK_SECRETS: each secret must be at least 16 characters")
+    try:
+        origins = AllowedOrigins.parse(env.get("COLLECTOR_ALLOWED_ORIGINS", ""))
+    except OriginError as error:
+        raise ConfigError(f"COLLECTOR_ALLOWED_ORIGINS: {error}") from None
     return CollectorConfig(
         capture=capture,
         write_keys=write_keys,
         retry_after_seconds=int(retry_after),
         elevenlabs_secrets=secrets,
+        allowed_origins=origins,
     )

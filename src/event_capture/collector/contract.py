@@ -5,10 +5,10 @@ with the collector's byte limit; only what differs lives here.
 """
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from event_capture.ingest.http_contract import HttpError
+from event_capture.ingest.http_contract import HttpError, check_request
 
 # Segment's documented limits (HTTP tracking API): 500 KB per batch and 32 KB per call. The
 # batch limit is the whole body, as sent and again once inflated: below the capture function's
@@ -23,15 +23,39 @@ MAX_CALLS_PER_BATCH = 2_500
 CALL_TYPES = ("track", "page", "identify", "screen", "group", "alias")
 ROUTES = ("batch", *CALL_TYPES)
 
+# The browser SDK (@segment/analytics-next) posts each call to apiHost + "/" + the type's first
+# letter, or batches to "/b" (plugins/segmentio/index.ts and batched-dispatcher.ts; its default
+# apiHost is api.segment.io/v1).
+SHORT_ROUTES = {"b": "batch", **{kind[0]: kind for kind in CALL_TYPES}}
+# What the browser SDK sends its JSON as: text/plain, a CORS-safelisted type (createHeaders in
+# plugins/segmentio/shared-dispatcher.ts). The body is parsed as JSON whichever it is.
+BODY_TYPES = ("application/json", "text/plain")
+
 # /v1/<route> at the end of any path: the Python SDKs append /v1/batch to the host they are
-# given (a Cloud Functions URL's /<function> stays in front), the Node SDK replaces the path.
-_ROUTE = re.compile(r"(?:^|/)v1/(" + "|".join(ROUTES) + r")/?")
+# given (a Cloud Functions URL's /<function> stays in front), the Node SDK replaces the path,
+# the browser SDK appends /<letter> to an apiHost that holds the prefix.
+_ROUTE = re.compile(r"(?:.*/)?v1/(" + "|".join((*ROUTES, *SHORT_ROUTES)) + r")/?", re.DOTALL)
 
 
 def route(path: str) -> str | None:
     """``batch`` or a call type for a tracking API path, else None."""
-    match = _ROUTE.search(path)
-    return match.group(1) if match and match.end() == len(path) else None
+    match = _ROUTE.fullmatch(path)
+    return SHORT_ROUTES.get(match.group(1), match.group(1)) if match else None
+
+
+def request_refusal(
+    method: str, mimetype: str, content_length: int | None, content_encoding: str | None
+) -> HttpError | None:
+    """The capture function's checks before the body, with the collector's body types and
+    byte limit."""
+    as_json = "application/json" if mimetype in BODY_TYPES else mimetype
+    refused = check_request(
+        method, as_json, content_length, content_encoding, limit=MAX_BATCH_BYTES
+    )
+    if refused is not None and refused.rule == "content_type_unsupported":
+        message = f"content type must be {' or '.join(BODY_TYPES)}, got {mimetype or 'none'!r}"
+        return replace(refused, message=message)
+    return refused
 
 
 @dataclass(frozen=True, slots=True)

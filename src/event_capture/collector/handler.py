@@ -15,11 +15,12 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from event_capture.collector import log_fields as collector_log
+from event_capture.collector import timestamps
 from event_capture.collector.auth import WriteKeys, basic_user
 from event_capture.collector.contract import (
     MAX_BATCH_BYTES,
@@ -27,8 +28,16 @@ from event_capture.collector.contract import (
     ROUTES,
     Calls,
     calls_of,
+    request_refusal,
     route,
     write_key_of,
+)
+from event_capture.collector.cors import (
+    NO_ORIGINS,
+    ORIGIN_NOT_ALLOWED,
+    AllowedOrigins,
+    answer_headers,
+    preflight_headers,
 )
 from event_capture.collector.elevenlabs import SIGNATURE_HEADER, WebhookRefusal, handle_post_call
 from event_capture.collector.mapping import Ignored, Mapped, Refused, map_call, segment_field
@@ -49,6 +58,8 @@ class CollectorRequest:
     authorization: str | None
     # ElevenLabs' webhook signature header, for the post-call route.
     signature: str | None = None
+    # A browser's Origin header (cors.py); None from server SDKs and webhooks.
+    origin: str | None = None
     # What was read of the body (at most MAX_BATCH_BYTES + 1), or why it could not be read.
     body: bytes | HttpError
 
@@ -97,6 +108,21 @@ def _size(call: Any) -> int:
     return len(text.encode("utf-8", "surrogatepass"))
 
 
+# Built once (json.dumps with options builds an encoder per call). ASCII-only, it writes 6 or
+# 12 characters for a character of 2 to 4 UTF-8 bytes: never fewer than _size counts.
+_ASCII_JSON = json.JSONEncoder(separators=(",", ":"), check_circular=False)
+
+
+def _too_large(call: Any, body_bytes: int | None) -> bool:
+    """Whether a call is over MAX_CALL_BYTES. A call, even with the batch's context merged in,
+    is made of parts of the body, so none is when the body as sent (``body_bytes``; None when
+    compressed) is within the limit; otherwise only a call whose ASCII-only length is over it
+    is measured exactly."""
+    if body_bytes is not None and body_bytes <= MAX_CALL_BYTES:
+        return False
+    return len(_ASCII_JSON.encode(call)) > MAX_CALL_BYTES and _size(call) > MAX_CALL_BYTES
+
+
 class Collector:
     def __init__(
         self,
@@ -107,7 +133,9 @@ class Collector:
         clock: Callable[[], datetime] = _now,
         request_id: Callable[[], str] = _request_id,
         elevenlabs_secrets: tuple[str, ...] = (),
+        allowed_origins: AllowedOrigins = NO_ORIGINS,
     ) -> None:
+        self._origins = allowed_origins
         self._elevenlabs = elevenlabs_secrets
         self._pipeline = pipeline
         self._keys = write_keys
@@ -116,18 +144,26 @@ class Collector:
         self._request_id = request_id
 
     def handle(self, request: CollectorRequest) -> CollectorAnswer:
+        """The answer to a request; one from a browser also carries the CORS headers."""
+        origin = request.origin
+        if origin is None:
+            return self._handle(request)
+        if not self._origins.allows(origin):
+            return _refuse(ORIGIN_NOT_ALLOWED, route(request.path))
+        if request.method == "OPTIONS" and route(request.path) is not None:
+            return _preflight(origin)
+        answer = self._handle(request)
+        return replace(answer, headers={**answer.headers, **answer_headers(origin)})
+
+    def _handle(self, request: CollectorRequest) -> CollectorAnswer:
         if self._elevenlabs and _POST_CALL.search(request.path):
             return self._post_call(request)
         route_name = route(request.path)
         if route_name is None:
             return _refuse(NOT_FOUND, None)
         encoding = request.content_encoding
-        refused = check_request(
-            request.method,
-            request.mimetype,
-            request.content_length,
-            encoding,
-            limit=MAX_BATCH_BYTES,
+        refused = request_refusal(
+            request.method, request.mimetype, request.content_length, encoding
         )
         if refused is not None:
             return _refuse(refused, route_name)
@@ -148,11 +184,12 @@ class Collector:
         calls = calls_of(document, route_name)
         if isinstance(calls, HttpError):
             return _refuse(calls, route_name)
-        return self._collect(calls, route_name)
+        return self._collect(calls, route_name, None if encoding else len(request.body))
 
-    def _collect(self, calls: Calls, route_name: str) -> CollectorAnswer:
+    def _collect(self, calls: Calls, route_name: str, body_bytes: int | None) -> CollectorAnswer:
         started = time.perf_counter()
         received_at = self._clock()
+        sent_at = timestamps.parsed(calls.sent_at)
         events: list[dict[str, Any]] = []
         # For each event handed to the pipeline: its call's index and how it was mapped.
         sources: list[tuple[int, Mapped]] = []
@@ -160,8 +197,8 @@ class Collector:
         ignored_calls: Counter[str] = Counter()
         ignored_events: Counter[str] = Counter()
         for index, call in enumerate(calls.calls):
-            outcome = map_call(call, sent_at=calls.sent_at, received_at=received_at)
-            if isinstance(outcome, Mapped) and _size(call) > MAX_CALL_BYTES:
+            outcome = map_call(call, sent_at=sent_at, received_at=received_at)
+            if isinstance(outcome, Mapped) and _too_large(call, body_bytes):
                 message = f"must be at most {MAX_CALL_BYTES} bytes"
                 outcome = Refused((FieldError("", "event_too_large", message),))
             if isinstance(outcome, Mapped):
@@ -330,6 +367,17 @@ class _Tally:
             }
         )
         return CollectorAnswer(status, body, headers, line)
+
+
+def _preflight(origin: str) -> CollectorAnswer:
+    # The route is one of the tracking API's; the log line names the preflight, not which.
+    line = {
+        log.SEVERITY: "INFO",
+        "message": collector_log.MESSAGE,
+        log.HTTP_STATUS: 200,
+        collector_log.ROUTE: "cors_preflight",
+    }
+    return CollectorAnswer(200, {"success": True}, preflight_headers(origin), line)
 
 
 def _refuse(error: HttpError, route_name: str | None) -> CollectorAnswer:

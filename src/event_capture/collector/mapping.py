@@ -8,6 +8,7 @@ URLs) is dropped unread, never stored. Unmapped events and the ``identify``, ``p
 ``screen``, ``group`` and ``alias`` calls are ignored: counted, never stored.
 """
 
+import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -54,6 +55,28 @@ class EventMapping:
     events: tuple[str, ...]
     event_type: str
     properties: tuple[Property, ...]
+    # Derived from ``properties`` once, not per call: what map_call reads (the Segment name,
+    # the native field, and the property when its value needs more than copying) and, for
+    # naming rejections, the Segment path of each native field and of each element key.
+    reads: tuple[tuple[str, str, Property | None], ...] = dataclasses.field(
+        init=False, repr=False, compare=False
+    )
+    origins: dict[str, str] = dataclasses.field(init=False, repr=False, compare=False)
+    element_names: dict[str, dict[str, str]] = dataclasses.field(
+        init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        reads = tuple(
+            (p.name, p.field, p if p.convert is not None or p.elements else None)
+            for p in self.properties
+        )
+        origins = {"event_id": "messageId", "event_type": "event"}
+        origins |= {p.field: f"properties.{p.name}" for p in self.properties}
+        elements = {p.field: {e.field: e.name for e in p.elements} for p in self.properties}
+        object.__setattr__(self, "reads", reads)
+        object.__setattr__(self, "origins", origins)
+        object.__setattr__(self, "element_names", elements)
 
 
 _PRODUCT = (
@@ -159,7 +182,8 @@ DEFAULT_SOURCE = "segment"
 @dataclass(frozen=True, slots=True)
 class Mapped:
     event: dict[str, Any]
-    # Native field -> the Segment field it was read from, to name the latter in rejections.
+    # The envelope's native fields whose Segment field differs from call to call -> the one
+    # this call's value was read from; the others are the mapping's (``EventMapping.origins``).
     origins: dict[str, str]
     mapping: EventMapping
 
@@ -233,35 +257,33 @@ def map_call(call: Any, *, sent_at: Any, received_at: datetime) -> Mapped | Igno
         "event_type": mapping.event_type,
         "occurred_at": when,
     }
-    origins = {
-        "event_id": "messageId",
-        "event_type": "event",
-        "occurred_at": "originalTimestamp" if "originalTimestamp" in call else "timestamp",
-    }
-    _envelope(event, origins, call, properties, context)
-    for prop in mapping.properties:
-        if prop.name in properties:
-            event[prop.field] = _value(prop, properties[prop.name])
-        origins[prop.field] = f"properties.{prop.name}"
+    origins = _envelope(event, call, properties, context)
+    origins["occurred_at"] = "originalTimestamp" if "originalTimestamp" in call else "timestamp"
+    for name, native, prop in mapping.reads:
+        value = properties.get(name, _ABSENT)
+        if value is not _ABSENT:
+            event[native] = value if prop is None else _value(prop, value)
     return Mapped(event, origins, mapping)
+
+
+_ABSENT: Any = object()
 
 
 def _envelope(
     event: dict[str, Any],
-    origins: dict[str, str],
     call: dict[str, Any],
     properties: dict[str, Any],
     context: dict[str, Any],
-) -> None:
+) -> dict[str, str]:
+    """Sets the event's user, session and source; returns the Segment field of each."""
     user = "userId" if call.get("userId") is not None else "anonymousId"
-    origins["user_id"] = user
     if call.get(user) is not None:
         event["user_id"] = call[user]
     if properties.get("session_id") is not None:
         event["session_id"] = properties["session_id"]
-        origins["session_id"] = "properties.session_id"
+        session_origin = "properties.session_id"
     else:
-        origins["session_id"] = "context.sessionId"
+        session_origin = "context.sessionId"
         session = context.get("sessionId")
         if type(session) is int:
             session = str(session)  # RudderStack's browser SDK sends a number
@@ -269,13 +291,14 @@ def _envelope(
             event["session_id"] = session
     if properties.get("source") is not None:
         event["source"] = properties["source"]
-        origins["source"] = "properties.source"
+        source_origin = "properties.source"
     else:
         library = context.get("library")
         name = library.get("name") if isinstance(library, dict) else None
         source = LIBRARY_SOURCES.get(name) if isinstance(name, str) else None
         event["source"] = source or DEFAULT_SOURCE
-        origins["source"] = "context.library.name"
+        source_origin = "context.library.name"
+    return {"user_id": user, "session_id": session_origin, "source": source_origin}
 
 
 def _value(prop: Property, value: Any) -> Any:
@@ -301,11 +324,10 @@ def segment_field(mapped: Mapped, field: str) -> str:
     if match is None or field == "event":
         return ""
     head, index, key, rest = match.groups()
-    path = mapped.origins.get(head, head)
+    path = mapped.origins.get(head) or mapped.mapping.origins.get(head, head)
     if index is None:
         return path + rest
     if key is None:
         return f"{path}[{index}]{rest}"
-    elements = next((p.elements for p in mapped.mapping.properties if p.field == head), ())
-    name = next((e.name for e in elements if e.field == key), key)
+    name = mapped.mapping.element_names.get(head, {}).get(key, key)
     return f"{path}[{index}].{name}{rest}"

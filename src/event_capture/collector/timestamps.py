@@ -24,16 +24,23 @@ def _aware(value: Any) -> datetime | None:
     return moment if moment.utcoffset() is not None else None
 
 
+def parsed(value: Any) -> Any:
+    """A usable timestamp as a datetime, anything else as it is: a batch's ``sentAt`` is
+    parsed once for all its calls, not once per call."""
+    return _aware(value) or value
+
+
 def occurred_at(timestamp: Any, sent_at: Any, received_at: datetime) -> Any:
     """The corrected time as ISO 8601 text; without a timestamp, ``received_at``.
 
     A timestamp that does not parse is returned as sent, so validation names its rule; without
-    a usable ``sentAt`` no correction is possible and the timestamp is kept as sent.
+    a usable ``sentAt`` (text, or already ``parsed``) no correction is possible and the
+    timestamp is kept as sent.
     """
     if timestamp is None:
         return received_at.isoformat()
     moment = _aware(timestamp)
-    sent = _aware(sent_at)
+    sent = sent_at if isinstance(sent_at, datetime) else _aware(sent_at)
     if moment is None or sent is None:
         return timestamp
     try:

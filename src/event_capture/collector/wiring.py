@@ -11,4 +11,5 @@ def build_collector(config: CollectorConfig) -> Collector:
         write_keys=config.write_keys,
         retry_after_seconds=config.retry_after_seconds,
         elevenlabs_secrets=config.elevenlabs_secrets,
+        allowed_origins=config.allowed_origins,
     )
