@@ -51,6 +51,7 @@ class CloudSettings:
     redis_port: int = 0
     function_port: int = 0
     features_port: int = 0
+    collector_port: int = 0
     # Start redis-server and enable the function's Redis sink.
     redis: bool = False
     # fake-gcs-server's filesystem backend keeps objects (dead letters) across its restarts,

@@ -2,8 +2,8 @@
 
 Starts the BigQuery emulator, fake-gcs-server and (with REDIS_ENABLED=true) redis-server,
 creates the dataset, tables and bucket from ``event_capture/tables``, and the warehouse's views
-and tables, then serves the capture function on 127.0.0.1:8080 (and, with Redis, the features
-function on 127.0.0.1:8081). BigQuery and GCS data live
+and tables, then serves the capture function on 127.0.0.1:8080, the collector (Segment's API) on
+127.0.0.1:8082 and, with Redis, the features function on 127.0.0.1:8081. BigQuery and GCS data live
 under ``.localcloud/`` and survive a restart; ``make clean-data`` forgets them.
 """
 
@@ -21,7 +21,7 @@ from types import FrameType
 from event_capture.tables.definitions import load_table_definitions
 from localcloud.cloud import CloudSettings, LocalCloud
 from localcloud.processes import STATE_DIR, port_open
-from localcloud.sample_events import sample_batch
+from localcloud.sample_events import sample_batch, sample_segment_batch
 from localcloud.warehouse import create_warehouse
 
 # The variables that move make run's ports, and their defaults.
@@ -31,7 +31,10 @@ PORT_VARIABLES = {
     "GCS_EMULATOR_PORT": 4443,
     "REDIS_PORT": 6380,
     "FEATURES_PORT": 8081,
+    "COLLECTOR_PORT": 8082,
 }
+# make run's collector accepts this write key; a deployed one takes its keys from Secret Manager.
+LOCAL_WRITE_KEY = "wk_local_make_run_only"
 
 
 def run_settings(env: Mapping[str, str] = os.environ) -> CloudSettings:
@@ -47,6 +50,7 @@ def run_settings(env: Mapping[str, str] = os.environ) -> CloudSettings:
         redis_port=port["REDIS_PORT"],
         function_port=port["PORT"],
         features_port=port["FEATURES_PORT"],
+        collector_port=port["COLLECTOR_PORT"],
         redis=env.get("REDIS_ENABLED", "false").lower() == "true",
     )
 
@@ -56,6 +60,7 @@ def _ports_in_use(settings: CloudSettings) -> list[str]:
         "PORT": settings.function_port,
         "BIGQUERY_EMULATOR_PORT": settings.bigquery_port,
         "GCS_EMULATOR_PORT": settings.gcs_port,
+        "COLLECTOR_PORT": settings.collector_port,
     }
     if settings.redis:
         ports["REDIS_PORT"] = settings.redis_port
@@ -82,6 +87,11 @@ def main() -> None:
         create_warehouse(cloud.bigquery_client(), settings.warehouse_datasets)
         # The function's one-line-per-request JSON log goes to this terminal, as on Cloud Run.
         function = cloud.start_function(log_path=Path("/dev/stdout"))
+        collector = cloud.start_collector(
+            write_keys=[LOCAL_WRITE_KEY],
+            port=settings.collector_port,
+            log_path=Path("/dev/stdout"),
+        )
         features = (
             cloud.start_features(port=settings.features_port, log_path=Path("/dev/stdout"))
             if settings.redis
@@ -94,6 +104,11 @@ def main() -> None:
     sample = STATE_DIR / "sample-batch.json"
     sample.write_text(json.dumps({"events": sample_batch(6, users=2)}, indent=2))
     shown = sample.relative_to(Path.cwd()) if sample.is_relative_to(Path.cwd()) else sample
+    segment = STATE_DIR / "sample-segment-batch.json"
+    segment.write_text(json.dumps(sample_segment_batch(), indent=2))
+    segment_shown = (
+        segment.relative_to(Path.cwd()) if segment.is_relative_to(Path.cwd()) else segment
+    )
     query = (
         f"SELECT event_type, COUNT(*) AS events "
         f"FROM `{settings.project}.{settings.dataset}.searches` "
@@ -103,6 +118,7 @@ def main() -> None:
     tomorrow = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
     redis = f"on port {cloud.redis.port}" if settings.redis else "off (REDIS_ENABLED=true)"
     sample_user = json.loads(sample.read_text())["events"][0]["user_id"]
+    nightly_and = " (and load the features into Redis)" if features else ""
     serving = (
         f"""
 features function ready on {features.url}; a sample user's features (after make warehouse,
@@ -121,18 +137,23 @@ send a sample batch (fresh timestamps and ids in {shown}):
   curl -s -X POST {function.url} -H 'Content-Type: application/json' \\
        --data @{shown} | python3 -m json.tool
 
+collector (Segment's API) ready on {collector.url}: SDKs take it as their host, with the
+write key {LOCAL_WRITE_KEY}; a sample Segment batch:
+  curl -s -u {LOCAL_WRITE_KEY}: -X POST {collector.url}/v1/batch \\
+       -H 'Content-Type: application/json' --data @{segment_shown} | python3 -m json.tool
+
 see the rows in BigQuery (every table, today's counts and latest rows):
   .venv/bin/python -m tools.show_rows
 or any query:
   .venv/bin/python -m tools.show_rows {shlex.quote(query)}
-run the nightly scheduled queries on today's data (and load the features into Redis):
+run the nightly scheduled queries on today's data{nightly_and}:
   make {"warehouse" if features else "nightly"} RUN_DATE={tomorrow}
 {serving}
 Ctrl-C stops everything.
 """,
         flush=True,
     )
-    services = [*cloud.backends, function, *([features] if features else [])]
+    services = [*cloud.backends, function, collector, *([features] if features else [])]
     while all(service.running for service in services):
         time.sleep(0.5)
     dead = [service.name for service in services if not service.running]

@@ -99,3 +99,37 @@ def sample_batch(count: int, users: int = 20, seed: int | None = None) -> list[d
         sample_event(next(types), f"u_{index % users:04d}", f"s_{index % users:04d}", now, rng)
         for index in range(count)
     ]
+
+
+def sample_segment_batch(user_id: str = "u_segment_demo") -> dict[str, Any]:
+    """A Segment ``/v1/batch`` body as the SDKs send it: a search, a product view and an order,
+    with fresh messageIds and timestamps, for ``make run``'s collector."""
+    now = datetime.now(UTC)
+    session = {"session_id": "s_segment_demo"}
+    calls = [
+        (
+            "Products Searched",
+            {"query": "oat milk", "intent": "product_lookup", "intent_confidence": 0.9}
+            | {"result_count": 12},
+        ),
+        ("Product Viewed", {"product_id": "sku_42", "category": "dairy", "position": 1}),
+        (
+            "Order Completed",
+            {"order_id": f"ord_{uuid.uuid4().hex[:8]}", "total": 3.98, "currency": "EUR"}
+            | {"products": [{"product_id": "sku_42", "quantity": 2, "price": 1.99}]},
+        ),
+    ]
+    return {
+        "batch": [
+            {
+                "type": "track",
+                "event": event,
+                "messageId": str(uuid.uuid4()),
+                "userId": user_id,
+                "timestamp": _stamp(now),
+                "properties": properties | session,
+            }
+            for event, properties in calls
+        ],
+        "sentAt": _stamp(now),
+    }

@@ -222,3 +222,21 @@ def test_the_v1_aliases_map_like_their_v2_names() -> None:
 def test_a_message_id_with_a_lone_surrogate_still_maps_to_an_id() -> None:
     # JSON may carry "\ud800"; UTF-8 cannot encode it, and the id must not become a 500.
     assert event_id("m-\ud800") == event_id("m-\ud800") != event_id("m-\ud801")
+
+
+def test_the_sample_batch_make_run_prints_is_stored_whole() -> None:
+    from datetime import UTC, datetime
+
+    from localcloud.sample_events import sample_segment_batch
+
+    now = datetime.now(UTC)
+    body = sample_segment_batch()
+    events = []
+    for call in body["batch"]:
+        outcome = map_call(call, sent_at=body["sentAt"], received_at=now)
+        assert isinstance(outcome, Mapped), outcome
+        events.append(outcome.event)
+    rows, rejections = validate_events(events, now)
+
+    assert rejections == []
+    assert [row.event_type for row in rows] == ["search", "product_view", "order_placed"]
