@@ -5,11 +5,6 @@ shape the response. The rules live in ``ingest`` so tests use them without a ser
 a client sends, the answer is a documented status with a JSON body and one JSON log line.
 """
 
-import json
-import socket
-import sys
-from typing import Any
-
 import flask
 import functions_framework
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -17,11 +12,11 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from event_capture.ingest import log_fields
 from event_capture.ingest.config import load_config
 from event_capture.ingest.every_path import serve_every_path
+from event_capture.ingest.function_http import json_response, read_request_body, write_log_line
 from event_capture.ingest.http_contract import (
     HttpError,
     check_request,
     parse_body,
-    read_body,
 )
 from event_capture.ingest.wiring import build_pipeline
 
@@ -32,25 +27,9 @@ PIPELINE = build_pipeline(CONFIG)
 READ_TIMEOUT_SECONDS = CONFIG.request_read_timeout_seconds
 
 
-def _json_response(status: int, body: dict[str, Any], headers: dict[str, str]) -> flask.Response:
-    payload = json.dumps(body, separators=(",", ":")).encode()
-    # An iterator, so that the response counts as streamed: functions-framework then skips its
-    # after-request read of whatever is left of the body, a read without size or time bound.
-    # The function has read all of the body it will read (see read_body).
-    response = flask.Response(iter((payload,)), status=status, mimetype="application/json")
-    response.headers["Content-Length"] = str(len(payload))
-    response.headers.update(headers)
-    return response
-
-
-def _log(line: dict[str, Any]) -> None:
-    # One line per request on stdout: Cloud Logging parses it into jsonPayload.
-    sys.stdout.write(json.dumps(line, separators=(",", ":")) + "\n")
-
-
 def _refuse(error: HttpError) -> flask.Response:
     # The rule and its position, never the message: that may quote what the client sent.
-    _log(
+    write_log_line(
         {
             log_fields.SEVERITY: "WARNING",
             "message": log_fields.MESSAGE,
@@ -58,13 +37,13 @@ def _refuse(error: HttpError) -> flask.Response:
             **error.log_fields(),
         }
     )
-    return _json_response(error.status, error.body(), dict(error.headers))
+    return json_response(error.status, error.body(), dict(error.headers))
 
 
 def _crash(error: BaseException) -> flask.Response:
     # A bug, not an input: the README promises no request gets a 500 for what it sent. The
     # exception's type only: its text may hold request data.
-    _log(
+    write_log_line(
         {
             log_fields.SEVERITY: "ERROR",
             "message": log_fields.MESSAGE,
@@ -75,17 +54,7 @@ def _crash(error: BaseException) -> flask.Response:
     )
     body = {"error": "internal error: the request was not captured; resend it later"}
     # functions-framework's own crash answer carries this header; the platform counts on it.
-    return _json_response(500, body, {"X-Google-Status": "crash"})
-
-
-def _read(request: flask.Request) -> bytes | HttpError:
-    sock = request.environ.get("gunicorn.socket")
-    return read_body(
-        request.stream,
-        declared_length=request.content_length,
-        timeout=READ_TIMEOUT_SECONDS,
-        sock=sock if isinstance(sock, socket.socket) else None,
-    )
+    return json_response(500, body, {"X-Google-Status": "crash"})
 
 
 def _capture(request: flask.Request) -> flask.Response:
@@ -93,7 +62,7 @@ def _capture(request: flask.Request) -> flask.Response:
     refused = check_request(request.method, request.mimetype, request.content_length, encoding)
     # Read (at most the limit, within the read timeout) even when refusing: a client still
     # sending a body it was refused then gets the answer instead of a reset connection.
-    body = _read(request)
+    body = read_request_body(request, READ_TIMEOUT_SECONDS)
     if refused is not None:
         return _refuse(refused)
     if isinstance(body, HttpError):
@@ -102,8 +71,8 @@ def _capture(request: flask.Request) -> flask.Response:
     if isinstance(parsed, HttpError):
         return _refuse(parsed)
     result = PIPELINE.handle(parsed.events, parsed.batch)
-    _log(result.log)
-    return _json_response(result.status, result.body, result.headers)
+    write_log_line(result.log)
+    return json_response(result.status, result.body, result.headers)
 
 
 @functions_framework.http

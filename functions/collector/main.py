@@ -6,11 +6,6 @@ collector (``event_capture.collector``), answer. Whatever a client sends, the an
 documented status with a JSON body and one JSON log line.
 """
 
-import json
-import socket
-import sys
-from typing import Any
-
 import flask
 import functions_framework
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -22,7 +17,7 @@ from event_capture.collector.handler import CollectorAnswer, CollectorRequest
 from event_capture.collector.wiring import build_collector
 from event_capture.ingest import log_fields
 from event_capture.ingest.every_path import serve_every_path
-from event_capture.ingest.http_contract import HttpError, read_body
+from event_capture.ingest.function_http import json_response, read_request_body, write_log_line
 
 # Read once per instance: bad configuration (no write key, say) stops the instance at
 # start-up with a message naming the variable. Clients are created on first use.
@@ -31,28 +26,14 @@ COLLECTOR = build_collector(CONFIG)
 READ_TIMEOUT_SECONDS = CONFIG.capture.request_read_timeout_seconds
 
 
-def _json_response(status: int, body: dict[str, Any], headers: dict[str, str]) -> flask.Response:
-    payload = json.dumps(body, separators=(",", ":")).encode()
-    # Streamed, as the capture function's: functions-framework then skips its unbounded
-    # after-request read of the rest of the body.
-    response = flask.Response(iter((payload,)), status=status, mimetype="application/json")
-    response.headers["Content-Length"] = str(len(payload))
-    response.headers.update(headers)
-    return response
-
-
-def _log(line: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(line, separators=(",", ":")) + "\n")
-
-
 def _respond(answer: CollectorAnswer) -> flask.Response:
-    _log(answer.log)
-    return _json_response(answer.status, answer.body, answer.headers)
+    write_log_line(answer.log)
+    return json_response(answer.status, answer.body, answer.headers)
 
 
 def _crash(error: BaseException) -> flask.Response:
     # A bug, not an input; the exception's type only, its text may hold request data.
-    _log(
+    write_log_line(
         {
             log_fields.SEVERITY: "ERROR",
             "message": collector_log.MESSAGE,
@@ -62,24 +43,13 @@ def _crash(error: BaseException) -> flask.Response:
         }
     )
     body = {"code": "internal_error", "message": "the batch was not stored; resend it later"}
-    return _json_response(500, body, {"X-Google-Status": "crash"})
-
-
-def _read(request: flask.Request) -> bytes | HttpError:
-    sock = request.environ.get("gunicorn.socket")
-    return read_body(
-        request.stream,
-        declared_length=request.content_length,
-        timeout=READ_TIMEOUT_SECONDS,
-        sock=sock if isinstance(sock, socket.socket) else None,
-        limit=MAX_BATCH_BYTES,
-    )
+    return json_response(500, body, {"X-Google-Status": "crash"})
 
 
 def _collect(request: flask.Request) -> flask.Response:
     # Read (at most the limit, within the read timeout) even for a refusal, so a client still
     # sending gets the answer instead of a reset connection.
-    body = _read(request)
+    body = read_request_body(request, READ_TIMEOUT_SECONDS, limit=MAX_BATCH_BYTES)
     answer = COLLECTOR.handle(
         CollectorRequest(
             method=request.method,
@@ -136,8 +106,8 @@ def _http_error(error: HTTPException) -> flask.Response:
         log_fields.RULE: f"http_{status}",
         log_fields.POSITION: "request",
     }
-    _log(line)
-    return _json_response(status, body, {})
+    write_log_line(line)
+    return json_response(status, body, {})
 
 
 serve_every_path(_answer)

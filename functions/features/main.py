@@ -4,7 +4,6 @@
 contract lives in ``event_capture.features.http_api``. Reads Redis only, never BigQuery.
 """
 
-import sys
 import time
 from functools import partial
 
@@ -15,18 +14,15 @@ from event_capture.features.config import load_features_config, redis_client
 from event_capture.features.http_api import Answer, handle
 from event_capture.features.serve import FeatureReader
 from event_capture.ingest.every_path import serve_every_path
+from event_capture.ingest.function_http import json_response, write_log_line
 
 CONFIG = load_features_config()
 READER = FeatureReader(partial(redis_client, CONFIG), activity_length=CONFIG.redis_activity_length)
 
 
 def _respond(answer: Answer) -> flask.Response:
-    # One line per request on stdout: Cloud Logging parses it into jsonPayload.
-    sys.stdout.write(flask.json.dumps(answer.log, separators=(",", ":")) + "\n")
-    payload = answer.payload()
-    response = flask.Response(payload, status=answer.status, mimetype="application/json")
-    response.headers.update(answer.headers)
-    return response
+    write_log_line(answer.log)
+    return json_response(answer.status, answer.body, answer.headers)
 
 
 def _answer(request: flask.Request) -> flask.Response:

@@ -113,7 +113,6 @@ def test_a_users_features_are_served_privately_with_every_part_by_default() -> N
         user_id=USER, known=True, snapshot=SNAPSHOT, recent=RecentItems(viewed=["sku_1"])
     ).model_dump(mode="json")
     assert answer.headers == {"Cache-Control": "private, no-store"}
-    assert json.loads(answer.payload()) == answer.body
 
 
 def test_a_products_similar_products_are_cacheable_by_anyone() -> None:
@@ -280,7 +279,7 @@ def test_an_unknown_parameter_is_refused_without_repeating_its_name(path: str) -
     answer = get(path, {"limit": ["5"], name: ["hunter2"]}, reader=reader)
 
     assert_refused(answer, 400, "query", "parameter_unknown", reader)
-    for text in (answer.payload().decode(), json.dumps(answer.log)):
+    for text in (json.dumps(answer.body), json.dumps(answer.log)):
         assert name not in text and "hunter2" not in text
 
 

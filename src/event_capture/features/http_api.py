@@ -4,7 +4,6 @@ Kept apart from the server so tests drive it without one. Every answer is JSON; 
 is a 400 naming the parameter and the rule, and nothing the client sent reaches the log.
 """
 
-import json
 import re
 import time
 from collections.abc import Mapping, Sequence
@@ -47,9 +46,6 @@ class Answer:
     body: dict[str, Any]
     headers: dict[str, str]
     log: dict[str, Any]
-
-    def payload(self) -> bytes:
-        return json.dumps(self.body, separators=(",", ":")).encode()
 
 
 class RefusedError(Exception):
