@@ -267,7 +267,11 @@ def build_stack(settings: Settings, source_root: Path = REPO_ROOT) -> StackOutpu
         apis=apis,
     )
     log_metrics = LogMetrics(
-        "log-metrics", LogMetricsArgs(project=project, services=pipeline_services), apis=apis
+        "log-metrics",
+        LogMetricsArgs(
+            project=project, services=pipeline_services, online_features=settings.redis_enabled
+        ),
+        apis=apis,
     )
     metrics = list(log_metrics.metrics.values())
     AlertPolicies(

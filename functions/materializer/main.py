@@ -15,6 +15,7 @@ import functions_framework
 from cloudevents.http import CloudEvent
 
 from event_capture.features.config import load_features_config, redis_client
+from event_capture.features.log_fields import MATERIALIZE_MESSAGE
 from event_capture.features.materialize import materialize
 from event_capture.features.notification import SUCCEEDED, NotificationError, parse_run
 from event_capture.ingest import clients
@@ -28,7 +29,7 @@ EVENTS_DATASET = f"{CONFIG.project}.{CONFIG.bigquery_dataset}"
 
 
 def _log(severity: str, **fields: Any) -> None:
-    line = {"severity": severity, "message": "materialize", **fields}
+    line = {"severity": severity, "message": MATERIALIZE_MESSAGE, **fields}
     sys.stdout.write(json.dumps(line, separators=(",", ":"), default=str) + "\n")
 
 

@@ -12,9 +12,14 @@ import pulumi
 import pulumi_gcp as gcp
 
 from event_capture.collector import log_fields as collector_log
+from event_capture.features.log_fields import (
+    FEATURES_MESSAGE,
+    MATERIALIZE_MESSAGE,
+    MATERIALIZE_OUTCOMES,
+)
 from event_capture.ingest import log_fields as log
 from infra.apis import after
-from infra.function_source import CAPTURE, COLLECTOR
+from infra.function_source import CAPTURE, COLLECTOR, FEATURES, MATERIALIZER
 
 LOG_METRIC_PREFIX = "logging.googleapis.com/user/"
 # The message of each pipeline function's request line: the collector's line holds the
@@ -109,6 +114,8 @@ class LogMetricsArgs:
     # The Cloud Run services (a gen2 function runs as one of its name) whose request log lines
     # the metrics read: capture's, and the collector's.
     services: tuple[str, ...]
+    # With the online features: their request and load lines get metrics of their own.
+    online_features: bool = False
 
 
 def metric_type(name: str) -> str:
@@ -210,7 +217,70 @@ class LogMetrics(pulumi.ComponentResource):
                 label_description="open or half_open",
                 opts=child,
             )
+        if args.online_features:
+            self.metrics.update(_online_feature_metrics(project, child))
         self.register_outputs({"metrics": list(self.metrics)})
+
+
+FEATURES_LATENCY = "features_latency"
+FEATURES_UNAVAILABLE = "features_unavailable"
+MATERIALIZER_RUNS = "materializer_runs"
+
+
+def _online_feature_metrics(
+    project: str, opts: pulumi.ResourceOptions
+) -> dict[str, gcp.logging.Metric]:
+    """The features function's latency and its 503s (Redis down or hung), and the
+    materializer's runs by outcome (loaded, unchanged, no_snapshot, skipped, refused)."""
+    features = (
+        f'{log_service_filter((FEATURES.name,))} AND jsonPayload.message="{FEATURES_MESSAGE}"'
+    )
+    materializer = (
+        f"{log_service_filter((MATERIALIZER.name,))} "
+        f'AND jsonPayload.message="{MATERIALIZE_MESSAGE}"'
+    )
+    return {
+        FEATURES_LATENCY: gcp.logging.Metric(
+            FEATURES_LATENCY,
+            project=project,
+            name=FEATURES_LATENCY,
+            description="Features answers' latency inside the function.",
+            filter=f"{features} AND jsonPayload.latency_ms>=0",
+            value_extractor="EXTRACT(jsonPayload.latency_ms)",
+            metric_descriptor=gcp.logging.MetricMetricDescriptorArgs(
+                metric_kind="DELTA", value_type="DISTRIBUTION", unit="ms"
+            ),
+            # 0.01 ms to about 80 ms: answers take a fraction of a millisecond.
+            bucket_options=gcp.logging.MetricBucketOptionsArgs(
+                exponential_buckets=gcp.logging.MetricBucketOptionsExponentialBucketsArgs(
+                    num_finite_buckets=14, growth_factor=2, scale=0.01
+                )
+            ),
+            opts=opts,
+        ),
+        FEATURES_UNAVAILABLE: gcp.logging.Metric(
+            FEATURES_UNAVAILABLE,
+            project=project,
+            name=FEATURES_UNAVAILABLE,
+            description="Features answers that were 503 (Redis down or hung).",
+            filter=f"{features} AND jsonPayload.http_status=503",
+            metric_descriptor=gcp.logging.MetricMetricDescriptorArgs(
+                metric_kind="DELTA", value_type="INT64", unit="1"
+            ),
+            opts=opts,
+        ),
+        MATERIALIZER_RUNS: _labelled_count(
+            MATERIALIZER_RUNS,
+            project=project,
+            description="Materializer runs by outcome.",
+            base_filter=materializer,
+            field="jsonPayload.outcome",
+            label="outcome",
+            values=MATERIALIZE_OUTCOMES,
+            label_description=", ".join(MATERIALIZE_OUTCOMES),
+            opts=opts,
+        ),
+    }
 
 
 def _labelled_count(

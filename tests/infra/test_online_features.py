@@ -270,3 +270,23 @@ def test_the_plan_describes_the_new_resources_without_the_secret(
     assert f"triggered by projects/{PROJECT}/topics/feature-runs as {TRIGGER}" in plan
     accessor = f"roles/secretmanager.secretAccessor to serviceAccount:{FEATURES_RUNTIME}"
     assert f"{accessor} on secretId redis-url" in plan
+
+
+def test_the_features_function_and_the_materializer_feed_log_metrics(
+    stack_with_redis: MockedStack, stack: MockedStack
+) -> None:
+    from event_capture.features.log_fields import FEATURES_MESSAGE, MATERIALIZE_MESSAGE
+
+    metrics = {m.name: m for m in stack_with_redis.of_type("gcp:logging/metric:Metric")}
+    latency, unavailable = metrics["features_latency"], metrics["features_unavailable"]
+    runs = metrics["materializer_runs"]
+    for metric in (latency, unavailable):
+        assert f'service_name="{FEATURES.name}"' in metric.get("filter")
+        assert f'jsonPayload.message="{FEATURES_MESSAGE}"' in metric.get("filter")
+    assert latency.get("valueExtractor") == "EXTRACT(jsonPayload.latency_ms)"
+    assert "jsonPayload.http_status=503" in unavailable.get("filter")
+    assert f'service_name="{MATERIALIZER.name}"' in runs.get("filter")
+    assert f'jsonPayload.message="{MATERIALIZE_MESSAGE}"' in runs.get("filter")
+    assert runs.get("labelExtractors") == {"outcome": "EXTRACT(jsonPayload.outcome)"}
+    without = {m.name for m in stack.of_type("gcp:logging/metric:Metric")}
+    assert not without & {"features_latency", "features_unavailable", "materializer_runs"}

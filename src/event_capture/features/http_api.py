@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from event_capture.features.log_fields import FEATURES_MESSAGE
 from event_capture.features.serve import FeatureReader, Reading, RedisUnavailableError
 from event_capture.schemas.envelope import ID_PATTERN
 from event_capture.schemas.features import (
@@ -23,7 +24,7 @@ from event_capture.schemas.features import (
     UserFeatures,
 )
 
-MESSAGE = "features"
+MESSAGE = FEATURES_MESSAGE
 RETRY_AFTER_SECONDS = 5
 MAX_ID_LENGTH = 128
 _ID = re.compile(ID_PATTERN)

@@ -25,6 +25,7 @@ import redis
 
 from event_capture.features import keys
 from event_capture.features.documents import build_snapshot
+from event_capture.features.log_fields import MATERIALIZE_MESSAGE, MATERIALIZE_OUTCOMES
 from event_capture.features.materialize import load_snapshot, materialize
 from event_capture.features.serve import FeatureReader
 from event_capture.schemas.features import PARTS, UserFeatures
@@ -438,7 +439,13 @@ def test_the_materializer_function_loads_the_snapshot_a_succeeded_run_announces(
             answer = client.post(
                 "/", json=body, headers={"Content-Type": "application/cloudevents+json"}
             )
-        return answer.status_code, json.loads(out.getvalue().strip().splitlines()[-1])
+        line = json.loads(out.getvalue().strip().splitlines()[-1])
+        # What the log-based metric counts runs by.
+        assert (line["message"], line["outcome"] in MATERIALIZE_OUTCOMES) == (
+            MATERIALIZE_MESSAGE,
+            True,
+        )
+        return answer.status_code, line
 
     status, line = deliver(_cloud_event({"state": "FAILED", "runTime": run_time.isoformat()}))
     assert (status, line["outcome"]) == (200, "skipped") and not store.exists(keys.CURRENT_SNAPSHOT)
