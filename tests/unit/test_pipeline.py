@@ -443,6 +443,8 @@ LOG_KEYS = {
     "rejected_rules",
     "events_not_archived",
     "circuits",
+    "capture_mode",
+    "bigquery_error_reasons",
 }
 
 
@@ -466,6 +468,8 @@ def test_capture_log_names_are_pinned() -> None:
         log_fields.REJECTED_RULES,
         log_fields.EVENTS_NOT_ARCHIVED,
         log_fields.CIRCUITS,
+        log_fields.CAPTURE_MODE,
+        log_fields.BIGQUERY_ERROR_REASONS,
     } == LOG_KEYS - {"message"}
     assert (
         log_fields.SINK_BIGQUERY,

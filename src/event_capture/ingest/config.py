@@ -9,6 +9,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from event_capture.ingest.capture_mode import DEFAULT_TTL_SECONDS
 from event_capture.schemas.retention import RETENTION
 
 
@@ -46,6 +47,9 @@ class Config:
     # Requests one instance serves at once: functions-framework's THREADS (its default is
     # four per CPU). The sinks' thread pools are sized from it.
     server_threads: int
+    # The cost guard's control bucket (capture_mode.py); None: capture always streams.
+    capture_mode_bucket: str | None = None
+    capture_mode_ttl_seconds: float = DEFAULT_TTL_SECONDS
 
 
 # Every variable load_config reads (a test holds it to that): the local cloud keeps a shell's
@@ -73,6 +77,8 @@ CONFIG_VARIABLES = frozenset(
         "CIRCUIT_FAILURES",
         "CIRCUIT_COOLDOWN_SECONDS",
         "THREADS",
+        "CAPTURE_MODE_BUCKET",
+        "CAPTURE_MODE_TTL_SECONDS",
     }
 )
 
@@ -144,6 +150,12 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
     # A bucket of its own lets operators who replay dead letters read and delete them without
     # any access to the archive; sharing the archive bucket is the simple default.
     dead_letter_bucket = env.get("DEAD_LETTER_BUCKET") or bucket
+    mode_bucket = env.get("CAPTURE_MODE_BUCKET") or None
+    if mode_bucket is not None and not (gcs_enabled and bigquery_enabled):
+        raise ConfigError(
+            "CAPTURE_MODE_BUCKET: the cost guard's archive-only mode needs both "
+            "BIGQUERY_ENABLED and GCS_ENABLED true"
+        )
     redis_enabled = _flag(env, "REDIS_ENABLED", False)
     redis_url = load_redis_url(env) if redis_enabled else env.get("REDIS_URL", DEFAULT_REDIS_URL)
     return Config(
@@ -171,4 +183,8 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         circuit_failures=int(number(env, "CIRCUIT_FAILURES", 3, 1, 100)),
         circuit_cooldown_seconds=number(env, "CIRCUIT_COOLDOWN_SECONDS", 5.0, 1.0, 3600.0),
         server_threads=int(number(env, "THREADS", 4 * (os.cpu_count() or 1), 1, 1000)),
+        capture_mode_bucket=mode_bucket,
+        capture_mode_ttl_seconds=number(
+            env, "CAPTURE_MODE_TTL_SECONDS", DEFAULT_TTL_SECONDS, 0.1, 600.0
+        ),
     )

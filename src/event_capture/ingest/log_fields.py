@@ -30,6 +30,12 @@ ERROR_TYPE = "error_type"
 EVENTS_NOT_ARCHIVED = "events_not_archived"
 # Per backend, its circuit breaker's state after the request: closed, open or half_open.
 CIRCUITS = "circuits"
+# stream, or archive_only while the cost guard holds capture to the archive (capture_mode.py);
+# and why the control object could not be read, when it could not.
+CAPTURE_MODE = "capture_mode"
+CAPTURE_MODE_ERROR = "capture_mode_error"
+# BigQuery's error reasons on the request's insert calls, counted (quotaExceeded, ...).
+BIGQUERY_ERROR_REASONS = "bigquery_error_reasons"
 
 # Sink names as they appear under SINKS and in responses.
 SINK_BIGQUERY = "bigquery"

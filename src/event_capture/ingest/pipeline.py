@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from event_capture.ingest import log_fields as log
+from event_capture.ingest.capture_mode import CaptureMode, ModeReader
 from event_capture.ingest.circuit import CircuitBreaker
 from event_capture.ingest.limits import RETRY_AFTER_SECONDS
 from event_capture.ingest.row import Request, Row
@@ -120,6 +121,7 @@ class CapturePipeline:
         monotonic: Callable[[], float] = time.monotonic,
         breakers: Mapping[str, CircuitBreaker] | None = None,
         executor: Executor | None = None,
+        mode: ModeReader | None = None,
     ) -> None:
         self._bigquery = bigquery
         self._dead_letter = dead_letter
@@ -132,17 +134,22 @@ class CapturePipeline:
         self._circuits = _Circuits(breakers or {})
         # Runs the archive beside BigQuery and the dead letters; None runs it after them.
         self._executor = executor
+        # The cost guard's switch (capture_mode.py); None: always stream.
+        self._mode = mode
 
     def handle(self, raw_events: list[Any], batch: bool) -> CaptureResult:
         started = time.perf_counter()
         expires_at = None if self._budget is None else self._monotonic() + self._budget
         request = Request(self._request_id(), self._clock(), expires_at)
         rows, rejections = validate_events(raw_events, request.received_at, batch)
-        sinks = self._store(rows, request)
-        # With BigQuery switched off, the archive is the record of what was accepted.
-        record = (
-            [log.SINK_BIGQUERY, log.SINK_DEAD_LETTER] if self._bigquery else [log.SINK_GCS_ARCHIVE]
-        )
+        mode = CaptureMode.STREAM if self._mode is None else self._mode()
+        # Archive-only needs an archive: without one, streaming is the only way to accept.
+        archive_only = mode is CaptureMode.ARCHIVE_ONLY and self._archive is not None
+        bigquery = None if archive_only else self._bigquery
+        sinks = self._store(rows, request, bigquery)
+        # With BigQuery switched off, or the guard's archive-only mode, the archive is the
+        # record of what was accepted.
+        record = [log.SINK_BIGQUERY, log.SINK_DEAD_LETTER] if bigquery else [log.SINK_GCS_ARCHIVE]
         durable = {r.event_id for name in record if name in sinks for r in sinks[name].stored}
         not_stored = [row for row in rows if row.event_id not in durable]
 
@@ -162,15 +169,20 @@ class CapturePipeline:
         line = self._log_line(
             status, request.id, started, raw_events, rows, rejections, not_stored, sinks
         )
+        line[log.CAPTURE_MODE] = mode.value
+        if self._mode is not None and self._mode.last_error:
+            line[log.CAPTURE_MODE_ERROR] = self._mode.last_error
         return CaptureResult(status, body, headers, line)
 
-    def _store(self, rows: list[Row], request: Request) -> dict[str, SinkResult]:
+    def _store(
+        self, rows: list[Row], request: Request, bigquery: Sink | None
+    ) -> dict[str, SinkResult]:
         """BigQuery (what it refused to the dead-letter area), with the archive beside it."""
         sinks: dict[str, SinkResult] = {}
         uses_gcs = self._archive is not None or self._dead_letter is not None
         gcs = bool(rows) and uses_gcs and self._circuits.allow(log.BACKEND_GCS)
         try:
-            return self._write(rows, request, sinks, gcs)
+            return self._write(rows, request, sinks, gcs, bigquery)
         except BaseException:
             if gcs:
                 # No verdict on Cloud Storage; a probe left out would hold the circuit for good.
@@ -178,7 +190,12 @@ class CapturePipeline:
             raise
 
     def _write(
-        self, rows: list[Row], request: Request, sinks: dict[str, SinkResult], gcs: bool
+        self,
+        rows: list[Row],
+        request: Request,
+        sinks: dict[str, SinkResult],
+        gcs: bool,
+        bigquery: Sink | None,
     ) -> dict[str, SinkResult]:
         archive = None
         if self._archive is None:
@@ -187,10 +204,10 @@ class CapturePipeline:
             sinks[log.SINK_GCS_ARCHIVE] = _circuit_open(rows, log.BACKEND_GCS)
         elif rows and self._executor is not None:
             archive = self._executor.submit(_timed, self._archive.write, rows, request)
-        if self._bigquery is None:
+        if bigquery is None:
             sinks[log.SINK_BIGQUERY] = SinkResult.disabled()
         elif rows:
-            sinks[log.SINK_BIGQUERY] = self._insert(rows, request)
+            sinks[log.SINK_BIGQUERY] = self._insert(bigquery, rows, request)
             failed = sinks[log.SINK_BIGQUERY].failed
             if failed:
                 sinks[log.SINK_DEAD_LETTER] = self._keep(failed, request, gcs)
@@ -203,15 +220,14 @@ class CapturePipeline:
             self._circuits.record(log.BACKEND_GCS, written)
         return sinks
 
-    def _insert(self, rows: list[Row], request: Request) -> SinkResult:
-        assert self._bigquery is not None
+    def _insert(self, bigquery: Sink, rows: list[Row], request: Request) -> SinkResult:
         if not self._circuits.allow(log.BACKEND_BIGQUERY):
             return _circuit_open(rows, log.BACKEND_BIGQUERY)
         share = request
         if self._budget is not None:
             share = request.until(self._monotonic() + BIGQUERY_SHARE * self._budget)
         try:
-            result = _timed(self._bigquery.write, rows, share)
+            result = _timed(bigquery.write, rows, share)
         except BaseException:
             self._circuits.failed(log.BACKEND_BIGQUERY)
             raise
@@ -304,6 +320,7 @@ class CapturePipeline:
             log.BIGQUERY_INSERT_REQUESTS: bigquery.requests,
             log.BIGQUERY_RETRIES: bigquery.retries,
             log.BIGQUERY_FAILED_ROWS: len(bigquery.failed),
+            log.BIGQUERY_ERROR_REASONS: bigquery.error_reasons,
             # Rules only, never values: a rejected event may hold exactly the data we refuse.
             log.REJECTED_RULES: dict(rules),
             log.EVENTS_NOT_ARCHIVED: not_archived,

@@ -57,7 +57,7 @@ STORAGE_TRANSIENT_TYPES = TRANSIENT_TYPES | frozenset(
 )
 
 
-def _reason(error: BaseException) -> str | None:
+def error_reason(error: BaseException) -> str | None:
     """``errors[0]["reason"]`` of a google.api_core error, as the BigQuery rule reads it."""
     errors = getattr(error, "errors", None)
     if isinstance(errors, list | tuple) and errors and isinstance(errors[0], dict):
@@ -75,7 +75,7 @@ def is_transient(error: BaseException) -> bool:
     classes = type(error).__mro__
     if any(cls.__name__ == "SSLError" for cls in classes):
         return False  # a certificate or TLS setup problem does not pass with time
-    reason = _reason(error)
+    reason = error_reason(error)
     if reason is not None:
         return reason in TRANSIENT_REASONS
     # Builtin ConnectionError is in the BigQuery list; TimeoutError is what http.client and

@@ -5,6 +5,7 @@ from functools import cache, partial
 
 from event_capture.ingest import clients
 from event_capture.ingest import log_fields as log
+from event_capture.ingest.capture_mode import ModeReader, gcs_mode_source
 from event_capture.ingest.circuit import CircuitBreaker
 from event_capture.ingest.config import Config
 from event_capture.ingest.pipeline import CapturePipeline
@@ -48,9 +49,16 @@ def build_pipeline(config: Config) -> CapturePipeline:
     """The pipeline of one instance: its sinks, their thread pools and circuit breakers."""
     archive: GcsArchiveSink | None = None
     dead_letter: DeadLetterSink | None = None
+    mode: ModeReader | None = None
     if config.gcs_enabled and config.gcs_bucket and config.dead_letter_bucket:
-        # One client for both writers, built on first use.
+        # One client for both writers and the mode's reads, built on first use.
         storage = cache(partial(clients.storage_client, config))
+        if config.capture_mode_bucket:
+            bucket_name = config.capture_mode_bucket
+            mode = ModeReader(
+                gcs_mode_source(lambda: storage().bucket(bucket_name)),
+                ttl_seconds=config.capture_mode_ttl_seconds,
+            )
         deadline = config.gcs_deadline_seconds
         archive = GcsArchiveSink(
             NdjsonWriter(storage, bucket=config.gcs_bucket, deadline_seconds=deadline)
@@ -82,4 +90,5 @@ def build_pipeline(config: Config) -> CapturePipeline:
         budget_seconds=config.request_deadline_seconds,
         breakers=breakers,
         executor=_pool("fan-out", config),
+        mode=mode,
     )

@@ -5,6 +5,7 @@ do with each answer.
 """
 
 import threading
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from event_capture.ingest.retry import (
     Deadline,
     Timing,
     describe,
+    error_reason,
     is_transient,
 )
 from event_capture.ingest.row import Request, Row, per_table
@@ -40,6 +42,8 @@ class _Progress:
     requests: int = 0
     retries: int = 0
     last_error: str | None = None
+    # Per failed call or row, BigQuery's reason (quotaExceeded on a streaming quota).
+    reasons: Counter[str] = field(default_factory=Counter)
 
     def give_up(self, rows: Sequence[Row], detail: str) -> None:
         self.failed.extend(all_failed(rows, FailureKind.UNDELIVERED, detail))
@@ -92,12 +96,16 @@ class BigQuerySink:
         parts = per_table(rows, insert_table, self._executor)
         failed = [f for part in parts for f in part.failed]
         errors = [part.last_error for part in parts if part.failed and part.last_error]
+        reasons: Counter[str] = Counter()
+        for part in parts:
+            reasons.update(part.reasons)
         return SinkResult.of(
             [row for part in parts for row in part.inserted],
             failed,
             retries=sum(part.retries for part in parts),
             requests=sum(part.requests for part in parts),
             error=errors[0] if errors else None,
+            error_reasons=dict(reasons),
         )
 
     def _insert_chunk(
@@ -117,6 +125,7 @@ class BigQuerySink:
                 )
             except Exception as error:  # noqa: BLE001 - classified right below
                 result.last_error = describe(error)
+                result.reasons[error_reason(error) or type(error).__name__] += 1
                 if not is_transient(error):
                     result.give_up(pending, result.last_error)
                     return
@@ -179,6 +188,10 @@ class BigQuerySink:
         # before the resend keeps that from becoming a tight loop.
         if retry and len(retry) == len(errors_by_index):
             transient = True
+        for row_errors in errors_by_index.values():
+            result.reasons.update(
+                str(e.get("reason")) for e in row_errors if e.get("reason") != "stopped"
+            )
         if transient:
             result.last_error = "per-row transient errors: " + "; ".join(
                 sorted(

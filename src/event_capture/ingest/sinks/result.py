@@ -55,6 +55,9 @@ class SinkResult:
     error: str | None = None
     # Set by the pipeline, which times every sink the same way.
     latency_ms: float = 0.0
+    # The backend's error reasons on failed calls, counted (BigQuery's quotaExceeded, ...): a
+    # log-based metric alerts on the quota (infra/monitoring/log_metrics.py).
+    error_reasons: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def of(
@@ -65,13 +68,16 @@ class SinkResult:
         retries: int = 0,
         requests: int = 0,
         error: str | None = None,
+        error_reasons: dict[str, int] | None = None,
     ) -> "SinkResult":
         """OK when nothing failed, PARTIAL when some rows made it, FAILED when none did."""
         if not failed:
             status = SinkStatus.OK
         else:
             status = SinkStatus.PARTIAL if stored else SinkStatus.FAILED
-        return cls(status, stored, failed, retries, requests, error)
+        return cls(
+            status, stored, failed, retries, requests, error, error_reasons=error_reasons or {}
+        )
 
     @classmethod
     def disabled(cls, error: str | None = None) -> "SinkResult":

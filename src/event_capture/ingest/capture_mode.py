@@ -1,0 +1,155 @@
+"""Whether capture streams into BigQuery or only archives: the control document and its reader.
+
+The cost guard (``event_capture.cost_guard``) writes one small JSON object, ``capture-mode.json``,
+in a bucket of its own; every capture instance reads it at most once per ``ttl_seconds`` and
+switches without a redeploy. In ``archive_only`` mode an event is accepted once it is in the
+archive (Cloud Storage), and no streaming insert is made; the guard later loads those archived
+events into the tables with batch load jobs, which are free.
+
+Why an object in Cloud Storage: capture already talks to Cloud Storage, the emulator is the
+real API, one read per instance per 30 s costs about 0.04 USD a month per busy instance, and a
+bucket grant lets capture read this one bucket and the guard write it, nothing else. An
+environment variable would need a new revision (a redeploy, and a role on the service); a
+secret would be billed per access and is not a secret.
+"""
+
+import datetime as dt
+import json
+import threading
+import time
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+MODE_OBJECT = "capture-mode.json"
+# How long an instance uses the mode it read before reading it again; a switch reaches every
+# instance within this, plus one read.
+DEFAULT_TTL_SECONDS = 30.0
+# A failed read is tried again this soon, the mode last read staying in force meanwhile.
+RETRY_SECONDS = 5.0
+READ_TIMEOUT_SECONDS = 2.0
+
+
+class CaptureMode(StrEnum):
+    STREAM = "stream"
+    ARCHIVE_ONLY = "archive_only"
+
+
+class Period(BaseModel):
+    """One budget period of one budget: what a notification's spend is measured against."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    budget_id: str
+    # costIntervalStart of the budget notifications: the start of the current period.
+    interval_start: dt.datetime
+
+
+class PendingLoad(BaseModel):
+    """Archived events that were not streamed and are not yet loaded into the tables."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    received_from: dt.datetime
+    received_until: dt.datetime
+    # Not before then: every instance has read the switch back, and every request received
+    # before it has finished.
+    not_before: dt.datetime
+
+
+class ControlState(BaseModel):
+    """The control document; only the guard writes it, and capture reads only ``mode``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    mode: CaptureMode = CaptureMode.STREAM
+    # Why the mode is what it is, for the operator who reads the object.
+    reason: str = "never switched"
+    updated_at: dt.datetime | None = None
+    # Archive-only since then, because of that period's spend.
+    archive_only_since: dt.datetime | None = None
+    tripped: Period | None = None
+    # An operator switched back within this period: its notifications no longer switch.
+    overridden: Period | None = None
+    # Scheduled queries the guard paused (their full resource names), to be resumed.
+    paused_queries: tuple[str, ...] = ()
+    pending_load: PendingLoad | None = None
+
+    def to_json(self) -> str:
+        return self.model_dump_json(indent=2, exclude_none=True) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> "ControlState":
+        return cls.model_validate_json(text)
+
+
+def read_mode(text: bytes | str) -> CaptureMode:
+    """The mode of a control document; an unreadable one is an error for the caller to log."""
+    data: Any = json.loads(text)
+    return CaptureMode(data["mode"])
+
+
+class ModeReader:
+    """The capture mode of one instance: the control object, read again every ``ttl_seconds``.
+
+    The read happens on the first request after the mode went stale, so an idle instance reads
+    nothing. A missing object means ``stream`` (the guard never switched). A failed read keeps
+    the mode last read (``stream`` at start): capture never stops accepting events because the
+    control object is out of reach, and a few more streamed rows cost cents.
+    """
+
+    def __init__(
+        self,
+        read: Callable[[], bytes | None],
+        *,
+        ttl_seconds: float = DEFAULT_TTL_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._read = read
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._mode = CaptureMode.STREAM
+        self._fresh_until = float("-inf")
+        self._reading = False
+        self.last_error: str | None = None
+
+    def __call__(self) -> CaptureMode:
+        now = self._clock()
+        with self._lock:
+            if now < self._fresh_until or self._reading:
+                return self._mode
+            self._reading = True
+        mode, error, fresh_for = self._mode, None, self._ttl
+        try:
+            text = self._read()
+            mode = CaptureMode.STREAM if text is None else read_mode(text)
+        except Exception as caught:  # noqa: BLE001 - the mode last read stays; logged by the caller
+            error = f"{type(caught).__name__}: capture mode unreadable, keeping {self._mode}"
+            fresh_for = min(self._ttl, RETRY_SECONDS)
+        with self._lock:
+            self._mode, self.last_error = mode, error
+            self._fresh_until = self._clock() + fresh_for
+            self._reading = False
+            return mode
+
+
+def gcs_mode_source(
+    bucket: Callable[[], Any], name: str = MODE_OBJECT
+) -> Callable[[], bytes | None]:
+    """Reads the control object with google-cloud-storage; None when it does not exist."""
+
+    def read() -> bytes | None:
+        from google.api_core.exceptions import NotFound
+
+        try:
+            data: bytes = (
+                bucket().blob(name).download_as_bytes(timeout=READ_TIMEOUT_SECONDS, retry=None)
+            )
+        except NotFound:
+            return None
+        return data
+
+    return read
