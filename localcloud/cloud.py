@@ -32,6 +32,7 @@ from localcloud.processes import (
     features_function,
     free_port,
     gcs_emulator,
+    guard_function,
     redis_server,
 )
 
@@ -41,6 +42,8 @@ class CloudSettings:
     project: str = "local-capture"
     dataset: str = "events"
     bucket: str = "local-capture-events"
+    # The cost guard's control bucket: capture's mode object (event_capture.ingest.capture_mode).
+    control_bucket: str = "local-capture-control"
     # BigQuery's tables (bigquery-data/) and, with persistent_gcs, the objects (gcs/).
     # None: a fresh temporary directory that stop() removes.
     data_dir: Path | None = None
@@ -109,6 +112,7 @@ class LocalCloud:
                 service.start()
             bootstrap.create_dataset_and_tables(self.bigquery_client(), self.settings.dataset)
             bootstrap.create_bucket(self.storage_client(), self.settings.bucket)
+            bootstrap.create_bucket(self.storage_client(), self.settings.control_bucket)
         except BaseException:
             self.stop()
             raise
@@ -245,6 +249,22 @@ class LocalCloud:
             self.collector_env(write_keys, **(env or {})),
             port or free_port(),
             log_path or self.settings.log_dir / "collector-function.log",
+        )
+        self._functions.append(service)
+        return service.start()
+
+    def guard_env(self, **overrides: str) -> dict[str, str]:
+        """The cost guard's variables, and capture's to follow its switch: the control bucket."""
+        return self.env(**{"CAPTURE_MODE_BUCKET": self.settings.control_bucket, **overrides})
+
+    def start_guard(
+        self, *, port: int = 0, log_path: Path | None = None, env: Mapping[str, str] | None = None
+    ) -> Service:
+        """The cost guard function on this cloud, started; ``stop()`` stops it."""
+        service = guard_function(
+            self.guard_env(**(env or {})),
+            port or free_port(),
+            log_path or self.settings.log_dir / "cost-guard-function.log",
         )
         self._functions.append(service)
         return service.start()

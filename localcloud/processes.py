@@ -19,6 +19,7 @@ from pathlib import Path
 import psutil
 
 from event_capture.collector.config import CONFIG_VARIABLES as COLLECTOR_CONFIG_VARIABLES
+from event_capture.cost_guard.config import GUARD_CONFIG_VARIABLES
 from event_capture.features.config import CONFIG_VARIABLES as FEATURES_CONFIG_VARIABLES
 from event_capture.ingest.config import CONFIG_VARIABLES
 
@@ -31,6 +32,7 @@ BIGQUERY_EMULATOR_HOME = STATE_DIR / "bigquery-home"
 CAPTURE_SOURCE = REPO / "functions" / "capture" / "main.py"
 FEATURES_SOURCE = REPO / "functions" / "features" / "main.py"
 COLLECTOR_SOURCE = REPO / "functions" / "collector" / "main.py"
+GUARD_SOURCE = REPO / "functions" / "cost_guard" / "main.py"
 
 
 def free_port() -> int:
@@ -321,7 +323,10 @@ def function_server(
         port=port,
         ready=lambda: port_open(port),
         env=env,
-        withheld=CONFIG_VARIABLES | FEATURES_CONFIG_VARIABLES | COLLECTOR_CONFIG_VARIABLES,
+        withheld=CONFIG_VARIABLES
+        | FEATURES_CONFIG_VARIABLES
+        | COLLECTOR_CONFIG_VARIABLES
+        | GUARD_CONFIG_VARIABLES,
         log_path=log_path,
         # Under a second on a quiet machine; a starved CI VM needs far longer to import.
         start_timeout=300,
@@ -355,6 +360,17 @@ def collector_function(env: Mapping[str, str], port: int, log_path: Path | None 
         name="collector-function",
         source=COLLECTOR_SOURCE,
         target="collector",
+        env=env,
+        port=port,
+        log_path=log_path,
+    )
+
+
+def guard_function(env: Mapping[str, str], port: int, log_path: Path | None = None) -> Service:
+    return function_server(
+        name="cost-guard-function",
+        source=GUARD_SOURCE,
+        target="cost_guard",
         env=env,
         port=port,
         log_path=log_path,

@@ -1,0 +1,205 @@
+"""Load what capture archived but did not stream into the event tables, with batch load jobs.
+
+Batch loads are free where streaming inserts are billed, which is the point of archive-only
+mode. The archive's lines are the rows exactly as the insert would have sent them (every family
+in one request object, each line naming its ``event_type``), so a line goes into its family's
+table unchanged, with its original ``event_id``.
+
+Nothing is loaded twice. A day at a time: the day's objects are read, the event ids its tables
+already hold over the same receive times are looked up (one query per table, reading the
+``event_id`` and ``received_at`` columns of those days only), and only the others are loaded,
+in a job whose id is derived from them: a repeated load of the same rows is refused by BigQuery
+as a job that already exists, and a repeated run finds them present.
+"""
+
+import datetime as dt
+import hashlib
+import io
+import json
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from event_capture.ingest.sinks.gcs_archive import ARCHIVE_AREA
+from event_capture.schemas.families import MODEL_BY_EVENT_TYPE
+from event_capture.tables.bigquery_schema import PARTITION_COLUMN
+
+DOWNLOAD_THREADS = 8
+DAY = dt.timedelta(days=1)
+
+
+def present_sql(table: str) -> str:
+    """Which archived events a table holds already; ``table`` is ours, never input."""
+    return (
+        f"SELECT DISTINCT event_id FROM `{table}` "  # noqa: S608
+        f"WHERE {PARTITION_COLUMN} >= @start AND {PARTITION_COLUMN} <= @end"
+    )
+
+
+class LoadError(RuntimeError):
+    """An archived object could not be read or loaded; the text names it."""
+
+
+@dataclass
+class TableLoad:
+    found: int = 0
+    present: int = 0
+    loaded: int = 0
+    jobs: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LoadReport:
+    objects: int = 0
+    tables: dict[str, TableLoad] = field(default_factory=dict)
+
+    @property
+    def loaded(self) -> int:
+        return sum(t.loaded for t in self.tables.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "objects": self.objects,
+            "loaded": self.loaded,
+            "tables": {
+                name: {"found": t.found, "present": t.present, "loaded": t.loaded}
+                for name, t in sorted(self.tables.items())
+            },
+        }
+
+
+@dataclass(frozen=True)
+class _Line:
+    event_id: str
+    received_at: dt.datetime
+    text: str
+
+
+def _days(start: dt.datetime, end: dt.datetime) -> Iterator[dt.date]:
+    day = start.astimezone(dt.UTC).date()
+    while day <= end.astimezone(dt.UTC).date():
+        yield day
+        day += DAY
+
+
+def _hour_folder(name: str) -> dt.datetime | None:
+    """The hour of ``archive/dt=YYYY-MM-DD/hour=HH/...``; None for any other name."""
+    parts = name.split("/")
+    if len(parts) != 4 or not parts[1].startswith("dt=") or not parts[2].startswith("hour="):
+        return None
+    try:
+        return dt.datetime.strptime(f"{parts[1][3:]} {parts[2][5:]}", "%Y-%m-%d %H").replace(
+            tzinfo=dt.UTC
+        )
+    except ValueError:
+        return None
+
+
+def _parse(name: str, text: str) -> Iterator[tuple[str, _Line]]:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+            model = MODEL_BY_EVENT_TYPE[data["event_type"]]
+            received_at = dt.datetime.fromisoformat(data[PARTITION_COLUMN])
+            yield model.TABLE, _Line(str(data["event_id"]), received_at, line)
+        except (ValueError, TypeError, KeyError):
+            raise LoadError(f"{name}: line {number} is not an archived event") from None
+
+
+class ArchiveLoader:
+    def __init__(
+        self,
+        *,
+        bucket: Callable[[], Any],
+        bigquery: Callable[[], Any],
+        dataset: str,
+        job_prefix: str = "archive-load",
+    ) -> None:
+        """``dataset``: ``project.dataset`` of the event tables."""
+        self._bucket = bucket
+        self._bigquery = bigquery
+        self._dataset = dataset
+        self._job_prefix = job_prefix
+
+    def load(self, start: dt.datetime, end: dt.datetime) -> LoadReport:
+        """Every archived event received in ``[start, end]`` that its table lacks."""
+        report = LoadReport()
+        for day in _days(start, end):
+            by_table = self._read_day(day, start, end, report)
+            for table, lines in sorted(by_table.items()):
+                self._load_table(table, lines, report.tables.setdefault(table, TableLoad()))
+        return report
+
+    def _read_day(
+        self, day: dt.date, start: dt.datetime, end: dt.datetime, report: LoadReport
+    ) -> dict[str, list[_Line]]:
+        first_hour = start.replace(minute=0, second=0, microsecond=0)
+        blobs = [
+            blob
+            for blob in self._bucket().list_blobs(prefix=f"{ARCHIVE_AREA}/dt={day:%Y-%m-%d}/")
+            if (hour := _hour_folder(blob.name)) is not None and first_hour <= hour <= end
+        ]
+        report.objects += len(blobs)
+        with ThreadPoolExecutor(DOWNLOAD_THREADS) as pool:
+            texts = list(pool.map(self._download, blobs))
+        by_table: dict[str, dict[str, _Line]] = {}
+        for blob, text in zip(blobs, texts, strict=True):
+            for table, line in _parse(blob.name, text):
+                if start <= line.received_at <= end:
+                    # A resend archived twice is one event: the first copy is kept.
+                    by_table.setdefault(table, {}).setdefault(line.event_id, line)
+        return {table: list(lines.values()) for table, lines in by_table.items()}
+
+    @staticmethod
+    def _download(blob: Any) -> str:
+        try:
+            return str(blob.download_as_text())
+        except Exception as error:
+            raise LoadError(f"reading {blob.name}: {type(error).__name__}: {error}") from error
+
+    def _load_table(self, table: str, lines: list[_Line], counts: TableLoad) -> None:
+        from google.api_core.exceptions import Conflict
+        from google.cloud import bigquery
+
+        client = self._bigquery()
+        ref = f"{self._dataset}.{table}"
+        counts.found += len(lines)
+        query = client.query(
+            present_sql(ref),
+            job_config=bigquery.QueryJobConfig(
+                query_parameters=[
+                    bigquery.ScalarQueryParameter(
+                        "start", "TIMESTAMP", min(line.received_at for line in lines)
+                    ),
+                    bigquery.ScalarQueryParameter(
+                        "end", "TIMESTAMP", max(line.received_at for line in lines)
+                    ),
+                ]
+            ),
+        )
+        present = {row["event_id"] for row in query.result()}
+        missing = [line for line in lines if line.event_id not in present]
+        counts.present += len(lines) - len(missing)
+        if not missing:
+            return
+        digest = hashlib.sha256("\n".join(sorted(x.event_id for x in missing)).encode())
+        job_id = f"{self._job_prefix}-{table}-{digest.hexdigest()[:32]}"
+        data = io.BytesIO(("\n".join(line.text for line in missing) + "\n").encode())
+        config = bigquery.LoadJobConfig(
+            source_format=bigquery.SourceFormat.NEWLINE_DELIMITED_JSON,
+            write_disposition=bigquery.WriteDisposition.WRITE_APPEND,
+        )
+        try:
+            job = client.load_table_from_file(data, ref, job_id=job_id, job_config=config)
+        except Conflict:
+            # The same rows' job ran before (a repeated message, a crash after the load).
+            job = client.get_job(job_id)
+        try:
+            job.result()
+        except Exception as error:
+            raise LoadError(f"loading {len(missing)} rows into {ref}: {error}") from error
+        counts.loaded += len(missing)
+        counts.jobs.append(job_id)

@@ -1,0 +1,48 @@
+"""The guard of a configuration: its control store, query switch and archive loader."""
+
+from functools import cache, partial
+from typing import Any
+
+from event_capture.cost_guard.archive_load import ArchiveLoader
+from event_capture.cost_guard.config import GuardConfig
+from event_capture.cost_guard.control_store import GcsControlStore
+from event_capture.cost_guard.guard import CostGuard
+from event_capture.cost_guard.scheduled_queries import DataTransferSwitch
+from event_capture.ingest import clients
+
+
+def _switch(config: GuardConfig) -> DataTransferSwitch:
+    if config.data_transfer_endpoint is None:
+        return DataTransferSwitch.from_environment()
+    import requests
+
+    return DataTransferSwitch(requests.Session(), config.data_transfer_endpoint)
+
+
+class _LazySwitch:
+    """Credentials are looked up on the first call: a guard with no queries never needs them."""
+
+    def __init__(self, config: GuardConfig) -> None:
+        self._get = cache(partial(_switch, config))
+
+    def set_disabled(self, config: str, disabled: bool) -> None:
+        self._get().set_disabled(config, disabled)
+
+    def run_missed(self, config: str, start: Any, end: Any) -> None:
+        self._get().run_missed(config, start, end)
+
+
+def build_guard(config: GuardConfig) -> CostGuard:
+    capture = config.capture
+    storage = cache(partial(clients.storage_client, capture))
+    mode_bucket, archive_bucket = capture.capture_mode_bucket, capture.gcs_bucket
+    return CostGuard(
+        store=GcsControlStore(lambda: storage().bucket(mode_bucket)),
+        queries=_LazySwitch(config),
+        loader=ArchiveLoader(
+            bucket=lambda: storage().bucket(archive_bucket),
+            bigquery=cache(partial(clients.bigquery_client, capture)),
+            dataset=f"{capture.project}.{capture.bigquery_dataset}",
+        ),
+        settings=config.settings,
+    )

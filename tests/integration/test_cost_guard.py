@@ -1,0 +1,235 @@
+"""The cost guard end to end on the real emulators: a budget notification in the documented
+format switches the running capture function to archive-only, events keep being accepted and
+land in the archive only, and the next budget period's notification switches it back and loads
+them into the tables, every event exactly once.
+
+The guard and capture run as functions-framework servers, as deployed; the notification is the
+CloudEvent Eventarc delivers for a Pub/Sub message. The Data Transfer API has no emulator: a
+loopback server records the guard's calls (the same contract is checked in
+tests/unit/test_cost_guard_queries.py against the API's documented request shapes).
+A dataset and buckets of its own keep the other tests' events out of the archive it loads.
+"""
+
+import base64
+import json
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
+
+import pytest
+import requests
+
+from event_capture.ingest.capture_mode import MODE_OBJECT, CaptureMode, ControlState
+from event_capture.ingest.validation import validate_events
+from localcloud import bootstrap
+from localcloud.cloud import LocalCloud
+from localcloud.processes import Service
+from localcloud.sample_events import sample_batch
+
+DATASET = "guarded"
+CONFIG = "projects/capture-test/locations/us/transferConfigs/nightly-search-daily"
+BUDGET = "budget-7f3a"
+
+
+class TransferApi(BaseHTTPRequestHandler):
+    calls: ClassVar[list[tuple[str, str, dict[str, Any]]]] = []
+
+    def _record(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = json.loads(self.rfile.read(length) or b"{}")
+        TransferApi.calls.append((self.command, self.path, body))
+        answer = json.dumps({"name": CONFIG}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    do_PATCH = do_POST = _record  # noqa: N815 - http.server's names
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def transfer_api() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), TransferApi)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def notification(cost: float, interval_start: datetime, budget: float = 5.0) -> dict[str, Any]:
+    """A budget notification as Cloud Billing publishes it (schemaVersion 1.0)."""
+    data = {
+        "budgetDisplayName": "Event capture (capture-test)",
+        "alertThresholdExceeded": 1.0,
+        "costAmount": cost,
+        "costIntervalStart": interval_start.isoformat().replace("+00:00", "Z"),
+        "budgetAmount": budget,
+        "budgetAmountType": "SPECIFIED_AMOUNT",
+        "currencyCode": "USD",
+    }
+    return {
+        "message": {
+            "attributes": {
+                "billingAccountId": "01D4EE-079462-DFD6EC",
+                "budgetId": BUDGET,
+                "schemaVersion": "1.0",
+            },
+            "data": base64.b64encode(json.dumps(data).encode()).decode(),
+            "messageId": uuid.uuid4().hex,
+            "publishTime": datetime.now(UTC).isoformat(),
+        },
+        "subscription": "projects/capture-test/subscriptions/eventarc-cost-guard",
+    }
+
+
+def deliver(guard: Service, data: dict[str, Any]) -> None:
+    """Eventarc's push: a binary-mode CloudEvent of a Pub/Sub message."""
+    answer = requests.post(
+        f"{guard.url}/",
+        json=data,
+        headers={
+            "ce-id": uuid.uuid4().hex,
+            "ce-specversion": "1.0",
+            "ce-type": "google.cloud.pubsub.topic.v1.messagePublished",
+            "ce-source": "//pubsub.googleapis.com/projects/capture-test/topics/budget-alerts",
+        },
+        timeout=120,
+    )
+    assert answer.status_code < 300, answer.text
+
+
+def send(capture: Service, events: list[dict[str, Any]]) -> dict[str, Any]:
+    answer = requests.post(f"{capture.url}/", json={"events": events}, timeout=60)
+    assert answer.status_code == 200, answer.text
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+def streamed(body: dict[str, Any]) -> bool:
+    return bool(body["sinks"]["bigquery"]["status"] != "disabled")
+
+
+def send_until(capture: Service, streaming: bool) -> list[dict[str, Any]]:
+    """Batches until one is answered in the wanted mode; every batch is accepted either way."""
+    sent: list[dict[str, Any]] = []
+    deadline = datetime.now(UTC) + timedelta(seconds=30)
+    while datetime.now(UTC) < deadline:
+        batch = sample_batch(5)
+        sent += batch
+        if streamed(send(capture, batch)) is streaming:
+            return sent
+    raise AssertionError(f"capture never switched to streaming={streaming}")
+
+
+def copies(cloud: LocalCloud, events: list[dict[str, Any]]) -> Counter[str]:
+    """Raw rows per event id, over every table (duplicates would show)."""
+    rows, _ = validate_events(events, datetime.now(UTC))
+    found: Counter[str] = Counter()
+    for table in {row.table for row in rows}:
+        ids = [row.event_id for row in rows if row.table == table]
+        found.update(row["event_id"] for row in cloud.rows(table, ids, dataset=DATASET))
+    return found
+
+
+def archived_ids(cloud: LocalCloud, bucket: str) -> set[str]:
+    return {
+        json.loads(line)["event_id"]
+        for text in cloud.objects("archive/", bucket).values()
+        for line in text.splitlines()
+    }
+
+
+def control(cloud: LocalCloud, bucket: str) -> ControlState:
+    return ControlState.from_json(cloud.bucket(bucket).blob(MODE_OBJECT).download_as_bytes())
+
+
+def test_a_budget_notification_switches_capture_to_archive_only_and_back_losing_nothing(
+    cloud: LocalCloud, transfer_api: str
+) -> None:
+    bootstrap.create_dataset_and_tables(cloud.bigquery_client(), DATASET)
+    suffix = uuid.uuid4().hex[:8]
+    archive, control_bucket = f"guarded-archive-{suffix}", f"guarded-control-{suffix}"
+    for name in (archive, control_bucket):
+        cloud.storage_client().create_bucket(name)
+    env = {
+        "BIGQUERY_DATASET": DATASET,
+        "GCS_BUCKET": archive,
+        "CAPTURE_MODE_BUCKET": control_bucket,
+        "CAPTURE_MODE_TTL_SECONDS": "0.5",
+    }
+    capture = cloud.start_function(env=env)
+    guard = cloud.start_guard(
+        env={
+            **env,
+            "SCHEDULED_QUERIES": CONFIG,
+            "DATA_TRANSFER_ENDPOINT": transfer_api,
+            # The TTL above plus a request's time on this machine.
+            "GUARD_SETTLE_SECONDS": "3",
+        }
+    )
+    TransferApi.calls.clear()
+    month = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    next_month = (month + timedelta(days=32)).replace(day=1)
+
+    before = sample_batch(10)
+    assert streamed(send(capture, before))
+    deliver(guard, notification(cost=4.0, interval_start=month))  # 80 %: nothing happens
+    assert TransferApi.calls == []
+
+    deliver(guard, notification(cost=5.2, interval_start=month))
+    assert control(cloud, control_bucket).mode is CaptureMode.ARCHIVE_ONLY
+    assert TransferApi.calls == [("PATCH", f"/v1/{CONFIG}?updateMask=disabled", {"disabled": True})]
+    switching = send_until(capture, streaming=False)
+    archived_only = sample_batch(20)
+    assert not streamed(send(capture, archived_only))
+    # Accepted, durable in the archive, not in BigQuery.
+    assert {e["event_id"] for e in archived_only} <= archived_ids(cloud, archive)
+    assert copies(cloud, archived_only) == Counter()
+    # Billing repeats itself several times a day: the same period changes nothing.
+    deliver(guard, notification(cost=5.4, interval_start=month))
+    assert len(TransferApi.calls) == 1
+
+    deliver(guard, notification(cost=0.1, interval_start=next_month))
+
+    state = control(cloud, control_bucket)
+    assert state.mode is CaptureMode.STREAM
+    assert state.pending_load is None and state.paused_queries == ()
+    methods = [(method, path.split("?")[0]) for method, path, _ in TransferApi.calls[1:]]
+    assert methods == [("PATCH", f"/v1/{CONFIG}"), ("POST", f"/v1/{CONFIG}:startManualRuns")]
+    assert TransferApi.calls[1][2] == {"disabled": False}
+    after = send_until(capture, streaming=True)
+    everything = before + switching + archived_only + after
+    assert copies(cloud, everything) == Counter({e["event_id"]: 1 for e in everything})
+
+    # The same notification again: nothing loaded twice, no call made.
+    calls = len(TransferApi.calls)
+    deliver(guard, notification(cost=0.2, interval_start=next_month))
+    assert copies(cloud, everything) == Counter({e["event_id"]: 1 for e in everything})
+    assert len(TransferApi.calls) == calls
+
+
+def test_a_message_that_is_no_budget_notification_is_refused_with_a_log_line(
+    cloud: LocalCloud, tmp_path: Any
+) -> None:
+    suffix = uuid.uuid4().hex[:8]
+    control_bucket = f"refusing-control-{suffix}"
+    cloud.storage_client().create_bucket(control_bucket)
+    log = tmp_path / "guard.log"
+    guard = cloud.start_guard(env={"CAPTURE_MODE_BUCKET": control_bucket}, log_path=log)
+    bad = notification(cost=9.0, interval_start=datetime.now(UTC))
+    bad["message"]["data"] = base64.b64encode(b'{"costAmount": "a lot"}').decode()
+
+    deliver(guard, bad)
+
+    [line] = [json.loads(x) for x in log.read_text().splitlines() if '"cost_guard"' in x]
+    assert line["action"] == "refused"
+    assert line["detail"].startswith("data.costAmount: must be a finite number")
+    assert not list(cloud.storage_client().list_blobs(control_bucket))
