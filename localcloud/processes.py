@@ -32,7 +32,7 @@ BIGQUERY_EMULATOR_HOME = STATE_DIR / "bigquery-home"
 CAPTURE_SOURCE = REPO / "functions" / "capture" / "main.py"
 FEATURES_SOURCE = REPO / "functions" / "features" / "main.py"
 COLLECTOR_SOURCE = REPO / "functions" / "collector" / "main.py"
-GUARD_SOURCE = REPO / "functions" / "cost_guard" / "main.py"
+GUARD_SOURCE = REPO / "functions" / "cost-guard" / "main.py"
 
 
 def free_port() -> int:

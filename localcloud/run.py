@@ -3,7 +3,8 @@
 Starts the BigQuery emulator, fake-gcs-server and (with REDIS_ENABLED=true) redis-server,
 creates the dataset, tables and bucket from ``event_capture/tables``, and the warehouse's views
 and tables, then serves the capture function on 127.0.0.1:8080, the collector (Segment's API) on
-127.0.0.1:8082 and, with Redis, the features function on 127.0.0.1:8081. BigQuery and GCS data live
+127.0.0.1:8082, the cost guard on 127.0.0.1:8083 and, with Redis, the features function on
+127.0.0.1:8081. BigQuery and GCS data live
 under ``.localcloud/`` and survive a restart; ``make clean-data`` forgets them.
 """
 
@@ -32,7 +33,11 @@ PORT_VARIABLES = {
     "REDIS_PORT": 6380,
     "FEATURES_PORT": 8081,
     "COLLECTOR_PORT": 8082,
+    "GUARD_PORT": 8083,
 }
+# make run's capture functions read the cost guard's switch this often (30 s in the cloud), so
+# that trying it locally is quick; the guard waits as long before it loads the archive.
+LOCAL_MODE_TTL_SECONDS = "5"
 # make run's collector accepts this write key; a deployed one takes its keys from Secret Manager.
 LOCAL_WRITE_KEY = "wk_local_make_run_only"
 
@@ -55,12 +60,17 @@ def run_settings(env: Mapping[str, str] = os.environ) -> CloudSettings:
     )
 
 
+def guard_port(env: Mapping[str, str] = os.environ) -> int:
+    return int(env.get("GUARD_PORT", PORT_VARIABLES["GUARD_PORT"]))
+
+
 def _ports_in_use(settings: CloudSettings) -> list[str]:
     ports = {
         "PORT": settings.function_port,
         "BIGQUERY_EMULATOR_PORT": settings.bigquery_port,
         "GCS_EMULATOR_PORT": settings.gcs_port,
         "COLLECTOR_PORT": settings.collector_port,
+        "GUARD_PORT": guard_port(),
     }
     if settings.redis:
         ports["REDIS_PORT"] = settings.redis_port
@@ -85,13 +95,20 @@ def main() -> None:
         print("starting the BigQuery emulator (first start loads its SQL engine) ...", flush=True)
         cloud.start()
         create_warehouse(cloud.bigquery_client(), settings.warehouse_datasets)
+        # Both follow the cost guard's switch, as deployed.
+        mode = {
+            "CAPTURE_MODE_BUCKET": settings.control_bucket,
+            "CAPTURE_MODE_TTL_SECONDS": LOCAL_MODE_TTL_SECONDS,
+        }
         # The function's one-line-per-request JSON log goes to this terminal, as on Cloud Run.
-        function = cloud.start_function(log_path=Path("/dev/stdout"))
+        function = cloud.start_function(log_path=Path("/dev/stdout"), env=mode)
         collector = cloud.start_collector(
             write_keys=[LOCAL_WRITE_KEY],
             port=settings.collector_port,
             log_path=Path("/dev/stdout"),
+            env=mode,
         )
+        guard = cloud.start_guard(port=guard_port(), log_path=Path("/dev/stdout"), env=mode)
         features = (
             cloud.start_features(port=settings.features_port, log_path=Path("/dev/stdout"))
             if settings.redis
@@ -149,11 +166,16 @@ or any query:
 run the nightly scheduled queries on today's data{nightly_and}:
   make {"warehouse" if features else "nightly"} RUN_DATE={tomorrow}
 {serving}
+cost guard ready on {guard.url}: spend the budget (capture goes archive-only), look, switch back
+(the archived events are loaded into the tables):
+  .venv/bin/python -m tools.cost_guard notify --cost 6 --budget 5
+  .venv/bin/python -m tools.cost_guard --local status
+  .venv/bin/python -m tools.cost_guard --local resume
 Ctrl-C stops everything.
 """,
         flush=True,
     )
-    services = [*cloud.backends, function, collector, *([features] if features else [])]
+    services = [*cloud.backends, function, collector, guard, *([features] if features else [])]
     while all(service.running for service in services):
         time.sleep(0.5)
     dead = [service.name for service in services if not service.running]

@@ -5,12 +5,11 @@ them into the tables, every event exactly once.
 
 The guard and capture run as functions-framework servers, as deployed; the notification is the
 CloudEvent Eventarc delivers for a Pub/Sub message. The Data Transfer API has no emulator: a
-loopback server records the guard's calls (the same contract is checked in
-tests/unit/test_cost_guard_queries.py against the API's documented request shapes).
+loopback server records the guard's calls (their shapes are checked against the API's REST
+reference in tests/unit/test_cost_guard_queries.py).
 A dataset and buckets of its own keep the other tests' events out of the archive it loads.
 """
 
-import base64
 import json
 import threading
 import uuid
@@ -23,12 +22,16 @@ from typing import Any, ClassVar
 import pytest
 import requests
 
+from event_capture.cost_guard.config import load_guard_config
+from event_capture.cost_guard.wiring import build_guard
 from event_capture.ingest.capture_mode import MODE_OBJECT, CaptureMode, ControlState
 from event_capture.ingest.validation import validate_events
-from localcloud import bootstrap
+from localcloud import bootstrap, budget_notification
+from localcloud.budget_notification import month_start, next_month_start, notification_data
 from localcloud.cloud import LocalCloud
 from localcloud.processes import Service
 from localcloud.sample_events import sample_batch
+from tools import cost_guard
 
 DATASET = "guarded"
 CONFIG = "projects/capture-test/locations/us/transferConfigs/nightly-search-daily"
@@ -65,44 +68,13 @@ def transfer_api() -> Iterator[str]:
 
 
 def notification(cost: float, interval_start: datetime, budget: float = 5.0) -> dict[str, Any]:
-    """A budget notification as Cloud Billing publishes it (schemaVersion 1.0)."""
-    data = {
-        "budgetDisplayName": "Event capture (capture-test)",
-        "alertThresholdExceeded": 1.0,
-        "costAmount": cost,
-        "costIntervalStart": interval_start.isoformat().replace("+00:00", "Z"),
-        "budgetAmount": budget,
-        "budgetAmountType": "SPECIFIED_AMOUNT",
-        "currencyCode": "USD",
-    }
-    return {
-        "message": {
-            "attributes": {
-                "billingAccountId": "01D4EE-079462-DFD6EC",
-                "budgetId": BUDGET,
-                "schemaVersion": "1.0",
-            },
-            "data": base64.b64encode(json.dumps(data).encode()).decode(),
-            "messageId": uuid.uuid4().hex,
-            "publishTime": datetime.now(UTC).isoformat(),
-        },
-        "subscription": "projects/capture-test/subscriptions/eventarc-cost-guard",
-    }
+    return notification_data(
+        cost=cost, budget=budget, interval_start=interval_start, budget_id=BUDGET
+    )
 
 
 def deliver(guard: Service, data: dict[str, Any]) -> None:
-    """Eventarc's push: a binary-mode CloudEvent of a Pub/Sub message."""
-    answer = requests.post(
-        f"{guard.url}/",
-        json=data,
-        headers={
-            "ce-id": uuid.uuid4().hex,
-            "ce-specversion": "1.0",
-            "ce-type": "google.cloud.pubsub.topic.v1.messagePublished",
-            "ce-source": "//pubsub.googleapis.com/projects/capture-test/topics/budget-alerts",
-        },
-        timeout=120,
-    )
+    answer = budget_notification.deliver(f"{guard.url}/", data, timeout=120)
     assert answer.status_code < 300, answer.text
 
 
@@ -176,8 +148,7 @@ def test_a_budget_notification_switches_capture_to_archive_only_and_back_losing_
         }
     )
     TransferApi.calls.clear()
-    month = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    next_month = (month + timedelta(days=32)).replace(day=1)
+    month, next_month = month_start(), next_month_start()
 
     before = sample_batch(10)
     assert streamed(send(capture, before))
@@ -224,8 +195,9 @@ def test_a_message_that_is_no_budget_notification_is_refused_with_a_log_line(
     cloud.storage_client().create_bucket(control_bucket)
     log = tmp_path / "guard.log"
     guard = cloud.start_guard(env={"CAPTURE_MODE_BUCKET": control_bucket}, log_path=log)
-    bad = notification(cost=9.0, interval_start=datetime.now(UTC))
-    bad["message"]["data"] = base64.b64encode(b'{"costAmount": "a lot"}').decode()
+    bad = notification_data(
+        cost=9.0, budget=5.0, interval_start=month_start(), data={"costAmount": "a lot"}
+    )
 
     deliver(guard, bad)
 
@@ -233,3 +205,43 @@ def test_a_message_that_is_no_budget_notification_is_refused_with_a_log_line(
     assert line["action"] == "refused"
     assert line["detail"].startswith("data.costAmount: must be a finite number")
     assert not list(cloud.storage_client().list_blobs(control_bucket))
+
+
+def test_an_operator_switches_capture_with_one_command_each_way(
+    cloud: LocalCloud, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bootstrap.create_dataset_and_tables(cloud.bigquery_client(), DATASET)
+    suffix = uuid.uuid4().hex[:8]
+    archive, control_bucket = f"operated-archive-{suffix}", f"operated-control-{suffix}"
+    for name in (archive, control_bucket):
+        cloud.storage_client().create_bucket(name)
+    env = {
+        "BIGQUERY_DATASET": DATASET,
+        "GCS_BUCKET": archive,
+        "CAPTURE_MODE_BUCKET": control_bucket,
+        "CAPTURE_MODE_TTL_SECONDS": "0.5",
+    }
+    capture = cloud.start_function(env=env)
+    guard = build_guard(load_guard_config(cloud.guard_env(**env, GUARD_SETTLE_SECONDS="3")))
+
+    assert cost_guard.main(["trip"], guard=guard) == 0
+    switching = send_until(capture, streaming=False)
+    archived_only = sample_batch(15)
+    assert not streamed(send(capture, archived_only))
+    assert cost_guard.main(["status"], guard=guard) == 0
+    assert '"mode": "archive_only"' in capsys.readouterr().out
+
+    stored = copies(cloud, switching + archived_only)
+    not_streamed = [e for e in switching + archived_only if not stored[e["event_id"]]]
+    assert len(not_streamed) >= len(archived_only)
+
+    assert cost_guard.main(["resume"], guard=guard) == 0
+
+    out = capsys.readouterr().out
+    assert "resume: switched back by an operator (capture: stream)" in out
+    assert f"{len(not_streamed)} events loaded" in out
+    everything = switching + archived_only + send_until(capture, streaming=True)
+    assert copies(cloud, everything) == Counter({e["event_id"]: 1 for e in everything})
+    # Run again: it has nothing left to do.
+    assert cost_guard.main(["resume"], guard=guard) == 0
+    assert "capture is streaming already" in capsys.readouterr().out

@@ -2,5 +2,5 @@
 
 ``notification`` reads a budget notification, ``decision`` decides what it calls for, ``guard``
 carries that out (``control_store``, ``scheduled_queries``, ``archive_load``), and
-``functions/cost_guard`` and ``tools/cost_guard.py`` are the two ways in.
+``functions/cost-guard`` and ``tools/cost_guard.py`` are the two ways in.
 """

@@ -62,3 +62,8 @@ class DataTransferSwitch:
         )
         if answer.status_code >= 400:
             raise TransferError(f"{method} {path}: {answer.status_code} {answer.text[:300]}")
+
+
+# All the two calls need, granted through a custom role: disabling a config and starting its
+# manual runs are both ``bigquery.transfers.update`` (REST reference of each method).
+TRANSFER_PERMISSIONS = ("bigquery.transfers.update",)

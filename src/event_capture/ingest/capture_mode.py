@@ -23,10 +23,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from event_capture.ingest.config import DEFAULT_TTL_SECONDS
+
 MODE_OBJECT = "capture-mode.json"
-# How long an instance uses the mode it read before reading it again; a switch reaches every
-# instance within this, plus one read.
-DEFAULT_TTL_SECONDS = 30.0
 # A failed read is tried again this soon, the mode last read staying in force meanwhile.
 RETRY_SECONDS = 5.0
 READ_TIMEOUT_SECONDS = 2.0

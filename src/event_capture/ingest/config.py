@@ -9,8 +9,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from event_capture.ingest.capture_mode import DEFAULT_TTL_SECONDS
 from event_capture.schemas.retention import RETENTION
+
+# How long a capture instance uses the mode it read before reading it again (capture_mode.py):
+# a switch of the cost guard reaches every instance within this, plus one read.
+DEFAULT_TTL_SECONDS = 30.0
 
 
 class ConfigError(ValueError):
