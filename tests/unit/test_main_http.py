@@ -14,6 +14,7 @@ import io
 import json
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from types import ModuleType
 from typing import Any
 
@@ -51,7 +52,13 @@ def function(client: flask.testing.FlaskClient) -> ModuleType:
 
 
 def _log_lines(captured: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in captured.splitlines() if line.startswith("{")]
+    """The log lines, each without its ``time`` (checked here: UTC, RFC 3339, just now)."""
+    lines = [json.loads(line) for line in captured.splitlines() if line.startswith("{")]
+    for line in lines:
+        stamp = datetime.fromisoformat(line.pop("time"))
+        assert stamp.utcoffset() == timedelta(0)
+        assert abs(datetime.now(UTC) - stamp) < timedelta(minutes=5)
+    return lines
 
 
 def _answer(

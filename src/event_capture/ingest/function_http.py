@@ -4,6 +4,7 @@ and the bounded body read (``http_contract.read_body``) on the server's socket."
 import json
 import socket
 import sys
+from datetime import UTC, datetime
 from typing import Any
 
 import flask
@@ -24,8 +25,10 @@ def json_response(status: int, body: dict[str, Any], headers: dict[str, str]) ->
 
 
 def write_log_line(line: dict[str, Any]) -> None:
-    # One line per request on stdout: Cloud Logging parses it into jsonPayload.
-    sys.stdout.write(json.dumps(line, separators=(",", ":")) + "\n")
+    # One line per request on stdout: Cloud Logging parses it into jsonPayload, and takes
+    # "time" as the entry's timestamp (so a day's counts are the function's own clock's).
+    stamped = {"time": datetime.now(UTC).isoformat().replace("+00:00", "Z"), **line}
+    sys.stdout.write(json.dumps(stamped, separators=(",", ":")) + "\n")
 
 
 def read_request_body(
