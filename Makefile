@@ -26,7 +26,7 @@ define write_pth
 	@$(1) -c 'import sysconfig, sys; open(sysconfig.get_paths()["purelib"] + "/event-capture.pth", "w").write("\n".join(sys.argv[1:]) + "\n")' "$(CURDIR)/src" "$(CURDIR)/client/src" "$(CURDIR)"
 endef
 
-.PHONY: backfill-archive help run test check lint typecheck schema-drift fast-test bench schemas setup redis-server chromium replay nightly materialize warehouse plan deploy-venvs clean clean-data
+.PHONY: backfill-archive help run test check lint typecheck schema-drift fast-test bench schemas setup redis-server chromium replay nightly materialize warehouse report plan deploy-venvs clean clean-data
 
 help:
 	@echo "make run        start the local cloud: emulators + capture function on 127.0.0.1:8080"
@@ -34,6 +34,7 @@ help:
 	@echo "make check      ruff + mypy + schema drift"
 	@echo "make fast-test  the tests that need no emulator (pytest -m 'not integration')"
 	@echo "make bench      capture, client, warehouse and fault benchmarks (print figures; not tests)"
+	@echo "make cost       the monthly bill per component (USERS=5000 EVENTS_PER_USER_DAY= REDIS=true COST_ARGS='--compare')"
 	@echo "make fuzz       atheris on parse-and-validate, schemathesis on the function (FUZZ_SECONDS=300 each)"
 	@echo "make schemas    regenerate the tables' JSON and the OpenAPI document from the schemas"
 	@echo "make replay     re-insert dead-lettered rows (same variables as the function)"
@@ -41,6 +42,7 @@ help:
 	@echo "make nightly    run the nightly scheduled queries once on make run's cloud (RUN_DATE=)"
 	@echo "make materialize  load the newest feature snapshot into make run's Redis"
 	@echo "make warehouse  make nightly, then make materialize (REDIS_ENABLED=true make run first)"
+	@echo "make report     the analytics report as one HTML page, REPORT=report.html (PROJECT= for a deployed one)"
 	@echo "make plan       print what pulumi up would create (mocked; STACK=Pulumi.<stack>.yaml)"
 	@echo "make deploy-venvs  create the venvs pulumi up and the policy pack run in"
 	@echo "make clean-data forget the local BigQuery/GCS data of make run"
@@ -134,6 +136,13 @@ bench: setup
 	@$(PY) bench/features_serving.py
 	@$(PY) bench/faults.py
 
+# The bill at list prices; row sizes and the nightly reads are measured on a local cloud the
+# first time (about two minutes) and cached in .localcloud/cost/. `COST_ARGS=--help` lists
+# every assumption and its default.
+.PHONY: cost
+cost: setup
+	@$(PY) -m tools.cost $(if $(USERS),--users $(USERS)) $(if $(EVENTS_PER_USER_DAY),--events-per-user-day $(EVENTS_PER_USER_DAY)) $(if $(filter true,$(REDIS)),--redis) $(COST_ARGS)
+
 # Fuzzing needs its own venv (atheris, schemathesis), so `make test` never installs them.
 FUZZ_VENV := .venv-fuzz
 FUZZ_SECONDS ?= 300
@@ -166,6 +175,12 @@ materialize: $(VENV)/.installed
 	@$(PY) -m tools.materialize
 
 warehouse: nightly materialize
+
+# The analytics report, one self-contained HTML page (tools/report.py): make run's local cloud,
+# or PROJECT=<id> with Application Default Credentials. UNTIL= and DAYS= pick the days.
+REPORT ?= report.html
+report: $(VENV)/.installed
+	@$(PY) -m tools.report --output $(REPORT) $(if $(PROJECT),--project $(PROJECT)) $(if $(UNTIL),--until $(UNTIL)) $(if $(DAYS),--days $(DAYS)) $(REPORT_ARGS)
 
 STACK ?= Pulumi.example.yaml
 plan: $(VENV)/.installed
