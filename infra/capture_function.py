@@ -32,6 +32,8 @@ class CaptureFunctionArgs:
     build: FunctionBuild
     archive_bucket: pulumi.Input[str]
     dead_letter_bucket: pulumi.Input[str]
+    # The cost guard's control bucket (cost_guard.py); None: always streams.
+    capture_mode_bucket: pulumi.Input[str] | None
     runtime_account_email: pulumi.Input[str]
     invoker_member: pulumi.Input[str]
     # REDIS_URL from Secret Manager, when the Redis sink is on (redis_secret.py).
@@ -58,13 +60,16 @@ def pipeline_environment(
     *,
     archive_bucket: pulumi.Input[str],
     dead_letter_bucket: pulumi.Input[str],
+    capture_mode_bucket: pulumi.Input[str] | None,
 ) -> dict[str, pulumi.Input[str]]:
     """The plain variables of every function that runs the capture pipeline (capture and the
     collector; see the README's Configuration table), from the settings.
 
     ``REDIS_URL`` is never one of them: it comes from Secret Manager (``redis_secret``).
     """
+    mode = {"CAPTURE_MODE_BUCKET": capture_mode_bucket} if capture_mode_bucket else {}
     return {
+        **mode,
         "GCP_PROJECT": settings.project,
         "BIGQUERY_ENABLED": str(settings.bigquery_enabled).lower(),
         "BIGQUERY_DATASET": settings.dataset_id,
@@ -86,6 +91,7 @@ def environment(args: CaptureFunctionArgs) -> dict[str, pulumi.Input[str]]:
         args.settings,
         archive_bucket=args.archive_bucket,
         dead_letter_bucket=args.dead_letter_bucket,
+        capture_mode_bucket=args.capture_mode_bucket,
     )
 
 

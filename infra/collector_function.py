@@ -49,6 +49,8 @@ class CollectorFunctionArgs:
     build: FunctionBuild
     archive_bucket: pulumi.Input[str]
     dead_letter_bucket: pulumi.Input[str]
+    # The cost guard's control bucket (cost_guard.py); None: always streams.
+    capture_mode_bucket: pulumi.Input[str] | None
     runtime_account: gcp.serviceaccount.Account
     # Who may call it while it is not public: the app's account, as for capture.
     invoker_member: pulumi.Input[str]
@@ -68,6 +70,7 @@ def collector_environment(args: CollectorFunctionArgs) -> dict[str, pulumi.Input
             args.settings,
             archive_bucket=args.archive_bucket,
             dead_letter_bucket=args.dead_letter_bucket,
+            capture_mode_bucket=args.capture_mode_bucket,
         ),
         **({ALLOWED_ORIGINS_VARIABLE: ",".join(origins)} if origins else {}),
     }

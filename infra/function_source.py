@@ -25,6 +25,7 @@ PACKAGE_SOURCES: dict[str, str] = {
     "event_capture/tables": "src/event_capture/tables",
     "event_capture/warehouse": "src/event_capture/warehouse",
     "event_capture/collector": "src/event_capture/collector",
+    "event_capture/cost_guard": "src/event_capture/cost_guard",
 }
 
 _SUFFIXES = {".py", ".txt", ".json"}
@@ -89,7 +90,19 @@ COLLECTOR = FunctionSource(
         "event_capture/collector",
     ),
 )
-FUNCTIONS = (CAPTURE, FEATURES, MATERIALIZER, COLLECTOR)
+# Switches capture's mode and the scheduled queries, and loads the archive into the event
+# tables: the ingest package for the mode document and the clients, the tables for the names.
+COST_GUARD = FunctionSource(
+    name="cost-guard",
+    entry_point="cost_guard",
+    packages=(
+        "event_capture/schemas",
+        "event_capture/ingest",
+        "event_capture/tables",
+        "event_capture/cost_guard",
+    ),
+)
+FUNCTIONS = (CAPTURE, FEATURES, MATERIALIZER, COLLECTOR, COST_GUARD)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,12 @@ With online features (``redisEnabled``), one account per job of theirs:
 - ``materializer-runtime``: what the materializer runs as (feature tables to Redis).
 - ``materializer-trigger``: what delivers the feature-run notifications to the materializer.
 
+With the cost guard (``costGuardEnabled``):
+
+- ``cost-guard-runtime``: what the cost guard runs as (capture's mode, the queries' switch,
+  the archive's load).
+- ``cost-guard-trigger``: what delivers the budget notifications to the cost guard.
+
 With the collector (``collectorEnabled``):
 
 - ``collector-runtime``: what the collector runs as; it writes what capture writes.
@@ -32,12 +38,19 @@ class ServiceAccountsArgs:
     project: str
     online_features: bool
     collector: bool
+    cost_guard: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
 class FeatureAccounts:
     features: gcp.serviceaccount.Account
     materializer: gcp.serviceaccount.Account
+    trigger: gcp.serviceaccount.Account
+
+
+@dataclass(frozen=True, kw_only=True)
+class GuardAccounts:
+    guard: gcp.serviceaccount.Account
     trigger: gcp.serviceaccount.Account
 
 
@@ -48,6 +61,7 @@ class ServiceAccounts(pulumi.ComponentResource):
     inserter_role: gcp.projects.IAMCustomRole
     features: FeatureAccounts | None
     collector: gcp.serviceaccount.Account | None
+    cost_guard: GuardAccounts | None
 
     def __init__(
         self,
@@ -108,6 +122,20 @@ class ServiceAccounts(pulumi.ComponentResource):
                 description="Runs the collector function: writes what the capture function writes.",
             )
             if args.collector
+            else None
+        )
+        self.cost_guard = (
+            GuardAccounts(
+                guard=account(
+                    "cost-guard-runtime",
+                    description="Runs the cost guard: switches capture to archive-only and back.",
+                ),
+                trigger=account(
+                    "cost-guard-trigger",
+                    description="Delivers budget notifications to the cost guard, only.",
+                ),
+            )
+            if args.cost_guard
             else None
         )
         self.register_outputs(

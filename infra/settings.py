@@ -43,6 +43,17 @@ KEYS = (
     Key("aggregateMinUsers", "5", "k: search aggregates keep rows with at least k distinct users"),
     Key("budgetAmount", "5", "monthly budget, in whole units of `budgetCurrency`"),
     Key("budgetCurrency", "USD", "currency of the billing account"),
+    Key(
+        "costGuardEnabled",
+        "true",
+        "the cost guard: past `costGuardPercent` of the budget, capture goes archive-only and "
+        "the scheduled queries pause until the next budget period (needs both sinks enabled)",
+    ),
+    Key(
+        "costGuardPercent",
+        "100",
+        "share of the budget's actual spend, in percent, at which the cost guard acts",
+    ),
     Key("bigqueryEnabled", "true", "function variable `BIGQUERY_ENABLED`"),
     Key("gcsEnabled", "true", "function variable `GCS_ENABLED`"),
     Key(
@@ -145,6 +156,8 @@ class Settings:
     aggregate_min_users: int
     budget_amount: int
     budget_currency: str
+    cost_guard_enabled: bool
+    cost_guard_percent: int
     bigquery_enabled: bool
     gcs_enabled: bool
     redis_enabled: bool
@@ -287,6 +300,8 @@ def load_settings(values: Mapping[str, str]) -> Settings:
         budget_currency=read.matching(
             "budgetCurrency", re.compile(r"[A-Z]{3}"), "must be an ISO 4217 code"
         ),
+        cost_guard_enabled=read.flag("costGuardEnabled"),
+        cost_guard_percent=read.integer("costGuardPercent", 10, 1000),
         bigquery_enabled=read.flag("bigqueryEnabled"),
         gcs_enabled=read.flag("gcsEnabled"),
         redis_enabled=redis_enabled,
@@ -322,6 +337,9 @@ def load_settings(values: Mapping[str, str]) -> Settings:
             f"{KEY_BY_NAME['bigqueryEnabled'].qualified}, {KEY_BY_NAME['gcsEnabled'].qualified}: "
             "at least one durable sink must be enabled"
         )
+    if settings.cost_guard_enabled and not (settings.bigquery_enabled and settings.gcs_enabled):
+        # Archive-only mode streams nothing and keeps events in the archive alone.
+        raise read.fail("costGuardEnabled", "true needs bigqueryEnabled and gcsEnabled true")
     if settings.analytics_dataset_id == settings.dataset_id:
         raise read.fail("analyticsDatasetId", "must differ from datasetId")
     if settings.function_min_instances > settings.function_max_instances:

@@ -10,13 +10,16 @@ from infra import event_tables
 from infra.access import Access, AccessArgs, account_member
 from infra.apis import enable_apis
 from infra.capture_function import FUNCTION_NAME, CaptureFunction, CaptureFunctionArgs
+from infra.capture_log_sink import CaptureLogSink, CaptureLogSinkArgs
 from infra.collector_function import CollectorFunction, CollectorFunctionArgs
+from infra.cost_guard import CostGuard, CostGuardArgs
 from infra.event_buckets import EventBuckets, EventBucketsArgs
 from infra.event_tables import EventTables, EventTablesArgs
 from infra.function_build import FunctionBuild, build_repository
 from infra.function_source import (
     CAPTURE,
     COLLECTOR,
+    COST_GUARD,
     FEATURES,
     MATERIALIZER,
     REPO_ROOT,
@@ -27,6 +30,7 @@ from infra.monitoring.budget import BudgetAlerts, BudgetAlertsArgs
 from infra.monitoring.channels import email_channels
 from infra.monitoring.dashboard import capture_dashboard
 from infra.monitoring.log_metrics import LogMetrics, LogMetricsArgs
+from infra.monitoring.quota_alerts import quota_alert_specs
 from infra.monitoring.warehouse_alerts import warehouse_alerts
 from infra.online_features import OnlineFeatures, OnlineFeaturesArgs
 from infra.redis_secret import RedisSecret, RedisSecretArgs
@@ -59,6 +63,9 @@ class StackOutputs:
     features_url: pulumi.Output[str] | None
     # The collector only (collectorEnabled).
     collector_url: pulumi.Output[str] | None
+    # The cost guard only (costGuardEnabled): what tools/cost_guard.py needs.
+    capture_control_bucket: pulumi.Output[str] | None = None
+    scheduled_queries: pulumi.Output[str] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The stack outputs by their exported names; a part the stack lacks has none."""
@@ -75,6 +82,8 @@ class StackOutputs:
             "warehouseServiceAccount": self.warehouse_account,
             "featuresUrl": self.features_url,
             "collectorUrl": self.collector_url,
+            "captureControlBucket": self.capture_control_bucket,
+            "scheduledQueries": self.scheduled_queries,
         }
         return {name: value for name, value in outputs.items() if value is not None}
 
@@ -131,6 +140,7 @@ def build_stack(settings: Settings, source_root: Path = REPO_ROOT) -> StackOutpu
             project=project,
             online_features=settings.redis_enabled,
             collector=settings.collector_enabled,
+            cost_guard=settings.cost_guard_enabled,
         ),
         apis=apis,
     )
@@ -208,6 +218,50 @@ def build_stack(settings: Settings, source_root: Path = REPO_ROOT) -> StackOutpu
         ),
         apis=apis,
     )
+    channels = email_channels(
+        project=project, emails=settings.alert_emails, opts=pulumi.ResourceOptions(depends_on=apis)
+    )
+    budget = BudgetAlerts(
+        "cost",
+        BudgetAlertsArgs(
+            project=project,
+            billing_account=settings.billing_account,
+            amount=settings.budget_amount,
+            currency=settings.budget_currency,
+            channels=channels,
+            labels=LABELS,
+        ),
+        apis=apis,
+    )
+    guard: CostGuard | None = None
+    if accounts.cost_guard is not None:
+        guard = CostGuard(
+            "guard",
+            CostGuardArgs(
+                settings=settings,
+                build=build,
+                source=build_source_archive(COST_GUARD, source_root),
+                accounts=accounts.cost_guard,
+                budget_topic=budget.topic,
+                archive_bucket=buckets.archive,
+                event_tables=tables.tables,
+                inserter_role=accounts.inserter_role,
+                scheduled_queries=scheduled.configs,
+                mode_readers={
+                    CAPTURE.name: account_member(accounts.runtime),
+                    **(
+                        {COLLECTOR.name: account_member(accounts.collector)}
+                        if accounts.collector
+                        else {}
+                    ),
+                },
+                build_grants=access.grants,
+                labels=LABELS,
+            ),
+            apis=apis,
+        )
+    mode_bucket = guard.control_bucket.name if guard else None
+    mode_grants = guard.reader_grants if guard else []
     function = CaptureFunction(
         "capture-function",
         CaptureFunctionArgs(
@@ -216,11 +270,13 @@ def build_stack(settings: Settings, source_root: Path = REPO_ROOT) -> StackOutpu
             build=build,
             archive_bucket=buckets.archive.name,
             dead_letter_bucket=buckets.dead_letter.name,
+            capture_mode_bucket=mode_bucket,
             runtime_account_email=accounts.runtime.email,
             invoker_member=invoker,
             redis_url=redis_secret.variable() if redis_secret else None,
             grants=[
                 *access.grants,
+                *mode_grants,
                 *([redis_secret.grants[CAPTURE.name]] if redis_secret else []),
             ],
             labels=LABELS,
@@ -237,11 +293,13 @@ def build_stack(settings: Settings, source_root: Path = REPO_ROOT) -> StackOutpu
                 build=build,
                 archive_bucket=buckets.archive.name,
                 dead_letter_bucket=buckets.dead_letter.name,
+                capture_mode_bucket=mode_bucket,
                 runtime_account=accounts.collector,
                 invoker_member=invoker,
                 redis_url=redis_secret.variable() if redis_secret else None,
                 grants=[
                     *access.grants,
+                    *mode_grants,
                     *([redis_secret.grants[COLLECTOR.name]] if redis_secret else []),
                 ],
                 labels=LABELS,
@@ -251,33 +309,43 @@ def build_stack(settings: Settings, source_root: Path = REPO_ROOT) -> StackOutpu
     # Every function that runs the capture pipeline feeds the same metrics, alerts and charts.
     pipeline_services = (FUNCTION_NAME, *([COLLECTOR.name] if collector else []))
 
-    channels = email_channels(
-        project=project, emails=settings.alert_emails, opts=pulumi.ResourceOptions(depends_on=apis)
-    )
-    budget = BudgetAlerts(
-        "cost",
-        BudgetAlertsArgs(
-            project=project,
-            billing_account=settings.billing_account,
-            amount=settings.budget_amount,
-            currency=settings.budget_currency,
-            channels=channels,
-            labels=LABELS,
-        ),
-        apis=apis,
-    )
     log_metrics = LogMetrics(
         "log-metrics",
         LogMetricsArgs(
-            project=project, services=pipeline_services, online_features=settings.redis_enabled
+            project=project,
+            services=pipeline_services,
+            online_features=settings.redis_enabled,
+            cost_guard=guard is not None,
         ),
         apis=apis,
     )
     metrics = list(log_metrics.metrics.values())
+    # The analytics report's capture health (make report): the same request lines, in BigQuery.
+    CaptureLogSink(
+        "capture-log-sink",
+        CaptureLogSinkArgs(
+            project=project,
+            location=settings.dataset_location,
+            services=pipeline_services,
+            deletion_protection=settings.deletion_protection,
+            labels=LABELS,
+        ),
+        apis=apis,
+    )
     AlertPolicies(
         "alerts",
         AlertPoliciesArgs(
-            project=project, services=pipeline_services, channels=channels, metrics=metrics
+            project=project,
+            services=pipeline_services,
+            channels=channels,
+            metrics=metrics,
+            extra=tuple(
+                quota_alert_specs(
+                    location=settings.dataset_location,
+                    services=pipeline_services,
+                    cost_guard=guard is not None,
+                )
+            ),
         ),
     )
     warehouse_alerts(
@@ -303,4 +371,6 @@ def build_stack(settings: Settings, source_root: Path = REPO_ROOT) -> StackOutpu
         warehouse_account=scheduled.account.email,
         features_url=online.url if online else None,
         collector_url=collector.url if collector else None,
+        capture_control_bucket=guard.control_bucket.name if guard else None,
+        scheduled_queries=guard.scheduled_queries if guard else None,
     )

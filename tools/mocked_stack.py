@@ -95,6 +95,18 @@ def _computed(args: MockResourceArgs, project: str) -> tuple[str, dict[str, Any]
         case "gcp:projects/iAMCustomRole:IAMCustomRole":
             role = f"projects/{project}/roles/{inputs['roleId']}"
             return role, {"name": role}
+        case "gcp:bigquery/dataTransferConfig:DataTransferConfig":
+            # Google names a config by the project's number and a generated id.
+            config = (
+                f"projects/{MOCK_PROJECT_NUMBER}/locations/{inputs['location']}"
+                f"/transferConfigs/{suffix}"
+            )
+            return config, {"name": config}
+        case "gcp:logging/projectSink:ProjectSink":
+            # A unique writer identity: a Google-managed account of Logging's, per sink.
+            agent = f"service-{MOCK_PROJECT_NUMBER}@gcp-sa-logging.iam.gserviceaccount.com"
+            writer = f"serviceAccount:{agent}"
+            return f"projects/{project}/sinks/{inputs['name']}", {"writerIdentity": writer}
         case "gcp:secretmanager/secret:Secret":
             secret = f"projects/{project}/secrets/{inputs['secretId']}"
             return secret, {"name": secret}

@@ -138,6 +138,8 @@ class AlertPoliciesArgs:
     channels: list[gcp.monitoring.NotificationChannel]
     # The log-based metrics the policies read; they must exist before a policy can refer to them.
     metrics: list[gcp.logging.Metric]
+    # Policies beyond the pipeline's own (quota_alerts.py).
+    extra: tuple[AlertSpec, ...] = ()
 
 
 class AlertPolicies(pulumi.ComponentResource):
@@ -171,6 +173,6 @@ class AlertPolicies(pulumi.ComponentResource):
                 alert_strategy=gcp.monitoring.AlertPolicyAlertStrategyArgs(auto_close="1800s"),
                 opts=child,
             )
-            for spec in alert_specs(args.services)
+            for spec in [*alert_specs(args.services), *args.extra]
         }
         self.register_outputs({"policies": list(self.policies)})

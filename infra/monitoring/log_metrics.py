@@ -12,6 +12,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from event_capture.collector import log_fields as collector_log
+from event_capture.cost_guard import log_fields as guard_log
 from event_capture.features.log_fields import (
     FEATURES_MESSAGE,
     MATERIALIZE_MESSAGE,
@@ -19,7 +20,7 @@ from event_capture.features.log_fields import (
 )
 from event_capture.ingest import log_fields as log
 from infra.apis import after
-from infra.function_source import CAPTURE, COLLECTOR, FEATURES, MATERIALIZER
+from infra.function_source import CAPTURE, COLLECTOR, COST_GUARD, FEATURES, MATERIALIZER
 
 LOG_METRIC_PREFIX = "logging.googleapis.com/user/"
 # The message of each pipeline function's request line: the collector's line holds the
@@ -116,6 +117,8 @@ class LogMetricsArgs:
     services: tuple[str, ...]
     # With the online features: their request and load lines get metrics of their own.
     online_features: bool = False
+    # With the cost guard: its switches.
+    cost_guard: bool = False
 
 
 def metric_type(name: str) -> str:
@@ -217,11 +220,40 @@ class LogMetrics(pulumi.ComponentResource):
                 label_description="open or half_open",
                 opts=child,
             )
+        # BigQuery's own quota metrics reach Monitoring hours late; the insert answers do not.
+        self.metrics[QUOTA_EXCEEDED] = gcp.logging.Metric(
+            QUOTA_EXCEEDED,
+            project=project,
+            name=QUOTA_EXCEEDED,
+            description="Requests whose BigQuery inserts were refused with quotaExceeded.",
+            filter=f"{base} AND jsonPayload.{log.BIGQUERY_ERROR_REASONS}.quotaExceeded>0",
+            metric_descriptor=gcp.logging.MetricMetricDescriptorArgs(
+                metric_kind="DELTA", value_type="INT64", unit="1"
+            ),
+            opts=child,
+        )
+        if args.cost_guard:
+            self.metrics[GUARD_SWITCHES] = _labelled_count(
+                GUARD_SWITCHES,
+                project=project,
+                description="Cost guard switches of capture, by action (trip, resume).",
+                base_filter=(
+                    f"{log_service_filter((COST_GUARD.name,))} "
+                    f'AND jsonPayload.message="{guard_log.GUARD_MESSAGE}"'
+                ),
+                field=f"jsonPayload.{guard_log.ACTION}",
+                label=guard_log.ACTION,
+                values=guard_log.SWITCHING_ACTIONS,
+                label_description=", ".join(guard_log.SWITCHING_ACTIONS),
+                opts=child,
+            )
         if args.online_features:
             self.metrics.update(_online_feature_metrics(project, child))
         self.register_outputs({"metrics": list(self.metrics)})
 
 
+QUOTA_EXCEEDED = "capture_bigquery_quota_exceeded"
+GUARD_SWITCHES = "cost_guard_switches"
 FEATURES_LATENCY = "features_latency"
 FEATURES_UNAVAILABLE = "features_unavailable"
 MATERIALIZER_RUNS = "materializer_runs"

@@ -58,6 +58,12 @@ PROJECT_GRANTS = frozenset(
 # A job reads only what its account may read (tables are granted one by one); what the role
 # does allow is queries billed to the project.
 PROJECT_ONLY_ROLES = frozenset({"roles/bigquery.jobUser"})
+# Scheduled queries (transfer configs) have no IAM of their own either: a custom role holding
+# only these may be granted on the project too (the cost guard pauses the queries).
+PROJECT_ONLY_PERMISSIONS = frozenset({"bigquery.transfers.update"})
+# What the stack's custom roles may hold: insertAll on a table, and that switch.
+CUSTOM_ROLE_PERMISSIONS = frozenset({"bigquery.tables.updateData"}) | PROJECT_ONLY_PERMISSIONS
+CUSTOM_ROLE = "gcp:projects/iAMCustomRole:IAMCustomRole"
 SECRET_MANAGER_ROLES = "roles/secretmanager."  # noqa: S105 - a role prefix
 # A variable of these names, or one whose name says it holds a secret, belongs in Secret
 # Manager (secretEnvironmentVariables), never in a function's plain environment, which anyone
@@ -275,6 +281,15 @@ def secret_access_is_per_secret(resource_type: str, props: Props) -> list[str]:
     return []
 
 
+def custom_roles_are_narrow(resource_type: str, props: Props) -> list[str]:
+    if resource_type != CUSTOM_ROLE:
+        return []
+    extra = set(props.get("permissions") or []) - CUSTOM_ROLE_PERMISSIONS
+    if extra:
+        return [f"custom role {props.get('roleId')} holds {', '.join(sorted(extra))}"]
+    return []
+
+
 def no_service_account_keys(resource_type: str, props: Props) -> list[str]:
     if resource_type == SERVICE_ACCOUNT_KEY:
         return ["creates a service account key: use impersonation or attached accounts"]
@@ -313,6 +328,11 @@ RESOURCE_RULES = (
     ),
     ResourceRule("no-service-account-keys", "No service account keys.", no_service_account_keys),
     ResourceRule(
+        "custom-roles-are-narrow",
+        "Custom roles hold only insertAll on a table and the scheduled-query switch.",
+        custom_roles_are_narrow,
+    ),
+    ResourceRule(
         "functions-keep-secrets-in-secret-manager",
         "No function has a secret (by name, Pulumi secret or URL credentials) as a plain "
         "environment variable.",
@@ -343,10 +363,16 @@ def runtime_accounts_have_no_project_grants(
     project, except for the roles that exist nowhere else (``PROJECT_ONLY_ROLES``)."""
     resources = list(resources)
     runtime_members = _runtime_accounts(resources)
+    project_only = PROJECT_ONLY_ROLES | {
+        f"projects/{props.get('project')}/roles/{props.get('roleId')}"
+        for resource_type, props in resources
+        if resource_type == CUSTOM_ROLE
+        and set(props.get("permissions") or []) <= PROJECT_ONLY_PERMISSIONS
+    }
     return [
         f"{props.get('role')} is granted project-wide to {member}, a function's runtime account"
         for resource_type, props in resources
-        if resource_type in PROJECT_GRANTS and props.get("role") not in PROJECT_ONLY_ROLES
+        if resource_type in PROJECT_GRANTS and props.get("role") not in project_only
         for member in _members(props)
         if member in runtime_members
     ]
@@ -428,7 +454,7 @@ STACK_RULES = (
     StackRule(
         "runtime-accounts-have-no-project-grants",
         "A function's runtime account is never granted a role on the project, except BigQuery's "
-        "jobUser, which exists only there.",
+        "jobUser and a custom role of scheduled-query updates, which exist only there.",
         runtime_accounts_have_no_project_grants,
     ),
     StackRule(

@@ -4,17 +4,37 @@ import json
 import re
 from typing import Any
 
+from google.api_core import exceptions as gexc
+
+from event_capture.cost_guard.decision import Action
+from event_capture.cost_guard.guard import Outcome
+from event_capture.cost_guard.log_fields import GUARD_MESSAGE
 from event_capture.ingest import log_fields
+from event_capture.ingest.capture_mode import CaptureMode
 from event_capture.ingest.circuit import CircuitBreaker
+from event_capture.ingest.pipeline import CapturePipeline
+from infra.monitoring.log_metrics import GUARD_SWITCHES, QUOTA_EXCEEDED
 from infra.monitoring.warehouse_alerts import POLICIES as WAREHOUSE_POLICIES
 from tests.infra.conftest import REQUIRED_CONFIG
-from tests.unit.test_pipeline import Fakes, mixed_batch
+from tests.unit.test_bigquery_sink import api_error, harness
+from tests.unit.test_pipeline import (
+    REQUEST_ID,
+    FakeArchive,
+    FakeDeadLetter,
+    FakeRedis,
+    R,
+    mixed_batch,
+)
 from tools.mocked_stack import MOCK_PROJECT_NUMBER, MockedStack
 
 EMAILS = json.loads(REQUIRED_CONFIG["event-capture:alertEmails"])
 USER_METRIC = re.compile(r"logging\.googleapis\.com/user/(\w+)")
 PROMQL_METRIC = re.compile(r"logging_googleapis_com:user_(\w+?)_(?:sum|count|bucket)\b")
 PAYLOAD_FIELD = re.compile(r"jsonPayload\.([\w.]+)")
+# BigQuery's reason for a refusal on the streaming quota (errors[0].reason of its answer).
+QUOTA_REASON = "quotaExceeded"
+# The metrics that read the cost guard's line, not the capture pipeline's.
+GUARD_METRICS = {GUARD_SWITCHES}
 
 
 def channel_ids(stack: MockedStack) -> set[str]:
@@ -58,10 +78,25 @@ def test_budget_notifies_every_channel_and_publishes_to_its_topic(stack: MockedS
     assert publisher.get("member").endswith("@system.gserviceaccount.com")
 
 
-def real_log_line() -> dict[str, Any]:
-    """The pipeline's own log line for a request where BigQuery fails and rows are dead-lettered,
-    with a circuit breaker per backend as the deployed function has."""
-    breakers = {
+def quota_refused_pipeline(breakers: dict[str, CircuitBreaker]) -> CapturePipeline:
+    """The pipeline on the real BigQuery sink, every insert refused for the streaming quota
+    (retried until the sink's deadline, then dead-lettered), the other sinks fakes."""
+    refused = api_error(gexc.Forbidden, "quota", errors=[{"reason": QUOTA_REASON}])
+    journal: list[str] = []
+    return CapturePipeline(
+        bigquery=harness(then=refused, deadline=5.0).sink,
+        dead_letter=FakeDeadLetter(journal),
+        archive=FakeArchive(journal),
+        redis=FakeRedis(journal),
+        clock=lambda: R,
+        request_id=lambda: REQUEST_ID,
+        breakers=breakers,
+    )
+
+
+def backend_breakers() -> dict[str, CircuitBreaker]:
+    """A circuit breaker per backend, as the deployed function has."""
+    return {
         backend: CircuitBreaker(failure_threshold=3, cooldown_seconds=30)
         for backend in (
             log_fields.BACKEND_BIGQUERY,
@@ -69,9 +104,21 @@ def real_log_line() -> dict[str, Any]:
             log_fields.BACKEND_REDIS,
         )
     }
-    result = Fakes(bq_fails=lambda row: True, breakers=breakers).handle(mixed_batch())
+
+
+def real_log_line() -> dict[str, Any]:
+    """The pipeline's own log line for a request where BigQuery refuses every insert for quota
+    and the rows are dead-lettered."""
+    result = quota_refused_pipeline(backend_breakers()).handle(mixed_batch(), True)
     assert result.log["events_dead_lettered"] > 0
+    assert result.log[log_fields.BIGQUERY_ERROR_REASONS][QUOTA_REASON] > 0
     return result.log
+
+
+def guard_log_line() -> dict[str, Any]:
+    """The cost guard's line for a switch to archive-only (functions/cost-guard/main.py)."""
+    outcome = Outcome(Action.TRIP, "spent 100% of the budget", CaptureMode.ARCHIVE_ONLY)
+    return {"severity": "WARNING", "message": GUARD_MESSAGE, **outcome.as_dict()}
 
 
 def field_exists(line: dict[str, Any], path: str) -> bool:
@@ -84,11 +131,12 @@ def field_exists(line: dict[str, Any], path: str) -> bool:
 
 
 def test_every_log_metric_reads_fields_the_function_actually_logs(stack: MockedStack) -> None:
-    line = real_log_line()
+    lines = {False: real_log_line(), True: guard_log_line()}
     metrics = stack.of_type("gcp:logging/metric:Metric")
 
     assert len(metrics) >= 4
     for metric in metrics:
+        line = lines[metric.name in GUARD_METRICS]
         extractors = (metric.get("labelExtractors") or {}).values()
         text = " ".join([metric.get("filter"), metric.get("valueExtractor") or "", *extractors])
         fields = PAYLOAD_FIELD.findall(text)
@@ -101,6 +149,8 @@ def test_every_log_metric_reads_fields_the_function_actually_logs(stack: MockedS
         "capture_events_rejected",
         "capture_events_dead_lettered",
         "capture_bigquery_failed_rows",
+        QUOTA_EXCEEDED,
+        *GUARD_METRICS,
     } <= names
 
 
@@ -123,7 +173,16 @@ def test_alert_policies_cover_inserts_dead_letters_and_5xx_and_notify_everyone(
     }
     metric_names = {m.get("name") for m in stack.of_type("gcp:logging/metric:Metric")}
 
-    assert set(policies) == {"bigquery-insert-failures", "dead-letters-growing", "function-5xx"}
+    assert set(policies) == {
+        "bigquery-insert-failures",
+        "dead-letters-growing",
+        "function-5xx",
+        # infra/monitoring/quota_alerts.py: tests/infra/test_cost_guard_stack.py
+        "streaming-rows-near-quota",
+        "streaming-bytes-near-quota",
+        "streaming-quota-exceeded",
+        "cost-guard-switched",
+    }
     for policy in policies.values():
         assert set(policy.get("notificationChannels")) == channel_ids(stack), policy.name
         condition = policy.get("conditions")[0]["conditionThreshold"]

@@ -13,7 +13,6 @@ from event_capture.collector.auth import WriteKeys
 from event_capture.collector.config import load_collector_config
 from event_capture.collector.handler import Collector, CollectorRequest
 from event_capture.ingest import log_fields
-from event_capture.ingest.circuit import CircuitBreaker
 from infra.collector_function import (
     ALLOWED_ORIGINS_VARIABLE,
     WEBHOOK_SECRETS_SECRET,
@@ -21,7 +20,7 @@ from infra.collector_function import (
     WRITE_KEYS_SECRET,
     WRITE_KEYS_VARIABLE,
 )
-from infra.function_source import COLLECTOR, build_source_archive
+from infra.function_source import COLLECTOR, COST_GUARD, build_source_archive
 from infra.policy.rules import PUBLIC_MEMBERS, resource_violations, stack_violations
 from infra.redis_secret import SECRET_ID as REDIS_SECRET
 from infra.settings import SettingsError
@@ -34,18 +33,24 @@ from tests.infra.conftest import (
     WITH_EVERYTHING,
     WRITE_KEYS,
 )
-from tests.infra.test_budget_and_monitoring import PAYLOAD_FIELD, field_exists
+from tests.infra.test_budget_and_monitoring import (
+    GUARD_METRICS,
+    PAYLOAD_FIELD,
+    backend_breakers,
+    field_exists,
+    quota_refused_pipeline,
+)
 from tests.infra.test_online_features import SECRET_GRANT, grants_to
 from tests.infra.test_stack_security import INVOKER, grants
 from tests.unit import collector_calls as calls
 from tests.unit.event_factory import RECEIVED_AT
-from tests.unit.test_pipeline import Fakes
 from tools.mocked_stack import MOCK_PROJECT_NUMBER, MockedResource, MockedStack, run_mocked
 from tools.plan import describe
 from tools.plan import main as plan
 
 CAPTURE_RUNTIME = f"capture-runtime@{PROJECT}.iam.gserviceaccount.com"
 COLLECTOR_RUNTIME = f"collector-runtime@{PROJECT}.iam.gserviceaccount.com"
+GUARD_TRIGGER = f"serviceAccount:cost-guard-trigger@{PROJECT}.iam.gserviceaccount.com"
 ACCESSOR = "roles/secretmanager.secretAccessor"
 RUN_MEMBER = "gcp:cloudrunv2/serviceIamMember:ServiceIamMember"
 FUNCTION = "gcp:cloudfunctionsv2/function:Function"
@@ -273,10 +278,13 @@ def test_the_collector_may_write_exactly_what_capture_may_write(
     assert {(g.type, g.get("role")) for g in collector_grants if g.type != SECRET_GRANT} == {
         ("gcp:bigquery/iamMember:IamMember", f"projects/{PROJECT}/roles/eventCaptureInserter"),
         ("gcp:storage/bucketIAMMember:BucketIAMMember", "roles/storage.objectCreator"),
+        # Capture's mode, which the cost guard writes (tests/infra/test_cost_guard_stack.py).
+        ("gcp:storage/bucketIAMMember:BucketIAMMember", "roles/storage.objectViewer"),
     }
-    assert {g.get("bucket") for g in collector_grants if "storage" in g.type} == {
-        stack.outputs["archiveBucket"],
-        stack.outputs["deadLetterBucket"],
+    assert {(g.get("role"), g.get("bucket")) for g in collector_grants if "storage" in g.type} == {
+        ("roles/storage.objectCreator", stack.outputs["archiveBucket"]),
+        ("roles/storage.objectCreator", stack.outputs["deadLetterBucket"]),
+        ("roles/storage.objectViewer", stack.outputs["captureControlBucket"]),
     }
 
 
@@ -342,6 +350,7 @@ def test_private_only_the_apps_account_may_call_it(stack_with_collector: MockedS
     assert invoker_grants(stack_with_collector) == [
         ("invoker-calls-capture", "capture", INVOKER),
         ("invoker-calls-collector", "collector", INVOKER),
+        ("trigger-calls-cost-guard", COST_GUARD.name, GUARD_TRIGGER),
     ]
     assert public_grants(stack_with_collector) == []
 
@@ -364,6 +373,7 @@ def test_public_anyone_may_call_the_collector_and_nothing_else_is_public(
     assert [g for g in invoker_grants(stack) if g[1] != "features" and g[1] != "materializer"] == [
         ("anyone-calls-collector", "collector", "allUsers"),
         ("invoker-calls-capture", "capture", INVOKER),
+        ("trigger-calls-cost-guard", COST_GUARD.name, GUARD_TRIGGER),
     ]
 
 
@@ -493,17 +503,9 @@ def test_make_plan_shows_the_public_collector_without_its_keys(
 
 
 def collector_log_line() -> dict[str, Any]:
-    """The collector's own log line for a batch whose rows BigQuery refuses (dead-lettered),
-    with a circuit breaker per backend as the deployed function has."""
-    breakers = {
-        backend: CircuitBreaker(failure_threshold=3, cooldown_seconds=30)
-        for backend in (
-            log_fields.BACKEND_BIGQUERY,
-            log_fields.BACKEND_GCS,
-            log_fields.BACKEND_REDIS,
-        )
-    }
-    pipeline = Fakes(bq_fails=lambda row: True, breakers=breakers).pipeline
+    """The collector's own log line for a batch whose rows BigQuery refuses for quota
+    (dead-lettered), with a circuit breaker per backend as the deployed function has."""
+    pipeline = quota_refused_pipeline(backend_breakers())
     collector = Collector(
         pipeline=pipeline,
         write_keys=WriteKeys.parse(",".join(WRITE_KEYS)),
@@ -533,6 +535,9 @@ def test_every_metric_reads_the_collectors_line_as_it_reads_captures(
 ) -> None:
     line = collector_log_line()
     metrics = stack_with_collector.of_type("gcp:logging/metric:Metric")
+    # The cost guard's switches are counted on its own line: tests/infra/test_budget_and_monitoring.
+    assert {m.name for m in metrics if m.name in GUARD_METRICS} == GUARD_METRICS
+    metrics = [m for m in metrics if m.name not in GUARD_METRICS]
 
     assert len(metrics) >= 4
     for metric in metrics:

@@ -59,8 +59,10 @@ def test_every_component_is_found() -> None:
         "OnlineFeatures",
         "RedisSecret",
         "CollectorFunction",
+        "CostGuard",
+        "CaptureLogSink",
     }
-    assert len(COMPONENTS) == 13
+    assert len(COMPONENTS) == 15
 
 
 @pytest.mark.parametrize("component", COMPONENTS, ids=lambda cls: cls.__name__)

@@ -15,6 +15,7 @@ from infra.collector_function import WEBHOOK_SECRETS_VARIABLE, WRITE_KEYS_VARIAB
 from infra.function_source import (
     CAPTURE,
     COLLECTOR,
+    COST_GUARD,
     FEATURES,
     FUNCTIONS,
     MATERIALIZER,
@@ -78,6 +79,15 @@ def names(function: FunctionSource) -> set[str]:
             {
                 "event_capture/features/materialize.py",
                 "event_capture/warehouse/catalog.py",
+                "event_capture/tables/orders.json",
+            },
+        ),
+        (
+            COST_GUARD,
+            {
+                "event_capture/cost_guard/guard.py",
+                "event_capture/cost_guard/scheduled_queries.py",
+                "event_capture/ingest/capture_mode.py",
                 "event_capture/tables/orders.json",
             },
         ),
@@ -186,16 +196,46 @@ def _touch(root: Path, relative: str) -> None:
 @pytest.mark.parametrize(
     ("changed", "changes", "keeps"),
     [
-        ("functions/capture/main.py", {CAPTURE}, {FEATURES, MATERIALIZER, COLLECTOR}),
-        ("functions/features/main.py", {FEATURES}, {CAPTURE, MATERIALIZER, COLLECTOR}),
-        ("functions/collector/main.py", {COLLECTOR}, {CAPTURE, FEATURES, MATERIALIZER}),
-        ("src/event_capture/collector/mapping.py", {COLLECTOR}, {CAPTURE, FEATURES, MATERIALIZER}),
+        (
+            "functions/capture/main.py",
+            {CAPTURE},
+            {FEATURES, MATERIALIZER, COLLECTOR, COST_GUARD},
+        ),
+        (
+            "functions/features/main.py",
+            {FEATURES},
+            {CAPTURE, MATERIALIZER, COLLECTOR, COST_GUARD},
+        ),
+        (
+            "functions/collector/main.py",
+            {COLLECTOR},
+            {CAPTURE, FEATURES, MATERIALIZER, COST_GUARD},
+        ),
+        (
+            "functions/cost-guard/main.py",
+            {COST_GUARD},
+            {CAPTURE, FEATURES, MATERIALIZER, COLLECTOR},
+        ),
+        (
+            "src/event_capture/collector/mapping.py",
+            {COLLECTOR},
+            {CAPTURE, FEATURES, MATERIALIZER, COST_GUARD},
+        ),
+        (
+            "src/event_capture/cost_guard/guard.py",
+            {COST_GUARD},
+            {CAPTURE, FEATURES, MATERIALIZER, COLLECTOR},
+        ),
         ("src/event_capture/ingest/pipeline.py", set(FUNCTIONS), set()),
         ("client/src/event_capture/schemas/order.py", set(FUNCTIONS), set()),
-        ("src/event_capture/warehouse/catalog.py", {MATERIALIZER}, {CAPTURE, FEATURES, COLLECTOR}),
+        (
+            "src/event_capture/warehouse/catalog.py",
+            {MATERIALIZER},
+            {CAPTURE, FEATURES, COLLECTOR, COST_GUARD},
+        ),
         (
             "src/event_capture/tables/definitions.py",
-            {CAPTURE, MATERIALIZER, COLLECTOR},
+            {CAPTURE, MATERIALIZER, COLLECTOR, COST_GUARD},
             {FEATURES},
         ),
     ],

@@ -4,7 +4,7 @@ materializer, their accounts, grants and trigger; and none of it without ``redis
 import pytest
 
 from event_capture.warehouse.catalog import FEATURE_TABLES, USER_RECOMMENDATIONS
-from infra.function_source import CAPTURE, FEATURES, MATERIALIZER, FunctionSource
+from infra.function_source import CAPTURE, COST_GUARD, FEATURES, MATERIALIZER, FunctionSource
 from infra.redis_secret import SECRET_ID, VARIABLE
 from tests.infra.conftest import PROJECT, REDIS_URL, WITH_REDIS
 from tests.infra.test_stack_security import INVOKER, grants
@@ -15,6 +15,7 @@ CAPTURE_RUNTIME = f"capture-runtime@{PROJECT}.iam.gserviceaccount.com"
 FEATURES_RUNTIME = f"features-runtime@{PROJECT}.iam.gserviceaccount.com"
 MATERIALIZER_RUNTIME = f"materializer-runtime@{PROJECT}.iam.gserviceaccount.com"
 TRIGGER = f"materializer-trigger@{PROJECT}.iam.gserviceaccount.com"
+GUARD_TRIGGER = f"cost-guard-trigger@{PROJECT}.iam.gserviceaccount.com"
 TRANSFER_AGENT = (
     f"serviceAccount:service-{MOCK_PROJECT_NUMBER}@gcp-sa-bigquerydatatransfer"
     ".iam.gserviceaccount.com"
@@ -131,6 +132,7 @@ def test_only_the_apps_account_may_call_the_features_function_and_only_the_trigg
 
     assert sorted((g.get("name"), g.get("member")) for g in invokers) == [
         ("capture", INVOKER),
+        (COST_GUARD.name, f"serviceAccount:{GUARD_TRIGGER}"),
         ("features", INVOKER),
         ("materializer", f"serviceAccount:{TRIGGER}"),
     ]
@@ -214,16 +216,23 @@ def test_user_recommendations_is_the_feature_query_that_runs_last() -> None:
     ]
 
 
-def test_pubsub_may_sign_as_the_trigger_account_and_as_nothing_else(
+def test_pubsub_may_sign_as_the_trigger_accounts_and_as_nothing_else(
     stack_with_redis: MockedStack,
 ) -> None:
     agent = f"serviceAccount:service-{MOCK_PROJECT_NUMBER}@gcp-sa-pubsub.iam.gserviceaccount.com"
 
-    assert [
+    # The materializer's trigger, and the cost guard's (tests/infra/test_cost_guard_stack.py).
+    assert sorted(
         (g.get("serviceAccountId"), g.get("role"))
         for g in grants(stack_with_redis)
         if g.get("member") == agent
-    ] == [(f"projects/{PROJECT}/serviceAccounts/{TRIGGER}", "roles/iam.serviceAccountTokenCreator")]
+    ) == [
+        (
+            f"projects/{PROJECT}/serviceAccounts/{account}",
+            "roles/iam.serviceAccountTokenCreator",
+        )
+        for account in (GUARD_TRIGGER, TRIGGER)
+    ]
 
 
 def test_the_features_url_is_a_stack_output(
@@ -250,7 +259,8 @@ def test_without_redis_there_is_no_secret_no_features_function_and_no_materializ
 
     assert [r.name for r in stack.resources if r.type in ONLINE_ONLY] == []
     functions = stack.of_type("gcp:cloudfunctionsv2/function:Function")
-    assert [f.name for f in functions] == ["capture"]
+    # The cost guard is on by default and independent of Redis.
+    assert sorted(f.name for f in functions) == ["capture", COST_GUARD.name]
     assert stack.named("capture").get("serviceConfig.secretEnvironmentVariables") is None
     names = {r.name for r in stack.resources}
     assert not names & {"features-runtime", "materializer-runtime", "materializer-trigger"}

@@ -98,6 +98,8 @@ def test_settings_reach_the_function_as_its_environment(stack: MockedStack) -> N
         "THREADS": "8",
         # The 60 s timeout less 15 s for reading the body and answering.
         "REQUEST_DEADLINE_SECONDS": "45",
+        # The cost guard is on by default: capture reads its mode there.
+        "CAPTURE_MODE_BUCKET": stack.outputs["captureControlBucket"],
     }
     service = stack.named("capture").inputs["serviceConfig"]
     assert (service["maxInstanceCount"], service["minInstanceCount"]) == (3, 0)

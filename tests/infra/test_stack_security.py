@@ -17,6 +17,7 @@ from tools.mocked_stack import MockedResource, MockedStack
 
 RUNTIME = f"serviceAccount:capture-runtime@{PROJECT}.iam.gserviceaccount.com"
 INVOKER = f"serviceAccount:capture-invoker@{PROJECT}.iam.gserviceaccount.com"
+GUARD_TRIGGER = f"serviceAccount:cost-guard-trigger@{PROJECT}.iam.gserviceaccount.com"
 IAM_TYPES_PREFIXES = ("IAMMember", "IamMember", "IAMBinding", "IamBinding")
 
 
@@ -53,7 +54,14 @@ def test_table_schemas_are_the_checked_in_json_not_a_copy(stack: MockedStack) ->
 def test_every_bucket_is_private_uniform_and_expires_within_90_days(stack: MockedStack) -> None:
     buckets = stack.of_type("gcp:storage/bucket:Bucket")
 
-    assert {b.name for b in buckets} == {"events-archive", "events-dead-letter", "function-source"}
+    # capture-control's one Delete rule is for old generations only: its live object, capture's
+    # mode, never expires (tests/infra/test_cost_guard_stack.py).
+    assert {b.name for b in buckets} == {
+        "events-archive",
+        "events-dead-letter",
+        "function-source",
+        "capture-control",
+    }
     for bucket in buckets:
         assert bucket.get("publicAccessPrevention") == "enforced", bucket.name
         assert bucket.get("uniformBucketLevelAccess") is True, bucket.name
@@ -114,12 +122,22 @@ def test_runtime_account_has_only_insert_and_create_grants_never_project_wide(
 
     assert by_type == {
         "gcp:bigquery/iamMember:IamMember": {f"projects/{PROJECT}/roles/eventCaptureInserter"},
-        "gcp:storage/bucketIAMMember:BucketIAMMember": {"roles/storage.objectCreator"},
+        "gcp:storage/bucketIAMMember:BucketIAMMember": {
+            "roles/storage.objectCreator",
+            # Capture's mode, which the cost guard writes.
+            "roles/storage.objectViewer",
+        },
     }
     table_grants = [g.get("tableId") for g in runtime_grants if "bigquery" in g.type]
     assert sorted(table_grants) == sorted(d["table_id"] for d in load_table_definitions())
-    bucket_grants = {g.get("bucket") for g in runtime_grants if "storage" in g.type}
-    assert bucket_grants == {stack.outputs["archiveBucket"], stack.outputs["deadLetterBucket"]}
+    bucket_grants = {
+        (g.get("role"), g.get("bucket")) for g in runtime_grants if "storage" in g.type
+    }
+    assert bucket_grants == {
+        ("roles/storage.objectCreator", stack.outputs["archiveBucket"]),
+        ("roles/storage.objectCreator", stack.outputs["deadLetterBucket"]),
+        ("roles/storage.objectViewer", stack.outputs["captureControlBucket"]),
+    }
 
 
 def test_insert_role_holds_exactly_the_insertall_permission(stack: MockedStack) -> None:
@@ -156,7 +174,11 @@ def test_only_the_invoker_account_may_call_the_function(stack: MockedStack) -> N
         if g.get("role") in ("roles/run.invoker", "roles/cloudfunctions.invoker")
     ]
 
-    assert [(g.get("member"), g.get("name")) for g in invokers] == [(INVOKER, "capture")]
+    # The cost guard is invoked by its trigger account alone: tests/infra/test_cost_guard_stack.py
+    assert sorted((g.get("member"), g.get("name")) for g in invokers) == [
+        (INVOKER, "capture"),
+        (GUARD_TRIGGER, "cost-guard"),
+    ]
 
 
 def test_no_service_account_keys_and_no_default_compute_account(stack: MockedStack) -> None:

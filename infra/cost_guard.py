@@ -1,0 +1,236 @@
+"""The cost guard (``costGuardEnabled``): the budget's notifications switch capture to
+archive-only and pause the scheduled queries; the next budget period switches them back.
+
+| who | what | where |
+| --- | --- | --- |
+| cost-guard-runtime | read and write capture's mode object | the control bucket |
+| capture-runtime, collector-runtime | read capture's mode object | the control bucket |
+| cost-guard-runtime | read the archive | the archive bucket |
+| cost-guard-runtime | load rows (tables.updateData, custom role) and read them | each event table |
+| cost-guard-runtime | run the load and look-up jobs (jobs exist only project-wide) | project |
+| cost-guard-runtime | update transfer configs (custom role) | project (configs have no IAM) |
+| cost-guard-trigger | invoke (deliver a budget notification) | the cost guard only |
+| Pub/Sub's service agent | mint cost-guard-trigger's ID tokens | that account |
+
+The budget topic and the budget itself are in ``monitoring/budget.py``.
+"""
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_gcp as gcp
+
+from event_capture.cost_guard.scheduled_queries import TRANSFER_PERMISSIONS
+from event_capture.ingest.config import DEFAULT_TTL_SECONDS
+from infra.access import (
+    DATA_VIEWER,
+    IMPERSONATOR,
+    JOB_USER,
+    OBJECT_USER,
+    OBJECT_VIEWER,
+    account_member,
+)
+from infra.apis import after
+from infra.capture_function import request_deadline_seconds
+from infra.function_build import RUN_INVOKER, FunctionBuild, build_config, upload_source
+from infra.function_source import SourceArchive
+from infra.online_features import PUBSUB_MESSAGE
+from infra.service_accounts import GuardAccounts
+from infra.settings import Settings
+
+# One notification at a time, so two never switch at once; a switch back waits for capture's
+# instances (its mode TTL plus its longest request) and then loads the archive-only window.
+GUARD_MEMORY = "1Gi"
+GUARD_TIMEOUT_SECONDS = 540
+# The control bucket holds one small object; old generations are deleted after this.
+CONTROL_RETENTION_DAYS = 30
+
+
+@dataclass(frozen=True, kw_only=True)
+class CostGuardArgs:
+    settings: Settings
+    build: FunctionBuild
+    source: SourceArchive
+    accounts: GuardAccounts
+    # The budget's Pub/Sub topic (monitoring/budget.py).
+    budget_topic: gcp.pubsub.Topic
+    archive_bucket: gcp.storage.Bucket
+    event_tables: dict[str, gcp.bigquery.Table]
+    # The custom role that grants tables.updateData alone (service_accounts.py).
+    inserter_role: gcp.projects.IAMCustomRole
+    # The scheduled queries it pauses, by table.
+    scheduled_queries: dict[str, gcp.bigquery.DataTransferConfig]
+    # The accounts of the functions that follow capture's mode (capture, the collector).
+    mode_readers: dict[str, pulumi.Input[str]]
+    build_grants: list[pulumi.Resource]
+    labels: dict[str, str]
+
+
+class CostGuard(pulumi.ComponentResource):
+    control_bucket: gcp.storage.Bucket
+    function: gcp.cloudfunctionsv2.Function
+    # The transfer configs it pauses, comma-separated full names (SCHEDULED_QUERIES).
+    scheduled_queries: pulumi.Output[str]
+    # What capture's functions need before they start: their read grant on the control bucket.
+    reader_grants: list[pulumi.Resource]
+
+    def __init__(
+        self,
+        name: str,
+        args: CostGuardArgs,
+        *,
+        apis: list[gcp.projects.Service],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("event-capture:cost:CostGuard", name, None, opts)
+        child = after(apis, self)
+        settings, project = args.settings, args.settings.project
+        guard = account_member(args.accounts.guard)
+
+        self.control_bucket = gcp.storage.Bucket(
+            "capture-control",
+            project=project,
+            location=settings.region,
+            storage_class="STANDARD",
+            uniform_bucket_level_access=True,
+            public_access_prevention="enforced",
+            # Each switch is a new generation: kept a while, for the operator who asks why.
+            versioning=gcp.storage.BucketVersioningArgs(enabled=True),
+            lifecycle_rules=[
+                gcp.storage.BucketLifecycleRuleArgs(
+                    action=gcp.storage.BucketLifecycleRuleActionArgs(type="Delete"),
+                    condition=gcp.storage.BucketLifecycleRuleConditionArgs(
+                        age=CONTROL_RETENTION_DAYS, with_state="ARCHIVED"
+                    ),
+                )
+            ],
+            labels={**args.labels, "purpose": "capture-control"},
+            force_destroy=True,
+            opts=child,
+        )
+        grants: list[pulumi.Resource] = [
+            gcp.storage.BucketIAMMember(
+                "guard-writes-capture-mode",
+                bucket=self.control_bucket.name,
+                role=OBJECT_USER,
+                member=guard,
+                opts=child,
+            ),
+            gcp.storage.BucketIAMMember(
+                "guard-reads-archive",
+                bucket=args.archive_bucket.name,
+                role=OBJECT_VIEWER,
+                member=guard,
+                opts=child,
+            ),
+            gcp.projects.IAMMember(
+                "guard-runs-load-jobs", project=project, role=JOB_USER, member=guard, opts=child
+            ),
+        ]
+        self.reader_grants = [
+            gcp.storage.BucketIAMMember(
+                f"{function}-reads-capture-mode",
+                bucket=self.control_bucket.name,
+                role=OBJECT_VIEWER,
+                member=member,
+                opts=child,
+            )
+            for function, member in args.mode_readers.items()
+        ]
+        for table_id, table in args.event_tables.items():
+            for action, role in (("loads", args.inserter_role.name), ("reads", DATA_VIEWER)):
+                grants.append(
+                    gcp.bigquery.IamMember(
+                        f"guard-{action}-{table_id}",
+                        project=project,
+                        dataset_id=table.dataset_id,
+                        table_id=table.table_id,
+                        role=role,
+                        member=guard,
+                        opts=child,
+                    )
+                )
+        switch_role = gcp.projects.IAMCustomRole(
+            "scheduled-query-switch",
+            project=project,
+            role_id="eventCaptureQuerySwitch",
+            title="Event capture scheduled-query switch",
+            description="Pause and resume scheduled queries (transfer configs), nothing else.",
+            permissions=list(TRANSFER_PERMISSIONS),
+            opts=child,
+        )
+        grants.append(
+            gcp.projects.IAMMember(
+                "guard-switches-scheduled-queries",
+                project=project,
+                role=switch_role.name,
+                member=guard,
+                opts=child,
+            )
+        )
+        number = gcp.organizations.get_project_output(project_id=project).number
+        gcp.serviceaccount.IAMMember(
+            "pubsub-agent-acts-as-guard-trigger",
+            service_account_id=args.accounts.trigger.name,
+            role=IMPERSONATOR,
+            member=number.apply(
+                lambda n: f"serviceAccount:service-{n}@gcp-sa-pubsub.iam.gserviceaccount.com"
+            ),
+            opts=child,
+        )
+
+        queries = self.scheduled_queries = pulumi.Output.all(
+            *(config.name for _, config in sorted(args.scheduled_queries.items()))
+        ).apply(lambda names: ",".join(names))
+        source_object = upload_source(args.build, args.source, child)
+        self.function = gcp.cloudfunctionsv2.Function(
+            args.source.function.name,
+            project=project,
+            location=settings.region,
+            name=args.source.function.name,
+            description="Switches capture to archive-only past the budget, and back.",
+            build_config=build_config(args.build, args.source, source_object),
+            service_config=gcp.cloudfunctionsv2.FunctionServiceConfigArgs(
+                service_account_email=args.accounts.guard.email,
+                ingress_settings="ALLOW_INTERNAL_ONLY",
+                max_instance_count=1,
+                min_instance_count=0,
+                available_memory=GUARD_MEMORY,
+                available_cpu="1",
+                max_instance_request_concurrency=1,
+                timeout_seconds=GUARD_TIMEOUT_SECONDS,
+                environment_variables={
+                    "GCP_PROJECT": project,
+                    "BIGQUERY_DATASET": settings.dataset_id,
+                    "GCS_BUCKET": args.archive_bucket.name,
+                    "CAPTURE_MODE_BUCKET": self.control_bucket.name,
+                    "SCHEDULED_QUERIES": queries,
+                    "GUARD_THRESHOLD": f"{settings.cost_guard_percent / 100:g}",
+                    # As capture's: the guard waits them out before it loads.
+                    "CAPTURE_MODE_TTL_SECONDS": f"{DEFAULT_TTL_SECONDS:g}",
+                    "REQUEST_DEADLINE_SECONDS": str(request_deadline_seconds(settings)),
+                },
+                all_traffic_on_latest_revision=True,
+            ),
+            event_trigger=gcp.cloudfunctionsv2.FunctionEventTriggerArgs(
+                event_type=PUBSUB_MESSAGE,
+                pubsub_topic=args.budget_topic.id,
+                service_account_email=args.accounts.trigger.email,
+                # A switch that failed half-way (Cloud Storage, BigQuery or the Data Transfer
+                # API unreachable) is delivered again; every step is idempotent, and a message
+                # the guard cannot read is dropped with a log line, not retried.
+                retry_policy="RETRY_POLICY_RETRY",
+            ),
+            labels=args.labels,
+            opts=child.merge(pulumi.ResourceOptions(depends_on=[*args.build_grants, *grants])),
+        )
+        gcp.cloudrunv2.ServiceIamMember(
+            "trigger-calls-cost-guard",
+            project=project,
+            location=settings.region,
+            name=self.function.name,
+            role=RUN_INVOKER,
+            member=account_member(args.accounts.trigger),
+            opts=child,
+        )
+        self.register_outputs({"control_bucket": self.control_bucket.name})
