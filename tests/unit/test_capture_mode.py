@@ -273,6 +273,7 @@ def test_fields_left_unset_are_left_out_of_the_document() -> None:
         "mode": "stream",
         "reason": "never switched",
         "paused_queries": [],
+        "queries_paused": False,
     }
 
 

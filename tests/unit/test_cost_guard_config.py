@@ -72,16 +72,10 @@ def test_scheduled_queries_are_a_comma_separated_list_of_full_names() -> None:
         pytest.param(
             "projects/shop-analytics/zones/eu/transferConfigs/a",
             id="zones",
-            marks=pytest.mark.xfail(
-                strict=True, reason="config: the 'locations' segment (parts[2]) is not checked"
-            ),
         ),
         pytest.param(
             "projects//locations//transferConfigs/a",
             id="empty-segments",
-            marks=pytest.mark.xfail(
-                strict=True, reason="config: empty project and location segments are accepted"
-            ),
         ),
     ],
 )

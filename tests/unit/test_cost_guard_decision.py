@@ -37,14 +37,19 @@ def spent(share: float, start: dt.datetime = NOVEMBER, budget: str = BUDGET) -> 
 
 
 def archive_only(
-    start: dt.datetime = NOVEMBER, paused: tuple[str, ...] = QUERIES, budget: str = BUDGET
+    start: dt.datetime = NOVEMBER,
+    paused: tuple[str, ...] = QUERIES,
+    budget: str = BUDGET,
+    done: bool = True,
 ) -> ControlState:
+    """Tripped in ``start``'s period; ``paused`` recorded, and every pause call made (``done``)."""
     return ControlState(
         mode=CaptureMode.ARCHIVE_ONLY,
         reason="over budget",
         archive_only_since=start + dt.timedelta(days=19),
         tripped=Period(budget_id=budget, interval_start=start),
         paused_queries=paused,
+        queries_paused=done,
     )
 
 
@@ -75,6 +80,13 @@ TABLE = [
     ),
     pytest.param(
         archive_only(paused=(Q1,)), spent(1.3), 1.0, Action.FINISH_TRIP, id="one-query-unpaused"
+    ),
+    pytest.param(
+        archive_only(done=False),
+        spent(1.3),
+        1.0,
+        Action.FINISH_TRIP,
+        id="recorded-not-all-paused",
     ),
     pytest.param(
         archive_only(paused=(Q2, Q1)), spent(1.3), 1.0, Action.NOTHING, id="paused-in-any-order"

@@ -137,7 +137,8 @@ def test_the_schema_version_is_the_documented_one() -> None:
 NUMBER = "must be a finite number"
 TIMESTAMP = "data.costIntervalStart: must be an RFC 3339 timestamp"
 NOT_A_MESSAGE = "message.data: not a Pub/Sub message with base64 JSON data"
-NOT_OBJECTS = "message: attributes and data must be JSON objects"
+DATA_NOT_OBJECT = "message.data: must be a JSON object"
+ATTRIBUTES_NOT_OBJECT = "message.attributes: must be a JSON object"
 without_data = event()
 del without_data["message"]["data"]
 bad_base64 = event()
@@ -160,9 +161,9 @@ REFUSALS = [
     pytest.param(bad_base64, f"{NOT_A_MESSAGE} (Error)", id="bad-base64"),
     pytest.param(event(raw="costAmount=5"), f"{NOT_A_MESSAGE} (JSONDecodeError)", id="not-json"),
     pytest.param(not_utf8, f"{NOT_A_MESSAGE} (UnicodeDecodeError)", id="not-utf-8"),
-    pytest.param(event([1, 2]), NOT_OBJECTS, id="data-array"),
-    pytest.param(event("costAmount"), NOT_OBJECTS, id="data-string"),
-    pytest.param(attributes_list, NOT_OBJECTS, id="attributes-array"),
+    pytest.param(event([1, 2]), DATA_NOT_OBJECT, id="data-array"),
+    pytest.param(event("costAmount"), DATA_NOT_OBJECT, id="data-string"),
+    pytest.param(attributes_list, ATTRIBUTES_NOT_OBJECT, id="attributes-array"),
     # The attributes.
     pytest.param(
         event(schemaVersion="2.0"), "attributes.schemaVersion: must be '1.0'", id="version-2"
@@ -246,12 +247,6 @@ def test_a_refusal_never_quotes_the_message() -> None:
     assert "SECRET-4242" not in str(raised.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=OverflowError,
-    reason="notification._number: math.isfinite() of a JSON integer past float range raises "
-    "OverflowError, not NotificationError: main.py logs no 'refused' line and the call fails",
-)
 def test_an_integer_amount_past_float_range_is_refused() -> None:
     huge = "1" + "0" * 400
     raw = json.dumps(data_fields()).replace("105.35", huge)
@@ -260,12 +255,6 @@ def test_an_integer_amount_past_float_range_is_refused() -> None:
         parse_notification(event(raw=raw))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=OverflowError,
-    reason="notification.parse_notification: astimezone(UTC) of a timestamp at the edge of "
-    "datetime's range raises OverflowError, not NotificationError (main.py fails, no refusal)",
-)
 @pytest.mark.parametrize("start", ["9999-12-31T23:00:00-05:00", "0001-01-01T00:30:00+01:00"])
 def test_a_period_start_that_has_no_utc_time_is_refused(start: str) -> None:
     with pytest.raises(NotificationError, match=r"^data\.costIntervalStart: "):

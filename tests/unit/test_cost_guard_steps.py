@@ -223,8 +223,9 @@ def tripped() -> Rig:
     return rig
 
 
-WINDOW = (TRIPPED_AT - EARLY_MARGIN, RESUMED_AT)
 LOADS_AT = RESUMED_AT + dt.timedelta(seconds=SETTLE)
+# Until every instance has read the switch back (LOADS_AT), some may archive without streaming.
+WINDOW = (TRIPPED_AT - EARLY_MARGIN, LOADS_AT)
 
 
 # --------------------------------------------------------------------------------------------
@@ -238,11 +239,13 @@ def test_a_trip_switches_capture_before_it_pauses_a_query() -> None:
     outcome = rig.guard.on_notification(spent(1.05))
 
     assert rig.done() == [
-        ("write", "archive_only", (), None),
+        # The queries to enable on the way back are recorded before any is paused.
+        ("write", "archive_only", QUERIES, None),
         ("pause", Q1),
         ("pause", Q2),
         ("write", "archive_only", QUERIES, None),
     ]
+    assert [w.queries_paused for w in rig.store.writes] == [False, True]
     state = rig.store.state
     assert state.mode is CaptureMode.ARCHIVE_ONLY
     assert state.archive_only_since == TRIPPED_AT
@@ -306,9 +309,11 @@ def test_a_pause_that_fails_leaves_archive_only_and_the_next_notification_finish
     with pytest.raises(TransferError):
         rig.guard.on_notification(spent(1.05))
 
-    assert rig.done() == [("write", "archive_only", (), None), ("pause", Q1), ("pause", Q2)]
+    assert rig.done() == [("write", "archive_only", QUERIES, None), ("pause", Q1), ("pause", Q2)]
     assert rig.store.state.mode is CaptureMode.ARCHIVE_ONLY
-    assert rig.store.state.paused_queries == ()
+    # Recorded, so a switch back enables Q1 too; not done, so the next message finishes.
+    assert rig.store.state.paused_queries == QUERIES
+    assert rig.store.state.queries_paused is False
 
     rig.clock.at(TRIPPED_AT + dt.timedelta(hours=4))
     outcome = rig.guard.on_notification(spent(1.1))
@@ -358,13 +363,16 @@ def test_a_switch_back_streams_first_then_waits_loads_and_resumes_the_queries() 
     assert rig.loader.loaded_at == [LOADS_AT]
     [switched, finished] = rig.store.writes[-2:]
     assert switched.pending_load == PendingLoad(
-        received_from=TRIPPED_AT - EARLY_MARGIN, received_until=RESUMED_AT, not_before=LOADS_AT
+        received_from=TRIPPED_AT - EARLY_MARGIN, received_until=LOADS_AT, not_before=LOADS_AT
     )
     assert switched.tripped is None
+    # December's message switched it back: November's, arriving late, changes nothing.
+    assert switched.resumed_by == Period(budget_id=BUDGET, interval_start=DECEMBER)
     assert finished == switched.model_copy(
         update={
             "pending_load": None,
             "paused_queries": (),
+            "queries_paused": False,
             "archive_only_since": None,
             "updated_at": LOADS_AT,
         }
@@ -541,6 +549,7 @@ def test_a_concurrent_trip_makes_the_guard_read_again_and_do_nothing() -> None:
         archive_only_since=TRIPPED_AT,
         tripped=NOVEMBER_PERIOD,
         paused_queries=QUERIES,
+        queries_paused=True,
     )
     rig.store.before_write = lambda store: store.put(theirs)
 
@@ -564,6 +573,7 @@ def test_a_concurrent_trip_not_yet_paused_is_finished_after_the_conflict() -> No
     assert outcome.action is Action.FINISH_TRIP
     assert rig.done() == [
         ("conflict", 0, 1),
+        ("write", "archive_only", QUERIES, None),
         ("pause", Q1),
         ("pause", Q2),
         ("write", "archive_only", QUERIES, None),
@@ -615,7 +625,8 @@ def test_an_operator_resume_holds_for_the_rest_of_the_tripped_period() -> None:
         "switched back by an operator",
         CaptureMode.STREAM,
     )
-    assert rig.loader.windows == [(TRIPPED_AT - EARLY_MARGIN, switched_back)]
+    settled = switched_back + dt.timedelta(seconds=SETTLE)
+    assert rig.loader.windows == [(TRIPPED_AT - EARLY_MARGIN, settled)]
     assert [e for e in rig.done() if e[0] == "enable"] == [("enable", Q1), ("enable", Q2)]
     state = rig.store.state
     assert state.mode is CaptureMode.STREAM
@@ -673,11 +684,13 @@ def test_an_operator_trip_holds_until_an_operator_resumes() -> None:
 
     assert outcome.action is Action.TRIP
     assert rig.done() == [
-        ("write", "archive_only", (), None),
+        # The queries to enable on the way back are recorded before any is paused.
+        ("write", "archive_only", QUERIES, None),
         ("pause", Q1),
         ("pause", Q2),
         ("write", "archive_only", QUERIES, None),
     ]
+    assert [w.queries_paused for w in rig.store.writes] == [False, True]
     state = rig.store.state
     assert state.tripped == Period(budget_id="operator", interval_start=TRIPPED_AT)
     assert state.reason == "switched to archive-only by an operator"
@@ -690,7 +703,8 @@ def test_an_operator_trip_holds_until_an_operator_resumes() -> None:
     later = RESUMED_AT + dt.timedelta(minutes=10)
     rig.clock.at(later)
     assert rig.guard.resume().mode is CaptureMode.STREAM
-    assert rig.loader.windows == [(TRIPPED_AT - EARLY_MARGIN, later)]
+    settled = later + dt.timedelta(seconds=SETTLE)
+    assert rig.loader.windows == [(TRIPPED_AT - EARLY_MARGIN, settled)]
 
 
 def test_status_is_the_document() -> None:
@@ -705,12 +719,6 @@ def test_status_is_the_document() -> None:
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="guard._resume: the pending load ends at the switch back (received_until=now); an "
-    "instance that read archive_only just before keeps it for its TTL and accepts events it "
-    "never streams, received after that end: they are never loaded",
-)
 def test_the_load_covers_every_event_accepted_before_every_instance_read_the_switch() -> None:
     rig = tripped()
     # A capture instance that read the document one second before the switch back.
@@ -739,11 +747,6 @@ def test_the_load_covers_every_event_accepted_before_every_instance_read_the_swi
     assert start <= received_at <= end
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="decision.decide: an automatic switch back writes tripped=None and keeps no period, "
-    "so the tripped period's message arriving late (redelivered, out of order) trips again",
-)
 def test_a_late_message_of_the_tripped_period_after_the_switch_back_is_ignored() -> None:
     rig = tripped()
     rig.clock.at(RESUMED_AT)
@@ -757,11 +760,6 @@ def test_a_late_message_of_the_tripped_period_after_the_switch_back_is_ignored()
     assert rig.store.state.mode is CaptureMode.STREAM
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="guard._pause: paused_queries is written only after every pause succeeded; a query "
-    "paused before a failing one is not recorded, and a switch back never enables it",
-)
 def test_a_query_paused_before_a_failing_one_is_enabled_by_the_switch_back() -> None:
     rig = Rig()
     rig.switch.failures[("pause", Q2)] = TransferError("PATCH /v1/...: 404 not found")
@@ -775,12 +773,6 @@ def test_a_query_paused_before_a_failing_one_is_enabled_by_the_switch_back() -> 
     assert ("enable", Q1) in rig.done()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="guard.trip: with a load pending it writes archive_only over it; the next resume() "
-    "only finishes the old load, leaves capture archive-only, enables the paused queries and "
-    "clears archive_only_since, so a later switch back loads from then on only",
-)
 def test_an_operator_trip_while_a_load_is_pending_loses_nothing() -> None:
     rig = tripped()
     rig.clock.at(RESUMED_AT)

@@ -5,12 +5,14 @@ them (``event_capture.ingest.config``); these are the guard's own.
 """
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from event_capture.cost_guard.guard import GuardSettings
 from event_capture.ingest.config import Config, ConfigError, load_config, number
 
+TRANSFER_CONFIG = re.compile(r"projects/[^/]+/locations/[^/]+/transferConfigs/[^/]+")
 GUARD_CONFIG_VARIABLES = frozenset(
     {"GUARD_THRESHOLD", "GUARD_SETTLE_SECONDS", "SCHEDULED_QUERIES", "DATA_TRANSFER_ENDPOINT"}
 )
@@ -29,12 +31,9 @@ def load_guard_config(env: Mapping[str, str] | None = None) -> GuardConfig:
     capture = load_config(env)
     if not capture.capture_mode_bucket:
         raise ConfigError("CAPTURE_MODE_BUCKET: required (the bucket of capture's mode object)")
-    if not capture.gcs_bucket:
-        raise ConfigError("GCS_BUCKET: required (the archive the guard loads from)")
     queries = tuple(q.strip() for q in env.get("SCHEDULED_QUERIES", "").split(",") if q.strip())
     for query in queries:
-        parts = query.split("/")
-        if len(parts) != 6 or parts[0] != "projects" or parts[4] != "transferConfigs":
+        if not TRANSFER_CONFIG.fullmatch(query):
             raise ConfigError(
                 "SCHEDULED_QUERIES: each must be "
                 "projects/<project>/locations/<location>/transferConfigs/<id>"

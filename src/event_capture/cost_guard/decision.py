@@ -57,12 +57,12 @@ def decide(
             return Decision(Action.RESUME, f"a new budget period began ({spent})")
         if later:
             return Decision(Action.TRIP, f"the new budget period is over threshold too ({spent})")
-        if set(state.paused_queries) != set(queries):
+        if not state.queries_paused or not set(queries) <= set(state.paused_queries):
             return Decision(Action.FINISH_TRIP, "scheduled queries still to pause")
         return Decision(Action.NOTHING, f"archive-only already ({spent})")
     if not over:
         return Decision(Action.NOTHING, f"under threshold ({spent})")
-    for seen in (state.overridden, state.tripped):
+    for seen in (state.overridden, state.tripped, state.resumed_by):
         if (
             seen is not None
             and seen.budget_id == period.budget_id

@@ -136,6 +136,10 @@ class CostGuard:
         for _ in range(WRITE_ATTEMPTS):
             state, generation = self._store.read()
             try:
+                if state.pending_load is not None:
+                    # The switch back before it comes first, or its window would be lost.
+                    self._resume(state, generation, state.reason, override=None)
+                    state, generation = self._store.read()
                 period = Period(budget_id="operator", interval_start=self._clock())
                 return self._apply(Decision(Action.TRIP, reason), state, generation, period)
             except ConflictError:
@@ -151,7 +155,9 @@ class CostGuard:
         self, decision: Decision, state: ControlState, generation: int, period: Period
     ) -> Outcome:
         if decision.action is Action.RESUME:
-            return self._resume(state, generation, decision.reason, override=None)
+            return self._resume(
+                state, generation, decision.reason, override=None, resumed_by=period
+            )
         if decision.action is Action.TRIP:
             now = self._clock()
             state = state.model_copy(
@@ -161,6 +167,8 @@ class CostGuard:
                     "updated_at": now,
                     "archive_only_since": state.archive_only_since or now,
                     "tripped": period,
+                    "paused_queries": self._to_pause(state),
+                    "queries_paused": False,
                 }
             )
             generation = self._store.write(state, generation)
@@ -169,26 +177,51 @@ class CostGuard:
             return Outcome(decision.action, decision.reason, CaptureMode.ARCHIVE_ONLY, paused)
         return Outcome(decision.action, decision.reason, state.mode)
 
+    def _to_pause(self, state: ControlState) -> tuple[str, ...]:
+        """The queries a switch back must enable: recorded before the pause calls, so that one
+        a failure half-way left paused is among them (enabling one that is not paused does no
+        harm), and kept, so that one dropped from the settings while paused still is."""
+        new = (q for q in self._settings.queries if q not in state.paused_queries)
+        return (*state.paused_queries, *new)
+
     def _pause(self, state: ControlState, generation: int) -> list[str]:
-        wanted = tuple(self._settings.queries)
-        for config in wanted:
+        wanted = self._to_pause(state)
+        if wanted != state.paused_queries:
+            state = state.model_copy(
+                update={
+                    "paused_queries": wanted,
+                    "queries_paused": False,
+                    "updated_at": self._clock(),
+                }
+            )
+            generation = self._store.write(state, generation)
+        for config in self._settings.queries:
             self._queries.set_disabled(config, True)
         self._store.write(
-            state.model_copy(update={"paused_queries": wanted, "updated_at": self._clock()}),
+            state.model_copy(update={"queries_paused": True, "updated_at": self._clock()}),
             generation,
         )
-        return list(wanted)
+        return list(self._settings.queries)
 
     def _resume(
-        self, state: ControlState, generation: int, reason: str, *, override: Period | None
+        self,
+        state: ControlState,
+        generation: int,
+        reason: str,
+        *,
+        override: Period | None,
+        resumed_by: Period | None = None,
     ) -> Outcome:
         if state.pending_load is None:
             now = self._clock()
             since = state.archive_only_since or now
+            settled = now + dt.timedelta(seconds=self._settings.settle_seconds)
             pending = PendingLoad(
                 received_from=since - EARLY_MARGIN,
-                received_until=now,
-                not_before=now + dt.timedelta(seconds=self._settings.settle_seconds),
+                # Until every instance has read the switch, some may still accept events into
+                # the archive alone: the window ends when the wait does.
+                received_until=settled,
+                not_before=settled,
             )
             state = state.model_copy(
                 update={
@@ -197,6 +230,7 @@ class CostGuard:
                     "updated_at": now,
                     "tripped": None,
                     "overridden": override or state.overridden,
+                    "resumed_by": resumed_by or state.resumed_by,
                     "pending_load": pending,
                 }
             )
@@ -226,6 +260,7 @@ class CostGuard:
             update={
                 "pending_load": None,
                 "paused_queries": (),
+                "queries_paused": False,
                 "archive_only_since": None,
                 "updated_at": self._clock(),
             }

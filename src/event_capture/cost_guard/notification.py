@@ -7,6 +7,7 @@ times a day whatever the spend, so the same message, or the same figures, come a
 """
 
 import base64
+import contextlib
 import datetime as dt
 import json
 import math
@@ -37,9 +38,13 @@ class BudgetNotification:
 
 def _number(data: dict[str, Any], name: str) -> float:
     value = data.get(name)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    number = math.nan
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        with contextlib.suppress(OverflowError):  # an integer past the range of a float
+            number = float(value)
+    if not math.isfinite(number):
         raise NotificationError(f"data.{name}: must be a finite number")
-    return float(value)
+    return number
 
 
 def parse_notification(cloud_event_data: Any) -> BudgetNotification:
@@ -53,8 +58,10 @@ def parse_notification(cloud_event_data: Any) -> BudgetNotification:
             f"message.data: not a Pub/Sub message with base64 JSON data ({type(error).__name__})"
         ) from None
     attributes = message.get("attributes") or {}
-    if not isinstance(attributes, dict) or not isinstance(data, dict):
-        raise NotificationError("message: attributes and data must be JSON objects")
+    if not isinstance(attributes, dict):
+        raise NotificationError("message.attributes: must be a JSON object")
+    if not isinstance(data, dict):
+        raise NotificationError("message.data: must be a JSON object")
     version = attributes.get("schemaVersion")
     if version != SCHEMA_VERSION:
         raise NotificationError(f"attributes.schemaVersion: must be {SCHEMA_VERSION!r}")
@@ -73,11 +80,15 @@ def parse_notification(cloud_event_data: Any) -> BudgetNotification:
         interval_start = None
     if interval_start is None or interval_start.tzinfo is None:
         raise NotificationError("data.costIntervalStart: must be an RFC 3339 timestamp")
+    try:
+        interval_start = interval_start.astimezone(dt.UTC)
+    except OverflowError:
+        raise NotificationError("data.costIntervalStart: outside the range of dates") from None
     return BudgetNotification(
         budget_id=budget_id,
         display_name=str(data.get("budgetDisplayName", "")),
         cost_amount=cost,
         budget_amount=budget,
         currency=str(data.get("currencyCode", "")),
-        interval_start=interval_start.astimezone(dt.UTC),
+        interval_start=interval_start,
     )

@@ -72,8 +72,13 @@ class ControlState(BaseModel):
     tripped: Period | None = None
     # An operator switched back within this period: its notifications no longer switch.
     overridden: Period | None = None
-    # Scheduled queries the guard paused (their full resource names), to be resumed.
+    # The later period whose notification switched capture back: messages of earlier periods,
+    # arriving late, change nothing.
+    resumed_by: Period | None = None
+    # Scheduled queries the guard pauses (their full resource names), to be resumed: recorded
+    # before the calls; ``queries_paused`` once every call succeeded.
     paused_queries: tuple[str, ...] = ()
+    queries_paused: bool = False
     pending_load: PendingLoad | None = None
 
     def to_json(self) -> str:
@@ -121,18 +126,20 @@ class ModeReader:
             if now < self._fresh_until or self._reading:
                 return self._mode
             self._reading = True
-        mode, error, fresh_for = self._mode, None, self._ttl
+        mode, error, fresh_for = self._mode, None, min(self._ttl, RETRY_SECONDS)
         try:
             text = self._read()
             mode = CaptureMode.STREAM if text is None else read_mode(text)
+            fresh_for = self._ttl
         except Exception as caught:  # noqa: BLE001 - the mode last read stays; logged by the caller
             error = f"{type(caught).__name__}: capture mode unreadable, keeping {self._mode}"
-            fresh_for = min(self._ttl, RETRY_SECONDS)
-        with self._lock:
-            self._mode, self.last_error = mode, error
-            self._fresh_until = self._clock() + fresh_for
-            self._reading = False
-            return mode
+        finally:
+            # Whatever escaped, the next request after the retry time reads again.
+            with self._lock:
+                self._mode, self.last_error = mode, error
+                self._fresh_until = self._clock() + fresh_for
+                self._reading = False
+        return mode
 
 
 def gcs_mode_source(
