@@ -119,6 +119,22 @@ def archived_ids(cloud: LocalCloud, bucket: str) -> set[str]:
     }
 
 
+def guarded_env(cloud: LocalCloud) -> dict[str, str]:
+    """Capture's variables with a control bucket, on the test's own dataset and buckets."""
+    bootstrap.create_dataset_and_tables(cloud.bigquery_client(), DATASET)
+    suffix = uuid.uuid4().hex[:8]
+    archive, control_bucket = f"guarded-archive-{suffix}", f"guarded-control-{suffix}"
+    for name in (archive, control_bucket):
+        cloud.storage_client().create_bucket(name)
+    return {
+        "BIGQUERY_DATASET": DATASET,
+        "GCS_BUCKET": archive,
+        "CAPTURE_MODE_BUCKET": control_bucket,
+        # Quick to follow a switch: the test waits for it by sending, never by sleeping.
+        "CAPTURE_MODE_TTL_SECONDS": "0.5",
+    }
+
+
 def control(cloud: LocalCloud, bucket: str) -> ControlState:
     return ControlState.from_json(cloud.bucket(bucket).blob(MODE_OBJECT).download_as_bytes())
 
@@ -126,17 +142,8 @@ def control(cloud: LocalCloud, bucket: str) -> ControlState:
 def test_a_budget_notification_switches_capture_to_archive_only_and_back_losing_nothing(
     cloud: LocalCloud, transfer_api: str
 ) -> None:
-    bootstrap.create_dataset_and_tables(cloud.bigquery_client(), DATASET)
-    suffix = uuid.uuid4().hex[:8]
-    archive, control_bucket = f"guarded-archive-{suffix}", f"guarded-control-{suffix}"
-    for name in (archive, control_bucket):
-        cloud.storage_client().create_bucket(name)
-    env = {
-        "BIGQUERY_DATASET": DATASET,
-        "GCS_BUCKET": archive,
-        "CAPTURE_MODE_BUCKET": control_bucket,
-        "CAPTURE_MODE_TTL_SECONDS": "0.5",
-    }
+    env = guarded_env(cloud)
+    archive, control_bucket = env["GCS_BUCKET"], env["CAPTURE_MODE_BUCKET"]
     capture = cloud.start_function(env=env)
     guard = cloud.start_guard(
         env={
@@ -210,17 +217,7 @@ def test_a_message_that_is_no_budget_notification_is_refused_with_a_log_line(
 def test_an_operator_switches_capture_with_one_command_each_way(
     cloud: LocalCloud, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    bootstrap.create_dataset_and_tables(cloud.bigquery_client(), DATASET)
-    suffix = uuid.uuid4().hex[:8]
-    archive, control_bucket = f"operated-archive-{suffix}", f"operated-control-{suffix}"
-    for name in (archive, control_bucket):
-        cloud.storage_client().create_bucket(name)
-    env = {
-        "BIGQUERY_DATASET": DATASET,
-        "GCS_BUCKET": archive,
-        "CAPTURE_MODE_BUCKET": control_bucket,
-        "CAPTURE_MODE_TTL_SECONDS": "0.5",
-    }
+    env = guarded_env(cloud)
     capture = cloud.start_function(env=env)
     guard = build_guard(load_guard_config(cloud.guard_env(**env, GUARD_SETTLE_SECONDS="3")))
 
