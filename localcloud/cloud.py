@@ -36,6 +36,12 @@ from localcloud.processes import (
     redis_server,
 )
 
+# The request logs of the functions that run the capture pipeline, under the cloud's log_dir:
+# what make report reads capture health from (localcloud/log_sink.py).
+CAPTURE_LOG = "capture-function.log"
+COLLECTOR_LOG = "collector-function.log"
+REQUEST_LOGS = (CAPTURE_LOG, COLLECTOR_LOG)
+
 
 @dataclass(frozen=True, kw_only=True)
 class CloudSettings:
@@ -205,7 +211,7 @@ class LocalCloud:
         service = capture_function(
             self.env(**(env or {})),
             port or self.settings.function_port or free_port(),
-            log_path or self.settings.log_dir / "capture-function.log",
+            log_path or self.settings.log_dir / CAPTURE_LOG,
         )
         self._functions.append(service)
         return service
@@ -248,7 +254,7 @@ class LocalCloud:
         service = collector_function(
             self.collector_env(write_keys, **(env or {})),
             port or free_port(),
-            log_path or self.settings.log_dir / "collector-function.log",
+            log_path or self.settings.log_dir / COLLECTOR_LOG,
         )
         self._functions.append(service)
         return service.start()

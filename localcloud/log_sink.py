@@ -10,9 +10,8 @@ table on the emulator in the shape Logging gives them (``jsonPayload`` record, n
 what earlier runs routed, so the table holds exactly what the files hold.
 
 Cloud Logging dates an entry by the line's own ``time`` field when it has one, else by when it
-received the line (moments after it was written). The local lines carry no time; the stand-in
-dates them by their file's last write, the best local guess of when they were written: every
-line of one file lands on the same day.
+received the line (moments after it was written). The functions' lines carry their ``time``;
+a line without one (written before they did) is dated by its file's last write.
 """
 
 import datetime as dt

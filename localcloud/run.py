@@ -13,6 +13,7 @@ import json
 import os
 import shlex
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Mapping
@@ -20,7 +21,7 @@ from pathlib import Path
 from types import FrameType
 
 from event_capture.tables.definitions import load_table_definitions
-from localcloud.cloud import CloudSettings, LocalCloud
+from localcloud.cloud import REQUEST_LOGS, CloudSettings, LocalCloud
 from localcloud.processes import STATE_DIR, port_open
 from localcloud.sample_events import sample_batch, sample_segment_batch
 from localcloud.warehouse import create_warehouse
@@ -84,8 +85,12 @@ def main() -> None:
         sys.exit(f"error: {', '.join(busy)} already in use; stop that process or set the variable")
     cloud = LocalCloud(settings)
 
+    follow: subprocess.Popen[bytes] | None = None
+
     def stop(signum: int = 0, frame: FrameType | None = None, status: int = 0) -> None:
         print("\nstopping the local cloud ...", flush=True)
+        if follow is not None:
+            follow.terminate()
         cloud.stop()
         sys.exit(status)
 
@@ -100,14 +105,14 @@ def main() -> None:
             "CAPTURE_MODE_BUCKET": settings.control_bucket,
             "CAPTURE_MODE_TTL_SECONDS": LOCAL_MODE_TTL_SECONDS,
         }
-        # The function's one-line-per-request JSON log goes to this terminal, as on Cloud Run.
-        function = cloud.start_function(log_path=Path("/dev/stdout"), env=mode)
+        # The request lines go to their files (make report routes them, as Cloud Logging's
+        # sink would) and, through tail, to this terminal, as on Cloud Run.
+        function = cloud.start_function(env=mode)
         collector = cloud.start_collector(
-            write_keys=[LOCAL_WRITE_KEY],
-            port=settings.collector_port,
-            log_path=Path("/dev/stdout"),
-            env=mode,
+            write_keys=[LOCAL_WRITE_KEY], port=settings.collector_port, env=mode
         )
+        logs = [settings.log_dir / name for name in REQUEST_LOGS]
+        follow = subprocess.Popen(["tail", "-q", "-n", "0", "-F", *map(str, logs)])
         guard = cloud.start_guard(port=guard_port(), log_path=Path("/dev/stdout"), env=mode)
         features = (
             cloud.start_features(port=settings.features_port, log_path=Path("/dev/stdout"))

@@ -23,11 +23,9 @@ from google.cloud import bigquery
 from event_capture.report import capture_log, page
 from event_capture.report.queries import Period, Sources, fetch
 from event_capture.warehouse.catalog import DEFAULT_MIN_USERS
+from localcloud.cloud import REQUEST_LOGS
 
 DEFAULT_DAYS = 28
-# The local cloud's log files of the two functions whose lines are request lines (the names
-# LocalCloud gives them, localcloud/cloud.py).
-LOCAL_LOGS = ("capture-function.log", "collector-function.log")
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -59,7 +57,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         type=Path,
         action="append",
         help="locally: a log file whose request lines to route (repeatable; default: "
-        + ", ".join(f".localcloud/logs/{name}" for name in LOCAL_LOGS)
+        + ", ".join(f".localcloud/logs/{name}" for name in REQUEST_LOGS)
         + ")",
     )
     parser.add_argument(
@@ -91,7 +89,7 @@ def _local(args: argparse.Namespace) -> tuple[bigquery.Client, Sources, str]:
         datasets=settings.warehouse_datasets,
         capture_log_table=capture_log.table_id(settings.project, args.capture_logs_dataset),
     )
-    paths = args.capture_log or [settings.log_dir / name for name in LOCAL_LOGS]
+    paths = args.capture_log or [settings.log_dir / name for name in REQUEST_LOGS]
     found = [path for path in paths if path.is_file()]
     routed = route_files(client, sources.capture_log_table, found)
     shown = ", ".join(str(path) for path in found) or "no local log file found"
