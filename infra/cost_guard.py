@@ -202,6 +202,7 @@ class CostGuard(pulumi.ComponentResource):
                 environment_variables={
                     "GCP_PROJECT": project,
                     "BIGQUERY_DATASET": settings.dataset_id,
+                    "BIGQUERY_LOCATION": settings.dataset_location,
                     "GCS_BUCKET": args.archive_bucket.name,
                     "CAPTURE_MODE_BUCKET": self.control_bucket.name,
                     "SCHEDULED_QUERIES": queries,

@@ -48,7 +48,8 @@ def _rate_over(
 ) -> gcp.monitoring.AlertPolicyConditionConditionThresholdArgs:
     """The project's rate of ``metric``, all tables summed, above ``ALERT_SHARE`` of ``limit``."""
     return gcp.monitoring.AlertPolicyConditionConditionThresholdArgs(
-        filter=f'metric.type="{metric}" AND resource.type="bigquery_dataset"',
+        # Project-wide series, as the quota is (the per-dataset metrics sit on bigquery_dataset).
+        filter=f'metric.type="{metric}" AND resource.type="bigquery_project"',
         aggregations=[
             gcp.monitoring.AlertPolicyConditionConditionThresholdAggregationArgs(
                 alignment_period="60s",

@@ -234,6 +234,8 @@ def test_the_guard_is_told_every_scheduled_query_its_threshold_and_the_control_b
     assert variables == {
         "GCP_PROJECT": PROJECT,
         "BIGQUERY_DATASET": "events",
+        # Its load jobs are looked up by id there (a regional dataset's are nowhere else).
+        "BIGQUERY_LOCATION": "US",
         "GCS_BUCKET": stack.outputs["archiveBucket"],
         "CAPTURE_MODE_BUCKET": control_bucket(guarded),
         "SCHEDULED_QUERIES": variables["SCHEDULED_QUERIES"],
@@ -248,6 +250,7 @@ def test_the_guard_is_told_every_scheduled_query_its_threshold_and_the_control_b
     assert sorted(config.settings.queries) == sorted(names)
     assert config.capture.capture_mode_bucket == control_bucket(guarded)
     assert config.capture.gcs_bucket == stack.outputs["archiveBucket"]
+    assert config.bigquery_location == "US"
     assert stack.outputs["scheduledQueries"] == variables["SCHEDULED_QUERIES"]
 
 

@@ -139,26 +139,28 @@ def test_an_object_deleted_after_a_trip_means_stream_again() -> None:
         pytest.param(b'["archive_only"]', "TypeError", id="not-an-object"),
     ],
 )
-def test_an_unreadable_object_keeps_the_last_mode_and_is_retried_sooner(
+def test_an_unreadable_object_means_stream_until_a_read_confirms_archive_only_again(
     failure: Exception | bytes, name: str
 ) -> None:
+    """An instance that cannot read the switch back must not go on archiving alone past the
+    window the guard loads: unconfirmed, archive-only is not kept."""
     clock = Clock()
-    source = Source(ARCHIVE_DOC, failure, STREAM_DOC)
+    source = Source(ARCHIVE_DOC, failure, ARCHIVE_DOC)
     mode = reader(source, clock)
     assert mode() is CaptureMode.ARCHIVE_ONLY
     clock.now += DEFAULT_TTL_SECONDS
 
-    assert mode() is CaptureMode.ARCHIVE_ONLY
-    assert mode.last_error == f"{name}: capture mode unreadable, keeping archive_only"
+    assert mode() is CaptureMode.STREAM
+    assert mode.last_error == f"{name}: capture mode unreadable, streaming"
     assert source.reads == 2
 
     # Retried after RETRY_SECONDS, well before a TTL; the error stays reported meanwhile.
     clock.now += RETRY_SECONDS - 0.001
-    assert mode() is CaptureMode.ARCHIVE_ONLY
+    assert mode() is CaptureMode.STREAM
     assert source.reads == 2
     assert mode.last_error is not None
     clock.now += 0.001
-    assert mode() is CaptureMode.STREAM
+    assert mode() is CaptureMode.ARCHIVE_ONLY
     assert source.reads == 3
     assert mode.last_error is None
 
@@ -168,7 +170,7 @@ def test_an_unreadable_object_at_start_is_stream() -> None:
     mode = reader(source, clock)
 
     assert mode() is CaptureMode.STREAM
-    assert mode.last_error == "ConnectionError: capture mode unreadable, keeping stream"
+    assert mode.last_error == "ConnectionError: capture mode unreadable, streaming"
 
 
 def test_a_ttl_shorter_than_the_retry_interval_is_the_retry_interval() -> None:
@@ -379,13 +381,16 @@ def test_the_log_line_says_when_the_mode_could_not_be_read() -> None:
     sinks.handle(mixed_batch())
     clock.now += DEFAULT_TTL_SECONDS
 
+    sinks.journal.clear()
+
     result = sinks.handle(mixed_batch())
 
+    # Unconfirmed, archive-only is not kept: the request streams, and says why.
     assert result.status == 200
-    assert "bigquery.write" not in sinks.journal
-    assert result.log[log_fields.CAPTURE_MODE] == "archive_only"
+    assert "bigquery.write" in sinks.journal
+    assert result.log[log_fields.CAPTURE_MODE] == "stream"
     assert result.log[log_fields.CAPTURE_MODE_ERROR] == (
-        "TimeoutError: capture mode unreadable, keeping archive_only"
+        "TimeoutError: capture mode unreadable, streaming"
     )
 
 

@@ -26,6 +26,9 @@ from event_capture.schemas.families import MODEL_BY_EVENT_TYPE
 from event_capture.tables.bigquery_schema import PARTITION_COLUMN
 
 DOWNLOAD_THREADS = 8
+# New load jobs per call, and job ids per set of rows over all calls.
+LOAD_ATTEMPTS = 3
+MAX_JOB_IDS = 12
 DAY = dt.timedelta(days=1)
 
 
@@ -116,12 +119,15 @@ class ArchiveLoader:
         bucket: Callable[[], Any],
         bigquery: Callable[[], Any],
         dataset: str,
+        location: str | None = None,
         job_prefix: str = "archive-load",
     ) -> None:
-        """``dataset``: ``project.dataset`` of the event tables."""
+        """``dataset``: ``project.dataset`` of the event tables; ``location``: theirs (a job is
+        found by id only in its location)."""
         self._bucket = bucket
         self._bigquery = bigquery
         self._dataset = dataset
+        self._location = location
         self._job_prefix = job_prefix
 
     def load(self, start: dt.datetime, end: dt.datetime) -> LoadReport:
@@ -161,7 +167,6 @@ class ArchiveLoader:
             raise LoadError(f"reading {blob.name}: {type(error).__name__}: {error}") from error
 
     def _load_table(self, table: str, lines: list[_Line], counts: TableLoad) -> None:
-        from google.api_core.exceptions import Conflict
         from google.cloud import bigquery
 
         client = self._bigquery()
@@ -186,20 +191,47 @@ class ArchiveLoader:
         if not missing:
             return
         digest = hashlib.sha256("\n".join(sorted(x.event_id for x in missing)).encode())
-        job_id = f"{self._job_prefix}-{table}-{digest.hexdigest()[:32]}"
-        data = io.BytesIO(("\n".join(line.text for line in missing) + "\n").encode())
+        base_id = f"{self._job_prefix}-{table}-{digest.hexdigest()[:32]}"
+        data = ("\n".join(line.text for line in missing) + "\n").encode()
         config = bigquery.LoadJobConfig(
             source_format=bigquery.SourceFormat.NEWLINE_DELIMITED_JSON,
             write_disposition=bigquery.WriteDisposition.WRITE_APPEND,
+            # The table exists; CREATE_IF_NEEDED would need tables.create on the dataset.
+            create_disposition=bigquery.CreateDisposition.CREATE_NEVER,
         )
-        try:
-            job = client.load_table_from_file(data, ref, job_id=job_id, job_config=config)
-        except Conflict:
-            # The same rows' job ran before (a repeated message, a crash after the load).
-            job = client.get_job(job_id)
-        try:
-            job.result()
-        except Exception as error:
-            raise LoadError(f"loading {len(missing)} rows into {ref}: {error}") from error
+        counts.jobs.append(self._load_once(client, ref, base_id, data, config))
         counts.loaded += len(missing)
-        counts.jobs.append(job_id)
+
+    def _load_once(self, client: Any, ref: str, base_id: str, data: bytes, config: Any) -> str:
+        """Run the load under the first of the rows' job ids that has not failed; the id of
+        the job that loaded them.
+
+        The same rows, the same ids: a repeated message finds the job that ran (BigQuery keeps
+        a job id for good) instead of loading again. A job that failed (a transient error) is
+        tried again under the next id, at most LOAD_ATTEMPTS new ones per call.
+        """
+        from google.api_core.exceptions import Conflict
+
+        error: Exception | None = None
+        started = 0
+        for number in range(MAX_JOB_IDS):
+            job_id = base_id if number == 0 else f"{base_id}-retry{number}"
+            try:
+                job = client.load_table_from_file(
+                    io.BytesIO(data), ref, job_id=job_id, job_config=config, location=self._location
+                )
+                started += 1
+            except Conflict:
+                job = client.get_job(job_id, location=self._location)
+            try:
+                job.result()
+            except Exception as failed:  # noqa: BLE001 - the next id, or the LoadError below
+                error = failed
+                if started >= LOAD_ATTEMPTS:
+                    break
+                continue
+            return job_id
+        # A row BigQuery refuses fails every attempt: the switch back waits for an operator
+        # (the rows stay in the archive; the error names the table and the row).
+        rows = data.count(b"\n")
+        raise LoadError(f"loading {rows} rows into {ref}: {error}") from error

@@ -14,7 +14,13 @@ from event_capture.ingest.config import Config, ConfigError, load_config, number
 
 TRANSFER_CONFIG = re.compile(r"projects/[^/]+/locations/[^/]+/transferConfigs/[^/]+")
 GUARD_CONFIG_VARIABLES = frozenset(
-    {"GUARD_THRESHOLD", "GUARD_SETTLE_SECONDS", "SCHEDULED_QUERIES", "DATA_TRANSFER_ENDPOINT"}
+    {
+        "GUARD_THRESHOLD",
+        "GUARD_SETTLE_SECONDS",
+        "SCHEDULED_QUERIES",
+        "DATA_TRANSFER_ENDPOINT",
+        "BIGQUERY_LOCATION",
+    }
 )
 
 
@@ -24,6 +30,8 @@ class GuardConfig:
     settings: GuardSettings
     # The Data Transfer API's address; set only to reach a local stand-in (anonymous calls).
     data_transfer_endpoint: str | None
+    # The event tables' location (their jobs are found there); None: BigQuery's default.
+    bigquery_location: str | None = None
 
 
 def load_guard_config(env: Mapping[str, str] | None = None) -> GuardConfig:
@@ -47,4 +55,5 @@ def load_guard_config(env: Mapping[str, str] | None = None) -> GuardConfig:
             settle_seconds=number(env, "GUARD_SETTLE_SECONDS", settle, 0.0, 480.0),
         ),
         data_transfer_endpoint=env.get("DATA_TRANSFER_ENDPOINT") or None,
+        bigquery_location=env.get("BIGQUERY_LOCATION") or None,
     )

@@ -43,6 +43,7 @@ def build_guard(config: GuardConfig) -> CostGuard:
             bucket=lambda: storage().bucket(archive_bucket),
             bigquery=cache(partial(clients.bigquery_client, capture)),
             dataset=f"{capture.project}.{capture.bigquery_dataset}",
+            location=config.bigquery_location,
         ),
         settings=config.settings,
     )

@@ -99,9 +99,13 @@ class ModeReader:
     """The capture mode of one instance: the control object, read again every ``ttl_seconds``.
 
     The read happens on the first request after the mode went stale, so an idle instance reads
-    nothing. A missing object means ``stream`` (the guard never switched). A failed read keeps
-    the mode last read (``stream`` at start): capture never stops accepting events because the
-    control object is out of reach, and a few more streamed rows cost cents.
+    nothing. A missing object means ``stream`` (the guard never switched).
+
+    ``archive_only`` holds only while a read confirmed it within the TTL. A read that fails, or
+    is still under way, means ``stream``: an instance that cannot read the switch back must not
+    go on accepting events into the archive alone past the window the guard loads (it ends one
+    TTL and one request after the switch back), and streamed events are durable either way;
+    the cost is a few streamed rows while the control object is out of reach.
     """
 
     def __init__(
@@ -123,16 +127,18 @@ class ModeReader:
     def __call__(self) -> CaptureMode:
         now = self._clock()
         with self._lock:
-            if now < self._fresh_until or self._reading:
+            if now < self._fresh_until:
                 return self._mode
+            if self._reading:
+                return CaptureMode.STREAM
             self._reading = True
-        mode, error, fresh_for = self._mode, None, min(self._ttl, RETRY_SECONDS)
+        mode, error, fresh_for = CaptureMode.STREAM, None, min(self._ttl, RETRY_SECONDS)
         try:
             text = self._read()
             mode = CaptureMode.STREAM if text is None else read_mode(text)
             fresh_for = self._ttl
-        except Exception as caught:  # noqa: BLE001 - the mode last read stays; logged by the caller
-            error = f"{type(caught).__name__}: capture mode unreadable, keeping {self._mode}"
+        except Exception as caught:  # noqa: BLE001 - streams until a read succeeds; logged by the caller
+            error = f"{type(caught).__name__}: capture mode unreadable, streaming"
         finally:
             # Whatever escaped, the next request after the retry time reads again.
             with self._lock:
