@@ -104,7 +104,8 @@ class CostGuard(pulumi.ComponentResource):
                     ),
                 )
             ],
-            labels={**args.labels, "purpose": "capture-control"},
+            # Holds the mode and why, never an event: its live object may outlive 90 days.
+            labels={**args.labels, "purpose": "capture-control", "personal-data": "none"},
             force_destroy=True,
             opts=child,
         )

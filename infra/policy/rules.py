@@ -159,12 +159,20 @@ def buckets_are_private(resource_type: str, props: Props) -> list[str]:
 
 
 def buckets_expire(resource_type: str, props: Props) -> list[str]:
+    """Objects are deleted within 90 days. A rule that deletes only archived (noncurrent)
+    versions leaves the live objects forever, so it counts only for a bucket labelled as
+    holding no personal data (the cost guard's control bucket, whose one live object must
+    never expire)."""
     if resource_type != BUCKET:
         return []
+    anonymous = _labelled_anonymous(props)
     for rule in props.get("lifecycleRules") or []:
         action = (rule.get("action") or {}).get("type")
-        age = (rule.get("condition") or {}).get("age")
-        if action == "Delete" and age is not None and 0 < age <= MAX_RETENTION_DAYS:
+        condition = rule.get("condition") or {}
+        age = condition.get("age")
+        live_too = condition.get("withState") in (None, "", "ANY", "LIVE")
+        within = age is not None and 0 < age <= MAX_RETENTION_DAYS
+        if action == "Delete" and within and (live_too or anonymous):
             return []
     return [f"needs a lifecycle rule deleting objects within {MAX_RETENTION_DAYS} days"]
 
@@ -309,7 +317,12 @@ RESOURCE_RULES = (
         "Buckets enforce public access prevention and uniform access.",
         buckets_are_private,
     ),
-    ResourceRule("buckets-expire", "Buckets delete objects within 90 days.", buckets_expire),
+    ResourceRule(
+        "buckets-expire",
+        "Buckets delete objects within 90 days (only noncurrent versions, if labelled "
+        "personal-data=none).",
+        buckets_expire,
+    ),
     ResourceRule(
         "tables-expire-and-need-a-partition-filter",
         "Tables are partitioned, require a partition filter and expire within 90 days "

@@ -176,6 +176,20 @@ def test_compliant_resources_pass(resource_type: str, props: dict[str, Any]) -> 
             "buckets-expire",
         ),
         (
+            rules.BUCKET,
+            {
+                **GOOD_BUCKET,
+                # Only noncurrent versions expire: the live objects would be kept for good.
+                "lifecycleRules": [
+                    {
+                        "action": {"type": "Delete"},
+                        "condition": {"age": 30, "withState": "ARCHIVED"},
+                    }
+                ],
+            },
+            "buckets-expire",
+        ),
+        (
             rules.TABLE,
             {"requirePartitionFilter": True},
             "tables-expire-and-need-a-partition-filter",
