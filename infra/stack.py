@@ -26,7 +26,7 @@ from infra.function_source import (
     build_source_archive,
 )
 from infra.monitoring.alert_policies import AlertPolicies, AlertPoliciesArgs
-from infra.monitoring.budget import BudgetAlerts, BudgetAlertsArgs
+from infra.monitoring.budget import BudgetAlerts, BudgetAlertsArgs, budget_warnings
 from infra.monitoring.channels import email_channels
 from infra.monitoring.dashboard import capture_dashboard
 from infra.monitoring.log_metrics import LogMetrics, LogMetricsArgs
@@ -233,6 +233,8 @@ def build_stack(settings: Settings, source_root: Path = REPO_ROOT) -> StackOutpu
         ),
         apis=apis,
     )
+    for warning in budget_warnings(settings):
+        pulumi.log.warn(warning)
     guard: CostGuard | None = None
     if accounts.cost_guard is not None:
         guard = CostGuard(

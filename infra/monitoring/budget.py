@@ -9,7 +9,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
+from event_capture.cost import prices
 from infra.apis import after
+from infra.settings import Settings
 
 # (fraction of the budget, basis): early warning, nearly spent, spent, and on course to be.
 THRESHOLDS = (
@@ -86,3 +88,29 @@ class BudgetAlerts(pulumi.ComponentResource):
             opts=child.merge(pulumi.ResourceOptions(depends_on=[publisher])),
         )
         self.register_outputs({"topic": self.topic.id})
+
+
+def fixed_monthly_usd(settings: Settings) -> float:
+    """What the stack costs each month whatever capture does: Memorystore (1 GB) and the VPC
+    connector with online features, at the cost model's (unconfirmed) prices; else 0."""
+    if not settings.redis_enabled:
+        return 0.0
+    hours = prices.HOURS_PER_MONTH
+    redis = prices.MEMORYSTORE_BASIC.usd_per_unit * hours
+    connector = prices.VPC_CONNECTOR_INSTANCE.usd_per_unit * prices.VPC_CONNECTOR_INSTANCES * hours
+    return redis + connector
+
+
+def budget_warnings(settings: Settings) -> list[str]:
+    """Settings that make the cost guard act every month, said at deploy time."""
+    fixed = fixed_monthly_usd(settings)
+    threshold = settings.budget_amount * settings.cost_guard_percent / 100
+    # The prices are in USD: another currency's budget is not compared.
+    if not settings.cost_guard_enabled or settings.budget_currency != "USD" or fixed < threshold:
+        return []
+    return [
+        f"budgetAmount {settings.budget_amount} USD is below the fixed cost of the online "
+        f"features (Memorystore and the VPC connector, about {fixed:.0f} USD a month at "
+        "unconfirmed prices): the cost guard would hold capture archive-only for most of "
+        "every month; raise budgetAmount"
+    ]

@@ -13,9 +13,11 @@ from event_capture.ingest import log_fields
 from event_capture.ingest.capture_mode import CaptureMode
 from event_capture.ingest.circuit import CircuitBreaker
 from event_capture.ingest.pipeline import CapturePipeline
+from infra.monitoring.budget import budget_warnings, fixed_monthly_usd
 from infra.monitoring.log_metrics import GUARD_SWITCHES, QUOTA_EXCEEDED
 from infra.monitoring.warehouse_alerts import POLICIES as WAREHOUSE_POLICIES
-from tests.infra.conftest import REQUIRED_CONFIG
+from infra.settings import load_settings
+from tests.infra.conftest import REQUIRED_CONFIG, WITH_REDIS
 from tests.unit.test_bigquery_sink import api_error, harness
 from tests.unit.test_pipeline import (
     REQUEST_ID,
@@ -206,3 +208,19 @@ def test_dashboard_charts_only_metrics_the_stack_defines(stack: MockedStack) -> 
     assert {"capture_events_accepted", "capture_events_rejected", "capture_latency"} <= used
     assert any("sink" in title for title in titles)
     assert any("latency" in title.lower() for title in titles)
+
+
+def test_a_budget_below_the_online_features_fixed_cost_is_said_at_deploy_time() -> None:
+    redis = load_settings(WITH_REDIS)
+    fixed = fixed_monthly_usd(redis)
+    enough = load_settings({**WITH_REDIS, "event-capture:budgetAmount": str(int(fixed) + 1)})
+    no_guard = load_settings({**WITH_REDIS, "event-capture:costGuardEnabled": "false"})
+    euros = load_settings({**WITH_REDIS, "event-capture:budgetCurrency": "EUR"})
+
+    assert 40 < fixed < 60  # Memorystore 1 GB and two connector instances, a month
+    [warning] = budget_warnings(redis)  # the default 5 USD
+    assert "budgetAmount 5 USD is below the fixed cost" in warning
+    assert budget_warnings(enough) == []
+    assert budget_warnings(no_guard) == []
+    assert budget_warnings(euros) == []
+    assert fixed_monthly_usd(load_settings(REQUIRED_CONFIG)) == 0
