@@ -21,14 +21,21 @@ import sys
 from collections.abc import Mapping
 from typing import NoReturn
 
+import requests
+
 from event_capture.cost_guard.config import load_guard_config
 from event_capture.cost_guard.guard import CostGuard, Outcome
 from event_capture.cost_guard.wiring import build_guard
 from event_capture.ingest.config import ConfigError
+from event_capture.ingest.retry import describe
 from localcloud import budget_notification
 from localcloud.budget_notification import month_start, next_month_start, notification_data
+from localcloud.cloud import LocalCloud
+from localcloud.processes import port_open
+from localcloud.run import LOCAL_MODE_TTL_SECONDS, guard_port, run_settings
 
-LOCAL_GUARD_URL = "http://127.0.0.1:8083/"
+# make run's guard (localcloud/run.py: GUARD_PORT).
+LOCAL_GUARD_URL = f"http://127.0.0.1:{guard_port()}/"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -58,10 +65,6 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
 def _environment(local: bool) -> Mapping[str, str]:
     if not local:
         return os.environ
-    from localcloud.cloud import LocalCloud
-    from localcloud.processes import port_open
-    from localcloud.run import LOCAL_MODE_TTL_SECONDS, run_settings
-
     settings = run_settings()
     if not port_open(settings.gcs_port):
         sys.exit(f"error: no fake-gcs-server on 127.0.0.1:{settings.gcs_port}; run `make run`")
@@ -88,26 +91,40 @@ def _print(outcome: Outcome) -> None:
 def main(argv: list[str] | None = None, guard: CostGuard | None = None) -> int:
     args = _arguments(argv)
     if args.command == "notify":
-        period = next_month_start() if args.next_period else month_start()
-        data = notification_data(cost=args.cost, budget=args.budget, interval_start=period)
-        answer = budget_notification.deliver(args.url, data)
-        print(f"delivered: the guard answered {answer.status_code}")
-        return 0 if answer.status_code < 300 else 1
+        return _notify(args)
     if guard is None:
         try:
             guard = build_guard(load_guard_config(_environment(args.local)))
         except ConfigError as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
-    if args.command == "status":
-        print(guard.status().to_json(), end="")
-        return 0
-    if args.command == "resume":
-        print("switching back: waiting for every capture instance, then loading ...", flush=True)
-        _print(guard.resume())
-        return 0
-    _print(guard.trip())
+    try:
+        if args.command == "status":
+            print(guard.status().to_json(), end="")
+        elif args.command == "resume":
+            print(
+                "switching back: waiting for every capture instance, then loading ...", flush=True
+            )
+            _print(guard.resume())
+        else:
+            _print(guard.trip())
+    except Exception as error:  # noqa: BLE001 - one line for the operator, no traceback
+        # Every step can be repeated: the command continues where it stopped when run again.
+        print(f"error: {args.command} stopped: {describe(error)}; run it again", file=sys.stderr)
+        return 1
     return 0
+
+
+def _notify(args: argparse.Namespace) -> int:
+    period = next_month_start() if args.next_period else month_start()
+    data = notification_data(cost=args.cost, budget=args.budget, interval_start=period)
+    try:
+        answer = budget_notification.deliver(args.url, data)
+    except requests.RequestException as error:
+        print(f"error: no cost guard answered at {args.url}: {describe(error)}", file=sys.stderr)
+        return 1
+    print(f"delivered: the guard answered {answer.status_code}")
+    return 0 if answer.status_code < 300 else 1
 
 
 if __name__ == "__main__":
