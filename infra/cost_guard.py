@@ -24,7 +24,6 @@ from event_capture.cost_guard.scheduled_queries import TRANSFER_PERMISSIONS
 from event_capture.ingest.config import DEFAULT_TTL_SECONDS
 from infra.access import (
     DATA_VIEWER,
-    IMPERSONATOR,
     JOB_USER,
     OBJECT_USER,
     OBJECT_VIEWER,
@@ -32,7 +31,13 @@ from infra.access import (
 )
 from infra.apis import after
 from infra.capture_function import request_deadline_seconds
-from infra.function_build import RUN_INVOKER, FunctionBuild, build_config, upload_source
+from infra.function_build import (
+    RUN_INVOKER,
+    FunctionBuild,
+    build_config,
+    pubsub_signs_as,
+    upload_source,
+)
 from infra.function_source import SourceArchive
 from infra.online_features import PUBSUB_MESSAGE
 from infra.service_accounts import GuardAccounts
@@ -169,14 +174,10 @@ class CostGuard(pulumi.ComponentResource):
                 opts=child,
             )
         )
-        number = gcp.organizations.get_project_output(project_id=project).number
-        gcp.serviceaccount.IAMMember(
+        pubsub_signs_as(
             "pubsub-agent-acts-as-guard-trigger",
-            service_account_id=args.accounts.trigger.name,
-            role=IMPERSONATOR,
-            member=number.apply(
-                lambda n: f"serviceAccount:service-{n}@gcp-sa-pubsub.iam.gserviceaccount.com"
-            ),
+            project=project,
+            trigger=args.accounts.trigger,
             opts=child,
         )
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
+from infra.access import IMPERSONATOR
 from infra.function_source import SourceArchive
 from infra.settings import Settings
 
@@ -100,3 +101,21 @@ def vpc_connector(settings: Settings) -> str | None:
 def vpc_egress(settings: Settings) -> str | None:
     # Only Memorystore's private addresses go through the connector; Google's APIs stay direct.
     return "PRIVATE_RANGES_ONLY" if settings.vpc_connector else None
+
+
+def pubsub_signs_as(
+    name: str, *, project: str, trigger: gcp.serviceaccount.Account, opts: pulumi.ResourceOptions
+) -> gcp.serviceaccount.IAMMember:
+    """Pub/Sub's service agent may mint ``trigger``'s ID tokens, which sign each push of an
+    event trigger. Projects whose agent dates from before April 2021 lack the role this
+    needs; newer ones hold it anyway."""
+    number = gcp.organizations.get_project_output(project_id=project).number
+    return gcp.serviceaccount.IAMMember(
+        name,
+        service_account_id=trigger.name,
+        role=IMPERSONATOR,
+        member=number.apply(
+            lambda n: f"serviceAccount:service-{n}@gcp-sa-pubsub.iam.gserviceaccount.com"
+        ),
+        opts=opts,
+    )

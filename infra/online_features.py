@@ -22,12 +22,13 @@ import pulumi
 import pulumi_gcp as gcp
 
 from event_capture.warehouse.catalog import FEATURE_TABLES
-from infra.access import DATA_VIEWER, IMPERSONATOR, JOB_USER, account_member
+from infra.access import DATA_VIEWER, JOB_USER, account_member
 from infra.apis import after
 from infra.function_build import (
     RUN_INVOKER,
     FunctionBuild,
     build_config,
+    pubsub_signs_as,
     upload_source,
     vpc_connector,
     vpc_egress,
@@ -114,17 +115,8 @@ class OnlineFeatures(pulumi.ComponentResource):
                 opts=child,
             )
         )
-        # Pub/Sub signs each push with the trigger account's ID token. Projects whose Pub/Sub
-        # agent dates from before April 2021 lack the role this needs; newer ones hold it anyway.
-        number = gcp.organizations.get_project_output(project_id=project).number
-        gcp.serviceaccount.IAMMember(
-            "pubsub-agent-acts-as-trigger",
-            service_account_id=accounts.trigger.name,
-            role=IMPERSONATOR,
-            member=number.apply(
-                lambda n: f"serviceAccount:service-{n}@gcp-sa-pubsub.iam.gserviceaccount.com"
-            ),
-            opts=child,
+        pubsub_signs_as(
+            "pubsub-agent-acts-as-trigger", project=project, trigger=accounts.trigger, opts=child
         )
 
         features_object = upload_source(args.build, args.features_source, child)
