@@ -96,60 +96,67 @@ class CostGuard:
 
     def on_notification(self, notification: BudgetNotification) -> Outcome:
         """What a budget notification calls for, done; safe to call again with the same one."""
-        for _ in range(WRITE_ATTEMPTS):
-            state, generation = self._store.read()
-            try:
-                finished: Outcome | None = None
-                if state.pending_load is not None:
-                    # An earlier switch back stopped half-way: it comes first.
-                    finished = self._resume(state, generation, state.reason, override=None)
-                    state, generation = self._store.read()
-                decision = decide(
-                    state,
-                    notification,
-                    threshold=self._settings.threshold,
-                    queries=self._settings.queries,
-                )
-                if finished is not None and decision.action is Action.NOTHING:
-                    return finished
-                return self._apply(decision, state, generation, period_of(notification))
-            except ConflictError:
-                continue
-        raise ConflictError("the control document kept changing; the message comes again")
+
+        def step(state: ControlState, generation: int) -> Outcome:
+            state, generation, finished = self._finish_pending(state, generation)
+            decision = decide(
+                state,
+                notification,
+                threshold=self._settings.threshold,
+                queries=self._settings.queries,
+            )
+            if finished is not None and decision.action is Action.NOTHING:
+                return finished
+            return self._apply(decision, state, generation, period_of(notification))
+
+        return self._retrying(step, "the message comes again")
 
     def resume(self, reason: str = "switched back by an operator") -> Outcome:
         """The operator's switch back: streaming again for the rest of the tripped period."""
-        for _ in range(WRITE_ATTEMPTS):
-            state, generation = self._store.read()
-            try:
-                if state.mode is CaptureMode.ARCHIVE_ONLY:
-                    return self._resume(state, generation, reason, override=state.tripped)
-                if state.pending_load is not None:
-                    return self._resume(state, generation, reason, override=state.overridden)
-                return Outcome(Action.NOTHING, "capture is streaming already", state.mode)
-            except ConflictError:
-                continue
-        raise ConflictError("the control document kept changing; run the command again")
+
+        def step(state: ControlState, generation: int) -> Outcome:
+            if state.mode is CaptureMode.ARCHIVE_ONLY:
+                return self._resume(state, generation, reason, override=state.tripped)
+            if state.pending_load is not None:
+                return self._resume(state, generation, reason, override=state.overridden)
+            return Outcome(Action.NOTHING, "capture is streaming already", state.mode)
+
+        return self._retrying(step, "run the command again")
 
     def trip(self, reason: str = "switched to archive-only by an operator") -> Outcome:
         """The operator's switch to archive-only, until an operator switches back."""
-        for _ in range(WRITE_ATTEMPTS):
-            state, generation = self._store.read()
-            try:
-                if state.pending_load is not None:
-                    # The switch back before it comes first, or its window would be lost.
-                    self._resume(state, generation, state.reason, override=None)
-                    state, generation = self._store.read()
-                period = Period(budget_id="operator", interval_start=self._clock())
-                return self._apply(Decision(Action.TRIP, reason), state, generation, period)
-            except ConflictError:
-                continue
-        raise ConflictError("the control document kept changing; run the command again")
+
+        def step(state: ControlState, generation: int) -> Outcome:
+            state, generation, _ = self._finish_pending(state, generation)
+            period = Period(budget_id="operator", interval_start=self._clock())
+            return self._apply(Decision(Action.TRIP, reason), state, generation, period)
+
+        return self._retrying(step, "run the command again")
 
     def status(self) -> ControlState:
         return self._store.read()[0]
 
     # --- steps ---------------------------------------------------------------------------------
+
+    def _retrying(self, step: Callable[[ControlState, int], Outcome], then: str) -> Outcome:
+        """``step`` on the document as read, read again after a concurrent write."""
+        for _ in range(WRITE_ATTEMPTS):
+            state, generation = self._store.read()
+            try:
+                return step(state, generation)
+            except ConflictError:
+                continue
+        raise ConflictError(f"the control document kept changing; {then}")
+
+    def _finish_pending(
+        self, state: ControlState, generation: int
+    ) -> tuple[ControlState, int, Outcome | None]:
+        """An earlier switch back that stopped half-way comes first, or its window would be
+        lost; the document as it is then, and what finishing it did (None: nothing pending)."""
+        if state.pending_load is None:
+            return state, generation, None
+        finished = self._resume(state, generation, state.reason, override=None)
+        return *self._store.read(), finished
 
     def _apply(
         self, decision: Decision, state: ControlState, generation: int, period: Period
