@@ -1,7 +1,7 @@
 """The insertAll call: what goes on the wire and how answers become results or errors.
 
-A recording transport stands in for google-auth's ``AuthorizedHttp`` here; the same call is
-made against the BigQuery emulator by every integration test that captures an event.
+A recording transport stands in for ``curl_http.CurlHttp`` here; the same call is made against
+the BigQuery emulator by every integration test that captures an event.
 """
 
 from __future__ import annotations
@@ -12,16 +12,11 @@ from typing import Any
 
 import pytest
 
-from event_capture.ingest.insert_all import ApiError, HttpInsertAll, insert_all_body
+from event_capture.ingest.api_transport import Answer, ApiError
+from event_capture.ingest.insert_all import HttpInsertAll, insert_all_body
 from event_capture.ingest.retry import describe, is_transient
 from event_capture.ingest.validation import validate_events
 from tests.unit import event_factory as factory
-
-
-@dataclass
-class Answer:
-    status: int
-    data: bytes
 
 
 @dataclass
@@ -29,12 +24,8 @@ class RecordingTransport:
     answer: Answer
     calls: list[dict[str, Any]] = field(default_factory=list)
 
-    def urlopen(
-        self, method: str, url: str, body: bytes, headers: dict[str, str], **kwargs: Any
-    ) -> Answer:
-        self.calls.append(
-            {"method": method, "url": url, "body": body, "headers": headers, **kwargs}
-        )
+    def post(self, path: str, body: bytes, headers: dict[str, str], *, timeout: float) -> Answer:
+        self.calls.append({"path": path, "body": body, "headers": headers, "timeout": timeout})
         return self.answer
 
 
@@ -58,7 +49,7 @@ def test_the_body_carries_each_rows_json_unchanged_with_its_event_id_as_insert_i
     assert "café 0".encode() in insert_all_body(sent)
 
 
-def test_a_call_posts_to_the_tables_insert_all_path_without_urllib3_retries() -> None:
+def test_a_call_posts_to_the_tables_insert_all_path_with_the_calls_timeout() -> None:
     transport = RecordingTransport(Answer(200, b'{"kind":"bigquery#tableDataInsertAllResponse"}'))
     client = HttpInsertAll(transport)
 
@@ -66,13 +57,12 @@ def test_a_call_posts_to_the_tables_insert_all_path_without_urllib3_retries() ->
 
     assert errors == []
     [call] = transport.calls
-    assert call["method"] == "POST"
     # A domain-scoped project keeps its dot.
-    assert call["url"] == (
+    assert call["path"] == (
         "/bigquery/v2/projects/example.com:app/datasets/events/tables/searches/insertAll"
     )
     assert call["headers"] == {"Content-Type": "application/json"}
-    assert (call["timeout"], call["retries"]) == (2.5, False)
+    assert call["timeout"] == 2.5
 
 
 def test_per_row_errors_are_returned_as_bigquery_sent_them() -> None:

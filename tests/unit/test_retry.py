@@ -19,7 +19,8 @@ import urllib3
 from google.api_core import exceptions as gexc
 from google.auth import exceptions as auth_exceptions
 
-from event_capture.ingest.insert_all import ApiError
+from event_capture.ingest.api_transport import ApiError
+from event_capture.ingest.curl_http import CurlConnectionError, CurlTimeoutError, SSLError
 from event_capture.ingest.retry import (
     TRANSIENT_REASONS,
     describe,
@@ -53,16 +54,9 @@ TRANSIENT: list[Any] = [
     pytest.param(lambda: requests.exceptions.ChunkedEncodingError("cut"), id="requests-Chunked"),
     pytest.param(lambda: auth_exceptions.TransportError("metadata"), id="auth-TransportError"),
     pytest.param(lambda: TimeoutError("timed out"), id="TimeoutError"),
-    # What urllib3 raises to insert_all where requests would raise the three above.
-    pytest.param(lambda: urllib3.exceptions.ProtocolError("reset"), id="urllib3-ProtocolError"),
-    pytest.param(
-        lambda: urllib3.exceptions.NewConnectionError(None, "refused"),  # type: ignore[arg-type]
-        id="urllib3-NewConnectionError",
-    ),
-    pytest.param(
-        lambda: urllib3.exceptions.ReadTimeoutError(None, "/", "read"),  # type: ignore[arg-type]
-        id="urllib3-ReadTimeoutError",
-    ),
+    # What curl_http raises to insert_all where requests would raise the first two above.
+    pytest.param(lambda: CurlConnectionError("curl 7: refused"), id="curl-connection"),
+    pytest.param(lambda: CurlTimeoutError("curl 28: timed out"), id="curl-timeout"),
     # insert_all's own error for an HTTP answer, as BigQuery words it.
     pytest.param(lambda: ApiError(503, "unavailable", []), id="ApiError-503"),
     pytest.param(
@@ -82,7 +76,7 @@ PERMANENT: list[Any] = [
     pytest.param(lambda: requests.exceptions.SSLError("bad certificate"), id="requests-SSLError"),
     pytest.param(lambda: FileNotFoundError("credentials.json"), id="FileNotFoundError"),
     pytest.param(lambda: ValueError("cannot serialize"), id="ValueError"),
-    pytest.param(lambda: urllib3.exceptions.SSLError("bad certificate"), id="urllib3-SSLError"),
+    pytest.param(lambda: SSLError("curl 60: bad certificate"), id="curl-SSLError"),
     pytest.param(
         lambda: ApiError(404, "Not found: Table", [{"reason": "notFound"}]), id="ApiError-404"
     ),
@@ -100,6 +94,11 @@ STORAGE_TRANSIENT: list[Any] = [
     pytest.param(lambda: http.client.IncompleteRead(b"x"), id="IncompleteRead"),
     pytest.param(lambda: requests.exceptions.ConnectionError("refused"), id="requests-Connection"),
     pytest.param(lambda: ConnectionRefusedError("refused"), id="ConnectionRefusedError"),
+    # As google-cloud-storage retries its own uploads' connection and TLS errors.
+    pytest.param(lambda: CurlConnectionError("curl 56: reset"), id="curl-connection"),
+    pytest.param(lambda: CurlTimeoutError("curl 28: timed out"), id="curl-timeout"),
+    pytest.param(lambda: SSLError("curl 35: handshake"), id="curl-SSLError"),
+    pytest.param(lambda: urllib3.exceptions.SSLError("bad certificate"), id="urllib3-SSLError"),
 ]
 STORAGE_PERMANENT: list[Any] = [
     pytest.param(lambda: api(gexc.BadRequest), id="400"),

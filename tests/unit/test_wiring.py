@@ -6,8 +6,11 @@ deployed wiring's circuit breaker open and its budget apply, with no emulator.
 
 from __future__ import annotations
 
+import pytest
+
 from event_capture.ingest import log_fields
 from event_capture.ingest.config import load_config
+from event_capture.ingest.validation import validate_events
 from event_capture.ingest.wiring import build_pipeline
 from tests.unit import event_factory as factory
 
@@ -82,7 +85,26 @@ def test_each_client_pools_a_connection_per_table_write_and_reads_no_proxy_per_c
         assert session.trust_env is False
         assert session.get_adapter("http://127.0.0.1:9/")._pool_maxsize == 6 * len(FAMILIES)
 
-    # The capture path's inserts have a pool of their own, sized the same way.
-    inserts = clients.bigquery_inserts(config)  # held: AuthorizedHttp closes its pool when freed
-    pool = inserts._transport.http
-    assert (pool.host, pool.port, pool.pool.maxsize) == ("127.0.0.1", 9, 6 * len(FAMILIES))
+
+def test_the_capture_paths_own_calls_go_to_the_emulators_without_credentials() -> None:
+    from event_capture.ingest import clients
+    from event_capture.ingest.curl_http import CurlConnectionError
+
+    config = load_config(
+        {
+            "GCP_PROJECT": "wiring",
+            "BIGQUERY_EMULATOR_HOST": CLOSED,
+            "GCS_BUCKET": "wiring-events",
+            "STORAGE_EMULATOR_HOST": CLOSED,
+        }
+    )
+    rows, _ = validate_events([factory.search(factory.RECEIVED_AT)], factory.RECEIVED_AT)
+
+    # No application default credentials are looked for (this machine has none): each call
+    # reaches the emulator's address, where nothing listens.
+    with pytest.raises(CurlConnectionError, match=r"curl 7"):
+        clients.bigquery_inserts(config).insert_all("wiring.events.searches", rows, timeout=2)
+    with pytest.raises(CurlConnectionError, match=r"curl 7"):
+        clients.storage_uploads(config).create(
+            "wiring-events", "o", b"{}\n", content_type="application/x-ndjson", timeout=2
+        )

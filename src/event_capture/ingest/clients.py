@@ -35,27 +35,37 @@ def bigquery_client(config: Config) -> Any:
 
 
 def bigquery_inserts(config: Config) -> Any:
-    """The capture path's insertAll calls (``insert_all.HttpInsertAll``): google-auth's urllib3
-    transport over the BigQuery host's pool, with a connection for every table write the instance
-    runs at once."""
-    import urllib3
-    from google.auth.transport.urllib3 import AuthorizedHttp
-
+    """The capture path's insertAll calls (``insert_all.HttpInsertAll``) over libcurl."""
     from event_capture.ingest.insert_all import BIGQUERY_API, SCOPES, HttpInsertAll
 
-    if config.bigquery_emulator_host:
+    return HttpInsertAll(_curl_http(config.bigquery_emulator_host, BIGQUERY_API, SCOPES))
+
+
+def storage_uploads(config: Config) -> Any:
+    """The capture path's object uploads (``gcs_upload.CurlUploads``) over libcurl."""
+    from event_capture.ingest.gcs_upload import SCOPES, STORAGE_API, CurlUploads
+
+    return CurlUploads(_curl_http(config.storage_emulator_host, STORAGE_API, SCOPES))
+
+
+def _curl_http(emulator_host: str | None, api: str, scopes: tuple[str, ...]) -> Any:
+    """``curl_http.CurlHttp`` to the emulator, anonymous (it has no auth), or to ``api`` with
+    application default credentials, their token refreshed over urllib3."""
+    import urllib3
+    from google.auth.transport.urllib3 import Request
+
+    from event_capture.ingest.curl_http import CurlHttp
+
+    if emulator_host:
         from google.auth.credentials import AnonymousCredentials
 
         credentials: Any = AnonymousCredentials()  # type: ignore[no-untyped-call]
     else:
         import google.auth
 
-        credentials, _ = google.auth.default(scopes=SCOPES)
-    pool = urllib3.connection_from_url(
-        config.bigquery_emulator_host or BIGQUERY_API,
-        maxsize=config.server_threads * len(FAMILIES),
-    )
-    return HttpInsertAll(AuthorizedHttp(credentials, http=pool))  # type: ignore[no-untyped-call]
+        credentials, _ = google.auth.default(scopes=scopes)
+    token_request = Request(urllib3.PoolManager())  # type: ignore[no-untyped-call]
+    return CurlHttp(emulator_host or api, credentials, token_request)
 
 
 def storage_client(config: Config) -> Any:

@@ -38,10 +38,6 @@ TRANSIENT_TYPES = frozenset(
         ("requests.exceptions", "ConnectionError"),
         ("requests.exceptions", "Timeout"),
         ("google.auth.exceptions", "TransportError"),
-        # The same failures one layer down, as urllib3 raises them to insert_all (which calls
-        # it directly): requests turns these into the three above.
-        ("urllib3.exceptions", "ProtocolError"),
-        ("urllib3.exceptions", "TimeoutError"),
     }
 )
 # google-cloud-storage's _RETRYABLE_STATUS_CODES, and its _RETRYABLE_TYPES beyond the above.
@@ -52,7 +48,9 @@ STORAGE_TRANSIENT_TYPES = TRANSIENT_TYPES | frozenset(
         ("http.client", "IncompleteRead"),
         ("http.client", "ResponseNotReady"),
         ("urllib3.exceptions", "PoolError"),
+        ("urllib3.exceptions", "ProtocolError"),
         ("urllib3.exceptions", "SSLError"),
+        ("urllib3.exceptions", "TimeoutError"),
     }
 )
 

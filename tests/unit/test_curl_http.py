@@ -1,0 +1,216 @@
+"""libcurl calls: what reaches the server, what a failure becomes, and the token's refresh.
+
+The peers here are real HTTP servers on loopback (a scripted ``http.server``, a socket that
+accepts and never answers, a port nobody listens on); the insertAll and upload calls go to the
+BigQuery emulator and fake-gcs-server in every integration test that captures an event.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from event_capture.ingest.curl_http import CurlConnectionError, CurlHttp, CurlTimeoutError
+from event_capture.ingest.retry import is_transient, is_transient_storage
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Script:
+    """The statuses to answer, in order (then 200), and what was received."""
+
+    statuses: list[int] = field(default_factory=list)
+    received: list[Received] = field(default_factory=list)
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[str, Script]]:
+    script = Script()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            script.received.append(Received(self.path, dict(self.headers.items()), body))
+            status = script.statuses.pop(0) if script.statuses else 200
+            answer = json.dumps({"status": status, "thread": threading.get_ident()}).encode()
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}", script
+    httpd.shutdown()
+    httpd.server_close()
+
+
+class Credentials:
+    """google-auth's credentials interface: a bearer token, renewed by ``refresh``."""
+
+    def __init__(self) -> None:
+        self.token = "token-1"
+        self.refreshed = 0
+
+    def before_request(self, request: Any, method: str, url: str, headers: dict[str, str]) -> None:
+        headers["authorization"] = f"Bearer {self.token}"
+
+    def refresh(self, request: Any) -> None:
+        self.refreshed += 1
+        self.token = f"token-{self.refreshed + 1}"
+
+
+def test_a_post_sends_the_body_and_headers_with_the_token_and_returns_the_answer(
+    server: tuple[str, Script],
+) -> None:
+    url, script = server
+    http = CurlHttp(url, Credentials(), token_request=None)
+
+    answer = http.post(
+        "/a/path?x=1", b'{"rows":[]}', {"Content-Type": "application/json"}, timeout=5
+    )
+
+    assert answer.status == 200
+    assert json.loads(answer.data)["status"] == 200
+    [received] = script.received
+    assert (received.path, received.body) == ("/a/path?x=1", b'{"rows":[]}')
+    assert received.headers["Content-Type"] == "application/json"
+    assert received.headers["authorization"] == "Bearer token-1"
+
+
+def test_a_large_body_goes_at_once_without_waiting_for_100_continue(
+    server: tuple[str, Script],
+) -> None:
+    url, script = server
+    body = b"x" * 3_000_000
+
+    http = CurlHttp(url, Credentials(), token_request=None)
+    answer = http.post("/big", body, {}, timeout=5)
+
+    assert answer.status == 200
+    assert script.received[0].body == body
+    assert "Expect" not in script.received[0].headers
+
+
+def test_a_refused_token_is_refreshed_once_and_the_call_sent_again(
+    server: tuple[str, Script],
+) -> None:
+    url, script = server
+    credentials = Credentials()
+    script.statuses = [401]
+
+    answer = CurlHttp(url, credentials, token_request=None).post("/p", b"{}", {}, timeout=5)
+
+    assert answer.status == 200
+    assert credentials.refreshed == 1
+    tokens = [received.headers["authorization"] for received in script.received]
+    assert tokens == ["Bearer token-1", "Bearer token-2"]
+
+
+def test_a_second_401_is_the_answer_not_a_loop(server: tuple[str, Script]) -> None:
+    url, script = server
+    credentials = Credentials()
+    script.statuses = [401, 401, 401]
+
+    answer = CurlHttp(url, credentials, token_request=None).post("/p", b"{}", {}, timeout=5)
+
+    assert answer.status == 401
+    assert (credentials.refreshed, len(script.received)) == (1, 2)
+
+
+def test_other_statuses_are_answers_for_the_caller_to_read(server: tuple[str, Script]) -> None:
+    url, script = server
+    script.statuses = [503]
+
+    answer = CurlHttp(url, Credentials(), token_request=None).post("/p", b"{}", {}, timeout=5)
+
+    assert answer.status == 503
+    assert len(script.received) == 1
+
+
+def test_proxy_variables_do_not_route_the_calls(
+    server: tuple[str, Script], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, script = server
+    for name in ("http_proxy", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")  # the discard port: nothing there
+
+    answer = CurlHttp(url, Credentials(), token_request=None).post("/p", b"{}", {}, timeout=5)
+
+    assert answer.status == 200
+    assert len(script.received) == 1
+
+
+def test_each_thread_has_its_own_handle_and_gets_its_own_answer(
+    server: tuple[str, Script],
+) -> None:
+    url, script = server
+    http = CurlHttp(url, Credentials(), token_request=None)
+    bodies: dict[int, bytes] = {}
+
+    def call(index: int) -> None:
+        http.post(f"/t/{index}", str(index).encode(), {}, timeout=5)
+        bodies[index] = next(r.body for r in script.received if r.path == f"/t/{index}")
+
+    threads = [threading.Thread(target=call, args=(index,)) for index in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert bodies == {index: str(index).encode() for index in range(8)}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def test_a_refused_connection_is_a_transient_connection_error() -> None:
+    http = CurlHttp(f"http://127.0.0.1:{free_port()}", Credentials(), token_request=None)
+
+    with pytest.raises(CurlConnectionError) as raised:
+        http.post("/p", b"{}", {}, timeout=2)
+
+    assert isinstance(raised.value, ConnectionError)
+    assert is_transient(raised.value) and is_transient_storage(raised.value)
+
+
+def test_a_server_that_never_answers_is_a_transient_timeout_at_the_calls_timeout() -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        http = CurlHttp(
+            f"http://127.0.0.1:{listener.getsockname()[1]}", Credentials(), token_request=None
+        )
+        started = time.monotonic()
+
+        with pytest.raises(CurlTimeoutError) as raised:
+            http.post("/p", b"{}", {}, timeout=0.3)
+
+        waited = time.monotonic() - started
+    assert 0.25 <= waited < 2.0
+    assert isinstance(raised.value, TimeoutError)
+    assert is_transient(raised.value) and is_transient_storage(raised.value)
