@@ -10,6 +10,8 @@ from __future__ import annotations
 import pytest
 from google.api_core import exceptions as gexc
 
+from event_capture.ingest.api_transport import ApiError
+from event_capture.ingest.curl_http import CurlTimeoutError
 from event_capture.ingest.retry import BackoffPolicy, Timing
 from event_capture.ingest.row import Request
 from event_capture.ingest.sinks.gcs_archive import GcsArchiveSink
@@ -189,3 +191,61 @@ def test_the_fake_speaks_cloud_storage_preconditions() -> None:
     with pytest.raises(gexc.PreconditionFailed):
         bucket.upload("a", "y", {"if_generation_match": 0})
     assert isinstance(precondition_failed("a"), gexc.PreconditionFailed)
+
+
+class ScriptedUploads:
+    """``gcs_upload.ObjectUploads``: raises the scripted errors in turn, then lands."""
+
+    def __init__(self, *errors: BaseException) -> None:
+        self.errors = list(errors)
+        self.calls: list[tuple[str, str, bytes, str]] = []
+
+    def create(
+        self, bucket: str, name: str, data: bytes, *, content_type: str, timeout: float
+    ) -> None:
+        self.calls.append((bucket, name, data, content_type))
+        if self.errors:
+            raise self.errors.pop(0)
+
+
+def uploads_writer(uploads: ScriptedUploads, clock: Clock) -> NdjsonWriter:
+    def no_library() -> FakeStorageClient:
+        raise AssertionError("the library must not be used for uploads")
+
+    timing = Timing(clock, clock.sleep, lambda: 1.0)
+    return NdjsonWriter(
+        no_library, bucket="events", deadline_seconds=10, uploads=lambda: uploads, timing=timing
+    )
+
+
+def test_given_uploads_they_create_the_object_instead_of_the_library() -> None:
+    uploads = ScriptedUploads()
+
+    assert uploads_writer(uploads, Clock()).create("a", ['{"a":"é"}', '{"b":2}']) == 0
+
+    assert uploads.calls == [
+        ("events", "a", '{"a":"é"}\n{"b":2}\n'.encode(), "application/x-ndjson")
+    ]
+
+
+def test_uploads_follow_the_same_retry_and_412_rules() -> None:
+    # A 503, then an attempt that landed but whose answer was lost, then the 412 that says so.
+    uploads = ScriptedUploads(
+        ApiError(503, "unavailable", []),
+        CurlTimeoutError("curl 28: timed out"),
+        ApiError(412, "conditionNotMet", []),
+    )
+    clock = Clock()
+
+    # Two retries; the 412 on the second is the timed-out attempt having landed.
+    assert uploads_writer(uploads, clock).create("a", ["x"]) == 2
+
+    assert len(clock.waits) == 2
+    assert len(uploads.calls) == 3
+
+
+def test_a_412_from_uploads_on_the_first_attempt_is_a_clash() -> None:
+    uploads = ScriptedUploads(ApiError(412, "conditionNotMet", []))
+
+    with pytest.raises(ApiError):
+        uploads_writer(uploads, Clock()).create("a", ["x"])

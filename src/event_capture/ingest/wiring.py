@@ -59,12 +59,20 @@ def build_pipeline(config: Config) -> CapturePipeline:
                 gcs_mode_source(lambda: storage().bucket(bucket_name)),
                 ttl_seconds=config.capture_mode_ttl_seconds,
             )
+        uploads = cache(partial(clients.storage_uploads, config))
         deadline = config.gcs_deadline_seconds
         archive = GcsArchiveSink(
-            NdjsonWriter(storage, bucket=config.gcs_bucket, deadline_seconds=deadline)
+            NdjsonWriter(
+                storage, bucket=config.gcs_bucket, deadline_seconds=deadline, uploads=uploads
+            )
         )
         dead_letter = DeadLetterSink(
-            NdjsonWriter(storage, bucket=config.dead_letter_bucket, deadline_seconds=deadline),
+            NdjsonWriter(
+                storage,
+                bucket=config.dead_letter_bucket,
+                deadline_seconds=deadline,
+                uploads=uploads,
+            ),
             executor=_pool("dead-letter", config),
         )
     breakers = {
