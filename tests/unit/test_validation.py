@@ -8,12 +8,15 @@ the index in the path and the isolation of the good events are checked at the sa
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from event_capture.ingest import validation
 from event_capture.ingest.validation import Rejection, validate_events
@@ -191,6 +194,27 @@ def test_event_id_is_normalised_to_lowercase_uuid() -> None:
 
     assert rows[0].event_id == event["event_id"].lower()
     assert rows[0].data["event_id"] == event["event_id"].lower()
+
+
+@given(
+    st.uuids(),
+    st.sampled_from(
+        [str, lambda u: str(u).upper(), lambda u: u.hex, lambda u: f"{{{u}}}", lambda u: u.urn]
+    ),
+)
+def test_every_familys_row_id_is_the_canonical_uuid_its_json_holds(
+    id_: uuid.UUID, spelling: Callable[[uuid.UUID], str]
+) -> None:
+    events = [{**event, "event_id": spelling(id_)} for event in factory.one_of_each(R)]
+
+    # One request per event: the same id twice in a request is refused as a duplicate.
+    outcomes = [validate_events([event], R, batch=False) for event in events]
+
+    assert all(not rejected for _, rejected in outcomes)
+    rows = [row for stored, _ in outcomes for row in stored]
+    assert len(rows) == len(events)
+    assert {row.event_id for row in rows} == {str(id_)}
+    assert all(json.loads(row.json)["event_id"] == str(id_) for row in rows)
 
 
 def test_timestamps_on_the_window_edges_are_accepted() -> None:

@@ -12,6 +12,7 @@ from pydantic_core import ErrorDetails
 
 from event_capture.ingest.limits import MAX_EVENT_BYTES
 from event_capture.ingest.row import Row
+from event_capture.schemas.envelope import EventEnvelope
 from event_capture.schemas.families import EVENT_TYPES, MODEL_BY_EVENT_TYPE
 from event_capture.tables.bigquery_schema import PARTITION_COLUMN
 
@@ -86,6 +87,14 @@ _VERSION_FIELD = {
 }
 
 
+# Every model serializes the envelope's event_id first, as a 36-character UUID: the row's id
+# is read from its JSON rather than formatted a second time (str(UUID) is 0.5 µs an event).
+_ID_START = len('{"event_id":"')
+_ID_END = _ID_START + 36
+if next(iter(EventEnvelope.model_fields)) != "event_id":
+    raise RuntimeError("validation reads event_id as the first field of each row's JSON")
+
+
 def _path(location: tuple[int | str, ...]) -> str:
     path = ""
     for part in location:
@@ -141,8 +150,8 @@ def _validate_one(
     if len(encoded) > MAX_EVENT_BYTES:
         message = f"must be at most {MAX_EVENT_BYTES} bytes"
         return (FieldError(prefix or "event", "event_too_large", message),)
-    event_id = str(event.event_id)
-    return Row(index, event_id, event.event_type, model.TABLE, event.user_id, encoded.decode())
+    text = encoded.decode()
+    return Row(index, text[_ID_START:_ID_END], event.event_type, model.TABLE, event.user_id, text)
 
 
 def validate_events(
