@@ -7,18 +7,32 @@ BigQuery emulator and fake-gcs-server in every integration test that captures an
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import json
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
-from event_capture.ingest.curl_http import CurlConnectionError, CurlHttp, CurlTimeoutError
+from event_capture.ingest.curl_http import (
+    CurlConnectionError,
+    CurlHttp,
+    CurlTimeoutError,
+    SSLError,
+)
 from event_capture.ingest.retry import is_transient, is_transient_storage
 
 
@@ -214,3 +228,62 @@ def test_a_server_that_never_answers_is_a_transient_timeout_at_the_calls_timeout
     assert 0.25 <= waited < 2.0
     assert isinstance(raised.value, TimeoutError)
     assert is_transient(raised.value) and is_transient_storage(raised.value)
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 that no CA in certifi's bundle signed."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(hours=1))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+def test_a_certificate_no_trusted_ca_signed_is_an_ssl_error_bigquery_does_not_retry(
+    tmp_path: Path,
+) -> None:
+    cert_path, key_path = self_signed(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_path, key_path)
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+
+        def handshake() -> None:
+            connection, _ = listener.accept()
+            with contextlib.suppress(OSError), context.wrap_socket(connection, server_side=True):
+                pass
+
+        thread = threading.Thread(target=handshake, daemon=True)
+        thread.start()
+        http = CurlHttp(
+            f"https://127.0.0.1:{listener.getsockname()[1]}", Credentials(), token_request=None
+        )
+
+        with pytest.raises(SSLError) as raised:
+            http.post("/p", b"{}", {}, timeout=5)
+        thread.join(5)
+
+    assert not is_transient(raised.value)
