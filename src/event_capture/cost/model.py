@@ -131,11 +131,11 @@ class Assumptions:
     # Wall time of one capture request in the cloud (an insertAll round trip and an archive
     # upload, in parallel): not measured, the emulators answer on loopback.
     request_seconds: float = 0.2
-    # The function's CPU (README, Benchmark: 27-30 us per event at batch 500 over HTTP, and
-    # 107x that per event at batch 1): c(b) = per_request / b + per_event fits both.
-    cpu_us_per_request: float = 3_000.0
-    cpu_us_per_event: float = 22.0
-    # README, Benchmark: process start to first accepted event, 0.33-0.40 s.
+    # The function's CPU (README, Benchmark: 22.5-24.5 us per event at batch 500 over HTTP,
+    # about 2,070 at batch 1): c(b) = per_request / b + per_event fits both.
+    cpu_us_per_request: float = 2_050.0
+    cpu_us_per_event: float = 19.5
+    # README, Benchmark: process start to first accepted event, 0.30-0.38 s.
     cold_start_seconds: float = 0.4
     instance_starts_per_day: float = 24.0
     capture: FunctionSize
