@@ -12,6 +12,7 @@ import ipaddress
 import json
 import socket
 import ssl
+import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -30,6 +31,7 @@ from cryptography.x509.oid import NameOID
 from event_capture.ingest.curl_http import (
     CurlConnectionError,
     CurlHttp,
+    CurlSetupError,
     CurlTimeoutError,
     SSLError,
 )
@@ -49,6 +51,7 @@ class Script:
 
     statuses: list[int] = field(default_factory=list)
     received: list[Received] = field(default_factory=list)
+    barrier: threading.Barrier | None = None
 
 
 @pytest.fixture
@@ -62,7 +65,12 @@ def server() -> Iterator[tuple[str, Script]]:
             body = self.rfile.read(int(self.headers["Content-Length"]))
             script.received.append(Received(self.path, dict(self.headers.items()), body))
             status = script.statuses.pop(0) if script.statuses else 200
-            answer = json.dumps({"status": status, "thread": threading.get_ident()}).encode()
+            if script.barrier is not None:
+                try:
+                    script.barrier.wait()
+                except threading.BrokenBarrierError:
+                    status = 500
+            answer = json.dumps({"status": status, "path": self.path}).encode()
             self.send_response(status)
             self.send_header("Content-Length", str(len(answer)))
             self.end_headers()
@@ -175,24 +183,29 @@ def test_proxy_variables_do_not_route_the_calls(
     assert len(script.received) == 1
 
 
-def test_each_thread_has_its_own_handle_and_gets_its_own_answer(
+def test_calls_from_several_threads_are_in_flight_at_once_each_with_its_own_answer(
     server: tuple[str, Script],
 ) -> None:
     url, script = server
+    # The server answers none of them until all four have arrived: calls serialized on one
+    # shared handle would break the barrier and get a 500.
+    script.barrier = threading.Barrier(4, timeout=5)
     http = CurlHttp(url, Credentials(), token_request=None)
-    bodies: dict[int, bytes] = {}
+    answers: dict[int, int] = {}
 
     def call(index: int) -> None:
-        http.post(f"/t/{index}", str(index).encode(), {}, timeout=5)
-        bodies[index] = next(r.body for r in script.received if r.path == f"/t/{index}")
+        answer = http.post(f"/t/{index}", str(index).encode(), {}, timeout=10)
+        answers[index] = answer.status
+        assert json.loads(answer.data)["path"] == f"/t/{index}"
 
-    threads = [threading.Thread(target=call, args=(index,)) for index in range(8)]
+    threads = [threading.Thread(target=call, args=(index,)) for index in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
 
-    assert bodies == {index: str(index).encode() for index in range(8)}
+    assert answers == dict.fromkeys(range(4), 200)
+    assert sorted(r.body for r in script.received) == [str(i).encode() for i in range(4)]
 
 
 def free_port() -> int:
@@ -287,3 +300,38 @@ def test_a_certificate_no_trusted_ca_signed_is_an_ssl_error_bigquery_does_not_re
         thread.join(5)
 
     assert not is_transient(raised.value)
+
+
+def test_a_connection_reset_during_the_tls_handshake_is_a_transient_connection_error() -> None:
+    # curl reports it as 35 (E_SSL_CONNECT_ERROR), as it does a TLS failure; the libraries'
+    # transports raise a reset as a connection error, which both retry rules retry.
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+
+        def reset() -> None:
+            connection, _ = listener.accept()
+            connection.recv(1)  # the ClientHello has begun
+            connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            connection.close()
+
+        thread = threading.Thread(target=reset, daemon=True)
+        thread.start()
+        http = CurlHttp(
+            f"https://127.0.0.1:{listener.getsockname()[1]}", Credentials(), token_request=None
+        )
+
+        with pytest.raises(CurlConnectionError, match=r"curl 35") as raised:
+            http.post("/p", b"{}", {}, timeout=5)
+        thread.join(5)
+
+    assert is_transient(raised.value) and is_transient_storage(raised.value)
+
+
+def test_a_url_curl_cannot_use_is_a_setup_error_neither_rule_retries() -> None:
+    http = CurlHttp("htp://127.0.0.1:9", Credentials(), token_request=None)
+
+    with pytest.raises(CurlSetupError, match=r"curl 1") as raised:
+        http.post("/p", b"{}", {}, timeout=2)
+
+    assert not is_transient(raised.value) and not is_transient_storage(raised.value)

@@ -20,7 +20,12 @@ from google.api_core import exceptions as gexc
 from google.auth import exceptions as auth_exceptions
 
 from event_capture.ingest.api_transport import ApiError
-from event_capture.ingest.curl_http import CurlConnectionError, CurlTimeoutError, SSLError
+from event_capture.ingest.curl_http import (
+    CurlConnectionError,
+    CurlSetupError,
+    CurlTimeoutError,
+    SSLError,
+)
 from event_capture.ingest.retry import (
     TRANSIENT_REASONS,
     describe,
@@ -77,6 +82,7 @@ PERMANENT: list[Any] = [
     pytest.param(lambda: FileNotFoundError("credentials.json"), id="FileNotFoundError"),
     pytest.param(lambda: ValueError("cannot serialize"), id="ValueError"),
     pytest.param(lambda: SSLError("curl 60: bad certificate"), id="curl-SSLError"),
+    pytest.param(lambda: CurlSetupError("curl 3: URL malformed"), id="curl-setup"),
     pytest.param(
         lambda: ApiError(404, "Not found: Table", [{"reason": "notFound"}]), id="ApiError-404"
     ),
@@ -97,7 +103,7 @@ STORAGE_TRANSIENT: list[Any] = [
     # As google-cloud-storage retries its own uploads' connection and TLS errors.
     pytest.param(lambda: CurlConnectionError("curl 56: reset"), id="curl-connection"),
     pytest.param(lambda: CurlTimeoutError("curl 28: timed out"), id="curl-timeout"),
-    pytest.param(lambda: SSLError("curl 35: handshake"), id="curl-SSLError"),
+    pytest.param(lambda: SSLError("curl 60: certificate"), id="curl-SSLError"),
     pytest.param(lambda: urllib3.exceptions.SSLError("bad certificate"), id="urllib3-SSLError"),
 ]
 STORAGE_PERMANENT: list[Any] = [
@@ -106,6 +112,7 @@ STORAGE_PERMANENT: list[Any] = [
     pytest.param(lambda: api(gexc.NotFound), id="404"),
     pytest.param(lambda: api(gexc.PreconditionFailed), id="412"),
     pytest.param(lambda: ValueError("bad name"), id="ValueError"),
+    pytest.param(lambda: CurlSetupError("curl 1: unsupported protocol"), id="curl-setup"),
 ]
 
 

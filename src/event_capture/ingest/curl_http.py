@@ -19,16 +19,26 @@ import pycurl
 
 from event_capture.ingest.api_transport import Answer
 
-# libcurl's codes for a certificate or TLS setup problem: retrying does not fix them.
+# libcurl's codes for a certificate or TLS setup problem: retrying does not fix them. Not 35
+# (E_SSL_CONNECT_ERROR): libcurl reports any failure during the handshake with it, a reset
+# connection included, which the libraries' transports raise as a retryable connection error.
 _TLS_CODES = frozenset(
     {
-        pycurl.E_SSL_CONNECT_ERROR,
         pycurl.E_PEER_FAILED_VERIFICATION,
         pycurl.E_SSL_CERTPROBLEM,
         pycurl.E_SSL_CIPHER,
         pycurl.E_SSL_CACERT_BADFILE,
         pycurl.E_SSL_ENGINE_NOTFOUND,
         pycurl.E_SSL_ENGINE_SETFAILED,
+    }
+)
+# A call this process set up wrong (an emulator host like "htp://..."): no wait mends it.
+_SETUP_CODES = frozenset(
+    {
+        pycurl.E_UNSUPPORTED_PROTOCOL,
+        pycurl.E_URL_MALFORMAT,
+        pycurl.E_BAD_FUNCTION_ARGUMENT,
+        pycurl.E_OUT_OF_MEMORY,
     }
 )
 UNAUTHORIZED = 401
@@ -42,6 +52,10 @@ class CurlTimeoutError(TimeoutError):
     """No whole answer within the call's timeout."""
 
 
+class CurlSetupError(Exception):
+    """The call could not be made as set up (its URL, its options); never retried."""
+
+
 class SSLError(ConnectionError):
     """A certificate or TLS setup problem (its name is what ``retry.is_transient`` reads)."""
 
@@ -53,6 +67,8 @@ def _raised(error: pycurl.error) -> Exception:
         return CurlTimeoutError(text)
     if code in _TLS_CODES:
         return SSLError(text)
+    if code in _SETUP_CODES:
+        return CurlSetupError(text)
     return CurlConnectionError(text)
 
 
@@ -87,9 +103,13 @@ class CurlHttp:
         return handle
 
     def post(self, path: str, body: bytes, headers: dict[str, str], *, timeout: float) -> Answer:
-        """POST ``body`` to ``path``; one call, never retried here except after a 401.
+        """POST ``body`` to ``path``; sent again here only after a 401.
 
         A 401 means the token was refused before anything was done, so sending again is safe.
+        libcurl itself may send a request again, unasked: when a kept-alive connection closes
+        after the request went out and before any byte of the answer. The answer is then the
+        second request's; a create-only upload whose first copy landed answers 412, which
+        ``NdjsonWriter`` checks against the object's bytes.
         """
         url = self._base_url + path
         for attempt in range(2):
