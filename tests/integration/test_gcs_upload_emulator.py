@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import uuid
+from functools import partial
 
 import google_crc32c
 import pytest
@@ -17,6 +18,7 @@ import pytest
 from event_capture.ingest import clients
 from event_capture.ingest.api_transport import ApiError
 from event_capture.ingest.retry import is_transient_storage
+from event_capture.ingest.sinks.gcs_objects import NdjsonWriter
 from localcloud.cloud import LocalCloud
 
 NDJSON = "application/x-ndjson"
@@ -46,3 +48,27 @@ def test_an_existing_name_is_refused_with_412_and_left_as_it_was(cloud: LocalClo
     assert raised.value.code == 412
     assert not is_transient_storage(raised.value)
     assert cloud.bucket().blob(name).download_as_bytes() == b"first\n"
+
+
+def test_the_writer_takes_a_412_over_its_own_bytes_as_written_and_any_other_as_a_clash(
+    cloud: LocalCloud,
+) -> None:
+    # What the writer does when libcurl sent an upload twice and the first copy landed: the
+    # size and CRC32C fake-gcs-server reports decide.
+    config = cloud.config()
+    writer = NdjsonWriter(
+        partial(clients.storage_client, config),
+        bucket=cloud.settings.bucket,
+        deadline_seconds=10,
+        uploads=partial(clients.storage_uploads, config),
+    )
+    name = f"upload-test/{uuid.uuid4()}.ndjson"
+    lines = ['{"event_id":"a","text":"café"}', '{"event_id":"b"}']
+    assert writer.create(name, lines) == 0
+
+    assert writer.create(name, lines) == 0
+    with pytest.raises(ApiError) as raised:
+        writer.create(name, [*lines, '{"event_id":"c"}'])
+
+    assert raised.value.code == 412
+    assert cloud.bucket().blob(name).download_as_text() == "\n".join(lines) + "\n"

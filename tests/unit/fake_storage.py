@@ -13,6 +13,8 @@ from typing import Any
 
 from google.api_core import exceptions as gexc
 
+from event_capture.ingest.gcs_upload import crc32c
+
 
 def precondition_failed(name: str) -> gexc.GoogleAPICallError:
     return gexc.PreconditionFailed(f"conditionNotMet: {name}")  # type: ignore[no-untyped-call]
@@ -31,6 +33,15 @@ class StoredObject:
     def download_as_text(self) -> str:
         return self.data
 
+    @property
+    def size(self) -> int:
+        return len(self.data.encode())
+
+    @property
+    def crc32c(self) -> str:
+        # As Cloud Storage reports it: base64 of the big-endian CRC32C.
+        return crc32c(self.data.encode())
+
 
 # A scripted failure: raised before (land=False) or after (land=True) the write takes effect,
 # the second being a timeout whose request nevertheless reached the server.
@@ -44,7 +55,7 @@ class Fault:
 class FakeBucket:
     name: str = "bucket"
     objects: dict[str, StoredObject] = field(default_factory=dict)
-    # Per operation ("upload", "copy", "delete"), the failures of its next calls.
+    # Per operation ("upload", "copy", "delete", "get"), the failures of its next calls.
     faults: dict[str, list[Fault]] = field(default_factory=dict)
     # Called after every effective operation, e.g. to play a concurrent run.
     after: Callable[[str, str], None] | None = None
@@ -53,6 +64,12 @@ class FakeBucket:
 
     def blob(self, name: str) -> _Blob:
         return _Blob(self, name)
+
+    def get_blob(self, name: str, **kw: Any) -> StoredObject | None:
+        fault = self.faults.get("get", []).pop(0) if self.faults.get("get") else None
+        if fault is not None:
+            raise fault.error
+        return self.objects.get(name)
 
     def list_blobs(self, prefix: str = "") -> Iterator[StoredObject]:
         return iter([o for n, o in sorted(self.objects.items()) if n.startswith(prefix)])

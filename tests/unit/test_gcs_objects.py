@@ -208,13 +208,19 @@ class ScriptedUploads:
             raise self.errors.pop(0)
 
 
-def uploads_writer(uploads: ScriptedUploads, clock: Clock) -> NdjsonWriter:
-    def no_library() -> FakeStorageClient:
-        raise AssertionError("the library must not be used for uploads")
+def uploads_writer(
+    uploads: ScriptedUploads, clock: Clock, bucket: FakeBucket | None = None
+) -> NdjsonWriter:
+    """Uploads through ``uploads``; the library's client only reads (``bucket``, or none)."""
+
+    def library() -> FakeStorageClient:
+        if bucket is None:
+            raise AssertionError("the library must not be used for uploads")
+        return FakeStorageClient(bucket)
 
     timing = Timing(clock, clock.sleep, lambda: 1.0)
     return NdjsonWriter(
-        no_library, bucket="events", deadline_seconds=10, uploads=lambda: uploads, timing=timing
+        library, bucket="events", deadline_seconds=10, uploads=lambda: uploads, timing=timing
     )
 
 
@@ -244,8 +250,30 @@ def test_uploads_follow_the_same_retry_and_412_rules() -> None:
     assert len(uploads.calls) == 3
 
 
-def test_a_412_from_uploads_on_the_first_attempt_is_a_clash() -> None:
+def test_a_412_on_the_first_attempt_over_an_object_of_other_bytes_is_a_clash() -> None:
+    bucket = FakeBucket()
+    bucket.upload("a", "someone else's\n", {})
     uploads = ScriptedUploads(ApiError(412, "conditionNotMet", []))
 
     with pytest.raises(ApiError):
-        uploads_writer(uploads, Clock()).create("a", ["x"])
+        uploads_writer(uploads, Clock(), bucket).create("a", ["x"])
+
+
+def test_a_412_on_the_first_attempt_over_these_very_bytes_is_our_own_write() -> None:
+    # libcurl sent the upload twice (a kept-alive connection closed before the answer): the
+    # first copy landed, the second found it.
+    bucket = FakeBucket()
+    bucket.upload("a", '{"a":"é"}\n', {})
+    uploads = ScriptedUploads(ApiError(412, "conditionNotMet", []))
+
+    assert uploads_writer(uploads, Clock(), bucket).create("a", ['{"a":"é"}']) == 0
+    assert len(uploads.calls) == 1
+
+
+def test_a_412_whose_object_cannot_be_read_is_a_clash() -> None:
+    bucket = FakeBucket(faults={"get": [Fault(unavailable())]})
+    bucket.upload("a", "x\n", {})
+    uploads = ScriptedUploads(ApiError(412, "conditionNotMet", []))
+
+    with pytest.raises(ApiError):
+        uploads_writer(uploads, Clock(), bucket).create("a", ["x"])

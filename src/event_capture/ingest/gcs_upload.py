@@ -46,7 +46,7 @@ def multipart_body(name: str, data: bytes, content_type: str) -> bytes:
             metadata.encode(),
             f"\r\n--{BOUNDARY}\r\nContent-Type: {content_type}\r\n\r\n".encode(),
             data,
-            f"\r\n--{BOUNDARY}--\r\n".encode(),
+            f"\r\n--{BOUNDARY}--".encode(),
         )
     )
 

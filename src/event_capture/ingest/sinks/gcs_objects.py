@@ -77,6 +77,17 @@ class NdjsonWriter:
             self._bucket_name, name, data.encode(), content_type=NDJSON, timeout=timeout
         )
 
+    def _holds(self, name: str, data: str, seconds: float) -> bool:
+        """Whether the object ``name`` has exactly ``data`` (its size and CRC32C)."""
+        from event_capture.ingest.gcs_upload import crc32c
+
+        try:
+            blob = self.bucket().get_blob(name, timeout=max(0.1, min(seconds, 30.0)), retry=None)
+        except Exception:  # noqa: BLE001 - cannot tell: a name clash, as without the check
+            return False
+        encoded = data.encode()
+        return blob is not None and blob.size == len(encoded) and blob.crc32c == crc32c(encoded)
+
     def create(
         self,
         name: str,
@@ -89,9 +100,11 @@ class NdjsonWriter:
 
         ``if_generation_match=0`` makes the write create-only: an archived batch can never be
         overwritten. A 412 on a retry means our earlier attempt landed, so it counts as done;
-        ``exists_ok`` says the same of a 412 on the first attempt, for names that an earlier,
-        interrupted run may have written with the same content (replay's). A ``request`` cuts
-        the writer's deadline to what is left of that request's budget.
+        so does a 412 on the first attempt when the object there holds exactly these bytes (the
+        transport sent the request twice: ``curl_http.CurlHttp.post``). ``exists_ok`` accepts
+        any 412 on the first attempt, for names that an earlier, interrupted run may have
+        written with the same content (replay's). A ``request`` cuts the writer's deadline to
+        what is left of that request's budget.
         """
         data = "\n".join(lines) + "\n"
         seconds = self._deadline_seconds
@@ -104,7 +117,9 @@ class NdjsonWriter:
                 self._upload(name, data, timeout=max(0.1, min(deadline.remaining(), 30.0)))
                 return attempt
             except Exception as error:
-                if getattr(error, "code", None) == PRECONDITION_FAILED and (attempt or exists_ok):
+                if getattr(error, "code", None) == PRECONDITION_FAILED and (
+                    attempt or exists_ok or self._holds(name, data, deadline.remaining())
+                ):
                     return attempt
                 attempt += 1
                 if not is_transient_storage(error) or not deadline.backoff(self._policy, attempt):
