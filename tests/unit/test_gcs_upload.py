@@ -10,7 +10,6 @@ import base64
 import email.parser
 import email.policy
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
 import google_crc32c
@@ -21,16 +20,7 @@ from hypothesis import strategies as st
 from event_capture.ingest.api_transport import Answer, ApiError
 from event_capture.ingest.gcs_upload import MULTIPART_HEADERS, CurlUploads, crc32c, multipart_body
 from event_capture.ingest.retry import is_transient_storage
-
-
-@dataclass
-class RecordingTransport:
-    answer: Answer
-    calls: list[dict[str, Any]] = field(default_factory=list)
-
-    def post(self, path: str, body: bytes, headers: dict[str, str], *, timeout: float) -> Answer:
-        self.calls.append({"path": path, "body": body, "headers": headers, "timeout": timeout})
-        return self.answer
+from tests.unit.recording_transport import RecordingTransport
 
 
 def parts(body: bytes, headers: dict[str, str]) -> list[Any]:

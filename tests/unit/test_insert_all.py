@@ -7,7 +7,6 @@ the BigQuery emulator by every integration test that captures an event.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -17,16 +16,7 @@ from event_capture.ingest.insert_all import HttpInsertAll, insert_all_body
 from event_capture.ingest.retry import describe, is_transient
 from event_capture.ingest.validation import validate_events
 from tests.unit import event_factory as factory
-
-
-@dataclass
-class RecordingTransport:
-    answer: Answer
-    calls: list[dict[str, Any]] = field(default_factory=list)
-
-    def post(self, path: str, body: bytes, headers: dict[str, str], *, timeout: float) -> Answer:
-        self.calls.append({"path": path, "body": body, "headers": headers, "timeout": timeout})
-        return self.answer
+from tests.unit.recording_transport import RecordingTransport
 
 
 def rows(count: int = 2) -> list[Any]:
