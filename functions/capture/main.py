@@ -7,11 +7,11 @@ a client sends, the answer is a documented status with a JSON body and one JSON 
 
 import flask
 import functions_framework
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException
 
 from event_capture.ingest import log_fields
 from event_capture.ingest.config import load_config
-from event_capture.ingest.every_path import serve_every_path
+from event_capture.ingest.every_path import answer_or_crash, serve_every_path
 from event_capture.ingest.function_http import json_response, read_request_body, write_log_line
 from event_capture.ingest.http_contract import (
     HttpError,
@@ -75,6 +75,9 @@ def _capture(request: flask.Request) -> flask.Response:
     return json_response(result.status, result.body, result.headers)
 
 
+_answer = answer_or_crash(_capture, _crash)
+
+
 @functions_framework.http
 def capture(request: flask.Request) -> flask.Response:
     """Capture one event or a batch of events.
@@ -91,19 +94,6 @@ def capture(request: flask.Request) -> flask.Response:
     return _answer(request)
 
 
-def _answer(request: flask.Request) -> flask.Response:
-    try:
-        return _capture(request)
-    except Exception as error:  # noqa: BLE001 - the last resort: still JSON, still logged
-        return _crash(error)
-
-
-def _server_error(error: InternalServerError) -> flask.Response:
-    # An exception outside the function (in the framework's hooks); replaces the plain-text
-    # crash page with the function's JSON answer and log line.
-    return _crash(error.original_exception or error)
-
-
 def _http_error(error: HTTPException) -> flask.Response:
     # Anything else werkzeug refuses before the function runs.
     status = error.code or 400
@@ -113,8 +103,4 @@ def _http_error(error: HTTPException) -> flask.Response:
     return _refuse(refused)
 
 
-serve_every_path(_answer)
-if flask.has_app_context():
-    # functions-framework runs this module inside its app's context, before it adds the routes.
-    flask.current_app.register_error_handler(InternalServerError, _server_error)
-    flask.current_app.register_error_handler(HTTPException, _http_error)
+serve_every_path(_answer, crash=_crash, http_error=_http_error)

@@ -8,7 +8,7 @@ documented status with a JSON body and one JSON log line.
 
 import flask
 import functions_framework
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException
 
 from event_capture.collector import log_fields as collector_log
 from event_capture.collector.config import load_collector_config
@@ -16,7 +16,7 @@ from event_capture.collector.contract import MAX_BATCH_BYTES
 from event_capture.collector.handler import CollectorAnswer, CollectorRequest
 from event_capture.collector.wiring import build_collector
 from event_capture.ingest import log_fields
-from event_capture.ingest.every_path import serve_every_path
+from event_capture.ingest.every_path import answer_or_crash, serve_every_path
 from event_capture.ingest.function_http import json_response, read_request_body, write_log_line
 
 # Read once per instance: bad configuration (no write key, say) stops the instance at
@@ -66,6 +66,9 @@ def _collect(request: flask.Request) -> flask.Response:
     return _respond(answer)
 
 
+_answer = answer_or_crash(_collect, _crash)
+
+
 @functions_framework.http
 def collector(request: flask.Request) -> flask.Response:
     """Take Segment tracking API calls: ``POST /v1/batch`` and the single-call routes, and the
@@ -85,17 +88,6 @@ def collector(request: flask.Request) -> flask.Response:
     return _answer(request)
 
 
-def _answer(request: flask.Request) -> flask.Response:
-    try:
-        return _collect(request)
-    except Exception as error:  # noqa: BLE001 - the last resort: still JSON, still logged
-        return _crash(error)
-
-
-def _server_error(error: InternalServerError) -> flask.Response:
-    return _crash(error.original_exception or error)
-
-
 def _http_error(error: HTTPException) -> flask.Response:
     status = error.code or 400
     body = {"code": f"http_{status}", "message": error.name.lower()}
@@ -110,7 +102,4 @@ def _http_error(error: HTTPException) -> flask.Response:
     return json_response(status, body, {})
 
 
-serve_every_path(_answer)
-if flask.has_app_context():
-    flask.current_app.register_error_handler(InternalServerError, _server_error)
-    flask.current_app.register_error_handler(HTTPException, _http_error)
+serve_every_path(_answer, crash=_crash, http_error=_http_error)
