@@ -51,7 +51,13 @@ from typing import Any
 
 import requests
 
-from bench.capture_throughput import SERVER_ENV, cpu_seconds, machine_gauge, precompile
+from bench.capture_throughput import (
+    SERVER_ENV,
+    cpu_seconds,
+    machine_gauge,
+    precompile,
+    run_benchmark,
+)
 from bench.pipeline_cpu import SerializingClient
 from event_capture.collector.auth import WriteKeys
 from event_capture.collector.event_ids import event_id
@@ -451,16 +457,7 @@ def run(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        run(args)
-    except KeyboardInterrupt:
-        print("\ninterrupted; the local cloud is stopped", file=sys.stderr)
-        return 130
-    except RuntimeError as error:
-        print(f"\nthe local cloud failed: {error}", file=sys.stderr)
-        return 1
-    return 0
+    return run_benchmark(run, parse_args(argv))
 
 
 if __name__ == "__main__":
