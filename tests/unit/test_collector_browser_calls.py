@@ -7,13 +7,11 @@ SDK 1.84.3 against a loopback server; tests/integration/test_collector_browser.p
 from __future__ import annotations
 
 import json
-import sys
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from functions_framework import create_app
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -27,6 +25,7 @@ from event_capture.ingest.pipeline import CapturePipeline
 from localcloud.processes import COLLECTOR_SOURCE
 from tests.unit import collector_calls as calls
 from tests.unit.event_factory import RECEIVED_AT, iso
+from tests.unit.in_process import Function, loaded
 from tests.unit.test_collector_auth import BASE
 from tests.unit.test_collector_http import (
     AUTH,
@@ -35,11 +34,9 @@ from tests.unit.test_collector_http import (
     KEY,
     MARKER,
     Answer,
-    Function,
     requests,
     send,
 )
-from tests.unit.test_hostile_requests import FakeSink
 
 SHOP = "https://shop.example.com"
 OTHER_SHOP = "http://127.0.0.1:8000"
@@ -83,33 +80,18 @@ def product_added() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def function() -> Iterator[Function]:
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in {
-            "GCP_PROJECT": "in-process",
-            "GCS_BUCKET": "in-process-events",
-            "BIGQUERY_EMULATOR_HOST": "http://127.0.0.1:9",
-            "STORAGE_EMULATOR_HOST": "http://127.0.0.1:9",
-            "COLLECTOR_WRITE_KEYS": KEY,
-        }.items():
-            patch.setenv(name, value)
-        app = create_app(target="collector", source=str(COLLECTOR_SOURCE))  # type: ignore[no-untyped-call]
-        module = sys.modules["main"]
-        bigquery, archive = FakeSink(), FakeSink()
-        pipeline = CapturePipeline(
-            bigquery=bigquery,
-            dead_letter=None,
-            archive=archive,
-            redis=None,
-            clock=lambda: RECEIVED_AT,
-        )
-        collector = Collector(
+    def collector(pipeline: CapturePipeline) -> tuple[str, Collector]:
+        return "COLLECTOR", Collector(
             pipeline=pipeline,
             write_keys=WriteKeys.parse(KEY),
             clock=lambda: RECEIVED_AT,
             allowed_origins=AllowedOrigins.parse(f"{SHOP},{OTHER_SHOP}"),
         )
-        patch.setattr(module, "COLLECTOR", collector)
-        yield Function(app.test_client(), module, bigquery, archive)
+
+    with loaded(
+        "collector", COLLECTOR_SOURCE, collector, {"COLLECTOR_WRITE_KEYS": KEY}
+    ) as function:
+        yield function
 
 
 @pytest.fixture

@@ -11,18 +11,14 @@ from __future__ import annotations
 import gzip
 import io
 import json
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-import flask
 import pytest
-from functions_framework import create_app
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -33,7 +29,8 @@ from event_capture.ingest.pipeline import CapturePipeline
 from localcloud.processes import CAPTURE_SOURCE, COLLECTOR_SOURCE
 from tests.unit import collector_calls as calls
 from tests.unit.event_factory import RECEIVED_AT
-from tests.unit.test_hostile_requests import FakeSink, json_values, marked_text
+from tests.unit.in_process import Function, loaded
+from tests.unit.test_hostile_requests import json_values, marked_text
 
 JSON = "application/json"
 MARKER = "zqx7mark"
@@ -42,46 +39,19 @@ AUTH = {"Authorization": calls.basic(KEY)}
 DOCUMENTED = {200, 400, 401, 403, 404, 405, 408, 413, 415, 503}
 
 
-@dataclass
-class Function:
-    client: flask.testing.FlaskClient
-    module: ModuleType
-    bigquery: FakeSink
-    archive: FakeSink
-
-
 @pytest.fixture(scope="module")
 def function() -> Iterator[Function]:
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in {
-            "GCP_PROJECT": "in-process",
-            "GCS_BUCKET": "in-process-events",
-            "BIGQUERY_EMULATOR_HOST": "http://127.0.0.1:9",
-            "STORAGE_EMULATOR_HOST": "http://127.0.0.1:9",
-            "COLLECTOR_WRITE_KEYS": f"{KEY},{calls.NEXT_WRITE_KEY}",
-        }.items():
-            patch.setenv(name, value)
-        app = create_app(target="collector", source=str(COLLECTOR_SOURCE))  # type: ignore[no-untyped-call]
-        module = sys.modules["main"]
-        bigquery, archive = FakeSink(), FakeSink()
-        pipeline = CapturePipeline(
-            bigquery=bigquery,
-            dead_letter=None,
-            archive=archive,
-            redis=None,
+    def collector(pipeline: CapturePipeline) -> tuple[str, Collector]:
+        return "COLLECTOR", Collector(
+            pipeline=pipeline,
+            write_keys=WriteKeys.parse(f"{KEY},{calls.NEXT_WRITE_KEY}"),
+            retry_after_seconds=7,
             clock=lambda: RECEIVED_AT,
         )
-        patch.setattr(
-            module,
-            "COLLECTOR",
-            Collector(
-                pipeline=pipeline,
-                write_keys=WriteKeys.parse(f"{KEY},{calls.NEXT_WRITE_KEY}"),
-                retry_after_seconds=7,
-                clock=lambda: RECEIVED_AT,
-            ),
-        )
-        yield Function(app.test_client(), module, bigquery, archive)
+
+    environment = {"COLLECTOR_WRITE_KEYS": f"{KEY},{calls.NEXT_WRITE_KEY}"}
+    with loaded("collector", COLLECTOR_SOURCE, collector, environment) as function:
+        yield function
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ from event_capture.collector.elevenlabs import event_id_for
 from event_capture.collector.handler import Collector, CollectorAnswer, CollectorRequest
 from event_capture.ingest.pipeline import CapturePipeline
 from tests.unit import collector_calls as calls
+from tests.unit.in_process import FakeSink
 from tests.unit.test_collector_elevenlabs import NOW, SECRET, _conversation, _encode, _sign
-from tests.unit.test_hostile_requests import FakeSink
 
 PATH = "/collector/elevenlabs/post-call"
 

@@ -18,26 +18,21 @@ import gzip
 import io
 import json
 import re
-import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import redirect_stderr, redirect_stdout
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from types import ModuleType
 from typing import Any
 
-import flask
 import pytest
-from functions_framework import create_app
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from event_capture.ingest.openapi import openapi_document
-from event_capture.ingest.pipeline import CapturePipeline
-from event_capture.ingest.row import Request, Row
-from event_capture.ingest.sinks.result import FailureKind, SinkResult, all_failed
+from event_capture.ingest.row import Row
 from localcloud.processes import CAPTURE_SOURCE
 from tests.unit import event_factory as factory
+from tests.unit.in_process import Function, loaded
 
 MAIN = CAPTURE_SOURCE
 JSON = "application/json"
@@ -81,50 +76,10 @@ def assert_storable(row: Row) -> None:
         assert price is None or _PLAIN_MONEY.fullmatch(price), price
 
 
-@dataclass
-class FakeSink:
-    """Stores every row it is given, or none while ``down``."""
-
-    down: bool = False
-    rows: list[Row] = field(default_factory=list)
-
-    def write(self, rows: Sequence[Row], request: Request) -> SinkResult:
-        if self.down:
-            failed = all_failed(rows, FailureKind.UNDELIVERED, "ServiceUnavailable: 503")
-            return SinkResult.of([], failed, error="ServiceUnavailable: 503")
-        self.rows.extend(rows)
-        return SinkResult.of(list(rows), [])
-
-
-@dataclass
-class Function:
-    client: flask.testing.FlaskClient
-    module: ModuleType
-    bigquery: FakeSink
-    archive: FakeSink
-
-
 @pytest.fixture(scope="module")
 def function() -> Iterator[Function]:
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in {
-            "GCP_PROJECT": "in-process",
-            "GCS_BUCKET": "in-process-events",
-            "BIGQUERY_EMULATOR_HOST": "http://127.0.0.1:9",
-            "STORAGE_EMULATOR_HOST": "http://127.0.0.1:9",
-        }.items():
-            patch.setenv(name, value)
-        app = create_app(target="capture", source=str(MAIN))  # type: ignore[no-untyped-call]
-        module = sys.modules["main"]
-        bigquery, archive = FakeSink(), FakeSink()
-        patch.setattr(
-            module,
-            "PIPELINE",
-            CapturePipeline(
-                bigquery=bigquery, dead_letter=None, archive=archive, redis=None, clock=lambda: R
-            ),
-        )
-        yield Function(app.test_client(), module, bigquery, archive)
+    with loaded("capture", MAIN, lambda pipeline: ("PIPELINE", pipeline)) as function:
+        yield function
 
 
 @dataclass(frozen=True)
