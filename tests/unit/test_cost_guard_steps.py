@@ -233,18 +233,21 @@ WINDOW = (TRIPPED_AT - EARLY_MARGIN, LOADS_AT)
 # --------------------------------------------------------------------------------------------
 
 
+# A trip's steps: the queries to enable on the way back are recorded before any is paused.
+TRIP_STEPS = [
+    ("write", "archive_only", QUERIES, None),
+    ("pause", Q1),
+    ("pause", Q2),
+    ("write", "archive_only", QUERIES, None),
+]
+
+
 def test_a_trip_switches_capture_before_it_pauses_a_query() -> None:
     rig = Rig()
 
     outcome = rig.guard.on_notification(spent(1.05))
 
-    assert rig.done() == [
-        # The queries to enable on the way back are recorded before any is paused.
-        ("write", "archive_only", QUERIES, None),
-        ("pause", Q1),
-        ("pause", Q2),
-        ("write", "archive_only", QUERIES, None),
-    ]
+    assert rig.done() == TRIP_STEPS
     assert [w.queries_paused for w in rig.store.writes] == [False, True]
     state = rig.store.state
     assert state.mode is CaptureMode.ARCHIVE_ONLY
@@ -683,13 +686,7 @@ def test_an_operator_trip_holds_until_an_operator_resumes() -> None:
     outcome = rig.guard.trip()
 
     assert outcome.action is Action.TRIP
-    assert rig.done() == [
-        # The queries to enable on the way back are recorded before any is paused.
-        ("write", "archive_only", QUERIES, None),
-        ("pause", Q1),
-        ("pause", Q2),
-        ("write", "archive_only", QUERIES, None),
-    ]
+    assert rig.done() == TRIP_STEPS
     assert [w.queries_paused for w in rig.store.writes] == [False, True]
     state = rig.store.state
     assert state.tripped == Period(budget_id="operator", interval_start=TRIPPED_AT)
