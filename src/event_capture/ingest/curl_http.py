@@ -8,7 +8,8 @@ as ``AuthorizedHttp`` would, and a 401 refreshes once and sends again, as it doe
 
 Each thread keeps its own curl handle (a handle is not thread-safe) and with it a kept-alive
 connection. Network failures raise builtin ``ConnectionError``/``TimeoutError`` subclasses, so
-the retry rules (``retry.is_transient``, ``retry.is_transient_storage``) read them as before.
+the retry rules (``retry.is_transient``, ``retry.is_transient_storage``) read them as before; a
+call set up wrong (its URL) raises ``CurlSetupError``, which neither retries.
 """
 
 import threading
@@ -112,16 +113,15 @@ class CurlHttp:
         ``NdjsonWriter`` checks against the object's bytes.
         """
         url = self._base_url + path
-        for attempt in range(2):
-            sent = dict(headers)
-            self._credentials.before_request(self._token_request, "POST", url, sent)
-            answer = self._perform(url, body, sent, timeout)
-            if answer.status != UNAUTHORIZED or attempt:
-                return answer
+        answer = self._perform(url, body, headers, timeout)
+        if answer.status == UNAUTHORIZED:
             self._credentials.refresh(self._token_request)
-        raise AssertionError("unreachable")
+            answer = self._perform(url, body, headers, timeout)
+        return answer
 
     def _perform(self, url: str, body: bytes, headers: dict[str, str], timeout: float) -> Answer:
+        headers = dict(headers)  # the token goes on a copy: callers share their headers
+        self._credentials.before_request(self._token_request, "POST", url, headers)
         handle = self._handle()
         chunks: list[bytes] = []
         handle.setopt(pycurl.URL, url)
