@@ -131,7 +131,7 @@ class Assumptions:
     # Wall time of one capture request in the cloud (an insertAll round trip and an archive
     # upload, in parallel): not measured, the emulators answer on loopback.
     request_seconds: float = 0.2
-    # The function's CPU (README, Benchmark: 22.5-24.5 us per event at batch 500 over HTTP,
+    # The function's CPU (README, Benchmark: 21.0-24.5 us per event at batch 500 over HTTP,
     # about 2,070 at batch 1): c(b) = per_request / b + per_event fits both.
     cpu_us_per_request: float = 2_050.0
     cpu_us_per_event: float = 19.5
