@@ -63,9 +63,12 @@ from event_capture.collector.auth import WriteKeys
 from event_capture.collector.event_ids import event_id
 from event_capture.collector.handler import Collector, CollectorRequest
 from event_capture.collector.mapping import LIBRARY_SOURCES, MAPPINGS
-from event_capture.ingest.http_contract import HttpError, check_request, parse_body
+from event_capture.ingest.body import parse_body
+from event_capture.ingest.limits import MAX_REQUEST_BYTES
 from event_capture.ingest.pipeline import CapturePipeline
 from event_capture.ingest.sinks.bigquery import BigQuerySink
+from event_capture.platform.http_error import HttpError
+from event_capture.platform.request_checks import check_request
 from localcloud.cloud import CloudSettings, LocalCloud
 from localcloud.processes import REPO, STATE_DIR, Service
 from localcloud.sample_events import sample_event
@@ -223,7 +226,9 @@ def native_sender(pipeline: CapturePipeline) -> Callable[[bytes], int]:
     """The capture function's steps for one body, without flask; returns events accepted."""
 
     def send(body: bytes) -> int:
-        refused = check_request("POST", "application/json", len(body), None)
+        refused = check_request(
+            "POST", "application/json", len(body), None, limit=MAX_REQUEST_BYTES
+        )
         assert refused is None
         parsed = parse_body(body, None)
         assert not isinstance(parsed, HttpError)

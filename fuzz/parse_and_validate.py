@@ -35,10 +35,11 @@ from pydantic import ValidationError
 # imports the models). pydantic-core and the json scanner are Rust and C, which atheris does
 # not instrument; their outcomes still show through the branches of our code.
 with atheris.instrument_imports(include=["event_capture"]):
-    from event_capture.ingest.http_contract import HttpError, ParsedBody, parse_body
+    from event_capture.ingest.body import ParsedBody, parse_body
     from event_capture.ingest.limits import MAX_EVENT_BYTES, MAX_EVENTS_PER_REQUEST
     from event_capture.ingest.openapi import openapi_document
     from event_capture.ingest.validation import validate_events
+    from event_capture.platform.http_error import HttpError
     from event_capture.schemas.families import MODEL_BY_EVENT_TYPE
     from event_capture.tables.bigquery_schema import PARTITION_COLUMN
     from fuzz.seeds import RECEIVED_AT

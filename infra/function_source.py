@@ -1,12 +1,15 @@
 """Each function's source archive: its folder plus the ``event_capture`` packages it imports.
 
-The zip is byte-for-byte reproducible (sorted names, fixed timestamps and modes), so its hash
-changes when and only when a file's name or content changes. The bucket object is named by that
-hash: a code change uploads a new object and redeploys that function; anything else, including
-a fresh checkout, a touched file or a change to a package only another function ships, leaves
-it alone.
+Which packages a function ships follows from its code: every ``event_capture`` import reachable
+from its ``main.py`` (imports inside functions too), found by reading the source, not by running
+it. The zip is byte-for-byte reproducible (sorted names, fixed timestamps and modes), so its
+hash changes when and only when a file's name or content changes. The bucket object is named by
+that hash: a code change uploads a new object and redeploys that function; anything else,
+including a fresh checkout, a touched file or a change to a package only another function
+ships, leaves it alone.
 """
 
+import ast
 import hashlib
 import io
 import zipfile
@@ -15,18 +18,11 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUILD_DIR = REPO_ROOT / "infra" / ".build"
-# Every package a function may ship: its path in an archive (its import path) and in the
-# repository. The schemas ship in the client wheel too, so they live under client/; the
-# operator tools (replay) stay out of every archive.
-PACKAGE_SOURCES: dict[str, str] = {
-    "event_capture/schemas": "client/src/event_capture/schemas",
-    "event_capture/ingest": "src/event_capture/ingest",
-    "event_capture/features": "src/event_capture/features",
-    "event_capture/tables": "src/event_capture/tables",
-    "event_capture/warehouse": "src/event_capture/warehouse",
-    "event_capture/collector": "src/event_capture/collector",
-    "event_capture/cost_guard": "src/event_capture/cost_guard",
-}
+NAMESPACE = "event_capture"
+# Where the namespace's packages live: the server's, and the client wheel's (the schemas ship
+# with the client too). The operator tools and the client's own code are never imported by a
+# function, so they never ship.
+SOURCE_ROOTS = ("src", "client/src")
 
 _SUFFIXES = {".py", ".txt", ".json"}
 _SKIP_PARTS = {"__pycache__", "tests", ".pytest_cache", ".mypy_cache"}
@@ -41,68 +37,75 @@ class FunctionSource:
     name: str
     # The function in main.py that the runtime calls (functions-framework's target).
     entry_point: str
-    packages: tuple[str, ...]
 
     @property
     def directory(self) -> str:
         return f"functions/{self.name}"
 
 
-CAPTURE = FunctionSource(
-    name="capture",
-    entry_point="capture",
-    packages=(
-        "event_capture/schemas",
-        "event_capture/ingest",
-        # Its Redis keys: the capture path writes the live activity the features function reads.
-        "event_capture/features",
-        "event_capture/tables",
-    ),
-)
-# Reads Redis only: the ingest package for its configuration and Redis client helpers.
-FEATURES = FunctionSource(
-    name="features",
-    entry_point="features",
-    packages=("event_capture/schemas", "event_capture/ingest", "event_capture/features"),
-)
-# The warehouse catalog names the feature tables it reads; the catalog lists the event tables.
-MATERIALIZER = FunctionSource(
-    name="materializer",
-    entry_point="materialize_snapshot",
-    packages=(
-        "event_capture/schemas",
-        "event_capture/ingest",
-        "event_capture/features",
-        "event_capture/warehouse",
-        "event_capture/tables",
-    ),
-)
-# The Segment tracking API and ElevenLabs webhooks in front of the capture pipeline: the same
-# sinks and tables as capture, its Redis keys included, plus its own mapping.
-COLLECTOR = FunctionSource(
-    name="collector",
-    entry_point="collector",
-    packages=(
-        "event_capture/schemas",
-        "event_capture/ingest",
-        "event_capture/features",
-        "event_capture/tables",
-        "event_capture/collector",
-    ),
-)
-# Switches capture's mode and the scheduled queries, and loads the archive into the event
-# tables: the ingest package for the mode document and the clients, the tables for the names.
-COST_GUARD = FunctionSource(
-    name="cost-guard",
-    entry_point="cost_guard",
-    packages=(
-        "event_capture/schemas",
-        "event_capture/ingest",
-        "event_capture/tables",
-        "event_capture/cost_guard",
-    ),
-)
+CAPTURE = FunctionSource(name="capture", entry_point="capture")
+FEATURES = FunctionSource(name="features", entry_point="features")
+MATERIALIZER = FunctionSource(name="materializer", entry_point="materialize_snapshot")
+# The Segment tracking API and ElevenLabs webhooks in front of the capture pipeline.
+COLLECTOR = FunctionSource(name="collector", entry_point="collector")
+COST_GUARD = FunctionSource(name="cost-guard", entry_point="cost_guard")
 FUNCTIONS = (CAPTURE, FEATURES, MATERIALIZER, COLLECTOR, COST_GUARD)
+
+
+def package_sources(root: Path = REPO_ROOT) -> dict[str, str]:
+    """Every package of the namespace: its path in an archive (its import path) and in the
+    repository."""
+    found: dict[str, str] = {}
+    for source_root in SOURCE_ROOTS:
+        for init in sorted((root / source_root / NAMESPACE).glob("*/__init__.py")):
+            found[f"{NAMESPACE}/{init.parent.name}"] = init.parent.relative_to(root).as_posix()
+    return found
+
+
+PACKAGE_SOURCES = package_sources()
+
+
+def _module_file(module: str, root: Path) -> Path | None:
+    relative = Path(*module.split("."))
+    for source_root in SOURCE_ROOTS:
+        for candidate in (relative.with_suffix(".py"), relative / "__init__.py"):
+            if (root / source_root / candidate).is_file():
+                return root / source_root / candidate
+    return None
+
+
+def _imported(path: Path) -> set[str]:
+    """The namespace's modules a file imports, wherever in the file (a lazy import counts);
+    ``from package import module`` names the module too."""
+    modules: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            modules |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            modules.add(node.module)
+            modules |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return {m for m in modules if m.startswith(f"{NAMESPACE}.")}
+
+
+def imported_packages(function: FunctionSource, root: Path = REPO_ROOT) -> tuple[str, ...]:
+    """The namespace's packages reachable from the function's ``main.py``, as archive paths."""
+    seen: set[Path] = set()
+    packages: set[str] = set()
+    pending = [root / function.directory / "main.py"]
+    while pending:
+        path = pending.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        for module in _imported(path):
+            parts = module.split(".")
+            packages.add(f"{NAMESPACE}/{parts[1]}")
+            # Importing a module runs the __init__ of every package on its way.
+            for depth in range(2, len(parts) + 1):
+                found = _module_file(".".join(parts[:depth]), root)
+                if found is not None:
+                    pending.append(found)
+    return tuple(sorted(packages))
 
 
 @dataclass(frozen=True)
@@ -142,9 +145,12 @@ def build_source_archive(function: FunctionSource, root: Path = REPO_ROOT) -> So
     machine), so the runtime finds its parts beside ``main.py``.
     """
     files = _files(root / function.directory, "")
-    for package in function.packages:
-        files |= _files(root / PACKAGE_SOURCES[package], f"{package}/")
-    required = ["main.py", "requirements.txt", *(f"{p}/__init__.py" for p in function.packages)]
+    packages = imported_packages(function, root)
+    sources = package_sources(root)
+    for package in packages:
+        if package in sources:
+            files |= _files(root / sources[package], f"{package}/")
+    required = ["main.py", "requirements.txt", *(f"{p}/__init__.py" for p in packages)]
     for name in required:
         if name not in files:
             raise FileNotFoundError(f"{function.name} function source is missing {name}")

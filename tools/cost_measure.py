@@ -29,8 +29,8 @@ from google.cloud import bigquery
 from event_capture.cost.model import History as MeasuredHistory
 from event_capture.cost.model import Measurements, NightlyRead, TableSize
 from event_capture.cost.sizes import row_size_sql, table_reads, table_size
-from event_capture.ingest.function_http import write_log_line
 from event_capture.ingest.pipeline import CapturePipeline
+from event_capture.platform.log_line import write_log_line
 from event_capture.schemas.families import EVENT_TYPES
 from event_capture.tables.definitions import load_table_definitions
 from event_capture.warehouse.catalog import SCHEDULED_TABLES, scheduled_sql, table_name

@@ -8,7 +8,7 @@ import datetime as dt
 import sys
 
 from event_capture.features.materialize import materialize
-from event_capture.ingest.clients import redis_connection
+from event_capture.platform.clients import redis_connection
 from localcloud.cloud import LocalCloud
 from localcloud.processes import port_open
 from localcloud.run import run_settings

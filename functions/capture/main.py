@@ -10,15 +10,16 @@ import functions_framework
 from werkzeug.exceptions import HTTPException
 
 from event_capture.ingest import log_fields
+from event_capture.ingest.body import parse_body
 from event_capture.ingest.config import load_config
-from event_capture.ingest.every_path import answer_or_crash, serve_every_path
-from event_capture.ingest.function_http import json_response, read_request_body, write_log_line
-from event_capture.ingest.http_contract import (
-    HttpError,
-    check_request,
-    parse_body,
-)
+from event_capture.ingest.limits import MAX_REQUEST_BYTES
 from event_capture.ingest.wiring import build_pipeline
+from event_capture.platform.answer import json_response
+from event_capture.platform.body_reading import read_request_body
+from event_capture.platform.http_error import HttpError
+from event_capture.platform.log_line import write_log_line
+from event_capture.platform.request_checks import check_request
+from event_capture.platform.serving import answer_or_crash, serve_every_path
 
 # Read once per instance: bad configuration stops the instance at start-up with a message
 # naming the variable, instead of failing every request. Clients are created on first use.
@@ -59,10 +60,12 @@ def _crash(error: BaseException) -> flask.Response:
 
 def _capture(request: flask.Request) -> flask.Response:
     encoding = request.headers.get("Content-Encoding")
-    refused = check_request(request.method, request.mimetype, request.content_length, encoding)
+    refused = check_request(
+        request.method, request.mimetype, request.content_length, encoding, limit=MAX_REQUEST_BYTES
+    )
     # Read (at most the limit, within the read timeout) even when refusing: a client still
     # sending a body it was refused then gets the answer instead of a reset connection.
-    body = read_request_body(request, READ_TIMEOUT_SECONDS)
+    body = read_request_body(request, READ_TIMEOUT_SECONDS, MAX_REQUEST_BYTES)
     if refused is not None:
         return _refuse(refused)
     if isinstance(body, HttpError):

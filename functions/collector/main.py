@@ -16,8 +16,10 @@ from event_capture.collector.contract import MAX_BATCH_BYTES
 from event_capture.collector.handler import CollectorAnswer, CollectorRequest
 from event_capture.collector.wiring import build_collector
 from event_capture.ingest import log_fields
-from event_capture.ingest.every_path import answer_or_crash, serve_every_path
-from event_capture.ingest.function_http import json_response, read_request_body, write_log_line
+from event_capture.platform.answer import json_response
+from event_capture.platform.body_reading import read_request_body
+from event_capture.platform.log_line import write_log_line
+from event_capture.platform.serving import answer_or_crash, serve_every_path
 
 # Read once per instance: bad configuration (no write key, say) stops the instance at
 # start-up with a message naming the variable. Clients are created on first use.

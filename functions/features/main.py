@@ -13,8 +13,9 @@ import functions_framework
 from event_capture.features.config import load_features_config, redis_client
 from event_capture.features.http_api import Answer, handle
 from event_capture.features.serve import FeatureReader
-from event_capture.ingest.every_path import serve_every_path
-from event_capture.ingest.function_http import json_response, write_log_line
+from event_capture.platform.answer import json_response
+from event_capture.platform.log_line import write_log_line
+from event_capture.platform.serving import serve_every_path
 
 CONFIG = load_features_config()
 READER = FeatureReader(partial(redis_client, CONFIG), activity_length=CONFIG.redis_activity_length)

@@ -18,8 +18,8 @@ from event_capture.features.config import load_features_config, redis_client
 from event_capture.features.log_fields import MATERIALIZE_MESSAGE
 from event_capture.features.materialize import materialize
 from event_capture.features.notification import SUCCEEDED, NotificationError, parse_run
-from event_capture.ingest import clients
 from event_capture.ingest.config import load_config
+from event_capture.platform import clients
 
 # GCP_PROJECT, BIGQUERY_DATASET (and the emulator's host) as the capture function reads them;
 # the materializer writes no Cloud Storage (GCS_ENABLED=false).
@@ -44,7 +44,7 @@ def materialize_snapshot(event: CloudEvent) -> None:
         _log("WARNING", outcome="skipped", run_state=run.state, snapshot_date=run.snapshot_date)
         return
     result = materialize(
-        clients.bigquery_client(CONFIG),
+        clients.bigquery_client(CONFIG.project, CONFIG.bigquery_emulator_host, connections=10),
         redis_client(FEATURES),
         EVENTS_DATASET,
         snapshot_date=run.snapshot_date,

@@ -16,9 +16,9 @@ import google_crc32c
 import pytest
 
 from event_capture.ingest import clients
-from event_capture.ingest.api_transport import ApiError
 from event_capture.ingest.retry import is_transient_storage
 from event_capture.ingest.sinks.gcs_objects import NdjsonWriter
+from event_capture.platform.api_transport import ApiError
 from localcloud.cloud import LocalCloud
 
 NDJSON = "application/x-ndjson"

@@ -9,14 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from event_capture.ingest.api_transport import Answer
+from event_capture.platform.api_transport import ApiResponse
 
 
 @dataclass
 class RecordingTransport:
-    answer: Answer
+    answer: ApiResponse
     calls: list[dict[str, Any]] = field(default_factory=list)
 
-    def post(self, path: str, body: bytes, headers: dict[str, str], *, timeout: float) -> Answer:
+    def post(
+        self, path: str, body: bytes, headers: dict[str, str], *, timeout: float
+    ) -> ApiResponse:
         self.calls.append({"path": path, "body": body, "headers": headers, "timeout": timeout})
         return self.answer

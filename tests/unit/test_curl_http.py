@@ -28,14 +28,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from event_capture.ingest.curl_http import (
+from event_capture.ingest.retry import is_transient, is_transient_storage
+from event_capture.platform.curl_http import (
     CurlConnectionError,
     CurlHttp,
     CurlSetupError,
     CurlTimeoutError,
     SSLError,
 )
-from event_capture.ingest.retry import is_transient, is_transient_storage
 
 
 @dataclass

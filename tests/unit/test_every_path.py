@@ -9,7 +9,7 @@ import flask
 import pytest
 from werkzeug.exceptions import Forbidden, HTTPException
 
-from event_capture.ingest.every_path import answer_or_crash, serve_every_path
+from event_capture.platform.serving import answer_or_crash, serve_every_path
 
 
 def answer(request: flask.Request) -> flask.Response:

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from event_capture.ingest.clients import redis_connection
+from event_capture.platform.clients import redis_connection
 
 REDIS_SERVER = shutil.which("redis-server")
 NO_SERVER = "redis-server is not installed (make test installs it)"

@@ -19,11 +19,11 @@ from event_capture.features import keys
 from event_capture.features.documents import Snapshot, build_snapshot
 from event_capture.features.materialize import load_snapshot
 from event_capture.features.serve import FeatureReader, Reading, RedisUnavailableError
-from event_capture.ingest.clients import redis_connection
 from event_capture.ingest.row import Request
 from event_capture.ingest.sinks.redis_activity import RedisActivitySink
 from event_capture.ingest.sinks.result import SinkStatus
 from event_capture.ingest.validation import validate_events
+from event_capture.platform.clients import redis_connection
 from event_capture.schemas.features import (
     PARTS,
     Part,

@@ -10,14 +10,14 @@ from __future__ import annotations
 import pytest
 from google.api_core import exceptions as gexc
 
-from event_capture.ingest.api_transport import ApiError
-from event_capture.ingest.curl_http import CurlTimeoutError
 from event_capture.ingest.retry import BackoffPolicy, Timing
 from event_capture.ingest.row import Request
 from event_capture.ingest.sinks.gcs_archive import GcsArchiveSink
 from event_capture.ingest.sinks.gcs_objects import NdjsonWriter, object_name
 from event_capture.ingest.sinks.result import FailureKind, SinkStatus
 from event_capture.ingest.validation import validate_events
+from event_capture.platform.api_transport import ApiError
+from event_capture.platform.curl_http import CurlTimeoutError
 from tests.unit import event_factory as factory
 from tests.unit.fake_storage import FakeBucket, FakeStorageClient, Fault, precondition_failed
 

@@ -17,9 +17,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from event_capture.ingest.api_transport import Answer, ApiError
 from event_capture.ingest.gcs_upload import MULTIPART_HEADERS, CurlUploads, crc32c, multipart_body
 from event_capture.ingest.retry import is_transient_storage
+from event_capture.platform.api_transport import ApiError, ApiResponse
 from tests.unit.recording_transport import RecordingTransport
 
 
@@ -53,7 +53,7 @@ def test_the_body_is_the_metadata_with_its_crc32c_then_the_data_unchanged(ndjson
 
 
 def test_a_create_posts_a_multipart_upload_that_must_not_find_the_object() -> None:
-    transport = RecordingTransport(Answer(200, b'{"name":"o"}'))
+    transport = RecordingTransport(ApiResponse(200, b'{"name":"o"}'))
 
     CurlUploads(transport).create(
         "my-bucket", "archive/o.ndjson", b"{}\n", content_type="application/x-ndjson", timeout=3
@@ -73,7 +73,7 @@ def test_a_create_posts_a_multipart_upload_that_must_not_find_the_object() -> No
 )
 def test_an_answer_other_than_200_is_an_error_with_its_status(status: int, transient: bool) -> None:
     data = json.dumps({"error": {"code": status, "message": "m", "errors": []}}).encode()
-    uploads = CurlUploads(RecordingTransport(Answer(status, data)))
+    uploads = CurlUploads(RecordingTransport(ApiResponse(status, data)))
 
     with pytest.raises(ApiError) as raised:
         uploads.create("b", "o", b"{}\n", content_type="application/x-ndjson", timeout=1)

@@ -14,18 +14,26 @@ from typing import Any
 import pytest
 from werkzeug.exceptions import ClientDisconnected
 
-from event_capture.ingest.http_contract import (
-    MAX_NESTING,
-    HttpError,
-    ParsedBody,
-    check_request,
-    parse_body,
-    read_body,
-)
+from event_capture.ingest.body import ParsedBody, parse_body
+from event_capture.platform import body_reading, request_checks
+from event_capture.platform.http_error import HttpError
+from event_capture.platform.json_body import MAX_NESTING
 from tests.unit import event_factory as factory
 
 R = factory.RECEIVED_AT
 LIMIT = 1_000_000
+
+
+def check_request(
+    method: str, mimetype: str, content_length: int | None, content_encoding: str | None = None
+) -> HttpError | None:
+    return request_checks.check_request(
+        method, mimetype, content_length, content_encoding, limit=LIMIT
+    )
+
+
+def read_body(stream: Any, **options: Any) -> bytes | HttpError:
+    return body_reading.read_body(stream, **{"limit": LIMIT, **options})
 
 
 def _error(result: ParsedBody | HttpError | bytes | None) -> HttpError:
@@ -443,7 +451,7 @@ class _Broken(io.RawIOBase):
     ids=["bad-chunk", "reset", "werkzeug-disconnect"],
 )
 def test_a_body_the_server_cannot_read_is_400(raised: Exception, rule: str) -> None:
-    error = _error(read_body(_Broken(raised), declared_length=None, timeout=1))  # type: ignore[arg-type]
+    error = _error(read_body(_Broken(raised), declared_length=None, timeout=1))
 
     assert (error.status, error.rule) == (400, rule)
 

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from event_capture.ingest.api_transport import Answer, ApiError
 from event_capture.ingest.insert_all import HttpInsertAll, insert_all_body
 from event_capture.ingest.retry import describe, is_transient
 from event_capture.ingest.validation import validate_events
+from event_capture.platform.api_transport import ApiError, ApiResponse
 from tests.unit import event_factory as factory
 from tests.unit.recording_transport import RecordingTransport
 
@@ -40,7 +40,9 @@ def test_the_body_carries_each_rows_json_unchanged_with_its_event_id_as_insert_i
 
 
 def test_a_call_posts_to_the_tables_insert_all_path_with_the_calls_timeout() -> None:
-    transport = RecordingTransport(Answer(200, b'{"kind":"bigquery#tableDataInsertAllResponse"}'))
+    transport = RecordingTransport(
+        ApiResponse(200, b'{"kind":"bigquery#tableDataInsertAllResponse"}')
+    )
     client = HttpInsertAll(transport)
 
     errors = client.insert_all("example.com:app.events.searches", rows(1), timeout=2.5)
@@ -57,7 +59,7 @@ def test_a_call_posts_to_the_tables_insert_all_path_with_the_calls_timeout() -> 
 
 def test_per_row_errors_are_returned_as_bigquery_sent_them() -> None:
     insert_errors = [{"index": 1, "errors": [{"reason": "invalid", "message": "bad"}]}]
-    answer = Answer(200, json.dumps({"insertErrors": insert_errors}).encode())
+    answer = ApiResponse(200, json.dumps({"insertErrors": insert_errors}).encode())
     client = HttpInsertAll(RecordingTransport(answer))
 
     assert client.insert_all("p.d.searches", rows(), timeout=1) == insert_errors
@@ -85,7 +87,7 @@ def test_per_row_errors_are_returned_as_bigquery_sent_them() -> None:
 def test_an_answer_other_than_200_raises_an_error_the_retry_rule_reads(
     status: int, data: bytes, transient: bool
 ) -> None:
-    client = HttpInsertAll(RecordingTransport(Answer(status, data)))
+    client = HttpInsertAll(RecordingTransport(ApiResponse(status, data)))
 
     with pytest.raises(ApiError) as raised:
         client.insert_all("p.d.searches", rows(1), timeout=1)

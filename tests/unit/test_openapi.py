@@ -20,11 +20,13 @@ from typing import Any
 import pytest
 
 from event_capture.ingest import openapi
-from event_capture.ingest.http_contract import HttpError, check_request, parse_body
-from event_capture.ingest.limits import MAX_EVENTS_PER_REQUEST
+from event_capture.ingest.body import parse_body
+from event_capture.ingest.limits import MAX_EVENTS_PER_REQUEST, MAX_REQUEST_BYTES
 from event_capture.ingest.pipeline import CapturePipeline
 from event_capture.ingest.row import Request, Row
 from event_capture.ingest.sinks.result import FailureKind, SinkResult, all_failed
+from event_capture.platform.http_error import HttpError
+from event_capture.platform.request_checks import check_request
 from event_capture.schemas.families import FAMILIES, MODEL_BY_EVENT_TYPE, event_types
 from localcloud.sample_events import sample_event
 from tests.unit import event_factory as factory
@@ -337,9 +339,9 @@ def test_the_pipelines_answers_conform(
 @pytest.mark.parametrize(
     "refused",
     [
-        check_request("GET", "application/json", None),
-        check_request("POST", "text/plain", None),
-        check_request("POST", "application/json", 10**9),
+        check_request("GET", "application/json", None, limit=MAX_REQUEST_BYTES),
+        check_request("POST", "text/plain", None, limit=MAX_REQUEST_BYTES),
+        check_request("POST", "application/json", 10**9, limit=MAX_REQUEST_BYTES),
         parse_body(b"{not json"),
         parse_body(b'{"events": {}}'),
         parse_body(json.dumps({"events": [{}] * (MAX_EVENTS_PER_REQUEST + 1)}).encode()),

@@ -19,18 +19,18 @@ import urllib3
 from google.api_core import exceptions as gexc
 from google.auth import exceptions as auth_exceptions
 
-from event_capture.ingest.api_transport import ApiError
-from event_capture.ingest.curl_http import (
-    CurlConnectionError,
-    CurlSetupError,
-    CurlTimeoutError,
-    SSLError,
-)
 from event_capture.ingest.retry import (
     TRANSIENT_REASONS,
     describe,
     is_transient,
     is_transient_storage,
+)
+from event_capture.platform.api_transport import ApiError
+from event_capture.platform.curl_http import (
+    CurlConnectionError,
+    CurlSetupError,
+    CurlTimeoutError,
+    SSLError,
 )
 
 

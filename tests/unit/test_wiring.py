@@ -88,7 +88,7 @@ def test_each_client_pools_a_connection_per_table_write_and_reads_no_proxy_per_c
 
 def test_the_capture_paths_own_calls_go_to_the_emulators_without_credentials() -> None:
     from event_capture.ingest import clients
-    from event_capture.ingest.curl_http import CurlConnectionError
+    from event_capture.platform.curl_http import CurlConnectionError
 
     config = load_config(
         {

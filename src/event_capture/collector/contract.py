@@ -8,7 +8,8 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
-from event_capture.ingest.http_contract import HttpError, check_request
+from event_capture.platform.http_error import HttpError
+from event_capture.platform.request_checks import check_request
 
 # Segment's documented limits (HTTP tracking API): 500 KB per batch and 32 KB per call. The
 # batch limit is the whole body, as sent and again once inflated: below the capture function's

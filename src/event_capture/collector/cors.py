@@ -15,7 +15,7 @@ any other ``Origin`` is refused with 403 and nothing is stored, preflight or not
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from event_capture.ingest.http_contract import HttpError
+from event_capture.platform.http_error import HttpError
 
 # The headers the SDK sets: Content-Type (text/plain by default, application/json when
 # configured), the write key as Basic auth, and the retry count on resends.

@@ -42,10 +42,12 @@ from event_capture.collector.cors import (
 from event_capture.collector.elevenlabs import SIGNATURE_HEADER, WebhookRefusal, handle_post_call
 from event_capture.collector.mapping import Ignored, Mapped, Refused, map_call, segment_field
 from event_capture.ingest import log_fields as log
-from event_capture.ingest.http_contract import HttpError, check_request, parse_json
 from event_capture.ingest.limits import RETRY_AFTER_SECONDS
 from event_capture.ingest.pipeline import CapturePipeline, CaptureResult
 from event_capture.ingest.validation import FieldError
+from event_capture.platform.http_error import HttpError
+from event_capture.platform.json_body import parse_json
+from event_capture.platform.request_checks import check_request
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -8,7 +8,10 @@ from event_capture.cost_guard.config import GuardConfig
 from event_capture.cost_guard.control_store import GcsControlStore
 from event_capture.cost_guard.guard import CostGuard
 from event_capture.cost_guard.scheduled_queries import DataTransferSwitch
-from event_capture.ingest import clients
+from event_capture.platform import clients
+
+# One notification at a time: requests' own pool size is plenty.
+GUARD_CONNECTIONS = 10
 
 
 def _switch(config: GuardConfig) -> DataTransferSwitch:
@@ -34,14 +37,27 @@ class _LazySwitch:
 
 def build_guard(config: GuardConfig) -> CostGuard:
     capture = config.capture
-    storage = cache(partial(clients.storage_client, capture))
+    assert capture.project is not None
+    project, connections = capture.project, GUARD_CONNECTIONS
+    storage = cache(
+        partial(
+            clients.storage_client, project, capture.storage_emulator_host, connections=connections
+        )
+    )
     mode_bucket, archive_bucket = capture.capture_mode_bucket, capture.gcs_bucket
     return CostGuard(
         store=GcsControlStore(lambda: storage().bucket(mode_bucket)),
         queries=_LazySwitch(config),
         loader=ArchiveLoader(
             bucket=lambda: storage().bucket(archive_bucket),
-            bigquery=cache(partial(clients.bigquery_client, capture)),
+            bigquery=cache(
+                partial(
+                    clients.bigquery_client,
+                    project,
+                    capture.bigquery_emulator_host,
+                    connections=connections,
+                )
+            ),
             dataset=f"{capture.project}.{capture.bigquery_dataset}",
             location=config.bigquery_location,
         ),

@@ -5,8 +5,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from event_capture.ingest.clients import redis_connection
 from event_capture.ingest.config import load_redis_url, number
+from event_capture.platform.clients import redis_connection
 
 CONFIG_VARIABLES = frozenset({"REDIS_URL", "REDIS_TIMEOUT_SECONDS", "REDIS_ACTIVITY_LENGTH"})
 

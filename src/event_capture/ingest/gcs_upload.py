@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import google_crc32c
 
-from event_capture.ingest.api_transport import ApiError, Transport
+from event_capture.platform.api_transport import ApiError, Transport
 
 STORAGE_API = "https://storage.googleapis.com"
 SCOPES = ("https://www.googleapis.com/auth/devstorage.read_write",)

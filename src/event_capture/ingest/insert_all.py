@@ -15,8 +15,8 @@ import json
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from event_capture.ingest.api_transport import ApiError, Transport
 from event_capture.ingest.row import Row
+from event_capture.platform.api_transport import ApiError, Transport
 
 BIGQUERY_API = "https://bigquery.googleapis.com"
 # The scope google-cloud-bigquery asks for besides cloud-platform; insertAll needs no more.

@@ -17,7 +17,6 @@ from typing import Annotated, Any, NotRequired, TypedDict
 
 from pydantic import ConfigDict, Field, RootModel, TypeAdapter, create_model, with_config
 
-from event_capture.ingest.http_contract import ACCEPTED_ENCODINGS
 from event_capture.ingest.limits import (
     MAX_EVENT_BYTES,
     MAX_EVENTS_PER_REQUEST,
@@ -25,6 +24,7 @@ from event_capture.ingest.limits import (
     RETRY_AFTER_SECONDS,
 )
 from event_capture.ingest.sinks.result import SinkStatus
+from event_capture.platform.request_checks import ACCEPTED_ENCODINGS
 from event_capture.schemas.envelope import EventEnvelope
 from event_capture.schemas.families import FAMILIES
 

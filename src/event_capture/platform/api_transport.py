@@ -29,7 +29,7 @@ class ApiError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class Answer:
+class ApiResponse:
     status: int
     data: bytes
 
@@ -39,4 +39,4 @@ class Transport(Protocol):
 
     def post(
         self, path: str, body: bytes, headers: dict[str, str], *, timeout: float
-    ) -> Answer: ...
+    ) -> ApiResponse: ...

@@ -18,7 +18,7 @@ from typing import Any
 import certifi
 import pycurl
 
-from event_capture.ingest.api_transport import Answer
+from event_capture.platform.api_transport import ApiResponse
 
 # libcurl's codes for a certificate or TLS setup problem: retrying does not fix them. Not 35
 # (E_SSL_CONNECT_ERROR): libcurl reports any failure during the handshake with it, a reset
@@ -103,7 +103,9 @@ class CurlHttp:
             self._local.handle = handle
         return handle
 
-    def post(self, path: str, body: bytes, headers: dict[str, str], *, timeout: float) -> Answer:
+    def post(
+        self, path: str, body: bytes, headers: dict[str, str], *, timeout: float
+    ) -> ApiResponse:
         """POST ``body`` to ``path``; sent again here only after a 401.
 
         A 401 means the token was refused before anything was done, so sending again is safe.
@@ -119,7 +121,9 @@ class CurlHttp:
             answer = self._perform(url, body, headers, timeout)
         return answer
 
-    def _perform(self, url: str, body: bytes, headers: dict[str, str], timeout: float) -> Answer:
+    def _perform(
+        self, url: str, body: bytes, headers: dict[str, str], timeout: float
+    ) -> ApiResponse:
         headers = dict(headers)  # the token goes on a copy: callers share their headers
         self._credentials.before_request(self._token_request, "POST", url, headers)
         handle = self._handle()
@@ -140,4 +144,4 @@ class CurlHttp:
             handle.perform()
         except pycurl.error as error:
             raise _raised(error) from None
-        return Answer(int(handle.getinfo(pycurl.RESPONSE_CODE)), b"".join(chunks))
+        return ApiResponse(int(handle.getinfo(pycurl.RESPONSE_CODE)), b"".join(chunks))
