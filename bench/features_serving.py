@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 import redis
 
-from event_capture.features import keys
+from event_capture.contracts import redis_keys as keys
 from event_capture.features.documents import build_snapshot
 from event_capture.features.http_api import handle
 from event_capture.features.materialize import load_snapshot, read_snapshot

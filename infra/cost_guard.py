@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
+from event_capture.contracts.timing import MODE_TTL_SECONDS
 from event_capture.cost_guard.scheduled_queries import TRANSFER_PERMISSIONS
-from event_capture.ingest.config import DEFAULT_TTL_SECONDS
 from infra.access import (
     DATA_VIEWER,
     JOB_USER,
@@ -210,7 +210,7 @@ class CostGuard(pulumi.ComponentResource):
                     "SCHEDULED_QUERIES": queries,
                     "GUARD_THRESHOLD": f"{settings.cost_guard_percent / 100:g}",
                     # As capture's: the guard waits them out before it loads.
-                    "CAPTURE_MODE_TTL_SECONDS": f"{DEFAULT_TTL_SECONDS:g}",
+                    "CAPTURE_MODE_TTL_SECONDS": f"{MODE_TTL_SECONDS:g}",
                     "REQUEST_DEADLINE_SECONDS": str(request_deadline_seconds(settings)),
                 },
                 all_traffic_on_latest_revision=True,

@@ -39,12 +39,12 @@ from typing import Any, NoReturn, TextIO
 
 from google.cloud import bigquery
 
+from event_capture.contracts.archive_layout import ARCHIVE_AREA, object_name
 from event_capture.ingest import clients
 from event_capture.ingest.config import Config, ConfigError, load_config
 from event_capture.ingest.retry import describe
 from event_capture.ingest.row import Row
-from event_capture.ingest.sinks.gcs_archive import ARCHIVE_AREA
-from event_capture.ingest.sinks.gcs_objects import NdjsonWriter, object_name
+from event_capture.ingest.sinks.gcs_objects import NdjsonWriter
 from event_capture.ingest.validation import validate_events
 from event_capture.tables.bigquery_schema import PARTITION_COLUMN
 from event_capture.tables.definitions import load_table_definitions

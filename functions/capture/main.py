@@ -9,7 +9,7 @@ import flask
 import functions_framework
 from werkzeug.exceptions import HTTPException
 
-from event_capture.ingest import log_fields
+from event_capture.contracts import log_fields
 from event_capture.ingest.body import parse_body
 from event_capture.ingest.config import load_config
 from event_capture.ingest.limits import MAX_REQUEST_BYTES
@@ -33,7 +33,7 @@ def _refuse(error: HttpError) -> flask.Response:
     write_log_line(
         {
             log_fields.SEVERITY: "WARNING",
-            "message": log_fields.MESSAGE,
+            "message": log_fields.CAPTURE_MESSAGE,
             log_fields.HTTP_STATUS: error.status,
             **error.log_fields(),
         }
@@ -47,7 +47,7 @@ def _crash(error: BaseException) -> flask.Response:
     write_log_line(
         {
             log_fields.SEVERITY: "ERROR",
-            "message": log_fields.MESSAGE,
+            "message": log_fields.CAPTURE_MESSAGE,
             log_fields.HTTP_STATUS: 500,
             log_fields.RULE: "internal_error",
             log_fields.ERROR_TYPE: type(error).__name__,

@@ -10,12 +10,11 @@ import flask
 import functions_framework
 from werkzeug.exceptions import HTTPException
 
-from event_capture.collector import log_fields as collector_log
 from event_capture.collector.config import load_collector_config
 from event_capture.collector.contract import MAX_BATCH_BYTES
 from event_capture.collector.handler import CollectorAnswer, CollectorRequest
 from event_capture.collector.wiring import build_collector
-from event_capture.ingest import log_fields
+from event_capture.contracts import log_fields
 from event_capture.platform.answer import json_response
 from event_capture.platform.body_reading import read_request_body
 from event_capture.platform.log_line import write_log_line
@@ -38,7 +37,7 @@ def _crash(error: BaseException) -> flask.Response:
     write_log_line(
         {
             log_fields.SEVERITY: "ERROR",
-            "message": collector_log.MESSAGE,
+            "message": log_fields.COLLECTOR_MESSAGE,
             log_fields.HTTP_STATUS: 500,
             log_fields.RULE: "internal_error",
             log_fields.ERROR_TYPE: type(error).__name__,
@@ -95,7 +94,7 @@ def _http_error(error: HTTPException) -> flask.Response:
     body = {"code": f"http_{status}", "message": error.name.lower()}
     line = {
         log_fields.SEVERITY: "WARNING",
-        "message": collector_log.MESSAGE,
+        "message": log_fields.COLLECTOR_MESSAGE,
         log_fields.HTTP_STATUS: status,
         log_fields.RULE: f"http_{status}",
         log_fields.POSITION: "request",

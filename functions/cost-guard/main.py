@@ -13,8 +13,8 @@ from typing import Any
 import functions_framework
 from cloudevents.http import CloudEvent
 
+from event_capture.contracts.log_fields import GUARD_MESSAGE, SWITCHING_ACTIONS
 from event_capture.cost_guard.config import load_guard_config
-from event_capture.cost_guard.log_fields import GUARD_MESSAGE, SWITCHING_ACTIONS
 from event_capture.cost_guard.notification import NotificationError, parse_notification
 from event_capture.cost_guard.wiring import build_guard
 

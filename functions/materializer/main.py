@@ -14,8 +14,8 @@ from typing import Any
 import functions_framework
 from cloudevents.http import CloudEvent
 
+from event_capture.contracts.log_fields import MATERIALIZE_MESSAGE
 from event_capture.features.config import load_features_config, redis_client
-from event_capture.features.log_fields import MATERIALIZE_MESSAGE
 from event_capture.features.materialize import materialize
 from event_capture.features.notification import SUCCEEDED, NotificationError, parse_run
 from event_capture.ingest.config import load_config

@@ -11,21 +11,22 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
-from event_capture.collector import log_fields as collector_log
-from event_capture.cost_guard import log_fields as guard_log
-from event_capture.features.log_fields import (
+from event_capture.contracts import log_fields as log
+from event_capture.contracts.log_fields import (
     FEATURES_MESSAGE,
     MATERIALIZE_MESSAGE,
     MATERIALIZE_OUTCOMES,
 )
-from event_capture.ingest import log_fields as log
 from infra.apis import after
 from infra.function_source import CAPTURE, COLLECTOR, COST_GUARD, FEATURES, MATERIALIZER
 
 LOG_METRIC_PREFIX = "logging.googleapis.com/user/"
 # The message of each pipeline function's request line: the collector's line holds the
 # capture pipeline's fields under the same names, and adds its own (ignored calls, route).
-REQUEST_LINE_MESSAGES = {CAPTURE.name: log.MESSAGE, COLLECTOR.name: collector_log.MESSAGE}
+REQUEST_LINE_MESSAGES = {
+    CAPTURE.name: log.CAPTURE_MESSAGE,
+    COLLECTOR.name: log.COLLECTOR_MESSAGE,
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -239,12 +240,12 @@ class LogMetrics(pulumi.ComponentResource):
                 description="Cost guard switches of capture, by action (trip, resume).",
                 base_filter=(
                     f"{log_service_filter((COST_GUARD.name,))} "
-                    f'AND jsonPayload.message="{guard_log.GUARD_MESSAGE}"'
+                    f'AND jsonPayload.message="{log.GUARD_MESSAGE}"'
                 ),
-                field=f"jsonPayload.{guard_log.ACTION}",
-                label=guard_log.ACTION,
-                values=guard_log.SWITCHING_ACTIONS,
-                label_description=", ".join(guard_log.SWITCHING_ACTIONS),
+                field=f"jsonPayload.{log.ACTION}",
+                label=log.ACTION,
+                values=log.SWITCHING_ACTIONS,
+                label_description=", ".join(log.SWITCHING_ACTIONS),
                 opts=child,
             )
         if args.online_features:

@@ -18,8 +18,7 @@ elsewhere) and 100 MB/s. Read from secondary copies of cloud.google.com/bigquery
 
 import pulumi_gcp as gcp
 
-from event_capture.cost_guard import log_fields as guard_log
-from event_capture.ingest import log_fields as log
+from event_capture.contracts import log_fields as log
 from infra.function_source import COST_GUARD
 from infra.monitoring.alert_policies import AlertSpec
 from infra.monitoring.log_metrics import (
@@ -140,7 +139,7 @@ def quota_alert_specs(
                 documentation=(
                     "The cost guard switched capture (`action` trip: archive-only, the scheduled "
                     "queries paused; `resume`: streaming again, the archive loaded). Events are "
-                    f"still accepted either way. `{guard_log.GUARD_MESSAGE}` lines in the cost "
+                    f"still accepted either way. `{log.GUARD_MESSAGE}` lines in the cost "
                     "guard's log say why. To stream again before the next budget period: "
                     "`python -m tools.cost_guard resume` (README, Cost guard)."
                 ),

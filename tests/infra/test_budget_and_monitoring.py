@@ -6,11 +6,11 @@ from typing import Any
 
 from google.api_core import exceptions as gexc
 
+from event_capture.contracts import log_fields
+from event_capture.contracts.capture_mode import CaptureMode
+from event_capture.contracts.log_fields import GUARD_MESSAGE
 from event_capture.cost_guard.decision import Action
 from event_capture.cost_guard.guard import Outcome
-from event_capture.cost_guard.log_fields import GUARD_MESSAGE
-from event_capture.ingest import log_fields
-from event_capture.ingest.capture_mode import CaptureMode
 from event_capture.ingest.circuit import CircuitBreaker
 from event_capture.ingest.pipeline import CapturePipeline
 from infra.monitoring.budget import budget_warnings, fixed_monthly_usd

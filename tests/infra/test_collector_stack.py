@@ -12,7 +12,7 @@ import pytest
 from event_capture.collector.auth import WriteKeys
 from event_capture.collector.config import load_collector_config
 from event_capture.collector.handler import Collector, CollectorRequest
-from event_capture.ingest import log_fields
+from event_capture.contracts import log_fields
 from infra.collector_function import (
     ALLOWED_ORIGINS_VARIABLE,
     WEBHOOK_SECRETS_SECRET,

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from event_capture.contracts import log_fields
 from event_capture.cost_guard.config import load_guard_config
-from event_capture.ingest import log_fields
 from event_capture.ingest.config import load_config
 from event_capture.tables.definitions import load_table_definitions
 from event_capture.warehouse.catalog import SCHEDULED_TABLES
@@ -513,7 +513,7 @@ def test_the_quota_metric_counts_the_pipelines_request_lines_with_a_quota_refusa
     if services == (CAPTURE.name,):
         assert metric.get("filter").startswith(
             'resource.type="cloud_run_revision" AND resource.labels.service_name="capture" '
-            f'AND jsonPayload.message="{log_fields.MESSAGE}" AND '
+            f'AND jsonPayload.message="{log_fields.CAPTURE_MESSAGE}" AND '
         )
     # The alert's text points at the same field.
     documentation = stack.named(REFUSED_POLICY).get("documentation.content")

@@ -60,7 +60,7 @@ def names(function: FunctionSource) -> set[str]:
                 "event_capture/ingest/sinks/bigquery.py",
                 "event_capture/schemas/order.py",
                 "event_capture/tables/orders.json",
-                "event_capture/features/keys.py",
+                "event_capture/contracts/redis_keys.py",
             },
         ),
         (FEATURES, {"event_capture/features/serve.py", "event_capture/ingest/clients.py"}),
@@ -71,7 +71,7 @@ def names(function: FunctionSource) -> set[str]:
                 "event_capture/ingest/pipeline.py",
                 "event_capture/schemas/order.py",
                 "event_capture/tables/orders.json",
-                "event_capture/features/keys.py",
+                "event_capture/contracts/redis_keys.py",
             },
         ),
         (
@@ -87,7 +87,7 @@ def names(function: FunctionSource) -> set[str]:
             {
                 "event_capture/cost_guard/guard.py",
                 "event_capture/cost_guard/scheduled_queries.py",
-                "event_capture/ingest/capture_mode.py",
+                "event_capture/contracts/capture_mode.py",
                 "event_capture/tables/orders.json",
             },
         ),

@@ -285,7 +285,7 @@ def test_the_plan_describes_the_new_resources_without_the_secret(
 def test_the_features_function_and_the_materializer_feed_log_metrics(
     stack_with_redis: MockedStack, stack: MockedStack
 ) -> None:
-    from event_capture.features.log_fields import FEATURES_MESSAGE, MATERIALIZE_MESSAGE
+    from event_capture.contracts.log_fields import FEATURES_MESSAGE, MATERIALIZE_MESSAGE
 
     metrics = {m.name: m for m in stack_with_redis.of_type("gcp:logging/metric:Metric")}
     latency, unavailable = metrics["features_latency"], metrics["features_unavailable"]

@@ -3,7 +3,7 @@
 import json
 from typing import Any
 
-from event_capture.features.keys import activity_key, daily_counts_key
+from event_capture.contracts.redis_keys import activity_key, daily_counts_key
 from event_capture.schemas.families import MODEL_BY_EVENT_TYPE
 from localcloud.cloud import LocalCloud
 from localcloud.sample_events import sample_batch, sample_event

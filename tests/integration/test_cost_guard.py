@@ -22,9 +22,9 @@ from typing import Any, ClassVar
 import pytest
 import requests
 
+from event_capture.contracts.capture_mode import MODE_OBJECT, CaptureMode, ControlState
 from event_capture.cost_guard.config import load_guard_config
 from event_capture.cost_guard.wiring import build_guard
-from event_capture.ingest.capture_mode import MODE_OBJECT, CaptureMode, ControlState
 from event_capture.ingest.validation import validate_events
 from localcloud import bootstrap, budget_notification
 from localcloud.budget_notification import month_start, next_month_start, notification_data

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from event_capture.ingest import log_fields
+from event_capture.contracts import log_fields
 from event_capture.ingest.limits import MAX_REQUEST_BYTES
 from localcloud.cloud import LocalCloud
 from localcloud.processes import Service

@@ -16,17 +16,17 @@ from collections.abc import Callable
 import pydantic
 import pytest
 
-from event_capture.ingest import log_fields
-from event_capture.ingest.capture_mode import (
-    RETRY_SECONDS,
+from event_capture.contracts import log_fields
+from event_capture.contracts.capture_mode import (
     CaptureMode,
     ControlState,
-    ModeReader,
     PendingLoad,
     Period,
     read_mode,
 )
-from event_capture.ingest.config import DEFAULT_TTL_SECONDS, ConfigError, load_config
+from event_capture.contracts.timing import MODE_TTL_SECONDS
+from event_capture.ingest.config import ConfigError, load_config
+from event_capture.ingest.mode_reader import RETRY_SECONDS, ModeReader
 from tests.unit import event_factory as factory
 from tests.unit.test_pipeline import Fakes, _is_order, _never, mixed_batch
 
@@ -77,7 +77,7 @@ def test_the_object_is_read_once_per_ttl() -> None:
     assert mode() is CaptureMode.ARCHIVE_ONLY
     for _ in range(50):
         assert mode() is CaptureMode.ARCHIVE_ONLY
-    clock.now += DEFAULT_TTL_SECONDS - 0.001
+    clock.now += MODE_TTL_SECONDS - 0.001
     assert mode() is CaptureMode.ARCHIVE_ONLY
     assert source.reads == 1
 
@@ -122,7 +122,7 @@ def test_an_object_deleted_after_a_trip_means_stream_again() -> None:
     mode = reader(source, clock)
 
     assert mode() is CaptureMode.ARCHIVE_ONLY
-    clock.now += DEFAULT_TTL_SECONDS
+    clock.now += MODE_TTL_SECONDS
 
     assert mode() is CaptureMode.STREAM
     assert mode.last_error is None
@@ -148,7 +148,7 @@ def test_an_unreadable_object_means_stream_until_a_read_confirms_archive_only_ag
     source = Source(ARCHIVE_DOC, failure, ARCHIVE_DOC)
     mode = reader(source, clock)
     assert mode() is CaptureMode.ARCHIVE_ONLY
-    clock.now += DEFAULT_TTL_SECONDS
+    clock.now += MODE_TTL_SECONDS
 
     assert mode() is CaptureMode.STREAM
     assert mode.last_error == f"{name}: capture mode unreadable, streaming"
@@ -199,7 +199,7 @@ def test_callers_during_a_read_use_the_mode_last_read_and_do_not_read_again() ->
 
     mode = reader(slow_read, clock)
     assert mode() is CaptureMode.STREAM
-    clock.now += DEFAULT_TTL_SECONDS
+    clock.now += MODE_TTL_SECONDS
     seen: list[CaptureMode] = []
     first = threading.Thread(target=lambda: seen.append(mode()), name="first")
     first.start()
@@ -228,7 +228,7 @@ def test_a_read_is_fresh_from_when_it_ended() -> None:
 
     mode = reader(read_taking_two_seconds, clock)
     mode()
-    clock.now += DEFAULT_TTL_SECONDS - 0.001
+    clock.now += MODE_TTL_SECONDS - 0.001
     mode()
 
     assert source.reads == 1
@@ -379,7 +379,7 @@ def test_the_log_line_says_when_the_mode_could_not_be_read() -> None:
     mode = archive_only(clock, ARCHIVE_DOC, TimeoutError("read timed out"))
     sinks = Fakes(mode=mode)
     sinks.handle(mixed_batch())
-    clock.now += DEFAULT_TTL_SECONDS
+    clock.now += MODE_TTL_SECONDS
 
     sinks.journal.clear()
 
@@ -432,7 +432,7 @@ def test_the_mode_bucket_and_ttl_are_read() -> None:
 
     assert (config.capture_mode_bucket, config.capture_mode_ttl_seconds) == ("shop-control", 5.0)
     assert load_config(MINIMAL).capture_mode_bucket is None
-    assert load_config(MINIMAL).capture_mode_ttl_seconds == DEFAULT_TTL_SECONDS
+    assert load_config(MINIMAL).capture_mode_ttl_seconds == MODE_TTL_SECONDS
 
 
 @pytest.mark.parametrize("ttl", ["0", "601", "soon"])

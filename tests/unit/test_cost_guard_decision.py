@@ -11,9 +11,9 @@ import datetime as dt
 
 import pytest
 
+from event_capture.contracts.capture_mode import CaptureMode, ControlState, Period
 from event_capture.cost_guard.decision import Action, decide, period_of
 from event_capture.cost_guard.notification import BudgetNotification
-from event_capture.ingest.capture_mode import CaptureMode, ControlState, Period
 
 BUDGET = "budget-7f3a"
 OTHER_BUDGET = "budget-e21c"

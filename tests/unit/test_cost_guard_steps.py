@@ -17,6 +17,13 @@ from typing import Any
 
 import pytest
 
+from event_capture.contracts.capture_mode import (
+    MODE_OBJECT,
+    CaptureMode,
+    ControlState,
+    PendingLoad,
+    Period,
+)
 from event_capture.cost_guard.archive_load import ArchiveLoader, LoadError, LoadReport, TableLoad
 from event_capture.cost_guard.control_store import ConflictError
 from event_capture.cost_guard.decision import Action
@@ -29,14 +36,7 @@ from event_capture.cost_guard.guard import (
 )
 from event_capture.cost_guard.notification import BudgetNotification
 from event_capture.cost_guard.scheduled_queries import TransferError
-from event_capture.ingest.capture_mode import (
-    MODE_OBJECT,
-    CaptureMode,
-    ControlState,
-    ModeReader,
-    PendingLoad,
-    Period,
-)
+from event_capture.ingest.mode_reader import ModeReader
 
 BUDGET = "budget-7f3a"
 Q1 = "projects/shop/locations/eu/transferConfigs/nightly-search"

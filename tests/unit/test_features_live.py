@@ -14,9 +14,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from event_capture.contracts import live_activity
+from event_capture.contracts.live_activity import Entry
 from event_capture.features import live
 from event_capture.features.documents import ProductDocument, ReorderHistory, UserDocument
-from event_capture.features.live import Entry, Since
+from event_capture.features.live import Since
 from event_capture.schemas.features import Recommendation, SimilarProduct
 
 UTC = dt.UTC
@@ -58,7 +60,7 @@ def raw(**fields: Any) -> str:
 
 
 def test_each_shape_the_capture_sink_writes_is_read() -> None:
-    entries = live.parse_activity(
+    entries = live_activity.parse(
         [
             raw(
                 event_type="order_placed",
@@ -80,7 +82,7 @@ def test_each_shape_the_capture_sink_writes_is_read() -> None:
 
 
 def test_an_entry_without_products_or_with_a_non_string_query_has_none() -> None:
-    [entry] = live.parse_activity(
+    [entry] = live_activity.parse(
         [raw(event_type="search", occurred_at="2026-11-28T07:00:00Z", query=5)]
     )
 
@@ -116,7 +118,7 @@ def test_an_entry_without_products_or_with_a_non_string_query_has_none() -> None
 def test_a_malformed_entry_is_skipped_and_the_others_kept(item: str | bytes) -> None:
     good = raw(event_type="product_view", occurred_at="2026-11-28T07:00:00Z", product_id="ok")
 
-    entries = live.parse_activity([good, item, good])
+    entries = live_activity.parse([good, item, good])
 
     assert entries == [Entry("product_view", at(28, 7), ("ok",))] * 2
 
@@ -133,7 +135,7 @@ def test_a_malformed_entry_is_skipped_and_the_others_kept(item: str | bytes) -> 
 def test_an_entry_with_malformed_products_yields_no_product(products: dict[str, Any]) -> None:
     item = raw(event_type="order_placed", occurred_at="2026-11-28T07:00:00Z", **products)
 
-    entries = live.parse_activity([item])
+    entries = live_activity.parse([item])
 
     assert [p for e in entries for p in e.product_ids] == []
 

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from event_capture.features import keys, materialize
+from event_capture.contracts import redis_keys as keys
+from event_capture.features import materialize
 from event_capture.features.documents import Snapshot
 from event_capture.features.materialize import LoadResult, load_snapshot
 from tests.unit.test_features_redis_backends import (

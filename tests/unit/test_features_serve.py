@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from event_capture.features import keys
+from event_capture.contracts import redis_keys as keys
 from event_capture.features.documents import Snapshot, build_snapshot
 from event_capture.features.materialize import load_snapshot
 from event_capture.features.serve import FeatureReader, Reading, RedisUnavailableError

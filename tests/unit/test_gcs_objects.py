@@ -10,10 +10,11 @@ from __future__ import annotations
 import pytest
 from google.api_core import exceptions as gexc
 
+from event_capture.contracts.archive_layout import object_name
 from event_capture.ingest.retry import BackoffPolicy, Timing
 from event_capture.ingest.row import Request
 from event_capture.ingest.sinks.gcs_archive import GcsArchiveSink
-from event_capture.ingest.sinks.gcs_objects import NdjsonWriter, object_name
+from event_capture.ingest.sinks.gcs_objects import NdjsonWriter
 from event_capture.ingest.sinks.result import FailureKind, SinkStatus
 from event_capture.ingest.validation import validate_events
 from event_capture.platform.api_transport import ApiError

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from event_capture.ingest import log_fields
+from event_capture.contracts import log_fields
 from event_capture.ingest.pipeline import CapturePipeline, CaptureResult
 from event_capture.ingest.row import Request, Row
 from event_capture.ingest.sinks.dead_letter import DeadLetterSink
@@ -449,7 +449,7 @@ LOG_KEYS = {
 
 
 def test_capture_log_names_are_pinned() -> None:
-    assert log_fields.MESSAGE == "capture"
+    assert log_fields.CAPTURE_MESSAGE == "capture"
     assert {
         log_fields.SEVERITY,
         log_fields.REQUEST_ID,

@@ -10,9 +10,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from event_capture.features.keys import activity_key, daily_counts_key
+from event_capture.contracts.live_activity import FIELDS as ACTIVITY_FIELDS
+from event_capture.contracts.redis_keys import activity_key, daily_counts_key
 from event_capture.ingest.row import Request, Row
-from event_capture.ingest.sinks.redis_activity import ACTIVITY_FIELDS, RedisActivitySink
+from event_capture.ingest.sinks.redis_activity import RedisActivitySink
 from event_capture.ingest.sinks.result import FailureKind, SinkStatus
 from event_capture.ingest.validation import validate_events
 from tests.unit import event_factory as factory

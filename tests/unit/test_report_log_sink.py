@@ -7,15 +7,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-from event_capture.collector import log_fields as collector_log
-from event_capture.ingest import log_fields as log
+from event_capture.contracts import log_fields as log
 from event_capture.report import capture_log
 from event_capture.warehouse.catalog import Column
 from localcloud.log_sink import LogEntry, read_entries, row
 
 CAPTURE_LINE = {
     log.SEVERITY: "WARNING",
-    "message": log.MESSAGE,
+    "message": log.CAPTURE_MESSAGE,
     log.REQUEST_ID: "r1",
     log.HTTP_STATUS: 207,
     log.LATENCY_MS: 12.5,
@@ -29,7 +28,7 @@ CAPTURE_LINE = {
 }
 REFUSED_LINE = {
     log.SEVERITY: "WARNING",
-    "message": log.MESSAGE,
+    "message": log.CAPTURE_MESSAGE,
     log.HTTP_STATUS: 415,
     log.RULE: "unsupported_media_type",
     log.POSITION: "request",
@@ -45,7 +44,7 @@ def log_file(tmp_path: Path, lines: list[str]) -> Path:
 
 
 def test_only_the_request_lines_of_capture_and_the_collector_are_routed(tmp_path: Path) -> None:
-    collector = {"message": collector_log.MESSAGE, log.EVENTS_ACCEPTED: 1}
+    collector = {"message": log.COLLECTOR_MESSAGE, log.EVENTS_ACCEPTED: 1}
     path = log_file(
         tmp_path,
         [
@@ -85,20 +84,23 @@ def test_a_row_has_the_shape_of_logging_s_bigquery_table() -> None:
     assert set(out["jsonPayload"]) <= set(schema["jsonPayload"])
     assert out["timestamp"] == WRITTEN and out["severity"] == "WARNING"
     assert out["logName"] == "projects/p/logs/run.googleapis.com%2Fstdout"
-    assert out["resource"]["labels"]["service_name"] == log.MESSAGE
+    assert out["resource"]["labels"]["service_name"] == log.CAPTURE_MESSAGE
     assert out["jsonPayload"][log.EVENTS_ACCEPTED] == 2.0
     # JSON numbers are FLOAT columns, as Logging writes them.
     for field in capture_log.NUMBER_FIELDS:
         assert schema["jsonPayload"][field] == "FLOAT"
         assert isinstance(out["jsonPayload"][field], float), field
-    assert out["jsonPayload"]["message"] == log.MESSAGE and out["jsonPayload"]["request_id"] == "r1"
+    assert (
+        out["jsonPayload"]["message"] == log.CAPTURE_MESSAGE
+        and out["jsonPayload"]["request_id"] == "r1"
+    )
 
 
 def test_a_refused_request_has_no_counts() -> None:
     out = row(LogEntry(timestamp=WRITTEN, payload=REFUSED_LINE), project="p", insert_id="i2")
 
     assert out["jsonPayload"] == {
-        "message": log.MESSAGE,
+        "message": log.CAPTURE_MESSAGE,
         log.HTTP_STATUS: 415.0,
         log.RULE: "unsupported_media_type",
         log.POSITION: "request",

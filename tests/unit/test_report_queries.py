@@ -8,7 +8,7 @@ import pytest
 from google.api_core.exceptions import NotFound
 from google.cloud import bigquery
 
-from event_capture.ingest import log_fields as log
+from event_capture.contracts import log_fields as log
 from event_capture.report import capture_log
 from event_capture.report.queries import (
     FUNNEL_STEPS,

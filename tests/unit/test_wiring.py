@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from event_capture.ingest import log_fields
+from event_capture.contracts import log_fields
 from event_capture.ingest.config import load_config
 from event_capture.ingest.validation import validate_events
 from event_capture.ingest.wiring import build_pipeline

@@ -19,7 +19,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from event_capture.collector import log_fields as collector_log
 from event_capture.collector import timestamps
 from event_capture.collector.auth import WriteKeys, basic_user
 from event_capture.collector.contract import (
@@ -41,7 +40,7 @@ from event_capture.collector.cors import (
 )
 from event_capture.collector.elevenlabs import SIGNATURE_HEADER, WebhookRefusal, handle_post_call
 from event_capture.collector.mapping import Ignored, Mapped, Refused, map_call, segment_field
-from event_capture.ingest import log_fields as log
+from event_capture.contracts import log_fields as log
 from event_capture.ingest.limits import RETRY_AFTER_SECONDS
 from event_capture.ingest.pipeline import CapturePipeline, CaptureResult
 from event_capture.ingest.validation import FieldError
@@ -277,7 +276,7 @@ class Collector:
             ignored_events=Counter(),
         )
         answer = tally.answer(result, self._request_id, self._retry_after, started)
-        answer.log[collector_log.WEBHOOK_COUNTS] = {str(k): v for k, v in outcome.counts.items()}
+        answer.log[log.WEBHOOK_COUNTS] = {str(k): v for k, v in outcome.counts.items()}
         return answer
 
 
@@ -354,18 +353,18 @@ class _Tally:
         line.update(
             {
                 log.SEVERITY: severity,
-                "message": collector_log.MESSAGE,
+                "message": log.COLLECTOR_MESSAGE,
                 log.HTTP_STATUS: status,
                 log.LATENCY_MS: round((time.perf_counter() - started) * 1000, 1),
-                collector_log.ROUTE: self.route,
+                log.ROUTE: self.route,
                 log.EVENTS_RECEIVED: self.received,
                 log.EVENTS_ACCEPTED: accepted,
                 log.EVENTS_REJECTED: len(self.rejections),
                 # Rules only, never values: a rejected call may hold exactly what is refused.
                 log.REJECTED_RULES: dict(rules),
-                collector_log.EVENTS_IGNORED: ignored,
-                collector_log.IGNORED_BY_CALL: dict(self.ignored_calls),
-                collector_log.IGNORED_BY_EVENT: dict(self.ignored_events),
+                log.EVENTS_IGNORED: ignored,
+                log.IGNORED_BY_CALL: dict(self.ignored_calls),
+                log.IGNORED_BY_EVENT: dict(self.ignored_events),
             }
         )
         return CollectorAnswer(status, body, headers, line)
@@ -375,9 +374,9 @@ def _preflight(origin: str) -> CollectorAnswer:
     # The route is one of the tracking API's; the log line names the preflight, not which.
     line = {
         log.SEVERITY: "INFO",
-        "message": collector_log.MESSAGE,
+        "message": log.COLLECTOR_MESSAGE,
         log.HTTP_STATUS: 200,
-        collector_log.ROUTE: "cors_preflight",
+        log.ROUTE: "cors_preflight",
     }
     return CollectorAnswer(200, {"success": True}, preflight_headers(origin), line)
 
@@ -386,11 +385,11 @@ def _refuse(error: HttpError, route_name: str | None) -> CollectorAnswer:
     # The rule and its position, never the message: it may quote what the client sent.
     line: dict[str, Any] = {
         log.SEVERITY: "WARNING",
-        "message": collector_log.MESSAGE,
+        "message": log.COLLECTOR_MESSAGE,
         log.HTTP_STATUS: error.status,
         **error.log_fields(),
     }
     if route_name is not None:
-        line[collector_log.ROUTE] = route_name
+        line[log.ROUTE] = route_name
     body = {"code": error.rule, "message": error.message}
     return CollectorAnswer(error.status, body, dict(error.headers), line)

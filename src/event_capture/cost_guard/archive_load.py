@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from event_capture.ingest.sinks.gcs_archive import ARCHIVE_AREA
+from event_capture.contracts.archive_layout import ARCHIVE_AREA, day_prefix, hour_of
 from event_capture.schemas.families import MODEL_BY_EVENT_TYPE
 from event_capture.tables.bigquery_schema import PARTITION_COLUMN
 
@@ -86,19 +86,6 @@ def _days(start: dt.datetime, end: dt.datetime) -> Iterator[dt.date]:
         day += DAY
 
 
-def _hour_folder(name: str) -> dt.datetime | None:
-    """The hour of ``archive/dt=YYYY-MM-DD/hour=HH/...``; None for any other name."""
-    parts = name.split("/")
-    if len(parts) != 4 or not parts[1].startswith("dt=") or not parts[2].startswith("hour="):
-        return None
-    try:
-        return dt.datetime.strptime(f"{parts[1][3:]} {parts[2][5:]}", "%Y-%m-%d %H").replace(
-            tzinfo=dt.UTC
-        )
-    except ValueError:
-        return None
-
-
 def _parse(name: str, text: str) -> Iterator[tuple[str, _Line]]:
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -145,8 +132,8 @@ class ArchiveLoader:
         first_hour = start.replace(minute=0, second=0, microsecond=0)
         blobs = [
             blob
-            for blob in self._bucket().list_blobs(prefix=f"{ARCHIVE_AREA}/dt={day:%Y-%m-%d}/")
-            if (hour := _hour_folder(blob.name)) is not None and first_hour <= hour <= end
+            for blob in self._bucket().list_blobs(prefix=day_prefix(ARCHIVE_AREA, day))
+            if (hour := hour_of(blob.name)) is not None and first_hour <= hour <= end
         ]
         report.objects += len(blobs)
         with ThreadPoolExecutor(DOWNLOAD_THREADS) as pool:

@@ -8,7 +8,7 @@ Notifications can be delivered twice at once; each write names the generation it
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from event_capture.ingest.capture_mode import MODE_OBJECT, ControlState
+from event_capture.contracts.capture_mode import MODE_OBJECT, ControlState
 
 JSON = "application/json"
 PRECONDITION_FAILED = 412

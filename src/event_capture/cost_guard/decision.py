@@ -10,8 +10,8 @@ capture back.
 from dataclasses import dataclass
 from enum import StrEnum
 
+from event_capture.contracts.capture_mode import CaptureMode, ControlState, Period
 from event_capture.cost_guard.notification import BudgetNotification
-from event_capture.ingest.capture_mode import CaptureMode, ControlState, Period
 
 
 class Action(StrEnum):

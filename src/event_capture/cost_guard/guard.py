@@ -15,12 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from event_capture.contracts.capture_mode import CaptureMode, ControlState, PendingLoad, Period
 from event_capture.cost_guard.archive_load import ArchiveLoader, LoadReport
 from event_capture.cost_guard.control_store import ConflictError, ControlStore
 from event_capture.cost_guard.decision import Action, Decision, decide, period_of
 from event_capture.cost_guard.notification import BudgetNotification
 from event_capture.cost_guard.scheduled_queries import QuerySwitch, TransferError
-from event_capture.ingest.capture_mode import CaptureMode, ControlState, PendingLoad, Period
 
 # Requests received this long before the switch may still have been archive-only (the
 # request's receive time is read before its mode); the load starts that much earlier.

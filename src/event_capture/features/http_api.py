@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from event_capture.features.log_fields import FEATURES_MESSAGE
+from event_capture.contracts.log_fields import FEATURES_MESSAGE
 from event_capture.features.serve import FeatureReader, Reading, RedisUnavailableError
 from event_capture.schemas.envelope import ID_PATTERN
 from event_capture.schemas.features import (

@@ -1,16 +1,16 @@
 """The live part of an answer: what the events captured since the snapshot change in it.
 
 Pure functions over the user's nightly document and their recent activity (the capture
-function's ``capture:activity:<user_id>`` list, newest first), so every rule is testable
+function's ``capture:activity:<user_id>`` list, newest first, read by
+``contracts.live_activity``), so every rule is testable
 without Redis. What is live and what is nightly is listed in the README's "Features" section.
 """
 
 import datetime as dt
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
+from event_capture.contracts.live_activity import Entry
 from event_capture.features.documents import ProductDocument, ReorderHistory, UserDocument
 from event_capture.schemas.features import RecentItems, Recommendation, ReorderDue, SimilarProduct
 
@@ -20,43 +20,6 @@ ORDERED = "order_placed"
 SEARCHED = "search"
 # How many of the most recently viewed products "similar to what you just viewed" starts from.
 SIMILAR_SOURCES = 3
-
-
-@dataclass(frozen=True)
-class Entry:
-    event_type: str
-    occurred_at: dt.datetime
-    product_ids: tuple[str, ...] = ()
-    query: str | None = None
-
-
-def parse_activity(raw: Iterable[bytes | str]) -> list[Entry]:
-    """The entries that can be read; a malformed one (a cache is not a record) is skipped."""
-    entries = []
-    for item in raw:
-        try:
-            data: dict[str, Any] = json.loads(item)
-            occurred_at = dt.datetime.fromisoformat(data["occurred_at"])
-            event_type = str(data["event_type"])
-        except (ValueError, KeyError, TypeError):
-            continue
-        if occurred_at.tzinfo is None:
-            continue
-        query = data.get("query")
-        entries.append(
-            Entry(
-                event_type, occurred_at, _products(data), query if isinstance(query, str) else None
-            )
-        )
-    return entries
-
-
-def _products(data: dict[str, Any]) -> tuple[str, ...]:
-    """An order's ``product_ids`` or an interaction's ``product_id``; anything else is none."""
-    many, one = data.get("product_ids"), data.get("product_id")
-    if isinstance(many, list):
-        return tuple(p for p in many if isinstance(p, str))
-    return (one,) if isinstance(one, str) else ()
 
 
 def _unique(values: Iterable[str], limit: int) -> list[str]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
-from event_capture.features import keys
+from event_capture.contracts import redis_keys as keys
 from event_capture.features.documents import Snapshot, build_snapshot
 from event_capture.warehouse.catalog import FEATURE_SNAPSHOT_DAYS, FEATURE_TABLES, USER_PROFILES
 

@@ -15,7 +15,9 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from event_capture.features import keys, live
+from event_capture.contracts import live_activity
+from event_capture.contracts import redis_keys as keys
+from event_capture.features import live
 from event_capture.features.documents import ProductDocument, UserDocument
 from event_capture.schemas.features import (
     Part,
@@ -124,7 +126,7 @@ class FeatureReader:
                     document = _document(UserDocument, raw_document)
         else:
             [activity] = answer
-        entries = live.parse_activity(activity)
+        entries = live_activity.parse(activity)
         since = live.Since.of(entries, snapshot_date)
         recent = live.recent_items(entries, limit)
         features = UserFeatures(

@@ -9,11 +9,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from event_capture.contracts.timing import MODE_TTL_SECONDS
 from event_capture.schemas.retention import RETENTION
-
-# How long a capture instance uses the mode it read before reading it again (capture_mode.py):
-# a switch of the cost guard reaches every instance within this, plus one read.
-DEFAULT_TTL_SECONDS = 30.0
 
 
 class ConfigError(ValueError):
@@ -52,7 +49,7 @@ class Config:
     server_threads: int
     # The cost guard's control bucket (capture_mode.py); None: capture always streams.
     capture_mode_bucket: str | None = None
-    capture_mode_ttl_seconds: float = DEFAULT_TTL_SECONDS
+    capture_mode_ttl_seconds: float = MODE_TTL_SECONDS
 
 
 # Every variable load_config reads (a test holds it to that): the local cloud keeps a shell's
@@ -188,6 +185,6 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         server_threads=int(number(env, "THREADS", 4 * (os.cpu_count() or 1), 1, 1000)),
         capture_mode_bucket=mode_bucket,
         capture_mode_ttl_seconds=number(
-            env, "CAPTURE_MODE_TTL_SECONDS", DEFAULT_TTL_SECONDS, 0.1, 600.0
+            env, "CAPTURE_MODE_TTL_SECONDS", MODE_TTL_SECONDS, 0.1, 600.0
         ),
     )

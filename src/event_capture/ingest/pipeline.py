@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from event_capture.ingest import log_fields as log
-from event_capture.ingest.capture_mode import CaptureMode, ModeReader
+from event_capture.contracts import log_fields as log
+from event_capture.contracts.capture_mode import CaptureMode
 from event_capture.ingest.circuit import CircuitBreaker
 from event_capture.ingest.limits import RETRY_AFTER_SECONDS
+from event_capture.ingest.mode_reader import ModeReader
 from event_capture.ingest.row import Request, Row
 from event_capture.ingest.sinks.dead_letter import DeadLetterSink
 from event_capture.ingest.sinks.result import (
@@ -306,7 +307,7 @@ class CapturePipeline:
             not_archived = sum(row.event_id not in archived for row in accepted)
         return {
             log.SEVERITY: severity,
-            "message": log.MESSAGE,
+            "message": log.CAPTURE_MESSAGE,
             log.REQUEST_ID: request_id,
             log.HTTP_STATUS: status,
             log.LATENCY_MS: round((time.perf_counter() - started) * 1000, 1),

@@ -3,11 +3,11 @@
 from concurrent.futures import Executor, ThreadPoolExecutor
 from functools import cache, partial
 
+from event_capture.contracts import log_fields as log
 from event_capture.ingest import clients
-from event_capture.ingest import log_fields as log
-from event_capture.ingest.capture_mode import ModeReader, gcs_mode_source
 from event_capture.ingest.circuit import CircuitBreaker
 from event_capture.ingest.config import Config
+from event_capture.ingest.mode_reader import ModeReader, gcs_mode_source
 from event_capture.ingest.pipeline import CapturePipeline
 from event_capture.ingest.sinks.bigquery import BigQuerySink
 from event_capture.ingest.sinks.dead_letter import DeadLetterSink

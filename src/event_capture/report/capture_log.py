@@ -21,8 +21,7 @@ table with these columns before the first entry arrives lets the report (and any
 it from the start.
 """
 
-from event_capture.collector import log_fields as collector_log
-from event_capture.ingest import log_fields as log
+from event_capture.contracts import log_fields as log
 from event_capture.warehouse.catalog import Column
 
 DATASET = "capture_logs"
@@ -31,7 +30,7 @@ TABLE = LOG_ID.replace(".", "_").replace("/", "_")
 PARTITION_FIELD = "timestamp"
 RESOURCE_TYPE = "cloud_run_revision"
 # The request lines of the functions that run the capture pipeline, by their ``message``.
-MESSAGES = (log.MESSAGE, collector_log.MESSAGE)
+MESSAGES = (log.CAPTURE_MESSAGE, log.COLLECTOR_MESSAGE)
 # Counts per request; a request refused before its events were read (a 4xx) has none of them.
 COUNT_FIELDS = (
     log.EVENTS_RECEIVED,

@@ -15,7 +15,7 @@ from typing import Any
 from google.api_core.exceptions import BadRequest, NotFound
 from google.cloud import bigquery
 
-from event_capture.ingest import log_fields as log
+from event_capture.contracts import log_fields as log
 from event_capture.report import capture_log
 from event_capture.warehouse.catalog import (
     DATA_QUALITY,

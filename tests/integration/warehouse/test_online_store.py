@@ -23,9 +23,9 @@ from typing import Any
 import pytest
 import redis
 
-from event_capture.features import keys
+from event_capture.contracts import redis_keys as keys
+from event_capture.contracts.log_fields import MATERIALIZE_MESSAGE, MATERIALIZE_OUTCOMES
 from event_capture.features.documents import build_snapshot
-from event_capture.features.log_fields import MATERIALIZE_MESSAGE, MATERIALIZE_OUTCOMES
 from event_capture.features.materialize import load_snapshot, materialize
 from event_capture.features.serve import FeatureReader
 from event_capture.schemas.features import PARTS, UserFeatures

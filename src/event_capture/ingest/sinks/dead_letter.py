@@ -10,9 +10,10 @@ from collections.abc import Sequence
 from concurrent.futures import Executor
 from typing import Any
 
+from event_capture.contracts.archive_layout import object_name
 from event_capture.ingest.retry import describe
 from event_capture.ingest.row import Request, Row, per_table
-from event_capture.ingest.sinks.gcs_objects import NdjsonWriter, object_name
+from event_capture.ingest.sinks.gcs_objects import NdjsonWriter
 from event_capture.ingest.sinks.result import (
     FailedRow,
     Failure,

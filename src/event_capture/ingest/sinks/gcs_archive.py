@@ -9,12 +9,11 @@ of every family would otherwise pay five of each. A load of the archive splits l
 
 from collections.abc import Sequence
 
+from event_capture.contracts.archive_layout import ARCHIVE_AREA, object_name
 from event_capture.ingest.retry import describe
 from event_capture.ingest.row import Request, Row
-from event_capture.ingest.sinks.gcs_objects import NdjsonWriter, object_name
+from event_capture.ingest.sinks.gcs_objects import NdjsonWriter
 from event_capture.ingest.sinks.result import FailureKind, SinkResult, all_failed
-
-ARCHIVE_AREA = "archive"
 
 
 def archive_object_name(request: Request) -> str:

@@ -2,7 +2,6 @@
 
 import threading
 from collections.abc import Callable, Iterable
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from event_capture.ingest.retry import (
@@ -19,18 +18,6 @@ if TYPE_CHECKING:
 
 NDJSON = "application/x-ndjson"
 PRECONDITION_FAILED = 412
-
-
-def object_name(folder: str, received_at: datetime, request_id: str) -> str:
-    """``folder/dt=YYYY-MM-DD/hour=HH/<time>-<request>.ndjson``.
-
-    Hive-style ``dt=``/``hour=`` folders let a load or a listing pick one day or hour, and the
-    request id makes every name unique, so create-only writes never clash.
-    """
-    return (
-        f"{folder}/dt={received_at:%Y-%m-%d}/hour={received_at:%H}/"
-        f"{received_at:%Y%m%dT%H%M%S}-{request_id}.ndjson"
-    )
 
 
 class NdjsonWriter:

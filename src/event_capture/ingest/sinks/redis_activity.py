@@ -1,45 +1,19 @@
 """Recent per-user activity in Redis for real-time features (off unless REDIS_ENABLED=true).
 
 Per user, a capped list of compact recent events; per day, counters by event type (the keys:
-``event_capture.features.keys``). The features function reads the list for its live part.
-Every key has a TTL so nothing outlives the raw-event retention. Redis is a cache here, not a
-record: failures are reported and logged, never fail the request.
+``contracts.redis_keys``; the entry: ``contracts.live_activity``). The features function reads
+the list for its live part. Every key has a TTL so nothing outlives the raw-event retention.
+Redis is a cache here, not a record: failures are reported and logged, never fail the request.
 """
 
-import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from event_capture.features.keys import activity_key, daily_counts_key
+from event_capture.contracts import live_activity
+from event_capture.contracts.redis_keys import activity_key, daily_counts_key
 from event_capture.ingest.retry import describe
 from event_capture.ingest.row import Request, Row
 from event_capture.ingest.sinks.result import FailureKind, SinkResult, all_failed
-
-# Enough to drive "recently viewed", "search again" and "reorder" features without copying
-# whole events (an order's line items can be kilobytes) into memory-priced storage.
-ACTIVITY_FIELDS = (
-    "event_id",
-    "event_type",
-    "occurred_at",
-    "product_id",
-    "category",
-    "query",
-    "intent",
-    "order_id",
-    "total",
-    "currency",
-    "detected_intent",
-)
-
-
-def activity_entry(row: Row) -> str:
-    data = row.data
-    entry = {key: data[key] for key in ACTIVITY_FIELDS if key in data}
-    if "items" in data:
-        # An order's products, without quantities and prices: what "ordered since the
-        # snapshot" needs (the features function's live part).
-        entry["product_ids"] = [item["product_id"] for item in data["items"]]
-    return json.dumps(entry, separators=(",", ":"))
 
 
 class RedisActivitySink:
@@ -61,7 +35,7 @@ class RedisActivitySink:
             counts = daily_counts_key(f"{request.received_at:%Y-%m-%d}")
             for row in rows:
                 key = activity_key(row.user_id)
-                pipe.lpush(key, activity_entry(row))
+                pipe.lpush(key, live_activity.encode(row.data))
                 users.add(key)
                 pipe.hincrby(counts, row.event_type, 1)
             for key in users:

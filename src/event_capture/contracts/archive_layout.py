@@ -1,0 +1,37 @@
+"""Where the archive's objects are and how they are named: written by the capture pipeline,
+listed by the cost guard's load and by the operator tools.
+
+``<area>/dt=YYYY-MM-DD/hour=HH/<time>-<request>.ndjson``: Hive-style ``dt=``/``hour=`` folders let
+a load or a listing pick one day or hour, and the request id makes every name unique, so
+create-only writes never clash.
+"""
+
+import datetime as dt
+
+ARCHIVE_AREA = "archive"
+
+
+def object_name(folder: str, received_at: dt.datetime, request_id: str) -> str:
+    """``folder/dt=YYYY-MM-DD/hour=HH/<time>-<request>.ndjson``."""
+    return (
+        f"{folder}/dt={received_at:%Y-%m-%d}/hour={received_at:%H}/"
+        f"{received_at:%Y%m%dT%H%M%S}-{request_id}.ndjson"
+    )
+
+
+def day_prefix(folder: str, day: dt.date) -> str:
+    """The prefix of every object of ``folder`` received on ``day``."""
+    return f"{folder}/dt={day:%Y-%m-%d}/"
+
+
+def hour_of(name: str) -> dt.datetime | None:
+    """The hour of ``<area>/dt=YYYY-MM-DD/hour=HH/...``; None for any other name."""
+    parts = name.split("/")
+    if len(parts) != 4 or not parts[1].startswith("dt=") or not parts[2].startswith("hour="):
+        return None
+    try:
+        return dt.datetime.strptime(f"{parts[1][3:]} {parts[2][5:]}", "%Y-%m-%d %H").replace(
+            tzinfo=dt.UTC
+        )
+    except ValueError:
+        return None

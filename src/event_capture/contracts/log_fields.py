@@ -1,0 +1,82 @@
+"""Field names and values of the functions' one-line-per-request (or per-event) structured logs.
+
+Log-based metrics and alert policies (``infra/monitoring``) and the report's capture health
+(``report.capture_log``) select on these names, so they are a contract: renaming one silently
+breaks an alert. Tests pin them. Import-free beyond ``platform.log_line`` (whose names every
+line shares, re-exported here): the Pulumi program reads them without the functions'
+dependencies.
+"""
+
+from event_capture.platform.log_line import ERROR_TYPE as ERROR_TYPE
+from event_capture.platform.log_line import HTTP_STATUS as HTTP_STATUS
+from event_capture.platform.log_line import LATENCY_MS as LATENCY_MS
+from event_capture.platform.log_line import MESSAGE as MESSAGE
+from event_capture.platform.log_line import POSITION as POSITION
+from event_capture.platform.log_line import RULE as RULE
+from event_capture.platform.log_line import SEVERITY as SEVERITY
+
+# --- the capture pipeline: the capture function's line, and the collector's -------------------
+# The capture function's line, and the capture pipeline's part of the collector's.
+CAPTURE_MESSAGE = "capture"
+
+REQUEST_ID = "request_id"
+EVENTS_RECEIVED = "events_received"
+EVENTS_ACCEPTED = "events_accepted"
+EVENTS_REJECTED = "events_rejected"
+EVENTS_DEAD_LETTERED = "events_dead_lettered"
+EVENTS_NOT_STORED = "events_not_stored"
+BY_EVENT_TYPE = "by_event_type"
+SINKS = "sinks"
+BIGQUERY_INSERT_REQUESTS = "bigquery_insert_requests"
+BIGQUERY_RETRIES = "bigquery_retries"
+BIGQUERY_FAILED_ROWS = "bigquery_failed_rows"
+REJECTED_RULES = "rejected_rules"
+# Accepted events the archive did not take (an archive gap; tools/backfill_archive.py fills it).
+EVENTS_NOT_ARCHIVED = "events_not_archived"
+# Per backend, its circuit breaker's state after the request: closed, open or half_open.
+CIRCUITS = "circuits"
+# stream, or archive_only while the cost guard holds capture to the archive
+# (contracts/capture_mode.py); and why the control object could not be read, when it could not.
+CAPTURE_MODE = "capture_mode"
+CAPTURE_MODE_ERROR = "capture_mode_error"
+# BigQuery's error reasons on the request's insert calls, counted (quotaExceeded, ...).
+BIGQUERY_ERROR_REASONS = "bigquery_error_reasons"
+
+# Sink names as they appear under SINKS and in responses.
+SINK_BIGQUERY = "bigquery"
+SINK_DEAD_LETTER = "dead_letter"
+SINK_GCS_ARCHIVE = "gcs_archive"
+SINK_REDIS = "redis"
+
+# Backends with a circuit breaker, as they appear under CIRCUITS.
+BACKEND_BIGQUERY = "bigquery"
+BACKEND_GCS = "gcs"
+BACKEND_REDIS = "redis"
+BACKENDS = (BACKEND_BIGQUERY, BACKEND_GCS, BACKEND_REDIS)
+
+# --- the collector: what its line adds to the capture pipeline's ------------------------------
+COLLECTOR_MESSAGE = "collector"
+
+# batch, or the call type of a single-call route: from a fixed list.
+ROUTE = "route"
+# Calls neither stored nor rejected: identify, page, screen, group, alias, unmapped events.
+EVENTS_IGNORED = "events_ignored"
+# Per call type, how many were ignored.
+IGNORED_BY_CALL = "ignored_by_call"
+# Per ignored track event: its name if Segment's spec has it, else "other".
+IGNORED_BY_EVENT = "ignored_by_event"
+# An ElevenLabs webhook call's counters (event.collector.elevenlabs.Count): what it amounted to.
+WEBHOOK_COUNTS = "webhook_counts"
+
+# --- the features function and the materializer -----------------------------------------------
+# The features function's one line per request.
+FEATURES_MESSAGE = "features"
+# The materializer's one line per run, and the outcomes it reports.
+MATERIALIZE_MESSAGE = "materialize"
+MATERIALIZE_OUTCOMES = ("loaded", "unchanged", "no_snapshot", "skipped", "refused")
+
+# --- the cost guard ---------------------------------------------------------------------------
+GUARD_MESSAGE = "cost_guard"
+ACTION = "action"
+# ACTION's values that switch capture (decision.Action): the metric's alert fires on them.
+SWITCHING_ACTIONS = ("trip", "resume")
