@@ -1,11 +1,15 @@
-"""The docs: generated reference pages in step with the code.
+"""The docs: generated reference pages in step with the code, and every repository path the
+README and the docs site name is there.
 
-Each check has a negative control: a changed declaration is drift.
+Each check has a negative control: a changed declaration is drift, a path that is not in the
+repository is reported.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -23,6 +27,9 @@ from tools.docs_reference import (
     pulumi_settings_body,
     write,
 )
+
+REPO = Path(__file__).resolve().parents[3]
+DOCS = REPO / "docs"
 
 
 def _page(name: str) -> ReferencePage:
@@ -117,3 +124,116 @@ def test_write_then_check_is_clean_and_a_stale_page_is_found(tmp_path: Path) -> 
     # Only what the generator wrote is removed; a hand-written page stays, and is reported.
     assert write(PAGES, tmp_path) == [f"removed {stale}"]
     assert hand_written.exists()
+
+
+# --------------------------------------------------------------------------------------------
+# Every repository path the docs name exists
+# --------------------------------------------------------------------------------------------
+
+# Paths of the package layout that is being moved into place on main: named in index.md and
+# architecture.md only, they exist once that work is merged, and this list is emptied then.
+PENDING_PATHS = frozenset(
+    {
+        "src/event_capture/contracts/live_activity.py",
+        "src/event_capture/contracts/capture_mode.py",
+        "src/event_capture/ingest/mode_reader.py",
+        "src/event_capture/contracts/log_fields.py",
+    }
+)
+PENDING_MAY_BE_NAMED_IN = frozenset({"docs/index.md", "docs/architecture.md"})
+
+# What `make` creates in a checkout (make deploy-venvs): named by the docs, never committed.
+CREATED_BY_MAKE = frozenset({"infra/.venv", "infra/policy/.venv"})
+
+_TOP = r"(?:src|client|infra|functions|tools|bench|tests|docs|localcloud|fuzz|requirements)"
+# A repository path inside a code span or a code block: starts at one of the top-level folders
+# (not inside a longer path or a URL) and runs to the next space or quote.
+_PATH = re.compile(rf"(?<![\w./$:-]){_TOP}/[^\s`'\"(),;]*")
+_FENCE = re.compile(r"^(```|~~~).*?^\1", re.MULTILINE | re.DOTALL)
+_CODE_SPAN = re.compile(r"(`+)(.+?)\1", re.DOTALL)
+_LINK = re.compile(r"\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
+
+
+def named_paths(text: str) -> set[str]:
+    """Repository paths in code spans and code blocks, as written (relative to the root)."""
+    found: set[str] = set()
+    spans = [match.group(0) for match in _FENCE.finditer(text)]
+    rest = _FENCE.sub("", text)
+    spans += [match.group(2) for match in _CODE_SPAN.finditer(rest)]
+    for span in spans:
+        for match in _PATH.finditer(span):
+            path = match.group(0).split("::")[0].rstrip(".:")
+            found.add(path)
+    return found
+
+
+def linked_paths(text: str) -> set[str]:
+    """Relative link and image targets, without their anchors."""
+    targets = {match.group(1) for match in _LINK.finditer(_FENCE.sub("", text))}
+    return {
+        target.split("#")[0]
+        for target in targets
+        if not re.match(r"^[a-z][a-z0-9+.-]*:", target) and not target.startswith(("#", "/"))
+    }
+
+
+def _exists(root: Path, path: str) -> bool:
+    if "*" in path:
+        return any(root.glob(path))
+    return (root / path).exists()
+
+
+def missing_paths(files: Iterable[Path], root: Path = REPO) -> list[str]:
+    """``file: path`` for each path a file names that is not in the repository."""
+    missing: list[str] = []
+    for file in sorted(files):
+        text = file.read_text()
+        shown = file.relative_to(root).as_posix()
+        for path in sorted(named_paths(text)):
+            if any(c in path for c in "<>{}[]") or path.rstrip("/") in CREATED_BY_MAKE:
+                continue  # a template such as functions/<name>/main.py
+            if path in PENDING_PATHS:
+                continue
+            if not _exists(root, path):
+                missing.append(f"{shown}: {path}")
+        for target in sorted(linked_paths(text)):
+            if target and not (file.parent / target).exists():
+                missing.append(f"{shown}: link {target}")
+    return missing
+
+
+def _documentation() -> list[Path]:
+    return [REPO / "README.md", *DOCS.rglob("*.md")]
+
+
+def test_every_repository_path_the_docs_name_exists() -> None:
+    assert missing_paths(_documentation()) == []
+
+
+def test_a_path_that_is_not_in_the_repository_is_reported(tmp_path: Path) -> None:
+    (tmp_path / "src" / "event_capture").mkdir(parents=True)
+    (tmp_path / "src" / "event_capture" / "real.py").write_text("")
+    page = tmp_path / "page.md"
+    page.write_text(
+        "The sink is `src/event_capture/real.py`, the reader `src/event_capture/gone.py`.\n"
+        "A template, `functions/<name>/main.py`, and a pending one, "
+        f"`{sorted(PENDING_PATHS)[0]}`.\n"
+        "```sh\n.venv/bin/python -m pytest tests/unit/test_gone.py::test_one\n```\n"
+        "[the guide](guide.md#start) and [a site](https://example.com/src/x.py)\n"
+    )
+
+    assert missing_paths([page], tmp_path) == [
+        "page.md: src/event_capture/gone.py",
+        "page.md: tests/unit/test_gone.py",
+        "page.md: link guide.md",
+    ]
+
+
+def test_pending_paths_are_named_only_where_the_new_layout_is_described() -> None:
+    named_in: dict[str, set[str]] = {path: set() for path in PENDING_PATHS}
+    for file in _documentation():
+        for path in named_paths(file.read_text()) & PENDING_PATHS:
+            named_in[path].add(file.relative_to(REPO).as_posix())
+    for path, files in named_in.items():
+        assert files, f"{path} is pending but no page names it: drop it from PENDING_PATHS"
+        assert files <= PENDING_MAY_BE_NAMED_IN, (path, files - PENDING_MAY_BE_NAMED_IN)
