@@ -26,17 +26,19 @@ define write_pth
 	@$(1) -c 'import sysconfig, sys; open(sysconfig.get_paths()["purelib"] + "/event-capture.pth", "w").write("\n".join(sys.argv[1:]) + "\n")' "$(CURDIR)/src" "$(CURDIR)/client/src" "$(CURDIR)"
 endef
 
-.PHONY: backfill-archive help run test check lint typecheck schema-drift fast-test bench schemas setup redis-server chromium replay nightly materialize warehouse report plan deploy-venvs clean clean-data
+.PHONY: backfill-archive help run test check lint typecheck schema-drift docs docs-check fast-test bench schemas setup redis-server chromium replay nightly materialize warehouse report plan deploy-venvs clean clean-data
 
 help:
 	@echo "make run        start the local cloud: emulators + capture function on 127.0.0.1:8080"
-	@echo "make test       set up and run every check and test (lint, types, schema drift, pytest)"
-	@echo "make check      ruff + mypy + schema drift"
+	@echo "make test       set up and run every check and test (lint, types, schema and docs drift, pytest)"
+	@echo "make check      ruff + mypy + schema drift + docs drift and strict docs build"
 	@echo "make fast-test  the tests that need no emulator (pytest -m 'not integration')"
 	@echo "make bench      capture, client, warehouse and fault benchmarks (print figures; not tests)"
 	@echo "make cost       the monthly bill per component (USERS=5000 EVENTS_PER_USER_DAY= REDIS=true COST_ARGS='--compare')"
 	@echo "make fuzz       atheris on parse-and-validate, schemathesis on the function (FUZZ_SECONDS=300 each)"
 	@echo "make schemas    regenerate the tables' JSON and the OpenAPI document from the schemas"
+	@echo "make docs       regenerate the docs' reference pages (docs/reference/) from the code"
+	@echo "make docs-check fail on reference drift, then build the docs site into site/ (--strict)"
 	@echo "make replay     re-insert dead-lettered rows (same variables as the function)"
 	@echo "make backfill-archive FROM=.. TO=..  archive what BigQuery holds and the archive lacks (DRY_RUN=true)"
 	@echo "make nightly    run the nightly scheduled queries once on make run's cloud (RUN_DATE=)"
@@ -100,7 +102,7 @@ setup: $(VENV)/.installed $(EMULATOR_VENV)/.installed
 run: setup $(if $(filter true,$(REDIS_ENABLED)),redis-server)
 	@REDIS_ENABLED=$(REDIS_ENABLED) $(PY) -m localcloud.run
 
-# Everything CI checks: lint, types and schema drift first (a minute), then every test.
+# Everything CI checks: lint, types, schema and docs drift first (a minute), then every test.
 test: check setup redis-server chromium $(JS_SDKS)/node_modules/.installed
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
@@ -121,7 +123,18 @@ schema-drift: $(VENV)/.installed
 	@$(PY) -m event_capture.tables.generate --check
 	@$(PY) -m event_capture.ingest.openapi --check
 
-check: lint typecheck schema-drift
+# The reference pages are generated from the code (tools/docs_reference.py); the strict build
+# fails on a broken link or anchor. Offline: no plugin fetches anything, no web font is used.
+# Not `--quiet`: mkdocs 1.6 then drops the warnings before strict mode counts them (mkdocs issue
+# 4126), so the build's output is shown only when it fails.
+docs: $(VENV)/.installed
+	@$(PY) -m tools.docs_reference
+
+docs-check: $(VENV)/.installed
+	@$(PY) -m tools.docs_reference --check
+	@out=$$(NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict 2>&1) || { echo "$$out" >&2; exit 1; }
+
+check: lint typecheck schema-drift docs-check
 
 schemas: $(VENV)/.installed
 	@$(PY) -m event_capture.tables.generate
@@ -206,5 +219,5 @@ clean-data:
 	rm -rf .localcloud/bigquery-data .localcloud/gcs
 
 clean:
-	rm -rf $(VENV) $(EMULATOR_VENV) $(FUZZ_VENV) $(TOOLS) .localcloud .pytest_cache .mypy_cache .ruff_cache infra/.venv infra/policy/.venv infra/.build
+	rm -rf $(VENV) $(EMULATOR_VENV) $(FUZZ_VENV) $(TOOLS) .localcloud .pytest_cache .mypy_cache .ruff_cache infra/.venv infra/policy/.venv infra/.build site
 	rm -rf $(JS_SDKS)/node_modules

@@ -1,7 +1,8 @@
 """The stack's configuration, read once and checked before any resource is declared.
 
-Every key lives in ``KEYS`` with its default and meaning; the README's Deploy table is checked
-against it. A missing or invalid key stops the program with a message that names the key.
+Every key lives in ``KEYS`` with its default and meaning; the docs' reference page
+(``docs/reference/pulumi-settings.md``) is generated from it by ``tools/docs_reference.py``. A
+missing or invalid key stops the program with a message that names the key.
 """
 
 import json
