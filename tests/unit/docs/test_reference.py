@@ -130,18 +130,6 @@ def test_write_then_check_is_clean_and_a_stale_page_is_found(tmp_path: Path) -> 
 # Every repository path the docs name exists
 # --------------------------------------------------------------------------------------------
 
-# Paths of the package layout that is being moved into place on main: named in index.md and
-# architecture.md only, they exist once that work is merged, and this list is emptied then.
-PENDING_PATHS = frozenset(
-    {
-        "src/event_capture/contracts/live_activity.py",
-        "src/event_capture/contracts/capture_mode.py",
-        "src/event_capture/ingest/mode_reader.py",
-        "src/event_capture/contracts/log_fields.py",
-    }
-)
-PENDING_MAY_BE_NAMED_IN = frozenset({"docs/index.md", "docs/architecture.md"})
-
 # What `make` creates in a checkout (make deploy-venvs): named by the docs, never committed.
 CREATED_BY_MAKE = frozenset({"infra/.venv", "infra/policy/.venv"})
 
@@ -192,8 +180,6 @@ def missing_paths(files: Iterable[Path], root: Path = REPO) -> list[str]:
         for path in sorted(named_paths(text)):
             if any(c in path for c in "<>{}[]") or path.rstrip("/") in CREATED_BY_MAKE:
                 continue  # a template such as functions/<name>/main.py
-            if path in PENDING_PATHS:
-                continue
             if not _exists(root, path):
                 missing.append(f"{shown}: {path}")
         for target in sorted(linked_paths(text)):
@@ -216,8 +202,7 @@ def test_a_path_that_is_not_in_the_repository_is_reported(tmp_path: Path) -> Non
     page = tmp_path / "page.md"
     page.write_text(
         "The sink is `src/event_capture/real.py`, the reader `src/event_capture/gone.py`.\n"
-        "A template, `functions/<name>/main.py`, and a pending one, "
-        f"`{sorted(PENDING_PATHS)[0]}`.\n"
+        "A template, `functions/<name>/main.py`.\n"
         "```sh\n.venv/bin/python -m pytest tests/unit/test_gone.py::test_one\n```\n"
         "[the guide](guide.md#start) and [a site](https://example.com/src/x.py)\n"
     )
@@ -227,13 +212,3 @@ def test_a_path_that_is_not_in_the_repository_is_reported(tmp_path: Path) -> Non
         "page.md: tests/unit/test_gone.py",
         "page.md: link guide.md",
     ]
-
-
-def test_pending_paths_are_named_only_where_the_new_layout_is_described() -> None:
-    named_in: dict[str, set[str]] = {path: set() for path in PENDING_PATHS}
-    for file in _documentation():
-        for path in named_paths(file.read_text()) & PENDING_PATHS:
-            named_in[path].add(file.relative_to(REPO).as_posix())
-    for path, files in named_in.items():
-        assert files, f"{path} is pending but no page names it: drop it from PENDING_PATHS"
-        assert files <= PENDING_MAY_BE_NAMED_IN, (path, files - PENDING_MAY_BE_NAMED_IN)
