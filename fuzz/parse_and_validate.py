@@ -93,7 +93,7 @@ def _check_parsed(parsed: ParsedBody | HttpError) -> None:
     for rejection in rejections:
         _require(bool(rejection.errors), "a rejection names at least one error")
         # As main.py answers: json.dumps with its default ASCII escaping.
-        json.dumps(rejection.as_dict(), allow_nan=False)
+        json.dumps(rejection.model_dump(mode="json"), allow_nan=False)
 
 
 def _check_row(row: Any) -> None:

@@ -18,8 +18,7 @@ from event_capture.client import (
 )
 from event_capture.client.auth import TokenProvider, no_token
 from event_capture.client.delivery import Backoff
-from event_capture.ingest.validation import FieldError as FunctionFieldError
-from event_capture.ingest.validation import Rejection as FunctionRejection
+from event_capture.schemas.responses import FieldError, Rejection
 from event_capture.schemas.search import SearchEvent
 from tests.client.stub_function import Reply, stub_function
 
@@ -96,17 +95,18 @@ def test_rejections_in_a_207_are_logged_and_counted_not_retried(
     sleeps: Sleeps, caplog: pytest.LogCaptureFixture
 ) -> None:
     good, bad = search(), search(1)
-    # Built by the function's own code, so the stand-in answers in the function's shape.
-    rejection = FunctionRejection(
-        1,
-        str(bad.event_id),
-        "search",
-        (
-            FunctionFieldError(
-                "events[1].query", "string_too_long", "must be at most 512 characters"
-            ),
-        ),
-    ).as_dict()
+    # The function's own answer model, so the stand-in answers in the function's shape.
+    rejection = Rejection(
+        index=1,
+        event_id=str(bad.event_id),
+        errors=[
+            FieldError(
+                field="events[1].query",
+                rule="string_too_long",
+                message="must be at most 512 characters",
+            )
+        ],
+    ).model_dump(mode="json")
     with stub_function(
         Reply(207, {"accepted": 1, "rejected": 1, "rejections": [rejection]})
     ) as stub:

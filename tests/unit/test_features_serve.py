@@ -21,7 +21,6 @@ from event_capture.features.materialize import load_snapshot
 from event_capture.features.serve import FeatureReader, Reading, RedisUnavailableError
 from event_capture.ingest.row import Request
 from event_capture.ingest.sinks.redis_activity import RedisActivitySink
-from event_capture.ingest.sinks.result import SinkStatus
 from event_capture.ingest.validation import validate_events
 from event_capture.platform.clients import redis_connection
 from event_capture.schemas.features import (
@@ -34,6 +33,7 @@ from event_capture.schemas.features import (
     SimilarProduct,
     UserFeatures,
 )
+from event_capture.schemas.responses import SinkStatus
 from tests.unit import event_factory as factory
 from tests.unit.test_features_redis_backends import (
     BACKENDS,

@@ -15,10 +15,11 @@ from event_capture.ingest.retry import BackoffPolicy, Timing
 from event_capture.ingest.row import Request
 from event_capture.ingest.sinks.gcs_archive import GcsArchiveSink
 from event_capture.ingest.sinks.gcs_objects import NdjsonWriter
-from event_capture.ingest.sinks.result import FailureKind, SinkStatus
+from event_capture.ingest.sinks.result import FailureKind
 from event_capture.ingest.validation import validate_events
 from event_capture.platform.api_transport import ApiError
 from event_capture.platform.curl_http import CurlTimeoutError
+from event_capture.schemas.responses import SinkStatus
 from tests.unit import event_factory as factory
 from tests.unit.fake_storage import FakeBucket, FakeStorageClient, Fault, precondition_failed
 

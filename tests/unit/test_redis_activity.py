@@ -14,8 +14,9 @@ from event_capture.contracts.live_activity import FIELDS as ACTIVITY_FIELDS
 from event_capture.contracts.redis_keys import activity_key, daily_counts_key
 from event_capture.ingest.row import Request, Row
 from event_capture.ingest.sinks.redis_activity import RedisActivitySink
-from event_capture.ingest.sinks.result import FailureKind, SinkStatus
+from event_capture.ingest.sinks.result import FailureKind
 from event_capture.ingest.validation import validate_events
+from event_capture.schemas.responses import SinkStatus
 from tests.unit import event_factory as factory
 
 R = factory.RECEIVED_AT

@@ -19,7 +19,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from event_capture.ingest import validation
-from event_capture.ingest.validation import Rejection, validate_events
+from event_capture.ingest.validation import validate_events
+from event_capture.schemas.responses import Rejection
 from tests.unit import event_factory as factory
 
 R = factory.RECEIVED_AT
@@ -794,15 +795,14 @@ def test_every_problem_of_one_event_is_reported() -> None:
     }
 
 
-def test_rejection_carries_event_id_and_type_as_sent() -> None:
+def test_rejection_carries_event_id_as_sent() -> None:
     event = factory.search(R, query="")
 
     _, rejections = validate_events([event], R)
 
     rejection = _only_rejection(rejections)
     assert rejection.event_id == event["event_id"]
-    assert rejection.event_type == "search"
-    assert rejection.as_dict() == {
+    assert rejection.model_dump(mode="json") == {
         "index": 0,
         "event_id": event["event_id"],
         "errors": [
@@ -815,14 +815,13 @@ def test_rejection_carries_event_id_and_type_as_sent() -> None:
     }
 
 
-def test_rejection_ignores_non_string_event_id_and_type() -> None:
+def test_rejection_ignores_a_non_string_event_id() -> None:
     event = factory.search(R, event_id=123, event_type=["search"])
 
     _, rejections = validate_events([event], R)
 
     rejection = _only_rejection(rejections)
     assert rejection.event_id is None
-    assert rejection.event_type is None
 
 
 @pytest.mark.parametrize("raw", ["search", 5, None, ["search"], True], ids=repr)
@@ -833,7 +832,7 @@ def test_non_object_event_is_rejected(raw: Any) -> None:
 
     assert [row.index for row in rows] == [0]
     rejection = _only_rejection(rejections)
-    assert (rejection.index, rejection.event_id, rejection.event_type) == (1, None, None)
+    assert (rejection.index, rejection.event_id) == (1, None)
     assert [(e.field, e.rule, e.message) for e in rejection.errors] == [
         ("events[1]", "model_type", "must be an object")
     ]

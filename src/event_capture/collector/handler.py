@@ -43,10 +43,10 @@ from event_capture.collector.mapping import Ignored, Mapped, Refused, map_call, 
 from event_capture.contracts import log_fields as log
 from event_capture.ingest.limits import RETRY_AFTER_SECONDS
 from event_capture.ingest.pipeline import CapturePipeline, CaptureResult
-from event_capture.ingest.validation import FieldError
 from event_capture.platform.http_error import HttpError
 from event_capture.platform.json_body import parse_json
 from event_capture.platform.request_checks import check_request
+from event_capture.schemas.responses import FieldError
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -201,7 +201,7 @@ class Collector:
             outcome = map_call(call, sent_at=sent_at, received_at=received_at)
             if isinstance(outcome, Mapped) and _too_large(call, body_bytes):
                 message = f"must be at most {MAX_CALL_BYTES} bytes"
-                outcome = Refused((FieldError("", "event_too_large", message),))
+                outcome = Refused((FieldError(field="", rule="event_too_large", message=message),))
             if isinstance(outcome, Mapped):
                 events.append(outcome.event)
                 sources.append((index, outcome))
@@ -216,7 +216,11 @@ class Collector:
             for rejection in result.body["rejections"]:
                 index, mapped = sources[rejection["index"]]
                 errors = [
-                    FieldError(segment_field(mapped, e["field"]), e["rule"], e["message"])
+                    FieldError(
+                        field=segment_field(mapped, e["field"]),
+                        rule=e["rule"],
+                        message=e["message"],
+                    )
                     for e in rejection["errors"]
                 ]
                 rejections.append((index, errors))
@@ -259,7 +263,7 @@ class Collector:
         )
         rejections = (
             [
-                (r["index"], [FieldError(e["field"], e["rule"], e["message"]) for e in r["errors"]])
+                (r["index"], [FieldError.model_validate(e) for e in r["errors"]])
                 for r in result.body["rejections"]
             ]
             if result is not None

@@ -19,7 +19,7 @@ from event_capture.collector.contract import CALL_TYPES
 from event_capture.collector.event_ids import event_id
 from event_capture.collector.spec_names import loggable_name
 from event_capture.collector.timestamps import SkewOutOfRangeError, occurred_at
-from event_capture.ingest.validation import FieldError
+from event_capture.schemas.responses import FieldError
 
 MAX_MESSAGE_ID_LENGTH = 256
 
@@ -201,7 +201,7 @@ class Refused:
 
 
 def _refused(field: str, rule: str, message: str) -> Refused:
-    return Refused((FieldError(field, rule, message),))
+    return Refused((FieldError(field=field, rule=rule, message=message),))
 
 
 def _required_string(call: dict[str, Any], name: str) -> Refused | None:

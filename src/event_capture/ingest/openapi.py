@@ -13,9 +13,9 @@ import json
 import operator
 import sys
 from pathlib import Path
-from typing import Annotated, Any, NotRequired, TypedDict
+from typing import Annotated, Any
 
-from pydantic import ConfigDict, Field, RootModel, TypeAdapter, create_model, with_config
+from pydantic import ConfigDict, Field, RootModel, TypeAdapter, create_model
 
 from event_capture.ingest.limits import (
     MAX_EVENT_BYTES,
@@ -23,10 +23,10 @@ from event_capture.ingest.limits import (
     MAX_REQUEST_BYTES,
     RETRY_AFTER_SECONDS,
 )
-from event_capture.ingest.sinks.result import SinkStatus
 from event_capture.platform.request_checks import ACCEPTED_ENCODINGS
 from event_capture.schemas.envelope import EventEnvelope
 from event_capture.schemas.families import FAMILIES
+from event_capture.schemas.responses import CaptureResponse, ErrorResponse
 
 DOCUMENT_PATH = Path(__file__).resolve().parents[3] / "functions" / "capture" / "openapi.json"
 REF_TEMPLATE = "#/components/schemas/{model}"
@@ -53,58 +53,6 @@ EventBatch = create_model(
         Field(min_length=1, max_length=MAX_EVENTS_PER_REQUEST, description="The events."),
     ),
 )
-
-
-# What the function answers. Extra keys are allowed throughout: the answers are being
-# extended, and a client must ignore what it does not know.
-@with_config(ConfigDict(extra="allow"))
-class FieldError(TypedDict):
-    """One broken rule (event_capture.ingest.validation.FieldError)."""
-
-    field: Annotated[str, Field(description="Path of the field, e.g. events[3].items[0].price.")]
-    rule: Annotated[str, Field(description="The rule it broke, e.g. greater_than_equal.")]
-    message: Annotated[str, Field(description="What the rule asks for, in words.")]
-
-
-@with_config(ConfigDict(extra="allow"))
-class Rejection(TypedDict):
-    """An event that was not accepted, and why (event_capture.ingest.validation.Rejection)."""
-
-    index: Annotated[int, Field(ge=0, description="Position of the event in the request.")]
-    event_id: Annotated[str | None, Field(description="Its event_id, when it had a string one.")]
-    errors: Annotated[list[FieldError], Field(min_length=1)]
-
-
-@with_config(ConfigDict(extra="allow"))
-class SinkOutcome(TypedDict):
-    """What one sink did with the request's rows (SinkResult.as_dict)."""
-
-    status: SinkStatus
-    rows: Annotated[int, Field(ge=0, description="Rows the sink now holds.")]
-    latency_ms: float
-    retries: NotRequired[int]
-    requests: NotRequired[int]
-    error: NotRequired[str]
-
-
-@with_config(ConfigDict(extra="allow"))
-class CaptureResponse(TypedDict):
-    """The answer to a request whose events were validated (CapturePipeline._answer)."""
-
-    request_id: str
-    received: Annotated[int, Field(ge=0)]
-    accepted: Annotated[int, Field(ge=0, description="0 unless every valid event is durable.")]
-    rejected: Annotated[int, Field(ge=0)]
-    rejections: list[Rejection]
-    sinks: dict[str, SinkOutcome]
-    error: NotRequired[str]
-
-
-@with_config(ConfigDict(extra="allow"))
-class ErrorResponse(TypedDict):
-    """The answer to a request that could not be captured as sent."""
-
-    error: str
 
 
 def _schemas() -> dict[str, Any]:

@@ -27,16 +27,10 @@ from event_capture.ingest.limits import RETRY_AFTER_SECONDS
 from event_capture.ingest.mode_reader import ModeReader
 from event_capture.ingest.row import Request, Row
 from event_capture.ingest.sinks.dead_letter import DeadLetterSink
-from event_capture.ingest.sinks.result import (
-    FailedRow,
-    FailureKind,
-    Sink,
-    SinkResult,
-    SinkStatus,
-    all_failed,
-)
-from event_capture.ingest.validation import Rejection, validate_events
+from event_capture.ingest.sinks.result import FailedRow, FailureKind, Sink, SinkResult, all_failed
+from event_capture.ingest.validation import validate_events
 from event_capture.schemas.families import MODEL_BY_EVENT_TYPE
+from event_capture.schemas.responses import Rejection, SinkStatus
 
 
 @dataclass(slots=True)
@@ -255,7 +249,7 @@ class CapturePipeline:
             "received": len(rows) + len(rejections),
             "accepted": 0 if not_stored else len(rows),
             "rejected": len(rejections),
-            "rejections": [rejection.as_dict() for rejection in rejections],
+            "rejections": [rejection.model_dump(mode="json") for rejection in rejections],
             "sinks": {name: outcome.as_dict() for name, outcome in sinks.items()},
         }
         if not rows:
@@ -287,9 +281,11 @@ class CapturePipeline:
         }
         for rejection in rejections:
             # Only known types: an unknown one is client input and may be anything.
-            name = rejection.event_type
+            raw = raw_events[rejection.index]
+            name = raw.get("event_type") if isinstance(raw, dict) else None
             counts = by_type.setdefault(
-                name if name is not None and name in MODEL_BY_EVENT_TYPE else "unknown", Counter()
+                name if isinstance(name, str) and name in MODEL_BY_EVENT_TYPE else "unknown",
+                Counter(),
             )
             counts["received"] += 1
             counts["rejected"] += 1

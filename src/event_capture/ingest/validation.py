@@ -3,7 +3,6 @@
 Each event is validated on its own, so one bad event never costs the good ones in its batch.
 """
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -14,33 +13,8 @@ from event_capture.ingest.limits import MAX_EVENT_BYTES
 from event_capture.ingest.row import Row
 from event_capture.schemas.envelope import EventEnvelope
 from event_capture.schemas.families import EVENT_TYPES, MODEL_BY_EVENT_TYPE
+from event_capture.schemas.responses import FieldError, Rejection
 from event_capture.tables.bigquery_schema import PARTITION_COLUMN
-
-
-@dataclass(frozen=True, slots=True)
-class FieldError:
-    field: str
-    rule: str
-    message: str
-
-    def as_dict(self) -> dict[str, str]:
-        return {"field": self.field, "rule": self.rule, "message": self.message}
-
-
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    index: int
-    event_id: str | None
-    event_type: str | None
-    errors: tuple[FieldError, ...]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "index": self.index,
-            "event_id": self.event_id,
-            "errors": [error.as_dict() for error in self.errors],
-        }
-
 
 # pydantic's messages speak of "Input"; ours name the rule the way the README documents it.
 _MESSAGES = {
@@ -110,37 +84,39 @@ def _field_error(error: ErrorDetails, prefix: str) -> FieldError:
         message = template.format(**error.get("ctx", {}))
     field = _path(tuple(error["loc"]))
     return FieldError(
-        f"{prefix}.{field}" if prefix and field else prefix or field, error["type"], message
+        field=f"{prefix}.{field}" if prefix and field else prefix or field,
+        rule=error["type"],
+        message=message,
     )
 
 
-def _reject(index: int, raw: Any, errors: tuple[FieldError, ...]) -> Rejection:
+def _reject(index: int, raw: Any, errors: list[FieldError]) -> Rejection:
     event_id = raw.get("event_id") if isinstance(raw, dict) else None
-    event_type = raw.get("event_type") if isinstance(raw, dict) else None
     return Rejection(
-        index,
-        event_id if isinstance(event_id, str) else None,
-        event_type if isinstance(event_type, str) else None,
-        errors,
+        index=index, event_id=event_id if isinstance(event_id, str) else None, errors=errors
     )
 
 
 def _validate_one(
     index: int, raw: Any, prefix: str, context: dict[str, Any], received_at_field: bytes
-) -> Row | tuple[FieldError, ...]:
+) -> Row | list[FieldError]:
     if not isinstance(raw, dict):
-        return (FieldError(prefix or "event", "model_type", "must be an object"),)
+        return [FieldError(field=prefix or "event", rule="model_type", message="must be an object")]
     event_type = raw.get("event_type")
     model = MODEL_BY_EVENT_TYPE.get(event_type) if isinstance(event_type, str) else None
     if model is None:
         if event_type is None:
-            return (FieldError(_join(prefix, "event_type"), "missing", "is required"),)
+            return [
+                FieldError(field=_join(prefix, "event_type"), rule="missing", message="is required")
+            ]
         message = "must be one of " + ", ".join(EVENT_TYPES)
-        return (FieldError(_join(prefix, "event_type"), "literal_error", message),)
+        return [
+            FieldError(field=_join(prefix, "event_type"), rule="literal_error", message=message)
+        ]
     try:
         event = model.model_validate(raw, context=context)
     except ValidationError as invalid:
-        return tuple(_field_error(error, prefix) for error in invalid.errors())
+        return [_field_error(error, prefix) for error in invalid.errors()]
     # pydantic-core writes the JSON itself (the same values as model_dump(mode="json")) in a
     # third of the time of a dump and json.dumps; the server's fields go on the end, the
     # version replacing whatever the client sent.
@@ -149,7 +125,7 @@ def _validate_one(
     encoded = encoded[:-1] + received_at_field + _VERSION_FIELD[model]
     if len(encoded) > MAX_EVENT_BYTES:
         message = f"must be at most {MAX_EVENT_BYTES} bytes"
-        return (FieldError(prefix or "event", "event_too_large", message),)
+        return [FieldError(field=prefix or "event", rule="event_too_large", message=message)]
     text = encoded.decode()
     return Row(index, text[_ID_START:_ID_END], event.event_type, model.TABLE, event.user_id, text)
 
@@ -175,7 +151,11 @@ def validate_events(
         if isinstance(outcome, Row) and outcome.event_id in seen_ids:
             # Two copies in one request are a client bug; the first one is kept.
             message = "appears more than once in this request"
-            outcome = (FieldError(_join(prefix, "event_id"), "duplicate_in_request", message),)
+            outcome = [
+                FieldError(
+                    field=_join(prefix, "event_id"), rule="duplicate_in_request", message=message
+                )
+            ]
         if isinstance(outcome, Row):
             seen_ids.add(outcome.event_id)
             rows.append(outcome)

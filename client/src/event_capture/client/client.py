@@ -313,7 +313,7 @@ class CaptureClient:
                 "capture function rejected event %s: %s",
                 rejection.event_id,
                 rejection.describe(),
-                extra={"rejection": rejection.as_dict()},
+                extra={"rejection": rejection.model_dump(mode="json")},
             )
         self._counters.add("rejected_by_function", len(answer.rejections))
         return len(answer.rejections)

@@ -9,8 +9,9 @@
 | other 4xx | the request itself is wrong | logs, drops; never retried |
 
 A rejection names the event (``index``, ``event_id``) and, for each broken rule, ``field``,
-``rule`` and ``message``: the shape of the function's ``ingest.validation.Rejection.as_dict``,
-which tests/integration/test_client_delivery.py holds the client to.
+``rule`` and ``message``: ``schemas.responses.Rejection``, the model the function answers with.
+A malformed one is read as far as it can be (``?`` for what is missing): it is logged, never
+raised.
 """
 
 import base64
@@ -27,6 +28,7 @@ from typing import Any
 from urllib.parse import SplitResult, unquote, urlsplit
 
 from event_capture.client.version import USER_AGENT
+from event_capture.schemas.responses import FieldError, Rejection
 
 RETRYABLE_STATUSES = frozenset({429}) | frozenset(range(500, 600))
 
@@ -36,40 +38,6 @@ class Verdict(Enum):
     RETRY = "retry"
     REAUTHENTICATE = "reauthenticate"
     DROP = "drop"
-
-
-@dataclass(frozen=True, kw_only=True)
-class FieldError:
-    """One rule an event broke, named as the function names it."""
-
-    field: str
-    rule: str
-    message: str
-
-    def describe(self) -> str:
-        return f"{self.field}: {self.message} ({self.rule})"
-
-
-@dataclass(frozen=True, kw_only=True)
-class Rejection:
-    """An event the function refused to store; resending it would be refused again."""
-
-    index: int | None
-    event_id: str | None
-    errors: tuple[FieldError, ...]
-
-    def describe(self) -> str:
-        return "; ".join(error.describe() for error in self.errors) or "no reason given"
-
-    def as_dict(self) -> dict[str, Any]:
-        """The function's own shape for it."""
-        return {
-            "index": self.index,
-            "event_id": self.event_id,
-            "errors": [
-                {"field": e.field, "rule": e.rule, "message": e.message} for e in self.errors
-            ],
-        }
 
 
 @dataclass(frozen=True)
@@ -260,11 +228,13 @@ def _netloc(parts: SplitResult) -> str:
 
 
 def _rejection(raw: dict[str, Any]) -> Rejection:
+    # Built without validation: a rejection the model would refuse is still worth logging.
     index, errors = raw.get("index"), raw.get("errors")
-    return Rejection(
-        index=index if isinstance(index, int) else None,
+    return Rejection.model_construct(
+        # A rejection with no index is still a rejection of some event in the batch.
+        index=index if isinstance(index, int) else None,  # type: ignore[arg-type]
         event_id=_text(raw.get("event_id")),
-        errors=tuple(
+        errors=[
             FieldError(
                 field=_text(error.get("field")) or "?",
                 rule=_text(error.get("rule")) or "?",
@@ -272,7 +242,7 @@ def _rejection(raw: dict[str, Any]) -> Rejection:
             )
             for error in (errors if isinstance(errors, list) else [])
             if isinstance(error, dict)
-        ),
+        ],
     )
 
 

@@ -1,7 +1,7 @@
 """What every sink is given and reports back: one interface, one result shape.
 
 The pipeline reads ``stored`` to decide what is durable and ``failed`` to decide what goes to
-the dead-letter area; the response and the structured log show ``as_dict()``.
+the dead-letter area; the response and the structured log show its ``outcome()``.
 """
 
 from collections.abc import Sequence
@@ -10,14 +10,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from event_capture.ingest.row import Request, Row
-
-
-class SinkStatus(StrEnum):
-    OK = "ok"
-    PARTIAL = "partial"
-    FAILED = "failed"
-    DISABLED = "disabled"
-    SKIPPED = "skipped"
+from event_capture.schemas.responses import SinkOutcome, SinkStatus
 
 
 class FailureKind(StrEnum):
@@ -87,19 +80,19 @@ class SinkResult:
     def skipped(cls) -> "SinkResult":
         return cls(SinkStatus.SKIPPED)
 
+    def outcome(self) -> SinkOutcome:
+        """What the answer and the log line say of it."""
+        return SinkOutcome(
+            status=self.status,
+            rows=len(self.stored),
+            latency_ms=round(self.latency_ms, 1),
+            retries=self.retries,
+            requests=self.requests,
+            error=self.error or None,
+        )
+
     def as_dict(self) -> dict[str, Any]:
-        result: dict[str, Any] = {
-            "status": self.status.value,
-            "rows": len(self.stored),
-            "latency_ms": round(self.latency_ms, 1),
-        }
-        if self.retries:
-            result["retries"] = self.retries
-        if self.error:
-            result["error"] = self.error
-        if self.requests:
-            result["requests"] = self.requests
-        return result
+        return self.outcome().model_dump(mode="json", exclude_defaults=True)
 
 
 # What a sink did with one table's rows: those it holds, those it lost, the retries it took.
