@@ -63,6 +63,7 @@ from event_capture.collector.auth import WriteKeys
 from event_capture.collector.event_ids import event_id
 from event_capture.collector.handler import Collector, CollectorRequest
 from event_capture.collector.mapping import LIBRARY_SOURCES, MAPPINGS
+from event_capture.ingest.answer import capture_answer
 from event_capture.ingest.body import parse_body
 from event_capture.ingest.limits import MAX_REQUEST_BYTES
 from event_capture.ingest.pipeline import CapturePipeline
@@ -232,7 +233,7 @@ def native_sender(pipeline: CapturePipeline) -> Callable[[bytes], int]:
         assert refused is None
         parsed = parse_body(body, None)
         assert not isinstance(parsed, HttpError)
-        result = pipeline.handle(parsed.events, parsed.batch)
+        result = capture_answer(pipeline.handle(parsed.events, parsed.batch))
         _serialize(result.body, result.log)
         return int(result.body["accepted"])
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from event_capture.ingest.answer import capture_answer
 from event_capture.ingest.insert_all import insert_all_body
 from event_capture.ingest.pipeline import CapturePipeline
 from event_capture.ingest.row import Row
@@ -52,13 +53,14 @@ def main() -> None:
 
     def one_by_one() -> None:
         for raw in single:
-            pipeline.handle([json.loads(raw)], batch=False)
+            capture_answer(pipeline.handle([json.loads(raw)], batch=False))
 
     figures = {
         "json.loads of the body (baseline)": per_event(lambda: json.loads(body), len(batch)),
         "validation, batch 500": per_event(lambda: validate_events(batch, now), len(batch)),
         "pipeline, batch 500": per_event(
-            lambda: pipeline.handle(json.loads(body)["events"], batch=True), len(batch)
+            lambda: capture_answer(pipeline.handle(json.loads(body)["events"], batch=True)),
+            len(batch),
         ),
         "pipeline, batch 1": per_event(one_by_one, len(single)),
     }

@@ -11,6 +11,7 @@ import random
 from dataclasses import dataclass
 from functools import partial
 
+from event_capture.ingest.answer import capture_answer
 from event_capture.ingest.pipeline import CapturePipeline
 from event_capture.ingest.wiring import bigquery_sink
 from localcloud.cloud import LocalCloud
@@ -55,6 +56,6 @@ def load_history(cloud: LocalCloud, history: History) -> int:
             event_type = rng.choice(FAMILY_EVENT_TYPES)
             events.append(sample_event(event_type, f"u_{user:04d}", session, noon, rng))
         for start in range(0, len(events), BATCH):
-            result = pipeline.handle(events[start : start + BATCH], batch=True)
+            result = capture_answer(pipeline.handle(events[start : start + BATCH], batch=True))
             stored += result.body["accepted"]
     return stored

@@ -29,6 +29,7 @@ from google.cloud import bigquery
 from event_capture.cost.model import History as MeasuredHistory
 from event_capture.cost.model import Measurements, NightlyRead, TableSize
 from event_capture.cost.sizes import row_size_sql, table_reads, table_size
+from event_capture.ingest.answer import capture_answer
 from event_capture.ingest.pipeline import CapturePipeline
 from event_capture.platform.log_line import write_log_line
 from event_capture.schemas.families import EVENT_TYPES
@@ -108,7 +109,7 @@ def stored_row_bytes(
 
 def send(pipeline: CapturePipeline, events: list[dict[str, Any]]) -> dict[str, Any]:
     """One request's events through the pipeline; its log line. Every event must be stored."""
-    result = pipeline.handle(events, batch=True)
+    result = capture_answer(pipeline.handle(events, batch=True))
     if result.status != 200:
         raise RuntimeError(f"the samples were not all stored: {result.status} {result.body}")
     return result.log

@@ -10,6 +10,7 @@ import functions_framework
 from werkzeug.exceptions import HTTPException
 
 from event_capture.contracts import log_fields
+from event_capture.ingest.answer import capture_answer
 from event_capture.ingest.body import parse_body
 from event_capture.ingest.config import load_config
 from event_capture.ingest.limits import MAX_REQUEST_BYTES
@@ -73,9 +74,9 @@ def _capture(request: flask.Request) -> flask.Response:
     parsed = parse_body(body, encoding)
     if isinstance(parsed, HttpError):
         return _refuse(parsed)
-    result = PIPELINE.handle(parsed.events, parsed.batch)
-    write_log_line(result.log)
-    return json_response(result.status, result.body, result.headers)
+    answer = capture_answer(PIPELINE.handle(parsed.events, parsed.batch))
+    write_log_line(answer.log)
+    return json_response(answer.status, answer.body, answer.headers)
 
 
 _answer = answer_or_crash(_capture, _crash)

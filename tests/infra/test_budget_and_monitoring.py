@@ -11,6 +11,7 @@ from event_capture.contracts.capture_mode import CaptureMode
 from event_capture.contracts.log_fields import GUARD_MESSAGE
 from event_capture.cost_guard.decision import Action
 from event_capture.cost_guard.guard import Outcome
+from event_capture.ingest.answer import capture_answer
 from event_capture.ingest.circuit import CircuitBreaker
 from event_capture.ingest.pipeline import CapturePipeline
 from infra.monitoring.budget import budget_warnings, fixed_monthly_usd
@@ -109,9 +110,9 @@ def backend_breakers() -> dict[str, CircuitBreaker]:
 
 
 def real_log_line() -> dict[str, Any]:
-    """The pipeline's own log line for a request where BigQuery refuses every insert for quota
+    """The capture function's log line for a request where BigQuery refuses every insert for quota
     and the rows are dead-lettered."""
-    result = quota_refused_pipeline(backend_breakers()).handle(mixed_batch(), True)
+    result = capture_answer(quota_refused_pipeline(backend_breakers()).handle(mixed_batch(), True))
     assert result.log["events_dead_lettered"] > 0
     assert result.log[log_fields.BIGQUERY_ERROR_REASONS][QUOTA_REASON] > 0
     return result.log

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from event_capture.ingest.answer import capture_answer
 from localcloud.cloud import CloudSettings, LocalCloud
 from localcloud.sample_events import sample_event
 
@@ -49,6 +50,8 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
     with LocalCloud(settings) as cloud:
         # The emulator's first insert and query load its SQL engine; pay that here, not
         # inside a test with a deadline.
-        cloud.pipeline(GCS_ENABLED="false").handle([sample_event("search")], batch=False)
+        capture_answer(
+            cloud.pipeline(GCS_ENABLED="false").handle([sample_event("search")], batch=False)
+        )
         cloud.rows("searches", [])
         yield cloud

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from event_capture.ingest.answer import capture_answer
 from event_capture.ingest.row import Request
 from event_capture.ingest.validation import validate_events
 from event_capture.ingest.wiring import bigquery_sink
@@ -81,14 +82,14 @@ def test_events_accepted_while_the_archive_was_off_are_backfilled_once_each(
     archived, off, elsewhere = sample_batch(12), sample_batch(12), sample_batch(12)
     started = datetime.now(UTC)
     on = cloud.pipeline(BIGQUERY_DATASET=dataset, GCS_BUCKET=bucket)
-    assert on.handle(archived, batch=True).status == 200
+    assert capture_answer(on.handle(archived, batch=True)).status == 200
     archive_off = cloud.pipeline(BIGQUERY_DATASET=dataset, GCS_BUCKET=bucket, GCS_ENABLED="false")
-    assert archive_off.handle(off, batch=True).status == 200
+    assert capture_answer(archive_off.handle(off, batch=True)).status == 200
     # Two of them resent while the archive is still off: BigQuery may hold two copies.
-    assert archive_off.handle(off[:2], batch=True).status == 200
+    assert capture_answer(archive_off.handle(off[:2], batch=True)).status == 200
     # Archived, but not in this bucket: these lines are exactly the function's.
     other = cloud.pipeline(BIGQUERY_DATASET=dataset, GCS_BUCKET=elsewhere_bucket)
-    assert other.handle(elsewhere, batch=True).status == 200
+    assert capture_answer(other.handle(elsewhere, batch=True)).status == 200
     finished = datetime.now(UTC) + timedelta(seconds=1)
     before = cloud.objects("archive/", bucket)
     assert set(by_event(archive_lines(cloud, bucket))) == {e["event_id"] for e in archived}

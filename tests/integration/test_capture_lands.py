@@ -4,6 +4,7 @@ import json
 from typing import Any
 
 from event_capture.contracts.redis_keys import activity_key, daily_counts_key
+from event_capture.ingest.answer import capture_answer
 from event_capture.schemas.families import MODEL_BY_EVENT_TYPE
 from localcloud.cloud import LocalCloud
 from localcloud.sample_events import sample_batch, sample_event
@@ -15,7 +16,7 @@ def _table(event: dict[str, Any]) -> str:
 
 def test_mixed_batch_lands_in_the_right_tables_with_the_right_values(cloud: LocalCloud) -> None:
     events = sample_batch(12, users=3)
-    result = cloud.pipeline().handle(events, batch=True)
+    result = capture_answer(cloud.pipeline().handle(events, batch=True))
 
     assert result.status == 200, result.body
     assert result.body["accepted"] == 12
@@ -42,8 +43,8 @@ def test_resending_the_same_batch_does_not_duplicate_rows(cloud: LocalCloud) -> 
     ids = [event["event_id"] for event in events]
     pipeline = cloud.pipeline()
 
-    first = pipeline.handle(events, batch=True)
-    second = pipeline.handle(events, batch=True)
+    first = capture_answer(pipeline.handle(events, batch=True))
+    second = capture_answer(pipeline.handle(events, batch=True))
 
     assert (first.status, second.status) == (200, 200)
     assert sorted(row["event_id"] for row in cloud.rows("searches", ids)) == sorted(ids)
@@ -53,7 +54,7 @@ def test_one_invalid_event_gets_207_and_the_valid_ones_land(cloud: LocalCloud) -
     good = [sample_event("product_view"), sample_event("voice_interaction")]
     bad = sample_event("order_placed")
     bad["items"][0]["quantity"] = 0
-    result = cloud.pipeline().handle([good[0], bad, good[1]], batch=True)
+    result = capture_answer(cloud.pipeline().handle([good[0], bad, good[1]], batch=True))
 
     assert result.status == 207
     assert result.body["accepted"] == 2
@@ -72,7 +73,7 @@ def test_free_text_is_scrubbed_before_it_reaches_bigquery_and_the_archive(
 ) -> None:
     event = sample_event("search")
     event["query"] = "call me on +44 20 7946 0958 or jane@example.com"
-    result = cloud.pipeline().handle([event], batch=True)
+    result = capture_answer(cloud.pipeline().handle([event], batch=True))
 
     assert result.status == 200
     [row] = cloud.rows("searches", [event["event_id"]])
@@ -85,7 +86,7 @@ def test_free_text_is_scrubbed_before_it_reaches_bigquery_and_the_archive(
 
 def test_archive_object_holds_the_same_events_as_ndjson(cloud: LocalCloud) -> None:
     events = [sample_event("search"), sample_event("add_to_cart"), sample_event("search")]
-    result = cloud.pipeline().handle(events, batch=True)
+    result = capture_answer(cloud.pipeline().handle(events, batch=True))
     request_id = result.body["request_id"]
 
     # One object for the request, every family in it, in request order.
@@ -98,7 +99,7 @@ def test_archive_object_holds_the_same_events_as_ndjson(cloud: LocalCloud) -> No
 def test_archive_objects_are_create_only(cloud: LocalCloud) -> None:
     from google.api_core.exceptions import PreconditionFailed
 
-    result = cloud.pipeline().handle([sample_event("search")], batch=True)
+    result = capture_answer(cloud.pipeline().handle([sample_event("search")], batch=True))
     [name] = [n for n in cloud.objects("archive/") if result.body["request_id"] in n]
 
     try:
@@ -114,8 +115,8 @@ def test_with_redis_enabled_per_user_activity_is_readable(cloud: LocalCloud) -> 
 
     user = "u_redis_reader"
     events = [sample_event(t, user_id=user) for t in ("search", "product_view", "add_to_cart")]
-    result = cloud.pipeline(REDIS_ENABLED="true", REDIS_TTL_SECONDS="3600").handle(
-        events, batch=True
+    result = capture_answer(
+        cloud.pipeline(REDIS_ENABLED="true", REDIS_TTL_SECONDS="3600").handle(events, batch=True)
     )
 
     assert result.status == 200
@@ -135,7 +136,9 @@ def test_redis_is_not_written_unless_enabled(cloud: LocalCloud) -> None:
     import redis
 
     user = "u_redis_off"
-    result = cloud.pipeline().handle([sample_event("search", user_id=user)], batch=True)
+    result = capture_answer(
+        cloud.pipeline().handle([sample_event("search", user_id=user)], batch=True)
+    )
 
     assert result.body["sinks"]["redis"]["status"] == "disabled"
     assert redis.Redis(port=cloud.redis.port).exists(activity_key(user)) == 0

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from event_capture.ingest.answer import capture_answer
 from event_capture.schemas.families import EVENT_TYPES
 from event_capture.tables.definitions import load_table_definitions
 from localcloud import bootstrap
@@ -43,7 +44,7 @@ def pipeline(cloud: LocalCloud) -> Any:
 
 def stored(cloud: LocalCloud, pipeline: Any, events: list[dict[str, Any]]) -> dict[str, int]:
     """Each event's stored row size as the cost model measures it, by event id."""
-    result = pipeline.handle(events, batch=True)
+    result = capture_answer(pipeline.handle(events, batch=True))
     assert result.status == 200, result.body
     table = table_of_event_type()[events[0]["event_type"]]
     ids = [event["event_id"] for event in events]

@@ -5,6 +5,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from event_capture.ingest.answer import capture_answer
 from event_capture.ingest.sinks import dead_letter
 from event_capture.ingest.sinks.result import FailedRow
 from event_capture.ingest.wiring import bigquery_sink, dead_letter_writer
@@ -32,7 +33,7 @@ def test_with_gcs_down_bigquery_still_receives_and_the_response_names_the_failur
     cloud: LocalCloud, gcs_down: None
 ) -> None:
     events = [sample_event("search"), sample_event("order_placed")]
-    result = cloud.pipeline(**GCS_DOWN).handle(events, batch=True)
+    result = capture_answer(cloud.pipeline(**GCS_DOWN).handle(events, batch=True))
 
     assert result.status == 200
     assert result.body["sinks"]["bigquery"]["status"] == "ok"
@@ -49,13 +50,15 @@ def test_bigquery_down_dead_letters_with_2xx_both_down_is_503_and_replay_complet
     events = [sample_event("search") for _ in range(3)] + [sample_event("product_click")]
     search_ids = [e["event_id"] for e in events[:3]]
     with cloud.outage(cloud.bigquery):
-        result = cloud.pipeline(**BIGQUERY_DOWN).handle(events, batch=True)
+        result = capture_answer(cloud.pipeline(**BIGQUERY_DOWN).handle(events, batch=True))
         # The same batch again while BigQuery is still down, as an impatient client would.
-        repeat = cloud.pipeline(**BIGQUERY_DOWN).handle(events[:2], batch=True)
+        repeat = capture_answer(cloud.pipeline(**BIGQUERY_DOWN).handle(events[:2], batch=True))
         # And with Cloud Storage down too, nothing durable is left: 503, Redis untouched.
         with cloud.outage(cloud.gcs):
-            both_down = cloud.pipeline(**BIGQUERY_DOWN, **GCS_DOWN, REDIS_ENABLED="true").handle(
-                [sample_event("search")], batch=False
+            both_down = capture_answer(
+                cloud.pipeline(**BIGQUERY_DOWN, **GCS_DOWN, REDIS_ENABLED="true").handle(
+                    [sample_event("search")], batch=False
+                )
             )
 
     assert both_down.status == 503
@@ -108,7 +111,7 @@ def test_bigquery_down_dead_letters_with_2xx_both_down_is_503_and_replay_complet
 def test_redis_down_never_fails_a_capture(cloud: LocalCloud) -> None:
     event = sample_event("add_to_cart")
     with cloud.outage(cloud.redis):
-        result = cloud.pipeline(REDIS_ENABLED="true").handle([event], batch=False)
+        result = capture_answer(cloud.pipeline(REDIS_ENABLED="true").handle([event], batch=False))
 
     assert result.status == 200
     assert result.body["sinks"]["redis"]["status"] == "failed"
@@ -120,8 +123,10 @@ def test_dead_letters_go_to_their_own_bucket_when_one_is_configured(cloud: Local
     bootstrap.create_bucket(cloud.storage_client(), dead_letter_bucket)
     event = sample_event("search")
     with cloud.outage(cloud.bigquery):
-        result = cloud.pipeline(**BIGQUERY_DOWN, DEAD_LETTER_BUCKET=dead_letter_bucket).handle(
-            [event], batch=True
+        result = capture_answer(
+            cloud.pipeline(**BIGQUERY_DOWN, DEAD_LETTER_BUCKET=dead_letter_bucket).handle(
+                [event], batch=True
+            )
         )
 
     assert result.status == 200, result.body

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from event_capture.ingest.answer import capture_answer
 from localcloud.cloud import LocalCloud
 from localcloud.faults import (
     ACKNOWLEDGED,
@@ -74,7 +75,10 @@ def test_the_check_sees_a_lost_event_and_a_raw_copy(cloud: LocalCloud, target: T
     # The negative control: a check that cannot fail would pass the test above as well.
     events = sample_batch(6, users=1)
     search = next(e for e in events if e["event_type"] == "search")
-    assert cloud.pipeline(**target.env()).handle(events, batch=True).status in ACKNOWLEDGED
+    assert (
+        capture_answer(cloud.pipeline(**target.env()).handle(events, batch=True)).status
+        in ACKNOWLEDGED
+    )
     client = cloud.bigquery_client()
     table = f"{target.datasets.events}.searches"
     [row] = cloud.rows("searches", [search["event_id"]], dataset=target.dataset)

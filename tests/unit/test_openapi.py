@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from event_capture.ingest import openapi
+from event_capture.ingest.answer import capture_answer
 from event_capture.ingest.body import parse_body
 from event_capture.ingest.limits import MAX_EVENTS_PER_REQUEST, MAX_REQUEST_BYTES
 from event_capture.ingest.pipeline import CapturePipeline
@@ -328,7 +329,7 @@ def _events(count: int) -> list[dict[str, Any]]:
 def test_the_pipelines_answers_conform(
     bigquery: _StoresAll | _Unreachable, events: list[Any], status: int
 ) -> None:
-    result = _pipeline(bigquery).handle(events, batch=True)
+    result = capture_answer(_pipeline(bigquery).handle(events, batch=True))
 
     assert result.status == status
     assert _response_errors(result.status, result.body) == []
@@ -358,7 +359,7 @@ def test_the_refusals_conform(refused: HttpError | Any) -> None:
 def test_negative_control_a_wrong_answer_does_not_conform() -> None:
     assert _response_errors(200, {"request_id": "r", "received": 1})
     assert _response_errors(413, {"message": "too large"})
-    answer = _pipeline(_StoresAll()).handle(_events(1), batch=True).body
+    answer = capture_answer(_pipeline(_StoresAll()).handle(_events(1), batch=True)).body
     assert _response_errors(200, answer | {"rejections": [{"index": 0, "errors": []}]})
     assert _response_errors(200, answer | {"sinks": {"bigquery": {"status": "lost"}}})
 
@@ -367,4 +368,4 @@ def test_a_timestamp_outside_the_window_is_the_functions_rule_not_the_documents(
     # The document is a superset where a rule is code: such an event conforms and is rejected.
     old = factory.search(R, occurred_at=factory.iso(R - timedelta(days=400)))
     assert _request_errors(old) == []
-    assert _pipeline(_StoresAll()).handle([old], batch=False).status == 400
+    assert capture_answer(_pipeline(_StoresAll()).handle([old], batch=False)).status == 400

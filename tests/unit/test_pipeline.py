@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from event_capture.contracts import log_fields
-from event_capture.ingest.pipeline import CapturePipeline, CaptureResult
+from event_capture.ingest.answer import capture_answer
+from event_capture.ingest.pipeline import CapturePipeline
 from event_capture.ingest.row import Request, Row
 from event_capture.ingest.sinks.dead_letter import DeadLetterSink
 from event_capture.ingest.sinks.result import (
@@ -23,6 +24,7 @@ from event_capture.ingest.sinks.result import (
     SinkResult,
     all_failed,
 )
+from event_capture.platform.answer import Answer
 from tests.unit import event_factory as factory
 
 R = factory.RECEIVED_AT
@@ -142,13 +144,13 @@ class Fakes:
             **options,
         )
 
-    def handle(self, events: list[Any], batch: bool = True) -> CaptureResult:
-        result = self.pipeline.handle(events, batch)
+    def handle(self, events: list[Any], batch: bool = True) -> Answer:
+        result = capture_answer(self.pipeline.handle(events, batch))
         self.journal.append("returned")
         return result
 
 
-def _status(result: CaptureResult, sink: str) -> str:
+def _status(result: Answer, sink: str) -> str:
     status: str = result.body["sinks"][sink]["status"]
     return status
 

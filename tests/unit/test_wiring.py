@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from event_capture.contracts import log_fields
+from event_capture.ingest.answer import capture_answer
 from event_capture.ingest.config import load_config
 from event_capture.ingest.validation import validate_events
 from event_capture.ingest.wiring import build_pipeline
@@ -31,12 +32,12 @@ def test_the_built_pipeline_has_a_breaker_per_backend_that_opens_on_repeated_fai
     )
     now = factory.RECEIVED_AT
 
-    first = pipeline.handle([factory.search(now)], batch=False)
+    first = capture_answer(pipeline.handle([factory.search(now)], batch=False))
     assert first.status == 503  # nowhere durable: BigQuery refused, no Cloud Storage
     assert first.log[log_fields.CIRCUITS] == dict.fromkeys(log_fields.BACKENDS, "closed")
-    pipeline.handle([factory.search(now)], batch=False)
+    capture_answer(pipeline.handle([factory.search(now)], batch=False))
 
-    third = pipeline.handle([factory.search(now)], batch=False)
+    third = capture_answer(pipeline.handle([factory.search(now)], batch=False))
 
     assert third.log[log_fields.CIRCUITS][log_fields.BACKEND_BIGQUERY] == "open"
     assert third.body["sinks"]["bigquery"]["status"] == "skipped"
@@ -58,7 +59,7 @@ def test_the_request_budget_cuts_every_sinks_own_deadline() -> None:
         )
     )
 
-    result = pipeline.handle([factory.search(factory.RECEIVED_AT)], batch=False)
+    result = capture_answer(pipeline.handle([factory.search(factory.RECEIVED_AT)], batch=False))
 
     assert result.status == 503
     # It retried, and gave up within its share of the budget, not its own 60 s.

@@ -41,8 +41,8 @@ from event_capture.collector.cors import (
 from event_capture.collector.elevenlabs import SIGNATURE_HEADER, WebhookRefusal, handle_post_call
 from event_capture.collector.mapping import Ignored, Mapped, Refused, map_call, segment_field
 from event_capture.contracts import log_fields as log
+from event_capture.contracts.capture import Capture, CaptureOutcome
 from event_capture.ingest.limits import RETRY_AFTER_SECONDS
-from event_capture.ingest.pipeline import CapturePipeline, CaptureResult
 from event_capture.platform.http_error import HttpError
 from event_capture.platform.json_body import parse_json
 from event_capture.platform.request_checks import check_request
@@ -128,7 +128,7 @@ class Collector:
     def __init__(
         self,
         *,
-        pipeline: CapturePipeline,
+        pipeline: Capture,
         write_keys: WriteKeys,
         retry_after_seconds: int = RETRY_AFTER_SECONDS,
         clock: Callable[[], datetime] = _now,
@@ -211,19 +211,14 @@ class Collector:
                     ignored_events[outcome.event] += 1
             else:
                 rejections.append((index, list(outcome.errors)))
-        result = self._pipeline.handle(events, batch=False) if events else None
-        if result is not None:
-            for rejection in result.body["rejections"]:
-                index, mapped = sources[rejection["index"]]
-                errors = [
-                    FieldError(
-                        field=segment_field(mapped, e["field"]),
-                        rule=e["rule"],
-                        message=e["message"],
-                    )
-                    for e in rejection["errors"]
-                ]
-                rejections.append((index, errors))
+        captured = self._pipeline.handle(events, batch=False) if events else None
+        for rejection in captured.rejections if captured is not None else ():
+            index, mapped = sources[rejection.index]
+            errors = [
+                error.model_copy(update={"field": segment_field(mapped, error.field)})
+                for error in rejection.errors
+            ]
+            rejections.append((index, errors))
         rejections.sort(key=lambda item: item[0])
         answer = _Tally(
             route=route_name,
@@ -233,7 +228,7 @@ class Collector:
             ignored_calls=ignored_calls,
             ignored_events=ignored_events,
         )
-        return answer.answer(result, self._request_id, self._retry_after, started)
+        return answer.answer(captured, self._request_id, self._retry_after, started)
 
     def _post_call(self, request: CollectorRequest) -> CollectorAnswer:
         """An ElevenLabs post-call webhook: verified by its signature (not a write key), its
@@ -258,17 +253,12 @@ class Collector:
                 position=SIGNATURE_HEADER if outcome.status == 401 else "body",
             )
             return _refuse(error, POST_CALL_ROUTE)
-        result = (
+        captured = (
             self._pipeline.handle(list(outcome.events), batch=False) if outcome.events else None
         )
-        rejections = (
-            [
-                (r["index"], [FieldError.model_validate(e) for e in r["errors"]])
-                for r in result.body["rejections"]
-            ]
-            if result is not None
-            else []
-        )
+        rejections = [
+            (r.index, list(r.errors)) for r in (captured.rejections if captured is not None else ())
+        ]
         tally = _Tally(
             route=POST_CALL_ROUTE,
             batched=False,
@@ -279,7 +269,7 @@ class Collector:
             ignored_calls=Counter() if outcome.events else Counter({POST_CALL_ROUTE: 1}),
             ignored_events=Counter(),
         )
-        answer = tally.answer(result, self._request_id, self._retry_after, started)
+        answer = tally.answer(captured, self._request_id, self._retry_after, started)
         answer.log[log.WEBHOOK_COUNTS] = {str(k): v for k, v in outcome.counts.items()}
         return answer
 
@@ -300,15 +290,15 @@ class _Tally:
 
     def answer(
         self,
-        result: CaptureResult | None,
+        outcome: CaptureOutcome | None,
         request_id: Callable[[], str],
         retry_after: int,
         started: float,
     ) -> CollectorAnswer:
-        stored = result is not None and result.status != 503
-        accepted = result.body["accepted"] if result is not None and stored else 0
+        stored = outcome is None or outcome.durable
+        accepted = outcome.accepted if outcome is not None else 0
         ignored = sum(self.ignored_calls.values())
-        rid = result.body["request_id"] if result is not None else request_id()
+        rid = outcome.request_id if outcome is not None else request_id()
         body: dict[str, Any] = {
             "request_id": rid,
             "received": self.received,
@@ -327,11 +317,11 @@ class _Tally:
             ],
         }
         headers: dict[str, str] = {}
-        if result is not None and result.status == 503:
+        if outcome is not None and not stored:
             status = 503
             headers["Retry-After"] = str(retry_after)
             message = (
-                f"{result.log[log.EVENTS_NOT_STORED]} valid events could not be stored "
+                f"{outcome.not_stored} valid events could not be stored "
                 f"durably; resend the batch after {retry_after} s"
             )
             body = {"code": "storage_unavailable", "message": message, **body}
@@ -347,8 +337,8 @@ class _Tally:
             log.BY_EVENT_TYPE: {},
             log.SINKS: {},
         }
-        if result is not None:
-            line.update(result.log)
+        if outcome is not None:
+            line.update({log.SEVERITY: outcome.severity(), **outcome.log_fields()})
         severity = line[log.SEVERITY]
         if status >= 500:
             severity = "ERROR"

@@ -1,9 +1,11 @@
-"""Validate a request's events, fan them out to the sinks and decide what the caller is told.
+"""Validate a request's events, fan them out to the sinks, and say what became of them.
 
 The rule that matters: a valid event is reported accepted only once it is durable, that is
 inserted into BigQuery or written to the dead-letter area (or, with BigQuery switched off,
-archived). If any valid event is not durable the whole request gets 503 and the caller resends
-it; insertIds and the de-duplicated views absorb the repeats.
+archived). If any valid event is not durable, none is accepted and the caller resends the
+request (the capture function answers 503); insertIds and the de-duplicated views absorb the
+repeats. The outcome (``contracts.capture.CaptureOutcome``) says so; each function that runs
+the pipeline renders it as its own answer.
 
 Time is bounded: one budget per request (REQUEST_DEADLINE_SECONDS), of which BigQuery gets the
 first part, so the dead-letter writes always have the rest; the archive runs beside both. A
@@ -16,14 +18,14 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from event_capture.contracts import log_fields as log
+from event_capture.contracts.capture import BigQueryCalls, CaptureOutcome
 from event_capture.contracts.capture_mode import CaptureMode
 from event_capture.ingest.circuit import CircuitBreaker
-from event_capture.ingest.limits import RETRY_AFTER_SECONDS
 from event_capture.ingest.mode_reader import ModeReader
 from event_capture.ingest.row import Request, Row
 from event_capture.ingest.sinks.dead_letter import DeadLetterSink
@@ -31,14 +33,6 @@ from event_capture.ingest.sinks.result import FailedRow, FailureKind, Sink, Sink
 from event_capture.ingest.validation import validate_events
 from event_capture.schemas.families import MODEL_BY_EVENT_TYPE
 from event_capture.schemas.responses import Rejection, SinkStatus
-
-
-@dataclass(slots=True)
-class CaptureResult:
-    status: int
-    body: dict[str, Any]
-    headers: dict[str, str]
-    log: dict[str, Any]
 
 
 def _new_request_id() -> str:
@@ -132,7 +126,7 @@ class CapturePipeline:
         # The cost guard's switch (capture_mode.py); None: always stream.
         self._mode = mode
 
-    def handle(self, raw_events: list[Any], batch: bool) -> CaptureResult:
+    def handle(self, raw_events: list[Any], batch: bool) -> CaptureOutcome:
         started = time.perf_counter()
         expires_at = None if self._budget is None else self._monotonic() + self._budget
         request = Request(self._request_id(), self._clock(), expires_at)
@@ -160,14 +154,11 @@ class CapturePipeline:
             # The caller will resend the batch; feeding the cache now would count it twice.
             sinks[log.SINK_REDIS] = SinkResult.skipped()
 
-        status, headers, body = self._answer(rows, rejections, not_stored, sinks, request.id)
-        line = self._log_line(
-            status, request.id, started, raw_events, rows, rejections, not_stored, sinks
+        outcome = self._outcome(
+            request.id, started, raw_events, rows, rejections, not_stored, sinks
         )
-        line[log.CAPTURE_MODE] = mode.value
-        if self._mode is not None and self._mode.last_error:
-            line[log.CAPTURE_MODE_ERROR] = self._mode.last_error
-        return CaptureResult(status, body, headers, line)
+        mode_error = self._mode.last_error if self._mode is not None else None
+        return replace(outcome, mode=mode.value, mode_error=mode_error or None)
 
     def _store(
         self, rows: list[Row], request: Request, bigquery: Sink | None
@@ -236,36 +227,8 @@ class CapturePipeline:
             return _circuit_open([f.row for f in failed], log.BACKEND_GCS)
         return _timed(self._dead_letter.write, failed, request)
 
-    @staticmethod
-    def _answer(
-        rows: list[Row],
-        rejections: list[Rejection],
-        not_stored: list[Row],
-        sinks: dict[str, SinkResult],
-        request_id: str,
-    ) -> tuple[int, dict[str, str], dict[str, Any]]:
-        body: dict[str, Any] = {
-            "request_id": request_id,
-            "received": len(rows) + len(rejections),
-            "accepted": 0 if not_stored else len(rows),
-            "rejected": len(rejections),
-            "rejections": [rejection.model_dump(mode="json") for rejection in rejections],
-            "sinks": {name: outcome.as_dict() for name, outcome in sinks.items()},
-        }
-        if not rows:
-            body["error"] = "no valid events in the request"
-            return 400, {}, body
-        if not_stored:
-            body["error"] = (
-                f"{len(not_stored)} valid events could not be stored durably; "
-                f"resend the request after {RETRY_AFTER_SECONDS} s"
-            )
-            return 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}, body
-        return (207 if rejections else 200), {}, body
-
-    def _log_line(
+    def _outcome(
         self,
-        status: int,
         request_id: str,
         started: float,
         raw_events: list[Any],
@@ -273,7 +236,7 @@ class CapturePipeline:
         rejections: list[Rejection],
         not_stored: list[Row],
         sinks: dict[str, SinkResult],
-    ) -> dict[str, Any]:
+    ) -> CaptureOutcome:
         outcome = "accepted" if not not_stored else "not_stored"
         by_type = {
             name: Counter({"received": count, outcome: count})
@@ -289,10 +252,6 @@ class CapturePipeline:
             )
             counts["received"] += 1
             counts["rejected"] += 1
-        # A sink that lost rows, or skipped them because its circuit is open.
-        failed_sinks = any(r.failed for r in sinks.values())
-        severity = "ERROR" if status >= 500 else "WARNING" if failed_sinks or rejections else "INFO"
-        rules = Counter(error.rule for rejection in rejections for error in rejection.errors)
         nothing = SinkResult.skipped()
         bigquery = sinks.get(log.SINK_BIGQUERY, nothing)
         archive = sinks.get(log.SINK_GCS_ARCHIVE)
@@ -301,25 +260,23 @@ class CapturePipeline:
         not_archived = 0
         if archive is not None and archive.status is not SinkStatus.DISABLED:
             not_archived = sum(row.event_id not in archived for row in accepted)
-        return {
-            log.SEVERITY: severity,
-            "message": log.CAPTURE_MESSAGE,
-            log.REQUEST_ID: request_id,
-            log.HTTP_STATUS: status,
-            log.LATENCY_MS: round((time.perf_counter() - started) * 1000, 1),
-            log.EVENTS_RECEIVED: len(raw_events),
-            log.EVENTS_ACCEPTED: 0 if not_stored else len(rows),
-            log.EVENTS_REJECTED: len(rejections),
-            log.EVENTS_DEAD_LETTERED: len(sinks.get(log.SINK_DEAD_LETTER, nothing).stored),
-            log.EVENTS_NOT_STORED: len(not_stored),
-            log.BY_EVENT_TYPE: {name: dict(counts) for name, counts in by_type.items()},
-            log.SINKS: {name: outcome.as_dict() for name, outcome in sinks.items()},
-            log.BIGQUERY_INSERT_REQUESTS: bigquery.requests,
-            log.BIGQUERY_RETRIES: bigquery.retries,
-            log.BIGQUERY_FAILED_ROWS: len(bigquery.failed),
-            log.BIGQUERY_ERROR_REASONS: bigquery.error_reasons,
-            # Rules only, never values: a rejected event may hold exactly the data we refuse.
-            log.REJECTED_RULES: dict(rules),
-            log.EVENTS_NOT_ARCHIVED: not_archived,
-            log.CIRCUITS: self._circuits.states(),
-        }
+        return CaptureOutcome(
+            request_id=request_id,
+            received=len(raw_events),
+            valid=len(rows),
+            not_stored=len(not_stored),
+            rejections=rejections,
+            sinks={name: result.outcome() for name, result in sinks.items()},
+            by_event_type={name: dict(counts) for name, counts in by_type.items()},
+            rows_lost=any(result.failed for result in sinks.values()),
+            dead_lettered=len(sinks.get(log.SINK_DEAD_LETTER, nothing).stored),
+            not_archived=not_archived,
+            bigquery=BigQueryCalls(
+                requests=bigquery.requests,
+                retries=bigquery.retries,
+                failed_rows=len(bigquery.failed),
+                error_reasons=bigquery.error_reasons,
+            ),
+            circuits=self._circuits.states(),
+            latency_ms=round((time.perf_counter() - started) * 1000, 1),
+        )

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from google.cloud import bigquery
 
+from event_capture.ingest.answer import capture_answer
 from event_capture.ingest.pipeline import CapturePipeline
 from event_capture.ingest.wiring import bigquery_sink
 from event_capture.warehouse.catalog import (
@@ -94,7 +95,7 @@ def _capture(cloud: LocalCloud, events: list[dict[str, Any]], received_at: dt.da
         redis=None,
         clock=lambda: received_at,
     )
-    result = pipeline.handle(events, batch=True)
+    result = capture_answer(pipeline.handle(events, batch=True))
     assert result.body["accepted"] == len(events), result.body
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
+from event_capture.ingest.answer import capture_answer
 from event_capture.report import capture_log, page
 from event_capture.report.charts import CAPTURE_OUTCOMES
 from event_capture.report.queries import Period, ReportData, Sources, fetch
@@ -73,7 +74,7 @@ def _capture_requests(cloud: LocalCloud, day: dt.date) -> list[LogEntry]:
     ]
     entries = []
     for days, pipeline, events, status in requests:
-        result = pipeline.handle(events, batch=True)
+        result = capture_answer(pipeline.handle(events, batch=True))
         assert result.status == status, result.body
         moment = dt.datetime.combine(day + dt.timedelta(days=days), dt.time(12), dt.UTC)
         entries.append(LogEntry(timestamp=moment, payload=result.log))
