@@ -41,6 +41,7 @@ with atheris.instrument_imports(include=["event_capture"]):
     from event_capture.ingest.validation import validate_events
     from event_capture.platform.http_error import HttpError
     from event_capture.schemas.families import MODEL_BY_EVENT_TYPE
+    from event_capture.schemas.responses import ErrorResponse
     from event_capture.tables.bigquery_schema import PARTITION_COLUMN
     from fuzz.seeds import RECEIVED_AT
 
@@ -77,7 +78,7 @@ def _check_parsed(parsed: ParsedBody | HttpError) -> None:
     if isinstance(parsed, HttpError):
         _require(parsed.status in REFUSALS, f"parse_body answered undocumented {parsed.status}")
         _require(isinstance(parsed.message, str) and bool(parsed.message), "refusal has a message")
-        json.dumps(parsed.body(), allow_nan=False)
+        json.dumps(ErrorResponse(error=parsed.message).model_dump(), allow_nan=False)
         return
     _require(isinstance(parsed, ParsedBody), "parse_body returns ParsedBody or HttpError")
     events = parsed.events

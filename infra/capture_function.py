@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
-from event_capture.ingest.config import MAX_REQUEST_DEADLINE_SECONDS
+from event_capture.contracts.timing import MAX_REQUEST_DEADLINE_SECONDS
 from infra.apis import after
 from infra.function_build import (
     RUN_INVOKER,

@@ -47,10 +47,10 @@ FEATURES_CPU = "1"
 FEATURES_CONCURRENCY = 16
 FEATURES_TIMEOUT_SECONDS = 10
 # One load at a time: two loads of the same snapshot would rewrite each other's keys. A load
-# holds the snapshot in memory and writes it in chunks of 1,000 fields, each given 10 s.
+# holds the snapshot in memory and writes it in chunks of 1,000 fields, each given the
+# materializer's REDIS_TIMEOUT_SECONDS (its default, 10 s).
 MATERIALIZER_MEMORY = "512Mi"
 MATERIALIZER_TIMEOUT_SECONDS = 300
-MATERIALIZER_REDIS_TIMEOUT_SECONDS = 10
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -184,9 +184,6 @@ class OnlineFeatures(pulumi.ComponentResource):
                 environment_variables={
                     "GCP_PROJECT": project,
                     "BIGQUERY_DATASET": settings.dataset_id,
-                    # It writes no Cloud Storage.
-                    "GCS_ENABLED": "false",
-                    "REDIS_TIMEOUT_SECONDS": str(MATERIALIZER_REDIS_TIMEOUT_SECONDS),
                 },
                 secret_environment_variables=[secret.variable()],
                 vpc_connector=vpc_connector(settings),

@@ -192,7 +192,7 @@ def test_the_deployed_variables_start_the_collector(stack_with_everything: Mocke
     config = load_collector_config(env)
     assert all(config.write_keys.accepts(key) for key in WRITE_KEYS)
     assert not config.write_keys.accepts(WEBHOOK_SECRET)
-    assert config.capture.redis_enabled is True
+    assert config.redis_enabled is True
 
 
 # Secrets.

@@ -248,8 +248,8 @@ def test_the_guard_is_told_every_scheduled_query_its_threshold_and_the_control_b
     config = load_guard_config(variables)
     assert config.settings.threshold == 0.8
     assert sorted(config.settings.queries) == sorted(names)
-    assert config.capture.capture_mode_bucket == control_bucket(guarded)
-    assert config.capture.gcs_bucket == stack.outputs["archiveBucket"]
+    assert config.capture_mode_bucket == control_bucket(guarded)
+    assert config.gcs_bucket == stack.outputs["archiveBucket"]
     assert config.bigquery_location == "US"
     assert stack.outputs["scheduledQueries"] == variables["SCHEDULED_QUERIES"]
 

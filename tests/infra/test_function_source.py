@@ -63,7 +63,7 @@ def names(function: FunctionSource) -> set[str]:
                 "event_capture/contracts/redis_keys.py",
             },
         ),
-        (FEATURES, {"event_capture/features/serve.py", "event_capture/ingest/clients.py"}),
+        (FEATURES, {"event_capture/features/serve.py", "event_capture/platform/clients.py"}),
         (
             COLLECTOR,
             {
@@ -108,12 +108,15 @@ def test_the_archive_holds_main_requirements_and_the_packages_main_imports(
     assert found == set(build_source_archive(function).names)
 
 
-def test_the_features_function_ships_no_warehouse_or_table_code() -> None:
-    """It reads Redis only; BigQuery's table definitions and queries are not its business."""
+def test_the_features_function_ships_no_warehouse_table_or_capture_code() -> None:
+    """It reads Redis only; BigQuery's tables and queries, and the capture pipeline, are not its
+    business."""
     assert not [
         n
         for n in names(FEATURES)
-        if n.startswith(("event_capture/warehouse/", "event_capture/tables/"))
+        if n.startswith(
+            ("event_capture/warehouse/", "event_capture/tables/", "event_capture/ingest/")
+        )
     ]
 
 
@@ -226,7 +229,11 @@ def _touch(root: Path, relative: str) -> None:
             {COST_GUARD},
             {CAPTURE, FEATURES, MATERIALIZER, COLLECTOR},
         ),
-        ("src/event_capture/ingest/pipeline.py", set(FUNCTIONS), set()),
+        (
+            "src/event_capture/ingest/pipeline.py",
+            {CAPTURE, COLLECTOR},
+            {FEATURES, MATERIALIZER, COST_GUARD},
+        ),
         ("client/src/event_capture/schemas/order.py", set(FUNCTIONS), set()),
         (
             "src/event_capture/warehouse/catalog.py",

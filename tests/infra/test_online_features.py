@@ -182,8 +182,6 @@ def test_the_materializer_runs_on_each_notification_with_retries_one_load_at_a_t
     assert service["environmentVariables"] == {
         "GCP_PROJECT": PROJECT,
         "BIGQUERY_DATASET": "events",
-        "GCS_ENABLED": "false",
-        "REDIS_TIMEOUT_SECONDS": "10",
     }
 
 

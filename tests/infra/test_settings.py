@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from event_capture.ingest.config import MAX_REQUEST_DEADLINE_SECONDS, load_config
+from event_capture.contracts.timing import MAX_REQUEST_DEADLINE_SECONDS
+from event_capture.ingest.config import load_config
 from infra.settings import KEYS, SettingsError, load_settings
 from infra.stack_config import read_stack_config
 from tests.infra.conftest import REQUIRED_CONFIG

@@ -77,7 +77,7 @@ def test_the_collector_config_reads_the_capture_variables_and_its_own() -> None:
         {**BASE, "COLLECTOR_WRITE_KEYS": WRITE_KEY, "COLLECTOR_RETRY_AFTER_SECONDS": "2"}
     )
     assert config.retry_after_seconds == 2
-    assert config.capture.gcs_bucket == "b"
+    assert config.gcs_bucket == "b"
     assert {"COLLECTOR_WRITE_KEYS", "COLLECTOR_RETRY_AFTER_SECONDS", "GCS_BUCKET"} <= (
         CONFIG_VARIABLES
     )

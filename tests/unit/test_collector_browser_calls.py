@@ -19,10 +19,10 @@ from event_capture.collector.auth import WriteKeys
 from event_capture.collector.config import CONFIG_VARIABLES, load_collector_config
 from event_capture.collector.contract import route
 from event_capture.collector.cors import ALLOWED_HEADERS, AllowedOrigins
+from event_capture.collector.function import CollectorFunction
 from event_capture.collector.handler import Collector
 from event_capture.ingest.config import ConfigError
 from event_capture.ingest.pipeline import CapturePipeline
-from localcloud.processes import COLLECTOR_SOURCE
 from tests.unit import collector_calls as calls
 from tests.unit.event_factory import RECEIVED_AT, iso
 from tests.unit.in_process import Function, loaded
@@ -80,17 +80,16 @@ def product_added() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def function() -> Iterator[Function]:
-    def collector(pipeline: CapturePipeline) -> tuple[str, Collector]:
-        return "COLLECTOR", Collector(
+    def collector(pipeline: CapturePipeline) -> CollectorFunction:
+        built = Collector(
             pipeline=pipeline,
             write_keys=WriteKeys.parse(KEY),
             clock=lambda: RECEIVED_AT,
             allowed_origins=AllowedOrigins.parse(f"{SHOP},{OTHER_SHOP}"),
         )
+        return CollectorFunction(built, read_timeout_seconds=10)
 
-    with loaded(
-        "collector", COLLECTOR_SOURCE, collector, {"COLLECTOR_WRITE_KEYS": KEY}
-    ) as function:
+    with loaded(collector) as function:
         yield function
 
 

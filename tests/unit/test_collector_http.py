@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 from event_capture.collector.auth import WriteKeys
 from event_capture.collector.contract import MAX_BATCH_BYTES, MAX_CALL_BYTES
+from event_capture.collector.function import CollectorFunction
 from event_capture.collector.handler import Collector
 from event_capture.ingest.pipeline import CapturePipeline
 from localcloud.processes import CAPTURE_SOURCE, COLLECTOR_SOURCE
@@ -41,16 +42,16 @@ DOCUMENTED = {200, 400, 401, 403, 404, 405, 408, 413, 415, 503}
 
 @pytest.fixture(scope="module")
 def function() -> Iterator[Function]:
-    def collector(pipeline: CapturePipeline) -> tuple[str, Collector]:
-        return "COLLECTOR", Collector(
+    def collector(pipeline: CapturePipeline) -> CollectorFunction:
+        built = Collector(
             pipeline=pipeline,
             write_keys=WriteKeys.parse(f"{KEY},{calls.NEXT_WRITE_KEY}"),
             retry_after_seconds=7,
             clock=lambda: RECEIVED_AT,
         )
+        return CollectorFunction(built, read_timeout_seconds=10)
 
-    environment = {"COLLECTOR_WRITE_KEYS": f"{KEY},{calls.NEXT_WRITE_KEY}"}
-    with loaded("collector", COLLECTOR_SOURCE, collector, environment) as function:
+    with loaded(collector) as function:
         yield function
 
 

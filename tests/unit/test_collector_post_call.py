@@ -14,8 +14,9 @@ import pytest
 
 from event_capture.collector.auth import WriteKeys
 from event_capture.collector.elevenlabs import event_id_for
-from event_capture.collector.handler import Collector, CollectorAnswer, CollectorRequest
+from event_capture.collector.handler import Collector, CollectorRequest
 from event_capture.ingest.pipeline import CapturePipeline
+from event_capture.platform.answer import Answer
 from tests.unit import collector_calls as calls
 from tests.unit.in_process import FakeSink
 from tests.unit.test_collector_elevenlabs import NOW, SECRET, _conversation, _encode, _sign
@@ -35,9 +36,7 @@ def collector(bigquery: FakeSink, *, secrets: tuple[str, ...] = (SECRET,)) -> Co
     )
 
 
-def deliver(
-    target: Collector, body: bytes, signature: str | None, path: str = PATH
-) -> CollectorAnswer:
+def deliver(target: Collector, body: bytes, signature: str | None, path: str = PATH) -> Answer:
     out, err = io.StringIO(), io.StringIO()
     with redirect_stdout(out), redirect_stderr(err):
         answer = target.handle(

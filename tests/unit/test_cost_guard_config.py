@@ -7,7 +7,8 @@ from collections.abc import Iterator, Mapping
 import pytest
 
 from event_capture.cost_guard.config import GUARD_CONFIG_VARIABLES, load_guard_config
-from event_capture.ingest.config import CONFIG_VARIABLES, ConfigError
+from event_capture.ingest.config import CONFIG_VARIABLES
+from event_capture.platform.config import ConfigError
 
 MINIMAL = {
     "GCP_PROJECT": "shop-analytics",
@@ -32,8 +33,8 @@ def refusal(variables: dict[str, str]) -> str:
 def test_defaults() -> None:
     config = load_guard_config(MINIMAL)
 
-    assert config.capture.capture_mode_bucket == "shop-capture-control"
-    assert config.capture.gcs_bucket == "shop-events"
+    assert config.capture_mode_bucket == "shop-capture-control"
+    assert config.gcs_bucket == "shop-events"
     assert config.settings.threshold == 1.0
     assert config.settings.queries == ()
     assert config.data_transfer_endpoint is None

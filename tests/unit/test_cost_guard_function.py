@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import json
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,7 +18,8 @@ import flask
 import pytest
 from functions_framework import create_app
 
-from event_capture.cost_guard.config import GUARD_CONFIG_VARIABLES
+from event_capture.cost_guard.config import GUARD_CONFIG_VARIABLES, load_guard_config
+from event_capture.cost_guard.function import build_cost_guard
 from event_capture.cost_guard.guard import CostGuard
 from event_capture.ingest.config import CONFIG_VARIABLES
 from localcloud.processes import GUARD_SOURCE
@@ -35,19 +35,22 @@ HEADERS = {
 ATTRIBUTES = {"billingAccountId": "01D4EE-079462-DFD6EC", "budgetId": "b-1", "schemaVersion": "1.0"}
 
 
+ENVIRONMENT = {
+    "GCP_PROJECT": "in-process",
+    "GCS_BUCKET": "in-process-events",
+    "CAPTURE_MODE_BUCKET": "in-process-control",
+    "SCHEDULED_QUERIES": "projects/in-process/locations/eu/transferConfigs/nightly",
+    "BIGQUERY_EMULATOR_HOST": UNROUTABLE,
+    "STORAGE_EMULATOR_HOST": UNROUTABLE,
+    "DATA_TRANSFER_ENDPOINT": UNROUTABLE,
+}
+
+
 @pytest.fixture
 def client(monkeypatch: pytest.MonkeyPatch) -> Iterator[flask.testing.FlaskClient]:
     for name in CONFIG_VARIABLES | GUARD_CONFIG_VARIABLES:
         monkeypatch.delenv(name, raising=False)
-    for name, value in {
-        "GCP_PROJECT": "in-process",
-        "GCS_BUCKET": "in-process-events",
-        "CAPTURE_MODE_BUCKET": "in-process-control",
-        "SCHEDULED_QUERIES": "projects/in-process/locations/eu/transferConfigs/nightly",
-        "BIGQUERY_EMULATOR_HOST": UNROUTABLE,
-        "STORAGE_EMULATOR_HOST": UNROUTABLE,
-        "DATA_TRANSFER_ENDPOINT": UNROUTABLE,
-    }.items():
+    for name, value in ENVIRONMENT.items():
         monkeypatch.setenv(name, value)
     app = create_app(target="cost_guard", source=str(GUARD_SOURCE))  # type: ignore[no-untyped-call]
     yield app.test_client()
@@ -78,10 +81,10 @@ def notification(**fields: Any) -> bytes:
     ).encode()
 
 
-def test_the_module_builds_its_guard_at_import(client: flask.testing.FlaskClient) -> None:
-    guard = sys.modules["main"].GUARD
+def test_the_factory_builds_a_guard_without_reaching_any_backend() -> None:
+    function = build_cost_guard(load_guard_config(ENVIRONMENT))
 
-    assert isinstance(guard, CostGuard)
+    assert isinstance(function.guard, CostGuard)
 
 
 @pytest.mark.parametrize(
@@ -127,6 +130,7 @@ def test_a_message_that_is_no_budget_notification_is_answered_and_logged_as_refu
     captured = capsys.readouterr()
     assert 200 <= response.status_code < 300, response.get_data(as_text=True)
     lines = [json.loads(line) for line in captured.out.splitlines() if line.startswith("{")]
+    assert [line.pop("time")[-1] for line in lines] == ["Z"]
     assert lines == [
         {
             "severity": "ERROR",

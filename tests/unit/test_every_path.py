@@ -5,36 +5,39 @@ Each case fails without the piece it names: Flask would answer with its own HTML
 
 from __future__ import annotations
 
+import json
+
 import flask
 import pytest
-from werkzeug.exceptions import Forbidden, HTTPException
+from werkzeug.exceptions import Forbidden
 
-from event_capture.platform.serving import answer_or_crash, serve_every_path
-
-
-def answer(request: flask.Request) -> flask.Response:
-    if request.path == "/bug":
-        raise KeyError("a bug")
-    return flask.jsonify(answered=request.path)
+from event_capture.platform.answer import Answer
+from event_capture.platform.http_error import HttpError
+from event_capture.platform.serving import refusal_line, serve
 
 
-def crash(error: BaseException) -> flask.Response:
-    response = flask.jsonify(crash=type(error).__name__)
-    response.status_code = 500
-    return response
+class Echo:
+    """Answers with the path it was asked for; has a bug on /bug."""
 
+    crash_message = "not taken"
 
-def http_error(error: HTTPException) -> flask.Response:
-    response = flask.jsonify(refused=error.code)
-    response.status_code = error.code or 400
-    return response
+    def answer(self, request: flask.Request) -> Answer:
+        if request.path == "/bug":
+            raise KeyError("a bug")
+        return Answer(status=200, body={"answered": request.path}, log={"message": "echo"})
+
+    def refusal(self, error: HttpError) -> Answer:
+        return Answer(
+            status=error.status,
+            body={"refused": error.rule, "said": error.message},
+            headers=dict(error.headers),
+            log=refusal_line("echo", error),
+        )
 
 
 @pytest.fixture
 def client() -> flask.testing.FlaskClient:
     app = flask.Flask(__name__)
-    guarded = answer_or_crash(answer, crash)
-    app.add_url_rule("/", "root", lambda: guarded(flask.request), methods=["GET", "POST"])
 
     @app.before_request
     def hooks() -> None:
@@ -45,7 +48,8 @@ def client() -> flask.testing.FlaskClient:
             raise Forbidden()
 
     with app.app_context():
-        serve_every_path(guarded, crash=crash, http_error=http_error)
+        view = serve(Echo())
+    app.add_url_rule("/", "root", lambda: view(flask.request), methods=["GET", "POST"])
     return app.test_client()
 
 
@@ -55,19 +59,33 @@ def test_any_path_is_answered_by_the_function(client: flask.testing.FlaskClient)
 
 
 def test_an_exception_in_the_function_is_its_crash_answer(
-    client: flask.testing.FlaskClient,
+    client: flask.testing.FlaskClient, capsys: pytest.CaptureFixture[str]
 ) -> None:
     response = client.get("/bug")
 
-    assert (response.status_code, response.get_json()) == (500, {"crash": "KeyError"})
+    assert (response.status_code, response.get_json()) == (
+        500,
+        {"refused": "internal_error", "said": "not taken"},
+    )
+    assert response.headers["X-Google-Status"] == "crash"
+    [line] = [json.loads(text) for text in capsys.readouterr().out.splitlines()]
+    assert (line["severity"], line["error_type"], line["rule"]) == (
+        "ERROR",
+        "KeyError",
+        "internal_error",
+    )
+    # The exception's text may hold request data: only its type is logged.
+    assert "a bug" not in json.dumps(line) and "position" not in line
 
 
 def test_an_exception_in_a_hook_is_the_functions_crash_answer_with_the_original_type(
-    client: flask.testing.FlaskClient,
+    client: flask.testing.FlaskClient, capsys: pytest.CaptureFixture[str]
 ) -> None:
     response = client.get("/hook-bug")
 
-    assert (response.status_code, response.get_json()) == (500, {"crash": "RuntimeError"})
+    assert response.status_code == 500
+    assert response.get_json()["refused"] == "internal_error"
+    assert json.loads(capsys.readouterr().out)["error_type"] == "RuntimeError"
 
 
 def test_a_refusal_before_the_function_runs_is_its_http_error_answer(
@@ -75,4 +93,16 @@ def test_a_refusal_before_the_function_runs_is_its_http_error_answer(
 ) -> None:
     response = client.get("/hook-refuses")
 
-    assert (response.status_code, response.get_json()) == (403, {"refused": 403})
+    assert (response.status_code, response.get_json()) == (
+        403,
+        {"refused": "http_403", "said": "forbidden"},
+    )
+
+
+def test_every_answer_is_one_time_stamped_log_line(
+    client: flask.testing.FlaskClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    client.get("/x")
+
+    [line] = [json.loads(text) for text in capsys.readouterr().out.splitlines()]
+    assert line["message"] == "echo" and line["time"].endswith("Z")

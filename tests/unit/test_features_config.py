@@ -12,7 +12,7 @@ from event_capture.features.config import (
     load_features_config,
     redis_client,
 )
-from event_capture.ingest.config import ConfigError
+from event_capture.platform.config import ConfigError
 
 
 def test_the_defaults() -> None:
@@ -36,7 +36,11 @@ def test_values_are_read() -> None:
         "REDIS_ACTIVITY_LENGTH": "250",
     }
 
-    assert load_features_config(env) == FeaturesConfig("rediss://:pw@10.8.0.3:6378/1", 0.25, 250)
+    assert load_features_config(env) == FeaturesConfig(
+        redis_url="rediss://:pw@10.8.0.3:6378/1",
+        redis_timeout_seconds=0.25,
+        redis_activity_length=250,
+    )
 
 
 @pytest.mark.parametrize("url", ["redis://h:6379/0", "rediss://h:6380/0", "unix:///run/r.sock"])

@@ -2,9 +2,9 @@
 client sends, the answer is a documented status with a JSON body and one JSON log line that
 holds nothing the client sent.
 
-The real WSGI app (functions-framework's, from functions/features/main.py) runs in process;
-its reader is a ``FeatureReader`` on an in-memory stand-in for Redis that answers like an empty
-store, or fails like a dead one. The same contract runs against redis-server in
+The function, built as its factory builds it, runs in functions-framework's own WSGI app in
+process; its reader is a ``FeatureReader`` on an in-memory stand-in for Redis that answers like
+an empty store, or fails like a dead one. The same contract runs against redis-server in
 tests/integration/warehouse/test_online_features.py.
 """
 
@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import io
 import json
-import sys
-from collections.abc import Iterator
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from typing import Any
@@ -21,12 +19,12 @@ from urllib.parse import quote
 
 import flask
 import pytest
-from functions_framework import create_app
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from event_capture.features.function import FeaturesFunction
 from event_capture.features.serve import FeatureReader
-from localcloud.processes import FEATURES_SOURCE
+from tests.fakes.functions import serve_in_process
 
 DOCUMENTED = {200, 400, 404, 405, 503}
 MARKER = "Zq7"
@@ -70,18 +68,14 @@ class EmptyRedis:
 class App:
     client: flask.testing.FlaskClient
     redis: EmptyRedis
+    function: FeaturesFunction
 
 
 @pytest.fixture(scope="module")
-def app() -> Iterator[App]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("REDIS_URL", "redis://127.0.0.1:9/0")
-        patch.delitem(sys.modules, "main", raising=False)
-        flask_app = create_app(target="features", source=str(FEATURES_SOURCE))  # type: ignore[no-untyped-call]
-        redis = EmptyRedis()
-        patch.setattr(sys.modules["main"], "READER", FeatureReader(lambda: redis))
-        yield App(flask_app.test_client(), redis)
-        patch.delitem(sys.modules, "main", raising=False)
+def app() -> App:
+    redis = EmptyRedis()
+    function = FeaturesFunction(FeatureReader(lambda: redis))
+    return App(serve_in_process(function), redis, function)
 
 
 def send(app: App, method: str, path: str, query: str = "", **headers: str) -> tuple[int, Any]:
@@ -149,7 +143,7 @@ def test_redis_down_is_a_503_with_the_defaults(app: App) -> None:
     app.redis.down = True
     try:
         # A fresh reader: the pointer of an earlier request may be cached.
-        sys.modules["main"].READER._pointer = None
+        app.function.reader._pointer = None
         status, body = send(app, "GET", "/v1/users/u1/features")
     finally:
         app.redis.down = False

@@ -15,8 +15,9 @@ from typing import Any, cast
 import pytest
 
 from event_capture.features import http_api
-from event_capture.features.http_api import Answer, handle
+from event_capture.features.http_api import handle
 from event_capture.features.serve import FeatureReader, Reading, RedisUnavailableError
+from event_capture.platform.answer import Answer
 from event_capture.schemas.features import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -389,7 +390,7 @@ def test_redis_unavailable_is_a_503_with_the_products_defaults() -> None:
     answer = get(PRODUCT_PATH, reader=StubReader(error=ERROR))
 
     assert answer.status == 503
-    assert answer.headers["Retry-After"] == str(http_api.RETRY_AFTER_SECONDS)
+    assert answer.headers["Retry-After"] == str(http_api.FEATURES_RETRY_AFTER_SECONDS)
     assert answer.body == {
         **ProductSimilar.defaults(PRODUCT, "redis_unavailable").model_dump(mode="json"),
         "error": "features are unavailable; retry later",

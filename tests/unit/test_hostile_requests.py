@@ -28,6 +28,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from event_capture.ingest.function import CaptureFunction
 from event_capture.ingest.openapi import openapi_document
 from event_capture.ingest.row import Row
 from localcloud.processes import CAPTURE_SOURCE
@@ -78,7 +79,7 @@ def assert_storable(row: Row) -> None:
 
 @pytest.fixture(scope="module")
 def function() -> Iterator[Function]:
-    with loaded("capture", MAIN, lambda pipeline: ("PIPELINE", pipeline)) as function:
+    with loaded(lambda pipeline: CaptureFunction(pipeline, read_timeout_seconds=10)) as function:
         yield function
 
 

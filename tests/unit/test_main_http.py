@@ -12,18 +12,19 @@ from __future__ import annotations
 import gzip
 import io
 import json
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from types import ModuleType
 from typing import Any
 
 import flask
 import pytest
 from functions_framework import create_app
 
+from event_capture.contracts.capture import CaptureOutcome
+from event_capture.ingest.function import CaptureFunction
 from event_capture.ingest.limits import MAX_EVENTS_PER_REQUEST, MAX_REQUEST_BYTES
 from localcloud.processes import CAPTURE_SOURCE
+from tests.fakes.functions import serve_in_process
 from tests.unit import event_factory as factory
 
 MAIN = CAPTURE_SOURCE
@@ -43,12 +44,6 @@ def client(monkeypatch: pytest.MonkeyPatch) -> Iterator[flask.testing.FlaskClien
         monkeypatch.setenv(name, value)
     app = create_app(target="capture", source=str(MAIN))  # type: ignore[no-untyped-call]
     yield app.test_client()
-
-
-@pytest.fixture
-def function(client: flask.testing.FlaskClient) -> ModuleType:
-    """The module functions-framework loaded for ``client`` (it registers it as "main")."""
-    return sys.modules["main"]
 
 
 def _log_lines(captured: str) -> list[dict[str, Any]]:
@@ -322,16 +317,13 @@ def test_an_empty_path_is_not_redirected(
 
 
 def test_an_unexpected_exception_is_a_json_500_logged_by_type_only(
-    client: flask.testing.FlaskClient,
     capsys: pytest.CaptureFixture[str],
-    function: ModuleType,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     class Broken:
-        def handle(self, raw_events: list[Any], batch: bool) -> None:
+        def handle(self, raw_events: list[Any], batch: bool) -> CaptureOutcome:
             raise RuntimeError(f"failed on {raw_events[0]['user_id']}")
 
-    monkeypatch.setattr(function, "PIPELINE", Broken())
+    client = serve_in_process(CaptureFunction(Broken(), read_timeout_seconds=10))
     capsys.readouterr()
     response = client.post("/", json=factory.search(factory.RECEIVED_AT, user_id="u_private_123"))
     captured = capsys.readouterr()

@@ -1,62 +1,75 @@
-"""The collector's configuration: the capture pipeline's variables plus its own."""
+"""The collector's configuration: the capture pipeline's variables, which it runs, plus its own."""
 
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import Any
 
-from event_capture.collector.auth import WriteKeyError, WriteKeys
-from event_capture.collector.cors import NO_ORIGINS, AllowedOrigins, OriginError
-from event_capture.ingest.config import CONFIG_VARIABLES as CAPTURE_CONFIG_VARIABLES
-from event_capture.ingest.config import Config, ConfigError, load_config, number
-from event_capture.ingest.limits import RETRY_AFTER_SECONDS
+from pydantic import ConfigDict, field_validator
 
-# The collector's own variables; the local cloud withholds a shell's leftovers of these.
-COLLECTOR_VARIABLES = frozenset(
-    {
+from event_capture.collector.auth import WriteKeys
+from event_capture.collector.cors import NO_ORIGINS, AllowedOrigins
+from event_capture.contracts.capture_config import CaptureConfig
+from event_capture.platform.config import WholeNumber, load, variable
+from event_capture.schemas.http_limits import RETRY_AFTER_SECONDS
+
+MIN_SECRET_LENGTH = 16
+
+
+class CollectorConfig(CaptureConfig):
+    TITLE = "The collector (its own; it reads the capture pipeline's too)"
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    # From Secret Manager in the cloud; never quoted in an error.
+    write_keys: WriteKeys = variable(
         "COLLECTOR_WRITE_KEYS",
+        default="",
+        validate_default=True,
+        secret=True,
+        description="The write keys SDKs send (comma-separated, two during a rotation).",
+    )
+    # Segment's SDKs wait exactly this long (at most 300 s) before resending, and the wait does
+    # not use up one of their retries.
+    retry_after_seconds: WholeNumber = variable(
         "COLLECTOR_RETRY_AFTER_SECONDS",
+        default=RETRY_AFTER_SECONDS,
+        ge=1,
+        le=300,
+        description="The Retry-After of a 503.",
+    )
+    elevenlabs_secrets: tuple[str, ...] = variable(
         "ELEVENLABS_WEBHOOK_SECRETS",
+        default=(),
+        secret=True,
+        description="ElevenLabs post-call webhook secrets (two during a rotation); none: off.",
+    )
+    allowed_origins: AllowedOrigins = variable(
         "COLLECTOR_ALLOWED_ORIGINS",
-    }
-)
-CONFIG_VARIABLES = CAPTURE_CONFIG_VARIABLES | COLLECTOR_VARIABLES
+        default=NO_ORIGINS,
+        description="The web pages' origins a browser SDK may send from (CORS); none: no page.",
+    )
 
+    @field_validator("write_keys", mode="before")
+    @classmethod
+    def _keys(cls, raw: Any) -> Any:
+        return WriteKeys.parse(raw) if isinstance(raw, str) else raw
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CollectorConfig:
-    capture: Config
-    write_keys: WriteKeys
-    # The Retry-After of a 503. Segment's SDKs wait exactly this long (at most 300 s) before
-    # resending, and the wait does not use up one of their retries.
-    retry_after_seconds: int
-    # ElevenLabs post-call webhook secrets (two during a rotation); none: the route is off.
-    elevenlabs_secrets: tuple[str, ...] = ()
-    # The web pages' origins a browser SDK may send from (CORS); none: server SDKs only.
-    allowed_origins: AllowedOrigins = NO_ORIGINS
+    @field_validator("elevenlabs_secrets", mode="before")
+    @classmethod
+    def _secrets(cls, raw: Any) -> Any:
+        if not isinstance(raw, str):
+            return raw
+        secrets = tuple(s for s in (s.strip() for s in raw.split(",")) if s)
+        if any(len(s) < MIN_SECRET_LENGTH for s in secrets):
+            raise ValueError(f"each secret must be at least {MIN_SECRET_LENGTH} characters")
+        return secrets
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _origins(cls, raw: Any) -> Any:
+        return AllowedOrigins.parse(raw) if isinstance(raw, str) else raw
 
 
 def load_collector_config(env: Mapping[str, str] | None = None) -> CollectorConfig:
-    env = os.environ if env is None else env
-    capture = load_config(env)
-    try:
-        # In the cloud the value comes from Secret Manager; never quoted in an error.
-        write_keys = WriteKeys.parse(env.get("COLLECTOR_WRITE_KEYS", ""))
-    except WriteKeyError as error:
-        raise ConfigError(f"COLLECTOR_WRITE_KEYS: {error}") from None
-    retry_after = number(env, "COLLECTOR_RETRY_AFTER_SECONDS", RETRY_AFTER_SECONDS, 1, 300)
-    # In the cloud from Secret Manager too; never quoted in an error.
-    secrets = tuple(s.strip() for s in env.get("ELEVENLABS_WEBHOOK_SECRETS", "").split(","))
-    secrets = tuple(s for s in secrets if s)
-    if any(len(s) < 16 for s in secrets):
-        raise ConfigError("ELEVENLABS_WEBHOOK_SECRETS: each secret must be at least 16 characters")
-    try:
-        origins = AllowedOrigins.parse(env.get("COLLECTOR_ALLOWED_ORIGINS", ""))
-    except OriginError as error:
-        raise ConfigError(f"COLLECTOR_ALLOWED_ORIGINS: {error}") from None
-    return CollectorConfig(
-        capture=capture,
-        write_keys=write_keys,
-        retry_after_seconds=int(retry_after),
-        elevenlabs_secrets=secrets,
-        allowed_origins=origins,
-    )
+    return load(CollectorConfig, env)
+
+
+CONFIG_VARIABLES = CollectorConfig.variables()

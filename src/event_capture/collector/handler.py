@@ -42,10 +42,12 @@ from event_capture.collector.elevenlabs import SIGNATURE_HEADER, WebhookRefusal,
 from event_capture.collector.mapping import Ignored, Mapped, Refused, map_call, segment_field
 from event_capture.contracts import log_fields as log
 from event_capture.contracts.capture import Capture, CaptureOutcome
-from event_capture.ingest.limits import RETRY_AFTER_SECONDS
+from event_capture.platform.answer import Answer
 from event_capture.platform.http_error import HttpError
 from event_capture.platform.json_body import parse_json
 from event_capture.platform.request_checks import check_request
+from event_capture.platform.serving import refusal_line
+from event_capture.schemas.http_limits import RETRY_AFTER_SECONDS
 from event_capture.schemas.responses import FieldError
 
 
@@ -63,14 +65,6 @@ class CollectorRequest:
     origin: str | None = None
     # What was read of the body (at most MAX_BATCH_BYTES + 1), or why it could not be read.
     body: bytes | HttpError
-
-
-@dataclass(frozen=True, slots=True)
-class CollectorAnswer:
-    status: int
-    body: dict[str, Any]
-    headers: dict[str, str]
-    log: dict[str, Any]
 
 
 POST_CALL_ROUTE = "elevenlabs_post_call"
@@ -144,50 +138,50 @@ class Collector:
         self._clock = clock
         self._request_id = request_id
 
-    def handle(self, request: CollectorRequest) -> CollectorAnswer:
+    def handle(self, request: CollectorRequest) -> Answer:
         """The answer to a request; one from a browser also carries the CORS headers."""
         origin = request.origin
         if origin is None:
             return self._handle(request)
         if not self._origins.allows(origin):
-            return _refuse(ORIGIN_NOT_ALLOWED, route(request.path))
+            return refuse(ORIGIN_NOT_ALLOWED, route(request.path))
         if request.method == "OPTIONS" and route(request.path) is not None:
             return _preflight(origin)
         answer = self._handle(request)
         return replace(answer, headers={**answer.headers, **answer_headers(origin)})
 
-    def _handle(self, request: CollectorRequest) -> CollectorAnswer:
+    def _handle(self, request: CollectorRequest) -> Answer:
         if self._elevenlabs and _POST_CALL.search(request.path):
             return self._post_call(request)
         route_name = route(request.path)
         if route_name is None:
-            return _refuse(NOT_FOUND, None)
+            return refuse(NOT_FOUND, None)
         encoding = request.content_encoding
         refused = request_refusal(
             request.method, request.mimetype, request.content_length, encoding
         )
         if refused is not None:
-            return _refuse(refused, route_name)
+            return refuse(refused, route_name)
         header_key = basic_user(request.authorization)
         if header_key is not None and not self._keys.accepts(header_key):
-            return _refuse(_unauthorized("write_key_invalid", "Authorization"), route_name)
+            return refuse(_unauthorized("write_key_invalid", "Authorization"), route_name)
         if isinstance(request.body, HttpError):
-            return _refuse(request.body, route_name)
+            return refuse(request.body, route_name)
         document = parse_json(request.body, encoding, limit=MAX_BATCH_BYTES)
         if isinstance(document, HttpError):
-            return _refuse(document, route_name)
+            return refuse(document, route_name)
         if header_key is None:
             key = write_key_of(document)
             if key is None:
-                return _refuse(_unauthorized("write_key_missing", "writeKey"), route_name)
+                return refuse(_unauthorized("write_key_missing", "writeKey"), route_name)
             if type(key) is not str or not self._keys.accepts(key):
-                return _refuse(_unauthorized("write_key_invalid", "writeKey"), route_name)
+                return refuse(_unauthorized("write_key_invalid", "writeKey"), route_name)
         calls = calls_of(document, route_name)
         if isinstance(calls, HttpError):
-            return _refuse(calls, route_name)
+            return refuse(calls, route_name)
         return self._collect(calls, route_name, None if encoding else len(request.body))
 
-    def _collect(self, calls: Calls, route_name: str, body_bytes: int | None) -> CollectorAnswer:
+    def _collect(self, calls: Calls, route_name: str, body_bytes: int | None) -> Answer:
         started = time.perf_counter()
         received_at = self._clock()
         sent_at = timestamps.parsed(calls.sent_at)
@@ -230,7 +224,7 @@ class Collector:
         )
         return answer.answer(captured, self._request_id, self._retry_after, started)
 
-    def _post_call(self, request: CollectorRequest) -> CollectorAnswer:
+    def _post_call(self, request: CollectorRequest) -> Answer:
         """An ElevenLabs post-call webhook: verified by its signature (not a write key), its
         transcription stored as a voice interaction, audio and failures only counted."""
         started = time.perf_counter()
@@ -240,7 +234,7 @@ class Collector:
         if refused is None and isinstance(request.body, HttpError):
             refused = request.body
         if refused is not None:
-            return _refuse(refused, POST_CALL_ROUTE)
+            return refuse(refused, POST_CALL_ROUTE)
         assert isinstance(request.body, bytes)
         headers = {SIGNATURE_HEADER: request.signature} if request.signature else {}
         received_at = self._clock()
@@ -252,7 +246,7 @@ class Collector:
                 message=f"refused: {outcome.rule.value}",
                 position=SIGNATURE_HEADER if outcome.status == 401 else "body",
             )
-            return _refuse(error, POST_CALL_ROUTE)
+            return refuse(error, POST_CALL_ROUTE)
         captured = (
             self._pipeline.handle(list(outcome.events), batch=False) if outcome.events else None
         )
@@ -294,7 +288,7 @@ class _Tally:
         request_id: Callable[[], str],
         retry_after: int,
         started: float,
-    ) -> CollectorAnswer:
+    ) -> Answer:
         stored = outcome is None or outcome.durable
         accepted = outcome.accepted if outcome is not None else 0
         ignored = sum(self.ignored_calls.values())
@@ -361,10 +355,10 @@ class _Tally:
                 log.IGNORED_BY_EVENT: dict(self.ignored_events),
             }
         )
-        return CollectorAnswer(status, body, headers, line)
+        return Answer(status=status, body=body, headers=headers, log=line)
 
 
-def _preflight(origin: str) -> CollectorAnswer:
+def _preflight(origin: str) -> Answer:
     # The route is one of the tracking API's; the log line names the preflight, not which.
     line = {
         log.SEVERITY: "INFO",
@@ -372,18 +366,13 @@ def _preflight(origin: str) -> CollectorAnswer:
         log.HTTP_STATUS: 200,
         log.ROUTE: "cors_preflight",
     }
-    return CollectorAnswer(200, {"success": True}, preflight_headers(origin), line)
+    return Answer(status=200, body={"success": True}, headers=preflight_headers(origin), log=line)
 
 
-def _refuse(error: HttpError, route_name: str | None) -> CollectorAnswer:
-    # The rule and its position, never the message: it may quote what the client sent.
-    line: dict[str, Any] = {
-        log.SEVERITY: "WARNING",
-        "message": log.COLLECTOR_MESSAGE,
-        log.HTTP_STATUS: error.status,
-        **error.log_fields(),
-    }
+def refuse(error: HttpError, route_name: str | None = None) -> Answer:
+    """Segment's error shape, ``{"code", "message"}``, which the SDKs log."""
+    line = refusal_line(log.COLLECTOR_MESSAGE, error)
     if route_name is not None:
         line[log.ROUTE] = route_name
     body = {"code": error.rule, "message": error.message}
-    return CollectorAnswer(error.status, body, dict(error.headers), line)
+    return Answer(status=error.status, body=body, headers=dict(error.headers), log=line)

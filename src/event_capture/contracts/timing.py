@@ -10,3 +10,7 @@ archive: what was archived without streaming in that time is then in the load.
 # How long a capture instance uses the mode it read before reading it again: a switch of the
 # cost guard reaches every instance within this, plus one read.
 MODE_TTL_SECONDS = 30.0
+
+# The most REQUEST_DEADLINE_SECONDS may be; the infrastructure derives it from the function's
+# timeout and keeps below this.
+MAX_REQUEST_DEADLINE_SECONDS = 300.0

@@ -1,59 +1,89 @@
-"""The cost guard's configuration, from environment variables read once at start-up.
+"""The cost guard's configuration: where capture writes and how long it holds a mode (the
+capture pipeline's variables, ``contracts.capture_config``), plus the guard's own."""
 
-The project, dataset, archive bucket and emulator hosts are read as the capture function reads
-them (``event_capture.ingest.config``); these are the guard's own.
-"""
-
-import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import Any
 
+from pydantic import field_validator, model_validator
+
+from event_capture.contracts.capture_config import CaptureConfig
 from event_capture.cost_guard.guard import GuardSettings
-from event_capture.ingest.config import Config, ConfigError, load_config, number
+from event_capture.platform.config import Number, load, variable
 
 TRANSFER_CONFIG = re.compile(r"projects/[^/]+/locations/[^/]+/transferConfigs/[^/]+")
-GUARD_CONFIG_VARIABLES = frozenset(
-    {
+# After switching back: capture's mode TTL, its longest request, and this margin.
+SETTLE_MARGIN_SECONDS = 10.0
+
+
+class GuardConfig(CaptureConfig):
+    TITLE = "The cost guard (its own; it reads the capture pipeline's too)"
+
+    threshold: Number = variable(
         "GUARD_THRESHOLD",
-        "GUARD_SETTLE_SECONDS",
+        default=1.0,
+        ge=0.01,
+        le=100.0,
+        description="The share of the budget at which capture goes archive-only (1.0: 100 %).",
+    )
+    scheduled_queries: tuple[str, ...] = variable(
         "SCHEDULED_QUERIES",
-        "DATA_TRANSFER_ENDPOINT",
+        default=(),
+        description="The scheduled queries to pause, by full transfer config name, "
+        "comma-separated.",
+    )
+    settle_seconds: Number | None = variable(
+        "GUARD_SETTLE_SECONDS",
+        default=None,
+        default_text="CAPTURE_MODE_TTL_SECONDS + REQUEST_DEADLINE_SECONDS + 10",
+        ge=0.0,
+        le=480.0,
+        description="How long the guard waits after switching back before it loads the archive.",
+    )
+    # Set only to reach a local stand-in (anonymous calls).
+    data_transfer_endpoint: str | None = variable(
+        "DATA_TRANSFER_ENDPOINT", default=None, description="The Data Transfer API's address."
+    )
+    bigquery_location: str | None = variable(
         "BIGQUERY_LOCATION",
-    }
-)
+        default=None,
+        description="The event tables' location, where their load jobs run.",
+    )
+
+    @field_validator("scheduled_queries", mode="before")
+    @classmethod
+    def _queries(cls, raw: Any) -> Any:
+        if not isinstance(raw, str):
+            return raw
+        queries = tuple(q.strip() for q in raw.split(",") if q.strip())
+        if not all(TRANSFER_CONFIG.fullmatch(query) for query in queries):
+            raise ValueError(
+                "each must be projects/<project>/locations/<location>/transferConfigs/<id>"
+            )
+        return queries
+
+    @model_validator(mode="after")
+    def _needs_the_control_bucket(self) -> "GuardConfig":
+        if not self.capture_mode_bucket:
+            raise ValueError("CAPTURE_MODE_BUCKET: required (the bucket of capture's mode object)")
+        return self
+
+    @property
+    def settings(self) -> GuardSettings:
+        settle = self.settle_seconds
+        if settle is None:
+            settle = (
+                self.capture_mode_ttl_seconds
+                + self.request_deadline_seconds
+                + SETTLE_MARGIN_SECONDS
+            )
+        return GuardSettings(
+            threshold=self.threshold, queries=self.scheduled_queries, settle_seconds=settle
+        )
 
 
-@dataclass(frozen=True, kw_only=True)
-class GuardConfig:
-    capture: Config
-    settings: GuardSettings
-    # The Data Transfer API's address; set only to reach a local stand-in (anonymous calls).
-    data_transfer_endpoint: str | None
-    # The event tables' location (their jobs are found there); None: BigQuery's default.
-    bigquery_location: str | None = None
+GUARD_CONFIG_VARIABLES = GuardConfig.variables() - CaptureConfig.variables()
 
 
 def load_guard_config(env: Mapping[str, str] | None = None) -> GuardConfig:
-    env = os.environ if env is None else env
-    capture = load_config(env)
-    if not capture.capture_mode_bucket:
-        raise ConfigError("CAPTURE_MODE_BUCKET: required (the bucket of capture's mode object)")
-    queries = tuple(q.strip() for q in env.get("SCHEDULED_QUERIES", "").split(",") if q.strip())
-    for query in queries:
-        if not TRANSFER_CONFIG.fullmatch(query):
-            raise ConfigError(
-                "SCHEDULED_QUERIES: each must be "
-                "projects/<project>/locations/<location>/transferConfigs/<id>"
-            )
-    settle = capture.capture_mode_ttl_seconds + capture.request_deadline_seconds + 10
-    return GuardConfig(
-        capture=capture,
-        settings=GuardSettings(
-            threshold=number(env, "GUARD_THRESHOLD", 1.0, 0.01, 100.0),
-            queries=queries,
-            settle_seconds=number(env, "GUARD_SETTLE_SECONDS", settle, 0.0, 480.0),
-        ),
-        data_transfer_endpoint=env.get("DATA_TRANSFER_ENDPOINT") or None,
-        bigquery_location=env.get("BIGQUERY_LOCATION") or None,
-    )
+    return load(GuardConfig, env)

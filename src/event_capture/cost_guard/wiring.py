@@ -36,8 +36,7 @@ class _LazySwitch:
 
 
 def build_guard(config: GuardConfig) -> CostGuard:
-    capture = config.capture
-    assert capture.project is not None
+    capture = config
     project, connections = capture.project, GUARD_CONNECTIONS
     storage = cache(
         partial(

@@ -1,34 +1,83 @@
-"""The features function's configuration, read once at start-up like the capture function's."""
+"""The features function's and the materializer's configuration, read once at start-up."""
 
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from event_capture.ingest.config import load_redis_url, number
+from pydantic import field_validator
+
+from event_capture.contracts.capture_config import DEFAULT_REDIS_URL, EventWarehouse
 from event_capture.platform.clients import redis_connection
+from event_capture.platform.config import (
+    Number,
+    Settings,
+    WholeNumber,
+    check_redis_url,
+    load,
+    variable,
+)
 
-CONFIG_VARIABLES = frozenset({"REDIS_URL", "REDIS_TIMEOUT_SECONDS", "REDIS_ACTIVITY_LENGTH"})
+
+class _Redis(Settings):
+    redis_url: str = variable(
+        "REDIS_URL",
+        default=DEFAULT_REDIS_URL,
+        secret=True,
+        description="redis://, rediss:// or unix://; from Secret Manager in the cloud.",
+    )
+
+    @field_validator("redis_url")
+    @classmethod
+    def _a_redis_url(cls, url: str) -> str:
+        return check_redis_url(url)
 
 
-@dataclass(frozen=True, slots=True)
-class FeaturesConfig:
-    redis_url: str
+class FeaturesConfig(_Redis):
+    TITLE = "The features function"
+
     # Short: an answer is wanted in milliseconds, and a slow Redis must give a quick 503 rather
     # than a page that waits (the client's own timeout is 150 ms).
-    redis_timeout_seconds: float
-    # As many entries as the capture function keeps per user (the same variable).
-    redis_activity_length: int
-
-
-def load_features_config(env: Mapping[str, str] | None = None) -> FeaturesConfig:
-    env = os.environ if env is None else env
-    return FeaturesConfig(
-        redis_url=load_redis_url(env),
-        redis_timeout_seconds=number(env, "REDIS_TIMEOUT_SECONDS", 0.1, 0.01, 30.0),
-        redis_activity_length=int(number(env, "REDIS_ACTIVITY_LENGTH", 100, 1, 10_000)),
+    redis_timeout_seconds: Number = variable(
+        "REDIS_TIMEOUT_SECONDS",
+        default=0.1,
+        ge=0.01,
+        le=30.0,
+        description="How long one Redis call may take; then 503 with the defaults.",
+    )
+    redis_activity_length: WholeNumber = variable(
+        "REDIS_ACTIVITY_LENGTH",
+        default=100,
+        ge=1,
+        le=10_000,
+        description="Entries read of a user's live activity: as many as capture keeps.",
     )
 
 
-def redis_client(config: FeaturesConfig) -> Any:
+class MaterializerConfig(_Redis, EventWarehouse):
+    TITLE = "The materializer"
+
+    # A snapshot is thousands of writes in a few pipelines, not a page waiting for an answer.
+    redis_timeout_seconds: Number = variable(
+        "REDIS_TIMEOUT_SECONDS",
+        default=10.0,
+        ge=0.01,
+        le=30.0,
+        description="How long one Redis call of a load may take.",
+    )
+
+    def model_post_init(self, context: Any) -> None:
+        self.check_dataset()
+
+
+CONFIG_VARIABLES = FeaturesConfig.variables()
+
+
+def load_features_config(env: Mapping[str, str] | None = None) -> FeaturesConfig:
+    return load(FeaturesConfig, env)
+
+
+def load_materializer_config(env: Mapping[str, str] | None = None) -> MaterializerConfig:
+    return load(MaterializerConfig, env)
+
+
+def redis_client(config: FeaturesConfig | MaterializerConfig) -> Any:
     return redis_connection(config.redis_url, config.redis_timeout_seconds)

@@ -7,13 +7,13 @@ is a 400 naming the parameter and the rule, and nothing the client sent reaches 
 import re
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
 
 from event_capture.contracts.log_fields import FEATURES_MESSAGE
 from event_capture.features.serve import FeatureReader, Reading, RedisUnavailableError
+from event_capture.platform.answer import Answer
 from event_capture.schemas.envelope import ID_PATTERN
 from event_capture.schemas.features import (
     DEFAULT_LIMIT,
@@ -25,7 +25,8 @@ from event_capture.schemas.features import (
 )
 
 MESSAGE = FEATURES_MESSAGE
-RETRY_AFTER_SECONDS = 5
+# After a 503 (Redis out of reach): short, since the app renders the defaults meanwhile.
+FEATURES_RETRY_AFTER_SECONDS = 5
 MAX_ID_LENGTH = 128
 _ID = re.compile(ID_PATTERN)
 _USER_ROUTE = re.compile(r"/v1/users/([^/]+)/features/?")
@@ -39,14 +40,6 @@ PARAMETERS = {ROUTE_USER: ("include", "limit"), ROUTE_PRODUCT: ("limit",)}
 USER_CACHE = "private, no-store"
 PRODUCT_CACHE = "public, max-age=300"
 NO_CACHE = "no-store"
-
-
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    body: dict[str, Any]
-    headers: dict[str, str]
-    log: dict[str, Any]
 
 
 class RefusedError(Exception):
@@ -160,7 +153,12 @@ def handle(
         body = model.model_dump(mode="json")
         headers = {"Cache-Control": cache if not body["degraded"] else NO_CACHE}
         line["degraded"] = body["degraded"]
-        return Answer(200, body, headers, _log(200, route, reading, started, "INFO", line))
+        return Answer(
+            status=200,
+            body=body,
+            headers=headers,
+            log=_log(200, route, reading, started, "INFO", line),
+        )
     except RefusedError as error:
         body = {"error": error.message, "parameter": error.parameter, "rule": error.rule}
         headers = {"Cache-Control": NO_CACHE}
@@ -168,10 +166,10 @@ def handle(
             headers["Allow"] = "GET, HEAD"
         fields = {"rule": error.rule, "parameter": error.parameter}
         return Answer(
-            error.status,
-            body,
-            headers,
-            _log(error.status, route, reading, started, "WARNING", fields),
+            status=error.status,
+            body=body,
+            headers=headers,
+            log=_log(error.status, route, reading, started, "WARNING", fields),
         )
 
 
@@ -180,9 +178,14 @@ def _unavailable(
 ) -> Answer:
     # The defaults the app renders anyway, with why; resend after Retry-After.
     body = {**model.model_dump(mode="json"), "error": "features are unavailable; retry later"}
-    headers = {"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": NO_CACHE}
+    headers = {"Retry-After": str(FEATURES_RETRY_AFTER_SECONDS), "Cache-Control": NO_CACHE}
     fields = {"degraded": body["degraded"], "error_type": str(error).split(":")[0]}
-    return Answer(503, body, headers, _log(503, route, reading, started, "ERROR", fields))
+    return Answer(
+        status=503,
+        body=body,
+        headers=headers,
+        log=_log(503, route, reading, started, "ERROR", fields),
+    )
 
 
 def _log(

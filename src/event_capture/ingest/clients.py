@@ -17,14 +17,12 @@ def _connections(config: Config) -> int:
 
 def bigquery_client(config: Config) -> Any:
     """google-cloud-bigquery's client, for everything but the capture path's inserts."""
-    assert config.project is not None
     return clients.bigquery_client(
         config.project, config.bigquery_emulator_host, connections=_connections(config)
     )
 
 
 def storage_client(config: Config) -> Any:
-    assert config.project is not None
     return clients.storage_client(
         config.project, config.storage_emulator_host, connections=_connections(config)
     )

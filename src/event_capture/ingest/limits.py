@@ -4,6 +4,7 @@ from event_capture.schemas.http_limits import (
     MAX_EVENT_BYTES,
     MAX_EVENTS_PER_REQUEST,
     MAX_REQUEST_BYTES,
+    RETRY_AFTER_SECONDS,
 )
 
 __all__ = [
@@ -19,6 +20,3 @@ __all__ = [
 # stays well under 10 MB because the row JSON is wrapped in {"json": ..., "insertId": ...}.
 BIGQUERY_MAX_ROWS_PER_INSERT = 500
 BIGQUERY_MAX_BYTES_PER_INSERT = 9_000_000
-
-# Seconds a caller should wait after a 503 before resending the batch.
-RETRY_AFTER_SECONDS = 10

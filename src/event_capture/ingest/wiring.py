@@ -25,7 +25,6 @@ def _pool(name: str, config: Config) -> Executor:
 
 
 def bigquery_sink(config: Config, executor: Executor | None = None) -> BigQuerySink:
-    assert config.project is not None
     return BigQuerySink(
         partial(clients.bigquery_inserts, config),
         project=config.project,

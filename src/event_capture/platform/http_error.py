@@ -18,15 +18,15 @@ class HttpError:
     rule: str
     # For the client: may name what it sent.
     message: str
-    # Where in the request, without any of its content: "body", "body[char 17]", "events".
-    position: str = "request"
+    # Where in the request, without any of its content: "body", "body[char 17]", "events";
+    # None for a failure that is not the request's (a bug).
+    position: str | None = "request"
     headers: tuple[tuple[str, str], ...] = ()
-
-    def body(self) -> dict[str, Any]:
-        return {"error": self.message}
 
     def log_fields(self) -> dict[str, Any]:
         """What the structured log line may say about this refusal: rule and position only."""
+        if self.position is None:
+            return {RULE: self.rule}
         return {RULE: self.rule, POSITION: self.position}
 
 

@@ -1,0 +1,214 @@
+"""The capture pipeline's configuration: where events go and how long each step may take.
+
+Shared because three functions must agree on it: the capture function and the collector both
+run the pipeline with it, and the cost guard reads where capture writes (the dataset, the
+archive, the control bucket) and waits out capture's mode TTL and request deadline. Each reads
+it from the same variables; the reference page lists them per function
+(docs/reference/configuration.md).
+"""
+
+import os
+import re
+from typing import Any
+
+from pydantic import model_validator
+
+from event_capture.contracts.timing import MAX_REQUEST_DEADLINE_SECONDS, MODE_TTL_SECONDS
+from event_capture.platform.config import (
+    Flag,
+    Number,
+    Settings,
+    WholeNumber,
+    check_redis_url,
+    variable,
+)
+from event_capture.schemas.retention import RETENTION
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+_DATASET = re.compile(r"[A-Za-z0-9_]{1,1024}", re.ASCII)
+
+
+class EventWarehouse(Settings):
+    """The project and the dataset of the event tables, and the emulator that stands in."""
+
+    project: str = variable(
+        "GCP_PROJECT",
+        also=("GOOGLE_CLOUD_PROJECT",),
+        description="The project that holds the dataset and the buckets.",
+    )
+    bigquery_dataset: str = variable(
+        "BIGQUERY_DATASET",
+        default="events",
+        description="The dataset of the event tables: letters, digits and underscores.",
+    )
+    bigquery_emulator_host: str | None = variable(
+        "BIGQUERY_EMULATOR_HOST",
+        default=None,
+        description="A local BigQuery's address (http://host:port); calls are then anonymous.",
+    )
+
+    def check_dataset(self) -> None:
+        if not _DATASET.fullmatch(self.bigquery_dataset):
+            raise ValueError(
+                "BIGQUERY_DATASET: letters, digits and underscores only, "
+                f"got {self.bigquery_dataset!r}"
+            )
+
+
+class CaptureConfig(EventWarehouse):
+    TITLE = "The capture pipeline (the capture function; the collector and the cost guard too)"
+
+    bigquery_enabled: Flag = variable(
+        "BIGQUERY_ENABLED", default=True, description="Stream accepted events into BigQuery."
+    )
+    bigquery_deadline_seconds: Number = variable(
+        "BIGQUERY_DEADLINE_SECONDS",
+        default=20.0,
+        ge=0.1,
+        le=300.0,
+        description="How long one request's inserts may take, retries included.",
+    )
+    gcs_enabled: Flag = variable(
+        "GCS_ENABLED",
+        default=True,
+        description="Archive accepted events and keep dead letters in Cloud Storage.",
+    )
+    gcs_bucket: str | None = variable(
+        "GCS_BUCKET", default=None, description="The archive's bucket; required with GCS_ENABLED."
+    )
+    # A bucket of its own lets operators who replay dead letters read and delete them without
+    # any access to the archive; sharing the archive bucket is the simple default.
+    dead_letter_bucket: str | None = variable(
+        "DEAD_LETTER_BUCKET",
+        default=None,
+        default_text="GCS_BUCKET",
+        description="The dead letters' bucket.",
+    )
+    gcs_deadline_seconds: Number = variable(
+        "GCS_DEADLINE_SECONDS",
+        default=10.0,
+        ge=0.1,
+        le=300.0,
+        description="How long one object write may take, retries included.",
+    )
+    # google-cloud-storage reads the same variable from the process environment, but the client
+    # is given it explicitly so that a configuration read from any mapping (a test's, the local
+    # cloud's) reaches the emulator it names.
+    storage_emulator_host: str | None = variable(
+        "STORAGE_EMULATOR_HOST",
+        default=None,
+        description="fake-gcs-server's address (http://host:port); calls are then anonymous.",
+    )
+    redis_enabled: Flag = variable(
+        "REDIS_ENABLED",
+        default=False,
+        description="Push each accepted event to its user's live activity in Redis.",
+    )
+    redis_url: str = variable(
+        "REDIS_URL",
+        default=DEFAULT_REDIS_URL,
+        secret=True,
+        description="redis://, rediss:// or unix://; from Secret Manager in the cloud.",
+    )
+    redis_activity_length: WholeNumber = variable(
+        "REDIS_ACTIVITY_LENGTH",
+        default=100,
+        ge=1,
+        le=10_000,
+        description="Entries kept per user's live activity.",
+    )
+    redis_ttl_seconds: WholeNumber = variable(
+        "REDIS_TTL_SECONDS",
+        default=7 * 24 * 3600,
+        ge=60,
+        le=RETENTION.total_seconds(),
+        description="A user's live activity expires this long after their last event.",
+    )
+    redis_timeout_seconds: Number = variable(
+        "REDIS_TIMEOUT_SECONDS",
+        default=0.5,
+        ge=0.05,
+        le=30.0,
+        description="How long one Redis call may take; then the cache is skipped.",
+    )
+    request_deadline_seconds: Number = variable(
+        "REQUEST_DEADLINE_SECONDS",
+        default=30.0,
+        ge=1.0,
+        le=MAX_REQUEST_DEADLINE_SECONDS,
+        description="One request's whole time budget, shared by every sink.",
+    )
+    request_read_timeout_seconds: Number = variable(
+        "REQUEST_READ_TIMEOUT_SECONDS",
+        default=10.0,
+        ge=0.1,
+        le=3600.0,
+        description="How long a client may take to send its whole body (then 408).",
+    )
+    circuit_failures: WholeNumber = variable(
+        "CIRCUIT_FAILURES",
+        default=3,
+        ge=1,
+        le=100,
+        description="Failed requests in a row that open a backend's circuit breaker.",
+    )
+    circuit_cooldown_seconds: Number = variable(
+        "CIRCUIT_COOLDOWN_SECONDS",
+        default=5.0,
+        ge=1.0,
+        le=3600.0,
+        description="How long an open circuit skips its backend before one request probes it.",
+    )
+    # Requests one instance serves at once: the sinks' thread pools are sized from it.
+    server_threads: WholeNumber = variable(
+        "THREADS",
+        default_factory=lambda: 4 * (os.cpu_count() or 1),
+        default_text="4 per CPU",
+        ge=1,
+        le=1000,
+        description="Requests an instance serves at once (functions-framework's threads).",
+    )
+    capture_mode_bucket: str | None = variable(
+        "CAPTURE_MODE_BUCKET",
+        default=None,
+        description="The cost guard's control bucket; unset: capture always streams.",
+    )
+    capture_mode_ttl_seconds: Number = variable(
+        "CAPTURE_MODE_TTL_SECONDS",
+        default=MODE_TTL_SECONDS,
+        ge=0.1,
+        le=600.0,
+        description="How long an instance keeps the capture mode it read.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _dead_letters_share_the_archive_by_default(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data.get("DEAD_LETTER_BUCKET"):
+            data = {**data, "DEAD_LETTER_BUCKET": data.get("GCS_BUCKET")}
+        return data
+
+    @model_validator(mode="after")
+    def _rules_across_variables(self) -> "CaptureConfig":
+        if not (self.bigquery_enabled or self.gcs_enabled):
+            raise ValueError(
+                "BIGQUERY_ENABLED, GCS_ENABLED: at least one durable sink must be enabled, "
+                "otherwise no event could ever be accepted"
+            )
+        if self.bigquery_enabled:
+            self.check_dataset()
+        if self.gcs_enabled and self.gcs_bucket is None:
+            raise ValueError("GCS_BUCKET: required when GCS_ENABLED is true")
+        if self.capture_mode_bucket is not None and not (
+            self.gcs_enabled and self.bigquery_enabled
+        ):
+            raise ValueError(
+                "CAPTURE_MODE_BUCKET: the cost guard's archive-only mode needs both "
+                "BIGQUERY_ENABLED and GCS_ENABLED true"
+            )
+        if self.redis_enabled:
+            try:
+                check_redis_url(self.redis_url)
+            except ValueError as error:
+                raise ValueError(f"REDIS_URL: {error}") from None
+        return self

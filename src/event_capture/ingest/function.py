@@ -1,0 +1,70 @@
+"""The capture function: check the request, read its body within bounds, hand the events to
+the pipeline, render its outcome (``answer.capture_answer``). Whatever a client sends, the
+answer is a documented status with a JSON body and one JSON log line.
+
+``POST`` ``application/json`` (optionally ``Content-Encoding: gzip``): one event object, or
+``{"events": [...]}`` with at most 500 events and 1 MB. 200 all accepted, 207 some rejected
+(each named by index, event_id, field and rule), 400/405/408/413/415 for requests that cannot be
+captured as sent, 503 with Retry-After when the valid events could not be stored durably
+(resend the request). The OpenAPI document is functions/capture/openapi.json.
+"""
+
+import flask
+
+from event_capture.contracts import log_fields as log
+from event_capture.contracts.capture import Capture
+from event_capture.contracts.capture_config import CaptureConfig
+from event_capture.ingest.answer import capture_answer
+from event_capture.ingest.body import parse_body
+from event_capture.ingest.limits import MAX_REQUEST_BYTES
+from event_capture.ingest.wiring import build_pipeline
+from event_capture.platform.answer import Answer
+from event_capture.platform.body_reading import read_request_body
+from event_capture.platform.http_error import HttpError
+from event_capture.platform.request_checks import check_request
+from event_capture.platform.serving import refusal_line
+from event_capture.schemas.responses import ErrorResponse
+
+
+class CaptureFunction:
+    crash_message = "internal error: the request was not captured; resend it later"
+
+    def __init__(self, pipeline: Capture, *, read_timeout_seconds: float) -> None:
+        self._pipeline = pipeline
+        self._read_timeout = read_timeout_seconds
+
+    def answer(self, request: flask.Request) -> Answer:
+        encoding = request.headers.get("Content-Encoding")
+        refused = check_request(
+            request.method,
+            request.mimetype,
+            request.content_length,
+            encoding,
+            limit=MAX_REQUEST_BYTES,
+        )
+        # Read (at most the limit, within the read timeout) even when refusing: a client still
+        # sending a body it was refused then gets the answer instead of a reset connection.
+        body = read_request_body(request, self._read_timeout, MAX_REQUEST_BYTES)
+        if refused is not None:
+            return self.refusal(refused)
+        if isinstance(body, HttpError):
+            return self.refusal(body)
+        parsed = parse_body(body, encoding)
+        if isinstance(parsed, HttpError):
+            return self.refusal(parsed)
+        return capture_answer(self._pipeline.handle(parsed.events, parsed.batch))
+
+    def refusal(self, error: HttpError) -> Answer:
+        return Answer(
+            status=error.status,
+            body=ErrorResponse(error=error.message).model_dump(),
+            headers=dict(error.headers),
+            log=refusal_line(log.CAPTURE_MESSAGE, error),
+        )
+
+
+def build_capture(config: CaptureConfig) -> CaptureFunction:
+    """The capture function of one instance; its clients are created on first use."""
+    return CaptureFunction(
+        build_pipeline(config), read_timeout_seconds=config.request_read_timeout_seconds
+    )
