@@ -8,7 +8,7 @@ import io
 import json
 import socket
 import threading
-import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -454,56 +454,108 @@ def test_a_body_the_server_cannot_read_is_400(raised: Exception, rule: str) -> N
     assert (error.status, error.rule) == (400, rule)
 
 
+class ManualWatchdog(body_reading.Watchdog):
+    """The process's watchdog on a clock the test moves, without its thread; says when a read
+    has armed its deadline."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.armed = threading.Event()
+        super().__init__(lambda: self.now, thread=False)
+
+    def arm(self, seconds: float, deadline: body_reading.ReadDeadline) -> None:
+        super().arm(seconds, deadline)
+        self.armed.set()
+
+
+def _read_in_background(
+    read: Callable[[], bytes | HttpError], watchdog: ManualWatchdog
+) -> tuple[threading.Thread, list[bytes | HttpError]]:
+    results: list[bytes | HttpError] = []
+    reader = threading.Thread(target=lambda: results.append(read()), daemon=True)
+    reader.start()
+    assert watchdog.armed.wait(10)
+    return reader, results
+
+
 def test_a_stalled_body_is_408_at_the_deadline_and_the_connection_is_not_reused() -> None:
     server, client = socket.socketpair()
+    watchdog = ManualWatchdog()
     with server, client:
         client.sendall(b'{"events": [')
         stream = server.makefile("rb")
-        started = time.monotonic()
+        reader, results = _read_in_background(
+            lambda: read_body(
+                stream, declared_length=1000, timeout=30, sock=server, watchdog=watchdog
+            ),
+            watchdog,
+        )
 
-        error = _error(read_body(stream, declared_length=1000, timeout=0.3, sock=server))
+        watchdog.now = 29.9
+        assert watchdog.expire_due() == 0 and reader.is_alive()
+        watchdog.now = 30.0
+        assert watchdog.expire_due() == 1
+        reader.join(10)
 
+        error = _error(results[0])
         assert (error.status, error.rule) == (408, "body_read_timeout")
-        assert 0.3 <= time.monotonic() - started < 2
         assert dict(error.headers) == {"Connection": "close"}
 
 
 def test_a_trickled_body_is_408_at_the_deadline_too() -> None:
     # A socket timeout bounds each recv(); a byte just before each would hold the thread.
     server, client = socket.socketpair()
+    watchdog = ManualWatchdog()
+    sent = threading.Semaphore(0)
     stop = threading.Event()
 
     def trickle() -> None:
-        while not stop.wait(0.05):
+        while not stop.is_set():
             try:
                 client.send(b" ")
             except OSError:
                 return
+            sent.release()
+            stop.wait(0.01)
 
     sender = threading.Thread(target=trickle)
     with server, client:
         sender.start()
-        started = time.monotonic()
         try:
-            error = _error(
-                read_body(server.makefile("rb"), declared_length=10**6, timeout=0.5, sock=server)
+            reader, results = _read_in_background(
+                lambda: read_body(
+                    server.makefile("rb"),
+                    declared_length=10**6,
+                    timeout=30,
+                    sock=server,
+                    watchdog=watchdog,
+                ),
+                watchdog,
             )
+            for _ in range(5):  # the body keeps arriving, a byte at a time
+                assert sent.acquire(timeout=10)
+            assert reader.is_alive()
+            watchdog.now = 30.0
+            watchdog.expire_due()
+            reader.join(10)
         finally:
             stop.set()
             sender.join()
 
-        assert error.rule == "body_read_timeout"
-        assert time.monotonic() - started < 2
+        assert _error(results[0]).rule == "body_read_timeout"
 
 
 def test_the_deadline_never_fires_after_the_read_is_over() -> None:
     server, client = socket.socketpair()
+    watchdog = ManualWatchdog()
     with server, client:
         client.sendall(b"{}")
-        assert (
-            read_body(server.makefile("rb"), declared_length=2, timeout=0.1, sock=server) == b"{}"
+        body = read_body(
+            server.makefile("rb"), declared_length=2, timeout=0.1, sock=server, watchdog=watchdog
         )
-        time.sleep(0.3)
+        assert body == b"{}"
+        watchdog.now = 60.0
+        assert watchdog.expire_due() == 1
         # The read side is still open: the connection can carry its next request.
         client.sendall(b"next")
         assert server.recv(4) == b"next"

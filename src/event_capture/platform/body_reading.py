@@ -10,6 +10,7 @@ import itertools
 import socket
 import threading
 import time
+from collections.abc import Callable
 from types import TracebackType
 from typing import IO
 
@@ -21,14 +22,18 @@ from event_capture.platform.http_error import HttpError, too_large
 _READ_STEP = 64 * 1024
 
 
-class _Watchdog:
+class Watchdog:
     """One thread for the body-read deadlines of the whole process.
 
     Started on first use, so in each gunicorn worker (threads do not survive the fork). A
     timer thread per request costs about 0.3 ms here; arming this one costs microseconds.
+    ``clock`` is the deadlines' clock; a test gives its own and, with ``thread=False``, expires
+    what is due itself (``expire_due``) instead of waiting for the thread.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic, *, thread: bool = True) -> None:
+        self.clock = clock
+        self._use_thread = thread
         self._wake = threading.Condition()
         self._pending: list[tuple[float, int, ReadDeadline]] = []
         self._order = itertools.count()
@@ -37,14 +42,14 @@ class _Watchdog:
         # are most of it, they are dropped (the timeout can be an hour).
         self._ended = 0
 
-    def arm(self, at: float, deadline: "ReadDeadline") -> None:
+    def arm(self, seconds: float, deadline: "ReadDeadline") -> None:
         with self._wake:
-            if self._thread is None or not self._thread.is_alive():
+            if self._use_thread and (self._thread is None or not self._thread.is_alive()):
                 self._thread = threading.Thread(
                     target=self._run, name="body-read-deadlines", daemon=True
                 )
                 self._thread.start()
-            heapq.heappush(self._pending, (at, next(self._order), deadline))
+            heapq.heappush(self._pending, (self.clock() + seconds, next(self._order), deadline))
             self._wake.notify()
 
     def ended(self) -> None:
@@ -55,19 +60,28 @@ class _Watchdog:
                 heapq.heapify(self._pending)
                 self._ended = 0
 
-    def _run(self) -> None:
-        while True:
-            with self._wake:
-                while not self._pending or self._pending[0][0] > time.monotonic():
-                    wait = self._pending[0][0] - time.monotonic() if self._pending else None
-                    self._wake.wait(wait)
-                _, _, deadline = heapq.heappop(self._pending)
+    def expire_due(self) -> int:
+        """Expire every deadline whose time has come; how many there were."""
+        due: list[ReadDeadline] = []
+        with self._wake:
+            while self._pending and self._pending[0][0] <= self.clock():
+                due.append(heapq.heappop(self._pending)[2])
+        for deadline in due:
             # A read that ended in time is still in the heap until its deadline: _expire
             # then does nothing.
             deadline._expire()
+        return len(due)
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not self._pending or self._pending[0][0] > self.clock():
+                    wait = self._pending[0][0] - self.clock() if self._pending else None
+                    self._wake.wait(wait)
+            self.expire_due()
 
 
-_WATCHDOG = _Watchdog()
+WATCHDOG = Watchdog()
 
 
 class ReadDeadline:
@@ -79,7 +93,10 @@ class ReadDeadline:
     (an in-process test client) the body is in memory and there is nothing to bound.
     """
 
-    def __init__(self, sock: socket.socket | None, seconds: float) -> None:
+    def __init__(
+        self, sock: socket.socket | None, seconds: float, watchdog: Watchdog = WATCHDOG
+    ) -> None:
+        self._watchdog = watchdog
         self._sock = sock
         self._seconds = seconds
         self._lock = threading.Lock()
@@ -90,7 +107,7 @@ class ReadDeadline:
     def __enter__(self) -> "ReadDeadline":
         if self._sock is not None:
             self._armed = True
-            _WATCHDOG.arm(time.monotonic() + self._seconds, self)
+            self._watchdog.arm(self._seconds, self)
         return self
 
     def __exit__(
@@ -105,7 +122,7 @@ class ReadDeadline:
             self._done = True
             self._sock = None
         if self._armed:
-            _WATCHDOG.ended()
+            self._watchdog.ended()
 
     @property
     def ended(self) -> bool:
@@ -143,6 +160,7 @@ def read_body(
     timeout: float,
     sock: socket.socket | None = None,
     limit: int,
+    watchdog: Watchdog = WATCHDOG,
 ) -> bytes | HttpError:
     """At most ``limit`` + 1 bytes of the body, within ``timeout`` seconds.
 
@@ -154,7 +172,7 @@ def read_body(
     chunks: list[bytes] = []
     size = 0
     failure: HttpError | None = None
-    deadline = ReadDeadline(sock, timeout)
+    deadline = ReadDeadline(sock, timeout, watchdog)
     with deadline:
         try:
             while size <= limit:
