@@ -16,7 +16,6 @@ body, and nothing at all of an audio webhook (a voice is biometric data).
 
 import hashlib
 import hmac
-import json
 import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -27,6 +26,9 @@ from typing import Any, Final
 
 from pydantic import TypeAdapter, ValidationError
 
+from event_capture.collector.contract import MAX_BATCH_BYTES
+from event_capture.platform.http_error import HttpError
+from event_capture.platform.json_body import parse_json
 from event_capture.schemas.envelope import Label
 from event_capture.schemas.scrub import scrub_text
 from event_capture.schemas.voice import VoiceInteractionEvent
@@ -112,17 +114,14 @@ _REFUSAL_STATUS: Final = {
 
 @dataclass(frozen=True, slots=True)
 class WebhookRefusal:
-    """Answer ``status`` with ``body()``; nothing of the call is stored."""
+    """Refused with ``status``, naming only the rule (a message could tell a prober more than
+    it needs); nothing of the call is stored."""
 
     rule: Rule
 
     @property
     def status(self) -> int:
         return _REFUSAL_STATUS[self.rule]
-
-    def body(self) -> dict[str, str]:
-        # The rule only: a message could tell a prober more than it needs.
-        return {"error": self.rule.value}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -169,13 +168,10 @@ def handle_post_call(
     refused = _verify(_header(headers, SIGNATURE_HEADER), body, keys, now, tolerance)
     if refused is not None:
         return WebhookRefusal(refused)
-    try:
-        payload = json.loads(body)
-    except (ValueError, RecursionError):
-        # Not chained, not logged: a JSONDecodeError or UnicodeDecodeError holds the body.
-        # Deep nesting (RecursionError) takes the key to send, but is refused all the same.
-        return WebhookRefusal(Rule.NOT_A_POST_CALL_WEBHOOK)
-    if not isinstance(payload, dict):
+    # The JSON rules of every route (UTF-8, no NaN, nesting bounded); what went wrong is not
+    # kept: it may quote the body.
+    payload = parse_json(body, None, limit=MAX_BATCH_BYTES)
+    if isinstance(payload, HttpError) or not isinstance(payload, dict):
         return WebhookRefusal(Rule.NOT_A_POST_CALL_WEBHOOK)
     kind, data = payload.get("type"), payload.get("data")
     if not isinstance(kind, str) or not isinstance(data, dict):
