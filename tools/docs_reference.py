@@ -23,6 +23,7 @@ from pydantic import AwareDatetime, BaseModel
 from pydantic.fields import FieldInfo
 
 from event_capture.collector import mapping as collector_mapping
+from event_capture.collector.config import CollectorConfig
 from event_capture.collector.mapping import (
     DEFAULT_SOURCE,
     ENVELOPE,
@@ -31,6 +32,10 @@ from event_capture.collector.mapping import (
     EventMapping,
     Property,
 )
+from event_capture.contracts.capture_config import CaptureConfig
+from event_capture.cost_guard.config import GuardConfig
+from event_capture.features.config import FeaturesConfig, MaterializerConfig
+from event_capture.platform.config import Settings, reference
 from event_capture.schemas.envelope import EventEnvelope
 from event_capture.schemas.families import FAMILIES, MODEL_BY_EVENT_TYPE, event_types
 from event_capture.tables.bigquery_schema import SERVER_COLUMNS
@@ -321,10 +326,64 @@ def pulumi_settings_body(keys: Sequence[Key] = KEYS) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Function environment variables: the next page registers here, once each function declares its
-# settings in one place (docs/reference/function-environment.md, from those declarations). Until
-# then configuration.md keeps the capture function's variables by hand.
+# Function environment variables: docs/reference/environment.md
 # ---------------------------------------------------------------------------------------------
+
+# Each function's configuration model, in the order of the page. The collector and the cost
+# guard read the capture pipeline's variables too: their tables list their own.
+FUNCTION_SETTINGS: tuple[tuple[str, type[Settings]], ...] = (
+    ("capture", CaptureConfig),
+    ("collector", CollectorConfig),
+    ("features", FeaturesConfig),
+    ("materializer", MaterializerConfig),
+    ("cost-guard", GuardConfig),
+)
+
+
+def _settings_rows(model: type[Settings], shared: frozenset[str]) -> list[list[str]]:
+    rows = []
+    for row in reference(model):
+        if set(row["variable"].split(" or ")) <= shared:
+            continue
+        names = " or ".join(_code(name) for name in row["variable"].split(" or "))
+        default = row["default"]
+        computed = default in {"required", "unset", "none"} or " " in default
+        shown = default if computed else _code(default)
+        rows.append([names, shown, row["accepted"], row["meaning"]])
+    return rows
+
+
+@reference_page(
+    "environment.md",
+    title="Function environment variables",
+    source="each function's configuration model (`platform/config.py` `Settings`)",
+)
+def configuration_body(
+    functions: Sequence[tuple[str, type[Settings]]] = FUNCTION_SETTINGS,
+) -> str:
+    parts = [
+        "Each function reads its environment once, at start-up; a missing or invalid value "
+        "stops the instance with a message that names the variable and the rule, and never "
+        "quotes a secret. A variable that is unset or blank takes its default. In the cloud "
+        "the stack sets them ([Pulumi settings](pulumi-settings.md)); `make run` sets them "
+        "locally.\n"
+    ]
+    capture = CaptureConfig.variables()
+    for name, model in functions:
+        shared = (
+            capture
+            if issubclass(model, CaptureConfig) and model is not CaptureConfig
+            else frozenset()
+        )
+        source = repository_path(model)
+        parts.append(f"## {name}\n\n{model.TITLE}: `{model.__name__}` in `{source}`.\n")
+        if shared:
+            parts.append("It reads every variable of the capture function too; its own:\n")
+        parts.append(
+            table(("variable", "default", "accepted", "meaning"), _settings_rows(model, shared))
+        )
+        parts.append("")
+    return "\n".join(parts)
 
 
 # ---------------------------------------------------------------------------------------------

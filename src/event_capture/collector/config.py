@@ -15,13 +15,14 @@ MIN_SECRET_LENGTH = 16
 
 
 class CollectorConfig(CaptureConfig):
-    TITLE = "The collector (its own; it reads the capture pipeline's too)"
+    TITLE = "The collector's"
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     # From Secret Manager in the cloud; never quoted in an error.
     write_keys: WriteKeys = variable(
         "COLLECTOR_WRITE_KEYS",
         default="",
+        default_text="required",
         validate_default=True,
         secret=True,
         description="The write keys SDKs send (comma-separated, two during a rotation).",
@@ -38,12 +39,14 @@ class CollectorConfig(CaptureConfig):
     elevenlabs_secrets: tuple[str, ...] = variable(
         "ELEVENLABS_WEBHOOK_SECRETS",
         default=(),
+        default_text="none",
         secret=True,
         description="ElevenLabs post-call webhook secrets (two during a rotation); none: off.",
     )
     allowed_origins: AllowedOrigins = variable(
         "COLLECTOR_ALLOWED_ORIGINS",
         default=NO_ORIGINS,
+        default_text="none",
         description="The web pages' origins a browser SDK may send from (CORS); none: no page.",
     )
 

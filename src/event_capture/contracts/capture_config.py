@@ -44,7 +44,8 @@ class EventWarehouse(Settings):
     bigquery_emulator_host: str | None = variable(
         "BIGQUERY_EMULATOR_HOST",
         default=None,
-        description="A local BigQuery's address (http://host:port); calls are then anonymous.",
+        description="A local BigQuery's address, e.g. http://127.0.0.1:9050; calls are then "
+        "anonymous.",
     )
 
     def check_dataset(self) -> None:
@@ -56,7 +57,7 @@ class EventWarehouse(Settings):
 
 
 class CaptureConfig(EventWarehouse):
-    TITLE = "The capture pipeline (the capture function; the collector and the cost guard too)"
+    TITLE = "The capture pipeline's variables, which the collector and the cost guard read too"
 
     bigquery_enabled: Flag = variable(
         "BIGQUERY_ENABLED", default=True, description="Stream accepted events into BigQuery."
@@ -71,10 +72,15 @@ class CaptureConfig(EventWarehouse):
     gcs_enabled: Flag = variable(
         "GCS_ENABLED",
         default=True,
-        description="Archive accepted events and keep dead letters in Cloud Storage.",
+        description="Archive accepted events and keep dead letters in Cloud Storage. At least one "
+        "of BigQuery and Cloud Storage must be on: without a durable sink nothing could be "
+        "accepted.",
     )
     gcs_bucket: str | None = variable(
-        "GCS_BUCKET", default=None, description="The archive's bucket; required with GCS_ENABLED."
+        "GCS_BUCKET",
+        default=None,
+        description="The bucket of archive/ (and of dead-letter/ unless DEAD_LETTER_BUCKET is "
+        "set); required with GCS_ENABLED.",
     )
     # A bucket of its own lets operators who replay dead letters read and delete them without
     # any access to the archive; sharing the archive bucket is the simple default.
@@ -82,7 +88,8 @@ class CaptureConfig(EventWarehouse):
         "DEAD_LETTER_BUCKET",
         default=None,
         default_text="GCS_BUCKET",
-        description="The dead letters' bucket.",
+        description="The bucket of dead-letter/: one of its own lets replay operators read and "
+        "delete dead letters without access to the archive (the deployed stack does this).",
     )
     gcs_deadline_seconds: Number = variable(
         "GCS_DEADLINE_SECONDS",
@@ -97,12 +104,14 @@ class CaptureConfig(EventWarehouse):
     storage_emulator_host: str | None = variable(
         "STORAGE_EMULATOR_HOST",
         default=None,
-        description="fake-gcs-server's address (http://host:port); calls are then anonymous.",
+        description="fake-gcs-server's address, e.g. http://127.0.0.1:4443; calls are then "
+        "anonymous.",
     )
     redis_enabled: Flag = variable(
         "REDIS_ENABLED",
         default=False,
-        description="Push each accepted event to its user's live activity in Redis.",
+        description="Push each accepted event to its user's live activity in Redis "
+        "(contracts/redis_keys.py, contracts/live_activity.py).",
     )
     redis_url: str = variable(
         "REDIS_URL",
@@ -122,28 +131,31 @@ class CaptureConfig(EventWarehouse):
         default=7 * 24 * 3600,
         ge=60,
         le=RETENTION.total_seconds(),
-        description="A user's live activity expires this long after their last event.",
+        description="A user's live activity and the daily counters expire this long after the "
+        "last write; at most the raw events' retention.",
     )
     redis_timeout_seconds: Number = variable(
         "REDIS_TIMEOUT_SECONDS",
         default=0.5,
         ge=0.05,
         le=30.0,
-        description="How long one Redis call may take; then the cache is skipped.",
+        description="How long one Redis call may take: a slow cache never holds up a capture, "
+        "it is skipped.",
     )
     request_deadline_seconds: Number = variable(
         "REQUEST_DEADLINE_SECONDS",
         default=30.0,
         ge=1.0,
         le=MAX_REQUEST_DEADLINE_SECONDS,
-        description="One request's whole time budget, shared by every sink.",
+        description="One request's whole time budget, shared by every sink; the deployed "
+        "function gets its timeout less 15 s.",
     )
     request_read_timeout_seconds: Number = variable(
         "REQUEST_READ_TIMEOUT_SECONDS",
         default=10.0,
         ge=0.1,
         le=3600.0,
-        description="How long a client may take to send its whole body (then 408).",
+        description="How long a client may take to send its whole body; then 408.",
     )
     circuit_failures: WholeNumber = variable(
         "CIRCUIT_FAILURES",
@@ -157,7 +169,8 @@ class CaptureConfig(EventWarehouse):
         default=5.0,
         ge=1.0,
         le=3600.0,
-        description="How long an open circuit skips its backend before one request probes it.",
+        description="How long an open circuit skips its backend before one request probes it; "
+        "also how long an outage outlives its backend at most.",
     )
     # Requests one instance serves at once: the sinks' thread pools are sized from it.
     server_threads: WholeNumber = variable(
@@ -166,19 +179,23 @@ class CaptureConfig(EventWarehouse):
         default_text="4 per CPU",
         ge=1,
         le=1000,
-        description="Requests an instance serves at once (functions-framework's threads).",
+        description="Requests an instance serves at once (functions-framework's threads); the "
+        "sinks' thread pools hold five threads (a table per family) for each.",
     )
     capture_mode_bucket: str | None = variable(
         "CAPTURE_MODE_BUCKET",
         default=None,
-        description="The cost guard's control bucket; unset: capture always streams.",
+        description="The cost guard's control bucket: capture reads capture-mode.json there and, "
+        "while it says archive_only, archives events without streaming them (needs both "
+        "sinks on). Unset: capture always streams.",
     )
     capture_mode_ttl_seconds: Number = variable(
         "CAPTURE_MODE_TTL_SECONDS",
         default=MODE_TTL_SECONDS,
         ge=0.1,
         le=600.0,
-        description="How long an instance keeps the capture mode it read.",
+        description="How long an instance uses the mode it read; the guard waits this long, "
+        "plus a request's budget, before it loads the archive.",
     )
 
     @model_validator(mode="before")

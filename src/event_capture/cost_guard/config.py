@@ -17,7 +17,7 @@ SETTLE_MARGIN_SECONDS = 10.0
 
 
 class GuardConfig(CaptureConfig):
-    TITLE = "The cost guard (its own; it reads the capture pipeline's too)"
+    TITLE = "The cost guard's"
 
     threshold: Number = variable(
         "GUARD_THRESHOLD",
@@ -29,6 +29,7 @@ class GuardConfig(CaptureConfig):
     scheduled_queries: tuple[str, ...] = variable(
         "SCHEDULED_QUERIES",
         default=(),
+        default_text="none",
         description="The scheduled queries to pause, by full transfer config name, "
         "comma-separated.",
     )

@@ -32,7 +32,7 @@ class _Redis(Settings):
 
 
 class FeaturesConfig(_Redis):
-    TITLE = "The features function"
+    TITLE = "The features function's"
 
     # Short: an answer is wanted in milliseconds, and a slow Redis must give a quick 503 rather
     # than a page that waits (the client's own timeout is 150 ms).
@@ -53,7 +53,7 @@ class FeaturesConfig(_Redis):
 
 
 class MaterializerConfig(_Redis, EventWarehouse):
-    TITLE = "The materializer"
+    TITLE = "The materializer's"
 
     # A snapshot is thousands of writes in a few pipelines, not a page waiting for an answer.
     redis_timeout_seconds: Number = variable(

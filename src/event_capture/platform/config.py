@@ -95,7 +95,7 @@ class Settings(BaseModel):
     # By variable when loaded; by field name when built in code (a test, the local cloud).
     model_config = ConfigDict(frozen=True, extra="ignore", validate_by_name=True)
 
-    # What the reference page says the function is, above its table.
+    # Whose variables these are, above their table on the reference page.
     TITLE: ClassVar[str] = ""
 
     @classmethod
@@ -150,8 +150,12 @@ def _message(model: type[Settings], error: ValidationError) -> str:
     if kind in {"greater_than_equal", "less_than_equal"} and info is not None:
         low, high = _bounds(info)
         got = "" if secret else f", got {str(detail['input'])!r}"
-        return f"{name}: must be between {low:g} and {high:g}{got}"
+        return f"{name}: must be between {_shown(low)} and {_shown(high)}{got}"
     return f"{name}: {text}"
+
+
+def _shown(number: float) -> str:
+    return str(int(number)) if number.is_integer() else f"{number:g}"
 
 
 def _field_by_variable(model: type[Settings], name: str) -> FieldInfo | None:
@@ -192,12 +196,12 @@ def reference(model: type[Settings]) -> list[dict[str, str]]:
         elif isinstance(info.default, bool):
             default = str(info.default).lower()
         elif isinstance(info.default, float):
-            default = f"{info.default:g}"
+            default = _shown(info.default)
         else:
             default = str(info.default)
         low, high = _bounds(info)
         if math.isfinite(low) and math.isfinite(high):
-            accepted = f"{low:g} to {high:g}"
+            accepted = f"{_shown(low)} to {_shown(high)}"
         elif info.annotation is bool:
             accepted = "true or false"
         else:

@@ -15,14 +15,18 @@ from pathlib import Path
 import pytest
 
 from event_capture.collector.mapping import MAPPINGS
+from event_capture.features.config import FeaturesConfig
+from event_capture.platform.config import Number, variable
 from event_capture.schemas.search import SearchEvent
 from infra.settings import KEYS
 from tools import docs_reference
 from tools.docs_reference import (
+    FUNCTION_SETTINGS,
     PAGES,
     REFERENCE_DIR,
     ReferencePage,
     collector_mapping_body,
+    configuration_body,
     drift,
     pulumi_settings_body,
     write,
@@ -54,11 +58,12 @@ def test_the_committed_reference_pages_are_what_the_generator_writes() -> None:
     assert docs_reference.main(["--check"]) == 0
 
 
-def test_the_three_pages_are_registered_and_each_starts_with_the_generated_note() -> None:
+def test_the_four_pages_are_registered_and_each_starts_with_the_generated_note() -> None:
     assert [page.name for page in PAGES] == [
         "events.md",
         "collector-mapping.md",
         "pulumi-settings.md",
+        "environment.md",
     ]
     for page in PAGES:
         first = (REFERENCE_DIR / page.name).read_text().splitlines()[0]
@@ -101,6 +106,31 @@ def test_a_changed_mapping_note_is_drift() -> None:
 
     assert len(problems) == 1
     assert problems[0].startswith("docs/reference/collector-mapping.md: out of date")
+
+
+def test_a_changed_variable_default_is_drift() -> None:
+    class Changed(FeaturesConfig):
+        redis_timeout_seconds: Number = variable(
+            "REDIS_TIMEOUT_SECONDS", default=0.2, ge=0.01, le=30.0, description="Changed."
+        )
+
+    functions = [(n, Changed if m is FeaturesConfig else m) for n, m in FUNCTION_SETTINGS]
+    pages = _with_body("environment.md", configuration_body(functions))
+
+    problems = drift(pages)
+
+    assert len(problems) == 1
+    assert problems[0].startswith("docs/reference/environment.md: out of date")
+    assert "| `REDIS_TIMEOUT_SECONDS` | `0.2` | 0.01 to 30 | Changed. |" in configuration_body(
+        functions
+    )
+
+
+def test_every_variable_a_function_reads_is_on_the_page() -> None:
+    page = (REFERENCE_DIR / "environment.md").read_text()
+    for _, model in FUNCTION_SETTINGS:
+        for name in model.variables():
+            assert f"`{name}`" in page, name
 
 
 def test_write_then_check_is_clean_and_a_stale_page_is_found(tmp_path: Path) -> None:
