@@ -53,6 +53,7 @@ from typing import Any
 import psutil
 import requests
 
+from bench.results import recorded
 from localcloud.cloud import CloudSettings, LocalCloud
 from localcloud.processes import REPO, STATE_DIR, Service, free_port, function_server
 from localcloud.sample_events import sample_batch, sample_event
@@ -603,4 +604,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(recorded("capture_throughput", main))

@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from bench.results import recorded
 from event_capture.client import CaptureClient, ClientSettings, EventContext
 from event_capture.schemas.search import SearchEvent
 from localcloud.cloud import CloudSettings, LocalCloud
@@ -219,4 +220,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(recorded("client_latency", main))

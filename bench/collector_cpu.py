@@ -59,6 +59,7 @@ from bench.capture_throughput import (
     run_benchmark,
 )
 from bench.pipeline_cpu import SerializingClient
+from bench.results import recorded
 from event_capture.collector.auth import WriteKeys
 from event_capture.collector.event_ids import event_id
 from event_capture.collector.handler import Collector, CollectorRequest
@@ -467,4 +468,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(recorded("collector_cpu", main))

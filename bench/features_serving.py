@@ -21,6 +21,7 @@ import http.client
 import json
 import random
 import statistics
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -29,6 +30,7 @@ from urllib.parse import urlsplit
 
 import redis
 
+from bench.results import recorded
 from event_capture.contracts import redis_keys as keys
 from event_capture.features.documents import build_snapshot
 from event_capture.features.http_api import handle
@@ -289,4 +291,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(recorded("features_serving", main))

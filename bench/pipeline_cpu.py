@@ -9,11 +9,13 @@ as CPU and shows up as rare, huge outliers in the mean.
 
 import json
 import statistics
+import sys
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from bench.results import recorded
 from event_capture.ingest.answer import capture_answer
 from event_capture.ingest.insert_all import insert_all_body
 from event_capture.ingest.pipeline import CapturePipeline
@@ -78,4 +80,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(recorded("pipeline_cpu", main))

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
+from bench.results import recorded
 from event_capture.cost import prices as p
 from event_capture.cost.model import (
     Assumptions,
@@ -440,4 +441,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(recorded("cost", main))
