@@ -56,7 +56,18 @@ class EventWarehouse(Settings):
             )
 
 
-class CaptureConfig(EventWarehouse):
+class RedisLocation(Settings):
+    """Where Redis is: for the live activity (capture) and the feature snapshots."""
+
+    redis_url: str = variable(
+        "REDIS_URL",
+        default=DEFAULT_REDIS_URL,
+        secret=True,
+        description="redis://, rediss:// or unix://; from Secret Manager in the cloud.",
+    )
+
+
+class CaptureConfig(EventWarehouse, RedisLocation):
     TITLE = "The capture pipeline's variables, which the collector and the cost guard read too"
 
     bigquery_enabled: Flag = variable(
@@ -112,12 +123,6 @@ class CaptureConfig(EventWarehouse):
         default=False,
         description="Push each accepted event to its user's live activity in Redis "
         "(contracts/redis_keys.py, contracts/live_activity.py).",
-    )
-    redis_url: str = variable(
-        "REDIS_URL",
-        default=DEFAULT_REDIS_URL,
-        secret=True,
-        description="redis://, rediss:// or unix://; from Secret Manager in the cloud.",
     )
     redis_activity_length: WholeNumber = variable(
         "REDIS_ACTIVITY_LENGTH",

@@ -5,11 +5,10 @@ from typing import Any
 
 from pydantic import field_validator
 
-from event_capture.contracts.capture_config import DEFAULT_REDIS_URL, EventWarehouse
+from event_capture.contracts.capture_config import EventWarehouse, RedisLocation
 from event_capture.platform.clients import redis_connection
 from event_capture.platform.config import (
     Number,
-    Settings,
     WholeNumber,
     check_redis_url,
     load,
@@ -17,14 +16,8 @@ from event_capture.platform.config import (
 )
 
 
-class _Redis(Settings):
-    redis_url: str = variable(
-        "REDIS_URL",
-        default=DEFAULT_REDIS_URL,
-        secret=True,
-        description="redis://, rediss:// or unix://; from Secret Manager in the cloud.",
-    )
-
+class _Redis(RedisLocation):
+    # Checked whatever else is set: both functions always use Redis.
     @field_validator("redis_url")
     @classmethod
     def _a_redis_url(cls, url: str) -> str:
