@@ -57,7 +57,7 @@ from urllib.parse import quote, urlencode, urlsplit
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from event_capture.client.auth import GoogleIdTokens, TokenProvider, no_token
-from event_capture.client.delivery import Proxy, proxy_for
+from event_capture.client.proxy import Proxy, proxy_for
 from event_capture.client.version import USER_AGENT
 from event_capture.schemas.envelope import Identifier
 from event_capture.schemas.features import (
