@@ -6,11 +6,11 @@ One run of a ``Scenario`` (``run.run_scenario``):
    harness (``target``: event tables, the warehouse's ``_dedup`` views, a bucket that holds
    both the archive and the dead letters, so replay touches nothing of anyone else's).
 2. Sender threads post batches of uniquely identified events (``sample_batch``: fresh uuids),
-   released at an even pace over the run, each as a well-behaved client would (``senders``):
-   the identical body again after a 503 or 429 (or any 5xx), a connection error or a timeout;
-   never after another 4xx. Retry-After is honoured but capped at ``ClientPolicy``'s
-   ``retry_after_cap`` (1 s) where the function asks for 10 s, only to keep runs short:
-   waiting longer would exercise nothing more.
+   released at an even pace over the run, each by the capture client's retry rules
+   (``senders``): the identical body again after a 503 or 429 (or any 5xx), a connection error
+   or a timeout; never after another 4xx. Retry-After is honoured but capped at 1 s
+   (``ClientPolicy``) where the function asks for 10 s, only to keep runs short: waiting longer
+   would exercise nothing more.
 3. After ``Load.lead_seconds`` the scenario injects its fault (``scenarios``: SIGKILL, SIGSTOP,
    a killed gunicorn worker) and undoes it; the senders keep going through it and after.
 4. Dead letters are replayed (``tools.replay``) until none is left, then BigQuery is read

@@ -1,10 +1,15 @@
 """The load: sender threads that post batches of events to the function as a well-behaved
-client would, and what each attempt saw."""
+client would, and what each attempt saw.
+
+Well-behaved means the capture client's own rules (``event_capture.client.delivery``): the
+answers ``judge`` sends again (429, 5xx) and a connection error or timeout are resent, the same
+bytes every time, after ``Backoff``'s wait and never before the function's Retry-After; every
+other answer is final. Only the waits are shorter (``ClientPolicy``).
+"""
 
 import contextlib
 import json
 import queue
-import random
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -14,10 +19,15 @@ from typing import Any, Protocol
 
 import requests
 
+from event_capture.client.delivery import Backoff, Verdict, judge
 from localcloud.processes import Service
 from localcloud.sample_events import sample_event
 
-ACKNOWLEDGED = frozenset({200, 207})
+# The statuses the capture client counts as delivered: 200, and 207 with the rejected events
+# named in its body.
+ACKNOWLEDGED = frozenset(
+    status for status in range(100, 600) if judge(status, {}, b"", 0).verdict is Verdict.DELIVERED
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,12 +45,17 @@ class ClientPolicy:
     connect_timeout: float = 5.0
     # Past the deployed function's 60 s timeout: the function, not the client, ends a request.
     read_timeout: float = 70.0
-    # The function's Retry-After (10 s) is honoured up to this many seconds.
-    retry_after_cap: float = 1.0
-    # After a connection error or timeout: full jitter from this, doubling up to the cap.
-    backoff_base: float = 0.1
+    # After a connection error or timeout: full jitter from 0.1 s, doubling up to the cap. The
+    # cap also caps the function's Retry-After (10 s), and is the wait after a resent answer
+    # that names none, only to keep runs short: waiting longer would exercise nothing more.
+    backoff: Backoff = field(default_factory=lambda: Backoff(base_seconds=0.1, cap_seconds=1.0))
     # A batch not acknowledged within this many seconds of its first attempt is given up.
     give_up_seconds: float = 300.0
+
+    def retry_after(self, asked: float | None) -> float:
+        """The Retry-After the harness honours: the function's, up to the backoff's cap."""
+        cap = self.backoff.cap_seconds
+        return cap if asked is None else min(cap, asked)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -176,29 +191,30 @@ def _deliver(
             )
             failures += 1
             final = False
-            pause = random.uniform(
-                0, min(client.retry_after_cap, client.backoff_base * 2**failures)
-            )
+            pause = client.backoff.delay(failures, None)
         else:
-            answer = _parse(response)
+            parsed = _parse(response)
             attempt = Attempt(
                 started=started,
                 waited=run.now() - started,
                 status=response.status_code,
                 sinks={
                     name: str(sink.get("status"))
-                    for name, sink in answer.get("sinks", {}).items()
+                    for name, sink in parsed.get("sinks", {}).items()
                     if isinstance(sink, dict)
                 },
-                dead_lettered=_dead_lettered(answer),
+                dead_lettered=_dead_lettered(parsed),
             )
-            pause = min(client.retry_after_cap, _retry_after(response) or client.retry_after_cap)
-            # Answered for good: accepted (200, 207) or refused as sent (any other 4xx).
-            final = response.status_code != 429 and response.status_code < 500
+            headers = {name.lower(): value for name, value in response.headers.items()}
+            answer = judge(response.status_code, headers, response.content, len(batch.events))
+            # Answered for good unless the client would resend: delivered (200, 207), or refused
+            # as sent (any other 4xx; a 401 too, with no token here to renew).
+            final = answer.verdict is not Verdict.RETRY
             if final:
                 batch.rejected = frozenset(
-                    int(r["index"]) for r in answer.get("rejections", []) if "index" in r
+                    r.index for r in answer.rejections if isinstance(r.index, int)
                 )
+            pause = client.backoff.delay(failures, client.retry_after(answer.retry_after))
         batch.attempts.append(attempt)
         batch.status = attempt.status
         if final or run.now() + pause - batch.attempts[0].started > client.give_up_seconds:
@@ -220,10 +236,3 @@ def _dead_lettered(answer: Mapping[str, Any]) -> int:
     if isinstance(sink, dict) and sink.get("status") in ("ok", "partial"):
         return int(sink.get("rows", 0))
     return 0
-
-
-def _retry_after(response: requests.Response) -> float | None:
-    try:
-        return float(response.headers.get("Retry-After", ""))
-    except ValueError:
-        return None
