@@ -1,13 +1,13 @@
 """Fault-injection benchmark: prints figures, asserts nothing (``python bench/faults.py``).
 
-Every scenario of ``localcloud/faults.py`` on a ``LocalCloud`` of its own (fresh temporary data
-dir, fake-gcs-server on its filesystem backend so dead letters survive its restart): BigQuery
-killed and restarted, BigQuery frozen (SIGSTOP) past its deadline, Cloud Storage killed, the
-function's gunicorn worker killed mid-request, and both backends down for longer than a
-request's whole budget. Each runs a fresh capture function (1 worker, 8 threads, the harness's
-short deadlines) under several sender threads that resend on 503 (Retry-After capped at 1 s),
-429/5xx and connection errors; then dead letters are replayed and BigQuery is read through the
-``_dedup`` views.
+Every scenario of the fault harness (``fault_harness/``) on a ``LocalCloud`` of its own (fresh
+temporary data dir, fake-gcs-server on its filesystem backend so dead letters survive its
+restart): BigQuery killed and restarted, BigQuery frozen (SIGSTOP) past its deadline, Cloud
+Storage killed, the function's gunicorn worker killed mid-request, and both backends down for
+longer than a request's whole budget. Each runs a fresh capture function (1 worker, 8 threads,
+the harness's short deadlines) under several sender threads that resend on 503 (Retry-After
+capped at 1 s), 429/5xx and connection errors; then dead letters are replayed and BigQuery is
+read through the ``_dedup`` views.
 
 Per scenario: events sent and acknowledged, acknowledged events missing after replay (must be
 0), raw duplicate rows (allowed, hidden by the views), attempts by status, and how long
@@ -22,16 +22,12 @@ import argparse
 import sys
 import time
 
+from fault_harness.report import ScenarioReport
+from fault_harness.run import run_scenario
+from fault_harness.scenarios import all_scenarios, no_fault
+from fault_harness.senders import ClientPolicy, Load
+from fault_harness.target import prepare
 from localcloud.cloud import CloudSettings, LocalCloud
-from localcloud.faults import (
-    ClientPolicy,
-    Load,
-    ScenarioReport,
-    all_scenarios,
-    no_fault,
-    prepare,
-    run_scenario,
-)
 from localcloud.processes import STATE_DIR
 
 LOG_DIR = STATE_DIR / "logs" / "faults-bench"

@@ -1,29 +1,20 @@
-"""The features client against a scripted features-function stand-in on loopback: answers
-parsed, every kind of server trouble turned into defaults within the total timeout, arguments
-refused before any request, keep-alive reuse, a fresh token after a 401, and TLS.
+"""The features client against a scripted features-function stand-in on loopback
+(``stub_features``): answers parsed, every kind of server trouble turned into defaults within
+the total timeout, arguments refused before any request, connections shared by threads and not
+by forks, a fresh token after a 401, and TLS. Its transport's own behaviour (paths, proxies,
+keep-alive, TLS timing) is tested in ``test_deadline_http.py``; the real function is held to
+the same client by an integration test."""
 
-The stand-in speaks raw HTTP/1.1 so that it can stall, trickle bytes or close connections; the
-real function is held to the same client by an integration test."""
-
-import json
 import logging
 import os
-import re
-import shutil
 import socket
 import ssl
-import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from typing import Any, Literal
-from urllib.parse import unquote, urlsplit
+from typing import Any
 
 import pytest
 
@@ -32,12 +23,8 @@ from event_capture.client.auth import GoogleIdTokens
 from event_capture.client.features import DEFAULT_TIMEOUT_SECONDS, MAX_ANSWER_BYTES
 from event_capture.client.version import USER_AGENT
 from event_capture.schemas.features import MAX_LIMIT, PARTS, ProductSimilar, UserFeatures
+from tests.client.stub_features import MARGIN_SECONDS, Reply, StubFeatures, stub_features
 
-# A slow CI box may schedule the client's thread late; the bound is still far below a stall.
-MARGIN_SECONDS = 0.5
-# Slower than any timeout here in total, faster than it per byte: per-operation socket
-# timeouts never fire, only a total bound stops it.
-TRICKLE_INTERVAL_SECONDS = 0.03
 # Room for the functional tests on a loaded machine; the timing tests use the default.
 PATIENT = 5.0
 SECRET_USER = "u_private_7781"
@@ -80,129 +67,6 @@ FULL_ANSWER: dict[str, Any] = {
     "recent": {"viewed": ["sku_2"], "carted": [], "ordered": ["sku_1"], "searched": ["oat"]},
     "similar_to_recent": [{"product_id": "sku_3", "co_occurrences": 4, "rank": 1}],
 }
-
-
-@dataclass
-class Reply:
-    status: int = 200
-    # None: a minimal answer for the id in the path, as the function would give.
-    body: bytes | dict[str, Any] | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-    stall: bool = False  # read the request, never answer
-    trickle: Literal["all", "body"] | None = None  # one byte per TRICKLE_INTERVAL_SECONDS
-
-
-@dataclass
-class StubFeatures:
-    url: str
-    script: list[Reply]
-    # Each request's target and headers, as received.
-    targets: list[str] = field(default_factory=list)
-    headers: list[dict[str, str]] = field(default_factory=list)
-    connections: int = 0
-    release: threading.Event = field(default_factory=threading.Event)
-    open_sockets: list[socket.socket] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    @property
-    def paths(self) -> list[str]:
-        return [urlsplit(target).path for target in self.targets]
-
-    def drop_idle_connections(self) -> None:
-        """Close the server side of every connection, as a keep-alive timeout would."""
-        with self.lock:
-            for sock in self.open_sockets:
-                with suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-
-
-def default_answer(path: str) -> bytes:
-    users = re.search(r"/v1/users/([^/]+)/features$", path)
-    if users:
-        return UserFeatures(user_id=unquote(users[1]), known=True).model_dump_json().encode()
-    products = re.search(r"/v1/products/([^/]+)/similar$", path)
-    if products:
-        return (
-            ProductSimilar(product_id=unquote(products[1]), known=True).model_dump_json().encode()
-        )
-    return b'{"error": "no such route"}'
-
-
-@contextmanager
-def stub_features(*script: Reply, tls: ssl.SSLContext | None = None) -> Iterator[StubFeatures]:
-    """Answers with ``script`` in order, then with the minimal answer for ever."""
-    stub = StubFeatures("", list(script))
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True
-
-        def setup(self) -> None:
-            super().setup()
-            with stub.lock:
-                stub.connections += 1
-                stub.open_sockets.append(self.connection)
-
-        def do_GET(self) -> None:
-            with stub.lock:
-                stub.targets.append(self.path)
-                stub.headers.append(dict(self.headers.items()))
-                reply = stub.script.pop(0) if stub.script else Reply()
-            if reply.stall:
-                stub.release.wait(60)
-                self.close_connection = True
-                return
-            if isinstance(reply.body, bytes):
-                body = reply.body
-            elif reply.body is None:
-                body = default_answer(urlsplit(self.path).path)
-            else:
-                body = json.dumps(reply.body).encode()
-            head = {"Content-Type": "application/json", **reply.headers}
-            head["Content-Length"] = str(len(body))
-            lines = [f"HTTP/1.1 {reply.status} {HTTPStatus(reply.status).phrase}"]
-            lines += [f"{name}: {value}" for name, value in head.items()]
-            header_bytes = ("\r\n".join(lines) + "\r\n\r\n").encode()
-            try:
-                if reply.trickle is None:
-                    self.wfile.write(header_bytes + body)
-                elif reply.trickle == "body":
-                    self.wfile.write(header_bytes)
-                    self._trickle(body)
-                else:
-                    self._trickle(header_bytes + body)
-            except OSError:
-                self.close_connection = True  # the client gave up; that is the point
-
-        def _trickle(self, data: bytes) -> None:
-            for i in range(len(data)):
-                self.wfile.write(data[i : i + 1])
-                self.wfile.flush()
-                if stub.release.wait(TRICKLE_INTERVAL_SECONDS):
-                    raise OSError("stand-in stopping")
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    if tls is not None:
-        server.socket = tls.wrap_socket(server.socket, server_side=True)
-    scheme = "https" if tls is not None else "http"
-    stub.url = f"{scheme}://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield stub
-    finally:
-        stub.release.set()
-        server.shutdown()
-        server.server_close()
-
-
-@pytest.fixture
-def stub() -> Iterator[StubFeatures]:
-    with stub_features() as running:
-        yield running
 
 
 def timed(call: Callable[[], Any]) -> tuple[Any, float]:
@@ -272,28 +136,6 @@ def test_path_segments_are_percent_encoded(stub: StubFeatures) -> None:
     assert (user.user_id, user.known) == ("tenant:7.u-1_a", True)
     assert (dots.user_id, dots.known) == ("..", True)
     assert (product.product_id, product.known) == ("sku:1", True)
-
-
-def test_a_path_in_the_base_url_prefixes_the_routes(stub: StubFeatures) -> None:
-    with FeaturesClient(f"{stub.url}/features/", timeout_seconds=PATIENT) as client:
-        assert client.user_features("u_1").known
-
-    assert stub.paths == ["/features/v1/users/u_1/features"]
-
-
-def test_plain_http_goes_through_the_environments_proxy(
-    stub: StubFeatures, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # The stand-in plays the proxy: it sees the absolute URL a proxy forwards.
-    for name in ("NO_PROXY", "no_proxy", "http_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HTTP_PROXY", f"http://app:s3cret@{stub.url.removeprefix('http://')}")
-    with FeaturesClient("http://features.internal:8081", timeout_seconds=PATIENT) as client:
-        assert client.user_features("u_1").known
-
-    assert stub.targets == ["http://features.internal:8081/v1/users/u_1/features"]
-    assert stub.headers[0]["Host"] == "features.internal:8081"
-    assert stub.headers[0]["Proxy-Authorization"].startswith("Basic ")
 
 
 # -- degraded and refused answers ---------------------------------------------------------------
@@ -500,40 +342,6 @@ def test_every_fallback_reason_has_its_counter() -> None:
 # -- connections --------------------------------------------------------------------------------
 
 
-def test_keep_alive_reuses_one_connection(stub: StubFeatures) -> None:
-    with FeaturesClient(stub.url, timeout_seconds=PATIENT) as client:
-        for n in range(5):
-            client.user_features(f"u_{n}")
-        client.similar_products("sku_1")
-        # Failed answers read to their end leave the connection usable too.
-        stub.script.append(Reply(500))
-        client.user_features("u_1")
-        client.user_features("u_1")
-
-    assert stub.connections == 1
-    assert client.stats().connections_opened == 1
-
-
-def test_a_connection_the_function_closed_while_idle_is_replaced(stub: StubFeatures) -> None:
-    with FeaturesClient(stub.url, timeout_seconds=PATIENT) as client:
-        client.user_features("u_1")
-        stub.drop_idle_connections()
-        answer = client.user_features("u_2")
-
-    assert answer.known  # sent again on a new connection, not a fallback
-    assert stub.connections == 2
-    assert client.stats() == FeaturesStats(answered=2, connections_opened=2)
-
-
-def test_connection_close_is_honoured(stub: StubFeatures) -> None:
-    stub.script.append(Reply(headers={"Connection": "close"}))
-    with FeaturesClient(stub.url, timeout_seconds=PATIENT) as client:
-        client.user_features("u_1")
-        assert client.user_features("u_2").known
-
-    assert stub.connections == 2
-
-
 def test_concurrent_callers_share_a_few_connections(stub: StubFeatures) -> None:
     callers, calls = 8, 25
     wrong: list[str] = []
@@ -640,55 +448,6 @@ def test_without_a_renewable_token_a_401_is_not_retried(stub: StubFeatures) -> N
 
 
 # -- TLS ----------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def tls_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1, trusted by the client through SSL_CERT_FILE
-    (which ssl.create_default_context reads when the client is made)."""
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.skip("no openssl command to make a test certificate")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
-    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
-    return cert, key
-
-
-@pytest.fixture
-def server_tls(tls_files: tuple[Path, Path]) -> ssl.SSLContext:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(*tls_files)
-    return context
-
-
-def test_https_answers_and_keeps_the_connection(server_tls: ssl.SSLContext) -> None:
-    with (
-        stub_features(tls=server_tls) as stub,
-        FeaturesClient(stub.url, timeout_seconds=PATIENT) as client,
-    ):
-        assert client.user_features("u_1").known
-        assert client.similar_products("sku_1").known
-
-    assert stub.connections == 1
-    assert client.stats() == FeaturesStats(answered=2, connections_opened=1)
-
-
-def test_https_trickle_is_cut_at_the_timeout(server_tls: ssl.SSLContext) -> None:
-    with (
-        stub_features(Reply(trickle="body"), tls=server_tls) as stub,
-        FeaturesClient(stub.url) as c,
-    ):
-        answer, elapsed = timed(lambda: c.user_features("u_1"))  # the handshake included
-
-    assert answer == UserFeatures.defaults("u_1", "client_fallback")
-    assert elapsed < DEFAULT_TIMEOUT_SECONDS + MARGIN_SECONDS
-    assert c.stats().fallback_timeout == 1
 
 
 def test_an_untrusted_certificate_gives_the_defaults(

@@ -19,7 +19,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from event_capture.client import CaptureClient, ClientSettings, EventContext
-from event_capture.client.delivery import HttpTransport, proxy_for
+from event_capture.client.delivery import HttpTransport
+from event_capture.client.proxy import proxy_for
 from event_capture.client.version import USER_AGENT, client_version
 from tests.client.stub_function import Reply, stub_function
 

@@ -1,13 +1,13 @@
 """Faults on the real emulators, under load: nothing acknowledged is lost or read twice.
 
-The quick version of ``bench/faults.py`` (the harness is ``localcloud/faults.py``): on the
-session's cloud, with a dataset and bucket of its own, several threads send uniquely
-identified events as a well-behaved client would (the same body again after a 503 or a
-connection error) while BigQuery is frozen past its deadline, the function's worker is killed
-mid-request, and both backends are down for longer than a request's whole budget. After replay
-every acknowledged event must be in the ``_dedup`` views exactly once. Raw duplicates are only
-counted. How long requests wait while a backend is down is the benchmark's figure; here it is
-held only to the deployed request timeout (60 s).
+The quick version of ``bench/faults.py`` (the harness is ``fault_harness/``): on the session's
+cloud, with a dataset and bucket of its own, several threads send uniquely identified events as
+a well-behaved client would (the same body again after a 503 or a connection error) while
+BigQuery is frozen past its deadline, the function's worker is killed mid-request, and both
+backends are down for longer than a request's whole budget. After replay every acknowledged
+event must be in the ``_dedup`` views exactly once. Raw duplicates are only counted. How long
+requests wait while a backend is down is the benchmark's figure; here it is held only to the
+deployed request timeout (60 s).
 """
 
 from pathlib import Path
@@ -15,20 +15,12 @@ from pathlib import Path
 import pytest
 
 from event_capture.ingest.answer import capture_answer
+from fault_harness.check import check_stored
+from fault_harness.run import run_scenario
+from fault_harness.scenarios import Scenario, bigquery_frozen, both_down, worker_killed
+from fault_harness.senders import ACKNOWLEDGED, Batch, Load
+from fault_harness.target import Target, prepare
 from localcloud.cloud import LocalCloud
-from localcloud.faults import (
-    ACKNOWLEDGED,
-    Batch,
-    Load,
-    Scenario,
-    Target,
-    bigquery_frozen,
-    both_down,
-    check_stored,
-    prepare,
-    run_scenario,
-    worker_killed,
-)
 from localcloud.sample_events import sample_batch
 
 # Deadlines of a second keep each outage, and so the whole module, short.

@@ -163,7 +163,10 @@ def test_write_then_check_is_clean_and_a_stale_page_is_found(tmp_path: Path) -> 
 # What `make` creates in a checkout (make deploy-venvs): named by the docs, never committed.
 CREATED_BY_MAKE = frozenset({"infra/.venv", "infra/policy/.venv"})
 
-_TOP = r"(?:src|client|infra|functions|tools|bench|tests|docs|localcloud|fuzz|requirements)"
+_TOP = (
+    r"(?:src|client|infra|functions|tools|bench|tests|docs|localcloud|fuzz|fault_harness"
+    r"|requirements)"
+)
 # A repository path inside a code span or a code block: starts at one of the top-level folders
 # (not inside a longer path or a URL) and runs to the next space or quote.
 _PATH = re.compile(rf"(?<![\w./$:-]){_TOP}/[^\s`'\"(),;]*")

@@ -14,19 +14,18 @@ A malformed one is read as far as it can be (``?`` for what is missing): it is l
 raised.
 """
 
-import base64
 import http.client
 import json
 import random
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from enum import Enum
 from typing import Any
-from urllib.parse import SplitResult, unquote, urlsplit
+from urllib.parse import urlsplit
 
+from event_capture.client.proxy import Route
 from event_capture.client.version import USER_AGENT
 from event_capture.schemas.responses import FieldError, Rejection
 
@@ -103,60 +102,12 @@ class Backoff:
         return max(jittered, min(retry_after, self.cap_seconds * 4))
 
 
-@dataclass(frozen=True, kw_only=True)
-class Proxy:
-    """An http:// proxy on the way to the function."""
-
-    host: str
-    port: int
-    authorization: str | None  # the Proxy-Authorization value, from credentials in its URL
-
-    def headers(self) -> dict[str, str]:
-        return {} if self.authorization is None else {"Proxy-Authorization": self.authorization}
-
-
-def proxy_for(url: str) -> Proxy | None:
-    """The proxy the environment names for ``url``, or None to connect directly.
-
-    The standard library's rules (``urllib.request.getproxies`` and ``proxy_bypass``):
-    HTTPS_PROXY for an https:// URL, HTTP_PROXY for http://, each in lower or upper case (lower
-    wins; HTTP_PROXY is ignored under CGI, where a request can set it); NO_PROXY lists the
-    hosts reached directly (``*`` for all). On macOS and Windows, with none of these set, the
-    system's proxy settings.
-    """
-    parts = urlsplit(url)
-    variable = f"{parts.scheme.upper()}_PROXY"
-    configured = urllib.request.getproxies().get(parts.scheme)
-    if not configured or urllib.request.proxy_bypass(_netloc(parts)):
-        return None
-    # A bare host:port is an http proxy, as urllib reads it.
-    proxy = urlsplit(configured if "://" in configured else f"http://{configured}")
-    # The URL may hold a password: errors name the variable and the rule, never the value.
-    if proxy.scheme != "http":
-        raise ValueError(
-            f"{variable}: must be an http:// proxy URL, got {proxy.scheme}:// (TLS or "
-            f"SOCKS to the proxy is not supported; https to the function is tunnelled through "
-            f"an http proxy with CONNECT, so it stays encrypted end to end)"
-        )
-    if not proxy.hostname:
-        raise ValueError(f"{variable}: the proxy URL must name a host")
-    try:
-        port = proxy.port or 80
-    except ValueError:
-        raise ValueError(f"{variable}: the proxy port must be a number") from None
-    authorization = None
-    if proxy.username is not None:
-        credentials = f"{unquote(proxy.username)}:{unquote(proxy.password or '')}"
-        authorization = "Basic " + base64.b64encode(credentials.encode()).decode("ascii")
-    return Proxy(host=proxy.hostname, port=port, authorization=authorization)
-
-
 class HttpTransport:
     """One keep-alive connection to the function, or to the proxy on the way, reopened after
     any error. Every request carries ``User-Agent: event-capture-client/<version> (python
     <version>)``.
 
-    The proxy is read from the environment when the transport is created (``proxy_for``):
+    The way is read from the environment when the transport is created (``proxy.Route``):
     plain http is sent to the proxy as an absolute-URI request; https goes through a CONNECT
     tunnel, so TLS still runs end to end with the function. With no proxy variables set it
     connects directly.
@@ -166,17 +117,9 @@ class HttpTransport:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"url: must be http:// or https:// with a host, got {url!r}")
-        self._https = parts.scheme == "https"
-        self._host = parts.hostname
-        self._port = parts.port
-        self._path = parts.path or "/"
+        self._route = Route.to(url)
         self._timeout = timeout_seconds
-        self._proxy = proxy_for(url)
-        # Plain http through a proxy names the whole URL: the proxy forwards it.
-        if self._proxy is not None and not self._https:
-            self._target = f"http://{_netloc(parts)}{self._path}"
-        else:
-            self._target = self._path
+        self._target = self._route.target(parts.path or "/")
         self._connection: http.client.HTTPConnection | None = None
 
     def post(self, body: bytes, token: str | None) -> tuple[int, dict[str, str], bytes]:
@@ -184,8 +127,7 @@ class HttpTransport:
         headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        if self._proxy is not None and not self._https:
-            headers.update(self._proxy.headers())
+        headers.update(self._route.request_headers())
         connection = self._connection or self._connect()
         try:
             connection.request("POST", self._target, body=body, headers=headers)
@@ -204,27 +146,12 @@ class HttpTransport:
             self._connection = None
 
     def _connect(self) -> http.client.HTTPConnection:
-        proxy = self._proxy
-        connection: http.client.HTTPConnection
-        if proxy is None:
-            cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-            connection = cls(self._host, self._port, timeout=self._timeout)
-        elif self._https:
-            # TCP to the proxy, CONNECT, then TLS with the function's name (http.client does
-            # the last two on the first request).
-            connection = http.client.HTTPSConnection(proxy.host, proxy.port, timeout=self._timeout)
-            connection.set_tunnel(
-                self._host, self._port or 443, {"User-Agent": USER_AGENT, **proxy.headers()}
-            )
-        else:
-            connection = http.client.HTTPConnection(proxy.host, proxy.port, timeout=self._timeout)
+        host, port = self._route.first_hop
+        cls = http.client.HTTPSConnection if self._route.https else http.client.HTTPConnection
+        connection = cls(host, port, timeout=self._timeout)
+        self._route.tunnel(connection)
         self._connection = connection
         return connection
-
-
-def _netloc(parts: SplitResult) -> str:
-    """host[:port] of a URL, without any credentials in it."""
-    return parts.netloc.rpartition("@")[2]
 
 
 def _rejection(raw: dict[str, Any]) -> Rejection:

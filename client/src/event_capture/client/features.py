@@ -21,29 +21,21 @@ and counted. Only arguments the function would refuse raise, at once, with no re
 | refused, reset, DNS, TLS or proxy failure | defaults | ``fallback_connection`` |
 | the token provider raised | defaults, nothing sent | ``fallback_token`` |
 
-**The total bound.** http.client's timeout is per socket operation: a server that sends a byte
-every 0.1 s never trips a 0.15 s timeout. Here every connection's sockets belong to this module
-(``_DeadlineSocket``, and ``_DeadlineTlsSocket`` through ``SSLContext.sslsocket_class``) and
-set their timeout to what is left of the call before each connect, send and receive; one that
-starts with nothing left raises TimeoutError. The TLS handshake gets what is left as its whole
-bound (a socket timeout bounds the whole handshake since Python 3.5). So a call lasts at most
-``timeout_seconds`` plus one scheduling slice, with two exceptions that no socket timeout
-reaches: the host name's DNS lookup (getaddrinfo) and the token provider (a Google ID token is
-fetched, from the metadata server or the IAM credentials API, on the first call and about every
-55 minutes after). Both count against the deadline, so a slow one leaves less or no time for
-the request; neither can be cut short.
+**The total bound.** A call has one deadline, ``timeout_seconds`` from its start, for all of
+it: the token, then the request, which ``deadline_http`` bounds as a whole rather than per
+socket operation. So a call lasts at most ``timeout_seconds`` plus one scheduling slice, with
+two exceptions that nothing can cut short: the host name's DNS lookup (``deadline_http``) and
+the token provider (a Google ID token is fetched, from the metadata server or the IAM
+credentials API, on the first call and about every 55 minutes after). Both count against the
+deadline, so a slow one leaves less or no time for the request.
 
-Connections are kept alive and shared through a small pool (one per concurrent caller, at most
-``max_idle_connections`` kept idle). A GET that fails on a reused connection because the
-function closed it while idle is sent once more, on a new connection, within the same deadline.
+Connections are kept alive and shared through ``deadline_http``'s pool (at most
+``max_idle_connections`` of them idle).
 """
 
-import http.client
 import json
 import logging
 import os
-import socket
-import ssl
 import threading
 import time
 import weakref
@@ -51,13 +43,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
 from enum import StrEnum
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import quote, urlencode, urlsplit
+from typing import TypeVar
+from urllib.parse import quote, urlencode
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from event_capture.client.auth import GoogleIdTokens, TokenProvider, no_token
-from event_capture.client.delivery import Proxy, proxy_for
+from event_capture.client.deadline_http import DeadlineHttp
 from event_capture.client.version import USER_AGENT
 from event_capture.schemas.envelope import Identifier
 from event_capture.schemas.features import (
@@ -70,16 +62,11 @@ from event_capture.schemas.features import (
     UserFeatures,
 )
 
-if TYPE_CHECKING:
-    from _typeshed import ReadableBuffer, WriteableBuffer
-
 log = logging.getLogger("event_capture.client")
 
 DEFAULT_TIMEOUT_SECONDS = 0.15
 # The largest answer read: 50 of every part is a few tens of KB. A bigger body is not an answer.
 MAX_ANSWER_BYTES = 1024 * 1024
-# What a reused keep-alive connection raises when the function closed it while it was idle.
-_STALE_CONNECTION = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)
 
 _IDENTIFIER: TypeAdapter[str] = TypeAdapter(Identifier)
 _Answer = TypeVar("_Answer", bound=BaseModel)
@@ -116,7 +103,6 @@ class FeaturesClient:
     """Thread-safe; one per process (or per function URL) is enough."""
 
     _lock: threading.Lock
-    _idle: "list[_Connection]"  # the pool, newest last
     _counts: dict[str, int]
 
     def __init__(
@@ -133,12 +119,9 @@ class FeaturesClient:
         deployed function, ``no_token`` for the local cloud."""
         if not 0 < timeout_seconds < float("inf"):
             raise ValueError(f"timeout_seconds: must be above 0, got {timeout_seconds!r}")
-        if max_idle_connections < 1:
-            raise ValueError("max_idle_connections: must be at least 1")
-        self._endpoint = _Endpoint.parse(base_url)
+        self._http = DeadlineHttp(base_url, max_idle_connections=max_idle_connections)
         self._timeout = timeout_seconds
         self._token = token
-        self._max_idle = max_idle_connections
         self._init_state()
         weak_self = weakref.ref(self)
         os.register_at_fork(after_in_child=lambda: _reset_in_child(weak_self))
@@ -186,14 +169,12 @@ class FeaturesClient:
 
     def stats(self) -> FeaturesStats:
         with self._lock:
-            return FeaturesStats(**self._counts)
+            counts = dict(self._counts)
+        return FeaturesStats(**counts, connections_opened=self._http.connections_opened)
 
     def close(self) -> None:
         """Close the idle connections. The client stays usable; a later call opens anew."""
-        with self._lock:
-            idle, self._idle = self._idle, []
-        for connection in idle:
-            connection.close()
+        self._http.close()
 
     def __enter__(self) -> "FeaturesClient":
         return self
@@ -219,7 +200,7 @@ class FeaturesClient:
         """The function's answer, or None (logged and counted) when defaults must do."""
         deadline = time.monotonic() + self._timeout
         sent = {name: value for name, value in query.items() if value is not None}
-        target = self._endpoint.target(path + (f"?{urlencode(sent, safe=',')}" if sent else ""))
+        target = path + (f"?{urlencode(sent, safe=',')}" if sent else "")
         invalidate = getattr(self._token, "invalidate", None)
         refreshed = False
         while True:
@@ -263,57 +244,14 @@ class FeaturesClient:
         headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        headers.update(self._endpoint.proxy_headers())
-        connection = self._take()
-        while True:
-            reused = connection.sock is not None
-            connection.deadline.at = deadline
-            try:
-                if not reused:
-                    self._count("connections_opened")
-                    connection.connect()
-                connection.request("GET", target, headers=headers)
-                response = connection.getresponse()
-                body = response.read(MAX_ANSWER_BYTES + 1)
-            except _STALE_CONNECTION:
-                connection.close()
-                # Closed by the function while idle: a GET may go again, once, on a new
-                # connection (not another idle one: it has likely been closed as well).
-                if reused and time.monotonic() < deadline:
-                    connection = self._endpoint.connection()
-                    continue
-                raise
-            except BaseException:
-                connection.close()
-                raise
-            break
-        self._give_back(connection, reusable=response.isclosed())
-        if len(body) > MAX_ANSWER_BYTES:
-            return response.status, b""  # not an answer, whatever it starts with
-        return response.status, body
-
-    # -- the connection pool ----------------------------------------------------------------
+        response = self._http.get(target, headers, deadline=deadline, max_bytes=MAX_ANSWER_BYTES)
+        # A body too big was not read: not an answer, whatever it starts with.
+        return response.status, response.body if response.body is not None else b""
 
     def _init_state(self) -> None:
         self._lock = threading.Lock()
-        self._idle = []
-        self._counts = {f.name: 0 for f in fields(FeaturesStats)}
-
-    def _take(self) -> "_Connection":
-        with self._lock:
-            if self._idle:
-                return self._idle.pop()
-        return self._endpoint.connection()
-
-    def _give_back(self, connection: "_Connection", *, reusable: bool) -> None:
-        # Not reusable: the answer was not read to its end (too big), or it said
-        # Connection: close (http.client then already dropped the socket).
-        if reusable and connection.sock is not None:
-            with self._lock:
-                if len(self._idle) < self._max_idle:
-                    self._idle.append(connection)
-                    return
-        connection.close()
+        # The transport counts the connections it opens; these are the calls' own counts.
+        self._counts = {f.name: 0 for f in fields(FeaturesStats) if f.name != "connections_opened"}
 
     def _count(self, name: str) -> None:
         with self._lock:
@@ -406,201 +344,9 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-# -- connections bounded by the call's deadline -------------------------------------------------
-
-
-class _Deadline:
-    """When the call using a connection must be over; its sockets read it before each step."""
-
-    __slots__ = ("at",)
-
-    def __init__(self) -> None:
-        self.at = float("inf")
-
-    def remaining(self) -> float | None:
-        if self.at == float("inf"):
-            return None
-        left = self.at - time.monotonic()
-        if left <= 0:
-            raise TimeoutError("the features call's deadline passed")
-        return left
-
-
-class _DeadlineSocket(socket.socket):
-    deadline: _Deadline
-
-    def connect(self, address: Any, /) -> None:
-        self.settimeout(self.deadline.remaining())
-        super().connect(address)
-
-    def recv(self, bufsize: int, flags: int = 0, /) -> bytes:
-        self.settimeout(self.deadline.remaining())
-        return super().recv(bufsize, flags)
-
-    def recv_into(self, buffer: "WriteableBuffer", nbytes: int = 0, flags: int = 0) -> int:
-        self.settimeout(self.deadline.remaining())
-        return super().recv_into(buffer, nbytes, flags)
-
-    def send(self, data: "ReadableBuffer", flags: int = 0, /) -> int:
-        self.settimeout(self.deadline.remaining())
-        return super().send(data, flags)
-
-    def sendall(self, data: "ReadableBuffer", flags: int = 0, /) -> None:
-        # A socket's timeout bounds all of sendall, not each send in it (Python 3.5+).
-        self.settimeout(self.deadline.remaining())
-        super().sendall(data, flags)
-
-
-class _DeadlineTlsSocket(ssl.SSLSocket):
-    # Made by SSLContext.wrap_socket (no __init__ of its own); the connection sets it next.
-    deadline: _Deadline = _Deadline()
-
-    def recv(self, buflen: int = 1024, flags: int = 0) -> bytes:
-        self.settimeout(self.deadline.remaining())
-        return super().recv(buflen, flags)
-
-    def recv_into(
-        self, buffer: "WriteableBuffer", nbytes: int | None = None, flags: int = 0
-    ) -> int:
-        self.settimeout(self.deadline.remaining())
-        return super().recv_into(buffer, nbytes, flags)
-
-    def send(self, data: "ReadableBuffer", flags: int = 0) -> int:
-        self.settimeout(self.deadline.remaining())
-        return super().send(data, flags)
-
-    def sendall(self, data: "ReadableBuffer", flags: int = 0) -> None:
-        self.settimeout(self.deadline.remaining())
-        super().sendall(data, flags)
-
-
-def _open_socket(host: str, port: int, deadline: _Deadline) -> socket.socket:
-    """socket.create_connection, with every address tried within the one deadline."""
-    last: OSError | None = None
-    for family, kind, proto, _, address in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
-        sock = _DeadlineSocket(family, kind, proto)
-        sock.deadline = deadline
-        try:
-            sock.connect(address)
-        except TimeoutError:
-            sock.close()
-            raise  # the deadline is spent: no time for another address
-        except OSError as error:
-            sock.close()
-            last = error
-            continue
-        return sock
-    raise last if last is not None else OSError(f"no address for {host}")
-
-
-class _Connection(http.client.HTTPConnection):
-    """http.client's connection over a socket of ours; ``connect()`` is http.client's own
-    (TCP_NODELAY, and the proxy's CONNECT tunnel when there is one)."""
-
-    def __init__(self, host: str, port: int | None) -> None:
-        super().__init__(host, port)
-        self.deadline = _Deadline()
-        # http.client makes its socket through this attribute.
-        self._create_connection = self._open
-
-    def _open(self, address: tuple[str, int], *_: object) -> socket.socket:
-        return _open_socket(address[0], address[1], self.deadline)
-
-
-class _TlsConnection(_Connection):
-    default_port = http.client.HTTPS_PORT
-
-    def __init__(
-        self, host: str, port: int | None, *, context: ssl.SSLContext, server_hostname: str
-    ) -> None:
-        super().__init__(host, port)
-        self._tls = context
-        self._server_hostname = server_hostname
-
-    def connect(self) -> None:
-        super().connect()
-        # The handshake's whole bound: what is left of the call.
-        self.sock.settimeout(self.deadline.remaining())
-        tls = self._tls.wrap_socket(self.sock, server_hostname=self._server_hostname)
-        if isinstance(tls, _DeadlineTlsSocket):
-            tls.deadline = self.deadline
-        self.sock = tls
-
-
-@dataclass(frozen=True, kw_only=True)
-class _Endpoint:
-    """Where the function is and how to reach it: directly, or through the environment's
-    proxy (the capture client's rules, ``delivery.proxy_for``)."""
-
-    https: bool
-    host: str
-    port: int | None
-    netloc: str
-    prefix: str
-    proxy: Proxy | None
-    context: ssl.SSLContext | None
-
-    @classmethod
-    def parse(cls, base_url: str) -> "_Endpoint":
-        parts = urlsplit(base_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"base_url: must be http:// or https:// with a host, got {base_url!r}")
-        if parts.query or parts.fragment:
-            raise ValueError("base_url: must have no query or fragment")
-        try:
-            port = parts.port
-        except ValueError:
-            raise ValueError("base_url: the port must be a number") from None
-        context = None
-        if parts.scheme == "https":
-            context = ssl.create_default_context()
-            context.sslsocket_class = _DeadlineTlsSocket
-            context.set_alpn_protocols(["http/1.1"])
-        return cls(
-            https=parts.scheme == "https",
-            host=parts.hostname,
-            port=port,
-            netloc=parts.netloc.rpartition("@")[2],
-            prefix=parts.path.rstrip("/"),
-            proxy=proxy_for(base_url),
-            context=context,
-        )
-
-    def target(self, path: str) -> str:
-        # Plain http through a proxy names the whole URL: the proxy forwards it.
-        if self.proxy is not None and not self.https:
-            return f"http://{self.netloc}{self.prefix}{path}"
-        return f"{self.prefix}{path}"
-
-    def proxy_headers(self) -> dict[str, str]:
-        if self.proxy is None or self.https:
-            return {}
-        return self.proxy.headers()
-
-    def connection(self) -> _Connection:
-        proxy = self.proxy
-        if self.context is None:
-            if proxy is None:
-                return _Connection(self.host, self.port)
-            return _Connection(proxy.host, proxy.port)
-        if proxy is None:
-            return _TlsConnection(
-                self.host, self.port, context=self.context, server_hostname=self.host
-            )
-        # TCP to the proxy, CONNECT, then TLS with the function's name, end to end.
-        connection = _TlsConnection(
-            proxy.host, proxy.port, context=self.context, server_hostname=self.host
-        )
-        connection.set_tunnel(
-            self.host,
-            self.port or http.client.HTTPS_PORT,
-            {"User-Agent": USER_AGENT, **proxy.headers()},
-        )
-        return connection
-
-
 def _reset_in_child(client: "weakref.ref[FeaturesClient]") -> None:
-    # The parent's connections are its own: a child writing on them would interleave requests.
+    # A fork copies the counts (and the lock, perhaps held by a thread the child lacks); the
+    # child's are its own, as its connections are (DeadlineHttp resets those).
     instance = client()
     if instance is not None:
         instance._init_state()
