@@ -22,6 +22,7 @@ import argparse
 import sys
 import time
 
+from bench.results import recorded
 from fault_harness.report import ScenarioReport
 from fault_harness.run import run_scenario
 from fault_harness.scenarios import all_scenarios, no_fault
@@ -130,4 +131,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(recorded("faults", main))

@@ -7,12 +7,13 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from event_capture.schemas.responses import SinkStatus
 from fault_harness.check import Check
 from fault_harness.senders import ACKNOWLEDGED, Attempt, Batch
 from tools.replay import ReplayReport
 
 # Sink statuses in an answer that mean the sink did not take the rows.
-FAILING = frozenset({"failed", "partial", "skipped"})
+FAILING = frozenset({SinkStatus.FAILED, SinkStatus.PARTIAL, SinkStatus.SKIPPED})
 # The function's timeout where it is deployed: no request may wait longer than this.
 DEPLOYED_REQUEST_TIMEOUT_SECONDS = 60.0
 

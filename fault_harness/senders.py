@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import requests
 
 from event_capture.client.delivery import Backoff, Verdict, judge
+from event_capture.schemas.responses import SinkStatus
 from localcloud.processes import Service
 from localcloud.sample_events import sample_event
 
@@ -233,6 +234,6 @@ def _parse(response: requests.Response) -> dict[str, Any]:
 
 def _dead_lettered(answer: Mapping[str, Any]) -> int:
     sink = answer.get("sinks", {}).get("dead_letter")
-    if isinstance(sink, dict) and sink.get("status") in ("ok", "partial"):
+    if isinstance(sink, dict) and sink.get("status") in (SinkStatus.OK, SinkStatus.PARTIAL):
         return int(sink.get("rows", 0))
     return 0
