@@ -46,6 +46,7 @@ from event_capture.ingest.retry import describe
 from event_capture.ingest.row import Row
 from event_capture.ingest.sinks.gcs_objects import NdjsonWriter
 from event_capture.ingest.validation import validate_events
+from event_capture.platform.storage_surface import StorageBlob, StorageBucket
 from event_capture.tables.bigquery_schema import PARTITION_COLUMN
 from event_capture.tables.definitions import load_table_definitions
 
@@ -112,7 +113,9 @@ def _stamp(moment: datetime) -> str:
     return f"{moment.astimezone(UTC):%Y%m%dT%H%M%SZ}"
 
 
-def archived_ids(bucket: Any, tables: Iterable[str], start: datetime, end: datetime) -> set[str]:
+def archived_ids(
+    bucket: StorageBucket, tables: Iterable[str], start: datetime, end: datetime
+) -> set[str]:
     """Event ids in the archive objects whose hour folder overlaps the window
     ``[start - MARGIN, end + MARGIN)``: the request objects (every family in one) and the
     objects of earlier versions' layout, a folder per table (``archive/<table>/dt=...``)."""
@@ -124,7 +127,7 @@ def archived_ids(bucket: Any, tables: Iterable[str], start: datetime, end: datet
         hour += HOUR
     days = sorted({folder.split("/")[0] for folder in folders})
     parents = [ARCHIVE_AREA, *(f"{ARCHIVE_AREA}/{table}" for table in tables)]
-    chosen: list[Any] = []
+    chosen: list[StorageBlob] = []
     for prefix in (f"{parent}/{day}/" for parent in parents for day in days):
         try:
             blobs = list(bucket.list_blobs(prefix=prefix))
@@ -140,9 +143,9 @@ def archived_ids(bucket: Any, tables: Iterable[str], start: datetime, end: datet
     return ids
 
 
-def _download(blob: Any) -> str:
+def _download(blob: StorageBlob) -> str:
     try:
-        return str(blob.download_as_text())
+        return blob.download_as_text()
     except Exception as error:
         raise BackfillError(f"reading {blob.name}: {describe(error)}") from error
 

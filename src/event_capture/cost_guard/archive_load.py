@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from event_capture.contracts.archive_layout import ARCHIVE_AREA, day_prefix, hour_of
+from event_capture.platform.storage_surface import StorageBlob, StorageBucket
 from event_capture.schemas.families import MODEL_BY_EVENT_TYPE
 from event_capture.tables.bigquery_schema import PARTITION_COLUMN
 
@@ -103,7 +104,7 @@ class ArchiveLoader:
     def __init__(
         self,
         *,
-        bucket: Callable[[], Any],
+        bucket: Callable[[], StorageBucket],
         bigquery: Callable[[], Any],
         dataset: str,
         location: str | None = None,
@@ -147,9 +148,9 @@ class ArchiveLoader:
         return {table: list(lines.values()) for table, lines in by_table.items()}
 
     @staticmethod
-    def _download(blob: Any) -> str:
+    def _download(blob: StorageBlob) -> str:
         try:
-            return str(blob.download_as_text())
+            return blob.download_as_text()
         except Exception as error:
             raise LoadError(f"reading {blob.name}: {type(error).__name__}: {error}") from error
 

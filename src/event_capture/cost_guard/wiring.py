@@ -44,6 +44,8 @@ def build_guard(config: GuardConfig) -> CostGuard:
         )
     )
     mode_bucket, archive_bucket = capture.capture_mode_bucket, capture.gcs_bucket
+    # GuardConfig requires the control bucket; the capture settings then require the archive.
+    assert mode_bucket is not None and archive_bucket is not None
     return CostGuard(
         store=GcsControlStore(lambda: storage().bucket(mode_bucket)),
         queries=_LazySwitch(config),

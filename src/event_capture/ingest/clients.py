@@ -7,6 +7,7 @@ from typing import Any
 
 from event_capture.ingest.config import Config
 from event_capture.platform import clients
+from event_capture.platform.storage_surface import StorageClient
 from event_capture.schemas.families import FAMILIES
 
 
@@ -22,7 +23,7 @@ def bigquery_client(config: Config) -> Any:
     )
 
 
-def storage_client(config: Config) -> Any:
+def storage_client(config: Config) -> StorageClient:
     return clients.storage_client(
         config.project, config.storage_emulator_host, connections=_connections(config)
     )

@@ -9,12 +9,16 @@ has none).
 
 from typing import TYPE_CHECKING, Any
 
+from event_capture.platform.storage_surface import StorageClient
+
 if TYPE_CHECKING:
+    import requests
+
     from event_capture.platform.curl_http import CurlHttp
 
 
-def _one_session_per_backend(client: Any, connections: int) -> Any:
-    """Tune the client's HTTP session (``_http``, the library's own requests session).
+def _one_session_per_backend(session: "requests.Session", connections: int) -> None:
+    """Tune a client's HTTP session (``_http``, the library's own requests session).
 
     Enough pooled connections for every call the instance runs at once (requests keeps 10, and
     drops the rest after each call), and no proxy lookup in the environment on every call
@@ -23,12 +27,10 @@ def _one_session_per_backend(client: Any, connections: int) -> Any:
     """
     from requests.adapters import HTTPAdapter
 
-    session = client._http
     session.trust_env = False
     adapter = HTTPAdapter(pool_connections=4, pool_maxsize=connections)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
-    return client
 
 
 def _anonymous_options(emulator_host: str) -> dict[str, Any]:
@@ -46,10 +48,12 @@ def bigquery_client(project: str, emulator_host: str | None, *, connections: int
     from google.cloud import bigquery
 
     options = _anonymous_options(emulator_host) if emulator_host else {}
-    return _one_session_per_backend(bigquery.Client(project=project, **options), connections)
+    client = bigquery.Client(project=project, **options)
+    _one_session_per_backend(client._http, connections)
+    return client
 
 
-def storage_client(project: str, emulator_host: str | None, *, connections: int) -> Any:
+def storage_client(project: str, emulator_host: str | None, *, connections: int) -> StorageClient:
     """google-cloud-storage's client; ``emulator_host`` is fake-gcs-server's address.
 
     google-cloud-storage reads STORAGE_EMULATOR_HOST from the process environment too, but the
@@ -60,7 +64,11 @@ def storage_client(project: str, emulator_host: str | None, *, connections: int)
     import google.cloud.storage as storage
 
     options = _anonymous_options(emulator_host) if emulator_host else {}
-    return _one_session_per_backend(storage.Client(project=project, **options), connections)
+    client = storage.Client(project=project, **options)
+    _one_session_per_backend(client._http, connections)
+    # Any to mypy (storage_surface says why): nothing checks it against the Protocol here.
+    typed: StorageClient = client
+    return typed
 
 
 def curl_http(emulator_host: str | None, api: str, scopes: tuple[str, ...]) -> "CurlHttp":
