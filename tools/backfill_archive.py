@@ -46,6 +46,7 @@ from event_capture.ingest.retry import describe
 from event_capture.ingest.row import Row
 from event_capture.ingest.sinks.gcs_objects import NdjsonWriter
 from event_capture.ingest.validation import validate_events
+from event_capture.platform.bigquery_surface import BigQueryQueries
 from event_capture.platform.storage_surface import StorageBlob, StorageBucket
 from event_capture.tables.bigquery_schema import PARTITION_COLUMN
 from event_capture.tables.definitions import load_table_definitions
@@ -162,7 +163,7 @@ def _event_ids(name: str, text: str) -> Iterable[str]:
 
 
 def stored_rows(
-    client: Any, table_ref: str, start: datetime, end: datetime
+    client: BigQueryQueries, table_ref: str, start: datetime, end: datetime
 ) -> list[dict[str, Any]]:
     """The table's rows received in ``[start, end)``, typed as BigQuery returns them."""
     job_config = bigquery.QueryJobConfig(
@@ -261,7 +262,7 @@ def plan(
 
 def backfill(
     writer: NdjsonWriter,
-    client: Any,
+    client: BigQueryQueries,
     *,
     table_refs: Mapping[str, str],
     start: datetime,
@@ -356,7 +357,7 @@ def main(
     config: Config | None = None,
     *,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
-    bigquery_client: Any = None,
+    bigquery_client: BigQueryQueries | None = None,
     writer: NdjsonWriter | None = None,
     out: TextIO | None = None,
     progress: TextIO | None = None,

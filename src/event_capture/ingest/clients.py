@@ -7,6 +7,7 @@ from typing import Any
 
 from event_capture.ingest.config import Config
 from event_capture.platform import clients
+from event_capture.platform.bigquery_surface import BigQueryClient
 from event_capture.platform.storage_surface import StorageClient
 from event_capture.schemas.families import FAMILIES
 
@@ -16,7 +17,7 @@ def _connections(config: Config) -> int:
     return config.server_threads * len(FAMILIES)
 
 
-def bigquery_client(config: Config) -> Any:
+def bigquery_client(config: Config) -> BigQueryClient:
     """google-cloud-bigquery's client, for everything but the capture path's inserts."""
     return clients.bigquery_client(
         config.project, config.bigquery_emulator_host, connections=_connections(config)

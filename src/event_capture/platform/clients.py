@@ -9,6 +9,7 @@ has none).
 
 from typing import TYPE_CHECKING, Any
 
+from event_capture.platform.bigquery_surface import BigQueryClient
 from event_capture.platform.storage_surface import StorageClient
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ def _anonymous_options(emulator_host: str) -> dict[str, Any]:
     }
 
 
-def bigquery_client(project: str, emulator_host: str | None, *, connections: int) -> Any:
+def bigquery_client(project: str, emulator_host: str | None, *, connections: int) -> BigQueryClient:
     """google-cloud-bigquery's client, with ``connections`` pooled HTTP connections."""
     from google.cloud import bigquery
 
