@@ -17,6 +17,7 @@ from typing import Any
 from event_capture.contracts import redis_keys as keys
 from event_capture.features.documents import Snapshot, build_snapshot
 from event_capture.platform.bigquery_surface import BigQueryQueries
+from event_capture.platform.redis_surface import Reply, SnapshotRedis
 from event_capture.warehouse.catalog import FEATURE_SNAPSHOT_DAYS, FEATURE_TABLES, USER_PROFILES
 
 # Fields per HSET: big enough for few round trips, small enough that no single command holds
@@ -41,12 +42,12 @@ def _chunks(mapping: Mapping[str, str]) -> Iterator[dict[str, str]]:
         yield chunk
 
 
-def _text(value: Any) -> Any:
+def _text(value: Reply) -> str | None:
     return value.decode() if isinstance(value, bytes) else value
 
 
 def load_snapshot(
-    redis: Any, snapshot: Snapshot, *, now: Callable[[], dt.datetime] | None = None
+    redis: SnapshotRedis, snapshot: Snapshot, *, now: Callable[[], dt.datetime] | None = None
 ) -> LoadResult:
     """Make ``snapshot`` the one readers see; nothing changes if it already is."""
     snapshot_id = snapshot.id
@@ -137,7 +138,7 @@ def read_snapshot(client: BigQueryQueries, events_dataset: str, snapshot_date: d
 
 def materialize(
     bigquery_client: BigQueryQueries,
-    redis: Any,
+    redis: SnapshotRedis,
     events_dataset: str,
     *,
     snapshot_date: dt.date | None = None,

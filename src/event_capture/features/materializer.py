@@ -19,6 +19,7 @@ from event_capture.features.notification import SUCCEEDED, NotificationError, pa
 from event_capture.platform import clients
 from event_capture.platform.bigquery_surface import BigQueryQueries
 from event_capture.platform.log_line import write_log_line
+from event_capture.platform.redis_surface import SnapshotRedis
 
 # One load at a time: requests' own pool size is plenty.
 CONNECTIONS = 10
@@ -29,7 +30,7 @@ class MaterializerFunction:
         self,
         *,
         bigquery: Callable[[], BigQueryQueries],
-        redis: Callable[[], Any],
+        redis: Callable[[], SnapshotRedis],
         events_dataset: str,
     ) -> None:
         self._bigquery = bigquery

@@ -8,6 +8,7 @@ from typing import Any
 from event_capture.ingest.config import Config
 from event_capture.platform import clients
 from event_capture.platform.bigquery_surface import BigQueryClient
+from event_capture.platform.redis_surface import RedisClient
 from event_capture.platform.storage_surface import StorageClient
 from event_capture.schemas.families import FAMILIES
 
@@ -44,5 +45,5 @@ def storage_uploads(config: Config) -> Any:
     return CurlUploads(clients.curl_http(config.storage_emulator_host, STORAGE_API, SCOPES))
 
 
-def redis_client(config: Config) -> Any:
+def redis_client(config: Config) -> RedisClient:
     return clients.redis_connection(config.redis_url, config.redis_timeout_seconds)

@@ -10,6 +10,7 @@ has none).
 from typing import TYPE_CHECKING, Any
 
 from event_capture.platform.bigquery_surface import BigQueryClient
+from event_capture.platform.redis_surface import RedisClient
 from event_capture.platform.storage_surface import StorageClient
 
 if TYPE_CHECKING:
@@ -92,7 +93,7 @@ def curl_http(emulator_host: str | None, api: str, scopes: tuple[str, ...]) -> "
     return CurlHttp(emulator_host or api, credentials, token_request)
 
 
-def redis_connection(url: str, timeout_seconds: float) -> Any:
+def redis_connection(url: str, timeout_seconds: float) -> RedisClient:
     """A Redis client that gives up after one attempt of at most ``timeout_seconds``.
 
     redis-py retries three times with backoff of up to seconds by default; the capture and
