@@ -1,7 +1,7 @@
 """The guard of a configuration: its control store, query switch and archive loader."""
 
+import datetime as dt
 from functools import cache, partial
-from typing import Any
 
 from event_capture.cost_guard.archive_load import ArchiveLoader
 from event_capture.cost_guard.config import GuardConfig
@@ -31,7 +31,7 @@ class _LazySwitch:
     def set_disabled(self, config: str, disabled: bool) -> None:
         self._get().set_disabled(config, disabled)
 
-    def run_missed(self, config: str, start: Any, end: Any) -> None:
+    def run_missed(self, config: str, start: dt.datetime, end: dt.datetime) -> None:
         self._get().run_missed(config, start, end)
 
 
