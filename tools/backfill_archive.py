@@ -46,6 +46,8 @@ from event_capture.ingest.retry import describe
 from event_capture.ingest.row import Row
 from event_capture.ingest.sinks.gcs_objects import NdjsonWriter
 from event_capture.ingest.validation import validate_events
+from event_capture.platform.bigquery_surface import BigQueryQueries
+from event_capture.platform.storage_surface import StorageBlob, StorageBucket
 from event_capture.tables.bigquery_schema import PARTITION_COLUMN
 from event_capture.tables.definitions import load_table_definitions
 
@@ -112,7 +114,9 @@ def _stamp(moment: datetime) -> str:
     return f"{moment.astimezone(UTC):%Y%m%dT%H%M%SZ}"
 
 
-def archived_ids(bucket: Any, tables: Iterable[str], start: datetime, end: datetime) -> set[str]:
+def archived_ids(
+    bucket: StorageBucket, tables: Iterable[str], start: datetime, end: datetime
+) -> set[str]:
     """Event ids in the archive objects whose hour folder overlaps the window
     ``[start - MARGIN, end + MARGIN)``: the request objects (every family in one) and the
     objects of earlier versions' layout, a folder per table (``archive/<table>/dt=...``)."""
@@ -124,7 +128,7 @@ def archived_ids(bucket: Any, tables: Iterable[str], start: datetime, end: datet
         hour += HOUR
     days = sorted({folder.split("/")[0] for folder in folders})
     parents = [ARCHIVE_AREA, *(f"{ARCHIVE_AREA}/{table}" for table in tables)]
-    chosen: list[Any] = []
+    chosen: list[StorageBlob] = []
     for prefix in (f"{parent}/{day}/" for parent in parents for day in days):
         try:
             blobs = list(bucket.list_blobs(prefix=prefix))
@@ -140,9 +144,9 @@ def archived_ids(bucket: Any, tables: Iterable[str], start: datetime, end: datet
     return ids
 
 
-def _download(blob: Any) -> str:
+def _download(blob: StorageBlob) -> str:
     try:
-        return str(blob.download_as_text())
+        return blob.download_as_text()
     except Exception as error:
         raise BackfillError(f"reading {blob.name}: {describe(error)}") from error
 
@@ -159,7 +163,7 @@ def _event_ids(name: str, text: str) -> Iterable[str]:
 
 
 def stored_rows(
-    client: Any, table_ref: str, start: datetime, end: datetime
+    client: BigQueryQueries, table_ref: str, start: datetime, end: datetime
 ) -> list[dict[str, Any]]:
     """The table's rows received in ``[start, end)``, typed as BigQuery returns them."""
     job_config = bigquery.QueryJobConfig(
@@ -258,7 +262,7 @@ def plan(
 
 def backfill(
     writer: NdjsonWriter,
-    client: Any,
+    client: BigQueryQueries,
     *,
     table_refs: Mapping[str, str],
     start: datetime,
@@ -353,7 +357,7 @@ def main(
     config: Config | None = None,
     *,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
-    bigquery_client: Any = None,
+    bigquery_client: BigQueryQueries | None = None,
     writer: NdjsonWriter | None = None,
     out: TextIO | None = None,
     progress: TextIO | None = None,

@@ -23,7 +23,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import TextIO
 
 from event_capture.ingest import clients
 from event_capture.ingest.config import Config, load_config
@@ -32,6 +32,7 @@ from event_capture.ingest.sinks import dead_letter
 from event_capture.ingest.sinks.gcs_objects import PRECONDITION_FAILED, NdjsonWriter
 from event_capture.ingest.sinks.result import FailedRow, FailureKind, Sink
 from event_capture.ingest.wiring import bigquery_sink, dead_letter_writer
+from event_capture.platform.storage_surface import StorageBlob, StorageBucket
 from event_capture.tables.bigquery_schema import PARTITION_COLUMN
 from event_capture.tables.definitions import load_table_definitions
 
@@ -149,8 +150,8 @@ def replay(
     return report
 
 
-def _name(blob: Any) -> str:
-    return str(blob.name)
+def _name(blob: StorageBlob) -> str:
+    return blob.name
 
 
 def _keep(writer: NdjsonWriter, name: str, entries: Sequence[FailedRow]) -> None:
@@ -159,7 +160,7 @@ def _keep(writer: NdjsonWriter, name: str, entries: Sequence[FailedRow]) -> None
     writer.create(name, (dead_letter.encode(entry) for entry in entries), exists_ok=True)
 
 
-def _move(bucket: Any, blob: Any, destination: str) -> None:
+def _move(bucket: StorageBucket, blob: StorageBlob, destination: str) -> None:
     try:
         bucket.copy_blob(blob, bucket, destination, if_generation_match=0)
     except Exception as error:

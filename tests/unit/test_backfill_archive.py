@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from google.cloud import bigquery
 
 from event_capture.ingest.retry import Timing
 from event_capture.ingest.row import Request, Row
@@ -91,7 +92,7 @@ class FakeBigQuery:
         for row in rows:
             self.tables.setdefault(row.table, []).append(as_stored(row))
 
-    def query(self, sql: str, job_config: Any) -> _Job:
+    def query(self, sql: str, /, *, job_config: bigquery.QueryJobConfig) -> _Job:
         if self.error is not None:
             raise self.error
         if self.before_query is not None:

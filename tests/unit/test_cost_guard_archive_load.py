@@ -3,10 +3,9 @@ that id that failed tried again under a new one, never a table created. The same
 real emulators is tests/integration/test_cost_guard.py."""
 
 import datetime as dt
-import io
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
 import pytest
 from google.api_core.exceptions import Conflict
@@ -43,12 +42,19 @@ class FakeBigQuery:
     loads: list[dict[str, Any]] = field(default_factory=list)
     lookups: list[tuple[str, str | None]] = field(default_factory=list)
 
-    def query(self, sql: str, job_config: Any) -> Job:
+    def query(self, sql: str, /, *, job_config: bigquery.QueryJobConfig) -> "_Rows":
         rows = [{"event_id": event_id} for event_id in sorted(self.present)]
-        return _Rows(rows)  # type: ignore[return-value]
+        return _Rows(rows)
 
     def load_table_from_file(
-        self, data: io.BytesIO, ref: str, *, job_id: str, job_config: Any, location: str | None
+        self,
+        data: IO[bytes],
+        ref: str,
+        /,
+        *,
+        job_id: str,
+        job_config: bigquery.LoadJobConfig,
+        location: str | None,
     ) -> Job:
         if job_id in self.jobs:
             raise Conflict(f"Already Exists: Job {job_id}")  # type: ignore[no-untyped-call]
@@ -62,7 +68,7 @@ class FakeBigQuery:
         self.jobs[job_id] = job
         return job
 
-    def get_job(self, job_id: str, location: str | None = None) -> Job:
+    def get_job(self, job_id: str, /, *, location: str | None) -> Job:
         self.lookups.append((job_id, location))
         return self.jobs[job_id]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 
 import pytest
+import redis
 
 from event_capture.features.config import (
     CONFIG_VARIABLES,
@@ -128,6 +129,8 @@ def test_config_variables_are_exactly_the_variables_read() -> None:
 def test_the_client_times_out_after_the_configured_seconds_without_connecting() -> None:
     config = load_features_config({"REDIS_TIMEOUT_SECONDS": "0.2"})
 
-    kwargs = redis_client(config).connection_pool.connection_kwargs
+    client = redis_client(config)
+    assert isinstance(client, redis.Redis)
+    kwargs = client.connection_pool.connection_kwargs
 
     assert (kwargs["socket_timeout"], kwargs["socket_connect_timeout"]) == (0.2, 0.2)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Sequence
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from typing import Any
@@ -55,7 +56,7 @@ class EmptyRedis:
     def lrange(self, key: str, start: int, end: int) -> None:
         self._queued.append([])
 
-    def hmget(self, key: str, fields: list[str]) -> list[None]:
+    def hmget(self, key: str, fields: Sequence[str]) -> list[None]:
         self._check()
         return [None for _ in fields]
 

@@ -14,7 +14,7 @@ import contextlib
 import shutil
 import subprocess
 import threading
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from event_capture.platform.clients import redis_connection
+from event_capture.platform.redis_surface import RedisClient
 
 REDIS_SERVER = shutil.which("redis-server")
 NO_SERVER = "redis-server is not installed (make test installs it)"
@@ -114,7 +115,7 @@ class FakeRedis:
         value = self.data.get(name)
         return None if value is None else self._hash(name).get(_bytes(key))
 
-    def hmget(self, name: str, keys: list[str]) -> list[bytes | None]:
+    def hmget(self, name: str, keys: Sequence[str]) -> list[bytes | None]:
         return [self.hget(name, key) for key in keys]
 
     def hgetall(self, name: str) -> dict[bytes, bytes]:
@@ -166,17 +167,39 @@ class FakeRedis:
 
 @dataclass
 class FakePipeline:
+    """The commands the code queues (``redis_surface.RedisPipeline``), and ``get``; each runs
+    on the fake at ``execute()``."""
+
     redis: FakeRedis
     queued: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = field(default_factory=list)
 
-    def __getattr__(self, command: str) -> Callable[..., FakePipeline]:
-        getattr(self.redis, command)  # an unknown command fails here, as it is queued
+    def _queue(self, command: str, *args: Any, **kwargs: Any) -> FakePipeline:
+        self.queued.append((command, args, kwargs))
+        return self
 
-        def queue(*args: Any, **kwargs: Any) -> FakePipeline:
-            self.queued.append((command, args, kwargs))
-            return self
+    def get(self, name: str, /) -> FakePipeline:
+        return self._queue("get", name)
 
-        return queue
+    def expire(self, name: str, time: int, /) -> FakePipeline:
+        return self._queue("expire", name, time)
+
+    def hset(self, name: str, /, *, mapping: Mapping[Any, str]) -> FakePipeline:
+        return self._queue("hset", name, mapping=mapping)
+
+    def hget(self, name: str, key: str, /) -> FakePipeline:
+        return self._queue("hget", name, key)
+
+    def hincrby(self, name: str, key: str, amount: int, /) -> FakePipeline:
+        return self._queue("hincrby", name, key, amount)
+
+    def lpush(self, name: str, /, *values: str) -> FakePipeline:
+        return self._queue("lpush", name, *values)
+
+    def lrange(self, name: str, start: int, end: int, /) -> FakePipeline:
+        return self._queue("lrange", name, start, end)
+
+    def ltrim(self, name: str, start: int, end: int, /) -> FakePipeline:
+        return self._queue("ltrim", name, start, end)
 
     def execute(self) -> list[Any]:
         queued, self.queued = self.queued, []
@@ -313,7 +336,9 @@ BACKENDS = ("fake", "redis-server")
 def backend(kind: str, server: RedisServer | None) -> Any:
     """An empty Redis of ``kind``: a fresh fake, or the flushed server."""
     if kind == "fake":
-        return FakeRedis()
+        # Held to every command the code sends; the tests also read back with others.
+        fake: RedisClient = FakeRedis()
+        return fake
     if server is None:
         pytest.skip(NO_SERVER)
     client = server.client()

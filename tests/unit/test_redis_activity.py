@@ -25,15 +25,23 @@ TTL = 3600
 
 @dataclass
 class FakePipeline:
+    """The sink's commands (``redis_surface.ActivityPipeline``), recorded in order."""
+
     commands: list[tuple[Any, ...]]
     fail: BaseException | None
     transaction: bool
 
-    def __getattr__(self, command: str) -> Any:
-        def record(*args: Any) -> None:
-            self.commands.append((command, *args))
+    def lpush(self, name: str, /, *values: str) -> None:
+        self.commands.append(("lpush", name, *values))
 
-        return record
+    def hincrby(self, name: str, key: str, amount: int, /) -> None:
+        self.commands.append(("hincrby", name, key, amount))
+
+    def ltrim(self, name: str, start: int, end: int, /) -> None:
+        self.commands.append(("ltrim", name, start, end))
+
+    def expire(self, name: str, time: int, /) -> None:
+        self.commands.append(("expire", name, time))
 
     def execute(self) -> list[Any]:
         if self.fail is not None:

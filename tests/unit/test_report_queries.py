@@ -131,7 +131,7 @@ def test_a_missing_capture_log_table_is_no_data_not_an_error() -> None:
     sums = {"searchers": 4, "clickers": 2, "carters": 1, "buyers": 1}
     client = FakeClient({"funnel": [sums], "searches": [{"day": period.end, "searches": 3}]})
 
-    data = fetch(cast(bigquery.Client, client), SOURCES, period)
+    data = fetch(client, SOURCES, period)
 
     assert data.capture is None
     assert data.capture_note == f"{SOURCES.capture_log_table} does not exist yet"

@@ -68,6 +68,9 @@ def test_the_request_budget_cuts_every_sinks_own_deadline() -> None:
 
 
 def test_each_client_pools_a_connection_per_table_write_and_reads_no_proxy_per_call() -> None:
+    import google.cloud.bigquery
+    import google.cloud.storage
+
     from event_capture.ingest import clients
     from event_capture.schemas.families import FAMILIES
 
@@ -81,8 +84,11 @@ def test_each_client_pools_a_connection_per_table_write_and_reads_no_proxy_per_c
         }
     )
 
-    for client in (clients.bigquery_client(config), clients.storage_client(config)):
-        session = client._http
+    bigquery, storage = clients.bigquery_client(config), clients.storage_client(config)
+    # The libraries' own clients, whose session is not part of the Protocols.
+    assert isinstance(bigquery, google.cloud.bigquery.Client)
+    assert isinstance(storage, google.cloud.storage.Client)
+    for session in (bigquery._http, storage._http):
         assert session.trust_env is False
         assert session.get_adapter("http://127.0.0.1:9/")._pool_maxsize == 6 * len(FAMILIES)
 

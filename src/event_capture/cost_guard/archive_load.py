@@ -19,11 +19,16 @@ import json
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from event_capture.contracts.archive_layout import ARCHIVE_AREA, day_prefix, hour_of
+from event_capture.platform.bigquery_surface import BigQueryClient
+from event_capture.platform.storage_surface import StorageBlob, StorageBucket
 from event_capture.schemas.families import MODEL_BY_EVENT_TYPE
 from event_capture.tables.bigquery_schema import PARTITION_COLUMN
+
+if TYPE_CHECKING:
+    from google.cloud.bigquery import LoadJobConfig
 
 DOWNLOAD_THREADS = 8
 # New load jobs per call, and job ids per set of rows over all calls.
@@ -103,8 +108,8 @@ class ArchiveLoader:
     def __init__(
         self,
         *,
-        bucket: Callable[[], Any],
-        bigquery: Callable[[], Any],
+        bucket: Callable[[], StorageBucket],
+        bigquery: Callable[[], BigQueryClient],
         dataset: str,
         location: str | None = None,
         job_prefix: str = "archive-load",
@@ -147,9 +152,9 @@ class ArchiveLoader:
         return {table: list(lines.values()) for table, lines in by_table.items()}
 
     @staticmethod
-    def _download(blob: Any) -> str:
+    def _download(blob: StorageBlob) -> str:
         try:
-            return str(blob.download_as_text())
+            return blob.download_as_text()
         except Exception as error:
             raise LoadError(f"reading {blob.name}: {type(error).__name__}: {error}") from error
 
@@ -189,7 +194,9 @@ class ArchiveLoader:
         counts.jobs.append(self._load_once(client, ref, base_id, data, config))
         counts.loaded += len(missing)
 
-    def _load_once(self, client: Any, ref: str, base_id: str, data: bytes, config: Any) -> str:
+    def _load_once(
+        self, client: BigQueryClient, ref: str, base_id: str, data: bytes, config: "LoadJobConfig"
+    ) -> str:
         """Run the load under the first of the rows' job ids that has not failed; the id of
         the job that loaded them.
 

@@ -6,9 +6,10 @@ Notifications can be delivered twice at once; each write names the generation it
 """
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 from event_capture.contracts.capture_mode import MODE_OBJECT, ControlState
+from event_capture.platform.storage_surface import StorageBlob, StorageBucket
 
 JSON = "application/json"
 PRECONDITION_FAILED = 412
@@ -30,7 +31,7 @@ class ControlStore(Protocol):
 
 
 class GcsControlStore:
-    def __init__(self, bucket: Callable[[], Any], name: str = MODE_OBJECT) -> None:
+    def __init__(self, bucket: Callable[[], StorageBucket], name: str = MODE_OBJECT) -> None:
         self._bucket = bucket
         self._name = name
 
@@ -42,7 +43,7 @@ class GcsControlStore:
             data = blob.download_as_bytes(timeout=TIMEOUT_SECONDS)
         except NotFound:
             return ControlState(), 0
-        return ControlState.from_json(data), int(blob.generation)
+        return ControlState.from_json(data), _generation(blob)
 
     def write(self, state: ControlState, generation: int) -> int:
         blob = self._bucket().blob(self._name)
@@ -59,4 +60,11 @@ class GcsControlStore:
             if getattr(error, "code", None) == PRECONDITION_FAILED:
                 raise ConflictError(self._name) from None
             raise
-        return int(blob.generation)
+        return _generation(blob)
+
+
+def _generation(blob: StorageBlob) -> int:
+    # The library sets it from the answer to the download or upload just made.
+    if blob.generation is None:
+        raise RuntimeError(f"{blob.name}: the answer named no generation")
+    return blob.generation

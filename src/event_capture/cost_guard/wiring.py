@@ -1,7 +1,7 @@
 """The guard of a configuration: its control store, query switch and archive loader."""
 
+import datetime as dt
 from functools import cache, partial
-from typing import Any
 
 from event_capture.cost_guard.archive_load import ArchiveLoader
 from event_capture.cost_guard.config import GuardConfig
@@ -31,7 +31,7 @@ class _LazySwitch:
     def set_disabled(self, config: str, disabled: bool) -> None:
         self._get().set_disabled(config, disabled)
 
-    def run_missed(self, config: str, start: Any, end: Any) -> None:
+    def run_missed(self, config: str, start: dt.datetime, end: dt.datetime) -> None:
         self._get().run_missed(config, start, end)
 
 
@@ -44,6 +44,8 @@ def build_guard(config: GuardConfig) -> CostGuard:
         )
     )
     mode_bucket, archive_bucket = capture.capture_mode_bucket, capture.gcs_bucket
+    # GuardConfig requires the control bucket; the capture settings then require the archive.
+    assert mode_bucket is not None and archive_bucket is not None
     return CostGuard(
         store=GcsControlStore(lambda: storage().bucket(mode_bucket)),
         queries=_LazySwitch(config),

@@ -14,6 +14,7 @@ from event_capture.platform.config import (
     load,
     variable,
 )
+from event_capture.platform.redis_surface import RedisClient
 
 
 class _Redis(RedisLocation):
@@ -72,5 +73,5 @@ def load_materializer_config(env: Mapping[str, str] | None = None) -> Materializ
     return load(MaterializerConfig, env)
 
 
-def redis_client(config: FeaturesConfig | MaterializerConfig) -> Any:
+def redis_client(config: FeaturesConfig | MaterializerConfig) -> RedisClient:
     return redis_connection(config.redis_url, config.redis_timeout_seconds)

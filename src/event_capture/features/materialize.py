@@ -16,6 +16,8 @@ from typing import Any
 
 from event_capture.contracts import redis_keys as keys
 from event_capture.features.documents import Snapshot, build_snapshot
+from event_capture.platform.bigquery_surface import BigQueryQueries
+from event_capture.platform.redis_surface import Reply, SnapshotRedis
 from event_capture.warehouse.catalog import FEATURE_SNAPSHOT_DAYS, FEATURE_TABLES, USER_PROFILES
 
 # Fields per HSET: big enough for few round trips, small enough that no single command holds
@@ -40,12 +42,12 @@ def _chunks(mapping: Mapping[str, str]) -> Iterator[dict[str, str]]:
         yield chunk
 
 
-def _text(value: Any) -> Any:
+def _text(value: Reply) -> str | None:
     return value.decode() if isinstance(value, bytes) else value
 
 
 def load_snapshot(
-    redis: Any, snapshot: Snapshot, *, now: Callable[[], dt.datetime] | None = None
+    redis: SnapshotRedis, snapshot: Snapshot, *, now: Callable[[], dt.datetime] | None = None
 ) -> LoadResult:
     """Make ``snapshot`` the one readers see; nothing changes if it already is."""
     snapshot_id = snapshot.id
@@ -96,7 +98,9 @@ def load_snapshot(
 # --- reading the snapshot from BigQuery --------------------------------------------------------
 
 
-def newest_snapshot_date(client: Any, events_dataset: str, today: dt.date) -> dt.date | None:
+def newest_snapshot_date(
+    client: BigQueryQueries, events_dataset: str, today: dt.date
+) -> dt.date | None:
     """The newest snapshot_date of ``user_profiles`` within the snapshots' expiry."""
     from google.cloud import bigquery
 
@@ -116,7 +120,7 @@ def newest_snapshot_date(client: Any, events_dataset: str, today: dt.date) -> dt
     return newest
 
 
-def read_snapshot(client: Any, events_dataset: str, snapshot_date: dt.date) -> Snapshot:
+def read_snapshot(client: BigQueryQueries, events_dataset: str, snapshot_date: dt.date) -> Snapshot:
     """The four feature tables' rows for ``snapshot_date``, as one snapshot."""
     from google.cloud import bigquery
 
@@ -126,13 +130,15 @@ def read_snapshot(client: Any, events_dataset: str, snapshot_date: dt.date) -> S
     rows: dict[str, list[dict[str, Any]]] = {}
     for table in FEATURE_NAMES:
         sql = f"SELECT * FROM `{events_dataset}.{table}` WHERE snapshot_date = @day"  # noqa: S608
-        rows[table] = [dict(row.items()) for row in client.query(sql, job_config=job_config)]
+        rows[table] = [
+            dict(row.items()) for row in client.query(sql, job_config=job_config).result()
+        ]
     return build_snapshot(snapshot_date, **rows)
 
 
 def materialize(
-    bigquery_client: Any,
-    redis: Any,
+    bigquery_client: BigQueryQueries,
+    redis: SnapshotRedis,
     events_dataset: str,
     *,
     snapshot_date: dt.date | None = None,

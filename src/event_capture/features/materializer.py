@@ -17,7 +17,9 @@ from event_capture.features.config import MaterializerConfig, redis_client
 from event_capture.features.materialize import materialize
 from event_capture.features.notification import SUCCEEDED, NotificationError, parse_run
 from event_capture.platform import clients
+from event_capture.platform.bigquery_surface import BigQueryQueries
 from event_capture.platform.log_line import write_log_line
+from event_capture.platform.redis_surface import SnapshotRedis
 
 # One load at a time: requests' own pool size is plenty.
 CONNECTIONS = 10
@@ -25,7 +27,11 @@ CONNECTIONS = 10
 
 class MaterializerFunction:
     def __init__(
-        self, *, bigquery: Callable[[], Any], redis: Callable[[], Any], events_dataset: str
+        self,
+        *,
+        bigquery: Callable[[], BigQueryQueries],
+        redis: Callable[[], SnapshotRedis],
+        events_dataset: str,
     ) -> None:
         self._bigquery = bigquery
         self._redis = redis

@@ -19,6 +19,7 @@ from event_capture.contracts import live_activity
 from event_capture.contracts import redis_keys as keys
 from event_capture.features import live
 from event_capture.features.documents import ProductDocument, UserDocument
+from event_capture.platform.redis_surface import FeatureRedis, Reply
 from event_capture.schemas.features import (
     Part,
     ProductSimilar,
@@ -39,11 +40,11 @@ class Reading:
     snapshot: str | None = None
 
 
-def _text(value: Any) -> str | None:
+def _text(value: Reply) -> str | None:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def _document[D: BaseModel](model: type[D], raw: Any) -> D | None:
+def _document[D: BaseModel](model: type[D], raw: str | bytes) -> D | None:
     # A document this version cannot read (written by a newer materializer, or damaged) is
     # served as absent rather than failing the answer; the next load rewrites it.
     try:
@@ -55,7 +56,7 @@ def _document[D: BaseModel](model: type[D], raw: Any) -> D | None:
 class FeatureReader:
     def __init__(
         self,
-        redis: Callable[[], Any],
+        redis: Callable[[], FeatureRedis],
         *,
         activity_length: int = 100,
         pointer_seconds: float = 1.0,
@@ -63,7 +64,7 @@ class FeatureReader:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._redis_factory = redis
-        self._redis: Any = None
+        self._redis: FeatureRedis | None = None
         self._lock = threading.Lock()
         self._activity_length = activity_length
         self._pointer_seconds = pointer_seconds
@@ -71,13 +72,13 @@ class FeatureReader:
         self._monotonic = monotonic
         self._pointer: tuple[str | None, float] | None = None
 
-    def _client(self) -> Any:
+    def _client(self) -> FeatureRedis:
         with self._lock:
             if self._redis is None:
                 self._redis = self._redis_factory()
             return self._redis
 
-    def _call(self, reading: Reading, fn: Callable[[Any], Any]) -> Any:
+    def _call[T](self, reading: Reading, fn: Callable[[FeatureRedis], T]) -> T:
         reading.round_trips += 1
         try:
             return fn(self._client())
@@ -103,14 +104,13 @@ class FeatureReader:
         reading = reading or Reading()
         snapshot = self._snapshot(reading)
 
-        def read(r: Any) -> list[Any]:
+        def read(r: FeatureRedis) -> list[Any]:
             pipe = r.pipeline(transaction=False)
             if snapshot:
                 pipe.hget(keys.snapshot_meta_key(snapshot), "snapshot_date")
                 pipe.hget(keys.snapshot_users_key(snapshot), user_id)
             pipe.lrange(keys.activity_key(user_id), 0, self._activity_length - 1)
-            result: list[Any] = pipe.execute()
-            return result
+            return pipe.execute()
 
         answer = self._call(reading, read)
         snapshot_date: dt.date | None = None
@@ -161,12 +161,11 @@ class FeatureReader:
         if not snapshot:
             return ProductSimilar.defaults(product_id, "snapshot_missing")
 
-        def read(r: Any) -> list[Any]:
+        def read(r: FeatureRedis) -> list[Any]:
             pipe = r.pipeline(transaction=False)
             pipe.hget(keys.snapshot_meta_key(snapshot), "snapshot_date")
             pipe.hget(keys.snapshot_products_key(snapshot), product_id)
-            result: list[Any] = pipe.execute()
-            return result
+            return pipe.execute()
 
         meta_date, raw = self._call(reading, read)
         if meta_date is None:

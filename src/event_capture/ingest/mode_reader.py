@@ -4,10 +4,10 @@ control object, read again every ``ttl_seconds``."""
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 from event_capture.contracts.capture_mode import MODE_OBJECT, CaptureMode, read_mode
 from event_capture.contracts.timing import MODE_TTL_SECONDS
+from event_capture.platform.storage_surface import StorageBucket
 
 # A failed read is tried again this soon, the mode last read staying in force meanwhile.
 RETRY_SECONDS = 5.0
@@ -68,7 +68,7 @@ class ModeReader:
 
 
 def gcs_mode_source(
-    bucket: Callable[[], Any], name: str = MODE_OBJECT
+    bucket: Callable[[], StorageBucket], name: str = MODE_OBJECT
 ) -> Callable[[], bytes | None]:
     """Reads the control object with google-cloud-storage; None when it does not exist."""
 
@@ -76,11 +76,8 @@ def gcs_mode_source(
         from google.api_core.exceptions import NotFound
 
         try:
-            data: bytes = (
-                bucket().blob(name).download_as_bytes(timeout=READ_TIMEOUT_SECONDS, retry=None)
-            )
+            return bucket().blob(name).download_as_bytes(timeout=READ_TIMEOUT_SECONDS, retry=None)
         except NotFound:
             return None
-        return data
 
     return read

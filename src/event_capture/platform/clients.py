@@ -9,12 +9,18 @@ has none).
 
 from typing import TYPE_CHECKING, Any
 
+from event_capture.platform.bigquery_surface import BigQueryClient
+from event_capture.platform.redis_surface import RedisClient
+from event_capture.platform.storage_surface import StorageClient
+
 if TYPE_CHECKING:
+    import requests
+
     from event_capture.platform.curl_http import CurlHttp
 
 
-def _one_session_per_backend(client: Any, connections: int) -> Any:
-    """Tune the client's HTTP session (``_http``, the library's own requests session).
+def _one_session_per_backend(session: "requests.Session", connections: int) -> None:
+    """Tune a client's HTTP session (``_http``, the library's own requests session).
 
     Enough pooled connections for every call the instance runs at once (requests keeps 10, and
     drops the rest after each call), and no proxy lookup in the environment on every call
@@ -23,12 +29,10 @@ def _one_session_per_backend(client: Any, connections: int) -> Any:
     """
     from requests.adapters import HTTPAdapter
 
-    session = client._http
     session.trust_env = False
     adapter = HTTPAdapter(pool_connections=4, pool_maxsize=connections)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
-    return client
 
 
 def _anonymous_options(emulator_host: str) -> dict[str, Any]:
@@ -41,15 +45,17 @@ def _anonymous_options(emulator_host: str) -> dict[str, Any]:
     }
 
 
-def bigquery_client(project: str, emulator_host: str | None, *, connections: int) -> Any:
+def bigquery_client(project: str, emulator_host: str | None, *, connections: int) -> BigQueryClient:
     """google-cloud-bigquery's client, with ``connections`` pooled HTTP connections."""
     from google.cloud import bigquery
 
     options = _anonymous_options(emulator_host) if emulator_host else {}
-    return _one_session_per_backend(bigquery.Client(project=project, **options), connections)
+    client = bigquery.Client(project=project, **options)
+    _one_session_per_backend(client._http, connections)
+    return client
 
 
-def storage_client(project: str, emulator_host: str | None, *, connections: int) -> Any:
+def storage_client(project: str, emulator_host: str | None, *, connections: int) -> StorageClient:
     """google-cloud-storage's client; ``emulator_host`` is fake-gcs-server's address.
 
     google-cloud-storage reads STORAGE_EMULATOR_HOST from the process environment too, but the
@@ -60,7 +66,11 @@ def storage_client(project: str, emulator_host: str | None, *, connections: int)
     import google.cloud.storage as storage
 
     options = _anonymous_options(emulator_host) if emulator_host else {}
-    return _one_session_per_backend(storage.Client(project=project, **options), connections)
+    client = storage.Client(project=project, **options)
+    _one_session_per_backend(client._http, connections)
+    # Any to mypy (storage_surface says why): nothing checks it against the Protocol here.
+    typed: StorageClient = client
+    return typed
 
 
 def curl_http(emulator_host: str | None, api: str, scopes: tuple[str, ...]) -> "CurlHttp":
@@ -83,7 +93,7 @@ def curl_http(emulator_host: str | None, api: str, scopes: tuple[str, ...]) -> "
     return CurlHttp(emulator_host or api, credentials, token_request)
 
 
-def redis_connection(url: str, timeout_seconds: float) -> Any:
+def redis_connection(url: str, timeout_seconds: float) -> RedisClient:
     """A Redis client that gives up after one attempt of at most ``timeout_seconds``.
 
     redis-py retries three times with backoff of up to seconds by default; the capture and

@@ -16,6 +16,7 @@ from google.api_core.exceptions import BadRequest, NotFound
 from google.cloud import bigquery
 
 from event_capture.contracts import log_fields as log
+from event_capture.platform.bigquery_surface import BigQueryQueries
 from event_capture.report import capture_log
 from event_capture.warehouse.catalog import (
     DATA_QUALITY,
@@ -222,7 +223,7 @@ def queries(sources: Sources) -> dict[str, str]:
     }
 
 
-def _run(client: bigquery.Client, sql: str, period: Period) -> list[Row]:
+def _run(client: BigQueryQueries, sql: str, period: Period) -> list[Row]:
     config = bigquery.QueryJobConfig(
         query_parameters=[
             bigquery.ScalarQueryParameter("start", "DATE", period.start),
@@ -240,7 +241,7 @@ def funnel_steps(sums: Mapping[str, int | None]) -> list[Row]:
     ]
 
 
-def fetch(client: bigquery.Client, sources: Sources, period: Period) -> ReportData:
+def fetch(client: BigQueryQueries, sources: Sources, period: Period) -> ReportData:
     sql = queries(sources)
     rows = {name: _run(client, sql[name], period) for name in sql if name != "capture"}
     capture: list[Row] | None

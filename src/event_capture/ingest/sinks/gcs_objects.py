@@ -2,7 +2,7 @@
 
 import threading
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from event_capture.ingest.retry import (
     DEFAULT_BACKOFF,
@@ -12,6 +12,7 @@ from event_capture.ingest.retry import (
     is_transient_storage,
 )
 from event_capture.ingest.row import Request
+from event_capture.platform.storage_surface import StorageBucket, StorageClient
 
 if TYPE_CHECKING:
     from event_capture.ingest.gcs_upload import ObjectUploads
@@ -23,7 +24,7 @@ PRECONDITION_FAILED = 412
 class NdjsonWriter:
     def __init__(
         self,
-        client: Callable[[], Any],
+        client: Callable[[], StorageClient],
         *,
         bucket: str,
         deadline_seconds: float,
@@ -37,14 +38,14 @@ class NdjsonWriter:
         self._client_factory = client
         self._uploads_factory = uploads
         self._uploads: ObjectUploads | None = None
-        self._bucket: Any = None
+        self._bucket: StorageBucket | None = None
         self._bucket_name = bucket
         self._deadline_seconds = deadline_seconds
         self._policy = policy
         self._timing = timing
         self._lock = threading.Lock()
 
-    def bucket(self) -> Any:
+    def bucket(self) -> StorageBucket:
         """The ``google.cloud.storage`` bucket, its client created on first use."""
         with self._lock:
             if self._bucket is None:

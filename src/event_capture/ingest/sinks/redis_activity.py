@@ -7,19 +7,21 @@ Redis is a cache here, not a record: failures are reported and logged, never fai
 """
 
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from event_capture.contracts import live_activity
 from event_capture.contracts.redis_keys import activity_key, daily_counts_key
 from event_capture.ingest.retry import describe
 from event_capture.ingest.row import Request, Row
 from event_capture.ingest.sinks.result import FailureKind, SinkResult, all_failed
+from event_capture.platform.redis_surface import ActivityRedis
 
 
 class RedisActivitySink:
-    def __init__(self, client: Callable[[], Any], *, max_length: int, ttl_seconds: int) -> None:
+    def __init__(
+        self, client: Callable[[], ActivityRedis], *, max_length: int, ttl_seconds: int
+    ) -> None:
         self._client_factory = client
-        self._client: Any = None
+        self._client: ActivityRedis | None = None
         self._max_length = max_length
         self._ttl_seconds = ttl_seconds
 
