@@ -70,6 +70,18 @@ class GuardConfig(CaptureConfig):
         return self
 
     @property
+    def control_bucket(self) -> str:
+        """CAPTURE_MODE_BUCKET, which the guard requires."""
+        assert self.capture_mode_bucket is not None  # _needs_the_control_bucket
+        return self.capture_mode_bucket
+
+    @property
+    def archive_bucket(self) -> str:
+        """GCS_BUCKET, which the capture settings require with the control bucket."""
+        assert self.gcs_bucket is not None  # CaptureConfig's rules across variables
+        return self.gcs_bucket
+
+    @property
     def settings(self) -> GuardSettings:
         settle = self.settle_seconds
         if settle is None:

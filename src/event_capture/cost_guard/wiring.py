@@ -36,16 +36,13 @@ class _LazySwitch:
 
 
 def build_guard(config: GuardConfig) -> CostGuard:
-    capture = config
-    project, connections = capture.project, GUARD_CONNECTIONS
+    project, connections = config.project, GUARD_CONNECTIONS
     storage = cache(
         partial(
-            clients.storage_client, project, capture.storage_emulator_host, connections=connections
+            clients.storage_client, project, config.storage_emulator_host, connections=connections
         )
     )
-    mode_bucket, archive_bucket = capture.capture_mode_bucket, capture.gcs_bucket
-    # GuardConfig requires the control bucket; the capture settings then require the archive.
-    assert mode_bucket is not None and archive_bucket is not None
+    mode_bucket, archive_bucket = config.control_bucket, config.archive_bucket
     return CostGuard(
         store=GcsControlStore(lambda: storage().bucket(mode_bucket)),
         queries=_LazySwitch(config),
@@ -55,11 +52,11 @@ def build_guard(config: GuardConfig) -> CostGuard:
                 partial(
                     clients.bigquery_client,
                     project,
-                    capture.bigquery_emulator_host,
+                    config.bigquery_emulator_host,
                     connections=connections,
                 )
             ),
-            dataset=f"{capture.project}.{capture.bigquery_dataset}",
+            dataset=f"{config.project}.{config.bigquery_dataset}",
             location=config.bigquery_location,
         ),
         settings=config.settings,
