@@ -8,7 +8,7 @@ each feature table's full rebuild over the 90-day ``_dedup`` views, checks that 
 same rows, and counts the rows each reads.
 
 Rows read are counted from the data loaded (``event_capture.cost.sizes``, which the cost model
-uses too), for each table a script reads (``catalog.reads``) in the partitions its filter
+uses too), for each table a script reads (``cost.reads``) in the partitions its filter
 selects: the emulator neither prunes partitions nor reports bytes billed. BigQuery bills bytes
 of the columns read, not rows: ``user_daily`` holds a user-day's items in repeated fields, so
 the rows-and-items figure beside it is the fairer comparison.

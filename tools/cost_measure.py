@@ -61,6 +61,7 @@ INPUTS = (
     "src/event_capture/warehouse/catalog.py",
     "src/event_capture/ingest/log_fields.py",
     "src/event_capture/cost/sizes.py",
+    "src/event_capture/cost/reads.py",
     "localcloud/sample_events.py",
     "localcloud/history.py",
     "tools/cost_measure.py",

@@ -9,6 +9,7 @@ from google.api_core.exceptions import NotFound
 from google.cloud import bigquery
 
 from event_capture.contracts import log_fields as log
+from event_capture.cost.reads import Read, reads
 from event_capture.report import capture_log
 from event_capture.report.queries import (
     FUNNEL_STEPS,
@@ -23,8 +24,6 @@ from event_capture.warehouse.catalog import (
     DATA_QUALITY,
     REORDER_PREDICTIONS,
     SEARCH_DAILY,
-    Read,
-    reads,
     table_name,
 )
 

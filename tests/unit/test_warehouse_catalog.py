@@ -4,6 +4,7 @@ import re
 
 import pytest
 
+from event_capture.cost.reads import Read, reads
 from event_capture.schemas.retention import RETENTION_DAYS
 from event_capture.warehouse.catalog import (
     DATA_QUALITY,
@@ -18,10 +19,8 @@ from event_capture.warehouse.catalog import (
     VIEW_SINCE,
     VIEWS,
     Datasets,
-    Read,
     backfill_sql,
     full_rebuild,
-    reads,
     render,
     scheduled_sql,
     view_sql,
