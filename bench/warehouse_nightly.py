@@ -36,9 +36,8 @@ from event_capture.warehouse.catalog import (
     SEARCH_DAILY,
     ScheduledTable,
     full_rebuild,
-    render,
-    scheduled_sql,
 )
+from event_capture.warehouse.render import render, scheduled_sql
 from localcloud.cloud import CloudSettings, LocalCloud
 from localcloud.history import History, load_history
 from localcloud.processes import STATE_DIR

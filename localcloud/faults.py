@@ -45,7 +45,7 @@ from google.cloud import bigquery
 
 from event_capture.ingest.wiring import bigquery_sink, dead_letter_writer
 from event_capture.schemas.families import MODEL_BY_EVENT_TYPE
-from event_capture.warehouse.catalog import Datasets
+from event_capture.warehouse.render import Datasets
 from localcloud import bootstrap
 from localcloud.cloud import LocalCloud
 from localcloud.processes import Service

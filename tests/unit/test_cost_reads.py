@@ -1,7 +1,8 @@
 """The read analyser on scripts of its own: what counts as a read, and what bounds it."""
 
 from event_capture.cost.reads import Read, reads
-from event_capture.warehouse.catalog import VIEW_SINCE, Datasets
+from event_capture.warehouse.catalog import VIEW_SINCE
+from event_capture.warehouse.render import Datasets
 
 DATASETS = Datasets("p.events", "p.analytics")
 

@@ -24,8 +24,8 @@ from event_capture.warehouse.catalog import (
     DATA_QUALITY,
     REORDER_PREDICTIONS,
     SEARCH_DAILY,
-    table_name,
 )
+from event_capture.warehouse.render import table_name
 
 SOURCES = Sources.of_project("p")
 DATASETS = SOURCES.datasets

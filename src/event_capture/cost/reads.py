@@ -10,10 +10,8 @@ from event_capture.warehouse.catalog import (
     EVENT_TABLES,
     SCHEDULED_TABLES,
     VIEWS,
-    Datasets,
-    table_name,
-    view_sql,
 )
+from event_capture.warehouse.render import Datasets, table_name, view_sql
 
 
 @dataclass(frozen=True)

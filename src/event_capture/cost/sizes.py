@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from google.cloud import bigquery
 
 from event_capture.cost.reads import reads
-from event_capture.warehouse.catalog import Datasets
+from event_capture.warehouse.render import Datasets
 
 FIXED_BYTES = {"INTEGER": 8, "FLOAT": 8, "TIMESTAMP": 8, "DATE": 8, "NUMERIC": 16, "BOOLEAN": 1}
 # Every raw read also names these, in the dedup SQL a view stands for (not in the script).

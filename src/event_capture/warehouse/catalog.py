@@ -1,8 +1,7 @@
 """Everything the warehouse layer holds, named once: views, scheduled queries and their tables.
 
-The SQL is in ``warehouse/sql``, one statement per file, with ``${...}`` placeholders for the
-datasets and settings. The Pulumi program and the tests both render it from here, so what the
-tests run on the emulator is what is deployed.
+Each object's SQL is a file in ``warehouse/sql`` (its ``sql_file``); ``warehouse.render`` fills
+it in for a pair of datasets.
 
 Two datasets, split by what they may hold:
 
@@ -20,14 +19,9 @@ before, for the tests and the benchmark to compare with.
 """
 
 from dataclasses import dataclass, field, replace
-from functools import cache
-from pathlib import Path
-from string import Template
 
-from event_capture.schemas.retention import MAX_CLOCK_SKEW_AHEAD, RETENTION_DAYS
+from event_capture.schemas.retention import RETENTION_DAYS
 from event_capture.tables.definitions import load_table_definitions
-
-SQL_DIR = Path(__file__).parent / "sql"
 
 EVENTS = "events"
 ANALYTICS = "analytics"
@@ -361,113 +355,6 @@ SCHEDULED_TABLES = (
     USER_RECOMMENDATIONS,
     DATA_QUALITY,
 )
-
-
-@dataclass(frozen=True)
-class Datasets:
-    """Where the SQL points: fully qualified dataset names (``project.dataset``)."""
-
-    events: str
-    analytics: str
-    min_users: int = DEFAULT_MIN_USERS
-
-    def of(self, role: str) -> str:
-        """The dataset holding a view or table declared with ``dataset=role``."""
-        return self.events if role == EVENTS else self.analytics
-
-    def placeholders(self) -> dict[str, str]:
-        intents = ", ".join(f"'{intent}'" for intent in KNOWN_INTENTS)
-        values = {
-            EVENTS: self.events,
-            ANALYTICS: self.analytics,
-            "min_users": str(self.min_users),
-            "top_n": str(TOP_N),
-            "recent_days": str(RECENT_DAYS),
-            # The features sum user_daily's days received from @run_date - 90 on: those of the
-            # raw partitions it was built from. The views cut at CURRENT_TIMESTAMP - 90 days,
-            # inside that oldest day: the one place a full rebuild and the sum may differ.
-            "retention_days": str(RETENTION_DAYS),
-            # An event stamped up to MAX_CLOCK_SKEW_AHEAD ahead was received that much earlier.
-            "recent_received_days": str(RECENT_DAYS + MAX_CLOCK_SKEW_AHEAD.days),
-            "known_intents": f"[{intents}]",
-            "quality_failed": QUALITY_FAILED,
-        }
-        return values | self.recent(RECENT_SINCE)
-
-    def recent(self, since: str) -> dict[str, str]:
-        """The ``recent_<table>`` placeholders: dedup.sql inlined for the partitions received
-        from ``since`` on, so a query about a few days reads only those.
-        """
-        dedup = Template(read_sql("dedup.sql"))
-        return {
-            f"recent_{table}": "(\n"
-            + dedup.substitute(events=self.events, table=table, since=since).strip()
-            + "\n)"
-            for table in EVENT_TABLES
-        }
-
-
-@cache
-def read_sql(file_name: str) -> str:
-    return (SQL_DIR / file_name).read_text()
-
-
-def render(file_name: str, datasets: Datasets, **params: str) -> str:
-    """The SQL of one file with its placeholders filled; an unknown placeholder raises."""
-    return Template(read_sql(file_name)).substitute(datasets.placeholders(), **params).strip()
-
-
-def view_sql(view: View, datasets: Datasets) -> str:
-    return render(view.sql_file, datasets, **view.params)
-
-
-def table_name(spec: ScheduledTable, datasets: Datasets) -> str:
-    return f"{datasets.of(spec.dataset)}.{spec.name}"
-
-
-def scheduled_sql(spec: ScheduledTable, datasets: Datasets) -> str:
-    """The script the table's scheduled query runs for ``@run_date``: it replaces the partition
-    of the day before with the query's rows (a partial table: its last few days, see
-    ``rebuild_sql``). The data-quality run then fails, naming every failed rule, if any rule
-    failed; that error is what its alert policy matches.
-    """
-    if isinstance(spec, PartialTable):
-        return rebuild_sql(spec, datasets, PARTIAL_SINCE_DAYS)
-    script = render(
-        "replace_partition.sql",
-        datasets,
-        table=table_name(spec, datasets),
-        partition_field=spec.partition_field,
-        columns=", ".join(column.name for column in spec.columns),
-        query=render(spec.sql_file, datasets),
-    )
-    if spec is DATA_QUALITY:
-        script += "\n\n" + render("data_quality_alert.sql", datasets) + ";"
-    return script
-
-
-def rebuild_sql(spec: PartialTable, datasets: Datasets, since_days: int) -> str:
-    """The script that rebuilds a partial table's days received from ``@run_date - since_days``
-    to ``@run_date`` out of those days' raw partitions. Nightly: ``PARTIAL_SINCE_DAYS``; once,
-    after the first deploy (the table starts empty): the retention window (``backfill_sql``).
-    """
-    return render(
-        "rebuild_received_days.sql",
-        datasets,
-        table=table_name(spec, datasets),
-        partition_field=spec.partition_field,
-        since_days=str(since_days),
-        columns=", ".join(column.name for column in spec.columns),
-        query=render(spec.sql_file, datasets, **datasets.recent(received_since(since_days))),
-    )
-
-
-def backfill_sql(datasets: Datasets) -> str:
-    """One script filling every partial table's whole retention window for ``@run_date``: what
-    the feature queries sum, on a first deploy or after the partial tables were lost. It reads
-    the raw window once, as one night of full rebuilds would.
-    """
-    return "\n\n".join(rebuild_sql(spec, datasets, RETENTION_DAYS) for spec in PARTIAL_TABLES)
 
 
 def full_rebuild(spec: ScheduledTable) -> ScheduledTable:

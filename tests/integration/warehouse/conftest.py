@@ -24,11 +24,11 @@ from event_capture.warehouse.catalog import (
     PARTIAL_TABLES,
     SCHEDULED_TABLES,
     VIEWS,
-    Datasets,
     ScheduledTable,
     View,
     full_rebuild,
 )
+from event_capture.warehouse.render import Datasets
 from localcloud import bootstrap
 from localcloud.cloud import LocalCloud
 from localcloud.warehouse import create_table, create_warehouse, run_all
