@@ -35,8 +35,8 @@ from event_capture.warehouse.catalog import (
     SCHEDULED_TABLES,
     SEARCH_DAILY,
     ScheduledTable,
-    full_rebuild,
 )
+from event_capture.warehouse.full_rebuild import full_rebuild
 from event_capture.warehouse.render import render, scheduled_sql
 from localcloud.cloud import CloudSettings, LocalCloud
 from localcloud.history import History, load_history

@@ -5,8 +5,8 @@ from event_capture.warehouse.catalog import (
     PARTIAL_TABLES,
     SCHEDULED_TABLES,
     VIEWS,
-    full_rebuild,
 )
+from event_capture.warehouse.full_rebuild import full_rebuild
 from event_capture.warehouse.render import SQL_DIR
 
 # Read by name rather than through a View or ScheduledTable.

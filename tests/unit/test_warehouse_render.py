@@ -18,8 +18,8 @@ from event_capture.warehouse.catalog import (
     USER_RECOMMENDATIONS,
     VIEW_SINCE,
     VIEWS,
-    full_rebuild,
 )
+from event_capture.warehouse.full_rebuild import full_rebuild
 from event_capture.warehouse.render import Datasets, backfill_sql, render, scheduled_sql, view_sql
 
 DATASETS = Datasets("p.events", "p.analytics")

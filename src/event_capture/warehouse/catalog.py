@@ -14,11 +14,11 @@ Two datasets, split by what they may hold:
 The feature tables are built incrementally: each night ``user_daily`` rebuilds the few days of
 raw events received since ``@run_date - PARTIAL_SINCE_DAYS`` into one row per user, day
 received and day occurred, and the feature queries re-sum its 90 days instead of reading the
-raw window. ``full_rebuild`` keeps each feature's query over the ``_dedup`` views, as it ran
-before, for the tests and the benchmark to compare with.
+raw window. ``warehouse.full_rebuild`` keeps each feature's query over the ``_dedup`` views, as
+it ran before, for the tests and the benchmark to compare with.
 """
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from event_capture.schemas.retention import RETENTION_DAYS
 from event_capture.tables.definitions import load_table_definitions
@@ -344,7 +344,7 @@ DATA_QUALITY = ScheduledTable(
         _c("rows_checked", "INTEGER", "Rows the value was measured over."),
     ),
 )
-# Built from user_daily; full_rebuild() gives each one's query over the raw window.
+# Built from user_daily; warehouse.full_rebuild gives each one's query over the raw window.
 FEATURE_TABLES = (USER_PROFILES, REORDER_PREDICTIONS, PRODUCT_RECOMMENDATIONS, USER_RECOMMENDATIONS)
 SCHEDULED_TABLES = (
     USER_DAILY,
@@ -355,14 +355,3 @@ SCHEDULED_TABLES = (
     USER_RECOMMENDATIONS,
     DATA_QUALITY,
 )
-
-
-def full_rebuild(spec: ScheduledTable) -> ScheduledTable:
-    """A feature table's query as it ran before ``user_daily``, over the whole window of the
-    ``_dedup`` views (``<name>_full.sql``), as a table of its own with the same columns,
-    ``<name>_full``. Nothing deploys it: the tests prove the incremental table equal to it and
-    the benchmark measures what each reads.
-    """
-    if spec not in FEATURE_TABLES:
-        raise ValueError(f"{spec.name} has no full rebuild")
-    return replace(spec, name=f"{spec.name}_full")

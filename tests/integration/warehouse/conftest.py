@@ -26,8 +26,8 @@ from event_capture.warehouse.catalog import (
     VIEWS,
     ScheduledTable,
     View,
-    full_rebuild,
 )
+from event_capture.warehouse.full_rebuild import full_rebuild
 from event_capture.warehouse.render import Datasets
 from localcloud import bootstrap
 from localcloud.cloud import LocalCloud

@@ -15,8 +15,8 @@ from event_capture.warehouse.catalog import (
     USER_DAILY,
     USER_PROFILES,
     ScheduledTable,
-    full_rebuild,
 )
+from event_capture.warehouse.full_rebuild import full_rebuild
 from tests.integration.warehouse.conftest import DATASETS, Warehouse
 from tests.integration.warehouse.shop_day import COFFEE, GRANOLA, OAT
 
