@@ -6,7 +6,6 @@ from event_capture.warehouse.catalog import (
     SCHEDULED_TABLES,
     VIEWS,
 )
-from event_capture.warehouse.full_rebuild import full_rebuild
 from event_capture.warehouse.render import SQL_DIR
 
 # Read by name rather than through a View or ScheduledTable.
@@ -20,7 +19,6 @@ HELPERS = {
 
 def test_every_sql_file_is_a_view_a_scheduled_table_or_a_named_helper() -> None:
     used = {view.sql_file for view in VIEWS} | {spec.sql_file for spec in SCHEDULED_TABLES}
-    used |= {full_rebuild(spec).sql_file for spec in FEATURE_TABLES}
 
     assert {path.name for path in SQL_DIR.glob("*.sql")} == used | HELPERS
 

@@ -16,10 +16,8 @@ from event_capture.warehouse.catalog import (
     SCHEDULED_TABLES,
     USER_DAILY,
     USER_RECOMMENDATIONS,
-    VIEW_SINCE,
     VIEWS,
 )
-from event_capture.warehouse.full_rebuild import full_rebuild
 from event_capture.warehouse.render import Datasets, backfill_sql, render, scheduled_sql, view_sql
 
 DATASETS = Datasets("p.events", "p.analytics")
@@ -27,10 +25,8 @@ RAW = {f"p.events.{table}" for table in EVENT_TABLES}
 
 
 def test_rendered_sql_has_no_placeholder_left() -> None:
-    rendered = [view_sql(view, DATASETS) for view in VIEWS] + [
-        scheduled_sql(spec, DATASETS)
-        for spec in (*SCHEDULED_TABLES, *(full_rebuild(s) for s in FEATURE_TABLES))
-    ]
+    rendered = [view_sql(view, DATASETS) for view in VIEWS]
+    rendered += [scheduled_sql(spec, DATASETS) for spec in SCHEDULED_TABLES]
     rendered.append(backfill_sql(DATASETS))
 
     for sql in rendered:
@@ -86,10 +82,6 @@ def test_the_nightly_feature_builds_read_a_few_raw_days_and_no_raw_window() -> N
         assert all(r.partitions for r in found), spec.name
         if spec is not USER_RECOMMENDATIONS:
             assert found == [window], spec.name
-    # What they replace: the raw window through the views, every night.
-    for spec in FEATURE_TABLES:
-        found = reads(scheduled_sql(full_rebuild(spec), DATASETS), DATASETS)
-        assert {r.partitions for r in found if r.table in RAW} == {f"received_at >= {VIEW_SINCE}"}
 
 
 def test_k_is_rendered_into_the_search_aggregate() -> None:

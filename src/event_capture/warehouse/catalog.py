@@ -14,8 +14,8 @@ Two datasets, split by what they may hold:
 The feature tables are built incrementally: each night ``user_daily`` rebuilds the few days of
 raw events received since ``@run_date - PARTIAL_SINCE_DAYS`` into one row per user, day
 received and day occurred, and the feature queries re-sum its 90 days instead of reading the
-raw window. ``warehouse.full_rebuild`` keeps each feature's query over the ``_dedup`` views, as
-it ran before, for the tests and the benchmark to compare with.
+raw window. ``warehouse.full_rebuild`` runs the same feature queries over ``user_daily``'s query
+of the whole raw window, in one go, for the tests and the benchmark to compare with.
 """
 
 from dataclasses import dataclass, field
@@ -344,7 +344,7 @@ DATA_QUALITY = ScheduledTable(
         _c("rows_checked", "INTEGER", "Rows the value was measured over."),
     ),
 )
-# Built from user_daily; warehouse.full_rebuild gives each one's query over the raw window.
+# Summed from user_daily; warehouse.full_rebuild computes each in one go from the raw window.
 FEATURE_TABLES = (USER_PROFILES, REORDER_PREDICTIONS, PRODUCT_RECOMMENDATIONS, USER_RECOMMENDATIONS)
 SCHEDULED_TABLES = (
     USER_DAILY,

@@ -53,15 +53,18 @@ class Datasets:
             "top_n": str(TOP_N),
             "recent_days": str(RECENT_DAYS),
             # The features sum user_daily's days received from @run_date - 90 on: those of the
-            # raw partitions it was built from. The views cut at CURRENT_TIMESTAMP - 90 days,
-            # inside that oldest day: the one place a full rebuild and the sum may differ.
+            # raw partitions it was built from (the views cut at CURRENT_TIMESTAMP - 90 days,
+            # inside that oldest day).
             "retention_days": str(RETENTION_DAYS),
             # An event stamped up to MAX_CLOCK_SKEW_AHEAD ahead was received that much earlier.
             "recent_received_days": str(RECENT_DAYS + MAX_CLOCK_SKEW_AHEAD.days),
             "known_intents": f"[{intents}]",
             "quality_failed": QUALITY_FAILED,
         }
-        return values | self.recent(RECENT_SINCE)
+        # A feature query reads each partial table through a placeholder of its name: here the
+        # deployed table; a full rebuild (warehouse.full_rebuild) fills in the table's query.
+        partials = {spec.name: f"`{table_name(spec, self)}`" for spec in PARTIAL_TABLES}
+        return values | partials | self.recent(RECENT_SINCE)
 
     def recent(self, since: str) -> dict[str, str]:
         """The ``recent_<table>`` placeholders: dedup.sql inlined for the partitions received
@@ -102,17 +105,24 @@ def scheduled_sql(spec: ScheduledTable, datasets: Datasets) -> str:
     """
     if isinstance(spec, PartialTable):
         return rebuild_sql(spec, datasets, PARTIAL_SINCE_DAYS)
-    script = render(
+    script = replace_partition_sql(spec, datasets, render(spec.sql_file, datasets))
+    if spec is DATA_QUALITY:
+        script += "\n\n" + render("data_quality_alert.sql", datasets) + ";"
+    return script
+
+
+def replace_partition_sql(spec: ScheduledTable, datasets: Datasets, query: str) -> str:
+    """The script that replaces ``spec``'s partition of the day before ``@run_date`` with the
+    rows of ``query``.
+    """
+    return render(
         "replace_partition.sql",
         datasets,
         table=table_name(spec, datasets),
         partition_field=spec.partition_field,
         columns=", ".join(column.name for column in spec.columns),
-        query=render(spec.sql_file, datasets),
+        query=query,
     )
-    if spec is DATA_QUALITY:
-        script += "\n\n" + render("data_quality_alert.sql", datasets) + ";"
-    return script
 
 
 def rebuild_sql(spec: PartialTable, datasets: Datasets, since_days: int) -> str:
@@ -127,13 +137,20 @@ def rebuild_sql(spec: PartialTable, datasets: Datasets, since_days: int) -> str:
         partition_field=spec.partition_field,
         since_days=str(since_days),
         columns=", ".join(column.name for column in spec.columns),
-        query=render(spec.sql_file, datasets, **datasets.recent(received_since(since_days))),
+        query=partial_query(spec, datasets, since_days),
     )
+
+
+def partial_query(spec: PartialTable, datasets: Datasets, since_days: int) -> str:
+    """A partial table's query for the days received from ``@run_date - since_days`` to
+    ``@run_date``, out of those days' raw partitions only.
+    """
+    return render(spec.sql_file, datasets, **datasets.recent(received_since(since_days)))
 
 
 def backfill_sql(datasets: Datasets) -> str:
     """One script filling every partial table's whole retention window for ``@run_date``: what
     the feature queries sum, on a first deploy or after the partial tables were lost. It reads
-    the raw window once, as one night of full rebuilds would.
+    the raw window once.
     """
     return "\n\n".join(rebuild_sql(spec, datasets, RETENTION_DAYS) for spec in PARTIAL_TABLES)
