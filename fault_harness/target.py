@@ -4,7 +4,7 @@ deadlines it runs with."""
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from event_capture.warehouse.catalog import Datasets
+from event_capture.warehouse.render import Datasets
 from localcloud import bootstrap
 from localcloud.cloud import LocalCloud
 from localcloud.warehouse import create_warehouse

@@ -4,7 +4,7 @@
 tables the queries fill, each granted on that table alone. Jobs can only be granted on the
 project: that one grant is project-wide.
 
-Each query is a script (``event_capture.warehouse.catalog.scheduled_sql``) that replaces the
+Each query is a script (``event_capture.warehouse.render.scheduled_sql``) that replaces the
 partition of the day before its run, so no destination table or dataset-wide write access is
 needed.
 """
@@ -18,8 +18,8 @@ from event_capture.warehouse.catalog import (
     DEDUP_VIEWS,
     SCHEDULED_TABLES,
     USER_RECOMMENDATIONS,
-    scheduled_sql,
 )
+from event_capture.warehouse.render import scheduled_sql
 from infra.apis import after
 from infra.warehouse import Warehouse
 

@@ -1,10 +1,10 @@
 """The warehouse layer: the analytics dataset, the views, and the tables the scheduled queries fill.
 
-Everything is declared from ``event_capture.warehouse.catalog`` and its SQL files, the same ones
-the emulator tests run. User-level objects (``_dedup`` views, feature tables) live in the events
-dataset and expire with it; the analytics dataset holds only aggregates without user or session
-ids, and its views read the events dataset as authorized views, so an analyst granted the
-analytics dataset sees no raw event.
+Everything is declared from ``event_capture.warehouse.catalog`` and its SQL files, rendered by
+``event_capture.warehouse.render`` as the emulator tests render them. User-level objects
+(``_dedup`` views, feature tables) live in the events dataset and expire with it; the analytics
+dataset holds only aggregates without user or session ids, and its views read the events
+dataset as authorized views, so an analyst granted the analytics dataset sees no raw event.
 """
 
 import json
@@ -18,11 +18,10 @@ from event_capture.warehouse.catalog import (
     EVENTS,
     SCHEDULED_TABLES,
     VIEWS,
-    Datasets,
     ScheduledTable,
     View,
-    view_sql,
 )
+from event_capture.warehouse.render import Datasets, view_sql
 from infra.apis import after
 from infra.policy.rules import NO_PERSONAL_DATA, PERSONAL_DATA_LABEL
 

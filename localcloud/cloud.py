@@ -21,7 +21,7 @@ from google.cloud import bigquery
 from event_capture.ingest.config import Config, load_config
 from event_capture.ingest.pipeline import CapturePipeline
 from event_capture.ingest.wiring import build_pipeline
-from event_capture.warehouse.catalog import Datasets
+from event_capture.warehouse.render import Datasets
 from localcloud import bootstrap
 from localcloud.processes import (
     STATE_DIR,

@@ -12,8 +12,10 @@ from event_capture.warehouse.catalog import (
     DATA_QUALITY,
     SCHEDULED_TABLES,
     VIEWS,
-    Datasets,
     ScheduledTable,
+)
+from event_capture.warehouse.render import (
+    Datasets,
     backfill_sql,
     scheduled_sql,
     table_name,

@@ -34,7 +34,8 @@ from event_capture.ingest.pipeline import CapturePipeline
 from event_capture.platform.log_line import write_log_line
 from event_capture.schemas.families import EVENT_TYPES
 from event_capture.tables.definitions import load_table_definitions
-from event_capture.warehouse.catalog import SCHEDULED_TABLES, scheduled_sql, table_name
+from event_capture.warehouse.catalog import SCHEDULED_TABLES
+from event_capture.warehouse.render import scheduled_sql, table_name
 from localcloud import bootstrap
 from localcloud.cloud import CloudSettings, LocalCloud
 from localcloud.history import History, history_mix, load_history
@@ -59,8 +60,10 @@ INPUTS = (
     "client/src/event_capture/schemas/*.py",
     "src/event_capture/warehouse/sql/*.sql",
     "src/event_capture/warehouse/catalog.py",
+    "src/event_capture/warehouse/render.py",
     "src/event_capture/ingest/log_fields.py",
     "src/event_capture/cost/sizes.py",
+    "src/event_capture/cost/reads.py",
     "localcloud/sample_events.py",
     "localcloud/history.py",
     "tools/cost_measure.py",

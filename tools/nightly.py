@@ -11,7 +11,8 @@ import argparse
 import datetime as dt
 import sys
 
-from event_capture.warehouse.catalog import SCHEDULED_TABLES, Datasets, backfill_sql, table_name
+from event_capture.warehouse.catalog import SCHEDULED_TABLES
+from event_capture.warehouse.render import Datasets, backfill_sql, table_name
 from localcloud.cloud import LocalCloud
 from localcloud.processes import port_open
 from localcloud.run import run_settings

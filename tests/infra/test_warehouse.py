@@ -12,10 +12,8 @@ from event_capture.warehouse.catalog import (
     QUALITY_FAILED,
     SCHEDULED_TABLES,
     VIEWS,
-    Datasets,
-    scheduled_sql,
-    view_sql,
 )
+from event_capture.warehouse.render import Datasets, scheduled_sql, view_sql
 from infra.monitoring.warehouse_alerts import POLICIES
 from infra.policy.rules import anonymous_tables_hold_no_identifiers, resource_violations
 from tests.infra.conftest import PROJECT, REQUIRED_CONFIG

@@ -9,6 +9,7 @@ from google.api_core.exceptions import NotFound
 from google.cloud import bigquery
 
 from event_capture.contracts import log_fields as log
+from event_capture.cost.reads import Read, reads
 from event_capture.report import capture_log
 from event_capture.report.queries import (
     FUNNEL_STEPS,
@@ -23,10 +24,8 @@ from event_capture.warehouse.catalog import (
     DATA_QUALITY,
     REORDER_PREDICTIONS,
     SEARCH_DAILY,
-    Read,
-    reads,
-    table_name,
 )
+from event_capture.warehouse.render import table_name
 
 SOURCES = Sources.of_project("p")
 DATASETS = SOURCES.datasets

@@ -1,33 +1,13 @@
-"""The warehouse catalog: every SQL file is used, and rendering fills every placeholder."""
+"""The warehouse catalog: every SQL file is used, and the partial tables run first."""
 
-import re
-
-import pytest
-
-from event_capture.schemas.retention import RETENTION_DAYS
 from event_capture.warehouse.catalog import (
-    DATA_QUALITY,
-    EVENT_TABLES,
     FEATURE_TABLES,
     PARTIAL_TABLES,
-    RECENT_SINCE,
     SCHEDULED_TABLES,
-    SQL_DIR,
-    USER_DAILY,
-    USER_RECOMMENDATIONS,
-    VIEW_SINCE,
     VIEWS,
-    Datasets,
-    Read,
-    backfill_sql,
-    full_rebuild,
-    reads,
-    render,
-    scheduled_sql,
-    view_sql,
 )
+from event_capture.warehouse.render import SQL_DIR
 
-DATASETS = Datasets("p.events", "p.analytics")
 # Read by name rather than through a View or ScheduledTable.
 HELPERS = {
     "dedup.sql",
@@ -35,88 +15,14 @@ HELPERS = {
     "rebuild_received_days.sql",
     "data_quality_alert.sql",
 }
-RAW = {f"p.events.{table}" for table in EVENT_TABLES}
 
 
 def test_every_sql_file_is_a_view_a_scheduled_table_or_a_named_helper() -> None:
     used = {view.sql_file for view in VIEWS} | {spec.sql_file for spec in SCHEDULED_TABLES}
-    used |= {full_rebuild(spec).sql_file for spec in FEATURE_TABLES}
 
     assert {path.name for path in SQL_DIR.glob("*.sql")} == used | HELPERS
-
-
-def test_rendered_sql_has_no_placeholder_left() -> None:
-    rendered = [view_sql(view, DATASETS) for view in VIEWS] + [
-        scheduled_sql(spec, DATASETS)
-        for spec in (*SCHEDULED_TABLES, *(full_rebuild(s) for s in FEATURE_TABLES))
-    ]
-    rendered.append(backfill_sql(DATASETS))
-
-    for sql in rendered:
-        assert "${" not in sql
-        names = re.findall(r"`([^`]*)`", sql)
-        assert names, sql[:80]
-        assert all(re.fullmatch(r"p\.(events|analytics)\.\w+", name) for name in names), names
-
-
-def test_an_unknown_placeholder_is_an_error_not_an_empty_string() -> None:
-    with pytest.raises(KeyError, match="table"):
-        render("dedup.sql", DATASETS)  # dedup.sql needs the table it reads
-
-
-def test_scheduled_scripts_replace_the_day_before_their_run_date() -> None:
-    for spec in SCHEDULED_TABLES:
-        if spec in PARTIAL_TABLES:
-            continue
-        script = scheduled_sql(spec, DATASETS)
-        assert script.startswith("-- A scheduled run"), spec.name
-        assert (
-            f"DELETE FROM `{'p.events' if spec.dataset == 'events' else 'p.analytics'}"
-            f".{spec.name}`\nWHERE {spec.partition_field} = DATE_SUB(@run_date, INTERVAL 1 DAY);"
-        ) in script
-        columns = ", ".join(c.name for c in spec.columns)
-        assert f"({columns})" in script
-    assert "data_quality_failed" in scheduled_sql(DATA_QUALITY, DATASETS)
-
-
-def test_a_partial_tables_run_replaces_the_days_it_rebuilds_and_the_backfill_the_window() -> None:
-    nightly = scheduled_sql(USER_DAILY, DATASETS)
-    backfill = backfill_sql(DATASETS)
-
-    replaced = "DELETE FROM `p.events.user_daily`\nWHERE received_on BETWEEN DATE_SUB(@run_date, "
-    assert f"{replaced}INTERVAL 2 DAY) AND @run_date;" in nightly
-    assert f"{replaced}INTERVAL {RETENTION_DAYS} DAY) AND @run_date;" in backfill
-    assert {r.partitions for r in reads(backfill, DATASETS)} == {
-        f"received_at >= TIMESTAMP(DATE_SUB(@run_date, INTERVAL {RETENTION_DAYS} DAY))"
-    }
 
 
 def test_partial_tables_run_before_the_features_summing_them() -> None:
     for partial in PARTIAL_TABLES:
         assert all(partial.schedule < spec.schedule for spec in FEATURE_TABLES)
-
-
-def test_the_nightly_feature_builds_read_a_few_raw_days_and_no_raw_window() -> None:
-    # user_daily: the recent partitions of every raw table, nothing else.
-    for partial in PARTIAL_TABLES:
-        assert sorted(reads(scheduled_sql(partial, DATASETS), DATASETS), key=str) == sorted(
-            (Read(table, f"received_at >= {RECENT_SINCE}") for table in RAW), key=str
-        )
-    # The features: user_daily's window (a week for user_recommendations), no raw table.
-    window = Read("p.events.user_daily", "received_on >= DATE_SUB(@run_date, INTERVAL 90 DAY)")
-    for spec in FEATURE_TABLES:
-        found = reads(scheduled_sql(spec, DATASETS), DATASETS)
-        assert not RAW & {r.table for r in found}, spec.name
-        assert all(r.partitions for r in found), spec.name
-        if spec is not USER_RECOMMENDATIONS:
-            assert found == [window], spec.name
-    # What they replace: the raw window through the views, every night.
-    for spec in FEATURE_TABLES:
-        found = reads(scheduled_sql(full_rebuild(spec), DATASETS), DATASETS)
-        assert {r.partitions for r in found if r.table in RAW} == {f"received_at >= {VIEW_SINCE}"}
-
-
-def test_k_is_rendered_into_the_search_aggregate() -> None:
-    sql = render("search_daily.sql", Datasets("p.events", "p.analytics", min_users=12))
-
-    assert "HAVING COUNT(DISTINCT s.user_id) >= 12" in sql

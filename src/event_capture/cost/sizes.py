@@ -8,7 +8,7 @@ keeps the values but not that size (its numBytes is 8 bytes per column and row),
 computed from the values here, the same way for a streamed row, a stored table and a script's
 reads.
 
-A script's reads: for each statement, each table it reads (``catalog.reads``), the rows in the
+A script's reads: for each statement, each table it reads (``cost.reads``), the rows in the
 partitions its filter selects and the bytes of the columns it names in them. The emulator
 neither prunes partitions nor reports bytes billed, so they are counted in the data instead.
 """
@@ -20,7 +20,8 @@ from dataclasses import dataclass
 
 from google.cloud import bigquery
 
-from event_capture.warehouse.catalog import Datasets, reads
+from event_capture.cost.reads import reads
+from event_capture.warehouse.render import Datasets
 
 FIXED_BYTES = {"INTEGER": 8, "FLOAT": 8, "TIMESTAMP": 8, "DATE": 8, "NUMERIC": 16, "BOOLEAN": 1}
 # Every raw read also names these, in the dedup SQL a view stands for (not in the script).

@@ -23,9 +23,8 @@ from event_capture.warehouse.catalog import (
     REORDER_PREDICTIONS,
     SEARCH_DAILY,
     VIEWS,
-    Datasets,
-    table_name,
 )
+from event_capture.warehouse.render import Datasets, table_name
 
 # reorder_predictions' due_score is days since the last order over the usual interval: 1 or
 # more is due (its column's definition); twice the usual interval or more counts as overdue.

@@ -1,8 +1,7 @@
 """Everything the warehouse layer holds, named once: views, scheduled queries and their tables.
 
-The SQL is in ``warehouse/sql``, one statement per file, with ``${...}`` placeholders for the
-datasets and settings. The Pulumi program and the tests both render it from here, so what the
-tests run on the emulator is what is deployed.
+Each object's SQL is a file in ``warehouse/sql`` (its ``sql_file``); ``warehouse.render`` fills
+it in for a pair of datasets.
 
 Two datasets, split by what they may hold:
 
@@ -15,20 +14,14 @@ Two datasets, split by what they may hold:
 The feature tables are built incrementally: each night ``user_daily`` rebuilds the few days of
 raw events received since ``@run_date - PARTIAL_SINCE_DAYS`` into one row per user, day
 received and day occurred, and the feature queries re-sum its 90 days instead of reading the
-raw window. ``full_rebuild`` keeps each feature's query over the ``_dedup`` views, as it ran
-before, for the tests and the benchmark to compare with.
+raw window. ``warehouse.full_rebuild`` runs the same feature queries over ``user_daily``'s query
+of the whole raw window, in one go, for the tests and the benchmark to compare with.
 """
 
-import re
-from dataclasses import dataclass, field, replace
-from functools import cache
-from pathlib import Path
-from string import Template
+from dataclasses import dataclass, field
 
-from event_capture.schemas.retention import MAX_CLOCK_SKEW_AHEAD, RETENTION_DAYS
+from event_capture.schemas.retention import RETENTION_DAYS
 from event_capture.tables.definitions import load_table_definitions
-
-SQL_DIR = Path(__file__).parent / "sql"
 
 EVENTS = "events"
 ANALYTICS = "analytics"
@@ -351,7 +344,7 @@ DATA_QUALITY = ScheduledTable(
         _c("rows_checked", "INTEGER", "Rows the value was measured over."),
     ),
 )
-# Built from user_daily; full_rebuild() gives each one's query over the raw window.
+# Summed from user_daily; warehouse.full_rebuild computes each in one go from the raw window.
 FEATURE_TABLES = (USER_PROFILES, REORDER_PREDICTIONS, PRODUCT_RECOMMENDATIONS, USER_RECOMMENDATIONS)
 SCHEDULED_TABLES = (
     USER_DAILY,
@@ -362,162 +355,3 @@ SCHEDULED_TABLES = (
     USER_RECOMMENDATIONS,
     DATA_QUALITY,
 )
-
-
-@dataclass(frozen=True)
-class Datasets:
-    """Where the SQL points: fully qualified dataset names (``project.dataset``)."""
-
-    events: str
-    analytics: str
-    min_users: int = DEFAULT_MIN_USERS
-
-    def of(self, role: str) -> str:
-        """The dataset holding a view or table declared with ``dataset=role``."""
-        return self.events if role == EVENTS else self.analytics
-
-    def placeholders(self) -> dict[str, str]:
-        intents = ", ".join(f"'{intent}'" for intent in KNOWN_INTENTS)
-        values = {
-            EVENTS: self.events,
-            ANALYTICS: self.analytics,
-            "min_users": str(self.min_users),
-            "top_n": str(TOP_N),
-            "recent_days": str(RECENT_DAYS),
-            # The features sum user_daily's days received from @run_date - 90 on: those of the
-            # raw partitions it was built from. The views cut at CURRENT_TIMESTAMP - 90 days,
-            # inside that oldest day: the one place a full rebuild and the sum may differ.
-            "retention_days": str(RETENTION_DAYS),
-            # An event stamped up to MAX_CLOCK_SKEW_AHEAD ahead was received that much earlier.
-            "recent_received_days": str(RECENT_DAYS + MAX_CLOCK_SKEW_AHEAD.days),
-            "known_intents": f"[{intents}]",
-            "quality_failed": QUALITY_FAILED,
-        }
-        return values | self.recent(RECENT_SINCE)
-
-    def recent(self, since: str) -> dict[str, str]:
-        """The ``recent_<table>`` placeholders: dedup.sql inlined for the partitions received
-        from ``since`` on, so a query about a few days reads only those.
-        """
-        dedup = Template(read_sql("dedup.sql"))
-        return {
-            f"recent_{table}": "(\n"
-            + dedup.substitute(events=self.events, table=table, since=since).strip()
-            + "\n)"
-            for table in EVENT_TABLES
-        }
-
-
-@cache
-def read_sql(file_name: str) -> str:
-    return (SQL_DIR / file_name).read_text()
-
-
-def render(file_name: str, datasets: Datasets, **params: str) -> str:
-    """The SQL of one file with its placeholders filled; an unknown placeholder raises."""
-    return Template(read_sql(file_name)).substitute(datasets.placeholders(), **params).strip()
-
-
-def view_sql(view: View, datasets: Datasets) -> str:
-    return render(view.sql_file, datasets, **view.params)
-
-
-def table_name(spec: ScheduledTable, datasets: Datasets) -> str:
-    return f"{datasets.of(spec.dataset)}.{spec.name}"
-
-
-def scheduled_sql(spec: ScheduledTable, datasets: Datasets) -> str:
-    """The script the table's scheduled query runs for ``@run_date``: it replaces the partition
-    of the day before with the query's rows (a partial table: its last few days, see
-    ``rebuild_sql``). The data-quality run then fails, naming every failed rule, if any rule
-    failed; that error is what its alert policy matches.
-    """
-    if isinstance(spec, PartialTable):
-        return rebuild_sql(spec, datasets, PARTIAL_SINCE_DAYS)
-    script = render(
-        "replace_partition.sql",
-        datasets,
-        table=table_name(spec, datasets),
-        partition_field=spec.partition_field,
-        columns=", ".join(column.name for column in spec.columns),
-        query=render(spec.sql_file, datasets),
-    )
-    if spec is DATA_QUALITY:
-        script += "\n\n" + render("data_quality_alert.sql", datasets) + ";"
-    return script
-
-
-def rebuild_sql(spec: PartialTable, datasets: Datasets, since_days: int) -> str:
-    """The script that rebuilds a partial table's days received from ``@run_date - since_days``
-    to ``@run_date`` out of those days' raw partitions. Nightly: ``PARTIAL_SINCE_DAYS``; once,
-    after the first deploy (the table starts empty): the retention window (``backfill_sql``).
-    """
-    return render(
-        "rebuild_received_days.sql",
-        datasets,
-        table=table_name(spec, datasets),
-        partition_field=spec.partition_field,
-        since_days=str(since_days),
-        columns=", ".join(column.name for column in spec.columns),
-        query=render(spec.sql_file, datasets, **datasets.recent(received_since(since_days))),
-    )
-
-
-def backfill_sql(datasets: Datasets) -> str:
-    """One script filling every partial table's whole retention window for ``@run_date``: what
-    the feature queries sum, on a first deploy or after the partial tables were lost. It reads
-    the raw window once, as one night of full rebuilds would.
-    """
-    return "\n\n".join(rebuild_sql(spec, datasets, RETENTION_DAYS) for spec in PARTIAL_TABLES)
-
-
-def full_rebuild(spec: ScheduledTable) -> ScheduledTable:
-    """A feature table's query as it ran before ``user_daily``, over the whole window of the
-    ``_dedup`` views (``<name>_full.sql``), as a table of its own with the same columns,
-    ``<name>_full``. Nothing deploys it: the tests prove the incremental table equal to it and
-    the benchmark measures what each reads.
-    """
-    if spec not in FEATURE_TABLES:
-        raise ValueError(f"{spec.name} has no full rebuild")
-    return replace(spec, name=f"{spec.name}_full")
-
-
-@dataclass(frozen=True)
-class Read:
-    """A table a script reads, and the condition on its partitioning column that bounds the
-    partitions read (None: all of them).
-    """
-
-    table: str
-    partitions: str | None
-
-
-# A backquoted table after FROM or JOIN (not a DELETE's target), and the WHERE right after it,
-# which the SQL files keep on one line when it bounds the partitions.
-_READ = re.compile(
-    r"(?<!DELETE )\b(?:FROM|JOIN)\s+`(?P<table>[^`]+)`(?:\s+AS\s+\w+)?"
-    r"(?:,\s*UNNEST\([^)]*\)\s+AS\s+\w+)?"
-    r"(?:\s+WHERE\s+(?:\w+\.)?(?P<column>\w+)\s+(?P<bound>[^\n]+))?"
-)
-
-
-def reads(script: str, datasets: Datasets) -> list[Read]:
-    """Every table ``script`` reads, once per bound, a view standing for what its own SQL reads:
-    what BigQuery scans (and bills) for it. Partition pruning needs the bound on the partitioning
-    column itself; a filter on any other column reads every partition.
-    """
-    views = {f"{datasets.of(view.dataset)}.{view.name}": view for view in VIEWS}
-    partitioning = {f"{datasets.events}.{table}": "received_at" for table in EVENT_TABLES} | {
-        table_name(spec, datasets): spec.partition_field for spec in SCHEDULED_TABLES
-    }
-    found: list[Read] = []
-    for match in _READ.finditer(script):
-        table = match["table"]
-        if table in views:
-            expanded = reads(view_sql(views[table], datasets), datasets)
-        else:
-            bounded = match["column"] is not None and match["column"] == partitioning.get(table)
-            bound = f"{match['column']} {match['bound'].rstrip(';')}" if bounded else None
-            expanded = [Read(table, bound)]
-        found += [read for read in expanded if read not in found]
-    return found

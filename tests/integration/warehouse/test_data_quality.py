@@ -6,7 +6,8 @@ import pytest
 from google.api_core.exceptions import BadRequest
 from google.cloud import bigquery
 
-from event_capture.warehouse.catalog import DATA_QUALITY, render
+from event_capture.warehouse.catalog import DATA_QUALITY
+from event_capture.warehouse.render import render
 from localcloud.warehouse import run_scheduled
 from tests.integration.warehouse.conftest import DATASETS, Warehouse
 

@@ -1,6 +1,8 @@
-"""The feature tables built from ``user_daily`` equal their full rebuild over the raw window, row
-for row, on every night of ``shop_day`` (D, D+1, D+2), and the cases that make the proof bite
-are there: a session spanning midnight, late and early events, a retry stored the next day.
+"""The feature tables built night by night from ``user_daily``, each night rebuilding only its
+last few days received, equal their full rebuild (the same query over ``user_daily``'s query of
+the whole raw window, in one go), row for row, on every night of ``shop_day`` (D, D+1, D+2),
+and the cases that make the proof bite are there: a session spanning midnight, late and early
+events, a retry stored the next day.
 """
 
 import datetime as dt
@@ -15,8 +17,8 @@ from event_capture.warehouse.catalog import (
     USER_DAILY,
     USER_PROFILES,
     ScheduledTable,
-    full_rebuild,
 )
+from event_capture.warehouse.full_rebuild import full_rebuild
 from tests.integration.warehouse.conftest import DATASETS, Warehouse
 from tests.integration.warehouse.shop_day import COFFEE, GRANOLA, OAT
 

@@ -4,7 +4,8 @@ import datetime as dt
 
 from google.cloud import bigquery
 
-from event_capture.warehouse.catalog import SEARCH_DAILY, Datasets, render
+from event_capture.warehouse.catalog import SEARCH_DAILY
+from event_capture.warehouse.render import Datasets, render
 from tests.integration.warehouse.conftest import DATASETS, Warehouse
 
 

@@ -1,10 +1,10 @@
 -- Item-to-item co-occurrence: for each product, the ${top_n} products most often found in the
 -- same basket, where a basket is a session's product interactions or an order's line items.
--- Baskets come from user_daily (product_recommendations_full.sql reads the raw events) by
--- their ids, not as daily pair counts: a session spanning midnight, or joined by a late
--- event, is in several daily rows and must still count once per pair.
+-- Baskets come from user_daily by their ids, not as daily pair counts: a session spanning
+-- midnight, or joined by a late event, is in several daily rows and must still count once per
+-- pair.
 WITH days AS (
-  SELECT * FROM `${events}.user_daily`
+  SELECT * FROM ${user_daily}
   WHERE received_on >= DATE_SUB(@run_date, INTERVAL ${retention_days} DAY)
     AND occurred_on < @run_date
 ),

@@ -1,10 +1,10 @@
 -- When each user is due to buy a product again, for every product they ordered on at least two
 -- days. A due_score of 1 means the usual interval has passed since the last order. The order
--- days are user_daily's order lines (reorder_predictions_full.sql reads the raw orders): a
--- count of distinct days, not a sum, so the daily rows keep every ordered product.
+-- days are user_daily's order lines: a count of distinct days, not a sum, so the daily rows
+-- keep every ordered product.
 WITH order_days AS (
   SELECT DISTINCT d.user_id, line.product_id, d.occurred_on AS ordered_on
-  FROM `${events}.user_daily` AS d, UNNEST(d.order_lines) AS line
+  FROM ${user_daily} AS d, UNNEST(d.order_lines) AS line
   WHERE d.received_on >= DATE_SUB(@run_date, INTERVAL ${retention_days} DAY)
     AND d.occurred_on < @run_date
 ),

@@ -1,10 +1,10 @@
 -- One row per user active in the retention window, as of the end of the day before @run_date,
--- summed from user_daily (user_profiles_full.sql is the same over the raw events). Counts,
--- intents and order totals are sums of the daily rows; first and last seen their MIN and MAX;
--- sessions are counted distinct over the daily rows' sessions, since a session that spans
--- midnight is in two of them; favourites rank the summed per-product counts.
+-- summed from user_daily. Counts, intents and order totals are sums of the daily rows; first
+-- and last seen their MIN and MAX; sessions are counted distinct over the daily rows' sessions,
+-- since a session that spans midnight is in two of them; favourites rank the summed
+-- per-product counts.
 WITH known AS (
-  SELECT * FROM `${events}.user_daily`
+  SELECT * FROM ${user_daily}
   WHERE received_on >= DATE_SUB(@run_date, INTERVAL ${retention_days} DAY)
     AND occurred_on < @run_date
 ),

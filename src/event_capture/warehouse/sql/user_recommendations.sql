@@ -1,9 +1,9 @@
 -- Per user: the ${top_n} products most co-occurring with what they viewed, carted or ordered in
 -- the last ${recent_days} days, leaving out what they ordered in that time. Reads the day's
 -- product_recommendations, so it is scheduled after them, and user_daily's rows of the events
--- that occurred in those days (user_recommendations_full.sql reads the raw events).
+-- that occurred in those days.
 WITH recent_days AS (
-  SELECT * FROM `${events}.user_daily`
+  SELECT * FROM ${user_daily}
   WHERE received_on >= DATE_SUB(@run_date, INTERVAL ${recent_received_days} DAY)
     AND occurred_on >= DATE_SUB(@run_date, INTERVAL ${recent_days} DAY)
     AND occurred_on < @run_date
