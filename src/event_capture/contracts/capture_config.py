@@ -67,7 +67,20 @@ class RedisLocation(Settings):
     )
 
 
-class CaptureConfig(EventWarehouse, RedisLocation):
+class LiveActivity(Settings):
+    """How many entries a user's live activity holds: capture keeps them, features read them."""
+
+    redis_activity_length: WholeNumber = variable(
+        "REDIS_ACTIVITY_LENGTH",
+        default=100,
+        ge=1,
+        le=10_000,
+        description="Entries a user's live activity holds: capture keeps this many, the "
+        "features function reads this many.",
+    )
+
+
+class CaptureConfig(EventWarehouse, RedisLocation, LiveActivity):
     TITLE = "The capture pipeline's variables, which the collector and the cost guard read too"
 
     bigquery_enabled: Flag = variable(
@@ -123,13 +136,6 @@ class CaptureConfig(EventWarehouse, RedisLocation):
         default=False,
         description="Push each accepted event to its user's live activity in Redis "
         "(contracts/redis_keys.py, contracts/live_activity.py).",
-    )
-    redis_activity_length: WholeNumber = variable(
-        "REDIS_ACTIVITY_LENGTH",
-        default=100,
-        ge=1,
-        le=10_000,
-        description="Entries kept per user's live activity.",
     )
     redis_ttl_seconds: WholeNumber = variable(
         "REDIS_TTL_SECONDS",

@@ -5,11 +5,10 @@ from typing import Any
 
 from pydantic import field_validator
 
-from event_capture.contracts.capture_config import EventWarehouse, RedisLocation
+from event_capture.contracts.capture_config import EventWarehouse, LiveActivity, RedisLocation
 from event_capture.platform.clients import redis_connection
 from event_capture.platform.config import (
     Number,
-    WholeNumber,
     check_redis_url,
     load,
     variable,
@@ -25,7 +24,7 @@ class _Redis(RedisLocation):
         return check_redis_url(url)
 
 
-class FeaturesConfig(_Redis):
+class FeaturesConfig(_Redis, LiveActivity):
     TITLE = "The features function's"
 
     # Short: an answer is wanted in milliseconds, and a slow Redis must give a quick 503 rather
@@ -36,13 +35,6 @@ class FeaturesConfig(_Redis):
         ge=0.01,
         le=30.0,
         description="How long one Redis call may take; then 503 with the defaults.",
-    )
-    redis_activity_length: WholeNumber = variable(
-        "REDIS_ACTIVITY_LENGTH",
-        default=100,
-        ge=1,
-        le=10_000,
-        description="Entries read of a user's live activity: as many as capture keeps.",
     )
 
 
