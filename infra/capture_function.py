@@ -63,7 +63,7 @@ def pipeline_environment(
     capture_mode_bucket: pulumi.Input[str] | None,
 ) -> dict[str, pulumi.Input[str]]:
     """The plain variables of every function that runs the capture pipeline (capture and the
-    collector; see the README's Configuration table), from the settings.
+    collector; see docs/reference/environment.md), from the settings.
 
     ``REDIS_URL`` is never one of them: it comes from Secret Manager (``redis_secret``).
     """

@@ -203,14 +203,14 @@ def parser() -> Parser:
         "--cpu-us-per-event",
         type=non_negative_float,
         default=d.cpu_us_per_event,
-        help="function CPU per event, from the README's benchmark "
+        help="function CPU per event, from the capture benchmark "
         f"(default: {d.cpu_us_per_event:g})",
     )
     add(
         "--cpu-us-per-request",
         type=non_negative_float,
         default=d.cpu_us_per_request,
-        help="function CPU per request, from the README's benchmark "
+        help="function CPU per request, from the capture benchmark "
         f"(default: {d.cpu_us_per_request:g})",
     )
     add(

@@ -141,7 +141,7 @@ def quota_alert_specs(
                     "queries paused; `resume`: streaming again, the archive loaded). Events are "
                     f"still accepted either way. `{log.GUARD_MESSAGE}` lines in the cost "
                     "guard's log say why. To stream again before the next budget period: "
-                    "`python -m tools.cost_guard resume` (README, Cost guard)."
+                    "`python -m tools.cost_guard resume` (docs/runbooks/cost-guard.md)."
                 ),
                 condition=_count_above_zero(switches),
             )

@@ -1,4 +1,5 @@
-"""Segment calls to native events, by one declared table (``MAPPINGS``; the README shows it).
+"""Segment calls to native events, by one declared table (``MAPPINGS``; the reference page
+docs/reference/collector-mapping.md is generated from it).
 
 Only ``track`` calls whose event is in the table become events. A mapped call becomes a native
 event dict that then goes through the capture path's own validation, so its strict rules,
@@ -152,7 +153,7 @@ MAPPINGS: tuple[EventMapping, ...] = (
 
 BY_EVENT: dict[str, EventMapping] = {name: m for m in MAPPINGS for name in m.events}
 
-# Where the envelope comes from, the same for every mapped event (for the README's table).
+# Where the envelope comes from, the same for every mapped event (for the reference page).
 ENVELOPE: tuple[tuple[str, str], ...] = (
     ("event_id", "`messageId`: a UUID kept, anything else UUID5 of it"),
     ("user_id", "`userId`, else `anonymousId`"),

@@ -131,11 +131,11 @@ class Assumptions:
     # Wall time of one capture request in the cloud (an insertAll round trip and an archive
     # upload, in parallel): not measured, the emulators answer on loopback.
     request_seconds: float = 0.2
-    # The function's CPU (README, Benchmark: 21.0-24.5 us per event at batch 500 over HTTP,
-    # about 2,070 at batch 1): c(b) = per_request / b + per_event fits both.
+    # The function's CPU (docs/benchmarks.md, Capture: 21.0-24.5 us per event at batch 500 over
+    # HTTP, about 2,070 at batch 1): c(b) = per_request / b + per_event fits both.
     cpu_us_per_request: float = 2_050.0
     cpu_us_per_event: float = 19.5
-    # README, Benchmark: process start to first accepted event, 0.30-0.38 s.
+    # docs/benchmarks.md, Capture: process start to first accepted event, 0.30-0.38 s.
     cold_start_seconds: float = 0.4
     instance_starts_per_day: float = 24.0
     capture: FunctionSize
@@ -148,11 +148,11 @@ class Assumptions:
     redis_gb: int = 1
     features: FunctionSize
     feature_reads_per_user_day: float = 10.0
-    # A features answer is one Redis round trip (README, Features: 0.16 ms in process).
+    # A features answer is one Redis round trip (docs/benchmarks.md, Features: 0.16 ms in process).
     feature_request_seconds: float = 0.005
     materializer: FunctionSize
-    # README, Features: 5,000 users built and loaded in 0.25 s, 50,000 in 3.8 s; plus reading the
-    # four feature tables from BigQuery (assumed).
+    # docs/benchmarks.md, Features: 5,000 users built and loaded in 0.25 s, 50,000 in 3.8 s;
+    # plus reading the four feature tables from BigQuery (assumed).
     materializer_us_per_user: float = 80.0
     materializer_fixed_seconds: float = 10.0
 

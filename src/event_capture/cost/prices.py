@@ -231,7 +231,7 @@ MEMORYSTORE_BASIC = Price(
     confirmed=False,
     note="about $36 a month for 1 GB, billed while idle",
 )
-# The README ("Online features: what they cost") sizes the connector at 2 e2-micro instances
+# docs/cost.md ("Online features: what they cost") sizes the connector at 2 e2-micro instances
 # at least and puts it at about 10-15 USD a month, without a source.
 VPC_CONNECTOR_INSTANCES = 2
 VPC_CONNECTOR_INSTANCE = Price(
@@ -239,7 +239,7 @@ VPC_CONNECTOR_INSTANCE = Price(
     usd=0.0084,
     per=1,
     unit="instance-hours",
-    source="none: recollection of the e2-micro rate (the README says about 10-15 USD a month)",
+    source="none: recollection of the e2-micro rate (docs/cost.md says about 10-15 USD a month)",
     read=COLLECTED,
     confirmed=False,
 )

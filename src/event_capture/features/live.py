@@ -3,7 +3,7 @@
 Pure functions over the user's nightly document and their recent activity (the capture
 function's ``capture:activity:<user_id>`` list, newest first, read by
 ``contracts.live_activity``), so every rule is testable
-without Redis. What is live and what is nightly is listed in the README's "Features" section.
+without Redis. What is live and what is nightly is listed in docs/apis/features.md.
 """
 
 import datetime as dt

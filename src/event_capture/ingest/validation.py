@@ -16,7 +16,7 @@ from event_capture.schemas.families import EVENT_TYPES, MODEL_BY_EVENT_TYPE
 from event_capture.schemas.responses import FieldError, Rejection
 from event_capture.tables.bigquery_schema import PARTITION_COLUMN
 
-# pydantic's messages speak of "Input"; ours name the rule the way the README documents it.
+# pydantic's messages speak of "Input"; ours name the rule the way docs/apis/capture.md does.
 _MESSAGES = {
     "missing": "is required",
     "extra_forbidden": "is not a known field (unknown fields are rejected, not stored)",

@@ -7,7 +7,7 @@ Two routes, both ``GET``:
 - ``/v1/products/<product_id>/similar?limit=N``: a ``ProductSimilar``.
 
 Nightly parts come from the newest snapshot of the feature tables; live parts from the events
-the capture function has put in Redis since (see the README's "Features" section).
+the capture function has put in Redis since (see docs/apis/features.md).
 """
 
 from datetime import date, datetime
