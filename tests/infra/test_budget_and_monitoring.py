@@ -19,8 +19,8 @@ from infra.monitoring.log_metrics import GUARD_SWITCHES, QUOTA_EXCEEDED
 from infra.monitoring.warehouse_alerts import POLICIES as WAREHOUSE_POLICIES
 from infra.settings import load_settings
 from tests.infra.conftest import REQUIRED_CONFIG, WITH_REDIS
-from tests.unit.test_bigquery_sink import api_error, harness
-from tests.unit.test_pipeline import (
+from tests.unit.ingest.sinks.test_bigquery import api_error, harness
+from tests.unit.ingest.test_pipeline import (
     REQUEST_ID,
     FakeArchive,
     FakeDeadLetter,

@@ -31,7 +31,7 @@ from localcloud.processes import CAPTURE_SOURCE, COLLECTOR_SOURCE
 from tests.unit import collector_calls as calls
 from tests.unit.event_factory import RECEIVED_AT
 from tests.unit.in_process import Function, loaded
-from tests.unit.test_hostile_requests import json_values, marked_text
+from tests.unit.ingest.test_function_hostile import json_values, marked_text
 
 JSON = "application/json"
 MARKER = "zqx7mark"

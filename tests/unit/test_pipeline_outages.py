@@ -18,7 +18,7 @@ from event_capture.ingest.pipeline import BIGQUERY_SHARE
 from event_capture.ingest.row import Request, Row
 from event_capture.ingest.sinks.result import SinkResult
 from tests.unit.event_factory import RECEIVED_AT
-from tests.unit.test_pipeline import Fakes, _always, _never, _status, mixed_batch
+from tests.unit.ingest.test_pipeline import Fakes, _always, _never, _status, mixed_batch
 
 BUDGET = 30.0
 

@@ -28,7 +28,7 @@ from event_capture.contracts.timing import MODE_TTL_SECONDS
 from event_capture.ingest.config import ConfigError, load_config
 from event_capture.ingest.mode_reader import RETRY_SECONDS, ModeReader
 from tests.unit import event_factory as factory
-from tests.unit.test_pipeline import Fakes, _is_order, _never, mixed_batch
+from tests.unit.ingest.test_pipeline import Fakes, _is_order, _never, mixed_batch
 
 STREAM_DOC = ControlState(mode=CaptureMode.STREAM).to_json().encode()
 ARCHIVE_DOC = ControlState(mode=CaptureMode.ARCHIVE_ONLY).to_json().encode()
