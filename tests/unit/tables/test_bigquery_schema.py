@@ -26,7 +26,7 @@ from event_capture.tables.bigquery_schema import additive_problems, table_defini
 from event_capture.tables.definitions import TABLES_DIR, table_path
 from event_capture.tables.generate import render
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
 NINETY_DAYS_MS = 90 * 24 * 60 * 60 * 1000
 TABLE_FILES = sorted(TABLES_DIR.glob("*.json"))
 
