@@ -21,7 +21,7 @@ from event_capture.collector.mapping import (
 from event_capture.collector.spec_names import SPEC_EVENT_NAMES
 from event_capture.collector.timestamps import occurred_at
 from event_capture.ingest.validation import validate_events
-from tests.unit import collector_calls as calls
+from tests.unit.collector import calls
 from tests.unit.event_factory import RECEIVED_AT, iso
 
 R = RECEIVED_AT

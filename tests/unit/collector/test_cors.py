@@ -23,11 +23,9 @@ from event_capture.collector.function import CollectorFunction
 from event_capture.collector.handler import Collector
 from event_capture.ingest.config import ConfigError
 from event_capture.ingest.pipeline import CapturePipeline
-from tests.unit import collector_calls as calls
-from tests.unit.event_factory import RECEIVED_AT, iso
-from tests.unit.in_process import Function, loaded
-from tests.unit.test_collector_auth import BASE
-from tests.unit.test_collector_http import (
+from tests.unit.collector import calls
+from tests.unit.collector.test_auth import BASE
+from tests.unit.collector.test_handler import (
     AUTH,
     HOSTILE,
     JSON,
@@ -37,6 +35,8 @@ from tests.unit.test_collector_http import (
     requests,
     send,
 )
+from tests.unit.event_factory import RECEIVED_AT, iso
+from tests.unit.in_process import Function, loaded
 
 SHOP = "https://shop.example.com"
 OTHER_SHOP = "http://127.0.0.1:8000"

@@ -9,7 +9,7 @@ import pytest
 from event_capture.collector.auth import WriteKeys, basic_user
 from event_capture.collector.config import CONFIG_VARIABLES, load_collector_config
 from event_capture.ingest.config import ConfigError
-from tests.unit.collector_calls import NEXT_WRITE_KEY, WRITE_KEY, basic
+from tests.unit.collector.calls import NEXT_WRITE_KEY, WRITE_KEY, basic
 
 BASE = {"GCP_PROJECT": "p", "GCS_BUCKET": "b"}
 
