@@ -17,9 +17,9 @@ from event_capture.collector.elevenlabs import event_id_for
 from event_capture.collector.handler import Collector, CollectorRequest
 from event_capture.ingest.pipeline import CapturePipeline
 from event_capture.platform.answer import Answer
+from tests.fakes.sinks import FakeSink
 from tests.unit.collector import calls
 from tests.unit.collector.test_elevenlabs import NOW, SECRET, _conversation, _encode, _sign
-from tests.unit.in_process import FakeSink
 
 PATH = "/collector/elevenlabs/post-call"
 

@@ -23,6 +23,7 @@ from event_capture.collector.function import CollectorFunction
 from event_capture.collector.handler import Collector
 from event_capture.ingest.config import ConfigError
 from event_capture.ingest.pipeline import CapturePipeline
+from tests.fakes.functions import Function, loaded
 from tests.unit.collector import calls
 from tests.unit.collector.test_auth import BASE
 from tests.unit.collector.test_handler import (
@@ -36,7 +37,6 @@ from tests.unit.collector.test_handler import (
     send,
 )
 from tests.unit.event_factory import RECEIVED_AT, iso
-from tests.unit.in_process import Function, loaded
 
 SHOP = "https://shop.example.com"
 OTHER_SHOP = "http://127.0.0.1:8000"

@@ -28,9 +28,9 @@ from event_capture.collector.function import CollectorFunction
 from event_capture.collector.handler import Collector
 from event_capture.ingest.pipeline import CapturePipeline
 from localcloud.processes import CAPTURE_SOURCE, COLLECTOR_SOURCE
+from tests.fakes.functions import Function, loaded
 from tests.unit.collector import calls
 from tests.unit.event_factory import RECEIVED_AT
-from tests.unit.in_process import Function, loaded
 from tests.unit.ingest.test_function_hostile import json_values, marked_text
 
 JSON = "application/json"

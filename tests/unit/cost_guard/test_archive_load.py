@@ -12,7 +12,7 @@ from google.api_core.exceptions import Conflict
 from google.cloud import bigquery
 
 from event_capture.cost_guard.archive_load import LOAD_ATTEMPTS, ArchiveLoader, LoadError
-from tests.unit.fake_storage import FakeBucket
+from tests.fakes.storage import FakeBucket
 
 START = dt.datetime(2026, 11, 20, 9, tzinfo=dt.UTC)
 END = START + dt.timedelta(hours=2)

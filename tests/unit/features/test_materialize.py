@@ -17,7 +17,7 @@ from event_capture.contracts import redis_keys as keys
 from event_capture.features import materialize
 from event_capture.features.documents import Snapshot
 from event_capture.features.materialize import LoadResult, load_snapshot
-from tests.unit.test_features_redis_backends import (
+from tests.fakes.redis import (
     BACKENDS,
     InjectedError,
     Recorder,

@@ -34,14 +34,14 @@ from event_capture.schemas.features import (
     UserFeatures,
 )
 from event_capture.schemas.responses import SinkStatus
-from tests.unit import event_factory as factory
-from tests.unit.test_features_redis_backends import (
+from tests.fakes.redis import (
     BACKENDS,
     Recorder,
     RedisServer,
     backend,
     optional_server,
 )
+from tests.unit import event_factory as factory
 
 USER = "u_8f14e45f"  # event_factory's user
 SNAPSHOT_DATE = dt.date(2026, 11, 27)

@@ -32,8 +32,8 @@ from event_capture.ingest.function import CaptureFunction
 from event_capture.ingest.openapi import openapi_document
 from event_capture.ingest.row import Row
 from localcloud.processes import CAPTURE_SOURCE
+from tests.fakes.functions import Function, loaded
 from tests.unit import event_factory as factory
-from tests.unit.in_process import Function, loaded
 
 MAIN = CAPTURE_SOURCE
 JSON = "application/json"

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from event_capture.ingest.gcs_upload import MULTIPART_HEADERS, CurlUploads, crc32c, multipart_body
 from event_capture.ingest.retry import is_transient_storage
 from event_capture.platform.api_transport import ApiError, ApiResponse
-from tests.unit.recording_transport import RecordingTransport
+from tests.fakes.api_transport import RecordingTransport
 
 
 def parts(body: bytes, headers: dict[str, str]) -> list[Any]:

@@ -15,8 +15,8 @@ from event_capture.ingest.insert_all import HttpInsertAll, insert_all_body
 from event_capture.ingest.retry import describe, is_transient
 from event_capture.ingest.validation import validate_events
 from event_capture.platform.api_transport import ApiError, ApiResponse
+from tests.fakes.api_transport import RecordingTransport
 from tests.unit import event_factory as factory
-from tests.unit.recording_transport import RecordingTransport
 
 
 def rows(count: int = 2) -> list[Any]:

@@ -27,8 +27,8 @@ from event_capture.ingest.sinks.gcs_archive import GcsArchiveSink
 from event_capture.ingest.sinks.gcs_objects import NdjsonWriter
 from event_capture.ingest.validation import validate_events
 from event_capture.tables.definitions import load_table_definitions
+from tests.fakes.storage import FakeBucket, FakeStorageClient, StoredObject
 from tests.unit import event_factory as factory
-from tests.unit.fake_storage import FakeBucket, FakeStorageClient, StoredObject
 from tools.backfill_archive import TableReport, backfill, main
 
 R = factory.RECEIVED_AT  # 2026-11-28T16:37:33.12Z

@@ -27,8 +27,8 @@ from event_capture.ingest.sinks.result import (
     all_failed,
 )
 from event_capture.ingest.validation import validate_events
+from tests.fakes.storage import FakeBucket, FakeStorageClient, Fault
 from tests.unit import event_factory as factory
-from tests.unit.fake_storage import FakeBucket, FakeStorageClient, Fault
 from tools.replay import ReplayReport, replay
 
 R = factory.RECEIVED_AT

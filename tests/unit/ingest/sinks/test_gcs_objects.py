@@ -20,8 +20,8 @@ from event_capture.ingest.validation import validate_events
 from event_capture.platform.api_transport import ApiError
 from event_capture.platform.curl_http import CurlTimeoutError
 from event_capture.schemas.responses import SinkStatus
+from tests.fakes.storage import FakeBucket, FakeStorageClient, Fault, precondition_failed
 from tests.unit import event_factory as factory
-from tests.unit.fake_storage import FakeBucket, FakeStorageClient, Fault, precondition_failed
 
 R = factory.RECEIVED_AT
 

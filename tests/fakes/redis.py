@@ -1,11 +1,12 @@
-"""The two Redis backends the features tests run against, and the proof that they agree.
+"""The two Redis backends the features tests run against.
 
 ``FakeRedis`` holds the few commands the features code and the capture sink send, in memory;
 ``RedisServer`` starts a real redis-server (on a Unix socket in a temporary directory, so no
-port can be taken) when one is installed. ``test_features_materialize`` and
-``test_features_serve`` run every case on both; the tests here run one script of commands on
-both and compare every reply, so a case that passes on the fake alone still means something.
-``Recorder`` wraps either one to list the commands sent and to make one of them fail.
+port can be taken) when one is installed. ``features/test_materialize.py`` and
+``features/test_serve.py`` run every case on both; tests/unit/fakes/test_redis.py runs one script
+of commands on both and compares every reply, so a case that passes on the fake alone still
+means something. ``Recorder`` wraps either one to list the commands sent and to make one of
+them fail.
 """
 
 from __future__ import annotations
@@ -344,100 +345,3 @@ def backend(kind: str, server: RedisServer | None) -> Any:
     client = server.client()
     client.flushall()
     return client
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer | None]:
-    with optional_server(tmp_path_factory) as running:
-        yield running
-
-
-# --- the fake agrees with redis-server ---------------------------------------------------------
-
-
-def script(r: Any) -> list[Any]:
-    """Every command with the arguments the features code and the capture sink use."""
-    replies: list[Any] = [
-        r.get("s"),
-        r.set("s", "v1", ex=600),
-        r.get("s"),
-        r.ttl("s"),
-        r.set("s", "v2"),
-        r.ttl("s"),
-        r.exists("s", "missing", "s"),
-        r.expire("missing", 10),
-        r.ttl("missing"),
-        r.hset("h", mapping={"a": "1", "b": "2"}),
-        r.hset("h", mapping={"b": "3", "c": "4"}),
-        r.hget("h", "b"),
-        r.hget("h", "zz"),
-        r.hget("no-hash", "a"),
-        r.hmget("h", ["a", "zz", "c"]),
-        r.hgetall("h"),
-        r.hgetall("no-hash"),
-        r.ttl("h"),
-        r.expire("h", 300),
-        r.ttl("h"),
-        r.hset("h", mapping={"d": "5"}),
-        r.ttl("h"),
-        r.hincrby("counts", "search", 1),
-        r.hincrby("counts", "search", 1),
-        r.lpush("l", "e1"),
-        r.lpush("l", "e2"),
-        r.rpush("l", "e0"),
-        r.lrange("l", 0, 1),
-        r.lrange("l", 0, -1),
-        r.lrange("no-list", 0, 9),
-        r.ltrim("l", 0, 1),
-        r.lrange("l", 0, -1),
-        r.ltrim("l", 5, 9),
-        r.exists("l"),
-        r.delete("h", "missing", "s"),
-        r.exists("h", "s"),
-        r.ttl("h"),
-        sorted(r.keys("*")),
-    ]
-    pipe = r.pipeline(transaction=False)
-    pipe.hset("p", mapping={"x": "1"})
-    pipe.expire("p", 60)
-    pipe.hget("p", "x")
-    pipe.lrange("no-list", 0, 9)
-    pipe.get("no-string")
-    replies.append(pipe.execute())
-    return replies
-
-
-def test_the_fake_answers_every_command_as_redis_server_does(server: RedisServer | None) -> None:
-    if server is None:
-        pytest.skip(NO_SERVER)
-    real = server.client()
-    real.flushall()
-
-    assert script(FakeRedis()) == script(real)
-
-
-def test_the_script_is_not_vacuous() -> None:
-    # A fake that answered None to everything would agree with itself, not with the server.
-    replies = script(FakeRedis())
-
-    assert replies[2] == b"v1"
-    assert replies[14] == [b"1", None, b"4"]
-    assert replies[31] == [b"e2", b"e1"]
-    assert replies[-1] == [1, True, b"1", [], None]
-
-
-def test_a_recorder_fails_the_nth_command_of_a_name_and_sends_nothing_of_its_pipeline() -> None:
-    fake = FakeRedis()
-    recorder = Recorder(fake, fail={("hset", 2)})
-    recorder.hset("a", mapping={"k": "v"})
-    pipe = recorder.pipeline(transaction=False)
-    pipe.expire("a", 5)
-    pipe.hset("b", mapping={"k": "v"})
-
-    with pytest.raises(InjectedError):
-        pipe.execute()
-
-    assert fake.hgetall("b") == {}
-    assert fake.ttl("a") == -1
-    assert recorder.names() == ["hset"]
-    assert recorder.round_trips == 2
