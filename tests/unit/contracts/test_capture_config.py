@@ -1,4 +1,6 @@
-"""Tests for ingest.config.load_config: defaults, and errors that name the variable."""
+"""contracts.capture_config, the capture pipeline's configuration, as the capture function reads
+it (``ingest.config.load_config``): defaults, the rules between variables, and errors that name
+the variable."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from event_capture.contracts.timing import MODE_TTL_SECONDS
 from event_capture.ingest.config import CONFIG_VARIABLES, ConfigError, load_config
 
 MINIMAL = {"GCP_PROJECT": "shop-analytics", "GCS_BUCKET": "shop-events"}
@@ -298,3 +301,39 @@ def test_the_read_timeout_defaults_to_ten_seconds() -> None:
 def test_an_invalid_read_timeout_stops_start_up_naming_the_variable(raw: str) -> None:
     with pytest.raises(ConfigError, match="REQUEST_READ_TIMEOUT_SECONDS"):
         load_config({"GCP_PROJECT": "p", "GCS_BUCKET": "b", "REQUEST_READ_TIMEOUT_SECONDS": raw})
+
+
+# --------------------------------------------------------------------------------------------
+# The capture mode's settings
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "switched_off",
+    [
+        pytest.param({"GCS_ENABLED": "false"}, id="gcs"),
+        pytest.param({"BIGQUERY_ENABLED": "0"}, id="bigquery"),
+    ],
+)
+def test_a_mode_bucket_needs_both_bigquery_and_the_archive(switched_off: dict[str, str]) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_config({**MINIMAL, "CAPTURE_MODE_BUCKET": "shop-control", **switched_off})
+
+    assert str(raised.value).startswith("CAPTURE_MODE_BUCKET: ")
+    assert "BIGQUERY_ENABLED and GCS_ENABLED" in str(raised.value)
+
+
+def test_the_mode_bucket_and_ttl_are_read() -> None:
+    config = load_config(
+        {**MINIMAL, "CAPTURE_MODE_BUCKET": "shop-control", "CAPTURE_MODE_TTL_SECONDS": "5"}
+    )
+
+    assert (config.capture_mode_bucket, config.capture_mode_ttl_seconds) == ("shop-control", 5.0)
+    assert load_config(MINIMAL).capture_mode_bucket is None
+    assert load_config(MINIMAL).capture_mode_ttl_seconds == MODE_TTL_SECONDS
+
+
+@pytest.mark.parametrize("ttl", ["0", "601", "soon"])
+def test_a_bad_mode_ttl_names_the_variable(ttl: str) -> None:
+    with pytest.raises(ConfigError, match=r"^CAPTURE_MODE_TTL_SECONDS: "):
+        load_config({**MINIMAL, "CAPTURE_MODE_TTL_SECONDS": ttl})
