@@ -7,11 +7,10 @@ import hmac
 import pytest
 
 from event_capture.collector.auth import WriteKeys, basic_user
-from event_capture.collector.config import CONFIG_VARIABLES, load_collector_config
+from event_capture.collector.config import load_collector_config
 from event_capture.ingest.config import ConfigError
 from tests.unit.collector.calls import NEXT_WRITE_KEY, WRITE_KEY, basic
-
-BASE = {"GCP_PROJECT": "p", "GCS_BUCKET": "b"}
+from tests.unit.collector.test_config import BASE
 
 
 def test_both_configured_keys_are_accepted_and_nothing_else() -> None:
@@ -70,14 +69,3 @@ def test_unusable_keys_stop_start_up_naming_the_variable_not_the_key(
     for key in filter(None, value.split(",")):
         if key.strip():
             assert key.strip() not in message
-
-
-def test_the_collector_config_reads_the_capture_variables_and_its_own() -> None:
-    config = load_collector_config(
-        {**BASE, "COLLECTOR_WRITE_KEYS": WRITE_KEY, "COLLECTOR_RETRY_AFTER_SECONDS": "2"}
-    )
-    assert config.retry_after_seconds == 2
-    assert config.gcs_bucket == "b"
-    assert {"COLLECTOR_WRITE_KEYS", "COLLECTOR_RETRY_AFTER_SECONDS", "GCS_BUCKET"} <= (
-        CONFIG_VARIABLES
-    )

@@ -1,9 +1,10 @@
-"""The collector function in process (functions-framework's own WSGI app) on fake sinks:
-routes, write keys, limits, statuses, and what reaches the sinks and the log.
+"""collector.handler: one collector request to its answer and its log line. Routes, write keys,
+limits, statuses and what reaches the sinks and the log, for the Segment SDKs (server and
+browser) and for ElevenLabs post-call webhooks.
 
-Then hypothesis sends it hostile requests: whatever arrives, the answer is a documented
-status with a JSON object, and exactly one log line that carries nothing the client sent
-(every generated string, key and the write key itself carry MARKER).
+Mostly through the function served in process (functions-framework's own WSGI app) on fake
+sinks, as ``served.send`` checks every answer; the webhook tests call the handler directly.
+The signature rules themselves are tested in test_elevenlabs.py, against the elevenlabs package.
 """
 
 from __future__ import annotations
@@ -11,107 +12,36 @@ from __future__ import annotations
 import gzip
 import io
 import json
-from collections import Counter
-from collections.abc import Iterator
 from contextlib import redirect_stderr, redirect_stdout
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from event_capture.collector.auth import WriteKeys
 from event_capture.collector.contract import MAX_BATCH_BYTES, MAX_CALL_BYTES
-from event_capture.collector.function import CollectorFunction
-from event_capture.collector.handler import Collector
+from event_capture.collector.elevenlabs import event_id_for
+from event_capture.collector.handler import Collector, CollectorRequest
 from event_capture.ingest.pipeline import CapturePipeline
-from localcloud.processes import CAPTURE_SOURCE, COLLECTOR_SOURCE
-from tests.fakes.functions import Function, loaded
+from event_capture.platform.answer import Answer
+from tests.fakes.functions import Function
+from tests.fakes.sinks import FakeSink
 from tests.unit.collector import calls
-from tests.unit.event_factory import RECEIVED_AT
-from tests.unit.ingest.test_function_hostile import json_values, marked_text
-
-JSON = "application/json"
-MARKER = "zqx7mark"
-KEY = f"wk_{MARKER}_0123456789"
-AUTH = {"Authorization": calls.basic(KEY)}
-DOCUMENTED = {200, 400, 401, 403, 404, 405, 408, 413, 415, 503}
-
-
-@pytest.fixture(scope="module")
-def function() -> Iterator[Function]:
-    def collector(pipeline: CapturePipeline) -> CollectorFunction:
-        built = Collector(
-            pipeline=pipeline,
-            write_keys=WriteKeys.parse(f"{KEY},{calls.NEXT_WRITE_KEY}"),
-            retry_after_seconds=7,
-            clock=lambda: RECEIVED_AT,
-        )
-        return CollectorFunction(built, read_timeout_seconds=10)
-
-    with loaded(collector) as function:
-        yield function
-
-
-@pytest.fixture
-def fresh(function: Function) -> Function:
-    function.bigquery.rows.clear()
-    function.archive.rows.clear()
-    function.bigquery.down = function.archive.down = False
-    return function
-
-
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    body: dict[str, Any]
-    headers: dict[str, str]
-    line: dict[str, Any]
-    log: str
-
-
-def send(function: Function, **request: Any) -> Answer:
-    out, err = io.StringIO(), io.StringIO()
-    request.setdefault("method", "POST")
-    request.setdefault("path", "/v1/batch")
-    with redirect_stdout(out), redirect_stderr(err):
-        response = function.client.open(**request)
-        data = response.get_data()
-    assert response.status_code in DOCUMENTED, (response.status_code, data[:300])
-    assert response.mimetype == JSON
-    body = json.loads(data) if request["method"] != "HEAD" else {"head": True}
-    assert isinstance(body, dict) and body
-    lines = [line for line in out.getvalue().splitlines() if line.strip()]
-    assert len(lines) == 1, lines
-    line = json.loads(lines[0])
-    assert (line["message"], line["http_status"]) == ("collector", response.status_code)
-    assert err.getvalue() == "", err.getvalue()[-2000:]
-    assert MARKER not in lines[0], lines[0]
-    return Answer(response.status_code, body, dict(response.headers), line, lines[0])
-
-
-def post(
-    function: Function, document: Any, headers: dict[str, str] | None = None, **kw: Any
-) -> Answer:
-    return send(
-        function,
-        data=json.dumps(document),
-        content_type=JSON,
-        headers=AUTH if headers is None else headers,
-        **kw,
-    )
-
-
-def ecommerce() -> list[dict[str, Any]]:
-    return [
-        calls.track("Products Searched", calls.SEARCH),
-        calls.track("Product Viewed", calls.PRODUCT),
-        calls.track("Product Clicked", calls.PRODUCT),
-        calls.track("Product Added", calls.PRODUCT),
-        calls.track("Order Completed", calls.ORDER),
-    ]
+from tests.unit.collector.served import (
+    AUTH,
+    JSON,
+    KEY,
+    MARKER,
+    PAGE,
+    SHOP,
+    beacon,
+    browser_call,
+    ecommerce,
+    post,
+    product_added,
+    send,
+)
+from tests.unit.collector.test_elevenlabs import NOW, SECRET, _conversation, _encode, _sign
+from tests.unit.event_factory import RECEIVED_AT, iso
 
 
 def test_a_batch_of_ecommerce_events_is_stored_with_200_and_counts(fresh: Function) -> None:
@@ -279,7 +209,7 @@ def test_requests_refused_before_the_body(fresh: Function) -> None:
     assert send(fresh, path="/v2/batch", data="{}", content_type=JSON).status == 404
     answer = send(fresh, method="GET", headers=AUTH)
     assert (answer.status, answer.headers["Allow"]) == (405, "POST")
-    # text/plain is the browser SDK's (test_collector_browser_calls.py); a form is not JSON.
+    # text/plain is the browser SDK's (its tests below); a form is not JSON.
     form = "application/x-www-form-urlencoded"
     assert send(fresh, data="{}", content_type=form, headers=AUTH).status == 415
     assert post(fresh, "x", headers=AUTH, path="/favicon.ico").status == 404
@@ -303,145 +233,193 @@ def test_no_durable_sink_is_503_with_retry_after_and_a_retry_stores_once(fresh: 
     assert len(set(ids)) == 5 and ids[:5] == ids[5:]
 
 
-def test_the_collector_deploys_with_the_capture_functions_pins() -> None:
-    def pins(path: Path) -> list[str]:
-        return [line for line in path.read_text().splitlines() if not line.startswith("#")]
+# --------------------------------------------------------------------------------------------
+# The browser SDK's calls
+# --------------------------------------------------------------------------------------------
 
-    assert pins(COLLECTOR_SOURCE.with_name("requirements.txt")) == pins(
-        CAPTURE_SOURCE.with_name("requirements.txt")
+
+def test_a_text_plain_track_call_on_the_short_route_is_stored_as_a_web_event(
+    fresh: Function,
+) -> None:
+    call = product_added()
+    answer = beacon(fresh, "/collector/v1/t", call)
+
+    assert (answer.status, answer.body["accepted"], answer.line["route"]) == (200, 1, "track")
+    [row] = fresh.bigquery.rows
+    assert (row.event_type, row.data["source"], row.data["session_id"]) == (
+        "add_to_cart",
+        "web",
+        "s_web",
+    )
+    # Nothing of the page, the user agent or the campaign is kept.
+    assert MARKER not in repr(fresh.bigquery.rows) and MARKER not in repr(fresh.archive.rows)
+
+
+def test_the_write_key_in_the_text_plain_body_is_enough(fresh: Function) -> None:
+    answer = send(
+        fresh,
+        path="/v1/t",
+        data=json.dumps(product_added()),
+        content_type="text/plain",
+        headers={"Origin": SHOP},
+    )
+    assert (answer.status, answer.body["accepted"]) == (200, 1)
+    wrong = {**product_added(), "writeKey": f"wk_{MARKER}_wrong_key_00"}
+    refused = send(
+        fresh, path="/v1/t", data=json.dumps(wrong), content_type="text/plain", headers={}
+    )
+    assert (refused.status, refused.body["code"]) == (401, "write_key_invalid")
+
+
+def test_the_identify_and_page_calls_of_a_page_are_ignored_unread(fresh: Function) -> None:
+    traits = {"email": f"{MARKER}@example.com"}
+    for path, call in (
+        ("/v1/i", browser_call("identify", traits=traits)),
+        ("/v1/p", browser_call("page", name="Oat milk", properties=PAGE)),
+    ):
+        answer = beacon(fresh, path, call)
+        assert (answer.status, answer.body["ignored"]) == (200, 1)
+    assert fresh.bigquery.rows == [] and fresh.archive.rows == []
+
+
+def test_a_batch_of_the_batching_strategy_on_v1_b_is_stored(fresh: Function) -> None:
+    # deliveryStrategy: {strategy: "batching"} posts {writeKey, batch, sentAt} to apiHost/b,
+    # each call without its own sentAt (plugins/segmentio/batched-dispatcher.ts).
+    batch = [{k: v for k, v in product_added().items() if k != "sentAt"} for _ in range(3)]
+    document = {"writeKey": KEY, "batch": batch, "sentAt": iso(RECEIVED_AT)}
+    answer = beacon(fresh, "/v1/b", document)
+
+    assert (answer.status, answer.body["accepted"], answer.line["route"]) == (200, 3, "batch")
+
+
+# --------------------------------------------------------------------------------------------
+# ElevenLabs post-call webhooks
+# --------------------------------------------------------------------------------------------
+
+
+PATH = "/collector/elevenlabs/post-call"
+
+
+def collector(bigquery: FakeSink, *, secrets: tuple[str, ...] = (SECRET,)) -> Collector:
+    pipeline = CapturePipeline(
+        bigquery=bigquery, dead_letter=None, archive=None, redis=None, clock=lambda: NOW
+    )
+    return Collector(
+        pipeline=pipeline,
+        write_keys=WriteKeys.parse(calls.NEXT_WRITE_KEY),
+        clock=lambda: NOW,
+        elevenlabs_secrets=secrets,
     )
 
 
-# --------------------------------------------------------------------------------------------
-# Hostile requests
-# --------------------------------------------------------------------------------------------
+def deliver(target: Collector, body: bytes, signature: str | None, path: str = PATH) -> Answer:
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        answer = target.handle(
+            CollectorRequest(
+                method="POST",
+                path=path,
+                mimetype="application/json",
+                content_length=len(body),
+                content_encoding=None,
+                authorization=None,
+                body=body,
+                signature=signature,
+            )
+        )
+    assert out.getvalue() == err.getvalue() == ""
+    return answer
 
-HOSTILE = settings(
-    max_examples=200,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[
-        HealthCheck.too_slow,
-        HealthCheck.data_too_large,
-        HealthCheck.function_scoped_fixture,
+
+def transcription(**overrides: Any) -> bytes:
+    return _encode(_conversation(NOW, **overrides))
+
+
+def test_a_signed_transcription_is_stored_as_one_voice_interaction() -> None:
+    bigquery = FakeSink()
+    body = transcription(user_said=("mail me at jane.doe@example.com",))
+
+    answer = deliver(collector(bigquery), body, _sign(body, SECRET, NOW))
+
+    assert (answer.status, answer.body["accepted"]) == (200, 1)
+    [row] = bigquery.rows
+    assert row.event_type == "voice_interaction"
+    conversation = json.loads(body)["data"]["conversation_id"]
+    assert row.event_id == event_id_for(conversation)
+    assert "jane.doe@example.com" not in row.json and "[EMAIL]" in row.json
+    line = json.dumps(answer.log)
+    assert answer.log["route"] == "elevenlabs_post_call"
+    assert answer.log["webhook_counts"]["elevenlabs_transcription_mapped"] == 1
+    assert "jane" not in line and conversation not in line
+
+
+def test_a_redelivery_is_the_same_event() -> None:
+    bigquery = FakeSink()
+    target = collector(bigquery)
+    body = transcription()
+
+    deliver(target, body, _sign(body, SECRET, NOW))
+    deliver(target, body, _sign(body, SECRET, NOW))
+
+    assert len({row.event_id for row in bigquery.rows}) == 1
+
+
+@pytest.mark.parametrize(
+    ("signature", "rule"),
+    [
+        pytest.param(None, "signature_missing", id="unsigned"),
+        pytest.param("t=1,v0=zz", "signature_malformed", id="malformed"),
+        pytest.param("wrong-key", "signature_mismatch", id="wrong-key"),
     ],
 )
-
-marked_calls = st.builds(
-    lambda base, key, value: {**base, key: value},
-    st.sampled_from([*ecommerce(), calls.identify(), calls.track("Cart Viewed")]),
-    st.sampled_from(
-        [
-            "type",
-            "event",
-            "messageId",
-            "userId",
-            "anonymousId",
-            "timestamp",
-            "originalTimestamp",
-            "sentAt",
-            "properties",
-            "context",
-            MARKER,
-        ]
-    ),
-    json_values,
-)
-mutated_properties = st.builds(
-    lambda base, key, value: {**base, "properties": {**base["properties"], key: value}},
-    st.sampled_from(ecommerce()),
-    st.sampled_from(
-        [
-            "query",
-            "product_id",
-            "products",
-            "total",
-            "currency",
-            "session_id",
-            "filters",
-            "search_event_id",
-            "position",
-            "source",
-        ]
-    ),
-    json_values,
-)
-documents = st.one_of(
-    json_values,
-    st.builds(calls.batch, *[marked_calls | mutated_properties] * 3),
-    st.builds(
-        lambda c, k: {**c, "writeKey": k}, marked_calls, st.sampled_from([KEY, MARKER, None])
-    ),
-    st.builds(lambda v: {"batch": v, "sentAt": v, "context": v}, json_values),
-)
-
-
-@st.composite
-def requests(draw: st.DrawFn) -> dict[str, Any]:
-    document = draw(documents)
-    raw = draw(st.sampled_from(["json", "bytes", "gzip", "bad-gzip"]))
-    data: bytes = json.dumps(document).encode() if raw != "bytes" else draw(st.binary(max_size=200))
-    headers: dict[str, str] = {}
-    if raw == "gzip":
-        data, headers["Content-Encoding"] = gzip.compress(data), "gzip"
-    elif raw == "bad-gzip":
-        data, headers["Content-Encoding"] = data[:20], "gzip"
-    auth = draw(
-        st.sampled_from(
-            [
-                *[AUTH["Authorization"]] * 4,
-                calls.basic(MARKER),
-                f"Basic {MARKER}",
-                f"Bearer {MARKER}",
-                None,
-            ]
-        )
-    )
-    if auth is not None:
-        headers["Authorization"] = auth
-    path = draw(
-        st.sampled_from(["/v1/batch"] * 4 + ["/x/v1/track", "/v1/identify", "/v1/page", "/"])
-        | marked_text.filter(str.isprintable).map(
-            lambda t: "/" + t.replace("?", "").replace("#", "")
-        )
-    )
-    method = draw(st.sampled_from(["POST"] * 6 + ["GET", "PUT", "HEAD", "OPTIONS"]))
-    content_type = draw(st.sampled_from([JSON] * 6 + ["text/plain", f"application/{MARKER}", ""]))
-    return {
-        "method": method,
-        "path": path,
-        "data": data,
-        "content_type": content_type,
-        "headers": headers,
-        "down": draw(st.booleans()),
-    }
-
-
-statuses: Counter[int] = Counter()
-
-
-@HOSTILE
-@given(request=requests())
-def test_any_request_gets_a_documented_json_answer_and_a_log_line_without_client_input(
-    function: Function, request: dict[str, Any]
+def test_an_unsigned_or_wrongly_signed_call_is_401_and_stores_nothing(
+    signature: str | None, rule: str
 ) -> None:
-    request = dict(request)
-    function.bigquery.down = function.archive.down = request.pop("down")
-    try:
-        answer = send(function, **request)
-    finally:
-        function.bigquery.down = function.archive.down = False
-    statuses[answer.status] += 1
-    if answer.status == 200 and "success" in answer.body:
-        assert (
-            answer.body["received"]
-            == answer.body["accepted"] + answer.body["rejected"] + answer.body["ignored"]
-        )
+    bigquery = FakeSink()
+    body = transcription()
+    if signature == "wrong-key":
+        signature = _sign(body, "wsec_not_the_configured_secret_0000", NOW)
+
+    answer = deliver(collector(bigquery), body, signature)
+
+    assert (answer.status, answer.body["code"]) == (401, rule)
+    assert bigquery.rows == []
 
 
-def test_the_hostile_requests_reached_every_kind_of_answer() -> None:
-    # Runs after the property above (file order): it must not have explored only refusals.
-    # (Its 503s depend on the examples drawn; the 503 has a test of its own above.)
-    if statuses:
-        assert {200, 400, 401, 404, 405, 415} <= set(statuses), statuses
+def test_a_tampered_body_is_401() -> None:
+    bigquery = FakeSink()
+    body = transcription()
+    signature = _sign(body, SECRET, NOW)
+
+    answer = deliver(collector(bigquery), body.replace(b"order", b"ORDER", 1), signature)
+
+    assert answer.status == 401 and bigquery.rows == []
+
+
+def test_audio_is_answered_200_and_ignored_unread() -> None:
+    bigquery = FakeSink()
+    body = json.dumps({"type": "post_call_audio", "data": {"full_audio": "UklGRg=="}}).encode()
+
+    answer = deliver(collector(bigquery), body, _sign(body, SECRET, NOW))
+
+    assert (answer.status, answer.body["ignored"]) == (200, 1)
+    assert answer.log["webhook_counts"] == {"elevenlabs_audio_ignored": 1}
+    assert bigquery.rows == [] and "UklGRg" not in json.dumps(answer.log)
+
+
+def test_the_route_is_off_without_a_configured_secret() -> None:
+    body = transcription()
+
+    answer = deliver(collector(FakeSink(), secrets=()), body, _sign(body, SECRET, NOW))
+
+    assert answer.status == 404
+
+
+def test_a_transcription_that_cannot_be_stored_durably_is_503_for_a_redelivery() -> None:
+    bigquery = FakeSink()
+    bigquery.down = True
+    body = transcription()
+
+    answer = deliver(collector(bigquery), body, _sign(body, SECRET, NOW))
+
+    assert answer.status == 503 and "Retry-After" in answer.headers
