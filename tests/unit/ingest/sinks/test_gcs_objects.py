@@ -10,17 +10,11 @@ from __future__ import annotations
 import pytest
 from google.api_core import exceptions as gexc
 
-from event_capture.contracts.archive_layout import object_name
 from event_capture.ingest.retry import BackoffPolicy, Timing
-from event_capture.ingest.row import Request
-from event_capture.ingest.sinks.gcs_archive import GcsArchiveSink
 from event_capture.ingest.sinks.gcs_objects import NdjsonWriter
-from event_capture.ingest.sinks.result import FailureKind
-from event_capture.ingest.validation import validate_events
 from event_capture.platform.api_transport import ApiError
 from event_capture.platform.curl_http import CurlTimeoutError
-from event_capture.schemas.responses import SinkStatus
-from tests.fakes.storage import FakeBucket, FakeStorageClient, Fault, precondition_failed
+from tests.fakes.storage import FakeBucket, FakeStorageClient, Fault
 from tests.unit import event_factory as factory
 
 R = factory.RECEIVED_AT
@@ -150,49 +144,6 @@ def test_retries_stop_at_the_deadline() -> None:
     assert sum(clock.waits) < 1.0
     assert len(clock.waits) == 3  # 0.1 + 0.2 + 0.4 fit in a second; 0.8 more would not
     assert bucket.objects == {}
-
-
-def test_object_names_are_hive_partitioned_by_the_receive_time() -> None:
-    name = object_name("dead-letter/orders", factory.RECEIVED_AT, "req1")
-
-    assert name == "dead-letter/orders/dt=2026-11-28/hour=16/20261128T163733-req1.ndjson"
-
-
-def test_the_archive_keeps_a_request_of_every_family_in_one_object_in_request_order() -> None:
-    bucket, clock = FakeBucket(), Clock()
-    w, _ = writer(bucket, clock)
-    events = [factory.search(R), factory.order(R), factory.search(R), factory.voice(R)]
-    rows, rejected = validate_events(events, R)
-    assert not rejected and len({row.table for row in rows}) == 3
-
-    result = GcsArchiveSink(w).write(rows, Request("req1", R))
-
-    assert (result.status, result.stored, result.failed) == (SinkStatus.OK, rows, [])
-    assert list(bucket.objects) == ["archive/dt=2026-11-28/hour=16/20261128T163733-req1.ndjson"]
-    [stored] = bucket.objects.values()
-    assert stored.data.splitlines() == [row.json for row in rows]
-
-
-def test_a_failed_archive_write_fails_every_row_of_the_request_and_raises_nothing() -> None:
-    bucket, clock = FakeBucket(faults={"upload": [Fault(gexc.Forbidden("no"))]}), Clock()  # type: ignore[no-untyped-call]
-    w, _ = writer(bucket, clock)
-    rows, _ = validate_events([factory.search(R), factory.order(R)], R)
-
-    result = GcsArchiveSink(w).write(rows, Request("req1", R))
-
-    assert result.status == SinkStatus.FAILED
-    assert [f.row for f in result.failed] == rows
-    assert {f.failure.kind for f in result.failed} == {FailureKind.UNDELIVERED}
-    assert bucket.objects == {}
-
-
-def test_the_fake_speaks_cloud_storage_preconditions() -> None:
-    # The fake itself: a create-only write over an existing object is refused with a 412.
-    bucket = FakeBucket()
-    bucket.upload("a", "x", {"if_generation_match": 0})
-    with pytest.raises(gexc.PreconditionFailed):
-        bucket.upload("a", "y", {"if_generation_match": 0})
-    assert isinstance(precondition_failed("a"), gexc.PreconditionFailed)
 
 
 class ScriptedUploads:
