@@ -204,28 +204,6 @@ def test_a_run_that_dies_before_the_move_is_repeated_with_the_same_insert_ids() 
     assert set(bucket.objects) == {REPLAYED}
 
 
-def test_lines_written_before_the_failure_kind_had_its_own_field_are_read() -> None:
-    [row] = searches(1)
-    line = (
-        f'{{"insert_id":"{row.event_id}","table":"searches","event_type":"search",'
-        f'"reason":"invalid: row: no such field","row":{row.json}}}'
-    )
-
-    [entry] = dead_letter.decode(line)
-
-    assert entry.row == Row(0, row.event_id, "search", "searches", row.user_id, row.json)
-    assert entry.failure.kind is FailureKind.INVALID
-
-
-def test_encode_and_decode_are_inverse() -> None:
-    rows = searches(3)
-    entries = [FailedRow(r, Failure(FailureKind.UNDELIVERED, f'quote " {r.index}')) for r in rows]
-
-    decoded = dead_letter.decode("\n".join(dead_letter.encode(e) for e in entries))
-
-    assert decoded == entries
-
-
 def test_rows_bigquery_already_holds_are_not_inserted_again() -> None:
     # A request answered 503 after dead-lettering this table; its resend was stored. Replaying
     # the dead-lettered copy hours later would duplicate it, outside BigQuery's own window.
