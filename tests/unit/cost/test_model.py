@@ -1,4 +1,5 @@
-"""The cost model's arithmetic on made-up measurements, and the CLI's argument errors."""
+"""cost.model: the bill's arithmetic on made-up measurements. The ``make cost`` command is
+tests/unit/tools/test_cost.py."""
 
 import dataclasses
 from typing import Any
@@ -16,9 +17,7 @@ from event_capture.cost.model import (
     TableSize,
     bill,
 )
-from event_capture.cost.sizes import statements
 from event_capture.warehouse.catalog import SCHEDULED_TABLES
-from tools import cost
 
 SIZE = FunctionSize(memory_gib=0.5, vcpus=1.0, concurrency=8)
 BASE = Assumptions(capture=SIZE, features=SIZE, materializer=SIZE)
@@ -278,78 +277,10 @@ def test_redis_adds_its_pieces_only_when_on() -> None:
     assert not all(price.confirmed for price in on.prices())
 
 
-# --- measurements, statements ------------------------------------------------------------------
+# --- measurements ------------------------------------------------------------------------------
 
 
 def test_measurements_survive_their_json() -> None:
     measured = measurements()
 
     assert Measurements.from_json(measured.to_json()) == measured
-
-
-def test_a_semicolon_in_a_comment_ends_no_statement() -> None:
-    script = "DELETE FROM t WHERE d = 1;\nINSERT INTO t\n-- a comment; with a semicolon\nSELECT 1;"
-
-    assert statements(script) == [
-        "DELETE FROM t WHERE d = 1",
-        "INSERT INTO t\n-- a comment; with a semicolon\nSELECT 1",
-    ]
-
-
-# --- the CLI -----------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("argv", "named", "rule"),
-    [
-        (["--users", "0"], "--users", "at least 1"),
-        (["--users", "many"], "--users", "whole number"),
-        (["--events-per-user-day", "-3"], "--events-per-user-day", "above 0"),
-        (["--batch", "501"], "--batch", "from 1 to 500"),
-        (["--mix", "search"], "--mix", "event_type=weight"),
-        (["--mix", "checkout=1"], "--mix", "not an event type"),
-        (["--compare", "50,,5000"], "--compare", "separated by commas"),
-    ],
-)
-def test_a_bad_argument_is_one_line_naming_it_and_its_rule(
-    argv: list[str], named: str, rule: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    with pytest.raises(SystemExit) as exit_:
-        cost.parser().parse_args(argv)
-
-    error = capsys.readouterr().err
-    assert exit_.value.code == 2
-    assert error.count("\n") == 1
-    assert named in error and rule in error
-
-
-def test_the_cli_prints_a_column_per_user_count(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setattr(cost, "cached", lambda **_: measurements())
-
-    cost.main(["--compare", "50,5000,500000"])
-
-    out = capsys.readouterr().out
-    [users] = [row for row in out.splitlines() if row.startswith("users")]
-    assert users.split()[1:] == ["50", "5,000", "500,000"]
-    assert "UNCONFIRMED" in out and prices.COLLECTED in out
-
-
-def test_the_cli_reports_a_mix_it_has_no_rows_for(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setattr(cost, "cached", lambda **_: measurements())
-
-    with pytest.raises(SystemExit) as exit_:
-        cost.main(["--mix", "session_start=1"])
-
-    assert "session_start" in str(exit_.value.code)
-
-
-def test_the_stack_sizes_come_from_its_settings() -> None:
-    assert cost.gib("512Mi") == 0.5
-    assert cost.gib("2Gi") == 2
-    with pytest.raises(ValueError, match="memory"):
-        cost.gib("512MB")
-    assert cost.stack_assumptions().capture.concurrency >= 1
