@@ -157,12 +157,3 @@ def test_text_from_the_data_cannot_end_the_script_or_add_markup() -> None:
 
     assert query not in html
     assert rows(specs(html)["zero_results"])[0]["normalized_query"] == query
-
-
-def test_capture_outcomes_partition_the_events_received() -> None:
-    row = {"accepted": 9, "dead_lettered": 3, "rejected": 2, "not_stored": 1, "received": 12}
-
-    outcomes = charts.capture_outcomes(row)
-
-    assert sum(outcomes.values()) == row["received"]
-    assert list(outcomes.values()) == [6, 3, 2, 1]

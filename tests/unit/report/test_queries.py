@@ -82,11 +82,6 @@ def test_capture_health_sums_every_count_of_both_request_lines() -> None:
     assert f"jsonPayload.{log.EVENTS_RECEIVED} IS NULL" in sql  # a request refused whole
 
 
-def test_the_capture_log_table_is_named_as_logging_names_it() -> None:
-    assert SOURCES.capture_log_table == "p.capture_logs.run_googleapis_com_stdout"
-    assert capture_log.log_name("p") == "projects/p/logs/run.googleapis.com%2Fstdout"
-
-
 def test_a_period_holds_its_days_both_ends_included() -> None:
     period = Period.ending(dt.date(2026, 3, 1), 28)
 
