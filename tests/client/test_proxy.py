@@ -1,18 +1,14 @@
-"""The transport's proxies (from the environment, by the standard library's rules) and its
-User-Agent, against a scripted function stand-in and a tiny recording proxy on loopback."""
+"""event_capture.client.proxy: the proxies the client's transport takes from the environment, by
+the standard library's rules, against a scripted function stand-in and a tiny recording proxy on
+loopback."""
 
 import base64
 import http.client
-import importlib.metadata
-import os
-import platform
 import threading
-import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,13 +17,14 @@ import pytest
 from event_capture.client import CaptureClient, ClientSettings, EventContext
 from event_capture.client.delivery import HttpTransport
 from event_capture.client.proxy import proxy_for
-from event_capture.client.version import USER_AGENT, client_version
-from tests.client.stub_function import Reply, stub_function
+from event_capture.client.version import USER_AGENT
+from tests.client.stub_function import stub_function
 
-PYPROJECT = Path(__file__).resolve().parents[2] / "client" / "pyproject.toml"
 EVENTS = EventContext(user_id="u_proxy", session_id="s_1", source="web")
 FAST = ClientSettings(linger_seconds=0.05, shutdown_timeout_seconds=10)
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authorization", "proxy-connection"}
+# Each test starts from an environment without proxies and sets the ones it is about.
+pytestmark = pytest.mark.usefixtures("no_proxy_variables")
 
 
 @dataclass
@@ -96,14 +93,6 @@ def recording_proxy() -> Iterator[RecordingProxy]:
     finally:
         server.shutdown()
         server.server_close()
-
-
-@pytest.fixture(autouse=True)
-def no_proxy_variables(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each test starts from an environment without proxies and sets the ones it is about."""
-    for name in list(os.environ):
-        if name.lower().endswith("_proxy") or name == "REQUEST_METHOD":
-            monkeypatch.delenv(name)
 
 
 def send_one(url: str) -> CaptureClient:
@@ -218,31 +207,3 @@ def test_a_proxy_the_transport_cannot_use_fails_at_setup_without_echoing_the_url
     with pytest.raises(ValueError, match=f"^HTTPS_PROXY: {problem}") as raised:
         CaptureClient("https://capture.example.com/")
     assert "secret" not in str(raised.value)
-
-
-def test_every_request_carries_the_versioned_user_agent() -> None:
-    with stub_function(Reply(503), Reply(500)) as stub:
-        send_one(stub.url)
-
-    assert len(stub.headers) == 3  # two retries and the delivery
-    assert {h["User-Agent"] for h in stub.headers} == {USER_AGENT}
-    with PYPROJECT.open("rb") as file:
-        version = tomllib.load(file)["project"]["version"]
-    assert f"event-capture-client/{version} (python {platform.python_version()})" == USER_AGENT
-
-
-def test_the_version_is_the_installed_distributions_else_the_checkouts(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    with PYPROJECT.open("rb") as file:
-        checkout = tomllib.load(file)["project"]["version"]
-    assert client_version() == checkout  # this venv finds the sources; nothing is installed
-
-    other = tmp_path / "pyproject.toml"
-    other.write_text('[project]\nname = "someone-else"\nversion = "9.9.9"\n')
-    assert client_version(other) == "0+unknown"
-    assert client_version(tmp_path / "missing.toml") == "0+unknown"
-
-    installed = {"event-capture-client": "1.2.3"}
-    monkeypatch.setattr(importlib.metadata, "version", lambda name: installed[name])
-    assert client_version() == "1.2.3"
