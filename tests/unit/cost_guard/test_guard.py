@@ -37,6 +37,7 @@ from event_capture.cost_guard.guard import (
 from event_capture.cost_guard.notification import BudgetNotification
 from event_capture.cost_guard.scheduled_queries import TransferError
 from event_capture.ingest.mode_reader import ModeReader
+from tests.fakes.clock import WallClock
 
 BUDGET = "budget-7f3a"
 Q1 = "projects/shop/locations/eu/transferConfigs/nightly-search"
@@ -50,32 +51,6 @@ RESUMED_AT = dt.datetime(2026, 12, 1, 9, 12, 5, tzinfo=dt.UTC)
 NOVEMBER_PERIOD = Period(budget_id=BUDGET, interval_start=NOVEMBER)
 
 Entry = tuple[Any, ...]
-
-
-class Clock:
-    """The guard's clock and sleep: a sleep moves the clock and is written in the journal."""
-
-    def __init__(self, journal: list[Entry], now: dt.datetime) -> None:
-        self.journal = journal
-        self.now = now
-        self.sleeps: list[float] = []
-        # Run as a sleep begins: what happens elsewhere while the guard waits.
-        self.while_sleeping: Callable[[], None] | None = None
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.journal.append(("sleep", seconds))
-        started = self.now
-        if self.while_sleeping is not None:
-            self.while_sleeping()
-        self.now = max(self.now, started + dt.timedelta(seconds=seconds))
-
-    def at(self, moment: dt.datetime) -> None:
-        assert moment >= self.now
-        self.now = moment
 
 
 class MemoryStore:
@@ -157,7 +132,7 @@ REPORT = LoadReport(objects=4, tables={"search_events": TableLoad(found=9, prese
 class FakeLoader(ArchiveLoader):
     """The batch load: the windows asked for, and when; ``fail_next`` raises once."""
 
-    def __init__(self, journal: list[Entry], clock: Clock) -> None:
+    def __init__(self, journal: list[Entry], clock: WallClock) -> None:
         self.journal = journal
         self.clock = clock
         self.windows: list[tuple[dt.datetime, dt.datetime]] = []
@@ -182,7 +157,7 @@ class Rig:
     threshold: float = 1.0
 
     def __post_init__(self) -> None:
-        self.clock = Clock(self.journal, self.now)
+        self.clock = WallClock(self.now, self.journal)
         self.store = MemoryStore(self.journal)
         self.switch = RecordingSwitch(self.journal)
         self.loader = FakeLoader(self.journal, self.clock)
@@ -267,7 +242,7 @@ def test_a_trip_switches_capture_before_it_pauses_a_query() -> None:
         "queries_paused": 2,
     }
     assert rig.loader.windows == []
-    assert rig.clock.sleeps == []
+    assert rig.clock.waits == []
 
 
 def test_under_threshold_nothing_is_written() -> None:
@@ -400,7 +375,7 @@ def test_the_load_waits_exactly_until_not_before() -> None:
 
     pending = rig.store.writes[-2].pending_load
     assert pending is not None
-    assert rig.clock.sleeps == [SETTLE]
+    assert rig.clock.waits == [SETTLE]
     assert rig.loader.loaded_at == [pending.not_before]
 
 

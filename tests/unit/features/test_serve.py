@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -34,6 +33,7 @@ from event_capture.schemas.features import (
     UserFeatures,
 )
 from event_capture.schemas.responses import SinkStatus
+from tests.fakes.clock import Clock
 from tests.fakes.redis import (
     BACKENDS,
     Recorder,
@@ -58,14 +58,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer | N
 @pytest.fixture(params=BACKENDS)
 def redis(request: pytest.FixtureRequest, server: RedisServer | None) -> Any:
     return backend(request.param, server)
-
-
-@dataclass
-class Clock:
-    now: float = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def reader(redis: Any, clock: Clock | None = None, **options: Any) -> FeatureReader:
@@ -246,8 +238,9 @@ def test_a_pointer_to_an_expired_snapshot_is_served_as_snapshot_missing(redis: A
     assert features.recent.viewed == ["sku_v1", "sku_v2"]
 
 
-def test_the_pointer_is_cached_for_pointer_seconds_and_then_read_again(redis: Any) -> None:
-    clock = Clock()
+def test_the_pointer_is_cached_for_pointer_seconds_and_then_read_again(
+    redis: Any, clock: Clock
+) -> None:
     features = reader(redis, clock, pointer_seconds=1.0)
     old, new = nightly(), nightly(SNAPSHOT_DATE + dt.timedelta(days=1), searches=99)
     load_snapshot(redis, old)
@@ -271,8 +264,7 @@ def test_the_pointer_is_cached_for_pointer_seconds_and_then_read_again(redis: An
     assert (cached.snapshot, fresh.snapshot) == (old.id, new.id)
 
 
-def test_no_pointer_is_cached_too_until_the_clock_passes_it(redis: Any) -> None:
-    clock = Clock()
+def test_no_pointer_is_cached_too_until_the_clock_passes_it(redis: Any, clock: Clock) -> None:
     features = reader(redis, clock, pointer_seconds=5.0)
     assert features.user(USER, PARTS, 10).degraded == ["snapshot_missing"]
     load_snapshot(redis, nightly())
@@ -486,8 +478,9 @@ def test_without_a_snapshot_a_product_gets_the_defaults_in_one_round_trip(redis:
     assert reading.round_trips == 1
 
 
-def test_a_product_read_from_an_expired_snapshot_forgets_the_pointer(redis: Any) -> None:
-    clock = Clock()
+def test_a_product_read_from_an_expired_snapshot_forgets_the_pointer(
+    redis: Any, clock: Clock
+) -> None:
     features = reader(redis, clock, pointer_seconds=60.0)
     expired = nightly()
     load_snapshot(redis, expired)

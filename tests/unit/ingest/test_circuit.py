@@ -5,14 +5,7 @@ from __future__ import annotations
 import threading
 
 from event_capture.ingest.circuit import CircuitBreaker, CircuitState
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.fakes.clock import Clock
 
 
 def breaker(clock: Clock, threshold: int = 3, cooldown: float = 30.0) -> CircuitBreaker:
@@ -52,8 +45,7 @@ def test_a_success_between_failures_starts_the_count_again() -> None:
     assert state(b) is CircuitState.CLOSED
 
 
-def test_after_the_cool_down_exactly_one_probe_goes_through() -> None:
-    clock = Clock()
+def test_after_the_cool_down_exactly_one_probe_goes_through(clock: Clock) -> None:
     b = breaker(clock)
     fail(b, 3)
 
@@ -67,8 +59,7 @@ def test_after_the_cool_down_exactly_one_probe_goes_through() -> None:
     assert not b.allow()
 
 
-def test_a_successful_probe_closes_the_circuit() -> None:
-    clock = Clock()
+def test_a_successful_probe_closes_the_circuit(clock: Clock) -> None:
     b = breaker(clock)
     fail(b, 3)
     clock.now += 30
@@ -80,8 +71,7 @@ def test_a_successful_probe_closes_the_circuit() -> None:
     assert b.allow() and b.allow()
 
 
-def test_a_failed_probe_opens_it_for_another_full_cool_down() -> None:
-    clock = Clock()
+def test_a_failed_probe_opens_it_for_another_full_cool_down(clock: Clock) -> None:
     b = breaker(clock)
     fail(b, 3)
     clock.now += 30
@@ -96,8 +86,7 @@ def test_a_failed_probe_opens_it_for_another_full_cool_down() -> None:
     assert b.allow()
 
 
-def test_a_released_probe_lets_the_next_request_probe() -> None:
-    clock = Clock()
+def test_a_released_probe_lets_the_next_request_probe(clock: Clock) -> None:
     b = breaker(clock)
     fail(b, 3)
     clock.now += 30
@@ -109,8 +98,7 @@ def test_a_released_probe_lets_the_next_request_probe() -> None:
     assert b.allow()
 
 
-def test_only_one_of_many_threads_gets_the_probe() -> None:
-    clock = Clock()
+def test_only_one_of_many_threads_gets_the_probe(clock: Clock) -> None:
     b = breaker(clock)
     fail(b, 3)
     clock.now += 30

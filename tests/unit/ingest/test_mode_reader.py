@@ -17,6 +17,7 @@ import pytest
 from event_capture.contracts.capture_mode import CaptureMode, ControlState
 from event_capture.contracts.timing import MODE_TTL_SECONDS
 from event_capture.ingest.mode_reader import RETRY_SECONDS, ModeReader
+from tests.fakes.clock import Clock
 
 STREAM_DOC = ControlState(mode=CaptureMode.STREAM).to_json().encode()
 ARCHIVE_DOC = ControlState(mode=CaptureMode.ARCHIVE_ONLY).to_json().encode()
@@ -24,14 +25,6 @@ ARCHIVE_DOC = ControlState(mode=CaptureMode.ARCHIVE_ONLY).to_json().encode()
 WAIT = 10.0
 
 Answer = bytes | None | Exception
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Source:
@@ -128,11 +121,10 @@ def test_an_object_deleted_after_a_trip_means_stream_again() -> None:
     ],
 )
 def test_an_unreadable_object_means_stream_until_a_read_confirms_archive_only_again(
-    failure: Exception | bytes, name: str
+    failure: Exception | bytes, name: str, clock: Clock
 ) -> None:
     """An instance that cannot read the switch back must not go on archiving alone past the
     window the guard loads: unconfirmed, archive-only is not kept."""
-    clock = Clock()
     source = Source(ARCHIVE_DOC, failure, ARCHIVE_DOC)
     mode = reader(source, clock)
     assert mode() is CaptureMode.ARCHIVE_ONLY
@@ -172,8 +164,7 @@ def test_a_ttl_shorter_than_the_retry_interval_is_the_retry_interval() -> None:
     assert source.reads == 2
 
 
-def test_callers_during_a_read_use_the_mode_last_read_and_do_not_read_again() -> None:
-    clock = Clock()
+def test_callers_during_a_read_use_the_mode_last_read_and_do_not_read_again(clock: Clock) -> None:
     entered, release = threading.Event(), threading.Event()
     reads: list[str] = []
     answers = [STREAM_DOC, ARCHIVE_DOC]

@@ -34,9 +34,10 @@ from event_capture.ingest.sinks.result import (
     all_failed,
 )
 from event_capture.platform.answer import Answer
+from tests.fakes.clock import Clock
 from tests.unit import event_factory as factory
 from tests.unit.event_factory import RECEIVED_AT
-from tests.unit.ingest.test_mode_reader import ARCHIVE_DOC, STREAM_DOC, Clock, Source
+from tests.unit.ingest.test_mode_reader import ARCHIVE_DOC, STREAM_DOC, Source
 
 R = factory.RECEIVED_AT
 REQUEST_ID = "req0123456789abc"
@@ -177,15 +178,7 @@ def mixed_batch() -> list[Any]:
 BUDGET = 30.0
 
 
-class Monotonic:
-    def __init__(self) -> None:
-        self.now = 5_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def breakers(clock: Monotonic, threshold: int = 2) -> dict[str, CircuitBreaker]:
+def breakers(clock: Clock, threshold: int = 2) -> dict[str, CircuitBreaker]:
     return {
         name: CircuitBreaker(failure_threshold=threshold, cooldown_seconds=30, clock=clock)
         for name in ("bigquery", "gcs", "redis")
@@ -604,8 +597,7 @@ def test_log_never_contains_an_unknown_event_type_value() -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def test_bigquery_gets_its_share_of_the_budget_and_the_dead_letters_the_rest() -> None:
-    clock = Monotonic()
+def test_bigquery_gets_its_share_of_the_budget_and_the_dead_letters_the_rest(clock: Clock) -> None:
     sinks = Fakes(bq_down=True, budget_seconds=BUDGET, monotonic=clock)
 
     result = sinks.handle(mixed_batch())
@@ -641,8 +633,9 @@ def test_a_sink_deadline_is_cut_to_what_is_left_of_the_request() -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def test_after_repeated_bigquery_failures_requests_go_straight_to_the_dead_letters() -> None:
-    clock = Monotonic()
+def test_after_repeated_bigquery_failures_requests_go_straight_to_the_dead_letters(
+    clock: Clock,
+) -> None:
     sinks = Fakes(bq_down=True, breakers=breakers(clock), monotonic=clock)
     for _ in range(2):
         assert sinks.handle(mixed_batch()).status == 200
@@ -659,8 +652,9 @@ def test_after_repeated_bigquery_failures_requests_go_straight_to_the_dead_lette
     assert result.log["severity"] == "WARNING"
 
 
-def test_after_the_cool_down_one_request_probes_bigquery_and_closes_the_circuit() -> None:
-    clock = Monotonic()
+def test_after_the_cool_down_one_request_probes_bigquery_and_closes_the_circuit(
+    clock: Clock,
+) -> None:
     sinks = Fakes(bq_down=True, breakers=breakers(clock), monotonic=clock)
     for _ in range(2):
         sinks.handle(mixed_batch())
@@ -674,8 +668,7 @@ def test_after_the_cool_down_one_request_probes_bigquery_and_closes_the_circuit(
     assert result.log["circuits"]["bigquery"] == "closed"
 
 
-def test_invalid_rows_are_no_outage_and_never_open_the_circuit() -> None:
-    clock = Monotonic()
+def test_invalid_rows_are_no_outage_and_never_open_the_circuit(clock: Clock) -> None:
     sinks = Fakes(bq_fails=_always, breakers=breakers(clock), monotonic=clock)
 
     for _ in range(5):
@@ -688,8 +681,7 @@ def test_invalid_rows_are_no_outage_and_never_open_the_circuit() -> None:
     )
 
 
-def test_with_both_backends_failing_the_503_comes_at_once() -> None:
-    clock = Monotonic()
+def test_with_both_backends_failing_the_503_comes_at_once(clock: Clock) -> None:
     sinks = Fakes(
         bq_down=True,
         dead_letter_writes=_never,
@@ -711,8 +703,7 @@ def test_with_both_backends_failing_the_503_comes_at_once() -> None:
     assert result.log["circuits"] == {"bigquery": "open", "gcs": "open", "redis": "closed"}
 
 
-def test_a_redis_outage_opens_its_own_circuit_only() -> None:
-    clock = Monotonic()
+def test_a_redis_outage_opens_its_own_circuit_only(clock: Clock) -> None:
     sinks = Fakes(redis_ok=False, breakers=breakers(clock), monotonic=clock)
     for _ in range(2):
         sinks.handle(mixed_batch())
@@ -775,10 +766,9 @@ def test_the_archive_is_written_beside_bigquery_not_after_it() -> None:
     assert _status(result, "bigquery") == _status(result, "gcs_archive") == "ok"
 
 
-def test_a_probe_that_raises_counts_as_a_failure_and_never_holds_the_circuit() -> None:
+def test_a_probe_that_raises_counts_as_a_failure_and_never_holds_the_circuit(clock: Clock) -> None:
     # Found in review: an exception between allow() and record() left the probe out for good,
     # and the backend was never tried again.
-    clock = Monotonic()
     sinks = Fakes(bq_down=True, breakers=breakers(clock), monotonic=clock)
     for _ in range(2):
         sinks.handle(mixed_batch())
@@ -865,8 +855,7 @@ def test_archive_only_is_503_when_the_archive_fails_and_never_falls_back_to_bigq
     assert result.log[log_fields.CAPTURE_MODE] == "archive_only"
 
 
-def test_the_log_line_says_when_the_mode_could_not_be_read() -> None:
-    clock = Clock()
+def test_the_log_line_says_when_the_mode_could_not_be_read(clock: Clock) -> None:
     mode = archive_only(clock, ARCHIVE_DOC, TimeoutError("read timed out"))
     sinks = Fakes(mode=mode)
     sinks.handle(mixed_batch())

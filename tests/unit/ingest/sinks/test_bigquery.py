@@ -1,8 +1,8 @@
 """Tests for the BigQuery sink with a scripted fake client and a fake clock.
 
 The fake client answers each insertAll call from a script (an exception to raise, per-row
-errors to return, or success) and records what it was sent; ``sleep`` records the backoff
-waits and moves the fake clock, so retries, jitter and the deadline are checked exactly.
+errors to return, or success) and records what it was sent; the fake clock's ``sleep`` records
+the backoff waits and moves the clock, so retries, jitter and the deadline are checked exactly.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from event_capture.ingest.row import Request, Row
 from event_capture.ingest.sinks.bigquery import BigQuerySink
 from event_capture.ingest.sinks.result import FailureKind, SinkResult
 from event_capture.ingest.validation import validate_events
+from tests.fakes.clock import START, Clock
 from tests.unit import event_factory as factory
 
 R = factory.RECEIVED_AT
@@ -28,28 +29,6 @@ PROJECT, DATASET = "proj-1", "events_ds"
 
 RowErrors = list[dict[str, Any]]
 Answer = BaseException | RowErrors | Callable[["Call"], RowErrors]
-
-
-class FakeClock:
-    def __init__(self, start: float = 1_000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class RecordingSleep:
-    """Records each wait with the clock reading at which it began, and advances the clock."""
-
-    def __init__(self, clock: FakeClock) -> None:
-        self.clock = clock
-        self.waits: list[float] = []
-        self.began_at: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
-        self.began_at.append(self.clock.now)
-        self.clock.now += seconds
 
 
 class TooManyCalls(BaseException):
@@ -71,7 +50,7 @@ class Call:
 class FakeClient:
     """Answers insertAll from a script; records each call as read back from the real body."""
 
-    clock: FakeClock
+    clock: Clock
     script: list[Answer] = field(default_factory=list)
     # Seconds every call takes on the fake clock.
     latency: float = 0.0
@@ -109,8 +88,7 @@ class FakeClient:
 
 @dataclass
 class Harness:
-    clock: FakeClock
-    sleep: RecordingSleep
+    clock: Clock
     client: FakeClient
     sink: BigQuerySink
     factory_calls: list[int]
@@ -128,8 +106,7 @@ def harness(
     rand: Callable[[], float] = lambda: 1.0,
     policy: BackoffPolicy | None = None,
 ) -> Harness:
-    clock = FakeClock()
-    sleep = RecordingSleep(clock)
+    clock = Clock()
     client = FakeClient(clock, list(script or []), latency=latency, then=then)
     factory_calls: list[int] = []
 
@@ -143,10 +120,10 @@ def harness(
         project=PROJECT,
         dataset=DATASET,
         deadline_seconds=deadline,
-        timing=Timing(clock, sleep, rand),
+        timing=Timing(clock, clock.sleep, rand),
         **extra,
     )
-    return Harness(clock, sleep, client, sink, factory_calls)
+    return Harness(clock, client, sink, factory_calls)
 
 
 def search_rows(count: int) -> list[Row]:
@@ -254,7 +231,7 @@ def test_rows_are_sent_with_event_ids_as_insert_ids_to_the_family_table() -> Non
     assert 0 < call.timeout <= 30
     assert result.stored == rows
     assert (result.failed, result.requests, result.retries) == ([], 1, 0)
-    assert h.sleep.waits == []
+    assert h.clock.waits == []
 
 
 def test_rows_of_different_tables_go_to_different_table_ids() -> None:
@@ -327,7 +304,7 @@ def test_transient_failures_are_retried_until_success(
     assert result.stored == rows
     assert result.failed == []
     assert (result.requests, result.retries) == (4, 3)
-    assert len(h.sleep.waits) == 3
+    assert len(h.clock.waits) == 3
 
 
 @pytest.mark.parametrize(("make_error", "text"), PERMANENT)
@@ -341,7 +318,7 @@ def test_permanent_failures_are_not_retried(
     result = h.insert(rows)
 
     assert len(h.client.calls) == 1
-    assert h.sleep.waits == []
+    assert h.clock.waits == []
     assert result.stored == []
     assert [f.row for f in result.failed] == rows
     for reason in reasons(result):
@@ -360,7 +337,7 @@ def test_permanent_failure_after_transient_ones_stops_retrying() -> None:
     result = h.insert(rows)
 
     assert len(h.client.calls) == 2
-    assert len(h.sleep.waits) == 1
+    assert len(h.clock.waits) == 1
     assert [f.row for f in result.failed] == rows
     assert all("schema mismatch" in reason for reason in reasons(result))
 
@@ -400,9 +377,9 @@ def test_default_backoff_is_full_jitter_doubling_from_100ms_capped_at_4s(
     result = h.insert(search_rows(1))
 
     expected = [rand_value * cap for cap in _caps(0.1, 4.0, 2.0, failures)]
-    assert h.sleep.waits == pytest.approx(expected)
+    assert h.clock.waits == pytest.approx(expected)
     if rand_value == 1.0:
-        assert h.sleep.waits == pytest.approx([0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 4.0, 4.0, 4.0])
+        assert h.clock.waits == pytest.approx([0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 4.0, 4.0, 4.0])
     assert len(result.stored) == 1
     assert result.retries == failures
 
@@ -413,7 +390,7 @@ def test_each_wait_draws_a_fresh_random_factor() -> None:
 
     h.insert(search_rows(1))
 
-    assert h.sleep.waits == pytest.approx([0.9 * 0.1, 0.1 * 0.2, 0.5 * 0.4, 0.25 * 0.8])
+    assert h.clock.waits == pytest.approx([0.9 * 0.1, 0.1 * 0.2, 0.5 * 0.4, 0.25 * 0.8])
 
 
 def test_custom_policy_is_used() -> None:
@@ -422,8 +399,8 @@ def test_custom_policy_is_used() -> None:
 
     h.insert(search_rows(1))
 
-    assert h.sleep.waits == pytest.approx([0.5 * c for c in _caps(0.5, 5.0, 3.0, 4)])
-    assert h.sleep.waits == pytest.approx([0.25, 0.75, 2.25, 2.5])
+    assert h.clock.waits == pytest.approx([0.5 * c for c in _caps(0.5, 5.0, 3.0, 4)])
+    assert h.clock.waits == pytest.approx([0.25, 0.75, 2.25, 2.5])
 
 
 def test_backoff_restarts_for_each_chunk() -> None:
@@ -440,7 +417,7 @@ def test_backoff_restarts_for_each_chunk() -> None:
     result = h.insert(rows)
 
     assert [len(c.row_ids) for c in h.client.calls] == [500, 500, 500, 100, 100]
-    assert h.sleep.waits == pytest.approx([0.1, 0.2, 0.1])
+    assert h.clock.waits == pytest.approx([0.1, 0.2, 0.1])
     assert len(result.stored) == 600
 
 
@@ -465,8 +442,8 @@ def test_retries_stop_at_the_deadline_and_no_wait_overruns_it() -> None:
         assert "deadline" in reason
         assert "5s" in reason
         assert "still down" in reason
-    assert h.sleep.waits, "expected at least one retry before giving up"
-    for began, wait in zip(h.sleep.began_at, h.sleep.waits, strict=True):
+    assert h.clock.waits, "expected at least one retry before giving up"
+    for began, wait in zip(h.clock.began_at, h.clock.waits, strict=True):
         assert began + wait < start + deadline
     assert all(call.at < start + deadline for call in h.client.calls)
     # The request timeout never asks for more time than is left (beyond the 0.1 s floor).
@@ -536,7 +513,7 @@ def test_invalid_rows_fail_and_stopped_rows_are_retried_alone_at_once() -> None:
     assert second.row_ids == ids([rows[0], rows[2], rows[3], rows[4]])
     assert second.json_rows == [rows[i].data for i in (0, 2, 3, 4)]
     # Stopped rows were never at fault: no backoff before resending them.
-    assert h.sleep.waits == []
+    assert h.clock.waits == []
     assert [f.row for f in result.failed] == [rows[1]]
     failure = result.failed[0].failure
     assert failure.kind is FailureKind.INVALID
@@ -591,9 +568,9 @@ def test_transient_per_row_errors_are_retried_after_a_backoff() -> None:
     result = h.insert(rows)
 
     assert [c.row_ids for c in h.client.calls] == [ids(rows), [rows[1].event_id]]
-    assert h.sleep.waits == pytest.approx([0.1])
+    assert h.clock.waits == pytest.approx([0.1])
     # The wait happened between the two calls.
-    assert h.client.calls[0].at <= h.sleep.began_at[0] <= h.client.calls[1].at
+    assert h.client.calls[0].at <= h.clock.began_at[0] <= h.client.calls[1].at
     assert sorted(ids(result.stored)) == sorted(ids(rows))
     assert result.failed == []
     assert result.retries == 1
@@ -614,8 +591,8 @@ def test_transient_per_row_errors_until_the_deadline_end_in_failed() -> None:
     failure = result.failed[0].failure
     assert failure.kind is FailureKind.UNDELIVERED
     assert "deadline" in failure.detail and "backendError" in failure.detail
-    start = 1_000.0
-    for began, wait in zip(h.sleep.began_at, h.sleep.waits, strict=True):
+    start = START
+    for began, wait in zip(h.clock.began_at, h.clock.waits, strict=True):
         assert began + wait < start + 4.0
 
 

@@ -10,9 +10,10 @@ from event_capture.ingest.sinks.gcs_archive import GcsArchiveSink
 from event_capture.ingest.sinks.result import FailureKind
 from event_capture.ingest.validation import validate_events
 from event_capture.schemas.responses import SinkStatus
+from tests.fakes.clock import Clock
 from tests.fakes.storage import FakeBucket, Fault
 from tests.unit import event_factory as factory
-from tests.unit.ingest.sinks.test_gcs_objects import Clock, writer
+from tests.unit.ingest.sinks.test_gcs_objects import writer
 
 R = factory.RECEIVED_AT
 

@@ -14,23 +14,11 @@ from event_capture.ingest.retry import BackoffPolicy, Timing
 from event_capture.ingest.sinks.gcs_objects import NdjsonWriter
 from event_capture.platform.api_transport import ApiError
 from event_capture.platform.curl_http import CurlTimeoutError
+from tests.fakes.clock import Clock
 from tests.fakes.storage import FakeBucket, FakeStorageClient, Fault
 from tests.unit import event_factory as factory
 
 R = factory.RECEIVED_AT
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.waits: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.waits.append(seconds)
-        self.now += seconds
 
 
 def writer(
@@ -187,14 +175,13 @@ def test_given_uploads_they_create_the_object_instead_of_the_library() -> None:
     ]
 
 
-def test_uploads_follow_the_same_retry_and_412_rules() -> None:
+def test_uploads_follow_the_same_retry_and_412_rules(clock: Clock) -> None:
     # A 503, then an attempt that landed but whose answer was lost, then the 412 that says so.
     uploads = ScriptedUploads(
         ApiError(503, "unavailable", []),
         CurlTimeoutError("curl 28: timed out"),
         ApiError(412, "conditionNotMet", []),
     )
-    clock = Clock()
 
     # Two retries; the 412 on the second is the timed-out attempt having landed.
     assert uploads_writer(uploads, clock).create("a", ["x"]) == 2
