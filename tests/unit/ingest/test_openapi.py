@@ -13,7 +13,7 @@ import json
 import math
 import re
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,12 +25,11 @@ from event_capture.ingest.body import parse_body
 from event_capture.ingest.function import CaptureFunction
 from event_capture.ingest.limits import MAX_EVENTS_PER_REQUEST, MAX_REQUEST_BYTES
 from event_capture.ingest.pipeline import CapturePipeline
-from event_capture.ingest.row import Request, Row
-from event_capture.ingest.sinks.result import FailureKind, SinkResult, all_failed
 from event_capture.platform.http_error import HttpError
 from event_capture.platform.request_checks import check_request
 from event_capture.schemas.families import FAMILIES, MODEL_BY_EVENT_TYPE, event_types
 from localcloud.sample_events import sample_event
+from tests.fakes.sinks import FakeSink, always
 from tests.unit import event_factory as factory
 
 R = factory.RECEIVED_AT
@@ -296,18 +295,16 @@ def test_negative_control_what_the_function_refuses_the_document_refuses() -> No
 # --------------------------------------------------------------------------------------------
 
 
-class _StoresAll:
-    def write(self, rows: Sequence[Row], request: Request) -> SinkResult:
-        return SinkResult.of(list(rows), [], requests=1)
+# BigQuery storing every row in one request, and BigQuery unreachable after two retries.
+def _stores_all() -> FakeSink:
+    return FakeSink(api_requests=1)
 
 
-class _Unreachable:
-    def write(self, rows: Sequence[Row], request: Request) -> SinkResult:
-        failed = all_failed(rows, FailureKind.UNDELIVERED, "connection refused")
-        return SinkResult.of([], failed, retries=2, requests=3, error="connection refused")
+def _unreachable() -> FakeSink:
+    return FakeSink(loses=always, error="connection refused", retries=2, api_requests=3)
 
 
-def _pipeline(bigquery: _StoresAll | _Unreachable) -> CapturePipeline:
+def _pipeline(bigquery: FakeSink) -> CapturePipeline:
     return CapturePipeline(
         bigquery=bigquery, dead_letter=None, archive=None, redis=None, clock=lambda: R
     )
@@ -320,16 +317,14 @@ def _events(count: int) -> list[dict[str, Any]]:
 @pytest.mark.parametrize(
     ("bigquery", "events", "status"),
     [
-        (_StoresAll(), _events(2), 200),
-        (_StoresAll(), [*_events(1), {"event_type": "search"}, "not an object"], 207),
-        (_StoresAll(), [{"event_type": "nope"}], 400),
-        (_Unreachable(), _events(2), 503),
+        (_stores_all(), _events(2), 200),
+        (_stores_all(), [*_events(1), {"event_type": "search"}, "not an object"], 207),
+        (_stores_all(), [{"event_type": "nope"}], 400),
+        (_unreachable(), _events(2), 503),
     ],
     ids=["all-accepted", "some-rejected", "none-valid", "not-durable"],
 )
-def test_the_pipelines_answers_conform(
-    bigquery: _StoresAll | _Unreachable, events: list[Any], status: int
-) -> None:
+def test_the_pipelines_answers_conform(bigquery: FakeSink, events: list[Any], status: int) -> None:
     result = capture_answer(_pipeline(bigquery).handle(events, batch=True))
 
     assert result.status == status
@@ -352,7 +347,7 @@ def test_the_pipelines_answers_conform(
 )
 def test_the_refusals_conform(refused: HttpError | Any) -> None:
     assert isinstance(refused, HttpError)
-    answer = CaptureFunction(_pipeline(_StoresAll()), read_timeout_seconds=1).refusal(refused)
+    answer = CaptureFunction(_pipeline(_stores_all()), read_timeout_seconds=1).refusal(refused)
     assert _response_errors(answer.status, answer.body) == []
     for name, _ in refused.headers:
         assert name in OPERATION["responses"][str(refused.status)].get("headers", {}), name
@@ -361,7 +356,7 @@ def test_the_refusals_conform(refused: HttpError | Any) -> None:
 def test_negative_control_a_wrong_answer_does_not_conform() -> None:
     assert _response_errors(200, {"request_id": "r", "received": 1})
     assert _response_errors(413, {"message": "too large"})
-    answer = capture_answer(_pipeline(_StoresAll()).handle(_events(1), batch=True)).body
+    answer = capture_answer(_pipeline(_stores_all()).handle(_events(1), batch=True)).body
     assert _response_errors(200, answer | {"rejections": [{"index": 0, "errors": []}]})
     assert _response_errors(200, answer | {"sinks": {"bigquery": {"status": "lost"}}})
 
@@ -370,4 +365,4 @@ def test_a_timestamp_outside_the_window_is_the_functions_rule_not_the_documents(
     # The document is a superset where a rule is code: such an event conforms and is rejected.
     old = factory.search(R, occurred_at=factory.iso(R - timedelta(days=400)))
     assert _request_errors(old) == []
-    assert capture_answer(_pipeline(_StoresAll()).handle([old], batch=False)).status == 400
+    assert capture_answer(_pipeline(_stores_all()).handle([old], batch=False)).status == 400

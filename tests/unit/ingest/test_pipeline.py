@@ -25,16 +25,14 @@ from event_capture.ingest.circuit import CircuitBreaker
 from event_capture.ingest.mode_reader import ModeReader
 from event_capture.ingest.pipeline import BIGQUERY_SHARE, CapturePipeline
 from event_capture.ingest.row import Request, Row
-from event_capture.ingest.sinks.dead_letter import DeadLetterSink
 from event_capture.ingest.sinks.result import (
-    FailedRow,
     Failure,
     FailureKind,
     SinkResult,
-    all_failed,
 )
 from event_capture.platform.answer import Answer
 from tests.fakes.clock import Clock
+from tests.fakes.sinks import FakeDeadLetter, FakeSink, always, never
 from tests.unit import event_factory as factory
 from tests.unit.event_factory import RECEIVED_AT
 from tests.unit.ingest.test_mode_reader import ARCHIVE_DOC, STREAM_DOC, Source
@@ -46,82 +44,8 @@ Journal = list[str]
 RowPredicate = Callable[[Row], bool]
 
 
-def _never(row: Row) -> bool:
-    return False
-
-
-def _always(row: Row) -> bool:
-    return True
-
-
-class FakeBigQuery:
-    def __init__(self, journal: Journal, fails: RowPredicate = _never, down: bool = False) -> None:
-        self.journal = journal
-        self.fails = fails
-        self.down = down
-        self.calls: list[list[Row]] = []
-        self.requests: list[Request] = []
-
-    def write(self, rows: Sequence[Row], request: Request) -> SinkResult:
-        self.journal.append("bigquery.write")
-        self.calls.append(list(rows))
-        self.requests.append(request)
-        if self.down:
-            down = "ServiceUnavailable: 503 backend down"
-            return SinkResult.of([], all_failed(rows, FailureKind.UNDELIVERED, down), error=down)
-        refused = Failure(FailureKind.INVALID, "row refused")
-        failed = [FailedRow(row, refused) for row in rows if self.fails(row)]
-        stored = [row for row in rows if not self.fails(row)]
-        error = "invalid rows" if failed else None
-        return SinkResult.of(stored, failed, retries=1, requests=2, error=error)
-
-
-class FakeDeadLetter(DeadLetterSink):
-    def __init__(self, journal: Journal, writes: RowPredicate = _always) -> None:
-        self.journal = journal
-        self.writes = writes
-        self.calls: list[tuple[list[FailedRow], Request]] = []
-
-    def write(self, failed: Sequence[FailedRow], request: Request) -> SinkResult:
-        self.journal.append("dead_letter.write")
-        self.calls.append((list(failed), request))
-        written = [entry.row for entry in failed if self.writes(entry.row)]
-        lost = [entry.row for entry in failed if not self.writes(entry.row)]
-        error = "ServiceUnavailable: 503 bucket down" if lost else None
-        return SinkResult.of(
-            written, all_failed(lost, FailureKind.UNDELIVERED, str(error)), error=error
-        )
-
-
-class FakeArchive:
-    def __init__(self, journal: Journal, writes: RowPredicate = _always) -> None:
-        self.journal = journal
-        self.writes = writes
-        self.calls: list[tuple[list[Row], Request]] = []
-
-    def write(self, rows: Sequence[Row], request: Request) -> SinkResult:
-        self.journal.append("archive.write")
-        self.calls.append((list(rows), request))
-        archived = [row for row in rows if self.writes(row)]
-        lost = [row for row in rows if not self.writes(row)]
-        error = "Forbidden: 403 no access" if lost else None
-        failed = all_failed(lost, FailureKind.UNDELIVERED, str(error))
-        return SinkResult.of(archived, failed, error=error)
-
-
-class FakeRedis:
-    def __init__(self, journal: Journal, ok: bool = True) -> None:
-        self.journal = journal
-        self.ok = ok
-        self.calls: list[list[Row]] = []
-
-    def write(self, rows: Sequence[Row], request: Request) -> SinkResult:
-        self.journal.append("redis.write")
-        self.calls.append(list(rows))
-        if self.ok:
-            return SinkResult.of(list(rows), [])
-        error = "ConnectionError: refused"
-        return SinkResult.of([], all_failed(rows, FailureKind.UNDELIVERED, error), error=error)
+def refused(row: Row) -> Failure:
+    return Failure(FailureKind.INVALID, "row refused")
 
 
 class Fakes:
@@ -130,9 +54,9 @@ class Fakes:
     def __init__(
         self,
         *,
-        bq_fails: RowPredicate = _never,
-        dead_letter_writes: RowPredicate = _always,
-        archive_writes: RowPredicate = _always,
+        bq_fails: RowPredicate = never,
+        dead_letter_writes: RowPredicate = always,
+        archive_writes: RowPredicate = always,
         redis_ok: bool = True,
         bigquery: bool = True,
         dead_letter: bool = True,
@@ -142,10 +66,25 @@ class Fakes:
         **options: Any,
     ) -> None:
         self.journal: Journal = []
-        self.bigquery = FakeBigQuery(self.journal, bq_fails, bq_down)
+        self.bigquery = FakeSink(
+            name="bigquery",
+            journal=self.journal,
+            down=bq_down,
+            refuses=lambda row: refused(row) if bq_fails(row) else None,
+            error="ServiceUnavailable: 503 backend down",
+            retries=1,
+            api_requests=2,
+        )
         self.dead_letter = FakeDeadLetter(self.journal, dead_letter_writes)
-        self.archive = FakeArchive(self.journal, archive_writes)
-        self.redis = FakeRedis(self.journal, redis_ok)
+        self.archive = FakeSink(
+            name="archive",
+            journal=self.journal,
+            loses=lambda row: not archive_writes(row),
+            error="Forbidden: 403 no access",
+        )
+        self.redis = FakeSink(
+            name="redis", journal=self.journal, down=not redis_ok, error="ConnectionError: refused"
+        )
         self.pipeline = CapturePipeline(
             bigquery=self.bigquery if bigquery else None,
             dead_letter=self.dead_letter if dead_letter else None,
@@ -264,7 +203,7 @@ def test_bigquery_failures_written_to_dead_letter_are_200() -> None:
     assert result.body["accepted"] == 3
     assert _status(result, "bigquery") == "partial"
     assert _status(result, "dead_letter") == "ok"
-    (failed, request) = sinks.dead_letter.calls[0]
+    failed, request = sinks.dead_letter.calls[0], sinks.dead_letter.requests[0]
     # What BigQuery said of each row travels to the dead-letter area unchanged.
     assert [(f.row.event_id, f.failure) for f in failed] == [
         (events[1]["event_id"], Failure(FailureKind.INVALID, "row refused"))
@@ -278,7 +217,7 @@ def test_bigquery_failures_written_to_dead_letter_are_200() -> None:
 
 
 def test_bigquery_and_dead_letter_both_failing_is_503_with_retry_after() -> None:
-    sinks = Fakes(bq_fails=_is_order, dead_letter_writes=_never)
+    sinks = Fakes(bq_fails=_is_order, dead_letter_writes=never)
 
     result = sinks.handle(mixed_batch())
 
@@ -296,7 +235,7 @@ def test_bigquery_and_dead_letter_both_failing_is_503_with_retry_after() -> None
 
 
 def test_partially_written_dead_letter_is_still_503() -> None:
-    sinks = Fakes(bq_fails=_always, dead_letter_writes=_is_order)
+    sinks = Fakes(bq_fails=always, dead_letter_writes=_is_order)
 
     result = sinks.handle(mixed_batch())
 
@@ -308,7 +247,7 @@ def test_partially_written_dead_letter_is_still_503() -> None:
 
 
 def test_bigquery_failures_without_a_dead_letter_area_are_503() -> None:
-    sinks = Fakes(bq_fails=_always, dead_letter=False, archive=False)
+    sinks = Fakes(bq_fails=always, dead_letter=False, archive=False)
 
     result = sinks.handle(mixed_batch())
 
@@ -331,7 +270,7 @@ def test_bigquery_disabled_and_archive_ok_is_200() -> None:
 
 
 def test_bigquery_disabled_and_archive_failed_is_503() -> None:
-    sinks = Fakes(bigquery=False, archive_writes=_never)
+    sinks = Fakes(bigquery=False, archive_writes=never)
 
     result = sinks.handle(mixed_batch())
 
@@ -353,7 +292,7 @@ def test_bigquery_disabled_and_archive_partial_is_503() -> None:
 
 
 def test_archive_failure_alone_keeps_200_but_is_reported() -> None:
-    sinks = Fakes(archive_writes=_never)
+    sinks = Fakes(archive_writes=never)
 
     result = sinks.handle(mixed_batch())
 
@@ -399,10 +338,10 @@ def test_archive_and_dead_letter_share_the_request_clock_and_id() -> None:
 
     sinks.handle(mixed_batch())
 
-    assert sinks.archive.calls[0][1] == Request(REQUEST_ID, R)
-    assert sinks.dead_letter.calls[0][1] == Request(REQUEST_ID, R)
+    assert sinks.archive.requests[0] == Request(REQUEST_ID, R)
+    assert sinks.dead_letter.requests[0] == Request(REQUEST_ID, R)
     # The stored rows carry the same receive time.
-    assert all(row.data["received_at"] == factory.iso(R) for row in sinks.archive.calls[0][0])
+    assert all(row.data["received_at"] == factory.iso(R) for row in sinks.archive.calls[0])
 
 
 # --------------------------------------------------------------------------------------------
@@ -426,7 +365,7 @@ def test_dead_letter_is_written_before_the_answer_and_redis_only_after_durabilit
 
 
 def test_nothing_reaches_redis_when_durability_is_not_confirmed() -> None:
-    sinks = Fakes(bq_fails=_always, dead_letter_writes=_never)
+    sinks = Fakes(bq_fails=always, dead_letter_writes=never)
 
     result = sinks.handle(mixed_batch())
 
@@ -508,7 +447,7 @@ def test_capture_log_names_are_pinned() -> None:
     [
         pytest.param({}, id="200"),
         pytest.param({"bq_fails": _is_order}, id="dead-lettered"),
-        pytest.param({"bq_fails": _always, "dead_letter_writes": _never}, id="503"),
+        pytest.param({"bq_fails": always, "dead_letter_writes": never}, id="503"),
         pytest.param({"bigquery": False, "redis": False}, id="bigquery-off"),
     ],
 )
@@ -604,8 +543,8 @@ def test_bigquery_gets_its_share_of_the_budget_and_the_dead_letters_the_rest(clo
 
     assert result.status == 200
     [bigquery] = sinks.bigquery.requests
-    [(_, dead_letter)] = sinks.dead_letter.calls
-    [(_, archive)] = sinks.archive.calls
+    [dead_letter] = sinks.dead_letter.requests
+    [archive] = sinks.archive.requests
     assert bigquery.expires_at == pytest.approx(clock.now + BIGQUERY_SHARE * BUDGET)
     assert dead_letter.expires_at == archive.expires_at == pytest.approx(clock.now + BUDGET)
 
@@ -669,7 +608,7 @@ def test_after_the_cool_down_one_request_probes_bigquery_and_closes_the_circuit(
 
 
 def test_invalid_rows_are_no_outage_and_never_open_the_circuit(clock: Clock) -> None:
-    sinks = Fakes(bq_fails=_always, breakers=breakers(clock), monotonic=clock)
+    sinks = Fakes(bq_fails=always, breakers=breakers(clock), monotonic=clock)
 
     for _ in range(5):
         sinks.handle(mixed_batch())
@@ -684,8 +623,8 @@ def test_invalid_rows_are_no_outage_and_never_open_the_circuit(clock: Clock) -> 
 def test_with_both_backends_failing_the_503_comes_at_once(clock: Clock) -> None:
     sinks = Fakes(
         bq_down=True,
-        dead_letter_writes=_never,
-        archive_writes=_never,
+        dead_letter_writes=never,
+        archive_writes=never,
         breakers=breakers(clock),
         monotonic=clock,
     )
@@ -733,7 +672,7 @@ def test_events_the_archive_missed_are_counted_as_a_gap() -> None:
 
 def test_nothing_is_a_gap_when_the_archive_is_switched_off_or_the_answer_is_503() -> None:
     off = Fakes(archive=False).handle(mixed_batch())
-    refused = Fakes(bq_down=True, dead_letter_writes=_never, archive_writes=_never).handle(
+    refused = Fakes(bq_down=True, dead_letter_writes=never, archive_writes=never).handle(
         mixed_batch()
     )
 
@@ -809,7 +748,7 @@ def test_archive_only_accepts_once_archived_without_any_bigquery_write() -> None
     assert result.body["accepted"] == len(events)
     assert sinks.bigquery.calls == []
     assert sinks.dead_letter.calls == []
-    assert [row.event_id for row in sinks.archive.calls[0][0]] == [e["event_id"] for e in events]
+    assert [row.event_id for row in sinks.archive.calls[0]] == [e["event_id"] for e in events]
     # Archived, then the cache, then the answer.
     assert sinks.journal == ["archive.write", "redis.write", "returned"]
     assert result.body["sinks"]["bigquery"]["status"] == "disabled"
@@ -832,7 +771,7 @@ def test_the_same_pipeline_streams_when_the_document_says_stream() -> None:
 
 @pytest.mark.parametrize(
     "archive_writes",
-    [pytest.param(_never, id="archive-down"), pytest.param(_is_order, id="one-not-archived")],
+    [pytest.param(never, id="archive-down"), pytest.param(_is_order, id="one-not-archived")],
 )
 def test_archive_only_is_503_when_the_archive_fails_and_never_falls_back_to_bigquery(
     archive_writes: Callable[..., bool],
@@ -847,7 +786,7 @@ def test_archive_only_is_503_when_the_archive_fails_and_never_falls_back_to_bigq
     assert sinks.bigquery.calls == []
     assert sinks.dead_letter.calls == []
     assert result.body["sinks"]["redis"]["status"] == "skipped"
-    [(archived, _)] = sinks.archive.calls
+    [archived] = sinks.archive.calls
     lost = [row for row in archived if not archive_writes(row)]
     assert lost
     assert result.log["events_not_stored"] == len(lost)

@@ -16,17 +16,16 @@ import pytest
 from google.api_core import exceptions as gexc
 
 from event_capture.ingest.retry import Timing
-from event_capture.ingest.row import Request, Row
+from event_capture.ingest.row import Row
 from event_capture.ingest.sinks import dead_letter
 from event_capture.ingest.sinks.gcs_objects import NdjsonWriter
 from event_capture.ingest.sinks.result import (
-    FailedRow,
     Failure,
     FailureKind,
-    SinkResult,
     all_failed,
 )
 from event_capture.ingest.validation import validate_events
+from tests.fakes.sinks import FakeSink
 from tests.fakes.storage import FakeBucket, FakeStorageClient, Fault
 from tests.unit import event_factory as factory
 from tools.replay import ReplayReport, replay
@@ -41,22 +40,14 @@ RETRY = (
 )
 
 
-class FakeBigQuery:
-    """Answers each row by ``verdict``: None inserts it, a FailureKind fails it so."""
+def bigquery(verdict: Callable[[Row], FailureKind | None] = lambda row: None) -> FakeSink:
+    """The BigQuery sink: inserts each row ``verdict`` answers None for, fails the others so."""
 
-    def __init__(self, verdict: Callable[[Row], FailureKind | None] = lambda row: None) -> None:
-        self.verdict = verdict
-        self.insert_ids: list[str] = []
+    def refuses(row: Row) -> Failure | None:
+        kind = verdict(row)
+        return None if kind is None else Failure(kind, f"{kind} {row.index}")
 
-    def write(self, rows: Sequence[Row], request: Request) -> SinkResult:
-        self.insert_ids += [row.event_id for row in rows]
-        failed = [
-            FailedRow(row, Failure(kind, f"{kind} {row.index}"))
-            for row in rows
-            if (kind := self.verdict(row)) is not None
-        ]
-        stored = [row for row in rows if self.verdict(row) is None]
-        return SinkResult.of(stored, failed)
+    return FakeSink(name="bigquery", refuses=refuses)
 
 
 def searches(count: int) -> list[Row]:
@@ -72,7 +63,7 @@ def dead_lettered(bucket: FakeBucket, rows: Sequence[Row], name: str = SOURCE) -
 
 def run(
     bucket: FakeBucket,
-    sink: FakeBigQuery,
+    sink: FakeSink,
     stored: Callable[[str, Sequence[Row]], set[str]] | None = None,
 ) -> ReplayReport:
     writer = NdjsonWriter(
@@ -93,11 +84,11 @@ def ids_in(bucket: FakeBucket, name: str) -> list[str]:
 def test_every_row_is_inserted_with_its_insert_id_and_the_object_moved() -> None:
     bucket, rows = FakeBucket(), searches(3)
     dead_lettered(bucket, rows)
-    sink = FakeBigQuery()
+    sink = bigquery()
 
     report = run(bucket, sink)
 
-    assert sink.insert_ids == [row.event_id for row in rows]
+    assert sink.event_ids == [row.event_id for row in rows]
     assert set(bucket.objects) == {REPLAYED}
     assert report.as_dict() == {
         "objects": 1,
@@ -115,7 +106,7 @@ def test_invalid_rows_go_to_a_person_and_transient_ones_stay_for_the_next_run() 
     bucket, rows = FakeBucket(), searches(3)
     dead_lettered(bucket, rows)
     kinds = {rows[0].event_id: FailureKind.INVALID, rows[2].event_id: FailureKind.UNDELIVERED}
-    sink = FakeBigQuery(lambda row: kinds.get(row.event_id))
+    sink = bigquery(lambda row: kinds.get(row.event_id))
 
     report = run(bucket, sink)
 
@@ -134,14 +125,14 @@ def test_invalid_rows_go_to_a_person_and_transient_ones_stay_for_the_next_run() 
 
 
 def test_a_second_run_finds_nothing_to_do() -> None:
-    bucket, sink = FakeBucket(), FakeBigQuery()
+    bucket, sink = FakeBucket(), bigquery()
     dead_lettered(bucket, searches(2))
     run(bucket, sink)
 
     again = run(bucket, sink)
 
     assert again.objects == 0
-    assert len(sink.insert_ids) == 2
+    assert len(sink.event_ids) == 2
 
 
 def test_another_run_moving_the_object_first_is_not_an_error() -> None:
@@ -155,7 +146,7 @@ def test_another_run_moving_the_object_first_is_not_an_error() -> None:
 
     bucket.after = concurrent_delete
 
-    report = run(bucket, FakeBigQuery())
+    report = run(bucket, bigquery())
 
     assert report.objects == 1
     assert set(bucket.objects) == {REPLAYED}
@@ -167,7 +158,7 @@ def test_a_copy_already_made_by_an_earlier_run_still_removes_the_source() -> Non
     dead_lettered(bucket, rows)
     bucket.upload(REPLAYED, bucket.objects[SOURCE].data, {})
 
-    report = run(bucket, FakeBigQuery())
+    report = run(bucket, bigquery())
 
     assert report.objects == 1
     assert set(bucket.objects) == {REPLAYED}
@@ -179,7 +170,7 @@ def test_leftovers_already_written_by_an_interrupted_run_are_kept_once() -> None
     invalid = lambda row: FailureKind.INVALID  # noqa: E731 - every row is refused
     bucket.upload(INVALID, "what the interrupted run wrote\n", {})
 
-    report = run(bucket, FakeBigQuery(invalid))
+    report = run(bucket, bigquery(invalid))
 
     assert report.invalid == 2
     assert bucket.objects[INVALID].data == "what the interrupted run wrote\n"
@@ -191,7 +182,7 @@ def test_a_run_that_dies_before_the_move_is_repeated_with_the_same_insert_ids() 
     dead_lettered(bucket, rows)
     forbidden = gexc.Forbidden("copy not allowed")  # type: ignore[no-untyped-call]
     bucket.faults["copy"] = [Fault(forbidden)]
-    sink = FakeBigQuery()
+    sink = bigquery()
 
     with pytest.raises(gexc.Forbidden):
         run(bucket, sink)
@@ -200,7 +191,7 @@ def test_a_run_that_dies_before_the_move_is_repeated_with_the_same_insert_ids() 
     run(bucket, sink)
 
     ids = [row.event_id for row in rows]
-    assert sink.insert_ids == ids + ids  # the same insertIds: BigQuery keeps one copy
+    assert sink.event_ids == ids + ids  # the same insertIds: BigQuery keeps one copy
     assert set(bucket.objects) == {REPLAYED}
 
 
@@ -215,10 +206,10 @@ def test_rows_bigquery_already_holds_are_not_inserted_again() -> None:
         asked.append((table, [row.event_id for row in candidates]))
         return {rows[0].event_id, rows[2].event_id}
 
-    sink = FakeBigQuery()
+    sink = bigquery()
     report = run(bucket, sink, stored)
 
     assert asked == [("searches", [row.event_id for row in rows])]
-    assert sink.insert_ids == [rows[1].event_id]
+    assert sink.event_ids == [rows[1].event_id]
     assert (report.already_stored, report.inserted) == (2, 1)
     assert set(bucket.objects) == {REPLAYED}
