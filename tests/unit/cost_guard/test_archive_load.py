@@ -4,14 +4,12 @@ real emulators is tests/integration/test_cost_guard.py."""
 
 import datetime as dt
 import json
-from dataclasses import dataclass, field
-from typing import IO, Any
 
 import pytest
-from google.api_core.exceptions import Conflict
 from google.cloud import bigquery
 
 from event_capture.cost_guard.archive_load import LOAD_ATTEMPTS, ArchiveLoader, LoadError
+from tests.fakes.bigquery import Answer, FakeBigQuery
 from tests.fakes.storage import FakeBucket
 
 START = dt.datetime(2026, 11, 20, 9, tzinfo=dt.UTC)
@@ -23,62 +21,9 @@ def line(event_id: str, minutes: int, event_type: str = "search") -> str:
     return json.dumps({"event_id": event_id, "event_type": event_type, "received_at": received})
 
 
-@dataclass
-class Job:
-    error: Exception | None = None
-
-    def result(self) -> None:
-        if self.error is not None:
-            raise self.error
-
-
-@dataclass
-class FakeBigQuery:
-    present: set[str] = field(default_factory=set)
-    # Job ids that exist already, and how each ended.
-    jobs: dict[str, Job] = field(default_factory=dict)
-    # Errors of the next new jobs, in order.
-    failures: list[Exception] = field(default_factory=list)
-    loads: list[dict[str, Any]] = field(default_factory=list)
-    lookups: list[tuple[str, str | None]] = field(default_factory=list)
-
-    def query(self, sql: str, /, *, job_config: bigquery.QueryJobConfig) -> "_Rows":
-        rows = [{"event_id": event_id} for event_id in sorted(self.present)]
-        return _Rows(rows)
-
-    def load_table_from_file(
-        self,
-        data: IO[bytes],
-        ref: str,
-        /,
-        *,
-        job_id: str,
-        job_config: bigquery.LoadJobConfig,
-        location: str | None,
-    ) -> Job:
-        if job_id in self.jobs:
-            raise Conflict(f"Already Exists: Job {job_id}")  # type: ignore[no-untyped-call]
-        lines = data.read().decode().splitlines()
-        self.loads.append(
-            {"ref": ref, "job_id": job_id, "ids": [json.loads(x)["event_id"] for x in lines]}
-        )
-        self.loads[-1]["config"] = job_config
-        self.loads[-1]["location"] = location
-        job = Job(self.failures.pop(0) if self.failures else None)
-        self.jobs[job_id] = job
-        return job
-
-    def get_job(self, job_id: str, /, *, location: str | None) -> Job:
-        self.lookups.append((job_id, location))
-        return self.jobs[job_id]
-
-
-class _Rows:
-    def __init__(self, rows: list[dict[str, Any]]) -> None:
-        self._rows = rows
-
-    def result(self) -> list[dict[str, Any]]:
-        return self._rows
+def holding(*event_ids: str) -> Answer:
+    """What the loader's query finds already loaded: these events, in whichever table."""
+    return lambda sql, parameters: [{"event_id": event_id} for event_id in sorted(event_ids)]
 
 
 def loader(client: FakeBigQuery, *lines: str) -> ArchiveLoader:
@@ -90,7 +35,7 @@ def loader(client: FakeBigQuery, *lines: str) -> ArchiveLoader:
 
 
 def test_only_rows_the_table_lacks_are_loaded_appending_to_a_table_never_created() -> None:
-    client = FakeBigQuery(present={"a"})
+    client = FakeBigQuery(answer=holding("a"))
 
     report = loader(client, line("a", 1), line("b", 2), line("b", 3)).load(START, END)
 

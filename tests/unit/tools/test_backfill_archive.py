@@ -13,13 +13,13 @@ import io
 import json
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from google.cloud import bigquery
 
 from event_capture.ingest.retry import Timing
 from event_capture.ingest.row import Request, Row
@@ -27,6 +27,7 @@ from event_capture.ingest.sinks.gcs_archive import GcsArchiveSink
 from event_capture.ingest.sinks.gcs_objects import NdjsonWriter
 from event_capture.ingest.validation import validate_events
 from event_capture.tables.definitions import load_table_definitions
+from tests.fakes.bigquery import FakeBigQuery
 from tests.fakes.storage import FakeBucket, FakeStorageClient, StoredObject
 from tests.unit import event_factory as factory
 from tools.backfill_archive import TableReport, backfill, main
@@ -81,38 +82,27 @@ def as_stored(row: Row) -> dict[str, Any]:
     return _record(row.data, DEFINITIONS[row.table]["schema"]["fields"])
 
 
-class FakeBigQuery:
-    def __init__(self) -> None:
-        self.tables: dict[str, list[dict[str, Any]]] = {}
-        self.queries: list[tuple[str, dict[str, Any]]] = []
-        self.before_query: Callable[[], None] | None = None
-        self.error: Exception | None = None
+def table_in(sql: str) -> str:
+    """The table a backfill query reads: the last part of its backticked name."""
+    return sql.split("`")[1].rsplit(".", 1)[1]
+
+
+@dataclass
+class StoredRows(FakeBigQuery):
+    """The fake client holding each table's rows as a query returns them (``as_stored``), and
+    answering the backfill's query as its WHERE clause says."""
+
+    tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def store(self, rows: Iterable[Row]) -> None:
         for row in rows:
             self.tables.setdefault(row.table, []).append(as_stored(row))
 
-    def query(self, sql: str, /, *, job_config: bigquery.QueryJobConfig) -> _Job:
-        if self.error is not None:
-            raise self.error
-        if self.before_query is not None:
-            hook, self.before_query = self.before_query, None
-            hook()
-        params = {p.name: p.value for p in job_config.query_parameters}
+    def rows(self, sql: str, parameters: dict[str, Any]) -> list[dict[str, Any]]:
         assert "WHERE received_at >= @start AND received_at < @end" in sql
         assert "PARTITION BY event_id ORDER BY received_at DESC" in sql
-        table = sql.split("`")[1].rsplit(".", 1)[1]
-        self.queries.append((table, params))
-        rows = self.tables.get(table, [])
-        return _Job([r for r in rows if params["start"] <= r["received_at"] < params["end"]])
-
-
-class _Job:
-    def __init__(self, rows: list[dict[str, Any]]) -> None:
-        self.rows = rows
-
-    def result(self) -> list[dict[str, Any]]:
-        return self.rows
+        held = self.tables.get(table_in(sql), [])
+        return [r for r in held if parameters["start"] <= r["received_at"] < parameters["end"]]
 
 
 # --- the function's side ---------------------------------------------------------------------
@@ -150,7 +140,7 @@ def archived_counts(bucket: FakeBucket) -> Counter[str]:
 
 def run(
     bucket: FakeBucket,
-    bigquery: FakeBigQuery,
+    bigquery: StoredRows,
     *,
     start: datetime = START,
     end: datetime = END,
@@ -178,7 +168,7 @@ def written(reports: dict[str, TableReport]) -> list[str]:
 
 
 def test_only_the_events_missing_from_the_archive_are_written() -> None:
-    bucket, bigquery = FakeBucket(), FakeBigQuery()
+    bucket, bigquery = FakeBucket(), StoredRows()
     archived = accepted(factory.one_of_each(R))
     archive(bucket, archived, "req-up", R)
     later = R + timedelta(minutes=10)
@@ -201,7 +191,7 @@ def test_only_the_events_missing_from_the_archive_are_written() -> None:
 
 
 def test_events_archived_in_the_earlier_folder_per_table_layout_count_as_archived() -> None:
-    bucket, bigquery = FakeBucket(), FakeBigQuery()
+    bucket, bigquery = FakeBucket(), StoredRows()
     rows = accepted([factory.search(R), factory.order(R)])
     [search] = [row for row in rows if row.table == "searches"]
     # Written by a version that kept a folder per table.
@@ -227,7 +217,7 @@ def test_the_lines_are_byte_for_byte_those_the_function_writes() -> None:
     ]
     events[-3] = {k: v for k, v in events[-3].items() if v is not None}
     rows = accepted(events)
-    function_archive, bucket, bigquery = FakeBucket(), FakeBucket(), FakeBigQuery()
+    function_archive, bucket, bigquery = FakeBucket(), FakeBucket(), StoredRows()
     archive(function_archive, rows, "req1", R)  # what it would have written, elsewhere
     bigquery.store(rows)
 
@@ -249,7 +239,7 @@ def test_what_bigquery_does_not_keep_comes_back_as_the_same_value() -> None:
         schema_version="1-0-0",
     )
     [row] = accepted([event])
-    bucket, bigquery = FakeBucket(), FakeBigQuery()
+    bucket, bigquery = FakeBucket(), StoredRows()
     bigquery.store([row])
 
     run(bucket, bigquery)
@@ -274,7 +264,7 @@ def test_what_bigquery_does_not_keep_comes_back_as_the_same_value() -> None:
 
 def test_a_stored_schema_version_is_kept() -> None:
     [row] = accepted([factory.search(R)])
-    bucket, bigquery = FakeBucket(), FakeBigQuery()
+    bucket, bigquery = FakeBucket(), StoredRows()
     bigquery.store([row])
     bigquery.tables["searches"][0]["schema_version"] = "1-0-0"  # what it is today
     run(bucket, bigquery)
@@ -290,7 +280,7 @@ def test_a_stored_schema_version_is_kept() -> None:
 
 
 def test_one_object_per_table_and_hour_named_apart_from_the_functions() -> None:
-    bucket, bigquery = FakeBucket(), FakeBigQuery()
+    bucket, bigquery = FakeBucket(), StoredRows()
     at_16 = accepted([factory.search(R), factory.search(R)], R)
     at_16b = accepted([factory.search(R)], R + timedelta(minutes=20))  # 16:57
     at_17 = accepted([factory.search(R), factory.order(R)], R + timedelta(hours=1))
@@ -323,7 +313,7 @@ def test_a_busy_hour_is_split_into_objects_of_bounded_size(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr("tools.backfill_archive.MAX_EVENTS_PER_OBJECT", 2)
-    bucket, bigquery = FakeBucket(), FakeBigQuery()
+    bucket, bigquery = FakeBucket(), StoredRows()
     rows = accepted([factory.search(R) for _ in range(5)])
     bigquery.store(rows)
 
@@ -338,7 +328,7 @@ def test_a_busy_hour_is_split_into_objects_of_bounded_size(
 
 
 def test_a_second_run_writes_nothing() -> None:
-    bucket, bigquery = FakeBucket(), FakeBigQuery()
+    bucket, bigquery = FakeBucket(), StoredRows()
     rows = accepted(factory.one_of_each(R))
     bigquery.store(rows)
     run(bucket, bigquery)
@@ -355,10 +345,10 @@ def test_a_second_run_writes_nothing() -> None:
 def test_two_runs_at_once_write_each_event_once() -> None:
     # Run B lists the archive of the first table, then run A does everything, then B writes
     # the very object A wrote: same events, same name, found written, nothing doubled.
-    bucket, bigquery = FakeBucket(), FakeBigQuery()
+    bucket, bigquery = FakeBucket(), StoredRows()
     rows = accepted(factory.one_of_each(R))
     bigquery.store(rows)
-    other = FakeBigQuery()
+    other = StoredRows()
     other.tables = bigquery.tables
 
     def run_a() -> None:
@@ -374,7 +364,7 @@ def test_two_runs_at_once_write_each_event_once() -> None:
 
 
 def test_a_dry_run_writes_nothing() -> None:
-    bucket, bigquery = FakeBucket(), FakeBigQuery()
+    bucket, bigquery = FakeBucket(), StoredRows()
     rows = accepted(factory.one_of_each(R))
     bigquery.store(rows)
     progress = io.StringIO()
@@ -391,7 +381,7 @@ def test_a_dry_run_writes_nothing() -> None:
 
 
 def test_the_range_includes_from_and_excludes_to() -> None:
-    bucket, bigquery = FakeBucket(), FakeBigQuery()
+    bucket, bigquery = FakeBucket(), StoredRows()
     tick = timedelta(microseconds=1)
     stamps = {"at_from": START, "before_to": END - tick, "at_to": END, "before_from": START - tick}
     ids = {}
@@ -404,14 +394,14 @@ def test_the_range_includes_from_and_excludes_to() -> None:
 
     assert set(archived_counts(bucket)) == {ids["at_from"], ids["before_to"]}
     assert reports["searches"].in_bigquery == 2
-    assert {table: params for table, params in bigquery.queries} == {
+    assert {table_in(sql): params for sql, params in bigquery.queries} == {
         table: {"start": START, "end": END} for table in DEFINITIONS
     }
 
 
 def test_an_archived_copy_in_the_next_hour_is_found() -> None:
     # Stored at 15:59:59 in BigQuery; the archived copy is the client's resend at 16:00:05.
-    bucket, bigquery = FakeBucket(), FakeBigQuery()
+    bucket, bigquery = FakeBucket(), StoredRows()
     event = factory.search(R)
     first, resent = datetime(2026, 11, 28, 15, 59, 59, tzinfo=UTC), R.replace(hour=16, minute=0)
     bigquery.store(accepted([event], first))
@@ -423,7 +413,7 @@ def test_an_archived_copy_in_the_next_hour_is_found() -> None:
 
 
 def test_several_copies_in_bigquery_are_archived_once_as_the_latest() -> None:
-    bucket, bigquery = FakeBucket(), FakeBigQuery()
+    bucket, bigquery = FakeBucket(), StoredRows()
     event = factory.search(R)
     later = R + timedelta(hours=2)
     bigquery.store(accepted([event], R) + accepted([event], later))
@@ -437,7 +427,7 @@ def test_several_copies_in_bigquery_are_archived_once_as_the_latest() -> None:
 
 
 def test_a_row_validation_refuses_now_is_reported_and_not_written() -> None:
-    bucket, bigquery = FakeBucket(), FakeBigQuery()
+    bucket, bigquery = FakeBucket(), StoredRows()
     good, bad = accepted([factory.search(R), factory.search(R)])
     bigquery.store([good, bad])
     bigquery.tables["searches"][1]["user_id"] = "not an id"
@@ -456,7 +446,7 @@ def test_a_row_validation_refuses_now_is_reported_and_not_written() -> None:
 def command(
     argv: list[str],
     bucket: FakeBucket,
-    bigquery: FakeBigQuery,
+    bigquery: StoredRows,
     config: Any = None,
 ) -> tuple[int, str, str]:
     from event_capture.ingest.config import load_config
@@ -475,7 +465,7 @@ def command(
 
 
 def test_the_command_prints_each_tables_counts() -> None:
-    bucket, bigquery = FakeBucket(), FakeBigQuery()
+    bucket, bigquery = FakeBucket(), StoredRows()
     rows = accepted([factory.search(R), factory.search(R), factory.order(R)])
     archive(bucket, rows[:1], "req", R)
     bigquery.store(rows)
@@ -501,7 +491,7 @@ def test_the_command_prints_each_tables_counts() -> None:
 
 
 def test_a_row_that_cannot_be_rebuilt_makes_the_command_exit_1() -> None:
-    bucket, bigquery = FakeBucket(), FakeBigQuery()
+    bucket, bigquery = FakeBucket(), StoredRows()
     bigquery.store(accepted([factory.search(R)]))
     bigquery.tables["searches"][0]["event_type"] = "no_such_type"
     status, out, _ = command(ARGS, bucket, bigquery)
@@ -523,7 +513,7 @@ def test_usage_errors_are_one_line(
     argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     try:
-        status, _, err = command(argv, FakeBucket(), FakeBigQuery())
+        status, _, err = command(argv, FakeBucket(), StoredRows())
     except SystemExit as exit_:  # argparse's own errors
         status, err = int(str(exit_.code)), capsys.readouterr().err
     assert status == 2
@@ -560,7 +550,7 @@ def test_configuration_errors_name_the_variable(
 def test_a_failing_backend_is_one_line_and_exit_1() -> None:
     from google.api_core import exceptions as gexc
 
-    bigquery = FakeBigQuery()
+    bigquery = StoredRows()
     bigquery.error = gexc.Forbidden("Access Denied: Table proj:events.searches")  # type: ignore[no-untyped-call]
 
     status, _, err = command(ARGS, FakeBucket(), bigquery)
