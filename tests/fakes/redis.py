@@ -1,4 +1,4 @@
-"""The two Redis backends the features tests run against.
+"""The two Redis backends the features and the capture sink's tests run against.
 
 ``FakeRedis`` holds the few commands the features code and the capture sink send, in memory;
 ``RedisServer`` starts a real redis-server (on a Unix socket in a temporary directory, so no
@@ -42,19 +42,29 @@ def _bytes(value: Any) -> bytes:
 class FakeRedis:
     """The commands used here, with redis-py's replies (bytes, as without decode_responses).
 
-    A TTL does not run down: nothing here waits for one, and the tests read it back."""
+    A TTL does not run down: nothing here waits for one, and the tests read it back. While
+    ``down``, every command fails as a refused connection does. Each pipeline made is kept in
+    ``pipelines``, with the commands queued on it."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, down: bool = False) -> None:
         self.data: dict[str, Any] = {}
         self.ttls: dict[str, int] = {}
+        self.down = down
+        self.pipelines: list[FakePipeline] = []
+
+    def _reachable(self) -> None:
+        if self.down:
+            raise ConnectionError("Connection refused")
 
     # strings
     def get(self, key: str) -> bytes | None:
+        self._reachable()
         value = self.data.get(key)
         assert value is None or isinstance(value, bytes), f"WRONGTYPE {key}"
         return value
 
     def set(self, key: str, value: Any, ex: int | None = None) -> bool:
+        self._reachable()
         self.data[key] = _bytes(value)
         self.ttls.pop(key, None)
         if ex is not None:
@@ -63,9 +73,11 @@ class FakeRedis:
 
     # keys
     def exists(self, *names: str) -> int:
+        self._reachable()
         return sum(name in self.data for name in names)
 
     def delete(self, *names: str) -> int:
+        self._reachable()
         removed = 0
         for name in names:
             if self.data.pop(name, None) is not None:
@@ -74,21 +86,25 @@ class FakeRedis:
         return removed
 
     def expire(self, name: str, seconds: int) -> bool:
+        self._reachable()
         if name not in self.data:
             return False
         self.ttls[name] = int(seconds)
         return True
 
     def ttl(self, name: str) -> int:
+        self._reachable()
         if name not in self.data:
             return -2
         return self.ttls.get(name, -1)
 
     def keys(self, pattern: str = "*") -> list[bytes]:
+        self._reachable()
         assert pattern == "*", "only every key"
         return [key.encode() for key in self.data]
 
     def flushall(self) -> bool:
+        self._reachable()
         self.data.clear()
         self.ttls.clear()
         return True
@@ -102,6 +118,7 @@ class FakeRedis:
     def hset(
         self, name: str, key: str | None = None, value: Any = None, mapping: Any = None
     ) -> int:
+        self._reachable()
         fields = dict(mapping or {})
         if key is not None:
             fields[key] = value
@@ -113,16 +130,20 @@ class FakeRedis:
         return added
 
     def hget(self, name: str, key: str) -> bytes | None:
+        self._reachable()
         value = self.data.get(name)
         return None if value is None else self._hash(name).get(_bytes(key))
 
     def hmget(self, name: str, keys: Sequence[str]) -> list[bytes | None]:
+        self._reachable()
         return [self.hget(name, key) for key in keys]
 
     def hgetall(self, name: str) -> dict[bytes, bytes]:
+        self._reachable()
         return dict(self._hash(name)) if name in self.data else {}
 
     def hincrby(self, name: str, key: str, amount: int = 1) -> int:
+        self._reachable()
         target = self._hash(name)
         count = int(target.get(_bytes(key), b"0")) + amount
         target[_bytes(key)] = str(count).encode()
@@ -135,17 +156,20 @@ class FakeRedis:
         return value
 
     def lpush(self, name: str, *values: Any) -> int:
+        self._reachable()
         target = self._list(name)
         for value in values:
             target.insert(0, _bytes(value))
         return len(target)
 
     def rpush(self, name: str, *values: Any) -> int:
+        self._reachable()
         target = self._list(name)
         target.extend(_bytes(value) for value in values)
         return len(target)
 
     def lrange(self, name: str, start: int, end: int) -> list[bytes]:
+        self._reachable()
         if name not in self.data:
             return []
         items = self._list(name)
@@ -153,6 +177,7 @@ class FakeRedis:
         return items[start:stop]
 
     def ltrim(self, name: str, start: int, end: int) -> bool:
+        self._reachable()
         if name in self.data:
             kept = self.lrange(name, start, end)
             if kept:
@@ -162,20 +187,25 @@ class FakeRedis:
         return True
 
     def pipeline(self, transaction: bool = True) -> FakePipeline:
-        assert transaction is False, "the features code never sends MULTI"
-        return FakePipeline(self)
+        assert transaction is False, "no code here sends MULTI"
+        pipe = FakePipeline(self, transaction)
+        self.pipelines.append(pipe)
+        return pipe
 
 
 @dataclass
 class FakePipeline:
     """The commands the code queues (``redis_surface.RedisPipeline``), and ``get``; each runs
-    on the fake at ``execute()``."""
+    on the fake at ``execute()``. ``commands`` keeps every one queued, as ``(name, *arguments)``."""
 
     redis: FakeRedis
+    transaction: bool = False
     queued: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = field(default_factory=list)
+    commands: list[tuple[Any, ...]] = field(default_factory=list)
 
     def _queue(self, command: str, *args: Any, **kwargs: Any) -> FakePipeline:
         self.queued.append((command, args, kwargs))
+        self.commands.append((command, *args, *kwargs.values()))
         return self
 
     def get(self, name: str, /) -> FakePipeline:
@@ -204,6 +234,7 @@ class FakePipeline:
 
     def execute(self) -> list[Any]:
         queued, self.queued = self.queued, []
+        self.redis._reachable()
         return [getattr(self.redis, name)(*args, **kwargs) for name, args, kwargs in queued]
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Sequence
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from typing import Any
@@ -26,55 +25,23 @@ from hypothesis import strategies as st
 from event_capture.features.function import FeaturesFunction
 from event_capture.features.serve import FeatureReader
 from tests.fakes.functions import serve_in_process
+from tests.fakes.redis import FakeRedis
 
 DOCUMENTED = {200, 400, 404, 405, 503}
 MARKER = "Zq7"
 
 
-class EmptyRedis:
-    """Every read finds nothing; ``down`` makes every call fail as a refused connection."""
-
-    def __init__(self, down: bool = False) -> None:
-        self.down = down
-        self._queued: list[Any] = []
-
-    def _check(self) -> None:
-        if self.down:
-            raise ConnectionError("Connection refused")
-
-    def get(self, key: str) -> None:
-        self._check()
-
-    def pipeline(self, transaction: bool = False) -> EmptyRedis:
-        self._check()
-        self._queued = []
-        return self
-
-    def hget(self, key: str, field: str) -> None:
-        self._queued.append(None)
-
-    def lrange(self, key: str, start: int, end: int) -> None:
-        self._queued.append([])
-
-    def hmget(self, key: str, fields: Sequence[str]) -> list[None]:
-        self._check()
-        return [None for _ in fields]
-
-    def execute(self) -> list[Any]:
-        self._check()
-        return self._queued
-
-
 @dataclass
 class App:
     client: flask.testing.FlaskClient
-    redis: EmptyRedis
+    redis: FakeRedis
     function: FeaturesFunction
 
 
 @pytest.fixture(scope="module")
 def app() -> App:
-    redis = EmptyRedis()
+    # Empty: every read finds nothing.
+    redis = FakeRedis()
     function = FeaturesFunction(FeatureReader(lambda: redis))
     return App(serve_in_process(function), redis, function)
 

@@ -1,13 +1,12 @@
-"""The Redis activity sink on a recording fake: the commands one batch sends, and its failures.
+"""The Redis activity sink on the fake Redis: the commands one batch sends, and its failures.
 
-The fake records the pipeline of commands as redis-py would send them; the same keys are read
+The fake keeps each pipeline's commands as redis-py would send them; the same keys are read
 back from a real redis-server in tests/integration (REDIS_ENABLED=true).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
 from event_capture.contracts.live_activity import FIELDS as ACTIVITY_FIELDS
@@ -17,47 +16,11 @@ from event_capture.ingest.sinks.redis_activity import RedisActivitySink
 from event_capture.ingest.sinks.result import FailureKind
 from event_capture.ingest.validation import validate_events
 from event_capture.schemas.responses import SinkStatus
+from tests.fakes.redis import FakeRedis
 from tests.unit import event_factory as factory
 
 R = factory.RECEIVED_AT
 TTL = 3600
-
-
-@dataclass
-class FakePipeline:
-    """The sink's commands (``redis_surface.ActivityPipeline``), recorded in order."""
-
-    commands: list[tuple[Any, ...]]
-    fail: BaseException | None
-    transaction: bool
-
-    def lpush(self, name: str, /, *values: str) -> None:
-        self.commands.append(("lpush", name, *values))
-
-    def hincrby(self, name: str, key: str, amount: int, /) -> None:
-        self.commands.append(("hincrby", name, key, amount))
-
-    def ltrim(self, name: str, start: int, end: int, /) -> None:
-        self.commands.append(("ltrim", name, start, end))
-
-    def expire(self, name: str, time: int, /) -> None:
-        self.commands.append(("expire", name, time))
-
-    def execute(self) -> list[Any]:
-        if self.fail is not None:
-            raise self.fail
-        return []
-
-
-@dataclass
-class FakeRedis:
-    fail: BaseException | None = None
-    pipelines: list[FakePipeline] = field(default_factory=list)
-
-    def pipeline(self, transaction: bool = True) -> FakePipeline:
-        pipe = FakePipeline([], self.fail, transaction)
-        self.pipelines.append(pipe)
-        return pipe
 
 
 def rows(*events: dict[str, Any]) -> list[Row]:
@@ -129,7 +92,7 @@ def test_an_activity_entry_holds_only_the_listed_fields() -> None:
 
 
 def test_a_redis_failure_is_reported_never_raised() -> None:
-    client = FakeRedis(fail=ConnectionError("Connection refused"))
+    client = FakeRedis(down=True)
     batch = rows(factory.search(R), factory.search(R))
 
     result = sink(client).write(batch, Request("req", R))
