@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import fields
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -24,6 +23,7 @@ from event_capture.client.features import DEFAULT_TIMEOUT_SECONDS, MAX_ANSWER_BY
 from event_capture.client.version import USER_AGENT
 from event_capture.schemas.features import MAX_LIMIT, PARTS, ProductSimilar, UserFeatures
 from tests.client.stub_features import MARGIN_SECONDS, Reply, StubFeatures, stub_features
+from tests.fakes.id_tokens import FakeIdTokenCredentials
 
 # Room for the functional tests on a loaded machine; the timing tests use the default.
 PATIENT = 5.0
@@ -385,29 +385,9 @@ def test_a_forked_child_opens_its_own_connection(stub: StubFeatures) -> None:
 # -- authentication -----------------------------------------------------------------------------
 
 
-class FakeIdTokenCredentials:
-    """google-auth's ID token credentials, as tests/client/test_auth.py fakes them."""
-
-    def __init__(self) -> None:
-        self.token: str | None = None
-        self.expiry: datetime | None = None
-        self.refreshes = 0
-
-    def refresh(self, request: Any) -> None:
-        self.refreshes += 1
-        self.token = f"id-token-{self.refreshes}"
-        self.expiry = (datetime.now(UTC) + timedelta(hours=1)).replace(tzinfo=None)
-
-
 @pytest.fixture
 def google_tokens(monkeypatch: pytest.MonkeyPatch) -> FakeIdTokenCredentials:
-    import google.oauth2.id_token
-
-    fake = FakeIdTokenCredentials()
-    monkeypatch.setattr(
-        google.oauth2.id_token, "fetch_id_token_credentials", lambda audience, request=None: fake
-    )
-    return fake
+    return FakeIdTokenCredentials().install(monkeypatch)
 
 
 def test_a_401_gets_one_fresh_token(
