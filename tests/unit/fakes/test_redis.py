@@ -7,7 +7,6 @@ passes on the fake alone still means something.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,14 +17,7 @@ from tests.fakes.redis import (
     InjectedError,
     Recorder,
     RedisServer,
-    optional_server,
 )
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer | None]:
-    with optional_server(tmp_path_factory) as running:
-        yield running
 
 
 def script(r: Any) -> list[Any]:
@@ -80,10 +72,12 @@ def script(r: Any) -> list[Any]:
     return replies
 
 
-def test_the_fake_answers_every_command_as_redis_server_does(server: RedisServer | None) -> None:
-    if server is None:
+def test_the_fake_answers_every_command_as_redis_server_does(
+    redis_server: RedisServer | None,
+) -> None:
+    if redis_server is None:
         pytest.skip(NO_SERVER)
-    real = server.client()
+    real = redis_server.client()
     real.flushall()
 
     assert script(FakeRedis()) == script(real)

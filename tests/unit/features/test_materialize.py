@@ -8,7 +8,6 @@ tables from BigQuery is covered by the integration tests.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,27 +17,12 @@ from event_capture.features import materialize
 from event_capture.features.documents import Snapshot
 from event_capture.features.materialize import LoadResult, load_snapshot
 from tests.fakes.redis import (
-    BACKENDS,
     InjectedError,
     Recorder,
-    RedisServer,
-    backend,
-    optional_server,
 )
 
 DAY = dt.date(2026, 11, 27)
 LOADED_AT = dt.datetime(2026, 11, 28, 4, 0, 7, tzinfo=dt.UTC)
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer | None]:
-    with optional_server(tmp_path_factory) as running:
-        yield running
-
-
-@pytest.fixture(params=BACKENDS)
-def redis(request: pytest.FixtureRequest, server: RedisServer | None) -> Any:
-    return backend(request.param, server)
 
 
 def snapshot(day: dt.date = DAY, *, users: int = 2, products: int = 1, tag: str = "") -> Snapshot:

@@ -9,7 +9,6 @@ injected monotonic clock: nothing waits.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -35,11 +34,7 @@ from event_capture.schemas.features import (
 from event_capture.schemas.responses import SinkStatus
 from tests.fakes.clock import Clock
 from tests.fakes.redis import (
-    BACKENDS,
     Recorder,
-    RedisServer,
-    backend,
-    optional_server,
 )
 from tests.unit import event_factory as factory
 
@@ -47,17 +42,6 @@ USER = "u_8f14e45f"  # event_factory's user
 SNAPSHOT_DATE = dt.date(2026, 11, 27)
 TODAY = dt.date(2026, 11, 28)
 R = factory.RECEIVED_AT  # 2026-11-28 16:37:33Z: the day after the snapshot
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer | None]:
-    with optional_server(tmp_path_factory) as running:
-        yield running
-
-
-@pytest.fixture(params=BACKENDS)
-def redis(request: pytest.FixtureRequest, server: RedisServer | None) -> Any:
-    return backend(request.param, server)
 
 
 def reader(redis: Any, clock: Clock | None = None, **options: Any) -> FeatureReader:
