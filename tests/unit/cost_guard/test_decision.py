@@ -2,7 +2,7 @@
 
 Each row is a document, a notification and the action; the states are the ones the guard
 writes (guard.py), built here literally so that a row reads on its own. That the guard writes
-exactly these is tests/unit/test_cost_guard_steps.py's business.
+exactly these is tests/unit/cost_guard/test_guard.py's business.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Every answer that needs no sink: refusals before the body is read (405, 413, 415
 cannot be captured (400, 413), and a batch whose every event is invalid (400). No emulator and
 no server process: the sinks' clients are built on first use, and none of these requests uses
 one. What needs a sink (200, 207, 503) is proven over HTTP in tests/integration, and in process
-on fake sinks by tests/unit/test_hostile_requests.py.
+on fake sinks by tests/unit/ingest/test_function_hostile.py.
 """
 
 from __future__ import annotations
