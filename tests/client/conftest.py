@@ -1,5 +1,7 @@
-"""Fixtures the features client's and its transport's tests share."""
+"""Fixtures the client's tests share: the features function's stand-in, TLS files, and an
+environment without proxies."""
 
+import os
 import shutil
 import ssl
 import subprocess
@@ -8,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.client.capture_client import Sleeps
 from tests.client.stub_features import StubFeatures, stub_features
 
 
@@ -40,3 +43,16 @@ def server_tls(tls_files: tuple[Path, Path]) -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(*tls_files)
     return context
+
+
+@pytest.fixture
+def no_proxy_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts from an environment without proxies and sets the ones it is about."""
+    for name in list(os.environ):
+        if name.lower().endswith("_proxy") or name == "REQUEST_METHOD":
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def sleeps() -> Iterator[Sleeps]:
+    yield Sleeps()

@@ -1,5 +1,5 @@
 """A scripted stand-in for the features function's HTTP answers, for the features client's and
-its transport's tests (``test_features_client.py``, ``test_deadline_http.py``).
+its transport's tests (``test_features.py``, ``test_deadline_http.py``).
 
 It speaks raw HTTP/1.1 so that it can stall, trickle bytes or close connections; only the
 answers are scripted.

@@ -1,7 +1,7 @@
 """The features client's transport against the scripted features-function stand-in on
 loopback: paths under the base URL's, the environment's proxy, keep-alive reuse and its limits,
 and TLS cut at the deadline like plain http. The features client's own tests
-(``test_features_client.py``) hold it to the same behaviour through its public API."""
+(``test_features.py``) hold it to the same behaviour through its public API."""
 
 import json
 import ssl

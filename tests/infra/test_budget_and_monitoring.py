@@ -18,16 +18,10 @@ from infra.monitoring.budget import budget_warnings, fixed_monthly_usd
 from infra.monitoring.log_metrics import GUARD_SWITCHES, QUOTA_EXCEEDED
 from infra.monitoring.warehouse_alerts import POLICIES as WAREHOUSE_POLICIES
 from infra.settings import load_settings
+from tests.fakes.sinks import FakeDeadLetter, FakeSink
 from tests.infra.conftest import REQUIRED_CONFIG, WITH_REDIS
-from tests.unit.test_bigquery_sink import api_error, harness
-from tests.unit.test_pipeline import (
-    REQUEST_ID,
-    FakeArchive,
-    FakeDeadLetter,
-    FakeRedis,
-    R,
-    mixed_batch,
-)
+from tests.unit.ingest.sinks.test_bigquery import api_error, harness
+from tests.unit.ingest.test_pipeline import REQUEST_ID, R, mixed_batch
 from tools.mocked_stack import MOCK_PROJECT_NUMBER, MockedStack
 
 EMAILS = json.loads(REQUIRED_CONFIG["event-capture:alertEmails"])
@@ -89,8 +83,8 @@ def quota_refused_pipeline(breakers: dict[str, CircuitBreaker]) -> CapturePipeli
     return CapturePipeline(
         bigquery=harness(then=refused, deadline=5.0).sink,
         dead_letter=FakeDeadLetter(journal),
-        archive=FakeArchive(journal),
-        redis=FakeRedis(journal),
+        archive=FakeSink(name="archive", journal=journal),
+        redis=FakeSink(name="redis", journal=journal),
         clock=lambda: R,
         request_id=lambda: REQUEST_ID,
         breakers=breakers,

@@ -42,7 +42,7 @@ from tests.infra.test_budget_and_monitoring import (
 )
 from tests.infra.test_online_features import SECRET_GRANT, grants_to
 from tests.infra.test_stack_security import INVOKER, grants
-from tests.unit import collector_calls as calls
+from tests.unit.collector import calls
 from tests.unit.event_factory import RECEIVED_AT
 from tools.mocked_stack import MOCK_PROJECT_NUMBER, MockedResource, MockedStack, run_mocked
 from tools.plan import describe

@@ -6,7 +6,7 @@ them into the tables, every event exactly once.
 The guard and capture run as functions-framework servers, as deployed; the notification is the
 CloudEvent Eventarc delivers for a Pub/Sub message. The Data Transfer API has no emulator: a
 loopback server records the guard's calls (their shapes are checked against the API's REST
-reference in tests/unit/test_cost_guard_queries.py).
+reference in tests/unit/cost_guard/test_scheduled_queries.py).
 A dataset and buckets of its own keep the other tests' events out of the archive it loads.
 """
 

@@ -16,7 +16,7 @@ from elevenlabs import ElevenLabs
 from event_capture.collector.elevenlabs import SIGNATURE_HEADER, event_id_for
 from localcloud.cloud import LocalCloud
 from localcloud.processes import Service
-from tests.unit.test_collector_elevenlabs import _conversation, _sign
+from tests.unit.collector.test_elevenlabs import _conversation, _sign
 
 SECRET = "wsec_integration_0123456789abcdef"
 WRITE_KEY = "wk_integration_elevenlabs_0123"

@@ -1,6 +1,6 @@
 """The capture path's object upload against fake-gcs-server: created once, never overwritten.
 
-tests/unit/test_gcs_upload.py checks the same calls on a recording transport. fake-gcs-server
+tests/unit/ingest/test_gcs_upload.py checks the same calls on a recording transport. fake-gcs-server
 stores whatever checksum it is sent without comparing it; Cloud Storage refuses a mismatch with
 a 400 (https://cloud.google.com/storage/docs/data-validation), which is permanent for the
 writer's retry rule.

@@ -82,8 +82,9 @@ def test_a_partly_invalid_batch_gets_207(server: Service) -> None:
     assert "jane@example.com" not in json.dumps(_log_lines(server))
 
 
-# tests/unit/test_main_http.py pins each of these answers in process; here the same requests go
-# through the real gunicorn server, whose framing the in-process test client only imitates.
+# tests/unit/ingest/test_function.py pins each of these answers in process; here the same
+# requests go through the real gunicorn server, whose framing the in-process test client only
+# imitates.
 @pytest.mark.parametrize(
     ("method", "headers", "data", "status"),
     [

@@ -1,7 +1,7 @@
 """Slow clients and broken framing against the real server, over raw sockets.
 
 functions-framework serves the function with gunicorn's threaded worker: THREADS threads, each
-blocked for as long as the request it serves. tests/unit/test_hostile_requests.py proves the
+blocked for as long as the request it serves. tests/unit/ingest/test_function_hostile.py proves the
 contract in process; these tests prove what only a server with sockets can show: that a body
 which never arrives costs a thread REQUEST_READ_TIMEOUT_SECONDS at most and is answered 408,
 that malformed chunked framing is a JSON 400 and not a crash page, and what gunicorn answers

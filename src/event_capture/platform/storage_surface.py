@@ -3,7 +3,7 @@
 google-cloud-storage ships no type information, so mypy sees its client as Any and cannot
 check it against these Protocols; the integration tests run the same calls on fake-gcs-server.
 What they do check is the code that uses a bucket, and the tests' fake
-(tests/unit/fake_storage.py) that stands in for one. The capture path's own uploads do not go
+(tests/fakes/storage.py) that stands in for one. The capture path's own uploads do not go
 through the library (``ingest.gcs_upload``).
 
 ``retry`` is only ever None here (the caller's deadline and backoff decide, not the library's

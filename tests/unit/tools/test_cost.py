@@ -1,0 +1,64 @@
+"""tools/cost.py, ``make cost``: its argument errors, its table, and the stack sizes it reads
+from the Pulumi settings."""
+
+import pytest
+
+from event_capture.cost import prices
+from tests.unit.cost.test_model import measurements
+from tools import cost
+
+
+@pytest.mark.parametrize(
+    ("argv", "named", "rule"),
+    [
+        (["--users", "0"], "--users", "at least 1"),
+        (["--users", "many"], "--users", "whole number"),
+        (["--events-per-user-day", "-3"], "--events-per-user-day", "above 0"),
+        (["--batch", "501"], "--batch", "from 1 to 500"),
+        (["--mix", "search"], "--mix", "event_type=weight"),
+        (["--mix", "checkout=1"], "--mix", "not an event type"),
+        (["--compare", "50,,5000"], "--compare", "separated by commas"),
+    ],
+)
+def test_a_bad_argument_is_one_line_naming_it_and_its_rule(
+    argv: list[str], named: str, rule: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        cost.parser().parse_args(argv)
+
+    error = capsys.readouterr().err
+    assert exit_.value.code == 2
+    assert error.count("\n") == 1
+    assert named in error and rule in error
+
+
+def test_the_cli_prints_a_column_per_user_count(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(cost, "cached", lambda **_: measurements())
+
+    cost.main(["--compare", "50,5000,500000"])
+
+    out = capsys.readouterr().out
+    [users] = [row for row in out.splitlines() if row.startswith("users")]
+    assert users.split()[1:] == ["50", "5,000", "500,000"]
+    assert "UNCONFIRMED" in out and prices.COLLECTED in out
+
+
+def test_the_cli_reports_a_mix_it_has_no_rows_for(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(cost, "cached", lambda **_: measurements())
+
+    with pytest.raises(SystemExit) as exit_:
+        cost.main(["--mix", "session_start=1"])
+
+    assert "session_start" in str(exit_.value.code)
+
+
+def test_the_stack_sizes_come_from_its_settings() -> None:
+    assert cost.gib("512Mi") == 0.5
+    assert cost.gib("2Gi") == 2
+    with pytest.raises(ValueError, match="memory"):
+        cost.gib("512MB")
+    assert cost.stack_assumptions().capture.concurrency >= 1
