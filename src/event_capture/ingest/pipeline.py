@@ -18,7 +18,6 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -154,11 +153,10 @@ class CapturePipeline:
             # The caller will resend the batch; feeding the cache now would count it twice.
             sinks[log.SINK_REDIS] = SinkResult.skipped()
 
-        outcome = self._outcome(
-            request.id, started, raw_events, rows, rejections, not_stored, sinks
-        )
         mode_error = self._mode.last_error if self._mode is not None else None
-        return replace(outcome, mode=mode.value, mode_error=mode_error or None)
+        return self._outcome(
+            request.id, started, raw_events, rows, rejections, not_stored, sinks, mode, mode_error
+        )
 
     def _store(
         self, rows: list[Row], request: Request, bigquery: Sink | None
@@ -236,6 +234,8 @@ class CapturePipeline:
         rejections: list[Rejection],
         not_stored: list[Row],
         sinks: dict[str, SinkResult],
+        mode: CaptureMode,
+        mode_error: str | None,
     ) -> CaptureOutcome:
         outcome = "accepted" if not not_stored else "not_stored"
         by_type = {
@@ -278,5 +278,7 @@ class CapturePipeline:
                 error_reasons=bigquery.error_reasons,
             ),
             circuits=self._circuits.states(),
+            mode=mode.value,
+            mode_error=mode_error or None,
             latency_ms=round((time.perf_counter() - started) * 1000, 1),
         )
