@@ -18,6 +18,10 @@ Figures:
   ``bigquery_insert_requests`` in the function's one-JSON-line-per-request log), non-200
   responses and dead-lettered events.
 * A summary against the targets.
+* With ``--baseline DIR`` (another checkout of this repository, e.g. a ``git worktree`` of an
+  earlier commit), the same capture function of both checkouts on the same local cloud, in
+  alternating pairs (ABBA): cold start and CPU per event at batch 500 of each, their medians
+  and the ratio, against a goal of staying within 5 % of the baseline.
 * A machine gauge: CPU time of a fixed reference workload (json.dumps of one event), timed
   before the run and every ~2 s during each phase (by the otherwise idle parent). On a shared
   VM with steal time the CPU charged to a process varies many-fold; the ``gauge x`` column
@@ -39,6 +43,7 @@ import os
 import queue
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -492,6 +497,103 @@ def print_summary(
     print(f"Peak RSS (kernel high-water mark, VmHWM) per process: {rss_text}")
 
 
+# --- paired against a baseline checkout ------------------------------------------------------
+
+TARGET_BASELINE_RATIO = 1.05
+
+
+def baseline_function(cloud: LocalCloud, checkout: Path, log_path: Path) -> Service:
+    """The capture function of another checkout on this cloud: its ``main.py``, and its packages
+    ahead of this checkout's on the path (the namespace finds each module there first)."""
+    roots = os.pathsep.join(str(checkout / root) for root in ("src", "client/src"))
+    return function_server(
+        name="capture-baseline",
+        source=checkout / "functions" / "capture" / "main.py",
+        target="capture",
+        env={**cloud.env(**SERVER_ENV), "PYTHONPATH": roots},
+        port=free_port(),
+        log_path=log_path,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PairRun:
+    baseline: bool
+    cold: ColdStart
+    phase: PhaseResult
+
+
+def run_pairs(
+    pool: Pool, cloud: LocalCloud, args: argparse.Namespace, rng: random.Random
+) -> list[PairRun]:
+    """Each function started cold, answering its first event, then a batch-500 phase; the two
+    in ABBA order so that a drift of the machine weighs on both alike."""
+    pool.apply(time.sleep, (0,))
+    runs: list[PairRun] = []
+    for pair in range(args.pairs):
+        order = (False, True) if pair % 2 == 0 else (True, False)
+        for is_baseline in order:
+            name = "capture-baseline" if is_baseline else "capture-function"
+            log_path = LOG_DIR / f"{name}-pair{pair}.log"
+            if is_baseline:
+                service = baseline_function(cloud, args.baseline, log_path)
+            else:
+                service = cloud.function(env=SERVER_ENV, log_path=log_path)
+            probe = sample_batch(1, seed=rng.randrange(2**32))[0]
+            try:
+                cold = measure_cold_start(service, json.dumps(probe).encode())
+                events = sample_batch(args.events, users=5_000, seed=rng.randrange(2**32))
+                phase = run_phase(pool, cloud, service, PeakRss(service), events, 500, args.threads)
+            finally:
+                service.stop()
+            runs.append(PairRun(is_baseline, cold, phase))
+    return runs
+
+
+def _cold_start(run: PairRun) -> float:
+    return run.cold.first_200_s
+
+
+def _cpu_at_500(run: PairRun) -> float:
+    return run.phase.cpu_us_per_event
+
+
+def print_pairs(runs: list[PairRun], checkout: Path, gauge: Gauge) -> None:
+    print(f"\nPaired against {checkout} ({_short_commit(checkout)}), same run, ABBA:")
+    print(f"{'':10} {'cold start s':>13} {'CPU µs/ev at 500':>17} {'gauge x':>8}")
+    for run in runs:
+        print(
+            f"{'baseline' if run.baseline else 'this':10} {run.cold.first_200_s:>13.2f} "
+            f"{run.phase.cpu_us_per_event:>17.1f} {run.phase.gauge_us / gauge.best_us:>8.1f}"
+        )
+    figures: tuple[tuple[str, Callable[[PairRun], float]], ...] = (
+        ("cold start", _cold_start),
+        ("function CPU per event at batch 500", _cpu_at_500),
+    )
+    for label, figure in figures:
+        this = statistics.median(figure(run) for run in runs if not run.baseline)
+        base = statistics.median(figure(run) for run in runs if run.baseline)
+        ratio = this / base
+        print(
+            f"  {_verdict(ratio <= TARGET_BASELINE_RATIO):<7} {label}, median: this {this:.2f}, "
+            f"baseline {base:.2f}: {ratio:.3f}x (within {TARGET_BASELINE_RATIO - 1:.0%} of it)"
+        )
+
+
+def _short_commit(checkout: Path) -> str:
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=checkout,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "commit unknown"
+    return done.stdout.strip()
+
+
 # --- main --------------------------------------------------------------------------------------
 
 
@@ -508,14 +610,30 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--threads", type=int, default=4, help="sender threads")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--baseline",
+        type=_checkout,
+        help="another checkout of this repository whose capture function to pair against",
+    )
+    parser.add_argument(
+        "--pairs", type=int, default=3, help="alternating pairs with --baseline (default 3)"
+    )
     return parser.parse_args(argv)
 
 
-def precompile() -> None:
+def _checkout(text: str) -> Path:
+    path = Path(text).resolve()
+    if not (path / "functions" / "capture" / "main.py").is_file():
+        raise argparse.ArgumentTypeError(f"{text}: not a checkout of this repository")
+    return path
+
+
+def precompile(*checkouts: Path) -> None:
     # Deploys ship compiled bytecode, so the cold start should not include compiling the
     # function's own modules; compileall writes it whatever PYTHONDONTWRITEBYTECODE says.
-    for directory in (REPO / "functions" / "capture", REPO / "src", REPO / "client" / "src"):
-        compileall.compile_dir(directory, quiet=1)
+    for checkout in checkouts:
+        for directory in ("functions/capture", "src", "client/src"):
+            compileall.compile_dir(checkout / directory, quiet=1)
 
 
 def run(args: argparse.Namespace) -> None:
@@ -525,7 +643,7 @@ def run(args: argparse.Namespace) -> None:
         f"{os.getloadavg()[0]:.2f}, Python {sys.version.split()[0]}, sender threads "
         f"{args.threads}, function WORKERS={SERVER_ENV['WORKERS']} THREADS={SERVER_ENV['THREADS']}"
     )
-    precompile()
+    precompile(REPO, *([args.baseline] if args.baseline else []))
     gauge = machine_gauge()
     print(f"machine gauge before: {gauge}")
     for old in LOG_DIR.glob("*.log"):
@@ -582,6 +700,10 @@ def run(args: argparse.Namespace) -> None:
             ("arbiter" if pid == arbiter else f"worker {pid}"): mb for pid, mb in rss.peaks.items()
         }
         print_summary({r.batch_size: r for r in results}, cold, bare_cold, named)
+        if args.baseline is not None:
+            with multiprocessing.get_context("spawn").Pool(1) as pool:
+                pairs = run_pairs(pool, cloud, args, rng)
+            print_pairs(pairs, args.baseline, gauge)
     print(f"\ntotal run time {time.perf_counter() - started:.1f} s (after imports)")
 
 

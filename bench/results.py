@@ -14,7 +14,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "docs" / "results"
@@ -34,6 +34,12 @@ class _Tee(io.TextIOBase):
 
     def flush(self) -> None:
         self._terminal.flush()
+
+    def reconfigure(self, **options: Any) -> None:
+        # A script that asks for line buffering wants it where it is read: on the terminal.
+        reconfigure = getattr(self._terminal, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(**options)
 
 
 def recorded(

@@ -21,12 +21,14 @@ import argparse
 import datetime as dt
 import json
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from functools import partial
 
 from google.cloud import bigquery
 
+from bench.results import recorded
 from event_capture.cost.sizes import NOTHING, Scanned, run_date_config, scanned
 from event_capture.warehouse.catalog import (
     DATA_QUALITY,
@@ -182,4 +184,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(recorded("warehouse_nightly", main))

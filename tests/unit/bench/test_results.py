@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,16 @@ def test_a_run_is_printed_and_kept_newest_first(
     assert text.index("## Run of 2026-12-08 09:30 UTC") < text.index("## Run of 2026-12-07")
     assert text.index("second: 2.0 µs") < text.index("first: 1.0 µs")
     assert "first: 1.0 µs" in capsys.readouterr().out
+
+
+def test_a_script_that_asks_for_line_buffering_is_still_recorded(tmp_path: Path) -> None:
+    def main() -> int:
+        sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+        print("figures as they come")
+        return 0
+
+    assert results.recorded("sample", main, directory=tmp_path, now=lambda: AT) == 0
+    assert "figures as they come" in (tmp_path / "sample.md").read_text()
 
 
 def test_a_failed_run_is_not_kept(tmp_path: Path) -> None:
