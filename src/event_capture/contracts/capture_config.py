@@ -28,6 +28,18 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 _DATASET = re.compile(r"[A-Za-z0-9_]{1,1024}", re.ASCII)
 
 
+def redis_timeout(default: float, *, at_least: float, then: str) -> Any:
+    """REDIS_TIMEOUT_SECONDS: one meaning in every function (how long one Redis call may take),
+    with each function's own default and what it does when the call takes longer."""
+    return variable(
+        "REDIS_TIMEOUT_SECONDS",
+        default=default,
+        ge=at_least,
+        le=30.0,
+        description=f"How long one Redis call may take; then {then}.",
+    )
+
+
 class EventWarehouse(Settings):
     """The project and the dataset of the event tables, and the emulator that stands in."""
 
@@ -145,13 +157,8 @@ class CaptureConfig(EventWarehouse, RedisLocation, LiveActivity):
         description="A user's live activity and the daily counters expire this long after the "
         "last write; at most the raw events' retention.",
     )
-    redis_timeout_seconds: Number = variable(
-        "REDIS_TIMEOUT_SECONDS",
-        default=0.5,
-        ge=0.05,
-        le=30.0,
-        description="How long one Redis call may take: a slow cache never holds up a capture, "
-        "it is skipped.",
+    redis_timeout_seconds: Number = redis_timeout(
+        0.5, at_least=0.05, then="the cache is skipped: a slow Redis never holds up a capture"
     )
     request_deadline_seconds: Number = variable(
         "REQUEST_DEADLINE_SECONDS",

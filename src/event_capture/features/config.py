@@ -5,13 +5,17 @@ from typing import Any
 
 from pydantic import field_validator
 
-from event_capture.contracts.capture_config import EventWarehouse, LiveActivity, RedisLocation
+from event_capture.contracts.capture_config import (
+    EventWarehouse,
+    LiveActivity,
+    RedisLocation,
+    redis_timeout,
+)
 from event_capture.platform.clients import redis_connection
 from event_capture.platform.config import (
     Number,
     check_redis_url,
     load,
-    variable,
 )
 from event_capture.platform.redis_surface import RedisClient
 
@@ -29,12 +33,8 @@ class FeaturesConfig(_Redis, LiveActivity):
 
     # Short: an answer is wanted in milliseconds, and a slow Redis must give a quick 503 rather
     # than a page that waits (the client's own timeout is 150 ms).
-    redis_timeout_seconds: Number = variable(
-        "REDIS_TIMEOUT_SECONDS",
-        default=0.1,
-        ge=0.01,
-        le=30.0,
-        description="How long one Redis call may take; then 503 with the defaults.",
+    redis_timeout_seconds: Number = redis_timeout(
+        0.1, at_least=0.01, then="503, with the defaults the app renders anyway"
     )
 
 
@@ -42,12 +42,8 @@ class MaterializerConfig(_Redis, EventWarehouse):
     TITLE = "The materializer's"
 
     # A snapshot is thousands of writes in a few pipelines, not a page waiting for an answer.
-    redis_timeout_seconds: Number = variable(
-        "REDIS_TIMEOUT_SECONDS",
-        default=10.0,
-        ge=0.01,
-        le=30.0,
-        description="How long one Redis call of a load may take.",
+    redis_timeout_seconds: Number = redis_timeout(
+        10.0, at_least=0.01, then="the load fails and the trigger delivers its message again"
     )
 
     def model_post_init(self, context: Any) -> None:
