@@ -22,14 +22,13 @@ from hypothesis import strategies as st
 from event_capture.ingest import validation
 from event_capture.ingest.validation import validate_events
 from tests.unit import event_factory as factory
-from tests.unit.schemas.rejections import (
-    Builder,
+
+# The shared rejection tests, run on this module's REJECTIONS (tests/unit/conftest.py).
+from tests.unit.schemas.rejections import (  # noqa: F401
     Case,
-    alone,
-    assert_named_alone,
-    assert_named_in_a_batch,
-    in_a_batch,
     only_rejection,
+    test_rejection_in_a_batch_names_path_rule_and_message,
+    test_rejection_of_a_single_event_has_no_events_prefix,
     without,
 )
 
@@ -175,20 +174,6 @@ REJECTIONS: list[Case] = [
         "is required",
     ),
 ]
-
-
-@pytest.mark.parametrize(("build", "field", "rule", "message"), in_a_batch(REJECTIONS))
-def test_rejection_in_a_batch_names_path_rule_and_message(
-    build: Builder, field: str, rule: str, message: str
-) -> None:
-    assert_named_in_a_batch(build, field, rule, message)
-
-
-@pytest.mark.parametrize(("build", "field", "rule"), alone(REJECTIONS))
-def test_rejection_of_a_single_event_has_no_events_prefix(
-    build: Builder, field: str, rule: str
-) -> None:
-    assert_named_alone(build, field, rule)
 
 
 def test_unknown_event_type_message_lists_every_accepted_type() -> None:

@@ -4,8 +4,9 @@ a batch, at index 1 between two good events, and as a single event.
 Every rejection is checked for the exact field path a client sees, the rule (pydantic's error
 type or one of ours) and a human message; the good neighbours show that the index in the path
 is right and that one bad event costs the others nothing. Each ``schemas/test_<module>.py``
-lists the cases of its model's fields, ``ingest/test_validation.py`` those of validation's own
-(the event type, which picks the model).
+lists the cases of its model's fields as ``REJECTIONS``, ``ingest/test_validation.py`` those of
+validation's own (the event type, which picks the model), and imports the two tests below:
+``tests/unit/conftest.py`` parametrizes them from the importing module's ``REJECTIONS``.
 """
 
 from __future__ import annotations
@@ -72,3 +73,27 @@ def assert_named_alone(build: Builder, field: str, rule: str) -> None:
     rejection = only_rejection(rejections)
     assert rejection.index == 0
     assert [(e.field, e.rule) for e in rejection.errors] == [(field, rule)]
+
+
+def test_rejection_in_a_batch_names_path_rule_and_message(
+    build: Builder, field: str, rule: str, message: str
+) -> None:
+    assert_named_in_a_batch(build, field, rule, message)
+
+
+def test_rejection_of_a_single_event_has_no_events_prefix(
+    build: Builder, field: str, rule: str
+) -> None:
+    assert_named_alone(build, field, rule)
+
+
+def parametrize(metafunc: pytest.Metafunc) -> None:
+    """The two tests above with the cases of the module that imported them."""
+    cases: Sequence[Case] | None = getattr(metafunc.module, "REJECTIONS", None)
+    if cases is None:
+        return
+    name = metafunc.function.__name__
+    if name == test_rejection_in_a_batch_names_path_rule_and_message.__name__:
+        metafunc.parametrize(("build", "field", "rule", "message"), in_a_batch(cases))
+    elif name == test_rejection_of_a_single_event_has_no_events_prefix.__name__:
+        metafunc.parametrize(("build", "field", "rule"), alone(cases))

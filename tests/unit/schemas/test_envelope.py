@@ -10,18 +10,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
-
 from event_capture.ingest.validation import validate_events
 from tests.unit import event_factory as factory
-from tests.unit.schemas.rejections import (
-    Builder,
+
+# The shared rejection tests, run on this module's REJECTIONS (tests/unit/conftest.py).
+from tests.unit.schemas.rejections import (  # noqa: F401
     Case,
-    alone,
-    assert_named_alone,
-    assert_named_in_a_batch,
-    in_a_batch,
     only_rejection,
+    test_rejection_in_a_batch_names_path_rule_and_message,
+    test_rejection_of_a_single_event_has_no_events_prefix,
     without,
 )
 
@@ -135,20 +132,6 @@ REJECTIONS: list[Case] = [
         "must be a UUID string",
     ),
 ]
-
-
-@pytest.mark.parametrize(("build", "field", "rule", "message"), in_a_batch(REJECTIONS))
-def test_rejection_in_a_batch_names_path_rule_and_message(
-    build: Builder, field: str, rule: str, message: str
-) -> None:
-    assert_named_in_a_batch(build, field, rule, message)
-
-
-@pytest.mark.parametrize(("build", "field", "rule"), alone(REJECTIONS))
-def test_rejection_of_a_single_event_has_no_events_prefix(
-    build: Builder, field: str, rule: str
-) -> None:
-    assert_named_alone(build, field, rule)
 
 
 def test_free_text_is_scrubbed_in_the_row() -> None:

@@ -3,16 +3,13 @@ with the field path, rule and message a client sees."""
 
 from __future__ import annotations
 
-import pytest
-
 from tests.unit import event_factory as factory
-from tests.unit.schemas.rejections import (
-    Builder,
+
+# The shared rejection tests, run on this module's REJECTIONS (tests/unit/conftest.py).
+from tests.unit.schemas.rejections import (  # noqa: F401
     Case,
-    alone,
-    assert_named_alone,
-    assert_named_in_a_batch,
-    in_a_batch,
+    test_rejection_in_a_batch_names_path_rule_and_message,
+    test_rejection_of_a_single_event_has_no_events_prefix,
     without,
 )
 
@@ -144,17 +141,3 @@ REJECTIONS: list[Case] = [
         "valid Unicode",
     ),
 ]
-
-
-@pytest.mark.parametrize(("build", "field", "rule", "message"), in_a_batch(REJECTIONS))
-def test_rejection_in_a_batch_names_path_rule_and_message(
-    build: Builder, field: str, rule: str, message: str
-) -> None:
-    assert_named_in_a_batch(build, field, rule, message)
-
-
-@pytest.mark.parametrize(("build", "field", "rule"), alone(REJECTIONS))
-def test_rejection_of_a_single_event_has_no_events_prefix(
-    build: Builder, field: str, rule: str
-) -> None:
-    assert_named_alone(build, field, rule)

@@ -9,13 +9,12 @@ import pytest
 
 from event_capture.ingest.validation import validate_events
 from tests.unit import event_factory as factory
-from tests.unit.schemas.rejections import (
-    Builder,
+
+# The shared rejection tests, run on this module's REJECTIONS (tests/unit/conftest.py).
+from tests.unit.schemas.rejections import (  # noqa: F401
     Case,
-    alone,
-    assert_named_alone,
-    assert_named_in_a_batch,
-    in_a_batch,
+    test_rejection_in_a_batch_names_path_rule_and_message,
+    test_rejection_of_a_single_event_has_no_events_prefix,
     without,
 )
 
@@ -106,20 +105,6 @@ REJECTIONS: list[Case] = [
         "must be one of",
     ),
 ]
-
-
-@pytest.mark.parametrize(("build", "field", "rule", "message"), in_a_batch(REJECTIONS))
-def test_rejection_in_a_batch_names_path_rule_and_message(
-    build: Builder, field: str, rule: str, message: str
-) -> None:
-    assert_named_in_a_batch(build, field, rule, message)
-
-
-@pytest.mark.parametrize(("build", "field", "rule"), alone(REJECTIONS))
-def test_rejection_of_a_single_event_has_no_events_prefix(
-    build: Builder, field: str, rule: str
-) -> None:
-    assert_named_alone(build, field, rule)
 
 
 def test_url_fields_lose_query_string_and_fragment() -> None:
