@@ -8,31 +8,17 @@ from typing import Any
 
 import pytest
 
-from event_capture.ingest.body import ParsedBody, parse_body
-from event_capture.platform.http_error import HttpError
+from event_capture.ingest.body import parse_body
 from tests.unit import event_factory as factory
+from tests.unit.ingest import bodies
 
 R = factory.RECEIVED_AT
-
-
-def _error(result: ParsedBody | HttpError) -> HttpError:
-    assert isinstance(result, HttpError), result
-    return result
-
-
-def _parsed(result: ParsedBody | HttpError) -> ParsedBody:
-    assert isinstance(result, ParsedBody), result
-    return result
-
-
-def _body(document: Any) -> bytes:
-    return json.dumps(document).encode()
 
 
 def test_single_event_object_is_not_a_batch() -> None:
     event = factory.search(R)
 
-    parsed = _parsed(parse_body(_body(event)))
+    parsed = bodies.parsed(parse_body(bodies.encoded(event)))
 
     assert parsed.batch is False
     assert parsed.events == [event]
@@ -41,7 +27,7 @@ def test_single_event_object_is_not_a_batch() -> None:
 def test_events_envelope_is_a_batch() -> None:
     events = factory.one_of_each(R)
 
-    parsed = _parsed(parse_body(_body({"events": events})))
+    parsed = bodies.parsed(parse_body(bodies.encoded({"events": events})))
 
     assert parsed.batch is True
     assert parsed.events == events
@@ -49,7 +35,7 @@ def test_events_envelope_is_a_batch() -> None:
 
 def test_batch_items_are_passed_on_unvalidated() -> None:
     # Item shape is validation's job, which names each bad event by index.
-    parsed = _parsed(parse_body(_body({"events": [1, "two", None, {}]})))
+    parsed = bodies.parsed(parse_body(bodies.encoded({"events": [1, "two", None, {}]})))
 
     assert parsed.events == [1, "two", None, {}]
     assert parsed.batch is True
@@ -58,8 +44,8 @@ def test_batch_items_are_passed_on_unvalidated() -> None:
 def test_500_events_are_accepted_and_501_are_413() -> None:
     event = {"event_type": "search"}
 
-    assert len(_parsed(parse_body(_body({"events": [event] * 500}))).events) == 500
-    error = _error(parse_body(_body({"events": [event] * 501})))
+    assert len(bodies.parsed(parse_body(bodies.encoded({"events": [event] * 500}))).events) == 500
+    error = bodies.refused(parse_body(bodies.encoded({"events": [event] * 501})))
     assert error.status == 413
     assert "500" in error.message
 
@@ -70,7 +56,7 @@ def test_500_events_are_accepted_and_501_are_413() -> None:
     ids=["array-of-events", "empty-array", "string", "number", "null", "bool"],
 )
 def test_body_that_is_not_an_object_gets_400(document: Any) -> None:
-    error = _error(parse_body(_body(document)))
+    error = bodies.refused(parse_body(bodies.encoded(document)))
 
     assert error.status == 400
     assert '{"events": [...]}' in error.message
@@ -78,14 +64,14 @@ def test_body_that_is_not_an_object_gets_400(document: Any) -> None:
 
 @pytest.mark.parametrize("events", [{"0": {}}, "[]", None, 3], ids=repr)
 def test_events_that_is_not_a_list_gets_400(events: Any) -> None:
-    error = _error(parse_body(_body({"events": events})))
+    error = bodies.refused(parse_body(bodies.encoded({"events": events})))
 
     assert error.status == 400
     assert error.message == "events: must be an array"
 
 
 def test_empty_events_gets_400() -> None:
-    error = _error(parse_body(_body({"events": []})))
+    error = bodies.refused(parse_body(bodies.encoded({"events": []})))
 
     assert error.status == 400
     assert error.message.startswith("events:")
@@ -93,7 +79,9 @@ def test_empty_events_gets_400() -> None:
 
 
 def test_extra_top_level_key_next_to_events_gets_400_naming_it() -> None:
-    error = _error(parse_body(_body({"events": [factory.search(R)], "api_key": "secret"})))
+    error = bodies.refused(
+        parse_body(bodies.encoded({"events": [factory.search(R)], "api_key": "secret"}))
+    )
 
     assert error.status == 400
     assert error.message.startswith("api_key:")
@@ -101,13 +89,13 @@ def test_extra_top_level_key_next_to_events_gets_400_naming_it() -> None:
 
 
 def test_extra_key_is_reported_before_the_events_shape() -> None:
-    error = _error(parse_body(_body({"events": "not a list", "batch_id": 1})))
+    error = bodies.refused(parse_body(bodies.encoded({"events": "not a list", "batch_id": 1})))
 
     assert error.message.startswith("batch_id:")
 
 
 def test_every_refusal_names_a_rule_and_a_position_for_the_log() -> None:
-    error = _error(parse_body(_body({"events": [], "jane@example.com": 1})))
+    error = bodies.refused(parse_body(bodies.encoded({"events": [], "jane@example.com": 1})))
 
     # The client is told which key; the log line is not.
     assert error.message.startswith("jane@example.com:")
@@ -126,4 +114,4 @@ def test_every_refusal_names_a_rule_and_a_position_for_the_log() -> None:
     ],
 )
 def test_parse_refusals_have_their_rule(body: bytes, rule: str) -> None:
-    assert _error(parse_body(body)).rule == rule
+    assert bodies.refused(parse_body(body)).rule == rule

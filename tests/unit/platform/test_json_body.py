@@ -6,33 +6,18 @@ Driven through the capture function's ``parse_body``, which hands every body to 
 from __future__ import annotations
 
 import gzip
-import json
 import threading
-from typing import Any
 
 import pytest
 
-from event_capture.ingest.body import ParsedBody, parse_body
+from event_capture.ingest.body import parse_body
 from event_capture.platform.http_error import HttpError
 from event_capture.platform.json_body import MAX_NESTING
 from tests.unit import event_factory as factory
+from tests.unit.ingest import bodies
 
 R = factory.RECEIVED_AT
 LIMIT = 1_000_000
-
-
-def _error(result: ParsedBody | HttpError | bytes | None) -> HttpError:
-    assert isinstance(result, HttpError), result
-    return result
-
-
-def _parsed(result: ParsedBody | HttpError) -> ParsedBody:
-    assert isinstance(result, ParsedBody), result
-    return result
-
-
-def _body(document: Any) -> bytes:
-    return json.dumps(document).encode()
 
 
 # --------------------------------------------------------------------------------------------
@@ -42,10 +27,10 @@ def _body(document: Any) -> bytes:
 
 def test_body_over_the_limit_gets_413_even_without_content_length() -> None:
     padding = "x" * LIMIT
-    body = _body({"events": [{"event_type": "search", "query": padding}]})
+    body = bodies.encoded({"events": [{"event_type": "search", "query": padding}]})
     assert len(body) > LIMIT
 
-    error = _error(parse_body(body))
+    error = bodies.refused(parse_body(body))
 
     assert error.status == 413
     assert "1000000 bytes" in error.message
@@ -56,7 +41,7 @@ def test_body_of_exactly_the_limit_is_read() -> None:
     body = prefix + b"x" * (LIMIT - len(prefix) - len(suffix)) + suffix
     assert len(body) == LIMIT
 
-    assert _parsed(parse_body(body)).batch is True
+    assert bodies.parsed(parse_body(body)).batch is True
 
 
 @pytest.mark.parametrize(
@@ -65,14 +50,14 @@ def test_body_of_exactly_the_limit_is_read() -> None:
     ids=["empty", "truncated", "single-quotes", "broken-array", "not-utf8", "bad-literal"],
 )
 def test_invalid_json_gets_400(body: bytes) -> None:
-    error = _error(parse_body(body))
+    error = bodies.refused(parse_body(body))
 
     assert error.status == 400
     assert error.message.startswith("body is not valid JSON")
 
 
 def test_a_refusal_of_the_body_carries_no_headers() -> None:
-    error = _error(parse_body(b"not json"))
+    error = bodies.refused(parse_body(b"not json"))
 
     assert error.headers == ()
 
@@ -85,16 +70,16 @@ def test_a_refusal_of_the_body_carries_no_headers() -> None:
 def test_a_gzip_body_is_inflated_then_parsed() -> None:
     events = factory.one_of_each(R)
 
-    parsed = _parsed(parse_body(gzip.compress(_body({"events": events})), "gzip"))
+    parsed = bodies.parsed(parse_body(gzip.compress(bodies.encoded({"events": events})), "gzip"))
 
     assert parsed.events == events
 
 
 def test_x_gzip_and_several_gzip_members_are_one_body() -> None:
-    body = _body({"events": [factory.search(R)]})
+    body = bodies.encoded({"events": [factory.search(R)]})
     members = gzip.compress(body[:10]) + gzip.compress(body[10:])
 
-    assert _parsed(parse_body(members, "x-gzip")).batch is True
+    assert bodies.parsed(parse_body(members, "x-gzip")).batch is True
 
 
 def test_gzip_that_inflates_past_the_limit_is_413_without_inflating_all_of_it() -> None:
@@ -102,7 +87,7 @@ def test_gzip_that_inflates_past_the_limit_is_413_without_inflating_all_of_it() 
     bomb = gzip.compress(b"{" + b" " * 10_000_000 + b"}")
     assert len(bomb) < 20_000
 
-    error = _error(parse_body(bomb, "gzip"))
+    error = bodies.refused(parse_body(bomb, "gzip"))
 
     assert (error.status, error.rule) == (413, "body_too_large")
     assert error.position == "body (inflated)"
@@ -112,11 +97,11 @@ def test_gzip_that_inflates_to_exactly_the_limit_is_read() -> None:
     prefix, suffix = b'{"events":[{"q":"', b'"}]}'
     body = prefix + b"x" * (LIMIT - len(prefix) - len(suffix)) + suffix
 
-    assert _parsed(parse_body(gzip.compress(body), "gzip")).batch is True
+    assert bodies.parsed(parse_body(gzip.compress(body), "gzip")).batch is True
 
 
 def test_the_size_limit_applies_to_the_compressed_body_too() -> None:
-    assert _error(parse_body(b"\x1f\x8b" + b"x" * LIMIT, "gzip")).status == 413
+    assert bodies.refused(parse_body(b"\x1f\x8b" + b"x" * LIMIT, "gzip")).status == 413
 
 
 @pytest.mark.parametrize(
@@ -131,14 +116,14 @@ def test_the_size_limit_applies_to_the_compressed_body_too() -> None:
     ids=["empty", "not-gzip", "truncated", "trailing-garbage", "bad-deflate"],
 )
 def test_a_body_that_is_not_gzip_is_400(body: bytes) -> None:
-    error = _error(parse_body(body, "gzip"))
+    error = bodies.refused(parse_body(body, "gzip"))
 
     assert (error.status, error.rule) == (400, "gzip_invalid")
     assert error.message.startswith("Content-Encoding is gzip but")
 
 
 def test_an_unknown_encoding_given_to_parse_body_is_415() -> None:
-    assert _error(parse_body(b"{}", "br")).status == 415
+    assert bodies.refused(parse_body(b"{}", "br")).status == 415
 
 
 # --------------------------------------------------------------------------------------------
@@ -159,14 +144,14 @@ def test_an_unknown_encoding_given_to_parse_body_is_415() -> None:
     ids=["nan", "infinity", "minus-infinity", "utf8-bom", "utf16", "5000-digit-number"],
 )
 def test_what_is_not_strict_json_is_400(body: bytes) -> None:
-    error = _error(parse_body(body))
+    error = bodies.refused(parse_body(body))
 
     assert (error.status, error.rule) == (400, "json_invalid")
     assert error.message.startswith("body is not valid JSON")
 
 
 def test_a_json_error_says_where() -> None:
-    error = _error(parse_body(b'{"events": [}'))
+    error = bodies.refused(parse_body(b'{"events": [}'))
 
     assert error.position == "body[char 12]"
     assert "char 12" in error.message
@@ -178,11 +163,11 @@ def _nested(depth: int) -> bytes:
 
 def test_nesting_up_to_the_cap_is_parsed() -> None:
     # Parsed; validation then rejects the event (a list is not an event object).
-    assert _parsed(parse_body(_nested(MAX_NESTING))).batch is True
+    assert bodies.parsed(parse_body(_nested(MAX_NESTING))).batch is True
 
 
 def test_nesting_past_the_cap_is_400_naming_the_cap() -> None:
-    error = _error(parse_body(_nested(MAX_NESTING + 1)))
+    error = bodies.refused(parse_body(_nested(MAX_NESTING + 1)))
 
     assert (error.status, error.rule) == (400, "nesting_too_deep")
     assert str(MAX_NESTING) in error.message
@@ -200,7 +185,7 @@ def test_nesting_past_the_cap_is_400_naming_the_cap() -> None:
 )
 def test_nesting_past_the_parser_recursion_limit_is_a_400_not_a_crash(body: bytes) -> None:
     # Regression: json.loads raised RecursionError, which escaped as an HTML 500.
-    error = _error(parse_body(body))
+    error = bodies.refused(parse_body(body))
 
     assert error.status == 400
     assert error.rule in {"nesting_too_deep", "json_invalid"}
@@ -209,7 +194,7 @@ def test_nesting_past_the_parser_recursion_limit_is_a_400_not_a_crash(body: byte
 def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
     event = factory.search(R, query="[" * 100 + '{"\\"' + "}" * 100)
 
-    assert _parsed(parse_body(_body(event))).events == [event]
+    assert bodies.parsed(parse_body(bodies.encoded(event))).events == [event]
 
 
 # Found in review: an unterminated string of escaped quotes made the string regex rescan the
