@@ -14,26 +14,17 @@ import pytest
 from event_capture.contracts.capture_mode import CaptureMode, ControlState, Period
 from event_capture.cost_guard.decision import Action, decide, period_of
 from event_capture.cost_guard.notification import BudgetNotification
-
-BUDGET = "budget-7f3a"
-OTHER_BUDGET = "budget-e21c"
-Q1 = "projects/shop/locations/eu/transferConfigs/nightly-search"
-Q2 = "projects/shop/locations/eu/transferConfigs/nightly-orders"
-QUERIES = (Q1, Q2)
-OCTOBER = dt.datetime(2026, 10, 1, 7, tzinfo=dt.UTC)
-NOVEMBER = dt.datetime(2026, 11, 1, 7, tzinfo=dt.UTC)
-DECEMBER = dt.datetime(2026, 12, 1, 8, tzinfo=dt.UTC)
-
-
-def spent(share: float, start: dt.datetime = NOVEMBER, budget: str = BUDGET) -> BudgetNotification:
-    return BudgetNotification(
-        budget_id=budget,
-        display_name="Event capture",
-        cost_amount=round(share * 200.0, 6),
-        budget_amount=200.0,
-        currency="EUR",
-        interval_start=start,
-    )
+from tests.unit.cost_guard.budget import (
+    BUDGET,
+    DECEMBER,
+    NOVEMBER,
+    OCTOBER,
+    OTHER_BUDGET,
+    Q1,
+    Q2,
+    QUERIES,
+    spent,
+)
 
 
 def archive_only(

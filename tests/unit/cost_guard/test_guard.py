@@ -38,14 +38,9 @@ from event_capture.cost_guard.notification import BudgetNotification
 from event_capture.cost_guard.scheduled_queries import TransferError
 from event_capture.ingest.mode_reader import ModeReader
 from tests.fakes.clock import WallClock
+from tests.unit.cost_guard.budget import BUDGET, DECEMBER, NOVEMBER, Q1, Q2, QUERIES, spent
 
-BUDGET = "budget-7f3a"
-Q1 = "projects/shop/locations/eu/transferConfigs/nightly-search"
-Q2 = "projects/shop/locations/eu/transferConfigs/nightly-orders"
-QUERIES = (Q1, Q2)
 SETTLE = 70.0
-NOVEMBER = dt.datetime(2026, 11, 1, 7, tzinfo=dt.UTC)
-DECEMBER = dt.datetime(2026, 12, 1, 8, tzinfo=dt.UTC)
 TRIPPED_AT = dt.datetime(2026, 11, 20, 9, 30, 41, tzinfo=dt.UTC)
 RESUMED_AT = dt.datetime(2026, 12, 1, 9, 12, 5, tzinfo=dt.UTC)
 NOVEMBER_PERIOD = Period(budget_id=BUDGET, interval_start=NOVEMBER)
@@ -177,17 +172,6 @@ class Rig:
         entries = list(self.journal)
         self.journal.clear()
         return entries
-
-
-def spent(share: float, start: dt.datetime = NOVEMBER, budget: str = BUDGET) -> BudgetNotification:
-    return BudgetNotification(
-        budget_id=budget,
-        display_name="Event capture",
-        cost_amount=round(share * 200.0, 6),
-        budget_amount=200.0,
-        currency="EUR",
-        interval_start=start,
-    )
 
 
 def tripped() -> Rig:
