@@ -92,7 +92,9 @@ class LiveActivity(Settings):
     )
 
 
-class CaptureConfig(EventWarehouse, RedisLocation, LiveActivity):
+class CaptureConfig(LiveActivity, RedisLocation, EventWarehouse):
+    # Bases in reverse: pydantic lists the last base's fields first (the project, then Redis).
+
     TITLE = "The capture pipeline's variables, which the collector and the cost guard read too"
 
     bigquery_enabled: Flag = variable(

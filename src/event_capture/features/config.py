@@ -28,7 +28,7 @@ class _Redis(RedisLocation):
         return check_redis_url(url)
 
 
-class FeaturesConfig(_Redis, LiveActivity):
+class FeaturesConfig(LiveActivity, _Redis):
     TITLE = "The features function's"
 
     # Short: an answer is wanted in milliseconds, and a slow Redis must give a quick 503 rather
