@@ -26,12 +26,12 @@ define write_pth
 	@$(1) -c 'import sysconfig, sys; open(sysconfig.get_paths()["purelib"] + "/event-capture.pth", "w").write("\n".join(sys.argv[1:]) + "\n")' "$(CURDIR)/src" "$(CURDIR)/client/src" "$(CURDIR)"
 endef
 
-.PHONY: backfill-archive help run test check lint typecheck layers schema-drift docs docs-check fast-test bench schemas setup redis-server chromium replay nightly materialize warehouse report plan deploy-venvs clean clean-data
+.PHONY: backfill-archive help run test check lint typecheck layers sql-check schema-drift docs docs-check fast-test bench schemas setup redis-server chromium replay nightly materialize warehouse report plan deploy-venvs clean clean-data
 
 help:
 	@echo "make run        start the local cloud: emulators + capture function on 127.0.0.1:8080"
 	@echo "make test       set up and run every check and test (lint, types, schema and docs drift, pytest)"
-	@echo "make check      ruff + mypy + package layers + schema drift + docs drift and strict docs build"
+	@echo "make check      ruff + mypy + package layers + SQL analysis + schema drift + docs drift and strict docs build"
 	@echo "make fast-test  the tests that need no emulator (pytest -m 'not integration')"
 	@echo "make bench      capture, client, warehouse and fault benchmarks (print figures; not tests)"
 	@echo "make cost       the monthly bill per component (USERS=5000 EVENTS_PER_USER_DAY= REDIS=true COST_ARGS='--compare')"
@@ -99,6 +99,15 @@ $(JS_SDKS)/node_modules/.installed: $(JS_SDKS)/package.json $(JS_SDKS)/package-l
 
 setup: $(VENV)/.installed $(EMULATOR_VENV)/.installed
 
+# BigQuery's analyzer for make check (tools/sql_check.py); its module compiles once into .cache.
+ZETASQL_VENV := .venv-zetasql
+$(ZETASQL_VENV)/.installed: requirements/zetasql.txt | $(UV)
+	@echo "creating $(ZETASQL_VENV) (Python 3.13) for the SQL analysis"
+	@$(FIND_PYTHON); $(UV) venv --quiet --allow-existing --python $$py $(ZETASQL_VENV)
+	@$(UV) pip install --quiet --compile-bytecode --python $(ZETASQL_VENV)/bin/python -r requirements/zetasql.txt
+	$(call write_pth,$(ZETASQL_VENV)/bin/python)
+	@touch $@
+
 run: setup $(if $(filter true,$(REDIS_ENABLED)),redis-server)
 	@REDIS_ENABLED=$(REDIS_ENABLED) $(PY) -m localcloud.run
 
@@ -135,11 +144,16 @@ docs-check: $(VENV)/.installed
 	@$(PY) -m tools.docs_reference --check
 	@out=$$(NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict 2>&1) || { echo "$$out" >&2; exit 1; }
 
+# Every statement deployed or run on BigQuery through ZetaSQL in BigQuery's language mode; a
+# line for each failure (file, line, message) and one summary line.
+sql-check: $(VENV)/.installed $(ZETASQL_VENV)/.installed
+	@$(PY) -m tools.sql_check
+
 # The package layers (pyproject.toml [tool.importlinter]); its report only when a contract breaks.
 layers: $(VENV)/.installed
 	@out=$$($(VENV)/bin/lint-imports --no-cache 2>&1) || { echo "$$out"; exit 1; }
 
-check: lint typecheck layers schema-drift docs-check
+check: lint typecheck layers sql-check schema-drift docs-check
 
 schemas: $(VENV)/.installed
 	@$(PY) -m event_capture.tables.generate
@@ -224,5 +238,5 @@ clean-data:
 	rm -rf .localcloud/bigquery-data .localcloud/gcs
 
 clean:
-	rm -rf $(VENV) $(EMULATOR_VENV) $(FUZZ_VENV) $(TOOLS) .localcloud .pytest_cache .mypy_cache .ruff_cache infra/.venv infra/policy/.venv infra/.build site
+	rm -rf $(VENV) $(EMULATOR_VENV) $(FUZZ_VENV) $(ZETASQL_VENV) $(TOOLS) .localcloud .pytest_cache .mypy_cache .ruff_cache infra/.venv infra/policy/.venv infra/.build site
 	rm -rf $(JS_SDKS)/node_modules

@@ -17,6 +17,7 @@ from event_capture.warehouse.catalog import (
 from event_capture.warehouse.render import (
     Datasets,
     backfill_sql,
+    scheduled_query,
     scheduled_sql,
     table_name,
     view_sql,
@@ -55,10 +56,7 @@ def create_warehouse(client: bigquery.Client, datasets: Datasets) -> None:
 
 
 def run_script(client: bigquery.Client, script: str, run_date: dt.date) -> None:
-    job_config = bigquery.QueryJobConfig(
-        query_parameters=[bigquery.ScalarQueryParameter("run_date", "DATE", run_date)]
-    )
-    client.query(script, job_config=job_config).result()
+    client.query(script, job_config=scheduled_query(script).job_config(run_date=run_date)).result()
 
 
 def run_scheduled(

@@ -37,8 +37,6 @@ from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import Any, NoReturn, TextIO
 
-from google.cloud import bigquery
-
 from event_capture.contracts.archive_layout import ARCHIVE_AREA, object_name
 from event_capture.ingest import clients
 from event_capture.ingest.config import Config, ConfigError, load_config
@@ -47,6 +45,7 @@ from event_capture.ingest.row import Row
 from event_capture.ingest.sinks.gcs_objects import NdjsonWriter
 from event_capture.ingest.validation import validate_events
 from event_capture.platform.bigquery_surface import BigQueryQueries
+from event_capture.platform.query import TIMESTAMP, Query
 from event_capture.platform.storage_surface import StorageBlob, StorageBucket
 from event_capture.tables.bigquery_schema import PARTITION_COLUMN
 from event_capture.tables.definitions import load_table_definitions
@@ -63,13 +62,16 @@ DOWNLOAD_THREADS = 8
 # A long outage's hour is split so each object stays a few MB, well inside the write deadline.
 MAX_EVENTS_PER_OBJECT = 5_000
 
+
 # Every table's rows received in [start, end), one per event_id: the copy received last, as the
 # _dedup views choose it. The partition filter is required by the tables.
-QUERY = (
-    "SELECT * FROM `{table}` "
-    "WHERE received_at >= @start AND received_at < @end "
-    "QUALIFY ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY received_at DESC) = 1"
-)
+def stored_rows_query(table_ref: str) -> Query:
+    return Query(
+        f"SELECT * FROM `{table_ref}` "
+        "WHERE received_at >= @start AND received_at < @end "
+        "QUALIFY ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY received_at DESC) = 1",
+        {"start": TIMESTAMP, "end": TIMESTAMP},
+    )
 
 
 class BackfillError(Exception):
@@ -166,15 +168,8 @@ def stored_rows(
     client: BigQueryQueries, table_ref: str, start: datetime, end: datetime
 ) -> list[dict[str, Any]]:
     """The table's rows received in ``[start, end)``, typed as BigQuery returns them."""
-    job_config = bigquery.QueryJobConfig(
-        query_parameters=[
-            bigquery.ScalarQueryParameter("start", "TIMESTAMP", start),
-            bigquery.ScalarQueryParameter("end", "TIMESTAMP", end),
-        ]
-    )
     try:
-        job = client.query(QUERY.format(table=table_ref), job_config=job_config)
-        return [dict(row.items()) for row in job.result()]
+        return stored_rows_query(table_ref).rows(client, start=start, end=end)
     except Exception as error:
         raise BackfillError(f"querying {table_ref}: {describe(error)}") from error
 

@@ -32,6 +32,7 @@ from event_capture.ingest.sinks import dead_letter
 from event_capture.ingest.sinks.gcs_objects import PRECONDITION_FAILED, NdjsonWriter
 from event_capture.ingest.sinks.result import FailedRow, FailureKind, Sink
 from event_capture.ingest.wiring import bigquery_sink, dead_letter_writer
+from event_capture.platform.query import STRING, STRING_ARRAY, Query
 from event_capture.platform.storage_surface import StorageBlob, StorageBucket
 from event_capture.tables.bigquery_schema import PARTITION_COLUMN
 from event_capture.tables.definitions import load_table_definitions
@@ -64,11 +65,19 @@ class ReplayReport:
 StoredLookup = Callable[[str, Sequence[Row]], set[str]]
 
 
+def stored_query(table_ref: str) -> Query:
+    """Which of ``@ids`` the table holds, from a day before ``@since`` (a receive time) on."""
+    return Query(
+        f"SELECT DISTINCT event_id FROM `{table_ref}` "
+        f"WHERE {PARTITION_COLUMN} >= TIMESTAMP_SUB(TIMESTAMP(@since), INTERVAL 1 DAY) "
+        "AND event_id IN UNNEST(@ids)",
+        {"since": STRING, "ids": STRING_ARRAY},
+    )
+
+
 def bigquery_lookup(config: Config) -> StoredLookup:
     """Ask the events dataset, reading only the partitions from a day before the oldest row's
     receive time on: another copy of an event comes from a client's resend, minutes apart."""
-    from google.cloud import bigquery
-
     client = clients.bigquery_client(config)
     tables = {definition["table_id"] for definition in load_table_definitions()}
 
@@ -76,18 +85,9 @@ def bigquery_lookup(config: Config) -> StoredLookup:
         if table not in tables:  # the name comes from an object; never put it in SQL unchecked
             raise ValueError(f"dead letter names an unknown table: {table!r}")
         since = min(str(row.data[PARTITION_COLUMN]) for row in rows)
-        job = client.query(
-            f"SELECT DISTINCT event_id FROM `{config.project}.{config.bigquery_dataset}.{table}` "
-            f"WHERE {PARTITION_COLUMN} >= TIMESTAMP_SUB(TIMESTAMP(@since), INTERVAL 1 DAY) "
-            "AND event_id IN UNNEST(@ids)",
-            job_config=bigquery.QueryJobConfig(
-                query_parameters=[
-                    bigquery.ScalarQueryParameter("since", "STRING", since),
-                    bigquery.ArrayQueryParameter("ids", "STRING", [r.event_id for r in rows]),
-                ]
-            ),
-        )
-        return {str(found["event_id"]) for found in job.result()}
+        query = stored_query(f"{config.project}.{config.bigquery_dataset}.{table}")
+        found = query.rows(client, since=since, ids=[r.event_id for r in rows])
+        return {str(row["event_id"]) for row in found}
 
     return stored
 

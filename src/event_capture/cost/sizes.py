@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from google.cloud import bigquery
 
 from event_capture.cost.reads import reads
-from event_capture.warehouse.render import Datasets
+from event_capture.warehouse.render import Datasets, scheduled_query
 
 FIXED_BYTES = {"INTEGER": 8, "FLOAT": 8, "TIMESTAMP": 8, "DATE": 8, "NUMERIC": 16, "BOOLEAN": 1}
 # Every raw read also names these, in the dedup SQL a view stands for (not in the script).
@@ -148,6 +148,4 @@ def table_size(client: bigquery.Client, table: str, partition_field: str) -> tup
 
 
 def run_date_config(run_date: dt.date) -> bigquery.QueryJobConfig:
-    return bigquery.QueryJobConfig(
-        query_parameters=[bigquery.ScalarQueryParameter("run_date", "DATE", run_date)]
-    )
+    return scheduled_query("").job_config(run_date=run_date)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from event_capture.contracts.archive_layout import ARCHIVE_AREA, day_prefix, hour_of
 from event_capture.platform.bigquery_surface import BigQueryClient
+from event_capture.platform.query import TIMESTAMP, Query
 from event_capture.platform.storage_surface import StorageBlob, StorageBucket
 from event_capture.schemas.families import MODEL_BY_EVENT_TYPE
 from event_capture.tables.bigquery_schema import PARTITION_COLUMN
@@ -37,11 +38,12 @@ MAX_JOB_IDS = 12
 DAY = dt.timedelta(days=1)
 
 
-def present_sql(table: str) -> str:
+def present_query(table: str) -> Query:
     """Which archived events a table holds already; ``table`` is ours, never input."""
-    return (
+    return Query(
         f"SELECT DISTINCT event_id FROM `{table}` "  # noqa: S608
-        f"WHERE {PARTITION_COLUMN} >= @start AND {PARTITION_COLUMN} <= @end"
+        f"WHERE {PARTITION_COLUMN} >= @start AND {PARTITION_COLUMN} <= @end",
+        {"start": TIMESTAMP, "end": TIMESTAMP},
     )
 
 
@@ -164,20 +166,9 @@ class ArchiveLoader:
         client = self._bigquery()
         ref = f"{self._dataset}.{table}"
         counts.found += len(lines)
-        query = client.query(
-            present_sql(ref),
-            job_config=bigquery.QueryJobConfig(
-                query_parameters=[
-                    bigquery.ScalarQueryParameter(
-                        "start", "TIMESTAMP", min(line.received_at for line in lines)
-                    ),
-                    bigquery.ScalarQueryParameter(
-                        "end", "TIMESTAMP", max(line.received_at for line in lines)
-                    ),
-                ]
-            ),
-        )
-        present = {row["event_id"] for row in query.result()}
+        received = [line.received_at for line in lines]
+        rows = present_query(ref).rows(client, start=min(received), end=max(received))
+        present = {row["event_id"] for row in rows}
         missing = [line for line in lines if line.event_id not in present]
         counts.present += len(lines) - len(missing)
         if not missing:

@@ -12,11 +12,11 @@ import datetime as dt
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import islice
-from typing import Any
 
 from event_capture.contracts import redis_keys as keys
 from event_capture.features.documents import Snapshot, build_snapshot
 from event_capture.platform.bigquery_surface import BigQueryQueries
+from event_capture.platform.query import DATE, Query
 from event_capture.platform.redis_surface import Reply, SnapshotRedis
 from event_capture.warehouse.catalog import FEATURE_SNAPSHOT_DAYS, FEATURE_TABLES, USER_PROFILES
 
@@ -102,37 +102,34 @@ def newest_snapshot_date(
     client: BigQueryQueries, events_dataset: str, today: dt.date
 ) -> dt.date | None:
     """The newest snapshot_date of ``user_profiles`` within the snapshots' expiry."""
-    from google.cloud import bigquery
-
-    job_config = bigquery.QueryJobConfig(
-        query_parameters=[
-            bigquery.ScalarQueryParameter(
-                "since", "DATE", today - dt.timedelta(days=FEATURE_SNAPSHOT_DAYS)
-            )
-        ]
-    )
-    sql = (
-        f"SELECT MAX(snapshot_date) AS newest FROM `{events_dataset}.{USER_PROFILES.name}` "  # noqa: S608 - names from the catalog
-        "WHERE snapshot_date >= @since"
-    )
-    [row] = list(client.query(sql, job_config=job_config).result())
+    since = today - dt.timedelta(days=FEATURE_SNAPSHOT_DAYS)
+    [row] = newest_snapshot_query(events_dataset).rows(client, since=since)
     newest: dt.date | None = row["newest"]
     return newest
 
 
+def newest_snapshot_query(events_dataset: str) -> Query:
+    return Query(
+        f"SELECT MAX(snapshot_date) AS newest FROM `{events_dataset}.{USER_PROFILES.name}` "  # noqa: S608 - names from the catalog
+        "WHERE snapshot_date >= @since",
+        {"since": DATE},
+    )
+
+
+def snapshot_query(events_dataset: str, table: str) -> Query:
+    """One feature table's rows of the snapshot ``@day``."""
+    return Query(
+        f"SELECT * FROM `{events_dataset}.{table}` WHERE snapshot_date = @day",  # noqa: S608
+        {"day": DATE},
+    )
+
+
 def read_snapshot(client: BigQueryQueries, events_dataset: str, snapshot_date: dt.date) -> Snapshot:
     """The four feature tables' rows for ``snapshot_date``, as one snapshot."""
-    from google.cloud import bigquery
-
-    job_config = bigquery.QueryJobConfig(
-        query_parameters=[bigquery.ScalarQueryParameter("day", "DATE", snapshot_date)]
-    )
-    rows: dict[str, list[dict[str, Any]]] = {}
-    for table in FEATURE_NAMES:
-        sql = f"SELECT * FROM `{events_dataset}.{table}` WHERE snapshot_date = @day"  # noqa: S608
-        rows[table] = [
-            dict(row.items()) for row in client.query(sql, job_config=job_config).result()
-        ]
+    rows = {
+        table: snapshot_query(events_dataset, table).rows(client, day=snapshot_date)
+        for table in FEATURE_NAMES
+    }
     return build_snapshot(snapshot_date, **rows)
 
 

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from google.api_core.exceptions import BadRequest, NotFound
-from google.cloud import bigquery
 
 from event_capture.contracts import log_fields as log
 from event_capture.platform.bigquery_surface import BigQueryQueries
+from event_capture.platform.query import DATE, Query
 from event_capture.report import capture_log
 from event_capture.warehouse.catalog import (
     DATA_QUALITY,
@@ -49,6 +49,8 @@ CAPTURE_COUNTS = {
 }
 
 Row = dict[str, Any]
+# The report's days, both included.
+PERIOD = {"start": DATE, "end": DATE}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -126,14 +128,15 @@ ORDER BY day, intent
 
 def zero_results_sql(datasets: Datasets) -> str:
     # zero_result_rate is the day's zero-result searches over its searches: times searches, the
-    # count again (rounded back from the float).
+    # count again (rounded back from the float). HAVING names the alias: there, ``searches``
+    # would be the select list's SUM, and BigQuery refuses an aggregate of an aggregate.
     zero = "CAST(ROUND(SUM(zero_result_rate * searches)) AS INT64)"
     return f"""
 SELECT normalized_query, SUM(searches) AS searches, {zero} AS zero_result_searches
 FROM `{table_name(SEARCH_DAILY, datasets)}`
 WHERE day BETWEEN @start AND @end
 GROUP BY normalized_query
-HAVING {zero} > 0
+HAVING zero_result_searches > 0
 ORDER BY zero_result_searches DESC, normalized_query
 LIMIT {ZERO_RESULT_QUERIES}
 """.strip()  # noqa: S608 - names from the catalog, values as parameters
@@ -208,10 +211,11 @@ ORDER BY day
 """.strip()  # noqa: S608 - names from the catalog, values as parameters
 
 
-def queries(sources: Sources) -> dict[str, str]:
-    """Every query of the report by what it is for (the page's sections)."""
+def queries(sources: Sources) -> dict[str, Query]:
+    """Every query of the report by what it is for (the page's sections), each run with the
+    report's days (top_products has a window of its own and ignores them)."""
     datasets = sources.datasets
-    return {
+    sql = {
         "searches": searches_sql(datasets),
         "zero_results": zero_results_sql(datasets),
         "funnel": funnel_sql(datasets),
@@ -220,16 +224,11 @@ def queries(sources: Sources) -> dict[str, str]:
         "quality": quality_sql(datasets),
         "capture": capture_sql(sources.capture_log_table),
     }
+    return {name: Query(text, PERIOD) for name, text in sql.items()}
 
 
-def _run(client: BigQueryQueries, sql: str, period: Period) -> list[Row]:
-    config = bigquery.QueryJobConfig(
-        query_parameters=[
-            bigquery.ScalarQueryParameter("start", "DATE", period.start),
-            bigquery.ScalarQueryParameter("end", "DATE", period.end),
-        ]
-    )
-    return [dict(row.items()) for row in client.query(sql, job_config=config).result()]
+def _run(client: BigQueryQueries, query: Query, period: Period) -> list[Row]:
+    return query.rows(client, start=period.start, end=period.end)
 
 
 def funnel_steps(sums: Mapping[str, int | None]) -> list[Row]:

@@ -9,6 +9,7 @@ from functools import cache
 from pathlib import Path
 from string import Template
 
+from event_capture.platform.query import DATE, Query
 from event_capture.schemas.retention import MAX_CLOCK_SKEW_AHEAD, RETENTION_DAYS
 from event_capture.warehouse.catalog import (
     ANALYTICS,
@@ -30,6 +31,14 @@ from event_capture.warehouse.catalog import (
 )
 
 SQL_DIR = Path(__file__).parent / "sql"
+# What every scheduled script is given: the Data Transfer Service sets @run_date (a DATE, the
+# run's day) on each run of a scheduled query.
+RUN_DATE_PARAMETERS = {"run_date": DATE}
+
+
+def scheduled_query(script: str) -> Query:
+    """A script as a scheduled query runs it: with ``@run_date``."""
+    return Query(script, RUN_DATE_PARAMETERS)
 
 
 @dataclass(frozen=True)

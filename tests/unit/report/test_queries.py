@@ -46,7 +46,7 @@ def test_every_query_reads_the_warehouse_or_the_capture_log_only() -> None:
         "p.events.reorder_predictions",
         "p.capture_logs.run_googleapis_com_stdout",
     }
-    named = {name for sql in queries(SOURCES).values() for name in re.findall(r"`([^`]+)`", sql)}
+    named = {n for query in queries(SOURCES).values() for n in re.findall(r"`([^`]+)`", query.sql)}
 
     assert named == allowed
 
@@ -55,7 +55,7 @@ def test_every_query_reads_the_warehouse_or_the_capture_log_only() -> None:
 def test_a_partitioned_table_is_read_for_the_reports_days_only(name: str) -> None:
     spec = BOUNDED[name]
 
-    assert reads(queries(SOURCES)[name], DATASETS) == [
+    assert reads(queries(SOURCES)[name].sql, DATASETS) == [
         Read(table_name(spec, DATASETS), f"{spec.partition_field} BETWEEN @start AND @end")
     ]
 
@@ -68,9 +68,9 @@ def test_the_capture_log_is_read_through_its_partitioning_column() -> None:
 
 
 def test_no_query_returns_or_names_an_identifier() -> None:
-    for name, sql in queries(SOURCES).items():
+    for name, query in queries(SOURCES).items():
         for column in ("user_id", "session_id", "event_id", "order_id", "request_id"):
-            assert column not in sql, (name, column)
+            assert column not in query.sql, (name, column)
 
 
 def test_capture_health_sums_every_count_of_both_request_lines() -> None:
@@ -112,7 +112,7 @@ class FakeClient:
         self.parameters.append(job_config.query_parameters)
         if capture_log.TABLE in sql:
             raise NotFound(f"Not found: Table {SOURCES.capture_log_table}")  # type: ignore[no-untyped-call]
-        [name] = [name for name, text in queries(SOURCES).items() if text == sql]
+        [name] = [name for name, query in queries(SOURCES).items() if query.sql == sql]
         self._result = self.rows.get(name, [])
         return self
 
