@@ -19,10 +19,10 @@ from infra.monitoring.log_metrics import GUARD_SWITCHES, QUOTA_EXCEEDED
 from infra.monitoring.warehouse_alerts import POLICIES as WAREHOUSE_POLICIES
 from infra.settings import load_settings
 from tests.fakes.sinks import FakeDeadLetter, FakeSink
-from tests.infra.conftest import REQUIRED_CONFIG, WITH_REDIS
 from tests.unit.ingest.sinks.test_bigquery import api_error, harness
 from tests.unit.ingest.test_pipeline import REQUEST_ID, R, mixed_batch
 from tools.mocked_stack import MOCK_PROJECT_NUMBER, MockedStack
+from tools.sample_stacks import REQUIRED_CONFIG, WITH_REDIS
 
 EMAILS = json.loads(REQUIRED_CONFIG["event-capture:alertEmails"])
 USER_METRIC = re.compile(r"logging\.googleapis\.com/user/(\w+)")

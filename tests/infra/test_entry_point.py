@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from infra.settings import SettingsError
-from tests.infra.conftest import PROJECT, REQUIRED_CONFIG
 from tools.mocked_stack import MockedStack, use_mocks
+from tools.sample_stacks import PROJECT, REQUIRED_CONFIG
 
 REPO = Path(__file__).resolve().parents[2]
 ENTRY_POINT = REPO / "infra" / "__main__.py"

@@ -25,8 +25,8 @@ from infra.function_source import (
     build_source_archive,
 )
 from infra.redis_secret import VARIABLE
-from tests.infra.conftest import REDIS_URL, REQUIRED_CONFIG, WEBHOOK_SECRET, WRITE_KEYS
 from tools.mocked_stack import MockedStack, run_mocked
+from tools.sample_stacks import REDIS_URL, REQUIRED_CONFIG, WEBHOOK_SECRET, WRITE_KEYS
 
 by_name = pytest.mark.parametrize("function", FUNCTIONS, ids=lambda f: f.name)
 # Client libraries a function must start without unless its requirements pin them.

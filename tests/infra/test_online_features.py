@@ -6,10 +6,10 @@ import pytest
 from event_capture.warehouse.catalog import FEATURE_TABLES, USER_RECOMMENDATIONS
 from infra.function_source import CAPTURE, COST_GUARD, FEATURES, MATERIALIZER, FunctionSource
 from infra.redis_secret import SECRET_ID, VARIABLE
-from tests.infra.conftest import PROJECT, REDIS_URL, WITH_REDIS
 from tests.infra.test_stack_security import INVOKER, grants
 from tools.mocked_stack import MOCK_PROJECT_NUMBER, MockedStack
 from tools.plan import describe
+from tools.sample_stacks import PROJECT, REDIS_URL, WITH_REDIS
 
 CAPTURE_RUNTIME = f"capture-runtime@{PROJECT}.iam.gserviceaccount.com"
 FEATURES_RUNTIME = f"features-runtime@{PROJECT}.iam.gserviceaccount.com"

@@ -9,8 +9,8 @@ from event_capture.contracts.timing import MAX_REQUEST_DEADLINE_SECONDS
 from event_capture.ingest.config import load_config
 from infra.settings import KEYS, SettingsError, load_settings
 from infra.stack_config import read_stack_config
-from tests.infra.conftest import REQUIRED_CONFIG
 from tools.mocked_stack import MockedStack, run_mocked
+from tools.sample_stacks import REQUIRED_CONFIG
 
 REPO = Path(__file__).resolve().parents[2]
 
