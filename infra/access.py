@@ -3,14 +3,16 @@
 | who | what | where |
 | --- | --- | --- |
 | capture-runtime | insertAll (custom role) | each event table |
-| capture-runtime | create objects | archive and dead-letter buckets |
-| collector-runtime (``collectorEnabled``) | the same two, granted the same way | the same |
+| capture-runtime | the dataset's metadata, which insertAll reads (custom role) | events dataset |
+| capture-runtime | create objects, read them back (custom role) | archive, dead-letter buckets |
+| collector-runtime (``collectorEnabled``) | the same three, granted the same way | the same |
 | capture-build | read source | function-source bucket |
 | capture-build | push images | the build repository |
 | capture-build | write build logs | project (logs can only be granted there) |
 | appPrincipals | mint ID tokens as capture-invoker | that service account |
 | operators | replay: read, create, delete objects | dead-letter bucket |
 | operators | replay: insertAll, and read (which events are already stored) | each event table |
+| operators | replay: the dataset's metadata, which insertAll reads | events dataset |
 | operators | replay: run the query that reads them (jobs exist only project-wide) | project |
 
 The one grant that needs the function to exist, capture-invoker's ``run.invoker`` on it, is in
@@ -28,10 +30,11 @@ from infra.event_buckets import EventBuckets
 from infra.event_tables import EventTables
 from infra.service_accounts import ServiceAccounts
 
-OBJECT_CREATOR = "roles/storage.objectCreator"  # create only: no read, no overwrite, no delete
 OBJECT_VIEWER = "roles/storage.objectViewer"
 OBJECT_USER = "roles/storage.objectUser"
 IMPERSONATOR = "roles/iam.serviceAccountTokenCreator"
+# generateIdToken and nothing else: what the app needs of capture-invoker.
+ID_TOKEN_CREATOR = "roles/iam.serviceAccountOpenIdTokenCreator"  # noqa: S105 - a role name
 REPOSITORY_WRITER = "roles/artifactregistry.writer"
 LOG_WRITER = "roles/logging.logWriter"
 DATA_VIEWER = "roles/bigquery.dataViewer"
@@ -52,6 +55,20 @@ class AccessArgs:
 
 def account_member(account: gcp.serviceaccount.Account) -> pulumi.Output[str]:
     return account.email.apply(lambda email: f"serviceAccount:{email}")
+
+
+def dataset_access_member(member: str) -> dict[str, str]:
+    """An IAM member (``serviceAccount:``, ``user:``, ``group:``, ``domain:``) as a dataset
+    access entry's member fields: BigQuery names accounts and users by e-mail."""
+    kind, _, value = member.partition(":")
+    match kind:
+        case "serviceAccount" | "user":
+            return {"user_by_email": value}
+        case "group":
+            return {"group_by_email": value}
+        case "domain":
+            return {"domain": value}
+    return {"iam_member": member}
 
 
 class Access(pulumi.ComponentResource):
@@ -94,7 +111,11 @@ class Access(pulumi.ComponentResource):
                 )
 
         def bucket_grant(
-            name: str, *, bucket: gcp.storage.Bucket, role: str, member: pulumi.Input[str]
+            name: str,
+            *,
+            bucket: gcp.storage.Bucket,
+            role: pulumi.Input[str],
+            member: pulumi.Input[str],
         ) -> None:
             grants.append(
                 gcp.storage.BucketIAMMember(
@@ -102,15 +123,40 @@ class Access(pulumi.ComponentResource):
                 )
             )
 
+        writer_role = accounts.object_writer_role.name
         for who, member in writers:
             bucket_grant(
-                f"{who}-creates-archive", bucket=buckets.archive, role=OBJECT_CREATOR, member=member
+                f"{who}-creates-archive", bucket=buckets.archive, role=writer_role, member=member
             )
             bucket_grant(
                 f"{who}-creates-dead-letter",
                 bucket=buckets.dead_letter,
-                role=OBJECT_CREATOR,
+                role=writer_role,
                 member=member,
+            )
+        # A dataset access entry, not a DatasetIamMember: the events dataset authorizes the
+        # analytics views through access entries, which an IAM-policy resource would remove.
+        readers: list[tuple[str, dict[str, pulumi.Input[str]]]] = [
+            ("runtime", {"user_by_email": accounts.runtime.email})
+        ]
+        if accounts.collector is not None:
+            readers.append(("collector", {"user_by_email": accounts.collector.email}))
+        readers += [
+            (f"operator-{i}", dict(dataset_access_member(m))) for i, m in enumerate(args.operators)
+        ]
+        for who, fields in readers:
+            grants.append(
+                gcp.bigquery.DatasetAccess(
+                    f"{who}-reads-events-dataset-metadata",
+                    project=args.project,
+                    dataset_id=args.tables.dataset.dataset_id,
+                    role=accounts.dataset_metadata_role.name,
+                    user_by_email=fields.get("user_by_email"),
+                    group_by_email=fields.get("group_by_email"),
+                    domain=fields.get("domain"),
+                    iam_member=fields.get("iam_member"),
+                    opts=child,
+                )
             )
         bucket_grant(
             "build-reads-source", bucket=buckets.function_source, role=OBJECT_VIEWER, member=build
@@ -166,7 +212,7 @@ class Access(pulumi.ComponentResource):
                 gcp.serviceaccount.IAMMember(
                     f"app-{i}-acts-as-invoker",
                     service_account_id=accounts.invoker.name,
-                    role=IMPERSONATOR,
+                    role=ID_TOKEN_CREATOR,
                     member=principal,
                     opts=child,
                 )

@@ -51,6 +51,12 @@ GUARD_TIMEOUT_SECONDS = 540
 CONTROL_RETENTION_DAYS = 30
 
 
+# What the archive loader's load jobs need on each event table they append to (Google's
+# batch-loading page, "Required permissions"); its bigquery.tables.create is for a load that
+# creates its table, which the loader's CREATE_NEVER rules out.
+LOAD_PERMISSIONS = ("bigquery.tables.update", "bigquery.tables.updateData")
+
+
 @dataclass(frozen=True, kw_only=True)
 class CostGuardArgs:
     settings: Settings
@@ -62,7 +68,6 @@ class CostGuardArgs:
     archive_bucket: gcp.storage.Bucket
     event_tables: dict[str, gcp.bigquery.Table]
     # The custom role that grants tables.updateData alone (service_accounts.py).
-    inserter_role: gcp.projects.IAMCustomRole
     # The scheduled queries it pauses, by table.
     scheduled_queries: dict[str, gcp.bigquery.DataTransferConfig]
     # The accounts of the functions that follow capture's mode (capture, the collector).
@@ -143,8 +148,17 @@ class CostGuard(pulumi.ComponentResource):
             )
             for function, member in args.mode_readers.items()
         ]
+        loader_role = gcp.projects.IAMCustomRole(
+            "event-loader",
+            project=project,
+            role_id="eventCaptureLoader",
+            title="Event capture loader",
+            description="Append a load job's rows to a table, and nothing else.",
+            permissions=list(LOAD_PERMISSIONS),
+            opts=child,
+        )
         for table_id, table in args.event_tables.items():
-            for action, role in (("loads", args.inserter_role.name), ("reads", DATA_VIEWER)):
+            for action, role in (("loads", loader_role.name), ("reads", DATA_VIEWER)):
                 grants.append(
                     gcp.bigquery.IamMember(
                         f"guard-{action}-{table_id}",

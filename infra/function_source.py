@@ -87,10 +87,11 @@ def _imported(path: Path) -> set[str]:
     return {m for m in modules if m.startswith(f"{NAMESPACE}.")}
 
 
-def imported_packages(function: FunctionSource, root: Path = REPO_ROOT) -> tuple[str, ...]:
-    """The namespace's packages reachable from the function's ``main.py``, as archive paths."""
+def imported_modules(function: FunctionSource, root: Path = REPO_ROOT) -> tuple[str, ...]:
+    """The namespace's modules reachable from the function's ``main.py`` through its imports,
+    with every package ``__init__`` on their way (importing a module runs them)."""
     seen: set[Path] = set()
-    packages: set[str] = set()
+    modules: set[str] = set()
     pending = [root / function.directory / "main.py"]
     while pending:
         path = pending.pop()
@@ -99,13 +100,20 @@ def imported_packages(function: FunctionSource, root: Path = REPO_ROOT) -> tuple
         seen.add(path)
         for module in _imported(path):
             parts = module.split(".")
-            packages.add(f"{NAMESPACE}/{parts[1]}")
-            # Importing a module runs the __init__ of every package on its way.
             for depth in range(2, len(parts) + 1):
-                found = _module_file(".".join(parts[:depth]), root)
+                name = ".".join(parts[:depth])
+                found = _module_file(name, root)
                 if found is not None:
+                    modules.add(name)
                     pending.append(found)
-    return tuple(sorted(packages))
+    return tuple(sorted(modules))
+
+
+def imported_packages(function: FunctionSource, root: Path = REPO_ROOT) -> tuple[str, ...]:
+    """The namespace's packages reachable from the function's ``main.py``, as archive paths."""
+    return tuple(
+        sorted({f"{NAMESPACE}/{m.split('.')[1]}" for m in imported_modules(function, root)})
+    )
 
 
 @dataclass(frozen=True)

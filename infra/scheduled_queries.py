@@ -1,7 +1,8 @@
 """The daily scheduled queries (BigQuery Data Transfer Service) and the account they run as.
 
-``warehouse-queries`` may run jobs, read the raw tables and their ``_dedup`` views, and write the
-tables the queries fill, each granted on that table alone. Jobs can only be granted on the
+``warehouse-queries`` may run jobs, read the raw tables (the scripts inline the de-duplication
+rather than read the ``_dedup`` views) and write the tables the queries fill, each granted on
+that table alone. Jobs can only be granted on the
 project: that one grant is project-wide.
 
 Each query is a script (``event_capture.warehouse.render.scheduled_sql``) that replaces the
@@ -15,7 +16,6 @@ import pulumi
 import pulumi_gcp as gcp
 
 from event_capture.warehouse.catalog import (
-    DEDUP_VIEWS,
     SCHEDULED_TABLES,
     USER_RECOMMENDATIONS,
 )
@@ -89,10 +89,6 @@ class ScheduledQueries(pulumi.ComponentResource):
 
         for table_id, table in args.event_tables.items():
             table_grant(f"warehouse-reads-{table_id}", table=table, role=DATA_VIEWER)
-        for view in DEDUP_VIEWS:
-            table_grant(
-                f"warehouse-reads-{view.name}", table=warehouse.views[view.name], role=DATA_VIEWER
-            )
         for spec in SCHEDULED_TABLES:
             table_grant(
                 f"warehouse-writes-{spec.name}", table=warehouse.tables[spec.name], role=DATA_EDITOR

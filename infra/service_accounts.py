@@ -29,8 +29,15 @@ import pulumi_gcp as gcp
 
 from infra.apis import after
 
-# insertAll needs exactly this permission on the table; no read, no delete, no schema change.
-INSERT_PERMISSIONS = ["bigquery.tables.updateData"]
+# What insertAll needs on the table (Google's streaming page, "Required permissions"): write its
+# rows and read its metadata; no read of its rows, no delete, no schema change.
+INSERT_PERMISSIONS = ["bigquery.tables.get", "bigquery.tables.updateData"]
+# ... and on its dataset, which no table-level grant can give: the dataset's metadata.
+DATASET_METADATA_PERMISSIONS = ["bigquery.datasets.get"]
+# What the archive and dead-letter writers do to a bucket: create objects, and read one back to
+# tell a retry of their own upload from another's after a 412 (ingest/sinks/gcs_objects.py).
+# Storage Object Creator cannot read; Object User could also replace and delete.
+OBJECT_WRITER_PERMISSIONS = ["storage.objects.create", "storage.objects.get"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,6 +66,8 @@ class ServiceAccounts(pulumi.ComponentResource):
     invoker: gcp.serviceaccount.Account
     build: gcp.serviceaccount.Account
     inserter_role: gcp.projects.IAMCustomRole
+    dataset_metadata_role: gcp.projects.IAMCustomRole
+    object_writer_role: gcp.projects.IAMCustomRole
     features: FeatureAccounts | None
     collector: gcp.serviceaccount.Account | None
     cost_guard: GuardAccounts | None
@@ -89,7 +98,7 @@ class ServiceAccounts(pulumi.ComponentResource):
             "capture-invoker", description="The app: may only invoke the function."
         )
         self.build = account("capture-build", description="Builds the functions' images.")
-        # A role definition, not a grant: it is granted per table in access.py.
+        # Role definitions, not grants: access.py grants each on one table, dataset or bucket.
         self.inserter_role = gcp.projects.IAMCustomRole(
             "event-inserter",
             project=args.project,
@@ -97,6 +106,24 @@ class ServiceAccounts(pulumi.ComponentResource):
             title="Event capture inserter",
             description="Stream rows into a table (insertAll) and nothing else.",
             permissions=INSERT_PERMISSIONS,
+            opts=child,
+        )
+        self.dataset_metadata_role = gcp.projects.IAMCustomRole(
+            "event-dataset-metadata",
+            project=args.project,
+            role_id="eventCaptureDatasetMetadata",
+            title="Event capture dataset metadata",
+            description="Read a dataset's metadata, as insertAll needs; no table, no row.",
+            permissions=DATASET_METADATA_PERMISSIONS,
+            opts=child,
+        )
+        self.object_writer_role = gcp.projects.IAMCustomRole(
+            "event-object-writer",
+            project=args.project,
+            role_id="eventCaptureObjectWriter",
+            title="Event capture object writer",
+            description="Create objects and read them back; never replace or delete one.",
+            permissions=OBJECT_WRITER_PERMISSIONS,
             opts=child,
         )
         self.features = (

@@ -247,7 +247,6 @@ def build_stack(settings: Settings, source_root: Path = REPO_ROOT) -> StackOutpu
                 budget_topic=budget.topic,
                 archive_bucket=buckets.archive,
                 event_tables=tables.tables,
-                inserter_role=accounts.inserter_role,
                 scheduled_queries=scheduled.configs,
                 mode_readers={
                     CAPTURE.name: account_member(accounts.runtime),

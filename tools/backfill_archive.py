@@ -44,6 +44,7 @@ from event_capture.ingest.retry import describe
 from event_capture.ingest.row import Row
 from event_capture.ingest.sinks.gcs_objects import NdjsonWriter
 from event_capture.ingest.validation import validate_events
+from event_capture.platform.api_calls import ARCHIVE_BUCKET, EVENT_TABLES, ApiCall, query_job
 from event_capture.platform.bigquery_surface import BigQueryQueries
 from event_capture.platform.query import TIMESTAMP, Query
 from event_capture.platform.storage_surface import StorageBlob, StorageBucket
@@ -72,6 +73,14 @@ def stored_rows_query(table_ref: str) -> Query:
         "QUALIFY ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY received_at DESC) = 1",
         {"start": TIMESTAMP, "end": TIMESTAMP},
     )
+
+
+API_CALLS = (
+    *query_job(reads=EVENT_TABLES),
+    ApiCall("storage.objects.list", ARCHIVE_BUCKET),
+    ApiCall("storage.objects.get", ARCHIVE_BUCKET),
+    ApiCall("storage.objects.insert", ARCHIVE_BUCKET),
+)
 
 
 class BackfillError(Exception):

@@ -32,6 +32,7 @@ from event_capture.ingest.sinks import dead_letter
 from event_capture.ingest.sinks.gcs_objects import PRECONDITION_FAILED, NdjsonWriter
 from event_capture.ingest.sinks.result import FailedRow, FailureKind, Sink
 from event_capture.ingest.wiring import bigquery_sink, dead_letter_writer
+from event_capture.platform.api_calls import DEAD_LETTER_BUCKET, EVENT_TABLES, ApiCall, query_job
 from event_capture.platform.query import STRING, STRING_ARRAY, Query
 from event_capture.platform.storage_surface import StorageBlob, StorageBucket
 from event_capture.tables.bigquery_schema import PARTITION_COLUMN
@@ -39,6 +40,17 @@ from event_capture.tables.definitions import load_table_definitions
 
 # A replayed object already copied or deleted by a concurrent or earlier run: nothing to do.
 ALREADY_MOVED = frozenset({404, PRECONDITION_FAILED})
+
+# Besides the insertAll of the BigQuery sink it replays through (ingest.insert_all): which
+# dead-lettered events are stored already, and moving each object once replayed.
+API_CALLS = (
+    *query_job(reads=EVENT_TABLES),
+    ApiCall("storage.objects.list", DEAD_LETTER_BUCKET),
+    ApiCall("storage.objects.get", DEAD_LETTER_BUCKET),
+    ApiCall("storage.objects.insert", DEAD_LETTER_BUCKET),
+    ApiCall("storage.objects.copy", DEAD_LETTER_BUCKET),
+    ApiCall("storage.objects.delete", DEAD_LETTER_BUCKET),
+)
 
 
 @dataclass(slots=True)

@@ -61,8 +61,22 @@ PROJECT_ONLY_ROLES = frozenset({"roles/bigquery.jobUser"})
 # Scheduled queries (transfer configs) have no IAM of their own either: a custom role holding
 # only these may be granted on the project too (the cost guard pauses the queries).
 PROJECT_ONLY_PERMISSIONS = frozenset({"bigquery.transfers.update"})
-# What the stack's custom roles may hold: insertAll on a table, and that switch.
-CUSTOM_ROLE_PERMISSIONS = frozenset({"bigquery.tables.updateData"}) | PROJECT_ONLY_PERMISSIONS
+# What the stack's custom roles may hold: insertAll on a table and the metadata it reads, a load
+# into a table, creating objects and reading them back, and that switch. None deletes, lists or
+# reads rows.
+CUSTOM_ROLE_PERMISSIONS = (
+    frozenset(
+        {
+            "bigquery.tables.updateData",
+            "bigquery.tables.get",
+            "bigquery.tables.update",
+            "bigquery.datasets.get",
+            "storage.objects.create",
+            "storage.objects.get",
+        }
+    )
+    | PROJECT_ONLY_PERMISSIONS
+)
 CUSTOM_ROLE = "gcp:projects/iAMCustomRole:IAMCustomRole"
 SECRET_MANAGER_ROLES = "roles/secretmanager."  # noqa: S105 - a role prefix
 # A variable of these names, or one whose name says it holds a secret, belongs in Secret

@@ -24,15 +24,6 @@ from infra.function_source import COLLECTOR, COST_GUARD, build_source_archive
 from infra.policy.rules import PUBLIC_MEMBERS, resource_violations, stack_violations
 from infra.redis_secret import SECRET_ID as REDIS_SECRET
 from infra.settings import SettingsError
-from tests.infra.conftest import (
-    ORIGINS,
-    PROJECT,
-    REQUIRED_CONFIG,
-    WEBHOOK_SECRET,
-    WITH_COLLECTOR,
-    WITH_EVERYTHING,
-    WRITE_KEYS,
-)
 from tests.infra.test_budget_and_monitoring import (
     GUARD_METRICS,
     PAYLOAD_FIELD,
@@ -47,6 +38,15 @@ from tests.unit.event_factory import RECEIVED_AT
 from tools.mocked_stack import MOCK_PROJECT_NUMBER, MockedResource, MockedStack, run_mocked
 from tools.plan import describe
 from tools.plan import main as plan
+from tools.sample_stacks import (
+    ORIGINS,
+    PROJECT,
+    REQUIRED_CONFIG,
+    WEBHOOK_SECRET,
+    WITH_COLLECTOR,
+    WITH_EVERYTHING,
+    WRITE_KEYS,
+)
 
 CAPTURE_RUNTIME = f"capture-runtime@{PROJECT}.iam.gserviceaccount.com"
 COLLECTOR_RUNTIME = f"collector-runtime@{PROJECT}.iam.gserviceaccount.com"
@@ -263,6 +263,9 @@ def test_no_secret_value_is_in_any_other_resource_or_the_plan(
 # Grants.
 
 
+OBJECT_WRITER = f"projects/{PROJECT}/roles/eventCaptureObjectWriter"
+
+
 def data_grants(stack: MockedStack, email: str) -> set[tuple[str, str, str]]:
     return {g for g in grants_to(stack, email) if g[0] != SECRET_GRANT}
 
@@ -277,13 +280,13 @@ def test_the_collector_may_write_exactly_what_capture_may_write(
     assert data_grants(stack, COLLECTOR_RUNTIME) == data_grants(stack, CAPTURE_RUNTIME)
     assert {(g.type, g.get("role")) for g in collector_grants if g.type != SECRET_GRANT} == {
         ("gcp:bigquery/iamMember:IamMember", f"projects/{PROJECT}/roles/eventCaptureInserter"),
-        ("gcp:storage/bucketIAMMember:BucketIAMMember", "roles/storage.objectCreator"),
+        ("gcp:storage/bucketIAMMember:BucketIAMMember", OBJECT_WRITER),
         # Capture's mode, which the cost guard writes (tests/infra/test_cost_guard_stack.py).
         ("gcp:storage/bucketIAMMember:BucketIAMMember", "roles/storage.objectViewer"),
     }
     assert {(g.get("role"), g.get("bucket")) for g in collector_grants if "storage" in g.type} == {
-        ("roles/storage.objectCreator", stack.outputs["archiveBucket"]),
-        ("roles/storage.objectCreator", stack.outputs["deadLetterBucket"]),
+        (OBJECT_WRITER, stack.outputs["archiveBucket"]),
+        (OBJECT_WRITER, stack.outputs["deadLetterBucket"]),
         ("roles/storage.objectViewer", stack.outputs["captureControlBucket"]),
     }
 

@@ -19,7 +19,6 @@ from infra.monitoring.log_metrics import QUOTA_EXCEEDED, capture_log_filter
 from infra.monitoring.quota_alerts import streaming_limits
 from infra.policy import rules
 from infra.settings import SettingsError, load_settings
-from tests.infra.conftest import PROJECT, REQUIRED_CONFIG, WITH_COLLECTOR
 from tests.infra.test_budget_and_monitoring import (
     PAYLOAD_FIELD,
     QUOTA_REASON,
@@ -29,6 +28,7 @@ from tests.infra.test_budget_and_monitoring import (
 from tests.infra.test_stack_security import grants
 from tools import mocked_stack
 from tools.mocked_stack import MOCK_PROJECT_NUMBER, GoogleMocks, MockedStack, run_mocked
+from tools.sample_stacks import PROJECT, REQUIRED_CONFIG, WITH_COLLECTOR
 
 BUCKET = "gcp:storage/bucket:Bucket"
 BUCKET_GRANT = "gcp:storage/bucketIAMMember:BucketIAMMember"
@@ -45,7 +45,7 @@ TRIGGER = f"cost-guard-trigger@{PROJECT}.iam.gserviceaccount.com"
 CAPTURE_RUNTIME = f"capture-runtime@{PROJECT}.iam.gserviceaccount.com"
 COLLECTOR_RUNTIME = f"collector-runtime@{PROJECT}.iam.gserviceaccount.com"
 PUBSUB_AGENT = f"serviceAccount:service-{MOCK_PROJECT_NUMBER}@gcp-sa-pubsub.iam.gserviceaccount.com"
-INSERTER = f"projects/{PROJECT}/roles/eventCaptureInserter"
+LOADER = f"projects/{PROJECT}/roles/eventCaptureLoader"
 SWITCH = f"projects/{PROJECT}/roles/eventCaptureQuerySwitch"
 QUOTA_POLICIES = ("streaming-rows-near-quota", "streaming-bytes-near-quota")
 REFUSED_POLICY = "streaming-quota-exceeded"
@@ -153,7 +153,7 @@ def test_the_guard_holds_exactly_its_grants_each_where_it_is_needed(guarded: Ans
             # ...reads the archive back...
             (BUCKET_GRANT, "roles/storage.objectViewer", stack.outputs["archiveBucket"]),
             # ...loads it into each event table and reads what is already there...
-            *((TABLE_GRANT, INSERTER, table) for table in EVENT_TABLES),
+            *((TABLE_GRANT, LOADER, table) for table in EVENT_TABLES),
             *((TABLE_GRANT, "roles/bigquery.dataViewer", table) for table in EVENT_TABLES),
             # ...and, on the project because jobs and transfer configs have no IAM of their own,
             # runs the load jobs and switches the scheduled queries.

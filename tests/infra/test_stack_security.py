@@ -12,13 +12,15 @@ from infra.policy.rules import (
     resource_violations,
     stack_violations,
 )
-from tests.infra.conftest import PROJECT
 from tools.mocked_stack import MockedResource, MockedStack
+from tools.sample_stacks import PROJECT
 
 RUNTIME = f"serviceAccount:capture-runtime@{PROJECT}.iam.gserviceaccount.com"
 INVOKER = f"serviceAccount:capture-invoker@{PROJECT}.iam.gserviceaccount.com"
 GUARD_TRIGGER = f"serviceAccount:cost-guard-trigger@{PROJECT}.iam.gserviceaccount.com"
 IAM_TYPES_PREFIXES = ("IAMMember", "IamMember", "IAMBinding", "IamBinding")
+
+OBJECT_WRITER = f"projects/{PROJECT}/roles/eventCaptureObjectWriter"
 
 
 def grants(stack: MockedStack) -> list[MockedResource]:
@@ -123,7 +125,7 @@ def test_runtime_account_has_only_insert_and_create_grants_never_project_wide(
     assert by_type == {
         "gcp:bigquery/iamMember:IamMember": {f"projects/{PROJECT}/roles/eventCaptureInserter"},
         "gcp:storage/bucketIAMMember:BucketIAMMember": {
-            "roles/storage.objectCreator",
+            OBJECT_WRITER,
             # Capture's mode, which the cost guard writes.
             "roles/storage.objectViewer",
         },
@@ -134,16 +136,43 @@ def test_runtime_account_has_only_insert_and_create_grants_never_project_wide(
         (g.get("role"), g.get("bucket")) for g in runtime_grants if "storage" in g.type
     }
     assert bucket_grants == {
-        ("roles/storage.objectCreator", stack.outputs["archiveBucket"]),
-        ("roles/storage.objectCreator", stack.outputs["deadLetterBucket"]),
+        (OBJECT_WRITER, stack.outputs["archiveBucket"]),
+        (OBJECT_WRITER, stack.outputs["deadLetterBucket"]),
         ("roles/storage.objectViewer", stack.outputs["captureControlBucket"]),
     }
 
 
-def test_insert_role_holds_exactly_the_insertall_permission(stack: MockedStack) -> None:
-    role = stack.named("event-inserter")
+def test_the_custom_roles_hold_exactly_what_insertall_and_the_object_writes_need(
+    stack: MockedStack,
+) -> None:
+    assert stack.named("event-inserter").get("permissions") == [
+        "bigquery.tables.get",
+        "bigquery.tables.updateData",
+    ]
+    assert stack.named("event-dataset-metadata").get("permissions") == ["bigquery.datasets.get"]
+    assert stack.named("event-object-writer").get("permissions") == [
+        "storage.objects.create",
+        "storage.objects.get",
+    ]
 
-    assert role.get("permissions") == ["bigquery.tables.updateData"]
+
+def test_the_runtime_reads_the_events_datasets_metadata_through_an_access_entry(
+    stack: MockedStack,
+) -> None:
+    """Not a DatasetIamMember: that would drop the access entries authorizing the views."""
+    [entry] = [
+        r
+        for r in stack.of_type("gcp:bigquery/datasetAccess:DatasetAccess")
+        if r.get("userByEmail") == RUNTIME.removeprefix("serviceAccount:")
+    ]
+
+    assert entry.get("role") == f"projects/{PROJECT}/roles/eventCaptureDatasetMetadata"
+    assert entry.get("datasetId") == "events"
+    assert stack.of_type("gcp:bigquery/datasetIamMember:DatasetIamMember") != []
+    assert all(
+        r.get("datasetId") != "events"
+        for r in stack.of_type("gcp:bigquery/datasetIamMember:DatasetIamMember")
+    )
 
 
 def test_the_function_runs_and_builds_as_its_own_accounts(stack: MockedStack) -> None:
@@ -194,7 +223,7 @@ def test_configured_principals_get_narrow_grants_only(stack_with_principals: Moc
 
     app_grants = [(g.type, g.get("role")) for g in found if g.get("member") == app]
     assert app_grants == [
-        ("gcp:serviceaccount/iAMMember:IAMMember", "roles/iam.serviceAccountTokenCreator")
+        ("gcp:serviceaccount/iAMMember:IAMMember", "roles/iam.serviceAccountOpenIdTokenCreator")
     ]
     operator_grants = {(g.type, g.get("role")) for g in found if g.get("member") == operator}
     assert operator_grants == {

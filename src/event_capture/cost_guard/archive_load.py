@@ -22,6 +22,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from event_capture.contracts.archive_layout import ARCHIVE_AREA, day_prefix, hour_of
+from event_capture.platform.api_calls import (
+    ARCHIVE_BUCKET,
+    EVENT_TABLES,
+    PROJECT,
+    ApiCall,
+    query_job,
+)
 from event_capture.platform.bigquery_surface import BigQueryClient
 from event_capture.platform.query import TIMESTAMP, Query
 from event_capture.platform.storage_surface import StorageBlob, StorageBucket
@@ -36,6 +43,15 @@ DOWNLOAD_THREADS = 8
 LOAD_ATTEMPTS = 3
 MAX_JOB_IDS = 12
 DAY = dt.timedelta(days=1)
+
+API_CALLS = (
+    ApiCall("storage.objects.list", ARCHIVE_BUCKET),
+    ApiCall("storage.objects.get", ARCHIVE_BUCKET),
+    *query_job(reads=EVENT_TABLES),
+    ApiCall("bigquery.jobs.insert#load", PROJECT),
+    ApiCall("bigquery.jobs.insert#load-target", EVENT_TABLES),
+    ApiCall("bigquery.jobs.get", PROJECT),
+)
 
 
 def present_query(table: str) -> Query:

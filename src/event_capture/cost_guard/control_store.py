@@ -9,11 +9,18 @@ from collections.abc import Callable
 from typing import Protocol
 
 from event_capture.contracts.capture_mode import MODE_OBJECT, ControlState
+from event_capture.platform.api_calls import CONTROL_BUCKET, ApiCall
 from event_capture.platform.storage_surface import StorageBlob, StorageBucket
 
 JSON = "application/json"
 PRECONDITION_FAILED = 412
 TIMEOUT_SECONDS = 10.0
+
+# The capture-mode document is replaced in place, under its generation.
+API_CALLS = (
+    ApiCall("storage.objects.get", CONTROL_BUCKET),
+    ApiCall("storage.objects.insert#overwrite", CONTROL_BUCKET),
+)
 
 
 class ConflictError(Exception):

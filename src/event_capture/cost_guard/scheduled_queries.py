@@ -13,9 +13,19 @@ justify a second venv, and the function ships without gRPC.
 import datetime as dt
 from typing import Any, Protocol
 
+from event_capture.platform.api_calls import SCHEDULED_QUERIES, ApiCall
+
 API = "https://bigquerydatatransfer.googleapis.com"
 SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 TIMEOUT_SECONDS = 30.0
+
+API_CALLS = (
+    ApiCall("bigquerydatatransfer.projects.locations.transferConfigs.patch", SCHEDULED_QUERIES),
+    ApiCall(
+        "bigquerydatatransfer.projects.locations.transferConfigs.startManualRuns",
+        SCHEDULED_QUERIES,
+    ),
+)
 
 
 class TransferError(RuntimeError):

@@ -15,6 +15,7 @@ from itertools import islice
 
 from event_capture.contracts import redis_keys as keys
 from event_capture.features.documents import Snapshot, build_snapshot
+from event_capture.platform import api_calls
 from event_capture.platform.bigquery_surface import BigQueryQueries
 from event_capture.platform.query import DATE, Query
 from event_capture.platform.redis_surface import Reply, SnapshotRedis
@@ -25,6 +26,8 @@ from event_capture.warehouse.catalog import FEATURE_SNAPSHOT_DAYS, FEATURE_TABLE
 FIELDS_PER_COMMAND = 1_000
 
 FEATURE_NAMES = tuple(spec.name for spec in FEATURE_TABLES)
+
+API_CALLS = api_calls.query_job(reads=api_calls.FEATURE_TABLES)
 
 
 @dataclass(frozen=True)

@@ -16,12 +16,16 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from event_capture.ingest.row import Row
+from event_capture.platform.api_calls import EVENT_TABLES, ApiCall
 from event_capture.platform.api_transport import ApiError, Transport
 
 BIGQUERY_API = "https://bigquery.googleapis.com"
 # The scope google-cloud-bigquery asks for besides cloud-platform; insertAll needs no more.
 SCOPES = ("https://www.googleapis.com/auth/bigquery",)
 JSON_HEADERS = {"Content-Type": "application/json"}
+
+# Rows streamed into the event tables (the capture functions, replay).
+API_CALLS = (ApiCall("bigquery.tabledata.insertAll", EVENT_TABLES),)
 
 
 class InsertAll(Protocol):

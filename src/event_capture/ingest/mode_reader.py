@@ -7,11 +7,14 @@ from collections.abc import Callable
 
 from event_capture.contracts.capture_mode import MODE_OBJECT, CaptureMode, read_mode
 from event_capture.contracts.timing import MODE_TTL_SECONDS
+from event_capture.platform.api_calls import CONTROL_BUCKET, ApiCall
 from event_capture.platform.storage_surface import StorageBucket
 
 # A failed read is tried again this soon, the mode last read staying in force meanwhile.
 RETRY_SECONDS = 5.0
 READ_TIMEOUT_SECONDS = 2.0
+
+API_CALLS = (ApiCall("storage.objects.get", CONTROL_BUCKET),)
 
 
 class ModeReader:

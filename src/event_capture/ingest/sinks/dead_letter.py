@@ -22,10 +22,17 @@ from event_capture.ingest.sinks.result import (
     TablePart,
     all_failed,
 )
+from event_capture.platform.api_calls import DEAD_LETTER_BUCKET, ApiCall
 
 DEAD_LETTER_AREA = "dead-letter"
 REPLAYED_AREA = "dead-letter-replayed"
 INVALID_AREA = "dead-letter-invalid"
+
+# As the archive's: written once, read back after a 412 (gcs_objects.NdjsonWriter).
+API_CALLS = (
+    ApiCall("storage.objects.insert", DEAD_LETTER_BUCKET),
+    ApiCall("storage.objects.get", DEAD_LETTER_BUCKET),
+)
 
 
 def encode(failed: FailedRow) -> str:

@@ -14,6 +14,14 @@ from event_capture.ingest.retry import describe
 from event_capture.ingest.row import Request, Row
 from event_capture.ingest.sinks.gcs_objects import NdjsonWriter
 from event_capture.ingest.sinks.result import FailureKind, SinkResult, all_failed
+from event_capture.platform.api_calls import ARCHIVE_BUCKET, ApiCall
+
+# One object per request, never overwritten; after a 412 the object is read back to tell a retry
+# of our own write from another (gcs_objects.NdjsonWriter).
+API_CALLS = (
+    ApiCall("storage.objects.insert", ARCHIVE_BUCKET),
+    ApiCall("storage.objects.get", ARCHIVE_BUCKET),
+)
 
 
 def archive_object_name(request: Request) -> str:
