@@ -26,12 +26,12 @@ define write_pth
 	@$(1) -c 'import sysconfig, sys; open(sysconfig.get_paths()["purelib"] + "/event-capture.pth", "w").write("\n".join(sys.argv[1:]) + "\n")' "$(CURDIR)/src" "$(CURDIR)/client/src" "$(CURDIR)"
 endef
 
-.PHONY: backfill-archive help run test check lint typecheck layers sql-check iam-proof schema-drift docs docs-check fast-test bench schemas setup redis-server chromium replay nightly materialize warehouse report plan deploy-venvs clean clean-data
+.PHONY: backfill-archive help run test check lint typecheck layers sql-check iam-proof monitoring-names schema-drift docs docs-check fast-test bench schemas setup redis-server chromium replay nightly materialize warehouse report plan deploy-venvs clean clean-data
 
 help:
 	@echo "make run        start the local cloud: emulators + capture function on 127.0.0.1:8080"
 	@echo "make test       set up and run every check and test (lint, types, schema and docs drift, pytest)"
-	@echo "make check      ruff + mypy + package layers + SQL analysis + IAM proof + schema drift + docs drift and strict docs build"
+	@echo "make check      ruff + mypy + package layers + SQL analysis + IAM and monitoring proofs + schema drift + docs drift and strict docs build"
 	@echo "make fast-test  the tests that need no emulator (pytest -m 'not integration')"
 	@echo "make bench      capture, client, warehouse and fault benchmarks (print figures; not tests)"
 	@echo "make cost       the monthly bill per component (USERS=5000 EVENTS_PER_USER_DAY= REDIS=true COST_ARGS='--compare')"
@@ -154,11 +154,16 @@ sql-check: $(VENV)/.installed $(ZETASQL_VENV)/.installed
 iam-proof: $(VENV)/.installed
 	@out=$$($(PY) -W ignore -m tools.iam_proof 2>&1) || { echo "$$out"; exit 1; }; echo "$$out" | tail -1
 
+# Every metric, resource type and label the alerts and the dashboard filter on, against Google's
+# published names and the stack's log-based metrics (tools/monitoring_names.py).
+monitoring-names: $(VENV)/.installed
+	@$(PY) -W ignore -m tools.monitoring_names 2>&1 | grep -v "^budgetAmount"; exit $${PIPESTATUS[0]}
+
 # The package layers (pyproject.toml [tool.importlinter]); its report only when a contract breaks.
 layers: $(VENV)/.installed
 	@out=$$($(VENV)/bin/lint-imports --no-cache 2>&1) || { echo "$$out"; exit 1; }
 
-check: lint typecheck layers sql-check iam-proof schema-drift docs-check
+check: lint typecheck layers sql-check iam-proof monitoring-names schema-drift docs-check
 
 schemas: $(VENV)/.installed
 	@$(PY) -m event_capture.tables.generate
