@@ -40,7 +40,7 @@ from infra.function_build import (
 )
 from infra.function_source import SourceArchive
 from infra.online_features import PUBSUB_MESSAGE
-from infra.service_accounts import GuardAccounts
+from infra.service_accounts import GuardAccounts, custom_role
 from infra.settings import Settings
 
 # One notification at a time, so two never switch at once; a switch back waits for capture's
@@ -148,13 +148,13 @@ class CostGuard(pulumi.ComponentResource):
             )
             for function, member in args.mode_readers.items()
         ]
-        loader_role = gcp.projects.IAMCustomRole(
+        loader_role = custom_role(
             "event-loader",
+            "eventCaptureLoader",
             project=project,
-            role_id="eventCaptureLoader",
             title="Event capture loader",
             description="Append a load job's rows to a table, and nothing else.",
-            permissions=list(LOAD_PERMISSIONS),
+            permissions=LOAD_PERMISSIONS,
             opts=child,
         )
         for table_id, table in args.event_tables.items():
@@ -170,13 +170,13 @@ class CostGuard(pulumi.ComponentResource):
                         opts=child,
                     )
                 )
-        switch_role = gcp.projects.IAMCustomRole(
+        switch_role = custom_role(
             "scheduled-query-switch",
+            "eventCaptureQuerySwitch",
             project=project,
-            role_id="eventCaptureQuerySwitch",
             title="Event capture scheduled-query switch",
             description="Pause and resume scheduled queries (transfer configs), nothing else.",
-            permissions=list(TRANSFER_PERMISSIONS),
+            permissions=TRANSFER_PERMISSIONS,
             opts=child,
         )
         grants.append(

@@ -22,6 +22,7 @@ With the collector (``collectorEnabled``):
 - ``collector-runtime``: what the collector runs as; it writes what capture writes.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -38,6 +39,28 @@ DATASET_METADATA_PERMISSIONS = ["bigquery.datasets.get"]
 # tell a retry of their own upload from another's after a 412 (ingest/sinks/gcs_objects.py).
 # Storage Object Creator cannot read; Object User could also replace and delete.
 OBJECT_WRITER_PERMISSIONS = ["storage.objects.create", "storage.objects.get"]
+
+
+def custom_role(
+    name: str,
+    role_id: str,
+    *,
+    project: str,
+    title: str,
+    description: str,
+    permissions: Sequence[str],
+    opts: pulumi.ResourceOptions,
+) -> gcp.projects.IAMCustomRole:
+    """A role of the project's holding exactly ``permissions``."""
+    return gcp.projects.IAMCustomRole(
+        name,
+        project=project,
+        role_id=role_id,
+        title=title,
+        description=description,
+        permissions=list(permissions),
+        opts=opts,
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -99,28 +122,28 @@ class ServiceAccounts(pulumi.ComponentResource):
         )
         self.build = account("capture-build", description="Builds the functions' images.")
         # Role definitions, not grants: access.py grants each on one table, dataset or bucket.
-        self.inserter_role = gcp.projects.IAMCustomRole(
+        self.inserter_role = custom_role(
             "event-inserter",
+            "eventCaptureInserter",
             project=args.project,
-            role_id="eventCaptureInserter",
             title="Event capture inserter",
             description="Stream rows into a table (insertAll) and nothing else.",
             permissions=INSERT_PERMISSIONS,
             opts=child,
         )
-        self.dataset_metadata_role = gcp.projects.IAMCustomRole(
+        self.dataset_metadata_role = custom_role(
             "event-dataset-metadata",
+            "eventCaptureDatasetMetadata",
             project=args.project,
-            role_id="eventCaptureDatasetMetadata",
             title="Event capture dataset metadata",
             description="Read a dataset's metadata, as insertAll needs; no table, no row.",
             permissions=DATASET_METADATA_PERMISSIONS,
             opts=child,
         )
-        self.object_writer_role = gcp.projects.IAMCustomRole(
+        self.object_writer_role = custom_role(
             "event-object-writer",
+            "eventCaptureObjectWriter",
             project=args.project,
-            role_id="eventCaptureObjectWriter",
             title="Event capture object writer",
             description="Create objects and read them back; never replace or delete one.",
             permissions=OBJECT_WRITER_PERMISSIONS,
