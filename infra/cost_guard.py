@@ -63,11 +63,12 @@ class CostGuardArgs:
     build: FunctionBuild
     source: SourceArchive
     accounts: GuardAccounts
-    # The budget's Pub/Sub topic (monitoring/budget.py).
+    # The budget and its Pub/Sub topic (monitoring/budget.py): the guard acts on that budget's
+    # notifications only.
+    budget: gcp.billing.Budget
     budget_topic: gcp.pubsub.Topic
     archive_bucket: gcp.storage.Bucket
     event_tables: dict[str, gcp.bigquery.Table]
-    # The custom role that grants tables.updateData alone (service_accounts.py).
     # The scheduled queries it pauses, by table.
     scheduled_queries: dict[str, gcp.bigquery.DataTransferConfig]
     # The accounts of the functions that follow capture's mode (capture, the collector).
@@ -217,6 +218,8 @@ class CostGuard(pulumi.ComponentResource):
                 timeout_seconds=GUARD_TIMEOUT_SECONDS,
                 environment_variables={
                     "GCP_PROJECT": project,
+                    # billingAccounts/<account>/budgets/<id>: notifications carry the id.
+                    "BUDGET_ID": args.budget.name.apply(lambda name: name.rsplit("/", 1)[-1]),
                     "BIGQUERY_DATASET": settings.dataset_id,
                     "BIGQUERY_LOCATION": settings.dataset_location,
                     "GCS_BUCKET": args.archive_bucket.name,

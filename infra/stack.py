@@ -244,6 +244,7 @@ def build_stack(settings: Settings, source_root: Path = REPO_ROOT) -> StackOutpu
                 build=build,
                 source=build_source_archive(COST_GUARD, source_root),
                 accounts=accounts.cost_guard,
+                budget=budget.budget,
                 budget_topic=budget.topic,
                 archive_bucket=buckets.archive,
                 event_tables=tables.tables,

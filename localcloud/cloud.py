@@ -23,6 +23,7 @@ from event_capture.ingest.pipeline import CapturePipeline
 from event_capture.ingest.wiring import build_pipeline
 from event_capture.warehouse.render import Datasets
 from localcloud import bootstrap
+from localcloud.budget_notification import LOCAL_BUDGET_ID
 from localcloud.processes import (
     STATE_DIR,
     Service,
@@ -260,8 +261,15 @@ class LocalCloud:
         return service.start()
 
     def guard_env(self, **overrides: str) -> dict[str, str]:
-        """The cost guard's variables, and capture's to follow its switch: the control bucket."""
-        return self.env(**{"CAPTURE_MODE_BUCKET": self.settings.control_bucket, **overrides})
+        """The cost guard's variables, and capture's to follow its switch: the control bucket,
+        and the budget the local notifications are of."""
+        return self.env(
+            **{
+                "CAPTURE_MODE_BUCKET": self.settings.control_bucket,
+                "BUDGET_ID": LOCAL_BUDGET_ID,
+                **overrides,
+            }
+        )
 
     def start_guard(
         self, *, port: int = 0, log_path: Path | None = None, env: Mapping[str, str] | None = None

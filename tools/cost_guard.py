@@ -29,7 +29,7 @@ from event_capture.cost_guard.wiring import build_guard
 from event_capture.ingest.config import ConfigError
 from event_capture.ingest.retry import describe
 from localcloud import budget_notification
-from localcloud.budget_notification import month_start, next_month_start, notification_data
+from localcloud.budget_notification import month_start, notification_data
 from localcloud.cloud import LocalCloud
 from localcloud.processes import port_open
 from localcloud.run import LOCAL_MODE_TTL_SECONDS, guard_port, run_settings
@@ -53,11 +53,6 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     notify = commands.add_parser("notify", help="deliver a budget notification")
     notify.add_argument("--cost", type=float, required=True, help="costAmount")
     notify.add_argument("--budget", type=float, default=5.0, help="budgetAmount (default 5)")
-    notify.add_argument(
-        "--next-period",
-        action="store_true",
-        help="as the next month's first notification (costIntervalStart next month)",
-    )
     notify.add_argument("--url", default=LOCAL_GUARD_URL, help=f"default {LOCAL_GUARD_URL}")
     return parser.parse_args(argv)
 
@@ -116,8 +111,9 @@ def main(argv: list[str] | None = None, guard: CostGuard | None = None) -> int:
 
 
 def _notify(args: argparse.Namespace) -> int:
-    period = next_month_start() if args.next_period else month_start()
-    data = notification_data(cost=args.cost, budget=args.budget, interval_start=period)
+    # Of this month's period: the guard refuses a period that has not begun (switch back with
+    # ``resume``, as an operator would before the next period).
+    data = notification_data(cost=args.cost, budget=args.budget, interval_start=month_start())
     try:
         answer = budget_notification.deliver(args.url, data)
     except requests.RequestException as error:

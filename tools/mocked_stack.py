@@ -84,6 +84,9 @@ def _computed(args: MockResourceArgs, project: str) -> tuple[str, dict[str, Any]
             return f"projects/{project}/locations/{inputs['location']}/functions/{name}", {
                 "url": url
             }
+        case "gcp:billing/budget:Budget":
+            budget = f"billingAccounts/{inputs['billingAccount']}/budgets/{suffix}"
+            return budget, {"name": budget}
         case "gcp:pubsub/topic:Topic":
             return f"projects/{project}/topics/{name}", {"name": name}
         case "gcp:monitoring/notificationChannel:NotificationChannel":

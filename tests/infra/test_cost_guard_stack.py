@@ -231,8 +231,13 @@ def test_the_guard_is_told_every_scheduled_query_its_threshold_and_the_control_b
 
     assert sorted(configs) == sorted(f"schedule-{spec.name}" for spec in SCHEDULED_TABLES)
     assert sorted(variables["SCHEDULED_QUERIES"].split(",")) == sorted(names)
+    budget_id = guarded.computed("gcp:billing/budget:Budget", "monthly-budget", "name").split("/")[
+        -1
+    ]
     assert variables == {
         "GCP_PROJECT": PROJECT,
+        # The guard acts on this budget's notifications only.
+        "BUDGET_ID": budget_id,
         "BIGQUERY_DATASET": "events",
         # Its load jobs are looked up by id there (a regional dataset's are nowhere else).
         "BIGQUERY_LOCATION": "US",
@@ -251,6 +256,7 @@ def test_the_guard_is_told_every_scheduled_query_its_threshold_and_the_control_b
     assert config.capture_mode_bucket == control_bucket(guarded)
     assert config.gcs_bucket == stack.outputs["archiveBucket"]
     assert config.bigquery_location == "US"
+    assert config.budget_id == budget_id
     assert stack.outputs["scheduledQueries"] == variables["SCHEDULED_QUERIES"]
 
 

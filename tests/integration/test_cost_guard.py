@@ -4,7 +4,9 @@ land in the archive only, and the next budget period's notification switches it 
 them into the tables, every event exactly once.
 
 The guard and capture run as functions-framework servers, as deployed; the notification is the
-CloudEvent Eventarc delivers for a Pub/Sub message. The Data Transfer API has no emulator: a
+CloudEvent Eventarc delivers for a Pub/Sub message. The next period's notification is handed to
+a guard in this process whose clock is in that period, since the guard refuses a period that
+has not begun. The Data Transfer API has no emulator: a
 loopback server records the guard's calls (their shapes are checked against the API's REST
 reference in tests/unit/cost_guard/test_scheduled_queries.py).
 A dataset and buckets of its own keep the other tests' events out of the archive it loads.
@@ -21,13 +23,21 @@ from typing import Any, ClassVar
 
 import pytest
 import requests
+from cloudevents.http import CloudEvent
 
 from event_capture.contracts.capture_mode import MODE_OBJECT, CaptureMode, ControlState
 from event_capture.cost_guard.config import load_guard_config
+from event_capture.cost_guard.function import GuardFunction
 from event_capture.cost_guard.wiring import build_guard
 from event_capture.ingest.validation import validate_events
 from localcloud import bootstrap, budget_notification
-from localcloud.budget_notification import month_start, next_month_start, notification_data
+from localcloud.budget_notification import (
+    LOCAL_BUDGET_ID,
+    MESSAGE_PUBLISHED,
+    month_start,
+    next_month_start,
+    notification_data,
+)
 from localcloud.cloud import LocalCloud
 from localcloud.processes import Service
 from localcloud.sample_events import sample_batch
@@ -35,7 +45,6 @@ from tools import cost_guard
 
 DATASET = "guarded"
 CONFIG = "projects/capture-test/locations/us/transferConfigs/nightly-search-daily"
-BUDGET = "budget-7f3a"
 
 
 class TransferApi(BaseHTTPRequestHandler):
@@ -68,9 +77,12 @@ def transfer_api() -> Iterator[str]:
 
 
 def notification(cost: float, interval_start: datetime, budget: float = 5.0) -> dict[str, Any]:
-    return notification_data(
-        cost=cost, budget=budget, interval_start=interval_start, budget_id=BUDGET
-    )
+    return notification_data(cost=cost, budget=budget, interval_start=interval_start)
+
+
+def cloud_event(data: dict[str, Any]) -> CloudEvent:
+    """The notification as Eventarc hands it to the function."""
+    return CloudEvent({"type": MESSAGE_PUBLISHED, "source": "//pubsub.googleapis.com/"}, data)
 
 
 def deliver(guard: Service, data: dict[str, Any]) -> None:
@@ -145,15 +157,14 @@ def test_a_budget_notification_switches_capture_to_archive_only_and_back_losing_
     env = guarded_env(cloud)
     archive, control_bucket = env["GCS_BUCKET"], env["CAPTURE_MODE_BUCKET"]
     capture = cloud.start_function(env=env)
-    guard = cloud.start_guard(
-        env={
-            **env,
-            "SCHEDULED_QUERIES": CONFIG,
-            "DATA_TRANSFER_ENDPOINT": transfer_api,
-            # The TTL above plus a request's time on this machine.
-            "GUARD_SETTLE_SECONDS": "3",
-        }
-    )
+    guard_env = {
+        **env,
+        "SCHEDULED_QUERIES": CONFIG,
+        "DATA_TRANSFER_ENDPOINT": transfer_api,
+        # The TTL above plus a request's time on this machine.
+        "GUARD_SETTLE_SECONDS": "3",
+    }
+    guard = cloud.start_guard(env=guard_env)
     TransferApi.calls.clear()
     month, next_month = month_start(), next_month_start()
 
@@ -175,7 +186,14 @@ def test_a_budget_notification_switches_capture_to_archive_only_and_back_losing_
     deliver(guard, notification(cost=5.4, interval_start=month))
     assert len(TransferApi.calls) == 1
 
-    deliver(guard, notification(cost=0.1, interval_start=next_month))
+    # The next period has not begun; the guard of this process lives in it (same control
+    # object, same archive), as the deployed one will when its first notification comes.
+    next_period = GuardFunction(
+        build_guard(load_guard_config(cloud.guard_env(**guard_env))),
+        budget_id=LOCAL_BUDGET_ID,
+        clock=lambda: next_month + timedelta(hours=9),
+    )
+    next_period(cloud_event(notification(cost=0.1, interval_start=next_month)))
 
     state = control(cloud, control_bucket)
     assert state.mode is CaptureMode.STREAM
@@ -189,7 +207,7 @@ def test_a_budget_notification_switches_capture_to_archive_only_and_back_losing_
 
     # The same notification again: nothing loaded twice, no call made.
     calls = len(TransferApi.calls)
-    deliver(guard, notification(cost=0.2, interval_start=next_month))
+    next_period(cloud_event(notification(cost=0.2, interval_start=next_month)))
     assert copies(cloud, everything) == Counter({e["event_id"]: 1 for e in everything})
     assert len(TransferApi.calls) == calls
 

@@ -19,6 +19,14 @@ SETTLE_MARGIN_SECONDS = 10.0
 class GuardConfig(CaptureConfig):
     TITLE = "The cost guard's"
 
+    # Required by the function (function.build_cost_guard), not by the operator's tool, which
+    # reads no notification.
+    budget_id: str | None = variable(
+        "BUDGET_ID",
+        default=None,
+        default_text="required by the function",
+        description="The budget whose notifications the guard acts on; any other is refused.",
+    )
     threshold: Number = variable(
         "GUARD_THRESHOLD",
         default=1.0,

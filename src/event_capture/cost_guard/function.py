@@ -1,28 +1,46 @@
 """The cost guard function: every budget notification (Pub/Sub through Eventarc) in, one log
 line out.
 
-A message that cannot be read is logged and dropped: a redelivery would not read better. A
+A message that cannot be read, or is not of this stack's budget and current period, is logged
+and dropped: a redelivery would not read better. A
 failure to read or write the control object, the archive, BigQuery or the Data Transfer API
 raises, so the trigger delivers the message again; every step is safe to repeat.
 """
+
+import datetime as dt
+from collections.abc import Callable
 
 from cloudevents.http import CloudEvent
 
 from event_capture.contracts import log_fields as log
 from event_capture.cost_guard.config import GuardConfig
 from event_capture.cost_guard.guard import CostGuard
-from event_capture.cost_guard.notification import NotificationError, parse_notification
+from event_capture.cost_guard.notification import (
+    NotificationError,
+    check_believable,
+    parse_notification,
+)
 from event_capture.cost_guard.wiring import build_guard
+from event_capture.platform.config import ConfigError
 from event_capture.platform.log_line import write_log_line
 
 
 class GuardFunction:
-    def __init__(self, guard: CostGuard) -> None:
+    def __init__(
+        self,
+        guard: CostGuard,
+        *,
+        budget_id: str,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
         self.guard = guard
+        self._budget_id = budget_id
+        self._clock = clock
 
     def __call__(self, event: CloudEvent) -> None:
         try:
             notification = parse_notification(event.data)
+            check_believable(notification, budget_id=self._budget_id, now=self._clock())
         except NotificationError as error:
             write_log_line(
                 {
@@ -49,4 +67,6 @@ class GuardFunction:
 
 
 def build_cost_guard(config: GuardConfig) -> GuardFunction:
-    return GuardFunction(build_guard(config))
+    if not config.budget_id:
+        raise ConfigError("BUDGET_ID: required: the budget id (the last part of its name)")
+    return GuardFunction(build_guard(config), budget_id=config.budget_id)

@@ -15,6 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 SCHEMA_VERSION = "1.0"
+# A budget's period is a calendar month at most (or a quarter's month, a custom period's day):
+# the notification of the current one began less than this long ago, and not in the future
+# (a day of clock difference aside). A date outside that is no period of this budget.
+MAX_PERIOD_AGE = dt.timedelta(days=40)
+CLOCK_SKEW = dt.timedelta(days=1)
 
 
 class NotificationError(ValueError):
@@ -92,3 +97,15 @@ def parse_notification(cloud_event_data: Any) -> BudgetNotification:
         currency=str(data.get("currencyCode", "")),
         interval_start=interval_start,
     )
+
+
+def check_believable(notification: BudgetNotification, *, budget_id: str, now: dt.datetime) -> None:
+    """Refuse a notification that is not of this stack's budget, or whose period does not begin
+    around ``now``: anyone who may publish on the topic could otherwise resume streaming with a
+    period dated 9999, after which every genuine over-budget notice is an old period's."""
+    if notification.budget_id != budget_id:
+        raise NotificationError("attributes.budgetId: must be this stack's budget (BUDGET_ID)")
+    if not now - MAX_PERIOD_AGE <= notification.interval_start <= now + CLOCK_SKEW:
+        raise NotificationError(
+            f"data.costIntervalStart: must be within the last {MAX_PERIOD_AGE.days} days"
+        )

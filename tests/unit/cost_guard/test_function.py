@@ -22,6 +22,7 @@ from event_capture.cost_guard.config import GUARD_CONFIG_VARIABLES, load_guard_c
 from event_capture.cost_guard.function import build_cost_guard
 from event_capture.cost_guard.guard import CostGuard
 from event_capture.ingest.config import CONFIG_VARIABLES
+from event_capture.platform.config import ConfigError
 from localcloud.processes import GUARD_SOURCE
 
 UNROUTABLE = "http://127.0.0.1:9"
@@ -37,6 +38,7 @@ ATTRIBUTES = {"billingAccountId": "01D4EE-079462-DFD6EC", "budgetId": "b-1", "sc
 
 ENVIRONMENT = {
     "GCP_PROJECT": "in-process",
+    "BUDGET_ID": "b-1",
     "GCS_BUCKET": "in-process-events",
     "CAPTURE_MODE_BUCKET": "in-process-control",
     "SCHEDULED_QUERIES": "projects/in-process/locations/eu/transferConfigs/nightly",
@@ -87,6 +89,16 @@ def test_the_factory_builds_a_guard_without_reaching_any_backend() -> None:
     assert isinstance(function.guard, CostGuard)
 
 
+@pytest.mark.parametrize("budget", [None, ""])
+def test_the_function_needs_its_budget_id(budget: str | None) -> None:
+    environment = {k: v for k, v in ENVIRONMENT.items() if k != "BUDGET_ID"}
+    if budget is not None:
+        environment["BUDGET_ID"] = budget
+
+    with pytest.raises(ConfigError, match=r"^BUDGET_ID: required"):
+        build_cost_guard(load_guard_config(environment))
+
+
 @pytest.mark.parametrize(
     ("data", "detail"),
     [
@@ -104,6 +116,21 @@ def test_the_factory_builds_a_guard_without_reaching_any_backend() -> None:
             message(notification(), {**ATTRIBUTES, "schemaVersion": "2.0"}),
             "attributes.schemaVersion: must be '1.0'",
             id="schema-version",
+        ),
+        pytest.param(
+            message(notification(), {**ATTRIBUTES, "budgetId": "someone-elses"}),
+            "attributes.budgetId: must be this stack's budget (BUDGET_ID)",
+            id="other-budget",
+        ),
+        pytest.param(
+            message(notification(costIntervalStart="9999-12-01T00:00:00Z")),
+            "data.costIntervalStart: must be within the last 40 days",
+            id="period-far-ahead",
+        ),
+        pytest.param(
+            message(notification(costIntervalStart="2020-01-01T00:00:00Z")),
+            "data.costIntervalStart: must be within the last 40 days",
+            id="period-long-over",
         ),
         pytest.param(
             {"message": {"data": "not base64!"}},

@@ -24,9 +24,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from event_capture.cost_guard.notification import (
+    CLOCK_SKEW,
+    MAX_PERIOD_AGE,
     SCHEMA_VERSION,
     BudgetNotification,
     NotificationError,
+    check_believable,
     parse_notification,
 )
 
@@ -330,3 +333,39 @@ def test_any_cloud_event_data_is_read_or_refused_with_a_notification_error(
     _parses_or_refuses(cloud_event_data)
     _parses_or_refuses({"message": message})
     _parses_or_refuses({"message": {"data": data, "attributes": ATTRIBUTES}})
+
+
+NOW = dt.datetime(2026, 12, 7, 6, tzinfo=dt.UTC)
+
+
+def _of(budget: str, start: dt.datetime) -> BudgetNotification:
+    begins = start.isoformat().replace("+00:00", "Z")
+    return parse_notification(event(data_fields(costIntervalStart=begins), budgetId=budget))
+
+
+@pytest.mark.parametrize(
+    "start",
+    [
+        dt.datetime(2026, 12, 1, 8, tzinfo=dt.UTC),  # this month's period
+        dt.datetime(2026, 11, 1, 7, tzinfo=dt.UTC),  # last month's, still being reported
+        NOW + CLOCK_SKEW,  # a clock a day ahead of ours
+    ],
+)
+def test_a_notification_of_this_budget_and_a_current_period_is_believed(start: dt.datetime) -> None:
+    check_believable(_of("b-1", start), budget_id="b-1", now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("budget", "start", "refusal"),
+    [
+        ("b-2", dt.datetime(2026, 12, 1, tzinfo=dt.UTC), "attributes.budgetId: must be this"),
+        ("b-1", dt.datetime(9999, 12, 1, tzinfo=dt.UTC), "data.costIntervalStart: must be within"),
+        ("b-1", NOW + CLOCK_SKEW + dt.timedelta(seconds=1), "data.costIntervalStart: must be"),
+        ("b-1", NOW - MAX_PERIOD_AGE - dt.timedelta(seconds=1), "data.costIntervalStart: must"),
+    ],
+)
+def test_another_budget_or_a_period_not_around_now_is_refused(
+    budget: str, start: dt.datetime, refusal: str
+) -> None:
+    with pytest.raises(NotificationError, match=refusal):
+        check_believable(_of(budget, start), budget_id="b-1", now=NOW)
