@@ -92,9 +92,16 @@ SECRET_NAME_PARTS = (
     "API_KEY",
     "PRIVATE_KEY",
     "WRITE_KEY",
+    "HMAC",
+    "SIGNING",
 )
-# scheme://user[:password]@host
-_URL_WITH_CREDENTIALS = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#@\s]*@")
+# scheme://user[:password]@host, or a URL whose query carries a password, token or key.
+_URL_WITH_CREDENTIALS = re.compile(
+    r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#@\s]*@"
+    r"|[A-Za-z][A-Za-z0-9+.-]*://[^\s]*[?&](?:password|passwd|pass|token|key|secret|auth)="
+    r"[^&\s]",
+    re.IGNORECASE,
+)
 # How Pulumi marks a secret value in a resource's properties.
 _SECRET_SIG = "4dabf18193072939515e22adb298388d"  # noqa: S105 - a marker, not a value
 
@@ -115,9 +122,29 @@ class StackRule:
     check: Callable[[Iterable[tuple[str, Props]]], list[str]]
 
 
+def _bindings(props: Props) -> list[Mapping[str, Any]]:
+    """The bindings of an ``*IamPolicy``'s ``policyData``."""
+    policy = props.get("policyData")
+    if not isinstance(policy, str):
+        return []
+    try:
+        bindings = json.loads(policy).get("bindings") or []
+    except (ValueError, AttributeError):
+        return []
+    return [b for b in bindings if isinstance(b, Mapping)] if isinstance(bindings, list) else []
+
+
+def _dataset_entries(props: Props) -> list[Mapping[str, Any]]:
+    """A dataset's access entries: a ``DatasetAccess`` is one, a ``Dataset`` lists its own."""
+    accesses = props.get("accesses")
+    entries = [e for e in accesses if isinstance(e, Mapping)] if isinstance(accesses, list) else []
+    return [props, *entries]
+
+
 def _members(props: Props) -> list[str]:
     """Every principal a resource grants to, whatever the resource calls the field (an
-    ``*IamPolicy``'s are in the bindings of its ``policyData``)."""
+    ``*IamPolicy``'s are in the bindings of its ``policyData``, a dataset's in its access
+    entries, where ``specialGroup: allAuthenticatedUsers`` is as public as a member)."""
     found: list[str] = []
     for key in ("member", "members", "entity"):
         value = props.get(key)
@@ -125,16 +152,20 @@ def _members(props: Props) -> list[str]:
             found.append(value)
         elif isinstance(value, Sequence):
             found.extend(v for v in value if isinstance(v, str))
-    policy = props.get("policyData")
-    if isinstance(policy, str):
-        try:
-            bindings = json.loads(policy).get("bindings") or []
-        except (ValueError, AttributeError):
-            bindings = []
-        for binding in bindings if isinstance(bindings, list) else []:
-            members = binding.get("members") if isinstance(binding, Mapping) else None
-            found.extend(m for m in members or [] if isinstance(m, str))
+    for binding in _bindings(props):
+        found.extend(m for m in binding.get("members") or [] if isinstance(m, str))
+    for entry in _dataset_entries(props):
+        if isinstance(member := entry.get("iamMember"), str):
+            found.append(member)
+        if entry.get("specialGroup") in PUBLIC_MEMBERS:
+            found.append(str(entry["specialGroup"]))
     return found
+
+
+def _roles(props: Props) -> list[str]:
+    """Every role a resource grants: its own ``role``, and those of a policy's bindings."""
+    roles = [props["role"]] if isinstance(props.get("role"), str) else []
+    return roles + [b["role"] for b in _bindings(props) if isinstance(b.get("role"), str)]
 
 
 def _is_public_invoker_grant(resource_type: str, props: Props, member: str) -> bool:
@@ -155,17 +186,34 @@ def no_public_members(resource_type: str, props: Props) -> list[str]:
 
 
 def no_primitive_roles(resource_type: str, props: Props) -> list[str]:
-    role = props.get("role")
-    if role in PRIMITIVE_ROLES:
-        return [f"uses {role}: grant a predefined or custom role with only what is needed"]
-    return []
+    return [
+        f"uses {role}: grant a predefined or custom role with only what is needed"
+        for role in _roles(props)
+        if role in PRIMITIVE_ROLES
+    ]
+
+
+def grants_name_their_members(resource_type: str, props: Props) -> list[str]:
+    """A member hidden as a Pulumi secret can never be judged: it might be allUsers."""
+    problems = []
+    for key in ("member", "members", "iamMember", "userByEmail", "groupByEmail"):
+        value = props.get(key)
+        values = value if isinstance(value, list) else [value]
+        if any(_is_secret(v) for v in values):
+            problems.append(f"{key} is a Pulumi secret: a grant's member must be plain")
+    return problems
 
 
 def buckets_are_private(resource_type: str, props: Props) -> list[str]:
     if resource_type != BUCKET:
         return []
     problems = []
-    if props.get("publicAccessPrevention") not in ("enforced", None):
+    # Absent is Google's default ("inherited"): public if the organisation allows it. A value
+    # still unknown at preview (None) is judged at `up`.
+    if "publicAccessPrevention" not in props or props.get("publicAccessPrevention") not in (
+        "enforced",
+        None,
+    ):
         problems.append("publicAccessPrevention must be 'enforced'")
     if props.get("uniformBucketLevelAccess") is not True:
         problems.append("uniformBucketLevelAccess must be true (IAM only, no object ACLs)")
@@ -182,11 +230,14 @@ def buckets_expire(resource_type: str, props: Props) -> list[str]:
     anonymous = _labelled_anonymous(props)
     for rule in props.get("lifecycleRules") or []:
         action = (rule.get("action") or {}).get("type")
-        condition = rule.get("condition") or {}
+        condition = {k: v for k, v in (rule.get("condition") or {}).items() if v not in (None, [])}
         age = condition.get("age")
         live_too = condition.get("withState") in (None, "", "ANY", "LIVE")
         within = age is not None and 0 < age <= MAX_RETENTION_DAYS
-        if action == "Delete" and within and (live_too or anonymous):
+        # Any other condition (a prefix, a storage class, a creation date) narrows the rule
+        # to objects that may never exist: only age alone proves every object goes.
+        only_age = set(condition) <= {"age", "withState"}
+        if action == "Delete" and within and only_age and (live_too or anonymous):
             return []
     return [f"needs a lifecycle rule deleting objects within {MAX_RETENTION_DAYS} days"]
 
@@ -293,14 +344,13 @@ def functions_keep_secrets_in_secret_manager(resource_type: str, props: Props) -
 
 
 def secret_access_is_per_secret(resource_type: str, props: Props) -> list[str]:
-    role = props.get("role")
-    if (
-        resource_type in PROJECT_GRANTS
-        and isinstance(role, str)
-        and role.startswith(SECRET_MANAGER_ROLES)
-    ):
-        return [f"{role} on the project reaches every secret: grant it on one secret"]
-    return []
+    if resource_type not in PROJECT_GRANTS:
+        return []
+    return [
+        f"{role} on the project reaches every secret: grant it on one secret"
+        for role in _roles(props)
+        if role.startswith(SECRET_MANAGER_ROLES)
+    ]
 
 
 def custom_roles_are_narrow(resource_type: str, props: Props) -> list[str]:
@@ -325,7 +375,16 @@ RESOURCE_RULES = (
         "which public-invokers-only-on-key-protected-services judges.",
         no_public_members,
     ),
-    ResourceRule("no-primitive-roles", "No owner, editor or viewer role.", no_primitive_roles),
+    ResourceRule(
+        "no-primitive-roles",
+        "No owner, editor or viewer role, as a grant's role or in a policy's bindings.",
+        no_primitive_roles,
+    ),
+    ResourceRule(
+        "grants-name-their-members",
+        "A grant's member is never a Pulumi secret, which no rule could judge.",
+        grants_name_their_members,
+    ),
     ResourceRule(
         "buckets-are-private",
         "Buckets enforce public access prevention and uniform access.",
@@ -400,6 +459,41 @@ def runtime_accounts_have_no_project_grants(
         f"{props.get('role')} is granted project-wide to {member}, a function's runtime account"
         for resource_type, props in resources
         if resource_type in PROJECT_GRANTS and props.get("role") not in project_only
+        for member in _members(props)
+        if member in runtime_members
+    ]
+
+
+# Roles that let a principal act as a service account: a function's runtime account holding one
+# would gain every grant of that account (the build account's, the invoker's).
+IMPERSONATION_ROLES = frozenset(
+    {
+        "roles/iam.serviceAccountTokenCreator",
+        "roles/iam.serviceAccountOpenIdTokenCreator",
+        "roles/iam.serviceAccountUser",
+        "roles/iam.workloadIdentityUser",
+    }
+)
+SERVICE_ACCOUNT_GRANTS = frozenset(
+    {
+        "gcp:serviceaccount/iAMMember:IAMMember",
+        "gcp:serviceaccount/iAMBinding:IAMBinding",
+        "gcp:serviceaccount/iAMPolicy:IAMPolicy",
+    }
+)
+
+
+def runtime_accounts_impersonate_nothing(resources: Iterable[tuple[str, Props]]) -> list[str]:
+    """No function's runtime account may act as another account, on one or on the project."""
+    resources = list(resources)
+    runtime_members = _runtime_accounts(resources)
+    return [
+        f"{member}, a function's runtime account, holds {role} on "
+        f"{props.get('serviceAccountId') or 'the project'}"
+        for resource_type, props in resources
+        if resource_type in SERVICE_ACCOUNT_GRANTS | PROJECT_GRANTS
+        for role in _roles(props)
+        if role in IMPERSONATION_ROLES
         for member in _members(props)
         if member in runtime_members
     ]
@@ -483,6 +577,12 @@ STACK_RULES = (
         "A function's runtime account is never granted a role on the project, except BigQuery's "
         "jobUser and a custom role of scheduled-query updates, which exist only there.",
         runtime_accounts_have_no_project_grants,
+    ),
+    StackRule(
+        "runtime-accounts-impersonate-nothing",
+        "No function's runtime account may act as another service account (Token Creator, "
+        "OpenID Token Creator, Service Account User, Workload Identity User).",
+        runtime_accounts_impersonate_nothing,
     ),
     StackRule(
         "functions-have-distinct-runtime-accounts",

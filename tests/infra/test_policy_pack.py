@@ -317,6 +317,87 @@ def test_compliant_resources_pass(resource_type: str, props: dict[str, Any]) -> 
             {"subscription": "s", "role": "roles/pubsub.subscriber", "members": ["allUsers"]},
             "no-public-members",
         ),
+        # A dataset made public through its access entries, one resource or the dataset's own.
+        (
+            "gcp:bigquery/datasetAccess:DatasetAccess",
+            {"datasetId": "events", "role": "READER", "specialGroup": "allAuthenticatedUsers"},
+            "no-public-members",
+        ),
+        (
+            "gcp:bigquery/datasetAccess:DatasetAccess",
+            {"datasetId": "events", "role": "READER", "iamMember": "allUsers"},
+            "no-public-members",
+        ),
+        (
+            "gcp:bigquery/dataset:Dataset",
+            {"datasetId": "events", "accesses": [{"role": "READER", "iamMember": "allUsers"}]},
+            "no-public-members",
+        ),
+        # Roles inside a whole policy count as much as a grant's own.
+        (
+            "gcp:projects/iAMPolicy:IAMPolicy",
+            {
+                "policyData": json.dumps(
+                    {"bindings": [{"role": "roles/owner", "members": ["user:a@b.c"]}]}
+                )
+            },
+            "no-primitive-roles",
+        ),
+        (
+            "gcp:projects/iAMPolicy:IAMPolicy",
+            {
+                "policyData": json.dumps(
+                    {
+                        "bindings": [
+                            {
+                                "role": "roles/secretmanager.secretAccessor",
+                                "members": ["serviceAccount:a@p.iam.gserviceaccount.com"],
+                            }
+                        ]
+                    }
+                )
+            },
+            "secret-access-is-per-secret",
+        ),
+        # No publicAccessPrevention at all: Google's default, "inherited".
+        (
+            rules.BUCKET,
+            {k: v for k, v in GOOD_BUCKET.items() if k != "publicAccessPrevention"},
+            "buckets-are-private",
+        ),
+        # A delete rule that may never fire: it deletes only objects under a prefix.
+        (
+            rules.BUCKET,
+            {
+                **GOOD_BUCKET,
+                "lifecycleRules": [
+                    {
+                        "action": {"type": "Delete"},
+                        "condition": {"age": 30, "matchesPrefixes": ["tmp/"]},
+                    }
+                ],
+            },
+            "buckets-expire",
+        ),
+        # Secrets under names that say so, and a password in a URL's query.
+        (
+            rules.FUNCTION,
+            with_variables(ELEVENLABS_HMAC="x"),
+            "functions-keep-secrets-in-secret-manager",
+        ),
+        (
+            rules.FUNCTION,
+            with_variables(REDIS_URI="redis://10.0.0.3:6378/0?password=s3cret"),
+            "functions-keep-secrets-in-secret-manager",
+        ),
+        (
+            "gcp:storage/bucketIAMMember:BucketIAMMember",
+            {
+                "role": "roles/storage.objectViewer",
+                "member": {SECRET_SIG: "1b47061264138c4ac30d75fd1eb44270", "value": "allUsers"},
+            },
+            "grants-name-their-members",
+        ),
     ],
 )
 def test_each_rule_catches_its_violation(
@@ -384,6 +465,36 @@ def test_running_query_jobs_is_the_one_project_grant_a_runtime_account_may_hold(
     resources.append(project_grant("roles/bigquery.dataViewer", MATERIALIZER))
     found = rules.runtime_accounts_have_no_project_grants(resources)
     assert len(found) == 1 and "roles/bigquery.dataViewer" in found[0]
+
+
+@pytest.mark.parametrize(
+    "role",
+    [
+        "roles/iam.serviceAccountTokenCreator",
+        "roles/iam.serviceAccountOpenIdTokenCreator",
+        "roles/iam.serviceAccountUser",
+    ],
+)
+def test_a_runtime_account_that_may_act_as_another_breaks_the_stack_rule(role: str) -> None:
+    build = "projects/p/serviceAccounts/capture-build@p.iam.gserviceaccount.com"
+    grant = {"serviceAccountId": build, "role": role, "member": RUNTIME}
+    app = {**grant, "member": "serviceAccount:shop-app@shop.iam.gserviceaccount.com"}
+    acts_as = ("gcp:serviceaccount/iAMMember:IAMMember", grant)
+
+    found = rules.stack_violations([(rules.FUNCTION, GOOD_FUNCTION), acts_as])
+
+    assert found == [
+        (
+            "runtime-accounts-impersonate-nothing",
+            f"{RUNTIME}, a function's runtime account, holds {role} on {build}",
+        )
+    ]
+    assert (
+        rules.runtime_accounts_impersonate_nothing(
+            [(rules.FUNCTION, GOOD_FUNCTION), ("gcp:serviceaccount/iAMMember:IAMMember", app)]
+        )
+        == []
+    )
 
 
 def test_two_functions_sharing_a_runtime_account_break_the_stack_rule() -> None:
