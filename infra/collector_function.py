@@ -9,6 +9,8 @@ webhooks in front of the capture pipeline. Cloud Functions gen2, HTTP, its own a
 | collector-runtime | read the Redis URL (``redisEnabled``) | the ``redis-url`` secret |
 | ``allUsers`` (``collectorPublic``), else capture-invoker | invoke | the collector only |
 
+Its Cloud Run request log, which records each caller's address and user agent, is excluded.
+
 Browser and mobile SDKs cannot mint Google ID tokens, so with ``collectorPublic`` anyone may
 reach the collector, which then authenticates every call itself: a Segment write key, or an
 ElevenLabs signature. The function is labelled ``auth: write-key`` to say so, and the policy pack
@@ -26,7 +28,7 @@ from infra.apis import after
 from infra.capture_function import pipeline_environment, pipeline_service_config
 from infra.function_build import RUN_INVOKER, FunctionBuild, build_config, upload_source
 from infra.function_source import COLLECTOR, SourceArchive
-from infra.policy.rules import KEY_PROTECTED_LABELS, PUBLIC_INVOKER
+from infra.policy.rules import KEY_PROTECTED_LABELS, PUBLIC_INVOKER, REQUEST_LOG
 from infra.secret_values import accessor_grant, project_number, regional_secret, secret_variable
 from infra.settings import Settings
 
@@ -40,6 +42,14 @@ WRITE_KEYS_SECRET = "collector-write-keys"  # noqa: S105 - the secret's name
 WEBHOOK_SECRETS_SECRET = "elevenlabs-webhook-secrets"  # noqa: S105 - the secret's name
 # A public endpoint with warm instances would be billed while anyone, or no one, calls it.
 MIN_INSTANCES = 0
+
+
+def request_log_filter(service: str) -> str:
+    """Cloud Run's request log of one service, in Logging's query language."""
+    return (
+        f'resource.type="cloud_run_revision" AND resource.labels.service_name="{service}" '
+        f'AND log_id("{REQUEST_LOG}")'
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -164,6 +174,18 @@ class CollectorFunction(pulumi.ComponentResource):
             role=RUN_INVOKER,
             member=PUBLIC_INVOKER if public else args.invoker_member,
             opts=child.merge(pulumi.ResourceOptions(depends_on=[self.function])),
+        )
+        # Cloud Run logs every request with the caller's address and user agent; the collector's
+        # callers are the app's users, so its request log is dropped before any storage (a
+        # project exclusion applies to the _Default sink: cloud.google.com/logging/docs/
+        # reference/v2/rest/v2/projects.exclusions). Its own request line has no address.
+        self.request_log_exclusion = gcp.logging.ProjectExclusion(
+            "collector-request-logs",
+            project=project,
+            name="collector-request-logs",
+            description="The collector's Cloud Run request log: every caller's address.",
+            filter=request_log_filter(FUNCTION_NAME),
+            opts=child,
         )
         self.url = self.function.url
         self.register_outputs({"url": self.url, "source_object": self.source_object.name})

@@ -1,5 +1,5 @@
 """Every metric type, monitored resource type and label the stack's alert policies, dashboard,
-log-based metrics and log sink filter on, checked against Google's published names
+log-based metrics, log sink and log exclusions filter on, checked against Google's published names
 (``infra/monitoring/google_names.json``) and the stack's own log-based metrics, so an alert
 cannot silently watch a metric, a resource or a label that does not exist.
 
@@ -158,6 +158,7 @@ def references(stack: MockedStack, names: Names) -> list[Reference]:
             "gcp:monitoring/alertPolicy:AlertPolicy",
             "gcp:logging/metric:Metric",
             "gcp:logging/projectSink:ProjectSink",
+            "gcp:logging/projectExclusion:ProjectExclusion",
         ):
             continue
         found += _walk(f"{kind} {resource.name}", inputs, names)

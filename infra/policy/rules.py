@@ -24,6 +24,10 @@ INVOKER_ROLES = frozenset({"roles/run.invoker", "roles/cloudfunctions.invoker"})
 KEY_PROTECTED_LABELS = {"auth": "write-key"}
 WRITE_KEYS_SUFFIX = "WRITE_KEYS"
 RUN_SERVICE = "gcp:cloudrunv2/service:Service"
+# Cloud Run's request log: every caller's address and user agent. A public service's must be
+# excluded (a project exclusion, which applies to the _Default sink).
+REQUEST_LOG = "run.googleapis.com/requests"
+LOG_EXCLUSION = "gcp:logging/projectExclusion:ProjectExclusion"
 # Each grant on one service, with the property that names the service.
 SERVICE_INVOKER_GRANTS = {
     "gcp:cloudrunv2/serviceIamMember:ServiceIamMember": "name",
@@ -571,12 +575,49 @@ def public_invokers_only_on_key_protected_services(
     return problems
 
 
+def _excluded_request_logs(resources: list[tuple[str, Props]]) -> set[str]:
+    """The services whose request logs an enabled project exclusion drops."""
+    excluded = set()
+    for resource_type, props in resources:
+        text = props.get("filter")
+        if resource_type != LOG_EXCLUSION or props.get("disabled") or not isinstance(text, str):
+            continue
+        if f'log_id("{REQUEST_LOG}")' in text:
+            excluded |= set(re.findall(r'resource\.labels\.service_name\s*=\s*"([^"]+)"', text))
+    return excluded
+
+
+def public_services_log_no_callers(resources: Iterable[tuple[str, Props]]) -> list[str]:
+    """A service anyone may invoke has its platform request log (callers' addresses and user
+    agents) excluded, as personal data is kept out of every log."""
+    resources = list(resources)
+    excluded = _excluded_request_logs(resources)
+    public = {
+        _service_name(props.get(SERVICE_INVOKER_GRANTS[resource_type]))
+        for resource_type, props in resources
+        for member in _members(props)
+        if _is_public_invoker_grant(resource_type, props, member)
+    }
+    return [
+        f"{service} is public, but its request log ({REQUEST_LOG}, with every caller's address) "
+        f'is not excluded: add a ProjectExclusion of log_id("{REQUEST_LOG}") AND '
+        f'resource.labels.service_name="{service}"'
+        for service in sorted(s for s in public if s and s not in excluded)
+    ]
+
+
 STACK_RULES = (
     StackRule(
         "runtime-accounts-have-no-project-grants",
         "A function's runtime account is never granted a role on the project, except BigQuery's "
         "jobUser and a custom role of scheduled-query updates, which exist only there.",
         runtime_accounts_have_no_project_grants,
+    ),
+    StackRule(
+        "public-services-log-no-callers",
+        "A service allUsers may invoke has its Cloud Run request log, which records every "
+        "caller's address and user agent, excluded by a project exclusion.",
+        public_services_log_no_callers,
     ),
     StackRule(
         "runtime-accounts-impersonate-nothing",

@@ -406,8 +406,10 @@ def _changed(
 def test_the_capture_function_made_public_fails(public_stack: MockedStack) -> None:
     resources = _changed(public_stack, "anyone-calls-collector", {"name": "capture"})
 
+    # Capture's request log is kept, too: it was never meant to be public.
     assert [rule for rule, _ in policy_violations(resources)] == [
-        "public-invokers-only-on-key-protected-services"
+        "public-services-log-no-callers",
+        "public-invokers-only-on-key-protected-services",
     ]
 
 
@@ -422,8 +424,19 @@ def test_the_capture_function_with_the_collectors_label_made_public_still_fails(
     )
 
     assert [rule for rule, _ in policy_violations(resources)] == [
-        "public-invokers-only-on-key-protected-services"
+        "public-services-log-no-callers",
+        "public-invokers-only-on-key-protected-services",
     ]
+
+
+def test_the_public_collector_without_its_request_log_exclusion_fails(
+    public_stack: MockedStack,
+) -> None:
+    resources = [
+        (r.type, r.inputs) for r in public_stack.resources if r.name != "collector-request-logs"
+    ]
+
+    assert [rule for rule, _ in policy_violations(resources)] == ["public-services-log-no-callers"]
 
 
 def test_the_collector_without_its_label_may_not_be_public(public_stack: MockedStack) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
+from infra.collector_function import request_log_filter
 from infra.policy import rules
 from infra.policy.pack import plain, policies, resource_validation, stack_validation
 
@@ -574,8 +575,17 @@ def public_invoker(service: str, resource_type: str = RUN_MEMBER) -> tuple[str, 
     return (resource_type, {field: service, "role": "roles/run.invoker", "member": "allUsers"})
 
 
+def excluded_request_log(service: str, **props: Any) -> tuple[str, dict[str, Any]]:
+    return (rules.LOG_EXCLUSION, {"filter": request_log_filter(service), **props})
+
+
+# Both services' request logs excluded, so that only the rule under test speaks.
+EXCLUSIONS = [excluded_request_log("collector"), excluded_request_log("capture")]
+
+
 def public_violations(resources: list[tuple[str, dict[str, Any]]]) -> list[str]:
     """Every rule, resource and stack, that the resources break, by name."""
+    resources = [*resources, *EXCLUSIONS]
     found = [
         name for resource_type, props in resources for name in violations(resource_type, props)
     ]
@@ -695,6 +705,38 @@ def test_a_public_invoker_on_anything_not_key_protected_fails(
     resources: list[tuple[str, dict[str, Any]]], expected: list[str]
 ) -> None:
     assert public_violations(resources) == expected
+
+
+@pytest.mark.parametrize(
+    "exclusions",
+    [
+        [],
+        [excluded_request_log("capture")],
+        [excluded_request_log("collector", disabled=True)],
+        # Another log of the collector's, not its request log.
+        [
+            (
+                rules.LOG_EXCLUSION,
+                {
+                    "filter": 'resource.labels.service_name="collector" AND '
+                    'log_id("run.googleapis.com/stdout")'
+                },
+            )
+        ],
+    ],
+    ids=["none", "another-service", "disabled", "another-log"],
+)
+def test_a_public_service_whose_request_log_is_kept_fails(
+    exclusions: list[tuple[str, dict[str, Any]]],
+) -> None:
+    resources = [(rules.FUNCTION, KEY_PROTECTED_FUNCTION), public_invoker("collector")]
+
+    found = rules.public_services_log_no_callers([*resources, *exclusions])
+
+    assert len(found) == 1 and found[0].startswith("collector is public, but its request log")
+    assert (
+        rules.public_services_log_no_callers([*resources, excluded_request_log("collector")]) == []
+    )
 
 
 def test_the_public_invoker_message_names_the_service_and_what_it_lacks() -> None:
