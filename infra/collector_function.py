@@ -114,7 +114,11 @@ class CollectorFunction(pulumi.ComponentResource):
         secret_grants: list[pulumi.Resource] = []
         for secret_id, variable, value in (
             (WRITE_KEYS_SECRET, WRITE_KEYS_VARIABLE, settings.collector_write_keys),
-            (WEBHOOK_SECRETS_SECRET, WEBHOOK_SECRETS_VARIABLE, settings.elevenlabs_webhook_secrets),
+            (
+                WEBHOOK_SECRETS_SECRET,
+                WEBHOOK_SECRETS_VARIABLE,
+                ",".join(settings.elevenlabs_webhook_secrets),
+            ),
         ):
             if not value:
                 continue  # no webhook secrets: the collector refuses every webhook
@@ -122,7 +126,7 @@ class CollectorFunction(pulumi.ComponentResource):
                 secret_id,
                 project=project,
                 region=settings.region,
-                value=",".join(value),
+                value=value,
                 labels=args.labels,
                 opts=child,
             )

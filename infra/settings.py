@@ -11,6 +11,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import pulumi
+from pulumi.runtime.config import is_config_secret
+
+from event_capture.collector.auth import WriteKeyError, WriteKeys
 
 PROJECT_NAME = "event-capture"
 
@@ -102,8 +105,10 @@ KEYS = (
     Key(
         "collectorWriteKeys",
         "",
-        "secret (`--secret`), kept in Secret Manager: JSON list of 1 or 2 write keys "
-        "(two while rotating)",
+        "secret (`--secret`), kept in Secret Manager: JSON list of write keys, each "
+        '`{"id": "web", "class": "client", "key": "..."}` (class `server` for the backend\'s '
+        "SDKs, `client` for browser and mobile ones; two keys of an id while rotating); a plain "
+        "string is a client key",
         secret=True,
     ),
     Key(
@@ -176,7 +181,10 @@ class Settings:
     collector_enabled: bool
     collector_public: bool
     # Secrets: they go to Secret Manager only (collector_function.py).
-    collector_write_keys: tuple[str, ...]
+    # The JSON document the collector reads (COLLECTOR_WRITE_KEYS); "" without the collector.
+    collector_write_keys: str
+    # Each key id and its class: not secret.
+    collector_key_classes: dict[str, str]
     elevenlabs_webhook_secrets: tuple[str, ...]
     collector_allowed_origins: tuple[str, ...]
     collector_max_instances: int
@@ -238,6 +246,21 @@ class _Reader:
                 raise SettingsError(f"{key.qualified}[{position}]: {rule}{shown}")
         return values
 
+    def write_keys(self, name: str) -> tuple[str, dict[str, str]]:
+        """The collector's keys as the JSON document it reads, each with its id and class (a
+        plain string is a client key), checked as the collector checks them: length, make-up,
+        ids and classes. Errors never quote a key."""
+        raw = self.raw(name)
+        if not raw:
+            return "", {}
+        if not raw.startswith("["):
+            raise self.fail(name, "must be a JSON list of keys")
+        try:
+            keys = WriteKeys.parse(raw)
+        except WriteKeyError as error:
+            raise self.fail(name, str(error)) from None
+        return raw, {key_id: str(key_class) for key_id, key_class in keys.ids.items()}
+
     def shared_secrets(self, name: str) -> tuple[str, ...]:
         """At most two secrets that callers present (write keys, webhook secrets), distinct."""
         values = self.strings(
@@ -276,7 +299,7 @@ def load_settings(values: Mapping[str, str]) -> Settings:
         )
     collector_enabled = read.flag("collectorEnabled")
     collector_public = read.flag("collectorPublic")
-    collector_write_keys = read.shared_secrets("collectorWriteKeys")
+    collector_write_keys, collector_key_classes = read.write_keys("collectorWriteKeys")
     if collector_enabled and not collector_write_keys:
         raise read.fail("collectorWriteKeys", "required when collectorEnabled is true")
     # A stale true would make the collector public the day it is enabled again, unasked.
@@ -325,6 +348,7 @@ def load_settings(values: Mapping[str, str]) -> Settings:
         collector_enabled=collector_enabled,
         collector_public=collector_public,
         collector_write_keys=collector_write_keys,
+        collector_key_classes=collector_key_classes,
         elevenlabs_webhook_secrets=read.shared_secrets("elevenlabsWebhookSecrets"),
         collector_allowed_origins=read.strings(
             "collectorAllowedOrigins",
@@ -358,4 +382,11 @@ def settings_from_stack() -> Settings:
     warn about reading a secret synchronously.
     """
     values = {key.qualified: pulumi.runtime.get_config(key.qualified) for key in KEYS}
+    for key in KEYS:
+        if key.secret and values[key.qualified] and not is_config_secret(key.qualified):
+            # In the stack's file for anyone with the repository to read.
+            raise SettingsError(
+                f"{key.qualified}: must be set with `pulumi config set --secret` (a `secure:` "
+                "value in Pulumi.<stack>.yaml), not in plain text"
+            )
     return load_settings({k: str(v) for k, v in values.items() if v is not None})

@@ -8,7 +8,7 @@ would compute (account e-mails, bucket names, URLs), so the whole stack can be c
 
 import asyncio
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from pulumi.runtime import MockCallArgs, MockResourceArgs, Mocks, rpc
 from pulumi.runtime.mocks import MockMonitor
 
 from infra.function_source import REPO_ROOT
-from infra.settings import PROJECT_NAME, settings_from_stack
+from infra.settings import KEYS, PROJECT_NAME, settings_from_stack
 from infra.stack import build_stack
 
 MOCK_PROJECT_NUMBER = "123456789012"
@@ -178,8 +178,12 @@ class RecordingMonitor(MockMonitor):
         return self.make_urn(parent, spec.type or request.type, spec.name or request.name)
 
 
-def use_mocks(stack: MockedStack, project: str, config: Mapping[str, str]) -> None:
-    """Route the next program run to mocks that record into ``stack``, with this config."""
+def use_mocks(
+    stack: MockedStack, project: str, config: Mapping[str, str], plain: Collection[str] = ()
+) -> None:
+    """Route the next program run to mocks that record into ``stack``, with this config, each
+    secret key (``Key.secret``) set as ``pulumi config set --secret`` sets it but those named in
+    ``plain``."""
     # Pulumi's test runner needs a current event loop; an earlier asyncio.run() in the same
     # process (an async test, an app) leaves none, so each run gets a fresh one.
     asyncio.set_event_loop(asyncio.new_event_loop())
@@ -191,17 +195,20 @@ def use_mocks(stack: MockedStack, project: str, config: Mapping[str, str]) -> No
         preview=False,
         monitor=RecordingMonitor(mocks, stack),
     )
-    pulumi.runtime.set_all_config(dict(config))
+    secrets = [k.qualified for k in KEYS if k.secret and k.qualified not in plain]
+    pulumi.runtime.set_all_config(dict(config), secrets)
 
 
-def run_mocked(config: Mapping[str, str], source_root: Path = REPO_ROOT) -> MockedStack:
+def run_mocked(
+    config: Mapping[str, str], source_root: Path = REPO_ROOT, plain: Collection[str] = ()
+) -> MockedStack:
     """Run the program with this stack configuration (``key: value``, as in Pulumi.<stack>.yaml),
     archiving the functions' sources from ``source_root``.
 
     Raises the program's own error (for example a ``SettingsError`` naming a key).
     """
     stack = MockedStack()
-    use_mocks(stack, config.get("gcp:project", "unset-project"), config)
+    use_mocks(stack, config.get("gcp:project", "unset-project"), config, plain)
 
     @pulumi.runtime.test  # type: ignore[untyped-decorator]
     def program() -> pulumi.Output[Any]:

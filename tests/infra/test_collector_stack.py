@@ -230,7 +230,7 @@ def test_with_everything_it_reads_three_secrets(stack_with_everything: MockedSta
 
 @pytest.mark.parametrize(
     ("secret_id", "value"),
-    [(WRITE_KEYS_SECRET, ",".join(WRITE_KEYS)), (WEBHOOK_SECRETS_SECRET, WEBHOOK_SECRET)],
+    [(WRITE_KEYS_SECRET, json.dumps(list(WRITE_KEYS))), (WEBHOOK_SECRETS_SECRET, WEBHOOK_SECRET)],
 )
 def test_each_secret_is_kept_in_the_region_as_a_pulumi_secret(
     stack_with_everything: MockedStack, secret_id: str, value: str

@@ -10,7 +10,7 @@ from event_capture.ingest.config import load_config
 from infra.settings import KEYS, SettingsError, load_settings
 from infra.stack_config import read_stack_config
 from tools.mocked_stack import MockedStack, run_mocked
-from tools.sample_stacks import REQUIRED_CONFIG
+from tools.sample_stacks import REQUIRED_CONFIG, WITH_COLLECTOR, WITH_REDIS
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -140,20 +140,29 @@ def test_a_long_function_timeout_gives_the_longest_budget_the_function_accepts()
 @pytest.mark.parametrize(
     ("key", "value", "rule"),
     [
-        ("collectorWriteKeys", '["wk_live_0123456789abcdef", "short"]', "16 to 256"),
-        ("collectorWriteKeys", '["wk_live:0123456789abcdef"]', "without spaces, commas or colons"),
-        ("collectorWriteKeys", '["wk_live 0123456789abcdef"]', "without spaces, commas or colons"),
+        ("collectorWriteKeys", '["wk_live_0123456789abcdef", "short"]', "at least 16"),
+        ("collectorWriteKeys", '["wk_live:0123456789abcdef"]', "without spaces, ':' or ','"),
+        ("collectorWriteKeys", '["wk_live 0123456789abcdef"]', "without spaces, ':' or ','"),
+        # Weak keys are refused at `pulumi up`, never quoted.
+        ("collectorWriteKeys", '["aaaaaaaaaaaaaaaaaaaaaaaa"]', "too predictable"),
         (
             "collectorWriteKeys",
-            '["wk_live_0123456789abcdef", "wk_next_0123456789abcdef", "wk_old_0123456789abcdef"]',
-            "at most 2 at once",
+            '[{"id": "web", "class": "client", "key": "wk_live_0123456789abcdef"},'
+            ' {"id": "web", "class": "client", "key": "wk_next_0123456789abcdef"},'
+            ' {"id": "web", "class": "client", "key": "wk_old_0123456789abcdef"}]',
+            "id web: at most 2",
+        ),
+        (
+            "collectorWriteKeys",
+            '[{"id": "app", "class": "mobile", "key": "wk_live_0123456789abcdef"}]',
+            "class must be server or client",
         ),
         (
             "collectorWriteKeys",
             '["wk_live_0123456789abcdef", "wk_live_0123456789abcdef"]',
-            "the same value twice",
+            "the same key twice",
         ),
-        ("collectorWriteKeys", '["wk_live_0123456789abcdef"', "JSON list of strings"),
+        ("collectorWriteKeys", '["wk_live_0123456789abcdef"', "JSON list"),
         ("elevenlabsWebhookSecrets", '["wsec_tooshort"]', "16 to 256"),
         ("redisUrl", "http://:s3cret-auth-string@10.0.0.3/0", "required when redisEnabled"),
     ],
@@ -174,7 +183,8 @@ def test_a_secret_that_is_refused_is_named_but_never_shown(key: str, value: str,
     message = str(error.value)
     assert message.startswith(f"event-capture:{key}")
     assert rule in message
-    for part in re.findall(r"[\w:]{5,}", value):
+    # No part of a value is shown, but the names of a key's fields.
+    for part in set(re.findall(r"[\w:]{5,}", value)) - {"class", "client", "server"}:
         assert part not in message.removeprefix(f"event-capture:{key}"), part
 
 
@@ -182,6 +192,18 @@ def test_the_collector_is_off_private_and_small_unless_asked() -> None:
     settings = load_settings(REQUIRED_CONFIG)
 
     assert (settings.collector_enabled, settings.collector_public) == (False, False)
-    assert settings.collector_write_keys == settings.elevenlabs_webhook_secrets == ()
+    assert settings.collector_write_keys == ""
+    assert settings.collector_key_classes == {}
+    assert settings.elevenlabs_webhook_secrets == ()
     assert settings.collector_allowed_origins == ()
     assert settings.collector_max_instances == 2
+
+
+@pytest.mark.parametrize("key", ["event-capture:collectorWriteKeys", "event-capture:redisUrl"])
+def test_a_secret_set_in_plain_text_stops_the_program_naming_it(key: str) -> None:
+    config = {**WITH_REDIS, **WITH_COLLECTOR}
+
+    with pytest.raises(
+        SettingsError, match=f"^{key}: must be set with `pulumi config set --secret`"
+    ):
+        run_mocked(config, plain=[key])

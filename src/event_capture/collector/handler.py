@@ -163,23 +163,28 @@ class Collector:
         if refused is not None:
             return refuse(refused, route_name)
         header_key = basic_user(request.authorization)
-        if header_key is not None and not self._keys.accepts(header_key):
+        write_key = self._keys.find(header_key) if header_key is not None else None
+        if header_key is not None and write_key is None:
             return refuse(_unauthorized("write_key_invalid", "Authorization"), route_name)
         if isinstance(request.body, HttpError):
             return refuse(request.body, route_name)
         document = parse_json(request.body, encoding, limit=MAX_BATCH_BYTES)
         if isinstance(document, HttpError):
             return refuse(document, route_name)
-        if header_key is None:
+        if write_key is None:
             key = write_key_of(document)
             if key is None:
                 return refuse(_unauthorized("write_key_missing", "writeKey"), route_name)
-            if type(key) is not str or not self._keys.accepts(key):
+            write_key = self._keys.find(key) if type(key) is str else None
+            if write_key is None:
                 return refuse(_unauthorized("write_key_invalid", "writeKey"), route_name)
         calls = calls_of(document, route_name)
         if isinstance(calls, HttpError):
             return refuse(calls, route_name)
-        return self._collect(calls, route_name, None if encoding else len(request.body))
+        answer = self._collect(calls, route_name, None if encoding else len(request.body))
+        answer.log[log.KEY_ID] = write_key.key_id
+        answer.log[log.KEY_CLASS] = write_key.key_class.value
+        return answer
 
     def _collect(self, calls: Calls, route_name: str, body_bytes: int | None) -> Answer:
         started = time.perf_counter()

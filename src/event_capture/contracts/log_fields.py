@@ -67,6 +67,9 @@ IGNORED_BY_CALL = "ignored_by_call"
 IGNORED_BY_EVENT = "ignored_by_event"
 # An ElevenLabs webhook call's counters (event.collector.elevenlabs.Count): what it amounted to.
 WEBHOOK_COUNTS = "webhook_counts"
+# The write key's id and class (server or client): never the key itself.
+KEY_ID = "key_id"
+KEY_CLASS = "key_class"
 
 # --- the features function and the materializer -----------------------------------------------
 # The features function's one line per request.
