@@ -56,7 +56,7 @@ $(UV):
 	@$(FIND_PYTHON); $$py -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target $(TOOLS) uv==$(UV_VERSION) 2>&1 | grep -v "^WARNING: Location" || true
 	@test -x $(UV) || { echo "error: could not install uv with $$(tools/python313.sh) -m pip" >&2; exit 1; }
 
-$(VENV)/.installed: requirements/dev.txt functions/capture/requirements.txt infra/requirements.txt infra/policy/requirements.txt | $(UV)
+$(VENV)/.installed: requirements/dev.txt functions/capture/requirements.txt functions/collector/requirements.txt infra/requirements.txt infra/policy/requirements.txt | $(UV)
 	@echo "creating $(VENV) (Python 3.13)"
 	@$(FIND_PYTHON); $(UV) venv --quiet --allow-existing --python $$py $(VENV)
 	@$(UV) pip install --quiet --compile-bytecode --python $(PY) -r requirements/dev.txt

@@ -8,7 +8,7 @@ from pydantic import ConfigDict, field_validator
 from event_capture.collector.auth import WriteKeys
 from event_capture.collector.cors import NO_ORIGINS, AllowedOrigins
 from event_capture.contracts.capture_config import CaptureConfig
-from event_capture.platform.config import WholeNumber, load, variable
+from event_capture.platform.config import Number, WholeNumber, load, variable
 from event_capture.schemas.http_limits import RETRY_AFTER_SECONDS
 
 MIN_SECRET_LENGTH = 16
@@ -48,6 +48,68 @@ class CollectorConfig(CaptureConfig):
         default=NO_ORIGINS,
         default_text="none",
         description="The web pages' origins a browser SDK may send from (CORS); none: no page.",
+    )
+
+    # The edge's limits (limits.py): per client address and client key, per instance. Server
+    # keys pass them all.
+    address_rate: Number = variable(
+        "COLLECTOR_ADDRESS_RATE",
+        default=10.0,
+        ge=0.1,
+        le=10_000.0,
+        description="Requests a second one client address may send with client keys.",
+    )
+    address_burst: WholeNumber = variable(
+        "COLLECTOR_ADDRESS_BURST",
+        default=40,
+        ge=1,
+        le=100_000,
+        description="Requests one client address may send at once above its rate.",
+    )
+    address_in_flight: WholeNumber = variable(
+        "COLLECTOR_ADDRESS_IN_FLIGHT",
+        default=4,
+        ge=1,
+        le=1_000,
+        description="Requests of one client address served at once by an instance.",
+    )
+    client_key_rate: Number = variable(
+        "COLLECTOR_CLIENT_KEY_RATE",
+        default=200.0,
+        ge=0.1,
+        le=100_000.0,
+        description="Requests a second one client key may send to an instance.",
+    )
+    client_key_burst: WholeNumber = variable(
+        "COLLECTOR_CLIENT_KEY_BURST",
+        default=400,
+        ge=1,
+        le=1_000_000,
+        description="Requests one client key may send at once above its rate.",
+    )
+    daily_requests: WholeNumber = variable(
+        "COLLECTOR_DAILY_REQUESTS",
+        default=0,
+        ge=0,
+        default_text="0 (no cap)",
+        description="Requests a day per client key this instance takes (its share of the key's "
+        "cap); 0: no cap.",
+    )
+    daily_events: WholeNumber = variable(
+        "COLLECTOR_DAILY_EVENTS",
+        default=0,
+        ge=0,
+        default_text="0 (no cap)",
+        description="Calls a day per client key this instance takes (its share); 0: no cap.",
+    )
+    # analytics-node gives up on a request 10 s after sending it; a body still arriving after
+    # this is cut off with a 408 and its thread freed.
+    read_timeout_seconds: Number = variable(
+        "COLLECTOR_READ_TIMEOUT_SECONDS",
+        default=5.0,
+        ge=0.5,
+        le=60.0,
+        description="How long the collector waits for a request's body.",
     )
 
     @field_validator("write_keys", mode="before")

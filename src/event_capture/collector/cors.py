@@ -82,5 +82,9 @@ def preflight_headers(origin: str) -> dict[str, str]:
 
 def answer_headers(origin: str) -> dict[str, str]:
     # Vary: a cache between the browser and the collector must not serve one origin's answer
-    # to another.
-    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+    # to another. The browser SDK reads a 429's Retry-After only if it is exposed.
+    return {
+        "Access-Control-Allow-Origin": origin,
+        "Access-Control-Expose-Headers": "Retry-After",
+        "Vary": "Origin",
+    }

@@ -6,7 +6,9 @@ Read the body within bounds, hand the request to the collector (``handler.Collec
 200 with counts for any batch (invalid and ignored calls counted, never stored), 400 for a body
 that is not a batch, 401 for a missing or wrong key, 403 for a browser's page of an origin not
 in COLLECTOR_ALLOWED_ORIGINS, 404/405/408/413/415 for requests that cannot be taken as sent,
-503 with Retry-After when the valid events could not be stored durably (resend the batch).
+429 with Retry-After past a client address's or client key's rate or a client key's daily cap
+(limits.py), 200 without storing anything for a known crawler (bots.py), 503 with Retry-After
+when the valid events could not be stored durably (resend the batch).
 """
 
 import flask
@@ -14,6 +16,7 @@ import flask
 from event_capture.collector.config import CollectorConfig
 from event_capture.collector.contract import MAX_BATCH_BYTES
 from event_capture.collector.handler import Collector, CollectorRequest, refuse
+from event_capture.collector.limits import Edge, client_address
 from event_capture.contracts.capture import Capture
 from event_capture.platform.answer import Answer
 from event_capture.platform.body_reading import read_request_body
@@ -28,9 +31,12 @@ class CollectorFunction:
         self._read_timeout = read_timeout_seconds
 
     def answer(self, request: flask.Request) -> Answer:
-        # Read (at most the limit, within the read timeout) even for a refusal, so a client
-        # still sending gets the answer instead of a reset connection.
-        body = read_request_body(request, self._read_timeout, MAX_BATCH_BYTES)
+        # The body is read (at most the limit, within the read timeout) once the edge's limits
+        # let the request through, and for any refusal after that, so a client still sending
+        # gets the answer instead of a reset connection.
+        def body() -> bytes | HttpError:
+            return read_request_body(request, self._read_timeout, MAX_BATCH_BYTES)
+
         return self._collector.handle(
             CollectorRequest(
                 method=request.method,
@@ -41,6 +47,8 @@ class CollectorFunction:
                 authorization=request.headers.get("Authorization"),
                 signature=request.headers.get("ElevenLabs-Signature"),
                 origin=request.headers.get("Origin"),
+                address=client_address(request.headers.get("X-Forwarded-For"), request.remote_addr),
+                user_agent=request.headers.get("User-Agent"),
                 body=body,
             )
         )
@@ -58,5 +66,14 @@ def build_collector(config: CollectorConfig, capture: Capture) -> CollectorFunct
         retry_after_seconds=config.retry_after_seconds,
         elevenlabs_secrets=config.elevenlabs_secrets,
         allowed_origins=config.allowed_origins,
+        edge=Edge(
+            address_rate=config.address_rate,
+            address_burst=config.address_burst,
+            in_flight=config.address_in_flight,
+            key_rate=config.client_key_rate,
+            key_burst=config.client_key_burst,
+            daily_requests=config.daily_requests,
+            daily_events=config.daily_events,
+        ),
     )
-    return CollectorFunction(collector, read_timeout_seconds=config.request_read_timeout_seconds)
+    return CollectorFunction(collector, read_timeout_seconds=config.read_timeout_seconds)

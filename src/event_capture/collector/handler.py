@@ -20,7 +20,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from event_capture.collector import timestamps
-from event_capture.collector.auth import WriteKeys, basic_user
+from event_capture.collector.auth import KeyClass, WriteKey, WriteKeys, basic_user
+from event_capture.collector.bots import is_crawler
 from event_capture.collector.contract import (
     MAX_BATCH_BYTES,
     MAX_CALL_BYTES,
@@ -39,6 +40,7 @@ from event_capture.collector.cors import (
     preflight_headers,
 )
 from event_capture.collector.elevenlabs import SIGNATURE_HEADER, WebhookRefusal, handle_post_call
+from event_capture.collector.limits import Edge, EdgeRefusal
 from event_capture.collector.mapping import Ignored, Mapped, Refused, map_call, segment_field
 from event_capture.contracts import log_fields as log
 from event_capture.contracts.capture import Capture, CaptureOutcome
@@ -63,11 +65,21 @@ class CollectorRequest:
     signature: str | None = None
     # A browser's Origin header (cors.py); None from server SDKs and webhooks.
     origin: str | None = None
-    # What was read of the body (at most MAX_BATCH_BYTES + 1), or why it could not be read.
-    body: bytes | HttpError
+    # The caller's address (limits.client_address) and User-Agent: the edge's limits and the
+    # crawler filter. Neither is logged.
+    address: str = "unknown"
+    user_agent: str | None = None
+    # The body (at most MAX_BATCH_BYTES + 1), or why it could not be read; or what reads it,
+    # called only once the edge has let the request through.
+    body: bytes | HttpError | Callable[[], bytes | HttpError]
+
+    def read_body(self) -> bytes | HttpError:
+        return self.body() if callable(self.body) else self.body
 
 
 POST_CALL_ROUTE = "elevenlabs_post_call"
+# The log line's rule for a known crawler's request (bots.py): counted, never stored.
+CRAWLER_RULE = "crawler_ignored"
 # ElevenLabs posts to the URL configured for the webhook; under any prefix, like /v1/...
 _POST_CALL = re.compile(r"(?:^|/)elevenlabs/post-call/?$")
 
@@ -129,7 +141,10 @@ class Collector:
         request_id: Callable[[], str] = _request_id,
         elevenlabs_secrets: tuple[str, ...] = (),
         allowed_origins: AllowedOrigins = NO_ORIGINS,
+        edge: Edge | None = None,
     ) -> None:
+        # None: no limits (the tests of everything else, a private collector in a test).
+        self._edge = edge
         self._origins = allowed_origins
         self._elevenlabs = elevenlabs_secrets
         self._pipeline = pipeline
@@ -156,9 +171,8 @@ class Collector:
         route_name = route(request.path)
         if route_name is None:
             return refuse(NOT_FOUND, None)
-        encoding = request.content_encoding
         refused = request_refusal(
-            request.method, request.mimetype, request.content_length, encoding
+            request.method, request.mimetype, request.content_length, request.content_encoding
         )
         if refused is not None:
             return refuse(refused, route_name)
@@ -166,9 +180,28 @@ class Collector:
         write_key = self._keys.find(header_key) if header_key is not None else None
         if header_key is not None and write_key is None:
             return refuse(_unauthorized("write_key_invalid", "Authorization"), route_name)
-        if isinstance(request.body, HttpError):
-            return refuse(request.body, route_name)
-        document = parse_json(request.body, encoding, limit=MAX_BATCH_BYTES)
+        if is_crawler(request.user_agent):
+            return _crawler(route_name)
+        server = write_key is not None and write_key.key_class is KeyClass.SERVER
+        if self._edge is None or server:
+            return self._keyed(request, route_name, write_key)
+        limited = self._edge.enter(request.address)
+        if limited is not None:
+            return _limited(limited, route_name, write_key)
+        try:
+            return self._keyed(request, route_name, write_key)
+        finally:
+            self._edge.leave(request.address)
+
+    def _keyed(
+        self, request: CollectorRequest, route_name: str, write_key: WriteKey | None
+    ) -> Answer:
+        """The request's body, key and calls, within the edge's limits."""
+        encoding = request.content_encoding
+        body = request.read_body()
+        if isinstance(body, HttpError):
+            return refuse(body, route_name)
+        document = parse_json(body, encoding, limit=MAX_BATCH_BYTES)
         if isinstance(document, HttpError):
             return refuse(document, route_name)
         if write_key is None:
@@ -181,7 +214,11 @@ class Collector:
         calls = calls_of(document, route_name)
         if isinstance(calls, HttpError):
             return refuse(calls, route_name)
-        answer = self._collect(calls, route_name, None if encoding else len(request.body))
+        if self._edge is not None and write_key.key_class is KeyClass.CLIENT:
+            refused = self._edge.admit_key(write_key.key_id, len(calls.calls))
+            if refused is not None:
+                return _limited(refused, route_name, write_key)
+        answer = self._collect(calls, route_name, None if encoding else len(body))
         answer.log[log.KEY_ID] = write_key.key_id
         answer.log[log.KEY_CLASS] = write_key.key_class.value
         return answer
@@ -236,14 +273,15 @@ class Collector:
         refused = check_request(
             request.method, request.mimetype, request.content_length, None, limit=MAX_BATCH_BYTES
         )
-        if refused is None and isinstance(request.body, HttpError):
-            refused = request.body
+        body = request.read_body() if refused is None else None
+        if isinstance(body, HttpError):
+            refused = body
         if refused is not None:
             return refuse(refused, POST_CALL_ROUTE)
-        assert isinstance(request.body, bytes)
+        assert isinstance(body, bytes)
         headers = {SIGNATURE_HEADER: request.signature} if request.signature else {}
         received_at = self._clock()
-        outcome = handle_post_call(headers, request.body, secrets=self._elevenlabs, now=received_at)
+        outcome = handle_post_call(headers, body, secrets=self._elevenlabs, now=received_at)
         if isinstance(outcome, WebhookRefusal):
             error = HttpError(
                 status=outcome.status,
@@ -361,6 +399,36 @@ class _Tally:
             }
         )
         return Answer(status=status, body=body, headers=headers, log=line)
+
+
+def _limited(refused: EdgeRefusal, route_name: str, key: WriteKey | None) -> Answer:
+    """429 with Retry-After: the SDKs wait that long and resend, the batch intact."""
+    error = HttpError(
+        status=429,
+        rule=refused.rule,
+        message=refused.message,
+        position="request",
+        headers=(("Retry-After", str(refused.retry_after)),),
+    )
+    answer = refuse(error, route_name)
+    if key is not None:
+        answer.log[log.KEY_ID] = key.key_id
+        answer.log[log.KEY_CLASS] = key.key_class.value
+    return answer
+
+
+def _crawler(route_name: str) -> Answer:
+    """A known crawler's calls: counted, never read or stored, answered as taken so that
+    nothing is sent again."""
+    line = {
+        log.SEVERITY: "INFO",
+        "message": log.COLLECTOR_MESSAGE,
+        log.HTTP_STATUS: 200,
+        log.ROUTE: route_name,
+        log.RULE: CRAWLER_RULE,
+    }
+    body = {"success": True, "code": CRAWLER_RULE, "message": "not stored: a known crawler"}
+    return Answer(status=200, body=body, headers={}, log=line)
 
 
 def _preflight(origin: str) -> Answer:

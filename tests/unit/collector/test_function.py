@@ -8,10 +8,11 @@ from pathlib import Path
 from localcloud.processes import CAPTURE_SOURCE, COLLECTOR_SOURCE
 
 
-def test_the_collector_deploys_with_the_capture_functions_pins() -> None:
+def test_the_collector_deploys_with_the_capture_functions_pins_and_its_own_after() -> None:
     def pins(path: Path) -> list[str]:
         return [line for line in path.read_text().splitlines() if not line.startswith("#")]
 
-    assert pins(COLLECTOR_SOURCE.with_name("requirements.txt")) == pins(
-        CAPTURE_SOURCE.with_name("requirements.txt")
-    )
+    capture = pins(CAPTURE_SOURCE.with_name("requirements.txt"))
+    collector = pins(COLLECTOR_SOURCE.with_name("requirements.txt"))
+    assert collector[: len(capture)] == capture
+    assert [pin.split("==")[0] for pin in collector[len(capture) :]] == ["crawler-user-agents"]

@@ -19,8 +19,10 @@ import pytest
 
 from event_capture.collector.auth import WriteKeys
 from event_capture.collector.contract import MAX_BATCH_BYTES, MAX_CALL_BYTES
+from event_capture.collector.cors import AllowedOrigins
 from event_capture.collector.elevenlabs import event_id_for
 from event_capture.collector.handler import Collector, CollectorRequest
+from event_capture.collector.limits import Edge
 from event_capture.ingest.pipeline import CapturePipeline
 from event_capture.platform.answer import Answer
 from tests.fakes.functions import Function
@@ -423,3 +425,177 @@ def test_a_transcription_that_cannot_be_stored_durably_is_503_for_a_redelivery()
     answer = deliver(collector(bigquery), body, _sign(body, SECRET, NOW))
 
     assert answer.status == 503 and "Retry-After" in answer.headers
+
+
+# The edge's limits (collector.limits), through the handler: what is refused before the body
+# is read, what a client sees, and what passes.
+
+CLIENT_KEY, SERVER_KEY = calls.WRITE_KEY, "srv_4f0c9e1a7b3d2e8f6a5c"
+KEYS = WriteKeys.parse(
+    json.dumps(
+        [
+            {"id": "web", "class": "client", "key": CLIENT_KEY},
+            {"id": "backend", "class": "server", "key": SERVER_KEY},
+        ]
+    )
+)
+
+
+def limited(bigquery: FakeSink, **limits: float) -> Collector:
+    settings = {
+        "address_rate": 1.0,
+        "address_burst": 2,
+        "in_flight": 1,
+        "key_rate": 1_000.0,
+        "key_burst": 1_000,
+        "daily_requests": 0,
+        "daily_events": 0,
+        **limits,
+    }
+    pipeline = CapturePipeline(
+        bigquery=bigquery, dead_letter=None, archive=None, redis=None, clock=lambda: NOW
+    )
+    return Collector(
+        pipeline=pipeline,
+        write_keys=KEYS,
+        clock=lambda: NOW,
+        edge=Edge(
+            address_rate=settings["address_rate"],
+            address_burst=int(settings["address_burst"]),
+            in_flight=int(settings["in_flight"]),
+            key_rate=settings["key_rate"],
+            key_burst=int(settings["key_burst"]),
+            daily_requests=int(settings["daily_requests"]),
+            daily_events=int(settings["daily_events"]),
+            day_clock=lambda: NOW,
+        ),
+    )
+
+
+class Body:
+    """A body that counts how often it is read."""
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        self.data = json.dumps(document).encode()
+        self.reads = 0
+
+    def __call__(self) -> bytes:
+        self.reads += 1
+        return self.data
+
+
+def request(
+    body: Body, key: str, *, address: str = "203.0.113.7", **fields: Any
+) -> CollectorRequest:
+    return CollectorRequest(
+        method="POST",
+        path="/v1/batch",
+        mimetype="application/json",
+        content_length=len(body.data),
+        content_encoding=None,
+        authorization=calls.basic(key),
+        address=address,
+        body=body,
+        **fields,
+    )
+
+
+def quietly(target: Collector, incoming: CollectorRequest) -> Answer:
+    with redirect_stdout(io.StringIO()):
+        return target.handle(incoming)
+
+
+def one_event() -> dict[str, Any]:
+    return events(1)
+
+
+def events(count: int) -> dict[str, Any]:
+    added = [
+        calls.track("Product Added", calls.PRODUCT, timestamp=iso(NOW), messageId=f"m-{n}")
+        for n in range(count)
+    ]
+    return calls.batch(*added, sent_at=NOW)
+
+
+def test_an_address_over_its_rate_gets_429_with_retry_after_before_its_body_is_read() -> None:
+    bigquery = FakeSink()
+    target = limited(bigquery)
+    bodies = [Body(one_event()) for _ in range(3)]
+
+    answers = [quietly(target, request(body, CLIENT_KEY)) for body in bodies]
+
+    assert [a.status for a in answers] == [200, 200, 429]
+    refused = answers[2]
+    assert refused.headers["Retry-After"] == "1"
+    assert refused.body["code"] == "address_rate_limited"
+    assert (refused.log["rule"], refused.log["key_id"]) == ("address_rate_limited", "web")
+    assert [b.reads for b in bodies] == [1, 1, 0]
+    assert len(bigquery.rows) == 2
+
+
+def test_a_browser_can_read_the_retry_after_of_its_429() -> None:
+    target = Collector(
+        pipeline=CapturePipeline(
+            bigquery=FakeSink(), dead_letter=None, archive=None, redis=None, clock=lambda: NOW
+        ),
+        write_keys=KEYS,
+        clock=lambda: NOW,
+        allowed_origins=AllowedOrigins.parse(SHOP),
+        edge=limited(FakeSink(), address_burst=1)._edge,
+    )
+    first, second = (
+        quietly(target, request(Body(one_event()), CLIENT_KEY, origin=SHOP)) for _ in range(2)
+    )
+
+    assert (first.status, second.status) == (200, 429)
+    assert second.headers["Access-Control-Expose-Headers"] == "Retry-After"
+    assert second.headers["Access-Control-Allow-Origin"] == SHOP
+
+
+def test_a_server_key_passes_every_client_limit_from_one_address() -> None:
+    bigquery = FakeSink()
+    target = limited(bigquery, daily_requests=1)
+
+    answers = [quietly(target, request(Body(one_event()), SERVER_KEY)) for _ in range(10)]
+    flooded = [quietly(target, request(Body(one_event()), CLIENT_KEY)) for _ in range(10)]
+
+    assert {a.status for a in answers} == {200}
+    assert [a.log["key_class"] for a in answers[:1]] == ["server"]
+    assert 429 in {a.status for a in flooded}
+    assert len(bigquery.rows) == 10 + 1
+
+
+def test_past_a_client_keys_daily_cap_a_batch_is_refused_whole() -> None:
+    bigquery = FakeSink()
+    target = limited(bigquery, address_burst=100, daily_events=3)
+    two = events(2)
+
+    first = quietly(target, request(Body(two), CLIENT_KEY))
+    second = quietly(target, request(Body(two), CLIENT_KEY))
+
+    assert (first.status, second.status) == (200, 429)
+    assert second.log["rule"] == "daily_cap_reached" and second.body["code"] == "daily_cap_reached"
+    assert len(bigquery.rows) == 2
+
+
+def test_a_request_in_flight_leaves_its_place_when_answered() -> None:
+    target = limited(FakeSink(), address_rate=1_000.0, address_burst=1_000, in_flight=1)
+
+    answers = [quietly(target, request(Body(one_event()), CLIENT_KEY)) for _ in range(5)]
+
+    assert {a.status for a in answers} == {200}
+
+
+def test_a_known_crawler_is_answered_200_and_nothing_is_read_or_stored() -> None:
+    bigquery = FakeSink()
+    body = Body(one_event())
+    googlebot = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+
+    answer = quietly(limited(bigquery), request(body, CLIENT_KEY, user_agent=googlebot))
+
+    assert (answer.status, answer.body["code"], answer.log["rule"]) == (
+        200,
+        "crawler_ignored",
+        "crawler_ignored",
+    )
+    assert body.reads == 0 and bigquery.rows == []
