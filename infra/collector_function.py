@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
+from event_capture.collector.auth import KeyClass
+from event_capture.cost.flood import Caps, FloodDay, default_caps, instance_share, stored_day
 from infra.access import account_member
 from infra.apis import after
 from infra.capture_function import pipeline_environment, pipeline_service_config
@@ -38,6 +40,8 @@ FUNCTION_NAME = COLLECTOR.name
 WRITE_KEYS_VARIABLE = "COLLECTOR_WRITE_KEYS"
 WEBHOOK_SECRETS_VARIABLE = "ELEVENLABS_WEBHOOK_SECRETS"
 ALLOWED_ORIGINS_VARIABLE = "COLLECTOR_ALLOWED_ORIGINS"
+DAILY_REQUESTS_VARIABLE = "COLLECTOR_DAILY_REQUESTS"
+DAILY_EVENTS_VARIABLE = "COLLECTOR_DAILY_EVENTS"
 WRITE_KEYS_SECRET = "collector-write-keys"  # noqa: S105 - the secret's name
 WEBHOOK_SECRETS_SECRET = "elevenlabs-webhook-secrets"  # noqa: S105 - the secret's name
 # A public endpoint with warm instances would be billed while anyone, or no one, calls it.
@@ -71,17 +75,41 @@ class CollectorFunctionArgs:
     labels: dict[str, str]
 
 
+def collector_caps(settings: Settings) -> Caps:
+    """Each client key's daily caps: as configured, else sized from the budget (its amount
+    taken as USD, the prices' currency) so that every client key at both caps for a whole day
+    costs at most a tenth of it (``event_capture.cost.flood``)."""
+    clients = sum(1 for c in settings.collector_key_classes.values() if c == KeyClass.CLIENT)
+    sized = default_caps(settings.budget_amount, clients)
+    return Caps(
+        requests=settings.collector_daily_requests or sized.requests,
+        events=settings.collector_daily_events or sized.events,
+    )
+
+
+def flood_day(settings: Settings) -> FloodDay:
+    """Every client key at both its caps for a whole day: what it stores and costs."""
+    caps = collector_caps(settings)
+    clients = sum(1 for c in settings.collector_key_classes.values() if c == KeyClass.CLIENT)
+    return stored_day(caps.requests * clients, caps.events * clients)
+
+
 def collector_environment(args: CollectorFunctionArgs) -> dict[str, pulumi.Input[str]]:
-    """The capture pipeline's plain variables, and the CORS origins when there are any (none:
-    no browser may call it)."""
-    origins = args.settings.collector_allowed_origins
+    """The capture pipeline's plain variables, each instance's share of the client keys' daily
+    caps, and the CORS origins when there are any (none: no browser may call it)."""
+    settings = args.settings
+    origins = settings.collector_allowed_origins
+    caps = collector_caps(settings)
+    instances = settings.collector_max_instances
     return {
         **pipeline_environment(
-            args.settings,
+            settings,
             archive_bucket=args.archive_bucket,
             dead_letter_bucket=args.dead_letter_bucket,
             capture_mode_bucket=args.capture_mode_bucket,
         ),
+        DAILY_REQUESTS_VARIABLE: str(instance_share(caps.requests, instances)),
+        DAILY_EVENTS_VARIABLE: str(instance_share(caps.events, instances)),
         **({ALLOWED_ORIGINS_VARIABLE: ",".join(origins)} if origins else {}),
     }
 

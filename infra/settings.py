@@ -128,6 +128,18 @@ KEYS = (
         "2",
         "instance cap of the collector: bounds what anyone who calls it can cost",
     ),
+    Key(
+        "collectorDailyRequests",
+        "",
+        "requests a day each client key may send (each instance takes its share); empty: sized "
+        "from `budgetAmount` so that every client key at both caps for a day costs at most a "
+        "tenth of it",
+    ),
+    Key(
+        "collectorDailyEvents",
+        "",
+        "calls a day each client key may send; empty: sized from `budgetAmount` as above",
+    ),
 )
 KEY_BY_NAME = {key.name: key for key in KEYS}
 
@@ -188,6 +200,9 @@ class Settings:
     elevenlabs_webhook_secrets: tuple[str, ...]
     collector_allowed_origins: tuple[str, ...]
     collector_max_instances: int
+    # Per client key and day; None: sized from the budget (collector_function.collector_caps).
+    collector_daily_requests: int | None
+    collector_daily_events: int | None
 
 
 class _Reader:
@@ -229,6 +244,9 @@ class _Reader:
         if not low <= value <= high:
             raise self.fail(name, f"must be between {low} and {high}")
         return value
+
+    def optional_integer(self, name: str, low: int, high: int) -> int | None:
+        return None if self.raw(name) == "" else self.integer(name, low, high)
 
     def strings(self, name: str, item: Callable[[str], bool], rule: str) -> tuple[str, ...]:
         raw = self.raw(name)
@@ -356,6 +374,8 @@ def load_settings(values: Mapping[str, str]) -> Settings:
             "must be an origin as browsers send it: lower-case http(s)://host[:port], no path",
         ),
         collector_max_instances=read.integer("collectorMaxInstances", 1, 1000),
+        collector_daily_requests=read.optional_integer("collectorDailyRequests", 1, 10**10),
+        collector_daily_events=read.optional_integer("collectorDailyEvents", 1, 10**12),
     )
     if not (settings.bigquery_enabled or settings.gcs_enabled):
         raise SettingsError(

@@ -11,7 +11,7 @@ from infra.access import Access, AccessArgs, account_member
 from infra.apis import enable_apis
 from infra.capture_function import FUNCTION_NAME, CaptureFunction, CaptureFunctionArgs
 from infra.capture_log_sink import CaptureLogSink, CaptureLogSinkArgs
-from infra.collector_function import CollectorFunction, CollectorFunctionArgs
+from infra.collector_function import CollectorFunction, CollectorFunctionArgs, flood_day
 from infra.cost_guard import CostGuard, CostGuardArgs
 from infra.event_buckets import EventBuckets, EventBucketsArgs
 from infra.event_tables import EventTables, EventTablesArgs
@@ -233,7 +233,8 @@ def build_stack(settings: Settings, source_root: Path = REPO_ROOT) -> StackOutpu
         ),
         apis=apis,
     )
-    for warning in budget_warnings(settings):
+    flood = flood_day(settings) if settings.collector_enabled else None
+    for warning in budget_warnings(settings, flood):
         pulumi.log.warn(warning)
     guard: CostGuard | None = None
     if accounts.cost_guard is not None:

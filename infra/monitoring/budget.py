@@ -10,6 +10,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from event_capture.cost import prices
+from event_capture.cost.flood import FLOOD_SHARE, FloodDay
 from infra.apis import after
 from infra.settings import Settings
 
@@ -101,16 +102,26 @@ def fixed_monthly_usd(settings: Settings) -> float:
     return redis + connector
 
 
-def budget_warnings(settings: Settings) -> list[str]:
-    """Settings that make the cost guard act every month, said at deploy time."""
+def budget_warnings(settings: Settings, flood: FloodDay | None = None) -> list[str]:
+    """Settings that make the cost guard act every month, or that let a flood at the
+    collector's caps cost more than a tenth of the budget in a day, said at deploy time."""
+    warnings = []
     fixed = fixed_monthly_usd(settings)
     threshold = settings.budget_amount * settings.cost_guard_percent / 100
     # The prices are in USD: another currency's budget is not compared.
-    if not settings.cost_guard_enabled or settings.budget_currency != "USD" or fixed < threshold:
-        return []
-    return [
-        f"budgetAmount {settings.budget_amount} USD is below the fixed cost of the online "
-        f"features (Memorystore and the VPC connector, about {fixed:.0f} USD a month at "
-        "unconfirmed prices): the cost guard would hold capture archive-only for most of "
-        "every month; raise budgetAmount"
-    ]
+    usd = settings.budget_currency == "USD"
+    if settings.cost_guard_enabled and usd and fixed >= threshold:
+        warnings.append(
+            f"budgetAmount {settings.budget_amount} USD is below the fixed cost of the online "
+            f"features (Memorystore and the VPC connector, about {fixed:.0f} USD a month at "
+            "unconfirmed prices): the cost guard would hold capture archive-only for most of "
+            "every month; raise budgetAmount"
+        )
+    limit = settings.budget_amount * FLOOD_SHARE
+    if flood is not None and usd and flood.usd > limit:
+        warnings.append(
+            f"collectorDailyRequests and collectorDailyEvents let a flood at every client key's "
+            f"caps cost about {flood.usd:.2f} USD a day, over a tenth of budgetAmount "
+            f"({limit:.2f}); lower them, or leave them empty to size them from the budget"
+        )
+    return warnings

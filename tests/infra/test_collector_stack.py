@@ -13,17 +13,22 @@ from event_capture.collector.auth import WriteKeys
 from event_capture.collector.config import load_collector_config
 from event_capture.collector.handler import Collector, CollectorRequest
 from event_capture.contracts import log_fields
+from event_capture.cost.flood import FLOOD_SHARE, default_caps
 from infra.collector_function import (
     ALLOWED_ORIGINS_VARIABLE,
+    DAILY_EVENTS_VARIABLE,
+    DAILY_REQUESTS_VARIABLE,
     WEBHOOK_SECRETS_SECRET,
     WEBHOOK_SECRETS_VARIABLE,
     WRITE_KEYS_SECRET,
     WRITE_KEYS_VARIABLE,
+    flood_day,
 )
 from infra.function_source import COLLECTOR, COST_GUARD, build_source_archive
+from infra.monitoring.budget import budget_warnings
 from infra.policy.rules import PUBLIC_MEMBERS, resource_violations, stack_violations
 from infra.redis_secret import SECRET_ID as REDIS_SECRET
-from infra.settings import SettingsError
+from infra.settings import SettingsError, load_settings
 from tests.infra.test_budget_and_monitoring import (
     GUARD_METRICS,
     PAYLOAD_FIELD,
@@ -160,13 +165,43 @@ def test_the_default_cap_is_two_instances(stack_with_collector: MockedStack) -> 
     assert stack_with_collector.named(COLLECTOR.name).get("serviceConfig.maxInstanceCount") == 2
 
 
-def test_its_plain_variables_are_captures_and_the_origins(
+def test_its_plain_variables_are_captures_the_origins_and_its_share_of_the_caps(
     stack_with_collector: MockedStack,
 ) -> None:
     collector = stack_with_collector.named(COLLECTOR.name).get("serviceConfig.environmentVariables")
     capture = stack_with_collector.named("capture").get("serviceConfig.environmentVariables")
+    # Two client keys (a key given alone is one), two instances: each takes half of each cap.
+    caps = default_caps(budget=5, client_keys=2)
 
-    assert collector == {**capture, ALLOWED_ORIGINS_VARIABLE: ",".join(ORIGINS)}
+    assert collector == {
+        **capture,
+        ALLOWED_ORIGINS_VARIABLE: ",".join(ORIGINS),
+        DAILY_REQUESTS_VARIABLE: str(caps.requests // 2),
+        DAILY_EVENTS_VARIABLE: str(caps.events // 2),
+    }
+
+
+def test_every_client_key_at_its_default_caps_costs_a_tenth_of_the_budget_a_day() -> None:
+    for budget in ("5", "50", "500"):
+        config = {**WITH_COLLECTOR, "event-capture:budgetAmount": budget}
+        settings = load_settings(config)
+        day = flood_day(settings)
+
+        assert day.usd <= int(budget) * FLOOD_SHARE
+        assert day.usd >= int(budget) * FLOOD_SHARE * 0.99
+
+
+def test_caps_set_above_a_tenth_of_the_budget_are_warned_of_at_deploy() -> None:
+    config = {**WITH_COLLECTOR, "event-capture:collectorDailyRequests": "10000000"}
+    settings = load_settings(config)
+
+    [warning] = budget_warnings(settings, flood_day(settings))
+
+    assert warning.startswith("collectorDailyRequests and collectorDailyEvents let a flood")
+    assert (
+        budget_warnings(load_settings(WITH_COLLECTOR), flood_day(load_settings(WITH_COLLECTOR)))
+        == []
+    )
 
 
 def test_without_origins_no_browser_is_configured() -> None:

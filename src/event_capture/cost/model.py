@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from event_capture.client.client import ClientSettings
+from event_capture.cost import figures
 from event_capture.cost import prices as p
 from event_capture.cost.prices import FreeTier, Price
 from event_capture.schemas.http_limits import MAX_EVENTS_PER_REQUEST
@@ -128,13 +129,10 @@ class Assumptions:
     app_processes: int = 1
     client_linger_seconds: float = ClientSettings().linger_seconds
     client_max_batch: int = MAX_EVENTS_PER_REQUEST
-    # Wall time of one capture request in the cloud (an insertAll round trip and an archive
-    # upload, in parallel): not measured, the emulators answer on loopback.
-    request_seconds: float = 0.2
-    # The function's CPU (docs/benchmarks.md, Capture: 21.0-24.5 us per event at batch 500 over
-    # HTTP, about 2,070 at batch 1): c(b) = per_request / b + per_event fits both.
-    cpu_us_per_request: float = 2_050.0
-    cpu_us_per_event: float = 19.5
+    # figures.py: each figure's source.
+    request_seconds: float = figures.REQUEST_SECONDS
+    cpu_us_per_request: float = figures.CPU_US_PER_REQUEST
+    cpu_us_per_event: float = figures.CPU_US_PER_EVENT
     # docs/benchmarks.md, Capture: process start to first accepted event, 0.30-0.38 s.
     cold_start_seconds: float = 0.4
     instance_starts_per_day: float = 24.0
