@@ -173,6 +173,7 @@ bench: setup
 	@$(PY) bench/pipeline_cpu.py
 	@$(PY) bench/capture_throughput.py
 	@$(PY) bench/collector_cpu.py
+	@$(PY) bench/edge_limits.py
 	@$(PY) bench/client_latency.py
 	@$(PY) bench/warehouse_nightly.py
 	@$(PY) bench/features_serving.py

@@ -17,6 +17,7 @@ from typing import NoReturn
 
 from bench.results import recorded
 from event_capture.cost import prices as p
+from event_capture.cost.flood import FLOOD_SHARE, default_caps, refused_day, stored_day
 from event_capture.cost.model import (
     Assumptions,
     Bill,
@@ -38,6 +39,10 @@ from localcloud.history import History, history_mix
 from tools.cost_measure import cached
 
 DEFAULT_COMPARE = (50, 5_000, 500_000)
+# A flood refused past the caps: one client on loopback had 15,321 single-call requests answered
+# in 10 s by one instance of make run's collector; a refusal takes a fifteenth of the CPU of an
+# accepted request (docs/results/edge_limits.md), so one instance refuses at least as many.
+REFUSED_REQUESTS_PER_SECOND = 1_000
 UNCONFIRMED_MARK = "* at a price not confirmed in a source (see the prices below)"
 _MEMORY = re.compile(r"([1-9][0-9]*)(Mi|Gi)")
 
@@ -256,7 +261,37 @@ def parser() -> Parser:
         f"(without a value: {','.join(str(n) for n in DEFAULT_COMPARE)})",
     )
     add("--remeasure", action="store_true", help="measure again even if cached figures are current")
+    budget = int(_default("budgetAmount"))
+    add(
+        "--budget",
+        type=positive_float,
+        default=budget,
+        help=f"monthly budget in USD, for a flood's worst day (default: {budget}, budgetAmount's)",
+    )
+    add(
+        "--client-keys",
+        type=positive_int,
+        default=1,
+        help="the collector's client keys, for a flood's worst day (default: 1)",
+    )
     return args
+
+
+def flood_lines(budget: float, client_keys: int) -> list[str]:
+    """A flood's worst day: every client key at both its default caps, sized from the budget;
+    and what refusing requests past them costs, which no cap bounds."""
+    caps = default_caps(budget, client_keys)
+    day = stored_day(caps.requests * client_keys, caps.events * client_keys)
+    rate = REFUSED_REQUESTS_PER_SECOND
+    return [
+        f"A flood's worst day (budget {budget:g} USD a month, {client_keys} client key(s)):",
+        f"  caps per client key: {caps.requests:,} requests and {caps.events:,} calls a day",
+        f"  every client key at both caps all day: {day.usd:.2f} USD, "
+        f"{day.share_of(budget):.1%} of the budget (at most {FLOOD_SHARE:.0%})",
+        f"  refusing {rate:,} requests a second past the caps all day: "
+        f"{refused_day(rate):.2f} USD a day more, which no cap bounds (collectorMaxInstances "
+        "and the platform do)",
+    ]
 
 
 def assumptions_from(args: argparse.Namespace) -> Assumptions:
@@ -437,7 +472,8 @@ def main(argv: list[str] | None = None) -> None:
             prices = result.prices()
     except ValueError as error:
         sys.exit(f"error: {error}")
-    print("\n".join([*out, "", *price_notes(prices)]))
+    flood = flood_lines(args.budget, args.client_keys)
+    print("\n".join([*out, "", *flood, "", *price_notes(prices)]))
 
 
 if __name__ == "__main__":

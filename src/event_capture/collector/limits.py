@@ -14,9 +14,9 @@
 Server keys (the app's backend, whose key is secret and whose requests share one address) pass
 all of these: a flood on a client key never starves them.
 
-Hand-written rather than a library: the libraries measured here cost 3 to 10 µs a check or
-admitted more than their limit under threads (docs/benchmarks.md, "Edge limits"); this takes
-well under one, and tells the Retry-After from the same call.
+Hand-written rather than a library: the libraries measured here cost 3 to 10 µs a check, or
+admitted more than their limit under threads; a bucket here takes under one, and tells the
+Retry-After from the same call (bench/edge_limits.py times a request's checks).
 """
 
 import datetime as dt
@@ -140,6 +140,8 @@ class DailyCaps:
         """0 if a request of ``events`` events fits the key's day (and is counted), else the
         seconds until midnight UTC. A batch that does not fit whole is refused whole: the SDK
         resends all of it."""
+        if not (self._requests or self._events):
+            return 0.0
         now = self._clock()
         with self._lock:
             day = self._days.get(key)
