@@ -248,6 +248,22 @@ class LogMetrics(pulumi.ComponentResource):
                 label_description=", ".join(log.SWITCHING_ACTIONS),
                 opts=child,
             )
+        if COLLECTOR.name in args.services:
+            self.metrics[EDGE_REFUSALS] = _labelled_count(
+                EDGE_REFUSALS,
+                project=project,
+                description="Collector requests refused by its limits (429) or dropped as a "
+                "known crawler, by rule.",
+                base_filter=(
+                    f"{log_service_filter((COLLECTOR.name,))} "
+                    f'AND jsonPayload.message="{log.COLLECTOR_MESSAGE}"'
+                ),
+                field=f"jsonPayload.{log.RULE}",
+                label=log.RULE,
+                values=log.EDGE_RULES,
+                label_description=", ".join(log.EDGE_RULES),
+                opts=child,
+            )
         if args.online_features:
             self.metrics.update(_online_feature_metrics(project, child))
         self.register_outputs({"metrics": list(self.metrics)})
@@ -255,6 +271,7 @@ class LogMetrics(pulumi.ComponentResource):
 
 QUOTA_EXCEEDED = "capture_bigquery_quota_exceeded"
 GUARD_SWITCHES = "cost_guard_switches"
+EDGE_REFUSALS = "collector_edge_refusals"
 FEATURES_LATENCY = "features_latency"
 FEATURES_UNAVAILABLE = "features_unavailable"
 MATERIALIZER_RUNS = "materializer_runs"

@@ -19,9 +19,10 @@ elsewhere) and 100 MB/s. Read from secondary copies of cloud.google.com/bigquery
 import pulumi_gcp as gcp
 
 from event_capture.contracts import log_fields as log
-from infra.function_source import COST_GUARD
+from infra.function_source import COLLECTOR, COST_GUARD
 from infra.monitoring.alert_policies import AlertSpec
 from infra.monitoring.log_metrics import (
+    EDGE_REFUSALS,
     GUARD_SWITCHES,
     QUOTA_EXCEEDED,
     metric_type,
@@ -126,6 +127,29 @@ def quota_alert_specs(
             condition=_count_above_zero(refused),
         ),
     ]
+    if COLLECTOR.name in services:
+        capped = (
+            f'metric.type="{metric_type(EDGE_REFUSALS)}" '
+            f"AND {monitoring_service_filter((COLLECTOR.name,))} "
+            f'AND metric.label.{log.RULE}="{log.DAILY_CAP_REACHED}"'
+        )
+        specs.append(
+            AlertSpec(
+                name="collector-daily-cap-reached",
+                display_name="Event capture: a client key reached its daily cap",
+                severity="WARNING",
+                documentation=(
+                    "The collector refused a client key's requests with 429 for the rest of the "
+                    "UTC day: its daily cap of requests or calls is reached "
+                    f"(`{log.DAILY_CAP_REACHED}` lines name the key id). Either a flood, or "
+                    "real traffic above the caps sized from `budgetAmount`: raise "
+                    "`collectorDailyRequests` and `collectorDailyEvents` (and the budget) if the "
+                    "traffic is real; `make purge` removes a flood's rows "
+                    "(docs/apis/collector.md, Limits)."
+                ),
+                condition=_count_above_zero(capped),
+            )
+        )
     if cost_guard:
         switches = (
             f'metric.type="{metric_type(GUARD_SWITCHES)}" '

@@ -12,6 +12,7 @@ import pytest
 from event_capture.collector.auth import WriteKeys
 from event_capture.collector.config import load_collector_config
 from event_capture.collector.handler import Collector, CollectorRequest
+from event_capture.collector.limits import Edge
 from event_capture.contracts import log_fields
 from event_capture.cost.flood import FLOOD_SHARE, default_caps
 from infra.collector_function import (
@@ -26,6 +27,7 @@ from infra.collector_function import (
 )
 from infra.function_source import COLLECTOR, COST_GUARD, build_source_archive
 from infra.monitoring.budget import budget_warnings
+from infra.monitoring.log_metrics import EDGE_REFUSALS
 from infra.policy.rules import PUBLIC_MEMBERS, resource_violations, stack_violations
 from infra.redis_secret import SECRET_ID as REDIS_SECRET
 from infra.settings import SettingsError, load_settings
@@ -581,14 +583,52 @@ def collector_log_line() -> dict[str, Any]:
     return answer.log
 
 
+def test_the_edge_refusals_metric_reads_the_rule_of_a_real_refusal_line(
+    stack_with_collector: MockedStack,
+) -> None:
+    metric = stack_with_collector.named(EDGE_REFUSALS)
+    collector = Collector(
+        pipeline=quota_refused_pipeline(backend_breakers()),
+        write_keys=WriteKeys.parse(",".join(WRITE_KEYS)),
+        edge=Edge(
+            address_rate=1e-9,
+            address_burst=1,
+            in_flight=1,
+            key_rate=1.0,
+            key_burst=1,
+            daily_requests=0,
+            daily_events=0,
+        ),
+    )
+    body = json.dumps({"batch": [calls.track("Product Viewed", calls.PRODUCT)]}).encode()
+    request = CollectorRequest(
+        method="POST",
+        path="/v1/batch",
+        mimetype="application/json",
+        content_length=len(body),
+        content_encoding=None,
+        authorization=calls.basic(WRITE_KEYS[0]),
+        body=body,
+    )
+    collector.handle(request)
+
+    line = collector.handle(request).log
+
+    assert line["rule"] == log_fields.ADDRESS_RATE_LIMITED
+    assert f'jsonPayload.message="{line["message"]}"' in metric.get("filter")
+    assert f'"{line["rule"]}"' in metric.get("filter")
+    assert metric.get("labelExtractors") == {"rule": "EXTRACT(jsonPayload.rule)"}
+
+
 def test_every_metric_reads_the_collectors_line_as_it_reads_captures(
     stack_with_collector: MockedStack,
 ) -> None:
     line = collector_log_line()
     metrics = stack_with_collector.of_type("gcp:logging/metric:Metric")
-    # The cost guard's switches are counted on its own line: tests/infra/test_budget_and_monitoring.
+    # The cost guard's switches are counted on its own line: tests/infra/test_budget_and_monitoring;
+    # the edge's refusals on the collector's alone (below).
     assert {m.name for m in metrics if m.name in GUARD_METRICS} == GUARD_METRICS
-    metrics = [m for m in metrics if m.name not in GUARD_METRICS]
+    metrics = [m for m in metrics if m.name not in {*GUARD_METRICS, EDGE_REFUSALS}]
 
     assert len(metrics) >= 4
     for metric in metrics:
@@ -639,3 +679,16 @@ def test_the_dashboard_charts_both_functions_and_splits_accepted_events(
         *(tile["widget"]["title"] for tile in before["mosaicLayout"]["tiles"][1:]),
     ]
     assert "collector" not in json.dumps(before)
+
+
+def test_a_client_key_at_its_daily_cap_raises_an_alert_with_the_collector_only(
+    stack: MockedStack, stack_with_collector: MockedStack
+) -> None:
+    def alerts(of: MockedStack) -> dict[str, MockedResource]:
+        return {r.name: r for r in of.of_type("gcp:monitoring/alertPolicy:AlertPolicy")}
+
+    capped = alerts(stack_with_collector)["collector-daily-cap-reached"]
+
+    condition = capped.get("conditions")[0]["conditionThreshold"]["filter"]
+    assert f'metric.label.rule="{log_fields.DAILY_CAP_REACHED}"' in condition
+    assert "collector-daily-cap-reached" not in alerts(stack)

@@ -79,7 +79,7 @@ class CollectorRequest:
 
 POST_CALL_ROUTE = "elevenlabs_post_call"
 # The log line's rule for a known crawler's request (bots.py): counted, never stored.
-CRAWLER_RULE = "crawler_ignored"
+CRAWLER_RULE = log.CRAWLER_IGNORED
 # ElevenLabs posts to the URL configured for the webhook; under any prefix, like /v1/...
 _POST_CALL = re.compile(r"(?:^|/)elevenlabs/post-call/?$")
 

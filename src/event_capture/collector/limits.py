@@ -26,6 +26,8 @@ import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
+from event_capture.contracts import log_fields as log
+
 # Locks picked by key hash: threads checking different keys do not queue on one lock.
 _STRIPES = 64
 # SDKs wait at most this long on a Retry-After (Segment's cap it at 300 s).
@@ -201,13 +203,13 @@ class Edge:
         """None: go on, and ``leave`` after; else why not (nothing to leave)."""
         if not self._in_flight.enter(address):
             return EdgeRefusal(
-                "too_many_in_flight", 1, "too many requests at once from this address"
+                log.TOO_MANY_IN_FLIGHT, 1, "too many requests at once from this address"
             )
         wait = self._addresses.take(address)
         if wait:
             self._in_flight.leave(address)
             return EdgeRefusal(
-                "address_rate_limited",
+                log.ADDRESS_RATE_LIMITED,
                 retry_after(wait),
                 "too many requests from this address; resend after Retry-After seconds",
             )
@@ -221,14 +223,14 @@ class Edge:
         wait = self._keys.take(key_id)
         if wait:
             return EdgeRefusal(
-                "key_rate_limited",
+                log.KEY_RATE_LIMITED,
                 retry_after(wait),
                 "too many requests with this write key; resend after Retry-After seconds",
             )
         until_midnight = self._days.admit(key_id, events)
         if until_midnight:
             return EdgeRefusal(
-                "daily_cap_reached",
+                log.DAILY_CAP_REACHED,
                 retry_after(until_midnight),
                 "this write key's daily cap is reached; nothing more is taken until midnight UTC",
             )

@@ -70,6 +70,20 @@ WEBHOOK_COUNTS = "webhook_counts"
 # The write key's id and class (server or client): never the key itself.
 KEY_ID = "key_id"
 KEY_CLASS = "key_class"
+# The ``rule`` of a request the collector's edge refused (429) or dropped (a known crawler,
+# 200): collector.limits and collector.bots; a log-based metric counts each.
+TOO_MANY_IN_FLIGHT = "too_many_in_flight"
+ADDRESS_RATE_LIMITED = "address_rate_limited"
+KEY_RATE_LIMITED = "key_rate_limited"
+DAILY_CAP_REACHED = "daily_cap_reached"
+CRAWLER_IGNORED = "crawler_ignored"
+EDGE_RULES = (
+    TOO_MANY_IN_FLIGHT,
+    ADDRESS_RATE_LIMITED,
+    KEY_RATE_LIMITED,
+    DAILY_CAP_REACHED,
+    CRAWLER_IGNORED,
+)
 
 # --- the features function and the materializer -----------------------------------------------
 # The features function's one line per request.
