@@ -61,7 +61,6 @@ class FloodPrices:
         return cls(per_request=request, per_event=event)
 
 
-
 @dataclass(frozen=True)
 class FloodDay:
     requests: int
