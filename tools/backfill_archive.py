@@ -37,6 +37,7 @@ from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import Any, NoReturn, TextIO
 
+from event_capture.contracts import provenance
 from event_capture.contracts.archive_layout import ARCHIVE_AREA, object_name
 from event_capture.ingest import clients
 from event_capture.ingest.config import Config, ConfigError, load_config
@@ -211,17 +212,18 @@ def rebuild(
     at; the server's columns are set by validation, so they are not part of the event. Returns
     the rows with their received_at, and one message per stored row validation now refuses.
     """
-    events: dict[datetime, list[dict[str, Any]]] = {}
+    events: dict[tuple[datetime, str | None], list[dict[str, Any]]] = {}
     versions: dict[str, Any] = {}
     for stored_row in stored:
         event = _without_nulls(stored_row)
         received_at = event.pop(PARTITION_COLUMN)
+        arrived_via = event.pop(provenance.COLUMN, None)
         versions[event["event_id"]] = event.pop("schema_version", None)
-        events.setdefault(received_at, []).append(event)
+        events.setdefault((received_at, arrived_via), []).append(event)
     rebuilt: list[tuple[datetime, Row]] = []
     problems: list[str] = []
-    for received_at, batch in events.items():
-        rows, rejections = validate_events(batch, received_at, batch=False)
+    for (received_at, arrived_via), batch in events.items():
+        rows, rejections = validate_events(batch, received_at, False, arrived_via)
         for row in rows:
             rebuilt.append((received_at, _with_version(row, versions[row.event_id])))
         problems += [

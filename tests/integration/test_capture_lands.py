@@ -5,6 +5,7 @@ from typing import Any
 
 from event_capture.contracts.redis_keys import activity_key, daily_counts_key
 from event_capture.ingest.answer import capture_answer
+from event_capture.schemas.envelope import EventEnvelope
 from event_capture.schemas.families import MODEL_BY_EVENT_TYPE
 from localcloud.cloud import LocalCloud
 from localcloud.sample_events import sample_batch, sample_event
@@ -24,7 +25,7 @@ def test_mixed_batch_lands_in_the_right_tables_with_the_right_values(cloud: Loca
         [row] = cloud.rows(_table(event), [event["event_id"]])
         assert row["event_type"] == event["event_type"]
         assert row["user_id"] == event["user_id"]
-        assert row["schema_version"] == "1-0-0"
+        assert row["schema_version"] == EventEnvelope.SCHEMA_VERSION
         assert row["received_at"] is not None
         if event["event_type"] == "order_placed":
             assert [item["product_id"] for item in row["items"]] == [

@@ -23,9 +23,10 @@ import hashlib
 import hmac
 import json
 import math
-import re
 from collections import Counter
 from dataclasses import dataclass
+
+from event_capture.contracts.provenance import KEY_ID
 
 # A key id per SDK or app, each rotated by adding its next key beside it for a while.
 MAX_WRITE_KEYS = 8
@@ -35,7 +36,6 @@ MIN_WRITE_KEY_LENGTH = 16
 # key of few distinct characters ("aaaaaaaaaaaaaaaa", "abababab...") far fewer, whatever its
 # length.
 MIN_WRITE_KEY_BITS = 48
-KEY_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
 
 
 class KeyClass(enum.StrEnum):

@@ -43,6 +43,7 @@ from event_capture.collector.elevenlabs import SIGNATURE_HEADER, WebhookRefusal,
 from event_capture.collector.limits import Edge, EdgeRefusal
 from event_capture.collector.mapping import Ignored, Mapped, Refused, map_call, segment_field
 from event_capture.contracts import log_fields as log
+from event_capture.contracts import provenance
 from event_capture.contracts.capture import Capture, CaptureOutcome
 from event_capture.platform.answer import Answer
 from event_capture.platform.http_error import HttpError
@@ -218,12 +219,15 @@ class Collector:
             refused = self._edge.admit_key(write_key.key_id, len(calls.calls))
             if refused is not None:
                 return _limited(refused, route_name, write_key)
-        answer = self._collect(calls, route_name, None if encoding else len(body))
+        arrived_via = provenance.collector(write_key.key_id)
+        answer = self._collect(calls, route_name, None if encoding else len(body), arrived_via)
         answer.log[log.KEY_ID] = write_key.key_id
         answer.log[log.KEY_CLASS] = write_key.key_class.value
         return answer
 
-    def _collect(self, calls: Calls, route_name: str, body_bytes: int | None) -> Answer:
+    def _collect(
+        self, calls: Calls, route_name: str, body_bytes: int | None, arrived_via: str
+    ) -> Answer:
         started = time.perf_counter()
         received_at = self._clock()
         sent_at = timestamps.parsed(calls.sent_at)
@@ -247,7 +251,7 @@ class Collector:
                     ignored_events[outcome.event] += 1
             else:
                 rejections.append((index, list(outcome.errors)))
-        captured = self._pipeline.handle(events, batch=False) if events else None
+        captured = self._pipeline.handle(events, False, arrived_via) if events else None
         for rejection in captured.rejections if captured is not None else ():
             index, mapped = sources[rejection.index]
             errors = [
@@ -291,7 +295,9 @@ class Collector:
             )
             return refuse(error, POST_CALL_ROUTE)
         captured = (
-            self._pipeline.handle(list(outcome.events), batch=False) if outcome.events else None
+            self._pipeline.handle(list(outcome.events), False, provenance.ELEVENLABS)
+            if outcome.events
+            else None
         )
         rejections = [
             (r.index, list(r.errors)) for r in (captured.rejections if captured is not None else ())

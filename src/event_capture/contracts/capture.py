@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from event_capture.contracts import log_fields as log
+from event_capture.contracts import provenance
 from event_capture.schemas.responses import Rejection, SinkOutcome
 
 
@@ -99,4 +100,6 @@ class CaptureOutcome:
 class Capture(Protocol):
     """The capture pipeline as a function that runs it sees it."""
 
-    def handle(self, raw_events: list[Any], batch: bool) -> CaptureOutcome: ...
+    def handle(
+        self, raw_events: list[Any], batch: bool, arrived_via: str = provenance.CAPTURE
+    ) -> CaptureOutcome: ...

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from event_capture.contracts import log_fields as log
+from event_capture.contracts import provenance
 from event_capture.contracts.capture import BigQueryCalls, CaptureOutcome
 from event_capture.contracts.capture_mode import CaptureMode
 from event_capture.ingest.circuit import CircuitBreaker
@@ -125,11 +126,13 @@ class CapturePipeline:
         # The cost guard's switch (capture_mode.py); None: always stream.
         self._mode = mode
 
-    def handle(self, raw_events: list[Any], batch: bool) -> CaptureOutcome:
+    def handle(
+        self, raw_events: list[Any], batch: bool, arrived_via: str = provenance.CAPTURE
+    ) -> CaptureOutcome:
         started = time.perf_counter()
         expires_at = None if self._budget is None else self._monotonic() + self._budget
         request = Request(self._request_id(), self._clock(), expires_at)
-        rows, rejections = validate_events(raw_events, request.received_at, batch)
+        rows, rejections = validate_events(raw_events, request.received_at, batch, arrived_via)
         mode = CaptureMode.STREAM if self._mode is None else self._mode()
         # Archive-only needs an archive: without one, streaming is the only way to accept.
         archive_only = mode is CaptureMode.ARCHIVE_ONLY and self._archive is not None

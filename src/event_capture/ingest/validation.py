@@ -3,12 +3,14 @@
 Each event is validated on its own, so one bad event never costs the good ones in its batch.
 """
 
+import json
 from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
+from event_capture.contracts import provenance
 from event_capture.ingest.limits import MAX_EVENT_BYTES
 from event_capture.ingest.row import Row
 from event_capture.schemas.envelope import EventEnvelope
@@ -131,23 +133,29 @@ def _validate_one(
 
 
 def validate_events(
-    raw_events: list[Any], received_at: datetime, batch: bool = True
+    raw_events: list[Any],
+    received_at: datetime,
+    batch: bool = True,
+    arrived_via: str | None = provenance.CAPTURE,
 ) -> tuple[list[Row], list[Rejection]]:
     """Validate each raw event; returns the storable rows and the rejections, both in order.
 
     ``received_at`` is the server clock reading for the whole request: it bounds
-    ``occurred_at`` and is stored with every row. ``batch`` says whether field paths are
-    prefixed with ``events[i]``.
+    ``occurred_at`` and is stored with every row, as is ``arrived_via`` (None only for rows
+    stored before the column existed). ``batch`` says whether field paths are prefixed with
+    ``events[i]``.
     """
     context = {"received_at": received_at}
     received_at_text = received_at.isoformat().replace("+00:00", "Z")
-    received_at_field = f',"{PARTITION_COLUMN}":"{received_at_text}"'.encode()
+    received_at_field = f',"{PARTITION_COLUMN}":"{received_at_text}"'
+    if arrived_via is not None:
+        received_at_field += f',"{provenance.COLUMN}":{json.dumps(arrived_via)}'
     rows: list[Row] = []
     rejections: list[Rejection] = []
     seen_ids: set[str] = set()
     for index, raw in enumerate(raw_events):
         prefix = f"events[{index}]" if batch else ""
-        outcome = _validate_one(index, raw, prefix, context, received_at_field)
+        outcome = _validate_one(index, raw, prefix, context, received_at_field.encode())
         if isinstance(outcome, Row) and outcome.event_id in seen_ids:
             # Two copies in one request are a client bug; the first one is kept.
             message = "appears more than once in this request"

@@ -12,6 +12,7 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel
 
+from event_capture.contracts import provenance
 from event_capture.schemas.envelope import EventEnvelope
 from event_capture.schemas.families import event_types
 from event_capture.schemas.retention import RETENTION_MS
@@ -27,6 +28,16 @@ SERVER_COLUMNS: list[dict[str, Any]] = [
         "mode": "REQUIRED",
         "description": "When the capture function received the event (server clock); "
         "partitions and retention count from it.",
+    }
+]
+# Server columns added after the tables were first deployed: last, where BigQuery adds a column
+# to a live table.
+APPENDED_SERVER_COLUMNS: list[dict[str, Any]] = [
+    {
+        "name": provenance.COLUMN,
+        "type": "STRING",
+        "mode": "NULLABLE",
+        "description": provenance.DESCRIPTION,
     }
 ]
 
@@ -105,7 +116,14 @@ def table_definition(model: type[EventEnvelope]) -> dict[str, Any]:
         },
         "require_partition_filter": True,
         "clustering": {"fields": CLUSTERING},
-        "schema": {"fields": columns[:envelope_count] + SERVER_COLUMNS + columns[envelope_count:]},
+        "schema": {
+            "fields": [
+                *columns[:envelope_count],
+                *SERVER_COLUMNS,
+                *columns[envelope_count:],
+                *APPENDED_SERVER_COLUMNS,
+            ]
+        },
     }
 
 

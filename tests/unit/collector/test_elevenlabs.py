@@ -319,7 +319,9 @@ def test_a_transcription_maps_to_a_voice_interaction_that_passes_validation() ->
     rows, rejections = validate_events(list(outcome.events), received_at=NOW)
     assert rejections == []
     stored = json.loads(rows[0].json)
-    assert {k: v for k, v in stored.items() if k not in {"received_at", "schema_version"}} == {
+    assert {
+        k: v for k, v in stored.items() if k not in {"received_at", "schema_version", "arrived_via"}
+    } == {
         "event_id": event_id_for("conv_01jk7x2q9r8m3n4p5s6t7v8w9y"),
         "event_type": "voice_interaction",
         "user_id": "u_8f14e45f",

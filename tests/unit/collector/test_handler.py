@@ -23,6 +23,7 @@ from event_capture.collector.cors import AllowedOrigins
 from event_capture.collector.elevenlabs import event_id_for
 from event_capture.collector.handler import Collector, CollectorRequest
 from event_capture.collector.limits import Edge
+from event_capture.contracts import provenance
 from event_capture.ingest.pipeline import CapturePipeline
 from event_capture.platform.answer import Answer
 from tests.fakes.functions import Function
@@ -63,6 +64,20 @@ def test_a_batch_of_ecommerce_events_is_stored_with_200_and_counts(fresh: Functi
     assert types == ["search", "product_view", "product_click", "add_to_cart", "order_placed"]
     assert answer.line["events_accepted"] == 5 and answer.line["route"] == "batch"
     assert answer.line["sinks"]["bigquery"]["status"] == "ok"
+
+
+def test_each_row_records_the_id_of_the_key_it_came_under(fresh: Function) -> None:
+    keys = WriteKeys.parse(f"{KEY},{calls.NEXT_WRITE_KEY}")
+    post(fresh, calls.batch(*ecommerce()[:2]))
+    post(
+        fresh, calls.batch(*ecommerce()[2:3]), {"Authorization": calls.basic(calls.NEXT_WRITE_KEY)}
+    )
+
+    expected = [keys.find(KEY), keys.find(KEY), keys.find(calls.NEXT_WRITE_KEY)]
+    assert [row.data["arrived_via"] for row in fresh.bigquery.rows] == [
+        provenance.collector(key.key_id) for key in expected if key is not None
+    ]
+    assert len({row.data["arrived_via"] for row in fresh.bigquery.rows}) == 2
 
 
 @pytest.mark.parametrize("path", ["/v1/batch", "/collector/v1/batch", "/a/b/v1/batch/"])
@@ -349,6 +364,7 @@ def test_a_signed_transcription_is_stored_as_one_voice_interaction() -> None:
     conversation = json.loads(body)["data"]["conversation_id"]
     assert row.event_id == event_id_for(conversation)
     assert "jane.doe@example.com" not in row.json and "[EMAIL]" in row.json
+    assert row.data["arrived_via"] == provenance.ELEVENLABS
     line = json.dumps(answer.log)
     assert answer.log["route"] == "elevenlabs_post_call"
     assert answer.log["webhook_counts"]["elevenlabs_transcription_mapped"] == 1

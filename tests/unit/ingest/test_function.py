@@ -320,7 +320,9 @@ def test_an_unexpected_exception_is_a_json_500_logged_by_type_only(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     class Broken:
-        def handle(self, raw_events: list[Any], batch: bool) -> CaptureOutcome:
+        def handle(
+            self, raw_events: list[Any], batch: bool, arrived_via: str = "capture"
+        ) -> CaptureOutcome:
             raise RuntimeError(f"failed on {raw_events[0]['user_id']}")
 
     client = serve_in_process(CaptureFunction(Broken(), read_timeout_seconds=10))

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from event_capture.ingest import validation
 from event_capture.ingest.validation import validate_events
+from event_capture.schemas.envelope import EventEnvelope
 from tests.unit import event_factory as factory
 
 # The shared rejection tests, run on this module's REJECTIONS (tests/unit/conftest.py).
@@ -94,7 +95,21 @@ def test_schema_version_is_set_by_the_server(sent: str | None) -> None:
 
     assert rejections == []
     # The version stored is the one the event was validated against, not the client's.
-    assert rows[0].data["schema_version"] == "1-0-0"
+    assert rows[0].data["schema_version"] == EventEnvelope.SCHEMA_VERSION
+
+
+def test_how_the_event_arrived_is_set_by_the_server_and_never_by_the_sender() -> None:
+    [row], _ = validate_events([factory.search(R)], R, arrived_via="collector:web")
+    assert row.data["arrived_via"] == "collector:web"
+    # The capture function's rows, by default; a row rebuilt from before the column has none.
+    assert validate_events([factory.search(R)], R)[0][0].data["arrived_via"] == "capture"
+    assert "arrived_via" not in validate_events([factory.search(R)], R, arrived_via=None)[0][0].data
+
+    rows, rejections = validate_events([factory.search(R, arrived_via="capture")], R)
+    assert rows == []
+    assert [(e.field, e.rule) for e in only_rejection(rejections).errors] == [
+        ("events[0].arrived_via", "extra_forbidden")
+    ]
 
 
 def test_row_json_parses_back_to_row_data_and_is_compact() -> None:

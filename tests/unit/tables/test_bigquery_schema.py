@@ -118,8 +118,8 @@ def test_every_model_field_is_a_described_column(model: type[EventEnvelope]) -> 
     fields = definition["schema"]["fields"]
 
     _assert_model_columns(model, fields, "")
-    # Nothing else but the server's received_at.
-    assert {f["name"] for f in fields} == set(model.model_fields) | {"received_at"}
+    # Nothing else but the server's received_at and arrived_via.
+    assert {f["name"] for f in fields} == set(model.model_fields) | {"received_at", "arrived_via"}
     assert all(f.get("description") for f in fields)
     assert definition["description"] == model.DESCRIPTION
     assert definition["schema_version"] == model.SCHEMA_VERSION
@@ -138,6 +138,8 @@ def test_envelope_columns_come_first_then_received_at() -> None:
             "schema_version",
             "received_at",
         ], model.TABLE
+        # Added to live tables, where BigQuery puts a new column: last.
+        assert names[-1] == "arrived_via", model.TABLE
 
 
 def test_order_items_are_a_repeated_record_with_typed_fields() -> None:

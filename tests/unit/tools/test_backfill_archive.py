@@ -26,6 +26,7 @@ from event_capture.ingest.row import Request, Row
 from event_capture.ingest.sinks.gcs_archive import GcsArchiveSink
 from event_capture.ingest.sinks.gcs_objects import NdjsonWriter
 from event_capture.ingest.validation import validate_events
+from event_capture.schemas.envelope import EventEnvelope
 from event_capture.tables.definitions import load_table_definitions
 from tests.fakes.bigquery import FakeBigQuery
 from tests.fakes.storage import FakeBucket, FakeStorageClient, StoredObject
@@ -266,7 +267,7 @@ def test_a_stored_schema_version_is_kept() -> None:
     [row] = accepted([factory.search(R)])
     bucket, bigquery = FakeBucket(), StoredRows()
     bigquery.store([row])
-    bigquery.tables["searches"][0]["schema_version"] = "1-0-0"  # what it is today
+    bigquery.tables["searches"][0]["schema_version"] = EventEnvelope.SCHEMA_VERSION
     run(bucket, bigquery)
     assert lines(bucket) == [row.json]
 
@@ -275,7 +276,9 @@ def test_a_stored_schema_version_is_kept() -> None:
     bigquery.tables["searches"][0]["schema_version"] = "0-9-0"
     run(bucket, bigquery)
     assert lines(bucket) == [
-        row.json.replace('"schema_version":"1-0-0"', '"schema_version":"0-9-0"')
+        row.json.replace(
+            f'"schema_version":"{EventEnvelope.SCHEMA_VERSION}"', '"schema_version":"0-9-0"'
+        )
     ]
 
 

@@ -116,7 +116,7 @@ class EventEnvelope(BaseModel):
 
     # model-revision-addition (Snowplow's SchemaVer): an addition bumps the last part, anything
     # that is not additive needs a new major version and a new table.
-    SCHEMA_VERSION: ClassVar[str] = "1-0-0"
+    SCHEMA_VERSION: ClassVar[str] = "1-1-0"
     TABLE: ClassVar[str]
     DESCRIPTION: ClassVar[str]
 
