@@ -26,7 +26,7 @@ define write_pth
 	@$(1) -c 'import sysconfig, sys; open(sysconfig.get_paths()["purelib"] + "/event-capture.pth", "w").write("\n".join(sys.argv[1:]) + "\n")' "$(CURDIR)/src" "$(CURDIR)/client/src" "$(CURDIR)"
 endef
 
-.PHONY: backfill-archive help run test check lint typecheck layers sql-check iam-proof monitoring-names schema-drift docs docs-check fast-test bench schemas setup redis-server chromium replay nightly materialize warehouse report plan deploy-venvs clean clean-data
+.PHONY: backfill-archive purge help run test check lint typecheck layers sql-check iam-proof monitoring-names schema-drift docs docs-check fast-test bench schemas setup redis-server chromium replay nightly materialize warehouse report plan deploy-venvs clean clean-data
 
 help:
 	@echo "make run        start the local cloud: emulators + capture function on 127.0.0.1:8080"
@@ -41,6 +41,7 @@ help:
 	@echo "make docs-check fail on reference drift, then build the docs site into site/ (--strict)"
 	@echo "make replay     re-insert dead-lettered rows (same variables as the function)"
 	@echo "make backfill-archive FROM=.. TO=..  archive what BigQuery holds and the archive lacks (DRY_RUN=true)"
+	@echo "make purge SOURCE=<key id> FROM=.. TO=..  remove what arrived that way from every store (EXECUTE=true; dry run without)"
 	@echo "make nightly    run the nightly scheduled queries once on make run's cloud (RUN_DATE=)"
 	@echo "make materialize  load the newest feature snapshot into make run's Redis"
 	@echo "make warehouse  make nightly, then make materialize (REDIS_ENABLED=true make run first)"
@@ -206,6 +207,9 @@ fuzz: $(FUZZ_VENV)/.installed $(EMULATOR_VENV)/.installed
 
 replay: $(VENV)/.installed
 	@$(PY) -m tools.replay
+
+purge: $(VENV)/.installed
+	@$(PY) -m tools.purge --source "$(SOURCE)" --from "$(FROM)" --to "$(TO)" $(if $(filter true,$(EXECUTE)),--execute)
 
 backfill-archive: $(VENV)/.installed
 	@$(PY) -m tools.backfill_archive --from "$(FROM)" --to "$(TO)" $(if $(filter true,$(DRY_RUN)),--dry-run)

@@ -33,7 +33,7 @@ import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, NoReturn, TextIO
 
@@ -51,6 +51,7 @@ from event_capture.platform.query import TIMESTAMP, Query
 from event_capture.platform.storage_surface import StorageBlob, StorageBucket
 from event_capture.tables.bigquery_schema import PARTITION_COLUMN
 from event_capture.tables.definitions import load_table_definitions
+from tools.moments import parse_moment
 
 PROG = "backfill_archive"
 # A request's archive write ends within the function's timeout (60 s by default); a range
@@ -310,21 +311,6 @@ def backfill(
     return reports
 
 
-def parse_moment(text: str, option: str) -> datetime:
-    """ISO 8601 with an offset (``2026-11-28T00:00Z``), or a date meaning its 00:00 UTC."""
-    try:
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-            return datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC)
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise BackfillError(
-            f"{option}: not an ISO 8601 time, got {text!r} (e.g. 2026-11-28T00:00Z)"
-        ) from None
-    if moment.tzinfo is None:
-        raise BackfillError(f"{option}: needs a UTC offset, got {text!r} (e.g. {text}Z)")
-    return moment.astimezone(UTC)
-
-
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         # One line, like every other error of the tool; --help shows the usage.
@@ -373,8 +359,11 @@ def main(
     out, progress = out or sys.stdout, progress or sys.stderr
     args = _arguments(argv)
     try:
-        start = parse_moment(args.start, "--from")
-        end = parse_moment(args.end, "--to")
+        try:
+            start = parse_moment(args.start, "--from")
+            end = parse_moment(args.end, "--to")
+        except ValueError as error:
+            raise BackfillError(str(error)) from None
         if start >= end:
             raise BackfillError(f"--from must be before --to, got {args.start} and {args.end}")
         if end > now() - SETTLE:

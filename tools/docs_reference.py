@@ -38,7 +38,7 @@ from event_capture.features.config import FeaturesConfig, MaterializerConfig
 from event_capture.platform.config import Settings, reference
 from event_capture.schemas.envelope import EventEnvelope
 from event_capture.schemas.families import FAMILIES, MODEL_BY_EVENT_TYPE, event_types
-from event_capture.tables.bigquery_schema import SERVER_COLUMNS
+from event_capture.tables.bigquery_schema import APPENDED_SERVER_COLUMNS, SERVER_COLUMNS
 from infra.settings import KEYS, PROJECT_NAME, REQUIRED, Key
 
 REPO = Path(__file__).resolve().parents[1]
@@ -207,7 +207,7 @@ def events_body(families: Sequence[type[EventEnvelope]] = FAMILIES) -> str:
             ("column", "type", "description"),
             (
                 [_code(column["name"]), column["type"].lower(), column.get("description", "")]
-                for column in SERVER_COLUMNS
+                for column in [*SERVER_COLUMNS, *APPENDED_SERVER_COLUMNS]
             ),
         ),
     ]

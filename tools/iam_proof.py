@@ -47,7 +47,7 @@ OPERATOR_CODE = (
 )
 # Run under an identity the stack does not grant (an analyst's, an operator's own): their
 # needs are printed, not checked.
-UNGRANTED_TOOLS = ("tools.backfill_archive",)
+UNGRANTED_TOOLS = ("tools.backfill_archive", "tools.purge")
 # Permissions checked on a parent of the resource called: a table's dataset.
 ON_DATASET = frozenset({"bigquery.datasets.get"})
 BUCKETS = {

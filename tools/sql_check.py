@@ -54,7 +54,7 @@ from event_capture.warehouse.render import (
     table_name,
     view_sql,
 )
-from tools import backfill_archive, replay
+from tools import backfill_archive, purge, replay
 
 REPO = Path(__file__).resolve().parent.parent
 ANALYZER = REPO / ".venv-zetasql" / "bin" / "python"
@@ -183,6 +183,8 @@ def statements() -> list[Statement]:
                 _module(backfill_archive),
                 backfill_archive.stored_rows_query(ref),
             ),
+            Statement(f"purge matched {table}", _module(purge), purge.matched_query(ref)),
+            Statement(f"purge deletes {table}", _module(purge), purge.delete_query(ref)),
         ]
     return found
 

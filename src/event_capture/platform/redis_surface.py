@@ -78,11 +78,24 @@ class SnapshotRedis(Protocol):
     def pipeline(self, *, transaction: bool) -> SnapshotPipeline: ...
 
 
+class PurgeRedis(Protocol):
+    """What the purge sends: a user's activity list read and cut of some entries, a day's
+    counts lowered."""
+
+    def lrange(self, name: str, start: int, end: int, /) -> list[bytes | str]: ...
+
+    def lrem(self, name: str, count: int, value: str, /) -> int: ...
+
+    def hget(self, name: str, key: str, /) -> Reply: ...
+
+    def hincrby(self, name: str, key: str, amount: int = 1, /) -> int: ...
+
+
 class RedisPipeline(ActivityPipeline, FeaturePipeline, SnapshotPipeline, Protocol):
     pass
 
 
-class RedisClient(ActivityRedis, FeatureRedis, SnapshotRedis, Protocol):
+class RedisClient(ActivityRedis, FeatureRedis, SnapshotRedis, PurgeRedis, Protocol):
     """Every command above: redis-py's client, as ``clients.redis_connection`` makes it."""
 
     def pipeline(self, *, transaction: bool) -> RedisPipeline: ...

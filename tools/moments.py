@@ -1,0 +1,20 @@
+"""Times as the operator tools take them on the command line."""
+
+import re
+from datetime import UTC, date, datetime
+
+
+def parse_moment(text: str, option: str) -> datetime:
+    """ISO 8601 with an offset (``2026-11-28T00:00Z``), or a date meaning its 00:00 UTC;
+    ValueError naming ``option`` otherwise."""
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            return datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC)
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            f"{option}: not an ISO 8601 time, got {text!r} (e.g. 2026-11-28T00:00Z)"
+        ) from None
+    if moment.tzinfo is None:
+        raise ValueError(f"{option}: needs a UTC offset, got {text!r} (e.g. {text}Z)")
+    return moment.astimezone(UTC)
