@@ -114,8 +114,19 @@ class Traffic:
     elsewhere: list[str] = field(default_factory=list)
 
 
-def open_shop(browser: Browser, origin: str) -> tuple[Page, Traffic]:
+def shopper_agent(browser: Browser) -> str:
+    """The user agent of a shopper's Chrome of this version: headless Chromium names itself
+    HeadlessChrome, which the collector drops as a crawler (collector/bots.py)."""
     page = browser.new_page()
+    try:
+        agent: str = page.evaluate("navigator.userAgent")
+    finally:
+        page.close()
+    return agent.replace("HeadlessChrome", "Chrome")
+
+
+def open_shop(browser: Browser, origin: str) -> tuple[Page, Traffic]:
+    page = browser.new_page(user_agent=shopper_agent(browser))
     traffic = Traffic()
 
     def sent(request: Request) -> None:
