@@ -6,6 +6,7 @@ to the processes it starts (as their environment) and to the clients it builds (
 this process's own environment is never changed.
 """
 
+import json
 import shutil
 import tempfile
 import uuid
@@ -36,6 +37,21 @@ from localcloud.processes import (
     guard_function,
     redis_server,
 )
+
+# COLLECTOR_WRITE_KEYS as given to start_collector: its text as is, plain keys (client keys,
+# the format before key classes), or {"id", "class", "key"} entries (plain keys among them).
+WriteKeysSetting = str | Sequence[str | Mapping[str, str]]
+
+
+def write_keys_variable(write_keys: WriteKeysSetting) -> str:
+    """COLLECTOR_WRITE_KEYS's text: plain keys comma-separated, as before; with any entry of
+    id and class, the JSON list (collector/auth.py reads both)."""
+    if isinstance(write_keys, str):
+        return write_keys
+    if all(isinstance(key, str) for key in write_keys):
+        return ",".join(str(key) for key in write_keys)
+    return json.dumps([key if isinstance(key, str) else dict(key) for key in write_keys])
+
 
 # The request logs of the functions that run the capture pipeline, under the cloud's log_dir:
 # what make report reads capture health from (localcloud/log_sink.py).
@@ -238,15 +254,15 @@ class LocalCloud:
         self._functions.append(service)
         return service.start()
 
-    def collector_env(self, write_keys: Sequence[str], **overrides: str) -> dict[str, str]:
+    def collector_env(self, write_keys: WriteKeysSetting, **overrides: str) -> dict[str, str]:
         """The collector function's configuration variables: the capture function's for this
-        cloud, and the write keys (Secret Manager's in the cloud)."""
-        return self.env(COLLECTOR_WRITE_KEYS=",".join(write_keys), **overrides)
+        cloud, and the write keys (Secret Manager's in the cloud; ``write_keys_variable``)."""
+        return self.env(COLLECTOR_WRITE_KEYS=write_keys_variable(write_keys), **overrides)
 
     def start_collector(
         self,
         *,
-        write_keys: Sequence[str],
+        write_keys: WriteKeysSetting,
         port: int = 0,
         log_path: Path | None = None,
         env: Mapping[str, str] | None = None,
