@@ -168,7 +168,10 @@ class FakeRedis:
         target.extend(_bytes(value) for value in values)
         return len(target)
 
-    def lrange(self, name: str, start: int, end: int) -> list[bytes]:
+    def lrange(self, name: str, start: int, end: int) -> list[bytes | str]:
+        return list(self._range(name, start, end))
+
+    def _range(self, name: str, start: int, end: int) -> list[bytes]:
         self._reachable()
         if name not in self.data:
             return []
@@ -176,10 +179,21 @@ class FakeRedis:
         stop = len(items) if end == -1 else end + 1
         return items[start:stop]
 
+    def lrem(self, name: str, count: int, value: str) -> int:
+        """Every element equal to ``value`` (the purge sends ``count`` 0 only)."""
+        assert count == 0, "only LREM key 0 value is sent"
+        self._reachable()
+        if name not in self.data:
+            return 0
+        items = self._list(name)
+        kept = [item for item in items if item != _bytes(value)]
+        self.data[name] = kept
+        return len(items) - len(kept)
+
     def ltrim(self, name: str, start: int, end: int) -> bool:
         self._reachable()
         if name in self.data:
-            kept = self.lrange(name, start, end)
+            kept = self._range(name, start, end)
             if kept:
                 self.data[name] = kept
             else:

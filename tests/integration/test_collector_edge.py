@@ -386,17 +386,6 @@ def holding(service: Service, test: Callable[[list[socket.socket]], None]) -> No
             sock.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "A request refused before its body is read (the in-flight 429) frees no thread: "
-        "gunicorn's threaded worker drains the unread body of a kept-alive connection in the "
-        "same thread for up to 5 s (gthread._keepalive_after), then lingers up to 2 s closing "
-        "it, so one address's stalled connections past its in-flight limit still take every "
-        "thread. Refusing without reading the body must abandon it as body_reading._abandon "
-        "does for a failed read."
-    ),
-)
 def test_slow_bodies_from_one_address_leave_another_address_served_at_once(
     cloud: LocalCloud, tmp_path: Path
 ) -> None:

@@ -61,7 +61,7 @@ def lines_in(cloud: LocalCloud, bucket: str) -> list[dict[str, Any]]:
     return [json.loads(line) for text in texts for line in text.splitlines() if line]
 
 
-def redis_ids(client: "redis.Redis[bytes]", users: Iterable[str]) -> set[str]:
+def redis_ids(client: redis.Redis, users: Iterable[str]) -> set[str]:
     return {
         json.loads(entry)["event_id"]
         for user in users

@@ -22,6 +22,9 @@ from event_capture.platform.answer import Answer
 from event_capture.platform.body_reading import read_request_body
 from event_capture.platform.http_error import HttpError
 
+# How long a refused request's unread body may take to arrive before its connection is closed.
+UNREAD_BODY_GRACE_SECONDS = 0.05
+
 
 class CollectorFunction:
     crash_message = "the batch was not stored; resend it later"
@@ -34,10 +37,14 @@ class CollectorFunction:
         # The body is read (at most the limit, within the read timeout) once the edge's limits
         # let the request through, and for any refusal after that, so a client still sending
         # gets the answer instead of a reset connection.
-        def body() -> bytes | HttpError:
-            return read_request_body(request, self._read_timeout, MAX_BATCH_BYTES)
+        read: list[bytes | HttpError] = []
 
-        return self._collector.handle(
+        def body() -> bytes | HttpError:
+            if not read:
+                read.append(read_request_body(request, self._read_timeout, MAX_BATCH_BYTES))
+            return read[0]
+
+        answer = self._collector.handle(
             CollectorRequest(
                 method=request.method,
                 path=request.path,
@@ -52,6 +59,13 @@ class CollectorFunction:
                 body=body,
             )
         )
+        if not read:
+            # Answered without its body (the edge, a wrong key, a crawler). gunicorn would
+            # drain the rest in this thread for up to 5 s before taking the next request, so
+            # ten stalled bodies from one address would still hold every thread: a body already
+            # here is read (the connection is reused), one still arriving is cut off.
+            read_request_body(request, UNREAD_BODY_GRACE_SECONDS, MAX_BATCH_BYTES)
+        return answer
 
     def refusal(self, error: HttpError) -> Answer:
         return refuse(error)
