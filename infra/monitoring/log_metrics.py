@@ -264,6 +264,33 @@ class LogMetrics(pulumi.ComponentResource):
                 label_description=", ".join(log.EDGE_RULES),
                 opts=child,
             )
+        if COLLECTOR.name in args.services:
+            self.metrics[MOSTLY_REJECTED] = gcp.logging.Metric(
+                MOSTLY_REJECTED,
+                project=project,
+                name=MOSTLY_REJECTED,
+                description="Collector requests answered 200 that rejected at least as many "
+                "calls as they accepted, by write key id.",
+                filter=(
+                    f"{log_service_filter((COLLECTOR.name,))} "
+                    f'AND jsonPayload.message="{log.COLLECTOR_MESSAGE}" '
+                    f"AND jsonPayload.{log.MOSTLY_REJECTED}=true"
+                ),
+                label_extractors={log.KEY_ID: f"EXTRACT(jsonPayload.{log.KEY_ID})"},
+                metric_descriptor=gcp.logging.MetricMetricDescriptorArgs(
+                    metric_kind="DELTA",
+                    value_type="INT64",
+                    unit="1",
+                    labels=[
+                        gcp.logging.MetricMetricDescriptorLabelArgs(
+                            key=log.KEY_ID,
+                            value_type="STRING",
+                            description="the write key's id (empty for the ElevenLabs route)",
+                        )
+                    ],
+                ),
+                opts=child,
+            )
         if args.online_features:
             self.metrics.update(_online_feature_metrics(project, child))
         self.register_outputs({"metrics": list(self.metrics)})
@@ -272,6 +299,7 @@ class LogMetrics(pulumi.ComponentResource):
 QUOTA_EXCEEDED = "capture_bigquery_quota_exceeded"
 GUARD_SWITCHES = "cost_guard_switches"
 EDGE_REFUSALS = "collector_edge_refusals"
+MOSTLY_REJECTED = "collector_batches_mostly_rejected"
 FEATURES_LATENCY = "features_latency"
 FEATURES_UNAVAILABLE = "features_unavailable"
 MATERIALIZER_RUNS = "materializer_runs"

@@ -24,6 +24,7 @@ from infra.monitoring.alert_policies import AlertSpec
 from infra.monitoring.log_metrics import (
     EDGE_REFUSALS,
     GUARD_SWITCHES,
+    MOSTLY_REJECTED,
     QUOTA_EXCEEDED,
     metric_type,
     monitoring_service_filter,
@@ -148,6 +149,26 @@ def quota_alert_specs(
                     "(docs/apis/collector.md, Limits)."
                 ),
                 condition=_count_above_zero(capped),
+            )
+        )
+        rejected = (
+            f'metric.type="{metric_type(MOSTLY_REJECTED)}" '
+            f"AND {monitoring_service_filter((COLLECTOR.name,))}"
+        )
+        specs.append(
+            AlertSpec(
+                name="collector-calls-mostly-rejected",
+                display_name="Event capture: a sender's calls are mostly rejected",
+                severity="WARNING",
+                documentation=(
+                    "The collector answered 200 to requests that rejected at least as many "
+                    "calls as they stored, in the last hour (the incident names the key id). "
+                    "The SDKs never read a 200's body, so the sender does not know: its calls "
+                    f"are being lost. `jsonPayload.{log.REJECTED_RULES}` of the collector's "
+                    f"`{log.MOSTLY_REJECTED}` lines says which rules they broke "
+                    "(docs/apis/collector.md, Statuses)."
+                ),
+                condition=_count_above_zero(rejected, window="3600s"),
             )
         )
     if cost_guard:

@@ -27,7 +27,7 @@ from infra.collector_function import (
 )
 from infra.function_source import COLLECTOR, COST_GUARD, build_source_archive
 from infra.monitoring.budget import budget_warnings
-from infra.monitoring.log_metrics import EDGE_REFUSALS
+from infra.monitoring.log_metrics import EDGE_REFUSALS, MOSTLY_REJECTED
 from infra.policy.rules import PUBLIC_MEMBERS, resource_violations, stack_violations
 from infra.redis_secret import SECRET_ID as REDIS_SECRET
 from infra.settings import SettingsError, load_settings
@@ -626,9 +626,10 @@ def test_every_metric_reads_the_collectors_line_as_it_reads_captures(
     line = collector_log_line()
     metrics = stack_with_collector.of_type("gcp:logging/metric:Metric")
     # The cost guard's switches are counted on its own line: tests/infra/test_budget_and_monitoring;
-    # the edge's refusals on the collector's alone (below).
+    # the edge's refusals and the mostly rejected batches on the collector's alone (below).
     assert {m.name for m in metrics if m.name in GUARD_METRICS} == GUARD_METRICS
-    metrics = [m for m in metrics if m.name not in {*GUARD_METRICS, EDGE_REFUSALS}]
+    collector_only = {EDGE_REFUSALS, MOSTLY_REJECTED}
+    metrics = [m for m in metrics if m.name not in {*GUARD_METRICS, *collector_only}]
 
     assert len(metrics) >= 4
     for metric in metrics:
@@ -692,3 +693,40 @@ def test_a_client_key_at_its_daily_cap_raises_an_alert_with_the_collector_only(
     condition = capped.get("conditions")[0]["conditionThreshold"]["filter"]
     assert f'metric.label.rule="{log_fields.DAILY_CAP_REACHED}"' in condition
     assert "collector-daily-cap-reached" not in alerts(stack)
+
+
+def test_a_batch_mostly_rejected_is_counted_by_key_and_alerts_with_the_collector_only(
+    stack: MockedStack, stack_with_collector: MockedStack
+) -> None:
+    metric = stack_with_collector.named(MOSTLY_REJECTED)
+    collector = Collector(
+        pipeline=quota_refused_pipeline(backend_breakers()),
+        write_keys=WriteKeys.parse(",".join(WRITE_KEYS)),
+    )
+    bad = calls.track("Product Viewed", {**calls.PRODUCT, "category": "a & b"})
+    body = json.dumps({"batch": [bad, bad]}).encode()
+    line = collector.handle(
+        CollectorRequest(
+            method="POST",
+            path="/v1/batch",
+            mimetype="application/json",
+            content_length=len(body),
+            content_encoding=None,
+            authorization=calls.basic(WRITE_KEYS[0]),
+            body=body,
+        )
+    ).log
+
+    assert line[log_fields.MOSTLY_REJECTED] is True and line[log_fields.HTTP_STATUS] == 200
+    assert f'jsonPayload.message="{line["message"]}"' in metric.get("filter")
+    assert f"jsonPayload.{log_fields.MOSTLY_REJECTED}=true" in metric.get("filter")
+    assert metric.get("labelExtractors") == {"key_id": "EXTRACT(jsonPayload.key_id)"}
+    assert line["key_id"]
+
+    def alerts(of: MockedStack) -> dict[str, MockedResource]:
+        return {r.name: r for r in of.of_type("gcp:monitoring/alertPolicy:AlertPolicy")}
+
+    alert = alerts(stack_with_collector)["collector-calls-mostly-rejected"]
+    condition = alert.get("conditions")[0]["conditionThreshold"]["filter"]
+    assert MOSTLY_REJECTED in condition
+    assert "collector-calls-mostly-rejected" not in alerts(stack)

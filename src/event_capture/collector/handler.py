@@ -404,6 +404,8 @@ class _Tally:
                 log.IGNORED_BY_EVENT: dict(self.ignored_events),
             }
         )
+        if status == 200 and self.rejections and len(self.rejections) >= accepted:
+            line[log.MOSTLY_REJECTED] = True
         return Answer(status=status, body=body, headers=headers, log=line)
 
 

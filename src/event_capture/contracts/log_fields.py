@@ -65,6 +65,10 @@ EVENTS_IGNORED = "events_ignored"
 IGNORED_BY_CALL = "ignored_by_call"
 # Per ignored track event: its name if Segment's spec has it, else "other".
 IGNORED_BY_EVENT = "ignored_by_event"
+# True on a request answered 200 that rejected at least as many calls as it accepted (some):
+# the SDKs never read a 200's body, so a sender whose calls are refused would not know; a
+# log-based metric and an alert do.
+MOSTLY_REJECTED = "mostly_rejected"
 # An ElevenLabs webhook call's counters (event.collector.elevenlabs.Count): what it amounted to.
 WEBHOOK_COUNTS = "webhook_counts"
 # The write key's id and class (server or client): never the key itself.

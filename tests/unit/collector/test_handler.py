@@ -122,6 +122,22 @@ def test_invalid_and_ignored_calls_still_get_200_with_rules_and_no_values(fresh:
     assert answer.line["severity"] == "WARNING"
 
 
+@pytest.mark.parametrize(
+    ("valid", "invalid", "flagged"), [(0, 1, True), (2, 2, True), (3, 2, False), (2, 0, False)]
+)
+def test_a_200_that_rejected_as_many_calls_as_it_stored_is_flagged_for_the_alert(
+    fresh: Function, valid: int, invalid: int, flagged: bool
+) -> None:
+    bad = calls.track("Product Viewed", {**calls.PRODUCT, "category": "a & b"})
+    good = [calls.track("Product Viewed", calls.PRODUCT) for _ in range(valid)]
+    # Ignored calls (identify) count for neither side: a page's identify is not a failure.
+    answer = post(fresh, calls.batch(*good, *[bad] * invalid, calls.identify()))
+
+    assert answer.status == 200
+    assert (answer.body["accepted"], answer.body["rejected"]) == (valid, invalid)
+    assert answer.line.get("mostly_rejected", False) is flagged
+
+
 def test_a_batch_with_nothing_valid_is_still_200(fresh: Function) -> None:
     answer = post(fresh, calls.batch(calls.track("Product Viewed", {"product_id": "no spaces"})))
     assert (answer.status, answer.body["accepted"], answer.body["rejected"]) == (200, 0, 1)
