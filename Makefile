@@ -41,7 +41,7 @@ help:
 	@echo "make docs-check fail on reference drift, then build the docs site into site/ (--strict)"
 	@echo "make replay     re-insert dead-lettered rows (same variables as the function)"
 	@echo "make backfill-archive FROM=.. TO=..  archive what BigQuery holds and the archive lacks (DRY_RUN=true)"
-	@echo "make purge SOURCE=<key id> FROM=.. TO=..  remove what arrived that way from every store (EXECUTE=true; dry run without)"
+	@echo "make purge SOURCE=<key id> FROM=.. TO=..  remove what arrived that way from every store (EXECUTE=true; dry run without; LOCAL=true: make run's)"
 	@echo "make nightly    run the nightly scheduled queries once on make run's cloud (RUN_DATE=)"
 	@echo "make materialize  load the newest feature snapshot into make run's Redis"
 	@echo "make warehouse  make nightly, then make materialize (REDIS_ENABLED=true make run first)"
@@ -209,7 +209,7 @@ replay: $(VENV)/.installed
 	@$(PY) -m tools.replay
 
 purge: $(VENV)/.installed
-	@$(PY) -m tools.purge --source "$(SOURCE)" --from "$(FROM)" --to "$(TO)" $(if $(filter true,$(EXECUTE)),--execute)
+	@$(PY) -m tools.purge --source "$(SOURCE)" --from "$(FROM)" --to "$(TO)" $(if $(filter true,$(EXECUTE)),--execute) $(if $(filter true,$(LOCAL)),--local)
 
 backfill-archive: $(VENV)/.installed
 	@$(PY) -m tools.backfill_archive --from "$(FROM)" --to "$(TO)" $(if $(filter true,$(DRY_RUN)),--dry-run)

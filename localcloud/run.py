@@ -41,6 +41,8 @@ PORT_VARIABLES = {
 LOCAL_MODE_TTL_SECONDS = "5"
 # make run's collector accepts this write key; a deployed one takes its keys from Secret Manager.
 LOCAL_WRITE_KEY = "wk_local_make_run_only"
+# The local key's id: what the rows' arrived_via names (collector:web) and make purge selects.
+LOCAL_KEY_ID = "web"
 
 
 def run_settings(env: Mapping[str, str] = os.environ) -> CloudSettings:
@@ -109,7 +111,9 @@ def main() -> None:
         # sink would) and, through tail, to this terminal, as on Cloud Run.
         function = cloud.start_function(env=mode)
         collector = cloud.start_collector(
-            write_keys=[LOCAL_WRITE_KEY], port=settings.collector_port, env=mode
+            write_keys=[{"id": LOCAL_KEY_ID, "class": "client", "key": LOCAL_WRITE_KEY}],
+            port=settings.collector_port,
+            env=mode,
         )
         logs = [settings.log_dir / name for name in REQUEST_LOGS]
         follow = subprocess.Popen(["tail", "-q", "-n", "0", "-F", *map(str, logs)])
@@ -160,7 +164,7 @@ send a sample batch (fresh timestamps and ids in {shown}):
        --data @{shown} | python3 -m json.tool
 
 collector (Segment's API) ready on {collector.url}: SDKs take it as their host, with the
-write key {LOCAL_WRITE_KEY}; a sample Segment batch:
+write key {LOCAL_WRITE_KEY} (a client key, id {LOCAL_KEY_ID}); a sample Segment batch:
   curl -s -u {LOCAL_WRITE_KEY}: -X POST {collector.url}/v1/batch \\
        -H 'Content-Type: application/json' --data @{segment_shown} | python3 -m json.tool
 

@@ -1,6 +1,7 @@
 """Remove the events that arrived one way, in a time range, from every store:
 ``make purge SOURCE=web FROM=2026-12-01 TO=2026-12-02 [EXECUTE=true]`` or
-``python -m tools.purge --source web --from 2026-12-01 --to 2026-12-02 [--execute]``.
+``python -m tools.purge --source web --from 2026-12-01 --to 2026-12-02 [--execute]``;
+``LOCAL=true`` (``--local``) for ``make run``'s cloud, where the collector's key id is ``web``.
 
 ``--source`` is how the events arrived (``contracts/provenance.py``): a write key id (``web``,
 the events the public collector took under that key), ``capture`` or ``elevenlabs``. The range
@@ -343,7 +344,22 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--from", dest="start", required=True, help="2026-12-01 or an ISO time")
     parser.add_argument("--to", dest="end", required=True, help="exclusive; same forms")
     parser.add_argument("--execute", action="store_true", help="remove; without it, only count")
+    parser.add_argument("--local", action="store_true", help="make run's local cloud")
     return parser.parse_args(argv)
+
+
+def _local_config() -> Config:
+    """``make run``'s cloud, Redis included when it is running."""
+    from localcloud.cloud import LocalCloud
+    from localcloud.processes import port_open
+    from localcloud.run import run_settings
+
+    settings = run_settings()
+    if not port_open(settings.gcs_port):
+        raise ValueError(f"--local: no fake-gcs-server on 127.0.0.1:{settings.gcs_port}; make run")
+    cloud = LocalCloud(settings)
+    redis = "true" if port_open(settings.redis_port) else "false"
+    return cloud.config(REDIS_ENABLED=redis)
 
 
 def _stores(config: Config) -> Stores:
@@ -376,7 +392,9 @@ def main(
         )
         if scope.start >= scope.end:
             raise ValueError(f"--from must be before --to, got {args.start} and {args.end}")
-        stores = stores or _stores(config or load_config())
+        if stores is None:
+            config = config or (_local_config() if args.local else load_config())
+            stores = _stores(config)
     except (ValueError, ConfigError) as error:
         print(f"{PROG}: {error}", file=sys.stderr)
         return 2
