@@ -6,14 +6,17 @@ they end (``LocalCloud.outage``), so later tests see a healthy cloud. Every test
 directory is marked ``integration``; ``pytest -m "not integration"`` starts nothing.
 """
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 
 from event_capture.ingest.answer import capture_answer
 from localcloud.cloud import CloudSettings, LocalCloud
 from localcloud.sample_events import sample_event
+from tests.integration.js_sdks import BUNDLES, INSTALL_HINT, JS
 
 HERE = Path(__file__).parent
 PROJECT = "capture-test"
@@ -55,3 +58,30 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
         )
         cloud.rows("searches", [])
         yield cloud
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium under Playwright, headless, able to reach the loopback only."""
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.fail(f"chromium is not installed; {INSTALL_HINT}", pytrace=False)
+    if not (BUNDLES / "index.js").is_file():
+        pytest.fail(f"@segment/analytics-next is not installed; {INSTALL_HINT}", pytrace=False)
+    with sync_playwright() as playwright:
+        # No name but the loopback resolves: the page cannot reach Segment's CDN or API.
+        args = ["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]
+        launched = playwright.chromium.launch(executable_path=chromium, headless=True, args=args)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def node() -> str:
+    """The path of Node, with @segment/analytics-node installed beside the scripts."""
+    path = shutil.which("node")
+    if path is None:
+        pytest.fail("node is not installed (Debian: apt-get install -y nodejs)", pytrace=False)
+    if not (JS / "node_modules" / "@segment" / "analytics-node").is_dir():
+        pytest.fail(f"@segment/analytics-node is not installed; {INSTALL_HINT}", pytrace=False)
+    return path

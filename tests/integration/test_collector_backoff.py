@@ -16,7 +16,6 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import shutil
 import subprocess
 import time
 import uuid
@@ -29,7 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Request, Response, sync_playwright
+from playwright.sync_api import Browser, Request, Response
 from rudderstack.analytics.client import Client as RudderClient  # type: ignore[import-untyped]
 from segment.analytics.client import Client as SegmentClient  # type: ignore[import-untyped]
 
@@ -37,11 +36,10 @@ from event_capture.collector.event_ids import event_id
 from event_capture.contracts import log_fields as log
 from localcloud.cloud import LocalCloud
 from localcloud.processes import Service
-from tests.integration.test_collector_browser import BUNDLES, PageServer, shopper_agent
+from tests.integration.js_sdks import JS
+from tests.integration.test_collector_browser import PageServer, shopper_agent
 
-JS = Path(__file__).parent / "js"
 SEND_NODE = JS / "send_node_attempts.mjs"
-INSTALL_HINT = "run `make test` as root (it installs Debian's chromium and runs npm ci)"
 TABLE = "product_interactions"
 
 ADDRESS_RATE = 1.0
@@ -183,16 +181,6 @@ def test_rudder_python_outlasts_a_limit_of_a_request_a_second_with_its_own_backo
 # --- @segment/analytics-node -------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def node() -> str:
-    path = shutil.which("node")
-    if path is None:
-        pytest.fail("node is not installed (Debian: apt-get install -y nodejs)", pytrace=False)
-    if not (JS / "node_modules" / "@segment" / "analytics-node").is_dir():
-        pytest.fail(f"@segment/analytics-node is not installed; {INSTALL_HINT}", pytrace=False)
-    return path
-
-
 def test_segment_node_waits_out_retry_after_and_delivers_every_event_once(
     cloud: LocalCloud, collector: Service, node: str
 ) -> None:
@@ -240,21 +228,6 @@ def test_segment_node_waits_out_retry_after_and_delivers_every_event_once(
 
 
 # --- @segment/analytics-next in Chromium -------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.fail(f"chromium is not installed; {INSTALL_HINT}", pytrace=False)
-    if not (BUNDLES / "index.js").is_file():
-        pytest.fail(f"@segment/analytics-next is not installed; {INSTALL_HINT}", pytrace=False)
-    with sync_playwright() as playwright:
-        # No name but the loopback resolves: the page cannot reach Segment's CDN or API.
-        args = ["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]
-        browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=args)
-        yield browser
-        browser.close()
 
 
 @dataclass(frozen=True)

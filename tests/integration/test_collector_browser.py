@@ -10,7 +10,6 @@ browser.
 
 from __future__ import annotations
 
-import shutil
 import threading
 import uuid
 from collections import Counter
@@ -23,16 +22,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Page, Request, Response, sync_playwright
+from playwright.sync_api import Browser, Page, Request, Response
 
 from event_capture.collector.event_ids import event_id
 from localcloud.cloud import LocalCloud
 from localcloud.processes import Service
+from tests.integration.js_sdks import BUNDLES, JS
 from tests.integration.test_collector_sdks import KEY, log_lines
 
-JS = Path(__file__).parent / "js"
-BUNDLES = JS / "node_modules" / "@segment" / "analytics-next" / "dist" / "umd"
-INSTALL_HINT = "run `make test` as root (it installs Debian's chromium and runs npm ci)"
 PRODUCT = {"product_id": "sku_42", "category": "dairy", "position": 1, "session_id": "s_web"}
 CALLS = [
     {"event": "Product Viewed", "properties": {**PRODUCT, "name": "Oat milk", "price": 1.99}},
@@ -88,21 +85,6 @@ def collector(
     )
     yield service
     service.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.fail(f"chromium is not installed; {INSTALL_HINT}", pytrace=False)
-    if not (BUNDLES / "index.js").is_file():
-        pytest.fail(f"@segment/analytics-next is not installed; {INSTALL_HINT}", pytrace=False)
-    with sync_playwright() as playwright:
-        # No name but the loopback resolves: the page cannot reach Segment's CDN or API.
-        args = ["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]
-        browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=args)
-        yield browser
-        browser.close()
 
 
 @dataclass

@@ -10,7 +10,6 @@ replayed by ``js/send_node.mjs`` with fixed messageIds; ``make test`` installs t
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ import pytest
 from localcloud import bootstrap
 from localcloud.cloud import LocalCloud
 from localcloud.processes import Service
+from tests.integration.js_sdks import JS
 from tests.integration.test_collector_sdks import (
     KEY,
     assert_landed,
@@ -31,9 +31,7 @@ from tests.integration.test_collector_sdks import (
     wait_for,
 )
 
-JS = Path(__file__).parent / "js"
 SEND = JS / "send_node.mjs"
-INSTALL_HINT = "run `make test` (it runs `npm ci` in tests/integration/js)"
 
 
 class RecordingClient:
@@ -51,16 +49,6 @@ class RecordingClient:
         call = {"userId": user_id, "event": event, "properties": properties}
         self.calls.append({**call, "messageId": message_id})
         return True, {"messageId": message_id}
-
-
-@pytest.fixture(scope="module")
-def node() -> str:
-    path = shutil.which("node")
-    if path is None:
-        pytest.fail("node is not installed (Debian: apt-get install -y nodejs)", pytrace=False)
-    if not (JS / "node_modules" / "@segment" / "analytics-node").is_dir():
-        pytest.fail(f"@segment/analytics-node is not installed; {INSTALL_HINT}", pytrace=False)
-    return path
 
 
 @pytest.fixture(scope="module")
