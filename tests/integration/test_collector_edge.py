@@ -36,6 +36,7 @@ from event_capture.collector.event_ids import event_id
 from event_capture.contracts import log_fields as log
 from localcloud.cloud import LocalCloud
 from localcloud.processes import Service
+from tests.integration.raw_http import read_response
 
 SERVER_KEY = "srv_5f0c2a9e71d84b36a1c7e0b94d2f6385"
 CLIENT_KEY = "web_9b3e6d1f08a24c57b8e2d9f4a6c13e70"
@@ -322,23 +323,9 @@ def stalled_request(service: Service) -> socket.socket:
 
 
 def response(sock: socket.socket) -> tuple[int, dict[str, str], dict[str, Any]]:
-    """Status, headers and JSON body of one response (Content-Length framed)."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        assert chunk, f"connection closed before a response: {data!r}"
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    status_line, *header_lines = head.decode("latin-1").split("\r\n")
-    headers = {
-        name.strip().lower(): value.strip()
-        for name, _, value in (line.partition(":") for line in header_lines)
-    }
-    while len(body) < int(headers.get("content-length", "0")):
-        chunk = sock.recv(65536)
-        assert chunk, "connection closed mid-response"
-        body += chunk
-    return int(status_line.split()[1]), headers, json.loads(body)
+    """Status, headers and JSON body of one response."""
+    status, headers, body = read_response(sock)
+    return status, headers, json.loads(body)
 
 
 def answered_within(socks: list[socket.socket], count: int, timeout: float) -> list[socket.socket]:

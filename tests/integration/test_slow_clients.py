@@ -22,6 +22,7 @@ import requests
 from localcloud.cloud import LocalCloud
 from localcloud.processes import Service
 from localcloud.sample_events import sample_batch, sample_event
+from tests.integration.raw_http import read_response
 
 THREADS = 8
 READ_TIMEOUT = 2.0
@@ -64,27 +65,6 @@ def _head(length: int | None = None, **headers: str) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
-def _response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
-    """Status, headers and body of one response (Content-Length framed, as gunicorn sends)."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        assert chunk, f"connection closed before a response: {data!r}"
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    status_line, *header_lines = head.decode("latin-1").split("\r\n")
-    headers = {
-        name.strip().lower(): value.strip()
-        for name, _, value in (line.partition(":") for line in header_lines)
-    }
-    length = int(headers.get("content-length", "0"))
-    while len(body) < length:
-        chunk = sock.recv(65536)
-        assert chunk, "connection closed mid-response"
-        body += chunk
-    return int(status_line.split()[1]), headers, body
-
-
 def _closed(sock: socket.socket) -> bool:
     sock.settimeout(10)
     try:
@@ -110,7 +90,7 @@ def test_bodies_that_never_arrive_cannot_starve_the_function(server: Service) ->
         # The threads come free at the read deadline, however long the slow clients wait.
         assert waited < 2 * READ_TIMEOUT + 10, waited
         for sock in slow:
-            status, headers, body = _response(sock)
+            status, headers, body = read_response(sock)
             assert status == 408
             assert headers["content-type"] == "application/json"
             assert json.loads(body) == {
@@ -143,7 +123,7 @@ def test_a_trickled_body_is_cut_at_the_deadline_not_at_each_byte(server: Service
         started = time.monotonic()
         sender.start()
         try:
-            status, _, _ = _response(sock)
+            status, _, _ = read_response(sock)
         finally:
             stop.set()
             sender.join()
@@ -157,7 +137,7 @@ def test_a_body_cut_short_by_the_client_is_a_json_400(server: Service) -> None:
         sock.sendall(_head(100) + b'{"events": [')
         sock.shutdown(socket.SHUT_WR)
 
-        status, _, body = _response(sock)
+        status, _, body = read_response(sock)
 
     assert status == 400
     assert json.loads(body)["error"].startswith("the request body ended after 12 of the 100")
@@ -181,7 +161,7 @@ def test_malformed_chunked_framing_is_a_json_400_not_a_crash(
     with _connect(server) as sock:
         sock.sendall(_head(Transfer_Encoding="chunked") + chunks)
 
-        status, headers, body = _response(sock)
+        status, headers, body = read_response(sock)
 
     assert status == 400
     assert headers["content-type"] == "application/json"
@@ -193,7 +173,7 @@ def test_a_truncated_chunked_body_is_a_json_400(server: Service) -> None:
         sock.sendall(_head(Transfer_Encoding="chunked") + b'10\r\n{"ev')
         sock.shutdown(socket.SHUT_WR)
 
-        status, _, body = _response(sock)
+        status, _, body = read_response(sock)
 
     assert status == 400
     assert json.loads(body)["error"].startswith("the request body could not be read")
@@ -209,7 +189,7 @@ def test_a_well_framed_chunked_gzip_batch_is_captured(server: Service) -> None:
         sock.sendall(_head(Transfer_Encoding="chunked", Content_Encoding="gzip"))
         sock.sendall(chunked + b"0\r\n\r\n")
 
-        status, _, body = _response(sock)
+        status, _, body = read_response(sock)
 
     assert status == 200, body
     assert json.loads(body)["accepted"] == 5
@@ -232,7 +212,7 @@ def test_header_framing_gunicorn_cannot_parse_is_its_own_400_and_it_keeps_servin
     with _connect(server) as sock:
         sock.sendall(head + b"{}")
 
-        status, headers, _ = _response(sock)
+        status, headers, _ = read_response(sock)
 
     assert status == 400
     assert headers["content-type"] == "text/html"
