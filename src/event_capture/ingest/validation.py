@@ -100,7 +100,7 @@ def _reject(index: int, raw: Any, errors: list[FieldError]) -> Rejection:
 
 
 def _validate_one(
-    index: int, raw: Any, prefix: str, context: dict[str, Any], received_at_field: bytes
+    index: int, raw: Any, prefix: str, context: dict[str, Any], server_fields: bytes
 ) -> Row | list[FieldError]:
     if not isinstance(raw, dict):
         return [FieldError(field=prefix or "event", rule="model_type", message="must be an object")]
@@ -124,7 +124,7 @@ def _validate_one(
     # version replacing whatever the client sent.
     serializer = model.__pydantic_serializer__
     encoded = serializer.to_json(event, exclude_none=True, exclude=_SERVER_FIELDS)
-    encoded = encoded[:-1] + received_at_field + _VERSION_FIELD[model]
+    encoded = encoded[:-1] + server_fields + _VERSION_FIELD[model]
     if len(encoded) > MAX_EVENT_BYTES:
         message = f"must be at most {MAX_EVENT_BYTES} bytes"
         return [FieldError(field=prefix or "event", rule="event_too_large", message=message)]
@@ -147,15 +147,16 @@ def validate_events(
     """
     context = {"received_at": received_at}
     received_at_text = received_at.isoformat().replace("+00:00", "Z")
-    received_at_field = f',"{PARTITION_COLUMN}":"{received_at_text}"'
+    server_fields = f',"{PARTITION_COLUMN}":"{received_at_text}"'
     if arrived_via is not None:
-        received_at_field += f',"{provenance.COLUMN}":{json.dumps(arrived_via)}'
+        server_fields += f',"{provenance.COLUMN}":{json.dumps(arrived_via)}'
+    encoded_fields = server_fields.encode()
     rows: list[Row] = []
     rejections: list[Rejection] = []
     seen_ids: set[str] = set()
     for index, raw in enumerate(raw_events):
         prefix = f"events[{index}]" if batch else ""
-        outcome = _validate_one(index, raw, prefix, context, received_at_field.encode())
+        outcome = _validate_one(index, raw, prefix, context, encoded_fields)
         if isinstance(outcome, Row) and outcome.event_id in seen_ids:
             # Two copies in one request are a client bug; the first one is kept.
             message = "appears more than once in this request"
