@@ -265,30 +265,20 @@ class LogMetrics(pulumi.ComponentResource):
                 opts=child,
             )
         if COLLECTOR.name in args.services:
-            self.metrics[MOSTLY_REJECTED] = gcp.logging.Metric(
+            self.metrics[MOSTLY_REJECTED] = _labelled_count(
                 MOSTLY_REJECTED,
                 project=project,
-                name=MOSTLY_REJECTED,
                 description="Collector requests answered 200 that rejected at least as many "
                 "calls as they accepted, by write key id.",
-                filter=(
+                base_filter=(
                     f"{log_service_filter((COLLECTOR.name,))} "
                     f'AND jsonPayload.message="{log.COLLECTOR_MESSAGE}" '
                     f"AND jsonPayload.{log.MOSTLY_REJECTED}=true"
                 ),
-                label_extractors={log.KEY_ID: f"EXTRACT(jsonPayload.{log.KEY_ID})"},
-                metric_descriptor=gcp.logging.MetricMetricDescriptorArgs(
-                    metric_kind="DELTA",
-                    value_type="INT64",
-                    unit="1",
-                    labels=[
-                        gcp.logging.MetricMetricDescriptorLabelArgs(
-                            key=log.KEY_ID,
-                            value_type="STRING",
-                            description="the write key's id (empty for the ElevenLabs route)",
-                        )
-                    ],
-                ),
+                field=f"jsonPayload.{log.KEY_ID}",
+                label=log.KEY_ID,
+                values=None,
+                label_description="the write key's id (empty for the ElevenLabs route)",
                 opts=child,
             )
         if args.online_features:
@@ -369,17 +359,20 @@ def _labelled_count(
     base_filter: str,
     field: str,
     label: str,
-    values: tuple[str, ...],
+    values: tuple[str, ...] | None,
     label_description: str,
     opts: pulumi.ResourceOptions,
 ) -> gcp.logging.Metric:
-    """Requests whose log line has one of ``values`` at ``field``, by that value as ``label``."""
+    """Requests whose log line has one of ``values`` at ``field`` (None: any line of
+    ``base_filter``), by that value as ``label``."""
+    if values is not None:
+        base_filter += f" AND {field}=({' OR '.join(f'"{v}"' for v in values)})"
     return gcp.logging.Metric(
         name,
         project=project,
         name=name,
         description=description,
-        filter=f"{base_filter} AND {field}=({' OR '.join(f'"{v}"' for v in values)})",
+        filter=base_filter,
         label_extractors={label: f"EXTRACT({field})"},
         metric_descriptor=gcp.logging.MetricMetricDescriptorArgs(
             metric_kind="DELTA",
