@@ -555,6 +555,20 @@ def test_make_plan_shows_the_public_collector_without_its_keys(
 # Monitoring: the collector's line feeds the same metrics, alerts and dashboard.
 
 
+def batch_request(batch: list[dict[str, Any]], key: str) -> CollectorRequest:
+    """A Segment batch as an SDK posts it, under ``key``."""
+    body = json.dumps({"batch": batch}).encode()
+    return CollectorRequest(
+        method="POST",
+        path="/v1/batch",
+        mimetype="application/json",
+        content_length=len(body),
+        content_encoding=None,
+        authorization=calls.basic(key),
+        body=body,
+    )
+
+
 def collector_log_line() -> dict[str, Any]:
     """The collector's own log line for a batch whose rows BigQuery refuses for quota
     (dead-lettered), with a circuit breaker per backend as the deployed function has."""
@@ -564,20 +578,8 @@ def collector_log_line() -> dict[str, Any]:
         write_keys=WriteKeys.parse(",".join(WRITE_KEYS)),
         clock=lambda: RECEIVED_AT,
     )
-    body = json.dumps(
-        {"batch": [calls.track("Product Viewed", calls.PRODUCT), calls.identify()]}
-    ).encode()
-    answer = collector.handle(
-        CollectorRequest(
-            method="POST",
-            path="/v1/batch",
-            mimetype="application/json",
-            content_length=len(body),
-            content_encoding=None,
-            authorization=calls.basic(WRITE_KEYS[1]),
-            body=body,
-        )
-    )
+    batch = [calls.track("Product Viewed", calls.PRODUCT), calls.identify()]
+    answer = collector.handle(batch_request(batch, WRITE_KEYS[1]))
     assert answer.status == 200, answer.body
     assert answer.log[log_fields.EVENTS_DEAD_LETTERED] > 0
     return answer.log
@@ -600,16 +602,7 @@ def test_the_edge_refusals_metric_reads_the_rule_of_a_real_refusal_line(
             daily_events=0,
         ),
     )
-    body = json.dumps({"batch": [calls.track("Product Viewed", calls.PRODUCT)]}).encode()
-    request = CollectorRequest(
-        method="POST",
-        path="/v1/batch",
-        mimetype="application/json",
-        content_length=len(body),
-        content_encoding=None,
-        authorization=calls.basic(WRITE_KEYS[0]),
-        body=body,
-    )
+    request = batch_request([calls.track("Product Viewed", calls.PRODUCT)], WRITE_KEYS[0])
     collector.handle(request)
 
     line = collector.handle(request).log
@@ -704,18 +697,7 @@ def test_a_batch_mostly_rejected_is_counted_by_key_and_alerts_with_the_collector
         write_keys=WriteKeys.parse(",".join(WRITE_KEYS)),
     )
     bad = calls.track("Product Viewed", {**calls.PRODUCT, "category": "a & b"})
-    body = json.dumps({"batch": [bad, bad]}).encode()
-    line = collector.handle(
-        CollectorRequest(
-            method="POST",
-            path="/v1/batch",
-            mimetype="application/json",
-            content_length=len(body),
-            content_encoding=None,
-            authorization=calls.basic(WRITE_KEYS[0]),
-            body=body,
-        )
-    ).log
+    line = collector.handle(batch_request([bad, bad], WRITE_KEYS[0])).log
 
     assert line[log_fields.MOSTLY_REJECTED] is True and line[log_fields.HTTP_STATUS] == 200
     assert f'jsonPayload.message="{line["message"]}"' in metric.get("filter")
