@@ -35,7 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any, NoReturn, TextIO
+from typing import Any, TextIO
 
 from event_capture.contracts import provenance
 from event_capture.contracts.archive_layout import ARCHIVE_AREA, object_name
@@ -51,7 +51,7 @@ from event_capture.platform.query import TIMESTAMP, Query
 from event_capture.platform.storage_surface import StorageBlob, StorageBucket
 from event_capture.tables.bigquery_schema import PARTITION_COLUMN
 from event_capture.tables.definitions import load_table_definitions
-from tools.moments import parse_moment
+from tools.cli import OneLineParser, parse_moment
 
 PROG = "backfill_archive"
 # A request's archive write ends within the function's timeout (60 s by default); a range
@@ -311,15 +311,9 @@ def backfill(
     return reports
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        # One line, like every other error of the tool; --help shows the usage.
-        self.exit(2, f"{PROG}: {message}\n")
-
-
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
     assert __doc__ is not None
-    parser = _Parser(prog=PROG, description=__doc__.split("\n\n")[0])
+    parser = OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0])
     when = "ISO 8601 with an offset (2026-11-28T00:00Z), or a date for its 00:00 UTC"
     parser.add_argument("--from", dest="start", required=True, help=f"inclusive; {when}")
     parser.add_argument(

@@ -39,8 +39,7 @@ import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from functools import partial
-from typing import Any, NoReturn, TextIO
+from typing import Any, TextIO
 
 from event_capture.contracts import provenance
 from event_capture.contracts.archive_layout import ARCHIVE_AREA, day_prefix
@@ -63,7 +62,7 @@ from event_capture.platform.redis_surface import PurgeRedis
 from event_capture.platform.storage_surface import StorageBlob, StorageBucket
 from event_capture.tables.bigquery_schema import PARTITION_COLUMN
 from event_capture.tables.definitions import load_table_definitions
-from tools.moments import parse_moment
+from tools.cli import OneLineParser, parse_moment
 
 PROG = "purge"
 DEAD_LETTER_AREAS = (DEAD_LETTER_AREA, REPLAYED_AREA, INVALID_AREA)
@@ -194,7 +193,8 @@ def purge_bigquery(
     return receipt, events
 
 
-Line = Callable[[Mapping[str, Any]], Mapping[str, Any]]
+# An object line's event row: the line itself (archive), or its "row" (dead letters).
+RowOf = Callable[[Mapping[str, Any]], Mapping[str, Any]]
 
 
 def _archived_row(entry: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -210,7 +210,7 @@ def purge_objects(
     bucket: StorageBucket,
     store: str,
     folders: Sequence[str],
-    row_of: Line,
+    row_of: RowOf,
     scope: Scope,
     execute: bool,
 ) -> tuple[StoreReceipt, set[Event]]:
@@ -226,7 +226,7 @@ def purge_objects(
 def _purge_object(
     bucket: StorageBucket,
     blob: StorageBlob,
-    row_of: Line,
+    row_of: RowOf,
     scope: Scope,
     execute: bool,
     receipt: StoreReceipt,
@@ -286,11 +286,12 @@ def purge_redis(redis: PurgeRedis, events: Iterable[Event], execute: bool) -> St
             receipt.matched += 1
             if execute:
                 receipt.removed += redis.lrem(key, 0, entry)
+    if not execute:
+        return receipt
     for (day, event_type), number in sorted(counts.items()):
         key = daily_counts_key(f"{day:%Y-%m-%d}")
-        current = redis.hget(key, event_type)
-        lower = min(number, int(current or 0))
-        if execute and lower:
+        lower = min(number, int(redis.hget(key, event_type) or 0))
+        if lower:
             redis.hincrby(key, event_type, -lower)
     return receipt
 
@@ -332,14 +333,9 @@ def purge(stores: Stores, scope: Scope, execute: bool) -> list[StoreReceipt]:
     return receipts
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{PROG}: {message}\n")
-
-
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
     assert __doc__ is not None
-    parser = _Parser(prog=PROG, description=__doc__.split("\n\n")[0])
+    parser = OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("--source", required=True, help="a write key id, capture or elevenlabs")
     parser.add_argument("--from", dest="start", required=True, help="2026-12-01 or an ISO time")
     parser.add_argument("--to", dest="end", required=True, help="exclusive; same forms")
@@ -364,13 +360,13 @@ def _local_config() -> Config:
 
 def _stores(config: Config) -> Stores:
     prefix = f"{config.project}.{config.bigquery_dataset}"
-    storage = partial(clients.storage_client, config)
+    storage = clients.storage_client(config)
     dead_letters = config.dead_letter_bucket or config.gcs_bucket
     return Stores(
         bigquery=clients.bigquery_client(config),
         table_refs={d["table_id"]: f"{prefix}.{d['table_id']}" for d in load_table_definitions()},
-        archive=storage().bucket(config.gcs_bucket) if config.gcs_bucket else None,
-        dead_letters=storage().bucket(dead_letters) if dead_letters else None,
+        archive=storage.bucket(config.gcs_bucket) if config.gcs_bucket else None,
+        dead_letters=storage.bucket(dead_letters) if dead_letters else None,
         redis=clients.redis_client(config) if config.redis_enabled else None,
     )
 

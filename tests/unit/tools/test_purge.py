@@ -3,6 +3,7 @@ object changed between read and rewrite, and operator mistakes. The whole purge 
 real emulators in tests/integration/test_purge.py."""
 
 import io
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,11 +12,13 @@ import pytest
 from google.api_core.exceptions import BadRequest
 
 from event_capture.contracts.archive_layout import ARCHIVE_AREA, object_name
+from event_capture.contracts.redis_keys import activity_key, daily_counts_key
 from event_capture.ingest.validation import validate_events
 from tests.fakes.bigquery import FakeBigQuery
+from tests.fakes.redis import FakeRedis
 from tests.fakes.storage import FakeBlob, FakeBucket
 from tests.unit import event_factory as factory
-from tools.purge import Scope, Stores, main, purge_bigquery, purge_objects
+from tools.purge import Event, Scope, Stores, main, purge_bigquery, purge_objects, purge_redis
 
 R = factory.RECEIVED_AT
 SCOPE = Scope("collector:flood", R - timedelta(hours=1), R + timedelta(hours=1))
@@ -130,3 +133,26 @@ def test_the_range_covers_each_day_it_touches() -> None:
         start.date() + timedelta(days=1),
     ]
     assert Scope("capture", start, start + timedelta(minutes=60)).days() == [start.date()]
+
+
+def test_redis_loses_the_events_entries_and_the_days_counts_never_below_zero() -> None:
+    redis = FakeRedis()
+    day = R.date()
+    purged = {Event(f"e{n}", "search", "u_1", day) for n in range(3)}
+    for entry in ("e0", "kept", "e1", "e2"):
+        redis.lpush(activity_key("u_1"), json.dumps({"event_id": entry, "event_type": "search"}))
+    counts = daily_counts_key(f"{day:%Y-%m-%d}")
+    redis.hset(counts, mapping={"search": "2", "product_view": "5"})
+
+    dry = purge_redis(redis, purged, execute=False)
+    assert (dry.matched, dry.removed) == (3, 0)
+    assert len(redis.lrange(activity_key("u_1"), 0, -1)) == 4
+    assert redis.hget(counts, "search") == b"2"
+
+    receipt = purge_redis(redis, purged, execute=True)
+
+    assert (receipt.matched, receipt.removed) == (3, 3)
+    left = [json.loads(e)["event_id"] for e in redis.lrange(activity_key("u_1"), 0, -1)]
+    assert left == ["kept"]
+    # Three purged searches, two counted (a write to Redis may have failed): zero, not -1.
+    assert (redis.hget(counts, "search"), redis.hget(counts, "product_view")) == (b"0", b"5")

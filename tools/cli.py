@@ -1,7 +1,17 @@
-"""Times as the operator tools take them on the command line."""
+"""What the operator tools share on the command line: one-line usage errors, and times."""
 
+import argparse
 import re
 from datetime import UTC, date, datetime
+from typing import NoReturn
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """A usage error is one line, ``<prog>: <message>``, like the tool's other errors; --help
+    shows the usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message}\n")
 
 
 def parse_moment(text: str, option: str) -> datetime:
