@@ -16,7 +16,7 @@ from playwright.sync_api import Browser, sync_playwright
 from event_capture.ingest.answer import capture_answer
 from localcloud.cloud import CloudSettings, LocalCloud
 from localcloud.sample_events import sample_event
-from tests.integration.js_sdks import BUNDLES, INSTALL_HINT, JS
+from tests.integration.js_sdks import BUNDLES, INSTALL_HINT, JS, PageServer
 
 HERE = Path(__file__).parent
 PROJECT = "capture-test"
@@ -85,3 +85,10 @@ def node() -> str:
     if not (JS / "node_modules" / "@segment" / "analytics-node").is_dir():
         pytest.fail(f"@segment/analytics-node is not installed; {INSTALL_HINT}", pytrace=False)
     return path
+
+
+@pytest.fixture(scope="module")
+def shop() -> Iterator[PageServer]:
+    """The shop page and the browser SDK's bundles, served on a loopback origin of their own."""
+    with PageServer() as server:
+        yield server

@@ -36,8 +36,7 @@ from event_capture.collector.event_ids import event_id
 from event_capture.contracts import log_fields as log
 from localcloud.cloud import LocalCloud
 from localcloud.processes import Service
-from tests.integration.js_sdks import JS
-from tests.integration.test_collector_browser import PageServer, shopper_agent
+from tests.integration.js_sdks import JS, PageServer, shopper_agent
 
 SEND_NODE = JS / "send_node_attempts.mjs"
 TABLE = "product_interactions"
@@ -64,12 +63,6 @@ SEGMENT = Sdk("segment-python", "sp_3c8e1f7a92d04b6e85a1c0f9d27b4e63")
 RUDDER = Sdk("rudder-python", "rp_7a2d9e4c10b85f3e96d1a8c7b04e25f1")
 NODE = Sdk("segment-node", "sn_e41b7c2f9a0d36e58b1c4f7a92d0e63b")
 BROWSER = Sdk("segment-web", "sw_09f3a6d2e7b14c58a1e6d3b9f02c7a84")
-
-
-@pytest.fixture(scope="module")
-def shop() -> Iterator[PageServer]:
-    with PageServer() as server:
-        yield server
 
 
 @pytest.fixture(scope="module")

@@ -10,15 +10,10 @@ browser.
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -27,7 +22,7 @@ from playwright.sync_api import Browser, Page, Request, Response
 from event_capture.collector.event_ids import event_id
 from localcloud.cloud import LocalCloud
 from localcloud.processes import Service
-from tests.integration.js_sdks import BUNDLES, JS
+from tests.integration.js_sdks import PageServer, shopper_agent
 from tests.integration.test_collector_sdks import KEY, log_lines
 
 PRODUCT = {"product_id": "sku_42", "category": "dairy", "position": 1, "session_id": "s_web"}
@@ -35,44 +30,6 @@ CALLS = [
     {"event": "Product Viewed", "properties": {**PRODUCT, "name": "Oat milk", "price": 1.99}},
     {"event": "Product Added", "properties": {**PRODUCT, "quantity": 2, "cart_id": "c_1"}},
 ]
-
-
-class PageFiles(SimpleHTTPRequestHandler):
-    """The shop page, its script, and the SDK's bundles where its CDN would serve them."""
-
-    def translate_path(self, path: str) -> str:
-        path = urlsplit(path).path
-        if path.startswith("/analytics-next/bundles/"):
-            return str(BUNDLES / Path(path).name)
-        return str(JS / ("page.html" if path == "/" else Path(path).name))
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-@dataclass
-class PageServer:
-    server: ThreadingHTTPServer = field(
-        default_factory=lambda: ThreadingHTTPServer(("127.0.0.1", 0), partial(PageFiles))
-    )
-
-    @property
-    def origin(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def __enter__(self) -> PageServer:
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture(scope="module")
-def shop() -> Iterator[PageServer]:
-    with PageServer() as server:
-        yield server
 
 
 @pytest.fixture(scope="module")
@@ -94,17 +51,6 @@ class Traffic:
 
     requests: list[tuple[str, str, int, str]] = field(default_factory=list)
     elsewhere: list[str] = field(default_factory=list)
-
-
-def shopper_agent(browser: Browser) -> str:
-    """The user agent of a shopper's Chrome of this version: headless Chromium names itself
-    HeadlessChrome, which the collector drops as a crawler (collector/bots.py)."""
-    page = browser.new_page()
-    try:
-        agent: str = page.evaluate("navigator.userAgent")
-    finally:
-        page.close()
-    return agent.replace("HeadlessChrome", "Chrome")
 
 
 def open_shop(browser: Browser, origin: str) -> tuple[Page, Traffic]:
