@@ -43,6 +43,16 @@ LOCAL_MODE_TTL_SECONDS = "5"
 LOCAL_WRITE_KEY = "wk_local_make_run_only"
 # The local key's id: what the rows' arrived_via names (collector:web) and make purge selects.
 LOCAL_KEY_ID = "web"
+# A server key, as the app's backend SDKs hold one: its calls' user ids are kept as sent.
+LOCAL_SERVER_KEY = "sk_local_make_run_only_backend"
+LOCAL_SERVER_KEY_ID = "backend"
+# What make run's backend proves user ids with (schemas/user_proof.py): a page's calls under the
+# client key keep their userId only with integrations.Intercom.user_hash made under it.
+LOCAL_USER_ID_SECRET = "uid_local_make_run_only_not_secret"  # noqa: S105 - local only
+LOCAL_WRITE_KEYS = [
+    {"id": LOCAL_KEY_ID, "class": "client", "key": LOCAL_WRITE_KEY},
+    {"id": LOCAL_SERVER_KEY_ID, "class": "server", "key": LOCAL_SERVER_KEY},
+]
 
 
 def run_settings(env: Mapping[str, str] = os.environ) -> CloudSettings:
@@ -111,9 +121,9 @@ def main() -> None:
         # sink would) and, through tail, to this terminal, as on Cloud Run.
         function = cloud.start_function(env=mode)
         collector = cloud.start_collector(
-            write_keys=[{"id": LOCAL_KEY_ID, "class": "client", "key": LOCAL_WRITE_KEY}],
+            write_keys=LOCAL_WRITE_KEYS,
             port=settings.collector_port,
-            env=mode,
+            env={**mode, "COLLECTOR_USER_ID_SECRETS": LOCAL_USER_ID_SECRET},
         )
         logs = [settings.log_dir / name for name in REQUEST_LOGS]
         follow = subprocess.Popen(["tail", "-q", "-n", "0", "-F", *map(str, logs)])
@@ -164,7 +174,10 @@ send a sample batch (fresh timestamps and ids in {shown}):
        --data @{shown} | python3 -m json.tool
 
 collector (Segment's API) ready on {collector.url}: SDKs take it as their host, with the
-write key {LOCAL_WRITE_KEY} (a client key, id {LOCAL_KEY_ID}); a sample Segment batch:
+write key {LOCAL_WRITE_KEY} (a client key, id {LOCAL_KEY_ID}: a userId is kept only with its
+proof, user_proof({LOCAL_USER_ID_SECRET!r}, user_id) from event_capture.schemas.user_proof, in
+integrations.Intercom.user_hash) or {LOCAL_SERVER_KEY} (a server key, id {LOCAL_SERVER_KEY_ID});
+a sample Segment batch:
   curl -s -u {LOCAL_WRITE_KEY}: -X POST {collector.url}/v1/batch \\
        -H 'Content-Type: application/json' --data @{segment_shown} | python3 -m json.tool
 

@@ -26,6 +26,7 @@ BigQuery queries, read the tables and list, read and create objects in the archi
 """
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import re
@@ -243,7 +244,7 @@ def _with_version(row: Row, stored: Any) -> Row:
     # validation encodes (the key stays where it was).
     data = {**row.data, "schema_version": stored}
     text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
-    return Row(row.index, row.event_id, row.event_type, row.table, row.user_id, text)
+    return dataclasses.replace(row, json=text)
 
 
 def plan(

@@ -44,7 +44,7 @@ from typing import Any, TextIO
 from event_capture.contracts import provenance
 from event_capture.contracts.archive_layout import ARCHIVE_AREA, day_prefix
 from event_capture.contracts.live_activity import FIELDS as ACTIVITY_FIELDS
-from event_capture.contracts.redis_keys import activity_key, daily_counts_key
+from event_capture.contracts.redis_keys import daily_counts_key, subject_activity_key
 from event_capture.ingest import clients
 from event_capture.ingest.config import Config, ConfigError, load_config
 from event_capture.ingest.retry import describe
@@ -60,6 +60,8 @@ from event_capture.platform.bigquery_surface import BigQueryQueries
 from event_capture.platform.query import STRING, TIMESTAMP, Query
 from event_capture.platform.redis_surface import PurgeRedis
 from event_capture.platform.storage_surface import StorageBlob, StorageBucket
+from event_capture.schemas.families import event_types
+from event_capture.schemas.identity_link import IdentityLink
 from event_capture.tables.bigquery_schema import PARTITION_COLUMN
 from event_capture.tables.definitions import load_table_definitions
 from tools.cli import OneLineParser, parse_moment
@@ -91,7 +93,8 @@ _PARAMETERS = {"start": TIMESTAMP, "end": TIMESTAMP, "source": STRING}
 def matched_query(table_ref: str) -> Query:
     """The table's rows that arrived by ``@source`` in the range: what the Redis step needs."""
     return Query(
-        f"SELECT event_id, event_type, user_id, {PARTITION_COLUMN} FROM `{table_ref}` "
+        f"SELECT event_id, event_type, user_id, anonymous_id, {PARTITION_COLUMN} "
+        f"FROM `{table_ref}` "
         f"WHERE {_RANGE} AND {provenance.COLUMN} = @source",
         _PARAMETERS,
     )
@@ -110,7 +113,8 @@ class Event:
 
     event_id: str
     event_type: str
-    user_id: str
+    user_id: str | None
+    anonymous_id: str | None
     day: date
 
 
@@ -160,7 +164,11 @@ def _event(row: Mapping[str, Any]) -> Event:
     if isinstance(received, str):
         received = datetime.fromisoformat(received)
     return Event(
-        row["event_id"], row["event_type"], row["user_id"], received.astimezone(UTC).date()
+        row["event_id"],
+        row["event_type"],
+        row.get("user_id"),
+        row.get("anonymous_id"),
+        received.astimezone(UTC).date(),
     )
 
 
@@ -266,15 +274,18 @@ def _purge_object(
 
 
 def purge_redis(redis: PurgeRedis, events: Iterable[Event], execute: bool) -> StoreReceipt:
-    """The events' entries in their users' activity lists; the days' counts lowered."""
+    """The events' entries in their users' or devices' activity lists; the days' counts
+    lowered. A link (``identify``) has no entry and no count."""
     receipt = StoreReceipt("redis")
-    by_user: dict[str, set[str]] = {}
+    by_list: dict[str, set[str]] = {}
     counts: dict[tuple[date, str], int] = {}
     for event in events:
-        by_user.setdefault(event.user_id, set()).add(event.event_id)
+        if event.event_type in event_types(IdentityLink):
+            continue
+        key = subject_activity_key(event.user_id, event.anonymous_id)
+        by_list.setdefault(key, set()).add(event.event_id)
         counts[event.day, event.event_type] = counts.get((event.day, event.event_type), 0) + 1
-    for user, event_ids in sorted(by_user.items()):
-        key = activity_key(user)
+    for key, event_ids in sorted(by_list.items()):
         for raw in redis.lrange(key, 0, -1):
             entry = raw.decode() if isinstance(raw, bytes) else raw
             try:

@@ -9,6 +9,7 @@ from event_capture.collector.auth import WriteKeys
 from event_capture.collector.cors import NO_ORIGINS, AllowedOrigins
 from event_capture.contracts.capture_config import CaptureConfig
 from event_capture.platform.config import Number, WholeNumber, load, variable
+from event_capture.schemas import user_proof
 from event_capture.schemas.http_limits import RETRY_AFTER_SECONDS
 
 MIN_SECRET_LENGTH = 16
@@ -42,6 +43,14 @@ class CollectorConfig(CaptureConfig):
         default_text="none",
         secret=True,
         description="ElevenLabs post-call webhook secrets (two during a rotation); none: off.",
+    )
+    user_id_secrets: tuple[str, ...] = variable(
+        "COLLECTOR_USER_ID_SECRETS",
+        default=(),
+        default_text="none",
+        secret=True,
+        description="The secrets the app's backend proves user ids with (two during a "
+        f"rotation; {user_proof.PATH}); none: a client key's calls keep no user id.",
     )
     allowed_origins: AllowedOrigins = variable(
         "COLLECTOR_ALLOWED_ORIGINS",
@@ -125,6 +134,20 @@ class CollectorConfig(CaptureConfig):
         secrets = tuple(s for s in (s.strip() for s in raw.split(",")) if s)
         if any(len(s) < MIN_SECRET_LENGTH for s in secrets):
             raise ValueError(f"each secret must be at least {MIN_SECRET_LENGTH} characters")
+        return secrets
+
+    @field_validator("user_id_secrets", mode="before")
+    @classmethod
+    def _proof_secrets(cls, raw: Any) -> Any:
+        if not isinstance(raw, str):
+            return raw
+        secrets = tuple(s for s in (s.strip() for s in raw.split(",")) if s)
+        if len(secrets) > 2:
+            raise ValueError("at most two secrets (the current and the next)")
+        if any(len(s) < user_proof.MIN_SECRET_LENGTH for s in secrets):
+            raise ValueError(
+                f"each secret must be at least {user_proof.MIN_SECRET_LENGTH} characters"
+            )
         return secrets
 
     @field_validator("allowed_origins", mode="before")

@@ -16,6 +16,7 @@ import flask
 from event_capture.collector.config import CollectorConfig
 from event_capture.collector.contract import MAX_BATCH_BYTES
 from event_capture.collector.handler import Collector, CollectorRequest, refuse
+from event_capture.collector.identity import UserIdProofs
 from event_capture.collector.limits import Edge, client_address
 from event_capture.contracts.capture import Capture
 from event_capture.platform.answer import Answer
@@ -79,6 +80,7 @@ def build_collector(config: CollectorConfig, capture: Capture) -> CollectorFunct
         write_keys=config.write_keys,
         retry_after_seconds=config.retry_after_seconds,
         elevenlabs_secrets=config.elevenlabs_secrets,
+        user_id_proofs=UserIdProofs(config.user_id_secrets),
         allowed_origins=config.allowed_origins,
         edge=Edge(
             address_rate=config.address_rate,

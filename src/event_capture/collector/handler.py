@@ -40,6 +40,7 @@ from event_capture.collector.cors import (
     preflight_headers,
 )
 from event_capture.collector.elevenlabs import SIGNATURE_HEADER, WebhookRefusal, handle_post_call
+from event_capture.collector.identity import UserIdProofs
 from event_capture.collector.limits import Edge, EdgeRefusal
 from event_capture.collector.mapping import Ignored, Mapped, Refused, map_call, segment_field
 from event_capture.contracts import log_fields as log
@@ -143,7 +144,10 @@ class Collector:
         elevenlabs_secrets: tuple[str, ...] = (),
         allowed_origins: AllowedOrigins = NO_ORIGINS,
         edge: Edge | None = None,
+        user_id_proofs: UserIdProofs | None = None,
     ) -> None:
+        # A client key's calls keep their userId only with a proof under these secrets.
+        self._proofs = user_id_proofs or UserIdProofs()
         # None: no limits (the tests of everything else, a private collector in a test).
         self._edge = edge
         self._origins = allowed_origins
@@ -220,13 +224,20 @@ class Collector:
             if refused is not None:
                 return _limited(refused, route_name, write_key)
         arrived_via = provenance.collector(write_key.key_id)
-        answer = self._collect(calls, route_name, None if encoding else len(body), arrived_via)
+        proofs = None if write_key.key_class is KeyClass.SERVER else self._proofs
+        body_bytes = None if encoding else len(body)
+        answer = self._collect(calls, route_name, body_bytes, arrived_via, proofs)
         answer.log[log.KEY_ID] = write_key.key_id
         answer.log[log.KEY_CLASS] = write_key.key_class.value
         return answer
 
     def _collect(
-        self, calls: Calls, route_name: str, body_bytes: int | None, arrived_via: str
+        self,
+        calls: Calls,
+        route_name: str,
+        body_bytes: int | None,
+        arrived_via: str,
+        proofs: UserIdProofs | None,
     ) -> Answer:
         started = time.perf_counter()
         received_at = self._clock()
@@ -237,8 +248,11 @@ class Collector:
         rejections: list[tuple[int, list[FieldError]]] = []
         ignored_calls: Counter[str] = Counter()
         ignored_events: Counter[str] = Counter()
+        unproven: Counter[str] = Counter()
         for index, call in enumerate(calls.calls):
-            outcome = map_call(call, sent_at=sent_at, received_at=received_at)
+            outcome = map_call(call, sent_at=sent_at, received_at=received_at, proofs=proofs)
+            if not isinstance(outcome, Refused) and outcome.unproven is not None:
+                unproven[outcome.unproven.value] += 1
             if isinstance(outcome, Mapped) and _too_large(call, body_bytes):
                 message = f"must be at most {MAX_CALL_BYTES} bytes"
                 outcome = Refused((FieldError(field="", rule="event_too_large", message=message),))
@@ -260,7 +274,7 @@ class Collector:
             ]
             rejections.append((index, errors))
         rejections.sort(key=lambda item: item[0])
-        answer = _Tally(
+        tally = _Tally(
             route=route_name,
             batched=calls.batched,
             received=len(calls.calls),
@@ -268,7 +282,10 @@ class Collector:
             ignored_calls=ignored_calls,
             ignored_events=ignored_events,
         )
-        return answer.answer(captured, self._request_id, self._retry_after, started)
+        answer = tally.answer(captured, self._request_id, self._retry_after, started)
+        if unproven:
+            answer.log[log.USER_IDS_UNPROVEN] = dict(unproven)
+        return answer
 
     def _post_call(self, request: CollectorRequest) -> Answer:
         """An ElevenLabs post-call webhook: verified by its signature (not a write key), its

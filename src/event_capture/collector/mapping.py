@@ -1,12 +1,16 @@
 """Segment calls to native events, by one declared table (``MAPPINGS``; the reference page
 docs/reference/collector-mapping.md is generated from it).
 
-Only ``track`` calls whose event is in the table become events. A mapped call becomes a native
-event dict that then goes through the capture path's own validation, so its strict rules,
-scrubbing and URL stripping apply unchanged. Only the properties the table names are read;
-everything else a call carries (other properties, traits, the context's IP, user agent and page
-URLs) is dropped unread, never stored. Unmapped events and the ``identify``, ``page``,
-``screen``, ``group`` and ``alias`` calls are ignored: counted, never stored.
+Only ``track`` calls whose event is in the table become events, and ``identify`` calls become
+links from the device to the user (their ids only). A mapped call becomes a native event dict
+that then goes through the capture path's own validation, so its strict rules, scrubbing and
+URL stripping apply unchanged. Only the properties the table names are read; everything else a
+call carries (other properties, traits, the context's IP, user agent and page URLs) is dropped
+unread, never stored. Unmapped events and the ``page``, ``screen``, ``group`` and ``alias``
+calls are ignored: counted, never stored.
+
+A call's ``userId`` is kept only when its sender is trusted (a server key) or the call carries
+the backend's proof (``identity.py``); otherwise the call is its device's (``anonymousId``).
 """
 
 import dataclasses
@@ -18,6 +22,7 @@ from typing import Any
 
 from event_capture.collector.contract import CALL_TYPES
 from event_capture.collector.event_ids import event_id
+from event_capture.collector.identity import Unproven, UserIdProofs
 from event_capture.collector.spec_names import loggable_name
 from event_capture.collector.timestamps import SkewOutOfRangeError, occurred_at
 from event_capture.schemas.responses import FieldError
@@ -152,12 +157,23 @@ MAPPINGS: tuple[EventMapping, ...] = (
 )
 
 BY_EVENT: dict[str, EventMapping] = {name: m for m in MAPPINGS for name in m.events}
+# An identify call: its ids (and its time and source), never its traits.
+IDENTIFY = EventMapping(events=(), event_type="identify", properties=())
 
 # Where the envelope comes from, the same for every mapped event (for the reference page).
 ENVELOPE: tuple[tuple[str, str], ...] = (
     ("event_id", "`messageId`: a UUID kept, anything else UUID5 of it"),
-    ("user_id", "`userId`, else `anonymousId`"),
-    ("session_id", "`properties.session_id`, else `context.sessionId` (RudderStack's)"),
+    (
+        "user_id",
+        "`userId`: from a server key, or with the backend's proof in "
+        "`integrations.Intercom.user_hash`; otherwise none",
+    ),
+    ("anonymous_id", "`anonymousId`"),
+    (
+        "session_id",
+        "`properties.session_id`, else `context.sessionId` (RudderStack's), else "
+        "none (the warehouse derives sessions)",
+    ),
     ("occurred_at", "`originalTimestamp` or `timestamp`, skew-corrected with `sentAt`"),
     ("source", "`properties.source`, else from `context.library.name`, else `segment`"),
 )
@@ -187,6 +203,8 @@ class Mapped:
     # this call's value was read from; the others are the mapping's (``EventMapping.origins``).
     origins: dict[str, str]
     mapping: EventMapping
+    # Why the call's userId was not kept, when it was not.
+    unproven: Unproven | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +212,7 @@ class Ignored:
     # A call type from CALL_TYPES; for track, the event name if it is the spec's, else "other".
     call: str
     event: str | None = None
+    unproven: Unproven | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,8 +233,11 @@ def _required_string(call: dict[str, Any], name: str) -> Refused | None:
     return None
 
 
-def map_call(call: Any, *, sent_at: Any, received_at: datetime) -> Mapped | Ignored | Refused:
-    """One call of a batch (the batch's context merged in); ``sent_at`` is the batch's."""
+def map_call(
+    call: Any, *, sent_at: Any, received_at: datetime, proofs: UserIdProofs | None = None
+) -> Mapped | Ignored | Refused:
+    """One call of a batch (the batch's context merged in); ``sent_at`` is the batch's.
+    ``proofs``: what a client key's call must prove its userId with; None: a trusted sender."""
     if not isinstance(call, dict):
         return _refused("", "model_type", "must be an object")
     kind = call.get("type")
@@ -223,14 +245,27 @@ def map_call(call: Any, *, sent_at: Any, received_at: datetime) -> Mapped | Igno
         return _refused("type", "missing", "is required")
     if kind not in CALL_TYPES:
         return _refused("type", "literal_error", "must be one of " + ", ".join(CALL_TYPES))
-    if kind != "track":
+    if kind == "identify":
+        mapping = IDENTIFY
+    elif kind != "track":
         return Ignored(kind)
-    refused = _required_string(call, "event")
-    if refused is not None:
-        return refused
-    mapping = BY_EVENT.get(call["event"])
-    if mapping is None:
-        return Ignored("track", loggable_name(call["event"]))
+    else:
+        refused = _required_string(call, "event")
+        if refused is not None:
+            return refused
+        found = BY_EVENT.get(call["event"])
+        if found is None:
+            return Ignored("track", loggable_name(call["event"]))
+        mapping = found
+    user_id = call.get("userId")
+    unproven = None
+    if user_id is not None and proofs is not None:
+        unproven = proofs.verdict(call, user_id) if type(user_id) is str else Unproven.MALFORMED
+    if kind == "identify" and (
+        unproven is not None or user_id is None or call.get("anonymousId") is None
+    ):
+        # A link needs both ids, and a user id proven: anything less links nothing.
+        return Ignored(kind, unproven=unproven)
     refused = _required_string(call, "messageId")
     if refused is not None:
         return refused
@@ -258,13 +293,13 @@ def map_call(call: Any, *, sent_at: Any, received_at: datetime) -> Mapped | Igno
         "event_type": mapping.event_type,
         "occurred_at": when,
     }
-    origins = _envelope(event, call, properties, context)
+    origins = _envelope(event, call, properties, context, keep_user=unproven is None)
     origins["occurred_at"] = "originalTimestamp" if "originalTimestamp" in call else "timestamp"
     for name, native, prop in mapping.reads:
         value = properties.get(name, _ABSENT)
         if value is not _ABSENT:
             event[native] = value if prop is None else _value(prop, value)
-    return Mapped(event, origins, mapping)
+    return Mapped(event, origins, mapping, unproven)
 
 
 _ABSENT: Any = object()
@@ -275,11 +310,14 @@ def _envelope(
     call: dict[str, Any],
     properties: dict[str, Any],
     context: dict[str, Any],
+    *,
+    keep_user: bool,
 ) -> dict[str, str]:
-    """Sets the event's user, session and source; returns the Segment field of each."""
-    user = "userId" if call.get("userId") is not None else "anonymousId"
-    if call.get(user) is not None:
-        event["user_id"] = call[user]
+    """Sets the event's ids, session and source; returns the Segment field of each."""
+    if keep_user and call.get("userId") is not None:
+        event["user_id"] = call["userId"]
+    if call.get("anonymousId") is not None:
+        event["anonymous_id"] = call["anonymousId"]
     if properties.get("session_id") is not None:
         event["session_id"] = properties["session_id"]
         session_origin = "properties.session_id"
@@ -299,7 +337,12 @@ def _envelope(
         source = LIBRARY_SOURCES.get(name) if isinstance(name, str) else None
         event["source"] = source or DEFAULT_SOURCE
         source_origin = "context.library.name"
-    return {"user_id": user, "session_id": session_origin, "source": source_origin}
+    return {
+        "user_id": "userId",
+        "anonymous_id": "anonymousId",
+        "session_id": session_origin,
+        "source": source_origin,
+    }
 
 
 def _value(prop: Property, value: Any) -> Any:

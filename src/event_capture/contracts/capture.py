@@ -32,6 +32,8 @@ class CaptureOutcome:
     # Events in the request, and those that passed validation.
     received: int
     valid: int
+    # Device-to-account links the valid events made, stored with them (ingest/links.py).
+    links: int = 0
     # Valid events not stored durably: when any is, none counts as accepted and the caller
     # resends the request (insertIds absorb the repeats).
     not_stored: int

@@ -69,6 +69,9 @@ IGNORED_BY_EVENT = "ignored_by_event"
 # the SDKs never read a 200's body, so a sender whose calls are refused would not know; a
 # log-based metric and an alert do.
 MOSTLY_REJECTED = "mostly_rejected"
+# Per reason (collector.identity.Unproven), the calls from client keys whose userId was not
+# kept: no proof, a malformed one, or one that does not match (a forged or foreign user id).
+USER_IDS_UNPROVEN = "user_ids_unproven"
 # An ElevenLabs webhook call's counters (event.collector.elevenlabs.Count): what it amounted to.
 WEBHOOK_COUNTS = "webhook_counts"
 # The write key's id and class (server or client): never the key itself.

@@ -6,6 +6,11 @@ Live, written by the capture function on every accepted request (``REDIS_ENABLED
 
 - ``capture:activity:<user_id>``: LIST, newest first, of compact recent events (JSON), capped
   at ``REDIS_ACTIVITY_LENGTH``, expiring ``REDIS_TTL_SECONDS`` after the user's last event.
+- ``capture:device-activity:<anonymous_id>``: the same, for a device's events without a user
+  id (before a login).
+- ``capture:devices:<user_id>``: SET of the anonymous ids linked to the user (an ``identify``,
+  or an event with both ids), expiring ``REDIS_TTL_SECONDS`` after the newest link; the features
+  function reads their activity as the user's.
 - ``capture:counts:<YYYY-MM-DD>``: HASH of event type to count for the day received.
 
 Nightly, written by the materializer, one set per snapshot (``<snapshot>`` is
@@ -28,6 +33,8 @@ from datetime import timedelta
 from event_capture.schemas.retention import RETENTION
 
 ACTIVITY_PREFIX = "capture:activity:"
+DEVICE_ACTIVITY_PREFIX = "capture:device-activity:"
+DEVICES_PREFIX = "capture:devices:"
 COUNTS_PREFIX = "capture:counts:"
 CURRENT_SNAPSHOT = "features:current"
 SNAPSHOT_PREFIX = "features:snapshot:"
@@ -41,6 +48,23 @@ assert timedelta(seconds=SNAPSHOT_TTL_SECONDS) <= RETENTION
 
 def activity_key(user_id: str) -> str:
     return f"{ACTIVITY_PREFIX}{user_id}"
+
+
+def device_activity_key(anonymous_id: str) -> str:
+    return f"{DEVICE_ACTIVITY_PREFIX}{anonymous_id}"
+
+
+def devices_key(user_id: str) -> str:
+    return f"{DEVICES_PREFIX}{user_id}"
+
+
+def subject_activity_key(user_id: str | None, anonymous_id: str | None) -> str:
+    """The list an event's entry goes to: its user's, else its device's."""
+    if user_id is not None:
+        return activity_key(user_id)
+    if anonymous_id is not None:
+        return device_activity_key(anonymous_id)
+    raise ValueError("an event has a user_id or an anonymous_id")
 
 
 def daily_counts_key(day: str) -> str:

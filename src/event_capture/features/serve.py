@@ -1,7 +1,9 @@
 """Read a user's or a product's features from Redis: the snapshot, merged with live activity.
 
-One round trip per answer in the usual case (snapshot meta, the user's document and their
-activity in one pipeline), a second only for "similar to what you just viewed". The pointer to
+One round trip per answer in the usual case (snapshot meta, the user's document, their
+activity and their linked devices in one pipeline); a second when devices are linked to the
+user (their activity before the login counts as the user's), and one for "similar to what you
+just viewed". The pointer to
 the current snapshot is cached for ``pointer_seconds``: a replaced snapshot outlives the
 switch by minutes (``keys.REPLACED_TTL_SECONDS``), so a cached pointer never reads a half.
 """
@@ -110,13 +112,14 @@ class FeatureReader:
                 pipe.hget(keys.snapshot_meta_key(snapshot), "snapshot_date")
                 pipe.hget(keys.snapshot_users_key(snapshot), user_id)
             pipe.lrange(keys.activity_key(user_id), 0, self._activity_length - 1)
+            pipe.smembers(keys.devices_key(user_id))
             return pipe.execute()
 
         answer = self._call(reading, read)
         snapshot_date: dt.date | None = None
         document: UserDocument | None = None
         if snapshot:
-            meta_date, raw_document, activity = answer
+            meta_date, raw_document, activity, devices = answer
             if meta_date is None:
                 # Expired or never completed: the pointer is stale; read it again next time.
                 self._forget_pointer()
@@ -125,8 +128,10 @@ class FeatureReader:
                 if raw_document is not None:
                     document = _document(UserDocument, raw_document)
         else:
-            [activity] = answer
+            activity, devices = answer
         entries = live_activity.parse(activity)
+        if devices:
+            entries = self._with_devices(entries, sorted(_text(d) or "" for d in devices), reading)
         since = live.Since.of(entries, snapshot_date)
         recent = live.recent_items(entries, limit)
         features = UserFeatures(
@@ -151,6 +156,23 @@ class FeatureReader:
             similar = live.similar_to_recent(sources, documents, since, limit)
             features = features.model_copy(update={"similar_to_recent": similar})
         return features
+
+    def _with_devices(
+        self, entries: list[live_activity.Entry], devices: list[str], reading: Reading
+    ) -> list[live_activity.Entry]:
+        """The user's entries and their linked devices', newest first, as one list."""
+        length = self._activity_length
+
+        def read(r: FeatureRedis) -> list[Any]:
+            pipe = r.pipeline(transaction=False)
+            for device in devices:
+                pipe.lrange(keys.device_activity_key(device), 0, length - 1)
+            return pipe.execute()
+
+        lists = self._call(reading, read)
+        merged = entries + [e for raw in lists for e in live_activity.parse(raw)]
+        merged.sort(key=lambda e: e.occurred_at, reverse=True)
+        return merged[:length]
 
     def similar(
         self, product_id: str, limit: int, reading: Reading | None = None

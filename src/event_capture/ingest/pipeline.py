@@ -26,6 +26,7 @@ from event_capture.contracts import provenance
 from event_capture.contracts.capture import BigQueryCalls, CaptureOutcome
 from event_capture.contracts.capture_mode import CaptureMode
 from event_capture.ingest.circuit import CircuitBreaker
+from event_capture.ingest.links import LinkRecorder
 from event_capture.ingest.mode_reader import ModeReader
 from event_capture.ingest.row import Request, Row
 from event_capture.ingest.sinks.dead_letter import DeadLetterSink
@@ -111,6 +112,7 @@ class CapturePipeline:
         breakers: Mapping[str, CircuitBreaker] | None = None,
         executor: Executor | None = None,
         mode: ModeReader | None = None,
+        links: LinkRecorder | None = None,
     ) -> None:
         self._bigquery = bigquery
         self._dead_letter = dead_letter
@@ -125,6 +127,8 @@ class CapturePipeline:
         self._executor = executor
         # The cost guard's switch (capture_mode.py); None: always stream.
         self._mode = mode
+        # Stores the links events with both ids make (links.py).
+        self._links = links or LinkRecorder()
 
     def handle(
         self, raw_events: list[Any], batch: bool, arrived_via: str = provenance.CAPTURE
@@ -132,7 +136,10 @@ class CapturePipeline:
         started = time.perf_counter()
         expires_at = None if self._budget is None else self._monotonic() + self._budget
         request = Request(self._request_id(), self._clock(), expires_at)
-        rows, rejections = validate_events(raw_events, request.received_at, batch, arrived_via)
+        events, rejections = validate_events(raw_events, request.received_at, batch, arrived_via)
+        # The links are stored with the events, under the same rule: durable before the 2xx.
+        links = self._links.rows_for(events, request.received_at, arrived_via)
+        rows = [*events, *links]
         mode = CaptureMode.STREAM if self._mode is None else self._mode()
         # Archive-only needs an archive: without one, streaming is the only way to accept.
         archive_only = mode is CaptureMode.ARCHIVE_ONLY and self._archive is not None
@@ -156,9 +163,19 @@ class CapturePipeline:
             # The caller will resend the batch; feeding the cache now would count it twice.
             sinks[log.SINK_REDIS] = SinkResult.skipped()
 
+        if links and not not_stored:
+            self._links.remember(links, request.received_at)
         mode_error = self._mode.last_error if self._mode is not None else None
         return self._outcome(
-            request.id, started, raw_events, rows, rejections, not_stored, sinks, mode, mode_error
+            request.id,
+            started,
+            raw_events,
+            (events, links),
+            rejections,
+            not_stored,
+            sinks,
+            mode,
+            mode_error,
         )
 
     def _store(
@@ -233,13 +250,15 @@ class CapturePipeline:
         request_id: str,
         started: float,
         raw_events: list[Any],
-        rows: list[Row],
+        stored: tuple[list[Row], list[Row]],
         rejections: list[Rejection],
         not_stored: list[Row],
         sinks: dict[str, SinkResult],
         mode: CaptureMode,
         mode_error: str | None,
     ) -> CaptureOutcome:
+        events, links = stored
+        rows = [*events, *links]
         outcome = "accepted" if not not_stored else "not_stored"
         by_type = {
             name: Counter({"received": count, outcome: count})
@@ -266,7 +285,8 @@ class CapturePipeline:
         return CaptureOutcome(
             request_id=request_id,
             received=len(raw_events),
-            valid=len(rows),
+            valid=len(events),
+            links=len(links),
             not_stored=len(not_stored),
             rejections=rejections,
             sinks={name: result.outcome() for name, result in sinks.items()},

@@ -16,10 +16,12 @@ class Row:
     event_id: str
     event_type: str
     table: str
-    user_id: str
+    # The account, when a trusted sender named it; the device otherwise (at least one is set).
+    user_id: str | None
     # The row serialized once, by validation: the insertAll body, the archive line, the
     # dead-letter payload and the byte size that keeps inserts under their limit all use it.
     json: str
+    anonymous_id: str | None = None
 
     @property
     def data(self) -> dict[str, Any]:

@@ -129,7 +129,10 @@ def _validate_one(
         message = f"must be at most {MAX_EVENT_BYTES} bytes"
         return [FieldError(field=prefix or "event", rule="event_too_large", message=message)]
     text = encoded.decode()
-    return Row(index, text[_ID_START:_ID_END], event.event_type, model.TABLE, event.user_id, text)
+    event_id = text[_ID_START:_ID_END]
+    return Row(
+        index, event_id, event.event_type, model.TABLE, event.user_id, text, event.anonymous_id
+    )
 
 
 def validate_events(

@@ -30,8 +30,8 @@ SERVER_COLUMNS: list[dict[str, Any]] = [
         "partitions and retention count from it.",
     }
 ]
-# Server columns added after the tables were first deployed: last, where BigQuery adds a column
-# to a live table.
+# Columns added after the tables were first deployed go last, where BigQuery adds a column to a
+# live table, in the order they were added: the server's, then the envelope's.
 APPENDED_SERVER_COLUMNS: list[dict[str, Any]] = [
     {
         "name": provenance.COLUMN,
@@ -40,6 +40,8 @@ APPENDED_SERVER_COLUMNS: list[dict[str, Any]] = [
         "description": provenance.DESCRIPTION,
     }
 ]
+
+APPENDED_ENVELOPE_FIELDS = ("anonymous_id",)
 
 _SCALARS: dict[Any, str] = {
     str: "STRING",
@@ -102,8 +104,9 @@ def _columns(model: type[BaseModel]) -> list[dict[str, Any]]:
 
 def table_definition(model: type[EventEnvelope]) -> dict[str, Any]:
     """The table for one event family, in BigQuery REST field names."""
-    columns = _columns(model)
-    envelope_count = len(EventEnvelope.model_fields)
+    envelope = [name for name in EventEnvelope.model_fields if name not in APPENDED_ENVELOPE_FIELDS]
+    by_name = {column["name"]: column for column in _columns(model)}
+    family = [name for name in model.model_fields if name not in EventEnvelope.model_fields]
     return {
         "table_id": model.TABLE,
         "description": model.DESCRIPTION,
@@ -118,10 +121,11 @@ def table_definition(model: type[EventEnvelope]) -> dict[str, Any]:
         "clustering": {"fields": CLUSTERING},
         "schema": {
             "fields": [
-                *columns[:envelope_count],
+                *(by_name[name] for name in envelope),
                 *SERVER_COLUMNS,
-                *columns[envelope_count:],
+                *(by_name[name] for name in family),
                 *APPENDED_SERVER_COLUMNS,
+                *(by_name[name] for name in APPENDED_ENVELOPE_FIELDS),
             ]
         },
     }
@@ -132,10 +136,16 @@ def additive_problems(
 ) -> list[str]:
     """Why ``new`` cannot replace ``old`` in place; empty when the change is additive.
 
-    BigQuery can add NULLABLE or REPEATED columns and relax REQUIRED to NULLABLE, but cannot
-    drop, rename or retype a column, nor add a REQUIRED one to a table that has rows.
+    BigQuery can add NULLABLE or REPEATED columns (after the existing ones) and relax REQUIRED
+    to NULLABLE, but cannot drop, rename, retype or reorder a column, nor add a REQUIRED one to
+    a table that has rows.
     """
     problems: list[str] = []
+    kept = [c["name"] for c in new if c["name"] in {o["name"] for o in old}]
+    if kept != [c["name"] for c in old][: len(kept)] or any(
+        c["name"] not in kept for c in new[: len(kept)]
+    ):
+        problems.append(f"{prefix or 'columns'}: existing columns must keep their order, first")
     new_by_name = {column["name"]: column for column in new}
     old_names = {column["name"] for column in old}
     for column in old:

@@ -116,7 +116,7 @@ class EventEnvelope(BaseModel):
 
     # model-revision-addition (Snowplow's SchemaVer): an addition bumps the last part, anything
     # that is not additive needs a new major version and a new table.
-    SCHEMA_VERSION: ClassVar[str] = "1-1-0"
+    SCHEMA_VERSION: ClassVar[str] = "1-2-0"
     TABLE: ClassVar[str]
     DESCRIPTION: ClassVar[str]
 
@@ -125,12 +125,17 @@ class EventEnvelope(BaseModel):
         examples=["6f1c2b8e-9a4e-4c9b-8a57-0e3c1b2a9d11"],
     )
     event_type: str = Field(description="What happened; selects the table the event lands in.")
-    user_id: Identifier = Field(
-        description="Pseudonymous user id chosen by the app; the only user-level identifier kept.",
+    user_id: Identifier | None = Field(
+        default=None,
+        description="The account's pseudonymous id, chosen by the app; kept only from a trusted "
+        "sender (the app's backend, a server key, or a call proven by the backend).",
         examples=["u_8f14e45f"],
     )
-    session_id: Identifier = Field(
-        description="App session the event belongs to.", examples=["s_2026-11-28_a1"]
+    session_id: Identifier | None = Field(
+        default=None,
+        description="App session the event belongs to; without one, the warehouse derives "
+        "sessions (30 minutes without an event end one).",
+        examples=["s_2026-11-28_a1"],
     )
     occurred_at: Timestamp = Field(
         description="When the event happened, by the client clock (ISO 8601 with offset).",
@@ -144,6 +149,16 @@ class EventEnvelope(BaseModel):
         pattern=r"^\d+-\d+-\d+$",
         description="Schema version the event was validated against (set by the server).",
         examples=["1-0-0"],
+    )
+    # Added in 1-2-0: last, where BigQuery adds a column to a live table
+    # (tables.bigquery_schema.APPENDED_ENVELOPE_FIELDS).
+    anonymous_id: Identifier | None = Field(
+        default=None,
+        # Validated even when absent: an event needs this or user_id.
+        validate_default=True,
+        description="The device's or browser's id (Segment's anonymousId), for activity before "
+        "or without a login; required when there is no user_id.",
+        examples=["a_3b1f9c2e"],
     )
 
     @field_validator("occurred_at")
@@ -164,6 +179,13 @@ class EventEnvelope(BaseModel):
                 "must not be older than the {days}-day retention window",
                 {"days": RETENTION_DAYS},
             )
+        return value
+
+    @field_validator("anonymous_id")
+    @classmethod
+    def _someone(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None and info.data.get("user_id") is None:
+            raise PydanticCustomError("missing", "is required when there is no valid user_id")
         return value
 
     @field_validator("schema_version")

@@ -3,6 +3,7 @@
 from typing import get_args
 
 from event_capture.schemas.envelope import EventEnvelope
+from event_capture.schemas.identity_link import IdentityLink
 from event_capture.schemas.order import OrderEvent
 from event_capture.schemas.product_interaction import ProductInteractionEvent
 from event_capture.schemas.search import SearchEvent
@@ -15,6 +16,7 @@ FAMILIES: tuple[type[EventEnvelope], ...] = (
     OrderEvent,
     SessionEvent,
     VoiceInteractionEvent,
+    IdentityLink,
 )
 
 

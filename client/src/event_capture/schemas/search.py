@@ -1,4 +1,9 @@
-"""Search queries with the app's intent classification."""
+"""Search queries with the app's intent classification.
+
+Intent, its confidence and the result count are the app's own additions to Segment's
+``Products Searched``: optional, so that a search sent as the spec defines it is stored (the
+report shows them as unknown).
+"""
 
 from typing import Annotated, ClassVar, Literal
 
@@ -27,15 +32,20 @@ class SearchEvent(EventEnvelope):
         description="Query text, scrubbed of e-mail addresses, phone and card numbers.",
         examples=["organic oat milk 1l"],
     )
-    intent: Label = Field(
+    intent: Label | None = Field(
+        default=None,
         description="Intent label from the app's classifier, e.g. product_lookup, reorder.",
         examples=["product_lookup"],
     )
-    intent_confidence: Confidence = Field(description="Classifier confidence, 0 to 1.")
+    intent_confidence: Confidence | None = Field(
+        default=None, description="Classifier confidence, 0 to 1."
+    )
     filters: list[SearchFilter] = Field(
         default_factory=list, max_length=20, description="Facets applied to the search."
     )
-    result_count: int = Field(ge=0, le=1_000_000, description="Number of results returned.")
+    result_count: int | None = Field(
+        default=None, ge=0, le=1_000_000, description="Number of results returned."
+    )
     latency_ms: DurationMs | None = Field(
         default=None, description="Search backend latency seen by the app, in milliseconds."
     )

@@ -65,8 +65,9 @@ def decode(text: str) -> list[FailedRow]:
             event_id=entry["insert_id"],
             event_type=entry["event_type"],
             table=entry["table"],
-            user_id=data["user_id"],
+            user_id=data.get("user_id"),
             json=json.dumps(data, separators=(",", ":")),
+            anonymous_id=data.get("anonymous_id"),
         )
         entries.append(FailedRow(row, Failure(_kind(entry), str(entry.get("reason", "")))))
     return entries

@@ -1,6 +1,7 @@
 """Recent per-user activity in Redis for real-time features (off unless REDIS_ENABLED=true).
 
-Per user, a capped list of compact recent events; per day, counters by event type (the keys:
+Per user (or per device, for an event without a user id), a capped list of compact recent
+events; per user, the set of devices linked to them; per day, counters by event type (the keys:
 ``contracts.redis_keys``; the entry: ``contracts.live_activity``). The features function reads
 the list for its live part. Every key has a TTL so nothing outlives the raw-event retention.
 Redis is a cache here, not a record: failures are reported and logged, never fail the request.
@@ -9,11 +10,16 @@ Redis is a cache here, not a record: failures are reported and logged, never fai
 from collections.abc import Callable, Sequence
 
 from event_capture.contracts import live_activity
-from event_capture.contracts.redis_keys import activity_key, daily_counts_key
+from event_capture.contracts.redis_keys import (
+    daily_counts_key,
+    devices_key,
+    subject_activity_key,
+)
 from event_capture.ingest.retry import describe
 from event_capture.ingest.row import Request, Row
 from event_capture.ingest.sinks.result import FailureKind, SinkResult, all_failed
 from event_capture.platform.redis_surface import ActivityRedis
+from event_capture.schemas.identity_link import IdentityLink
 
 
 class RedisActivitySink:
@@ -32,16 +38,25 @@ class RedisActivitySink:
             # One round trip for the whole batch; no MULTI, since partial application is
             # harmless for a cache and a transaction would block other writers.
             pipe = self._client.pipeline(transaction=False)
-            users: set[str] = set()
+            lists: set[str] = set()
+            linked: set[str] = set()
             # Counted by the day the function received the events, as the tables partition.
             counts = daily_counts_key(f"{request.received_at:%Y-%m-%d}")
             for row in rows:
-                key = activity_key(row.user_id)
+                if row.user_id is not None and row.anonymous_id is not None:
+                    # Only trusted user ids reach the pipeline, so the link is too (links.py).
+                    pipe.sadd(devices_key(row.user_id), row.anonymous_id)
+                    linked.add(devices_key(row.user_id))
+                if row.table == IdentityLink.TABLE:
+                    continue  # a link, not activity
+                key = subject_activity_key(row.user_id, row.anonymous_id)
                 pipe.lpush(key, live_activity.encode(row.data))
-                users.add(key)
+                lists.add(key)
                 pipe.hincrby(counts, row.event_type, 1)
-            for key in users:
+            for key in lists:
                 pipe.ltrim(key, 0, self._max_length - 1)
+                pipe.expire(key, self._ttl_seconds)
+            for key in linked:
                 pipe.expire(key, self._ttl_seconds)
             pipe.expire(counts, self._ttl_seconds)
             pipe.execute()
