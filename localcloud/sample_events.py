@@ -85,6 +85,8 @@ def sample_event(
             "duration_ms": rng.randint(800, 4000),
             "language": "en-GB",
         }
+    elif event_type == "identify":
+        event["anonymous_id"] = f"a_{user_id}"  # the device the user logged in on
     else:
         raise ValueError(f"no sample for event_type {event_type!r}")
     return event

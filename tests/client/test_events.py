@@ -15,8 +15,17 @@ from event_capture.schemas.envelope import EventEnvelope
 from event_capture.schemas.families import FAMILIES
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
-CONTEXT = EventContext(user_id="u_42", session_id="s_1", source="ios", clock=lambda: NOW)
-ENVELOPE_FROM_CONTEXT = {"event_id", "occurred_at", "user_id", "session_id", "source"}
+CONTEXT = EventContext(
+    user_id="u_42", session_id="s_1", source="ios", clock=lambda: NOW, anonymous_id="a_7"
+)
+ENVELOPE_FROM_CONTEXT = {
+    "event_id",
+    "occurred_at",
+    "user_id",
+    "anonymous_id",
+    "session_id",
+    "source",
+}
 SERVER_SET = {"schema_version"}
 
 HELPERS: dict[str, Callable[[], EventEnvelope]] = {
@@ -44,6 +53,7 @@ HELPERS: dict[str, Callable[[], EventEnvelope]] = {
         duration_ms=1800,
         language="en-GB",
     ),
+    "identify": lambda: CONTEXT.identify(),
 }
 
 
@@ -82,6 +92,7 @@ HELPERS_BY_FAMILY: dict[str, list[Callable[..., EventEnvelope]]] = {
     "OrderEvent": [EventContext.order],
     "SessionEvent": [EventContext.session_start, EventContext.session_end],
     "VoiceInteractionEvent": [EventContext.voice],
+    "IdentityLink": [EventContext.identify],
 }
 
 
@@ -92,3 +103,21 @@ def test_helpers_cover_every_field_of_their_family(model: type[EventEnvelope]) -
     fixed = set() if model.__name__ == "ProductInteractionEvent" else {"event_type"}
 
     assert covered == set(model.model_fields) - ENVELOPE_FROM_CONTEXT - SERVER_SET - fixed
+
+
+def test_a_device_without_a_login_sends_its_anonymous_id_alone() -> None:
+    device = EventContext(anonymous_id="a_7", clock=lambda: NOW)
+    wire = json.loads(device.search("oat milk").model_dump_json(exclude_none=True))
+
+    rows, rejections = validate_events([wire], NOW + timedelta(seconds=1))
+
+    assert rejections == []
+    assert (rows[0].user_id, rows[0].anonymous_id) == (None, "a_7")
+    assert "session_id" not in rows[0].data and "intent" not in rows[0].data
+
+
+def test_an_event_of_no_one_fails_in_the_app_naming_the_anonymous_id() -> None:
+    with pytest.raises(ValidationError, match="anonymous_id"):
+        EventContext(clock=lambda: NOW).search("oat milk")
+    with pytest.raises(ValidationError, match="anonymous_id"):
+        EventContext(user_id="u_42", clock=lambda: NOW).identify()

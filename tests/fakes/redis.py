@@ -190,6 +190,21 @@ class FakeRedis:
         self.data[name] = kept
         return len(items) - len(kept)
 
+    # sets
+    def sadd(self, name: str, *values: Any) -> int:
+        self._reachable()
+        target = self.data.setdefault(name, set())
+        assert isinstance(target, set), f"WRONGTYPE {name}"
+        added = {_bytes(value) for value in values} - target
+        target |= added
+        return len(added)
+
+    def smembers(self, name: str) -> set[bytes]:
+        self._reachable()
+        value = self.data.get(name, set())
+        assert isinstance(value, set), f"WRONGTYPE {name}"
+        return set(value)
+
     def ltrim(self, name: str, start: int, end: int) -> bool:
         self._reachable()
         if name in self.data:
@@ -245,6 +260,12 @@ class FakePipeline:
 
     def ltrim(self, name: str, start: int, end: int, /) -> FakePipeline:
         return self._queue("ltrim", name, start, end)
+
+    def sadd(self, name: str, /, *values: str) -> FakePipeline:
+        return self._queue("sadd", name, *values)
+
+    def smembers(self, name: str, /) -> FakePipeline:
+        return self._queue("smembers", name)
 
     def execute(self) -> list[Any]:
         queued, self.queued = self.queued, []

@@ -12,6 +12,7 @@ import pytest
 from event_capture.collector.auth import WriteKeys
 from event_capture.collector.config import load_collector_config
 from event_capture.collector.handler import Collector, CollectorRequest
+from event_capture.collector.identity import UserIdProofs
 from event_capture.collector.limits import Edge
 from event_capture.contracts import log_fields
 from event_capture.cost.flood import FLOOD_SHARE, default_caps
@@ -577,6 +578,7 @@ def collector_log_line() -> dict[str, Any]:
         pipeline=pipeline,
         write_keys=WriteKeys.parse(",".join(WRITE_KEYS)),
         clock=lambda: RECEIVED_AT,
+        user_id_proofs=UserIdProofs((calls.USER_ID_SECRET,)),
     )
     batch = [calls.track("Product Viewed", calls.PRODUCT), calls.identify()]
     answer = collector.handle(batch_request(batch, WRITE_KEYS[1]))

@@ -112,8 +112,13 @@ def voice(received_at: datetime, /, **overrides: Any) -> dict[str, Any]:
     return envelope("voice_interaction", received_at, **fields)
 
 
+def identify(received_at: datetime, /, **overrides: Any) -> dict[str, Any]:
+    """The link of the envelope's user to a device."""
+    return envelope("identify", received_at, anonymous_id="a_7f3e", **overrides)
+
+
 def one_of_each(received_at: datetime) -> list[dict[str, Any]]:
-    """One valid event of every event type (nine), in EVENT_TYPES order."""
+    """One valid event of every event type (ten), in EVENT_TYPES order."""
     return [
         search(received_at),
         *(product_interaction(received_at, t) for t in PRODUCT_INTERACTION_TYPES),
@@ -121,4 +126,5 @@ def one_of_each(received_at: datetime) -> list[dict[str, Any]]:
         session(received_at, "session_start"),
         session(received_at, "session_end"),
         voice(received_at),
+        identify(received_at),
     ]

@@ -141,11 +141,17 @@ def additive_problems(
     a table that has rows.
     """
     problems: list[str] = []
-    kept = [c["name"] for c in new if c["name"] in {o["name"] for o in old}]
-    if kept != [c["name"] for c in old][: len(kept)] or any(
-        c["name"] not in kept for c in new[: len(kept)]
+    old_order = [column["name"] for column in old]
+    new_order = [column["name"] for column in new]
+    kept = [name for name in new_order if name in old_order]
+    last_kept = new_order.index(kept[-1]) if kept else -1
+    if len(kept) < len(old_order):
+        pass  # a removed column is the problem, reported below
+    elif kept != [name for name in old_order if name in new_order] or any(
+        name not in old_order for name in new_order[:last_kept]
     ):
-        problems.append(f"{prefix or 'columns'}: existing columns must keep their order, first")
+        where = prefix.rstrip(".") or "columns"
+        problems.append(f"{where}: existing columns must keep their order, new ones go last")
     new_by_name = {column["name"]: column for column in new}
     old_names = {column["name"] for column in old}
     for column in old:

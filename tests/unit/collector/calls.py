@@ -7,10 +7,23 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
+from event_capture.schemas.user_proof import user_proof
 from tests.unit.event_factory import RECEIVED_AT, iso
 
 WRITE_KEY = "wk_live_0123456789abcdef"
 NEXT_WRITE_KEY = "wk_next_fedcba9876543210"
+# What the app's backend proves user ids with; the served collector has it, so a call made here
+# keeps its userId under a client key, as a page's does with the proof its backend gave it.
+USER_ID_SECRET = "uid_test_0123456789abcdef0123456789"
+
+
+def proven(call: dict[str, Any]) -> dict[str, Any]:
+    """The call with the proof of its userId, unless it names its own integrations."""
+    user_id = call.get("userId")
+    if isinstance(user_id, str) and "Intercom" not in (call.get("integrations") or {}):
+        proof = {"Intercom": {"user_hash": user_proof(USER_ID_SECRET, user_id)}}
+        call["integrations"] = {**(call.get("integrations") or {}), **proof}
+    return call
 
 
 def basic(key: str) -> str:
@@ -30,7 +43,7 @@ def track(event: str, properties: dict[str, Any] | None = None, **fields: Any) -
         "properties": {"session_id": "s_1", **(properties or {})},
     }
     call.update(fields)
-    return call
+    return proven(call)
 
 
 SEARCH = {
@@ -64,7 +77,7 @@ def identify(**fields: Any) -> dict[str, Any]:
         "context": {"ip": "203.0.113.7", "userAgent": "Mozilla/5.0 Jane"},
     }
     call.update(fields)
-    return call
+    return proven(call)
 
 
 def batch(*calls: Any, sent_at: datetime = RECEIVED_AT, **fields: Any) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from event_capture.collector.auth import WriteKeys
 from event_capture.collector.cors import AllowedOrigins
 from event_capture.collector.function import CollectorFunction
 from event_capture.collector.handler import Collector
+from event_capture.collector.identity import UserIdProofs
 from event_capture.ingest.pipeline import CapturePipeline
 from tests.fakes.functions import Function, loaded
 from tests.unit.collector import calls
@@ -27,6 +28,7 @@ def function() -> Iterator[Function]:
             retry_after_seconds=7,
             clock=lambda: RECEIVED_AT,
             allowed_origins=AllowedOrigins.parse(f"{SHOP},{OTHER_SHOP}"),
+            user_id_proofs=UserIdProofs((calls.USER_ID_SECRET,)),
         )
         return CollectorFunction(built, read_timeout_seconds=10)
 

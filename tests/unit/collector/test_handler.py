@@ -22,6 +22,7 @@ from event_capture.collector.contract import MAX_BATCH_BYTES, MAX_CALL_BYTES
 from event_capture.collector.cors import AllowedOrigins
 from event_capture.collector.elevenlabs import event_id_for
 from event_capture.collector.handler import Collector, CollectorRequest
+from event_capture.collector.identity import UserIdProofs
 from event_capture.collector.limits import Edge
 from event_capture.contracts import provenance
 from event_capture.ingest.pipeline import CapturePipeline
@@ -278,7 +279,13 @@ def test_a_text_plain_track_call_on_the_short_route_is_stored_as_a_web_event(
     answer = beacon(fresh, "/collector/v1/t", call)
 
     assert (answer.status, answer.body["accepted"], answer.line["route"]) == (200, 1, "track")
-    [row] = fresh.bigquery.rows
+    # A proven call with both ids also links the browser to the user (ingest/links.py).
+    [row, link] = fresh.bigquery.rows
+    assert (link.table, link.anonymous_id, link.user_id) == (
+        "identity_links",
+        call["anonymousId"],
+        call["userId"],
+    )
     assert (row.event_type, row.data["source"], row.data["session_id"]) == (
         "add_to_cart",
         "web",
@@ -304,15 +311,24 @@ def test_the_write_key_in_the_text_plain_body_is_enough(fresh: Function) -> None
     assert (refused.status, refused.body["code"]) == (401, "write_key_invalid")
 
 
-def test_the_identify_and_page_calls_of_a_page_are_ignored_unread(fresh: Function) -> None:
+def test_a_pages_identify_is_a_link_and_its_page_call_is_ignored_both_unread(
+    fresh: Function,
+) -> None:
     traits = {"email": f"{MARKER}@example.com"}
-    for path, call in (
-        ("/v1/i", browser_call("identify", traits=traits)),
-        ("/v1/p", browser_call("page", name="Oat milk", properties=PAGE)),
-    ):
-        answer = beacon(fresh, path, call)
-        assert (answer.status, answer.body["ignored"]) == (200, 1)
-    assert fresh.bigquery.rows == [] and fresh.archive.rows == []
+    identify = browser_call("identify", traits=traits)
+    linked = beacon(fresh, "/v1/i", identify)
+    ignored = beacon(fresh, "/v1/p", browser_call("page", name="Oat milk", properties=PAGE))
+
+    assert (linked.status, linked.body["accepted"], linked.body["ignored"]) == (200, 1, 0)
+    assert (ignored.status, ignored.body["ignored"]) == (200, 1)
+    [link] = fresh.bigquery.rows
+    assert (link.event_type, link.anonymous_id, link.user_id) == (
+        "identify",
+        identify["anonymousId"],
+        identify["userId"],
+    )
+    assert MARKER not in repr(fresh.bigquery.rows) + repr(fresh.archive.rows)
+    assert MARKER not in repr(linked.log) + repr(ignored.log)
 
 
 def test_a_batch_of_the_batching_strategy_on_v1_b_is_stored(fresh: Function) -> None:
@@ -491,6 +507,7 @@ def limited(bigquery: FakeSink, **limits: float) -> Collector:
         pipeline=pipeline,
         write_keys=KEYS,
         clock=lambda: NOW,
+        user_id_proofs=UserIdProofs((calls.USER_ID_SECRET,)),
         edge=Edge(
             address_rate=settings["address_rate"],
             address_burst=int(settings["address_burst"]),

@@ -118,11 +118,16 @@ def test_the_envelope_user_session_source_and_id() -> None:
     anonymous["properties"].pop("session_id")
     anonymous["context"] = {"sessionId": 1733000000000}
     event = mapped(anonymous).event
-    assert (event["user_id"], event["session_id"], event["source"]) == (
+    assert "user_id" not in event
+    assert (event["anonymous_id"], event["session_id"], event["source"]) == (
         "a_1",
         "1733000000000",
         "segment",
     )
+    # Segment's SDKs send no session: the warehouse derives one.
+    sessionless = calls.track("Product Viewed", calls.PRODUCT, anonymousId="a_1")
+    sessionless["properties"].pop("session_id")
+    assert "session_id" not in mapped(sessionless).event
 
 
 def test_a_skew_out_of_range_is_refused_by_rule() -> None:
@@ -168,7 +173,10 @@ def test_calls_that_cannot_be_mapped_are_refused_by_field_and_rule(
 
 def test_validation_errors_name_the_segment_field() -> None:
     order = calls.track(
-        "Order Completed", {**calls.ORDER, "currency": "euros"}, userId="jane@x.com"
+        "Order Completed",
+        {**calls.ORDER, "currency": "euros"},
+        userId="jane@x.com",
+        anonymousId="a_1",
     )
     order["properties"]["products"][1]["price"] = "7,50"
     result = mapped(order)

@@ -471,7 +471,7 @@ def test_log_line_counts() -> None:
     events: list[Any] = [
         *mixed_batch(),
         factory.search(R, query=""),
-        factory.search(R, user_id="has space", query=""),
+        factory.search(R, user_id="has space", anonymous_id="a_1", query=""),
         factory.envelope("purchase", R),
     ]
 

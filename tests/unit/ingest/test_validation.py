@@ -50,6 +50,7 @@ EXPECTED_TABLE = {
     "session_start": "sessions",
     "session_end": "sessions",
     "voice_interaction": "voice_interactions",
+    "identify": "identity_links",
 }
 
 
@@ -201,7 +202,7 @@ def test_unknown_event_type_message_lists_every_accepted_type() -> None:
 
 def test_every_problem_of_one_event_is_reported() -> None:
     event = factory.search(R, query="", intent_confidence=2, colour="red")
-    del event["result_count"]
+    del event["source"]
 
     _, rejections = validate_events([event], R)
 
@@ -209,7 +210,7 @@ def test_every_problem_of_one_event_is_reported() -> None:
     assert found == {
         ("events[0].query", "string_too_short"),
         ("events[0].intent_confidence", "less_than_equal"),
-        ("events[0].result_count", "missing"),
+        ("events[0].source", "missing"),
         ("events[0].colour", "extra_forbidden"),
     }
 
@@ -360,17 +361,17 @@ def test_size_limit_counts_the_enriched_row_and_is_inclusive(
 
 def test_one_bad_event_among_many_leaves_the_others_with_their_indexes() -> None:
     events: list[Any] = factory.one_of_each(R)
-    events.insert(3, factory.search(R, user_id="has space"))
+    events.insert(3, factory.search(R, user_id="has space", anonymous_id="a_1"))
     events.insert(7, 42)
     events.append(without(factory.voice(R), "transcript"))
 
     rows, rejections = validate_events(events, R)
 
-    assert [r.index for r in rejections] == [3, 7, 11]
-    assert [row.index for row in rows] == [0, 1, 2, 4, 5, 6, 8, 9, 10]
+    assert [r.index for r in rejections] == [3, 7, 12]
+    assert [row.index for row in rows] == [0, 1, 2, 4, 5, 6, 8, 9, 10, 11]
     assert all(row.event_id == events[row.index]["event_id"] for row in rows)
     assert [r.errors[0].field for r in rejections] == [
         "events[3].user_id",
         "events[7]",
-        "events[11].transcript",
+        "events[12].transcript",
     ]

@@ -27,10 +27,17 @@ R = factory.RECEIVED_AT
 REJECTIONS: list[Case] = [
     (
         "missing-envelope-field",
-        lambda r: without(factory.voice(r), "user_id"),
-        "user_id",
+        lambda r: without(factory.voice(r), "source"),
+        "source",
         "missing",
         "is required",
+    ),
+    (
+        "neither-user-nor-device",
+        lambda r: without(factory.voice(r), "user_id"),
+        "anonymous_id",
+        "user_or_device_missing",
+        "is required when there is no valid user_id",
     ),
     (
         "unknown-field",
@@ -41,7 +48,8 @@ REJECTIONS: list[Case] = [
     ),
     (
         "number-for-identifier",
-        lambda r: factory.search(r, user_id=12345),
+        # With a device id, so that the bad user id is the only problem.
+        lambda r: factory.search(r, user_id=12345, anonymous_id="a_1"),
         "user_id",
         "string_type",
         "must be a string",
@@ -76,7 +84,7 @@ REJECTIONS: list[Case] = [
     ),
     (
         "user-id-with-spaces",
-        lambda r: factory.search(r, user_id="jane doe"),
+        lambda r: factory.search(r, user_id="jane doe", anonymous_id="a_1"),
         "user_id",
         "string_pattern_mismatch",
         "must match ^[A-Za-z0-9._:-]+$",

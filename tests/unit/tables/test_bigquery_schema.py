@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
@@ -69,6 +69,7 @@ def test_there_is_one_table_file_per_family_and_no_stale_ones() -> None:
         "orders",
         "sessions",
         "voice_interactions",
+        "identity_links",
     }
 
 
@@ -90,7 +91,10 @@ def test_table_is_day_partitioned_on_received_at_with_90_day_expiry(path: Path) 
     # Clustering columns must exist and be top-level scalars.
     for name in ("user_id", "event_type"):
         assert columns[name]["type"] == "STRING"
-        assert columns[name]["mode"] == "REQUIRED"
+    # An event carries a user id or a device's (the envelope's rule); a link both.
+    expected = "REQUIRED" if path.stem == "identity_links" else "NULLABLE"
+    assert columns["user_id"]["mode"] == columns["anonymous_id"]["mode"] == expected
+    assert columns["event_type"]["mode"] == "REQUIRED"
 
 
 def _assert_model_columns(model: type[BaseModel], fields: list[dict[str, Any]], where: str) -> None:
@@ -138,8 +142,8 @@ def test_envelope_columns_come_first_then_received_at() -> None:
             "schema_version",
             "received_at",
         ], model.TABLE
-        # Added to live tables, where BigQuery puts a new column: last.
-        assert names[-1] == "arrived_via", model.TABLE
+        # Added to live tables, where BigQuery puts a new column: last, in the order added.
+        assert names[-2:] == ["arrived_via", "anonymous_id"], model.TABLE
 
 
 def test_order_items_are_a_repeated_record_with_typed_fields() -> None:
@@ -175,8 +179,8 @@ def test_search_filters_are_a_repeated_record() -> None:
         ("searches", "event_id", "STRING", "REQUIRED"),
         ("searches", "occurred_at", "TIMESTAMP", "REQUIRED"),
         ("searches", "schema_version", "STRING", "NULLABLE"),
-        ("searches", "intent_confidence", "FLOAT", "REQUIRED"),
-        ("searches", "result_count", "INTEGER", "REQUIRED"),
+        ("searches", "intent_confidence", "FLOAT", "NULLABLE"),
+        ("searches", "result_count", "INTEGER", "NULLABLE"),
         ("searches", "latency_ms", "INTEGER", "NULLABLE"),
         ("product_interactions", "search_event_id", "STRING", "NULLABLE"),
         ("product_interactions", "quantity", "INTEGER", "NULLABLE"),
@@ -207,6 +211,7 @@ def test_event_types_listed_per_table() -> None:
         "orders": ["order_placed"],
         "sessions": ["session_start", "session_end"],
         "voice_interactions": ["voice_interaction"],
+        "identity_links": ["identify"],
     }
 
 
@@ -281,7 +286,6 @@ def test_identical_schema_has_no_problems() -> None:
             ),
             id="nested-required-to-nullable",
         ),
-        pytest.param(list(reversed(OLD)), id="reordered-columns"),
     ],
 )
 def test_additive_changes_are_accepted(new: list[dict[str, Any]]) -> None:
@@ -326,6 +330,16 @@ def test_additive_changes_are_accepted(new: list[dict[str, Any]]) -> None:
             ),
             ["items: mode changed from REPEATED to NULLABLE"],
             id="repeated-to-nullable",
+        ),
+        pytest.param(
+            list(reversed(OLD)),
+            ["columns: existing columns must keep their order, new ones go last"],
+            id="reordered-columns",
+        ),
+        pytest.param(
+            [col("first"), *OLD],
+            ["columns: existing columns must keep their order, new ones go last"],
+            id="new-column-first",
         ),
         pytest.param(
             [*OLD, col("must_have", mode="REQUIRED")],
@@ -402,7 +416,11 @@ def _history(relative: str) -> list[tuple[str, str]]:
     if log.returncode != 0:
         pytest.skip(f"git log failed: {log.stderr.strip()}")
     words = log.stdout.split()
-    return list(zip(words[::2], words[1::2], strict=True))
+    # A table is its file's name: --follow also pairs a new table's file with a similar older
+    # one (identity_links.json with voice_interactions.json), which is no earlier version of it.
+    name = PurePosixPath(relative).name
+    pairs = zip(words[::2], words[1::2], strict=True)
+    return [(sha, old) for sha, old in pairs if PurePosixPath(old).name == name]
 
 
 @pytest.mark.parametrize("path", TABLE_FILES, ids=lambda p: p.stem)

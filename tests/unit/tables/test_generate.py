@@ -94,8 +94,8 @@ def test_generate_applies_an_additive_change(tables_dir: Path) -> None:
     generate.main([])
     path = tables_dir / "voice_interactions.json"
     old = _load(path)
-    # Pretend the committed table predates the optional "language" column.
-    old["schema"]["fields"] = [f for f in old["schema"]["fields"] if f["name"] != "language"]
+    # Pretend the committed table predates the optional "anonymous_id" column (appended last).
+    old["schema"]["fields"] = [f for f in old["schema"]["fields"] if f["name"] != "anonymous_id"]
     path.write_text(render(old))
 
     assert generate.main([]) == 0

@@ -483,6 +483,7 @@ def test_the_command_prints_each_tables_counts() -> None:
     )
     assert status == 0
     assert out.splitlines() == [
+        "identity_links: 0 in BigQuery, 0 in the archive, 0 written in 0 objects",
         "orders: 1 in BigQuery, 0 in the archive, 1 written in 1 objects",
         "product_interactions: 0 in BigQuery, 0 in the archive, 0 written in 0 objects",
         "searches: 2 in BigQuery, 1 in the archive, 1 written in 1 objects",
@@ -560,6 +561,6 @@ def test_a_failing_backend_is_one_line_and_exit_1() -> None:
 
     assert status == 1
     assert err.splitlines() == [
-        "backfill_archive: querying proj.events.orders: "
+        "backfill_archive: querying proj.events.identity_links: "
         "Forbidden: 403 Access Denied: Table proj:events.searches"
     ]

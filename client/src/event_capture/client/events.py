@@ -2,8 +2,8 @@
 
 Each returns a validated model, so an event the function would reject fails here, in the
 developer's test run, with pydantic's message naming the field. The envelope (ids, clock,
-user and session) comes from the context; ``event_id`` is a fresh UUID, which is also the
-BigQuery insertId that makes resends harmless.
+user, device and session) comes from the context; ``event_id`` is a fresh UUID, which is also
+the BigQuery insertId that makes resends harmless.
 """
 
 import uuid
@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from event_capture.schemas.identity_link import IdentityLink
 from event_capture.schemas.order import LineItem, OrderEvent
 from event_capture.schemas.product_interaction import (
     ProductInteractionEvent,
@@ -31,29 +32,40 @@ def _now() -> datetime:
 
 @dataclass(frozen=True)
 class EventContext:
-    """Who and where: one per user session (or per request, for a server-side app)."""
+    """Who and where: one per user session (or per request, for a server-side app).
 
-    user_id: str
-    session_id: str
+    ``user_id`` is the account's id, ``anonymous_id`` the device's (before or without a login):
+    at least one. Without a ``session_id`` the warehouse derives sessions from the events'
+    times."""
+
+    user_id: str | None = None
+    session_id: str | None = None
     source: str = "server"
     clock: Callable[[], datetime] = field(default=_now, repr=False)
+    anonymous_id: str | None = None
 
     def _envelope(self) -> dict[str, Any]:
         return {
             "event_id": uuid.uuid4(),
             "occurred_at": self.clock(),
             "user_id": self.user_id,
+            "anonymous_id": self.anonymous_id,
             "session_id": self.session_id,
             "source": self.source,
         }
+
+    def identify(self) -> IdentityLink:
+        """The link from this context's device to its user, when they log in: their activity
+        on the device before it counts as theirs. Both ids are required."""
+        return IdentityLink(**self._envelope(), event_type="identify")
 
     def search(
         self,
         query: str,
         *,
-        intent: str,
-        intent_confidence: float,
-        result_count: int,
+        intent: str | None = None,
+        intent_confidence: float | None = None,
+        result_count: int | None = None,
         filters: Sequence[tuple[str, str]] = (),
         latency_ms: int | None = None,
     ) -> SearchEvent:

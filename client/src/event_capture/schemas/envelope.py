@@ -112,7 +112,13 @@ Scrubbed = AfterValidator(scrub_text)
 class EventEnvelope(BaseModel):
     """Fields every event carries. Subclasses narrow ``event_type`` to their own names."""
 
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+    # The OpenAPI document says what _someone checks: a user id, a device id, or both.
+    model_config = ConfigDict(
+        strict=True,
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={"anyOf": [{"required": ["user_id"]}, {"required": ["anonymous_id"]}]},
+    )
 
     # model-revision-addition (Snowplow's SchemaVer): an addition bumps the last part, anything
     # that is not additive needs a new major version and a new table.
@@ -185,7 +191,9 @@ class EventEnvelope(BaseModel):
     @classmethod
     def _someone(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None and info.data.get("user_id") is None:
-            raise PydanticCustomError("missing", "is required when there is no valid user_id")
+            raise PydanticCustomError(
+                "user_or_device_missing", "is required when there is no valid user_id"
+            )
         return value
 
     @field_validator("schema_version")

@@ -248,6 +248,7 @@ def test_rows_of_different_tables_go_to_different_table_ids() -> None:
         f"{PROJECT}.{DATASET}.orders": [rows[5].event_id],
         f"{PROJECT}.{DATASET}.sessions": ids(rows[6:8]),
         f"{PROJECT}.{DATASET}.voice_interactions": [rows[8].event_id],
+        f"{PROJECT}.{DATASET}.identity_links": [rows[9].event_id],
     }
     assert sorted(ids(result.stored)) == sorted(ids(rows))
 
