@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import threading
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -199,7 +200,7 @@ class FakeRedis:
         target |= added
         return len(added)
 
-    def smembers(self, name: str) -> set[bytes]:
+    def smembers(self, name: str) -> AbstractSet[bytes]:
         self._reachable()
         value = self.data.get(name, set())
         assert isinstance(value, set), f"WRONGTYPE {name}"
