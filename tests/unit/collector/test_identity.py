@@ -38,8 +38,8 @@ def test_upper_case_hex_is_accepted() -> None:
 
 
 def test_a_proof_among_other_integrations_is_found() -> None:
-    proof = user_proof(CURRENT, USER)
-    sent = call(proof, **{"Segment.io": True, "All": False})
+    sent = call(user_proof(CURRENT, USER))
+    sent["integrations"] = {"Segment.io": True, "All": False, **sent["integrations"]}
     assert PROOFS.verdict(sent, USER) is None
 
 
