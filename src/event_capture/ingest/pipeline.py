@@ -278,6 +278,12 @@ class CapturePipeline:
         bigquery = sinks.get(log.SINK_BIGQUERY, nothing)
         archive = sinks.get(log.SINK_GCS_ARCHIVE)
         accepted = [] if not_stored else rows
+        lost = {row.event_id for row in not_stored}
+        # Counted in the caller's events: one not stored, or whose link was not (links.py).
+        lost_pairs = {(r.anonymous_id, r.user_id) for r in links if r.event_id in lost}
+        events_not_stored = sum(
+            r.event_id in lost or (r.anonymous_id, r.user_id) in lost_pairs for r in events
+        )
         archived = set() if archive is None else {row.event_id for row in archive.stored}
         not_archived = 0
         if archive is not None and archive.status is not SinkStatus.DISABLED:
@@ -287,7 +293,7 @@ class CapturePipeline:
             received=len(raw_events),
             valid=len(events),
             links=len(links),
-            not_stored=len(not_stored),
+            not_stored=events_not_stored,
             rejections=rejections,
             sinks={name: result.outcome() for name, result in sinks.items()},
             by_event_type={name: dict(counts) for name, counts in by_type.items()},

@@ -27,6 +27,12 @@ def proof_matches(secrets: Iterable[str], user_id: str, proof: str) -> bool:
     """Whether ``proof`` is the proof of ``user_id`` under any of ``secrets`` (two while one is
     rotated); every secret is compared, in constant time."""
     given = proof.encode("ascii", "replace")
+    try:
+        user_id.encode()
+    except UnicodeEncodeError:
+        # A lone surrogate (JSON's "\ud800" in a call): no backend can have proven it, and a
+        # caller must not make the check raise.
+        return False
     matched = False
     for secret in secrets:
         matched |= hmac.compare_digest(given, user_proof(secret, user_id).encode())
