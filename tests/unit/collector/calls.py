@@ -17,10 +17,12 @@ NEXT_WRITE_KEY = "wk_next_fedcba9876543210"
 USER_ID_SECRET = "uid_test_0123456789abcdef0123456789"
 
 
-def proven(call: dict[str, Any]) -> dict[str, Any]:
-    """The call with the proof of its userId, unless it names its own integrations."""
+def proven(call: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
+    """The call with ``fields``, and the proof of its userId unless ``fields`` give the
+    integrations (a test of proofs gives its own)."""
+    call.update(fields)
     user_id = call.get("userId")
-    if isinstance(user_id, str) and "Intercom" not in (call.get("integrations") or {}):
+    if isinstance(user_id, str) and "integrations" not in fields:
         proof = {"Intercom": {"user_hash": user_proof(USER_ID_SECRET, user_id)}}
         call["integrations"] = {**(call.get("integrations") or {}), **proof}
     return call
@@ -42,8 +44,7 @@ def track(event: str, properties: dict[str, Any] | None = None, **fields: Any) -
         "integrations": {},
         "properties": {"session_id": "s_1", **(properties or {})},
     }
-    call.update(fields)
-    return proven(call)
+    return proven(call, fields)
 
 
 SEARCH = {
@@ -76,8 +77,7 @@ def identify(**fields: Any) -> dict[str, Any]:
         },
         "context": {"ip": "203.0.113.7", "userAgent": "Mozilla/5.0 Jane"},
     }
-    call.update(fields)
-    return proven(call)
+    return proven(call, fields)
 
 
 def batch(*calls: Any, sent_at: datetime = RECEIVED_AT, **fields: Any) -> dict[str, Any]:

@@ -122,7 +122,7 @@ def browser_call(kind: str, **fields: Any) -> dict[str, Any]:
         "sentAt": iso(RECEIVED_AT),
         "_metadata": {"bundled": ["Segment.io"], "unbundled": [], "bundledIds": []},
     }
-    return calls.proven(call | fields)
+    return calls.proven(call, fields)
 
 
 def product_added() -> dict[str, Any]:

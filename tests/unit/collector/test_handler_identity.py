@@ -147,7 +147,7 @@ def test_a_forged_user_id_is_stored_as_the_devices_and_counted(fresh: Function) 
 
 def test_each_reason_is_counted_on_the_log_line(fresh: Function) -> None:
     sent = [
-        viewed(device(), userId=VICTIM),  # no proof
+        viewed(device(), userId=VICTIM, integrations={}),  # no proof
         viewed(device(), userId=VICTIM, integrations={"Intercom": True}),  # no proof either
         viewed(device(), userId=VICTIM, integrations=proof(USER)),  # another user's
         viewed(device(), userId=VICTIM, integrations=proof(VICTIM, "o" * 32)),  # wrong secret
@@ -185,7 +185,7 @@ def test_without_secrets_a_client_keys_user_id_is_dropped_as_no_secret_configure
 def test_an_unproven_user_id_without_an_anonymous_id_is_rejected_naming_anonymous_id(
     fresh: Function,
 ) -> None:
-    answer = post(fresh, calls.batch(viewed(None, userId=VICTIM)), CLIENT)
+    answer = post(fresh, calls.batch(viewed(None, userId=VICTIM, integrations={})), CLIENT)
 
     assert answer.status == 200 and counts(answer) == (1, 0, 1, 0)
     assert answer.body["rejections"] == [
@@ -194,16 +194,15 @@ def test_an_unproven_user_id_without_an_anonymous_id_is_rejected_naming_anonymou
             "errors": [
                 {
                     "field": "batch[0].anonymousId",
-                    "rule": "missing",
-                    # The model's own message ("... when there is no valid user_id") is
-                    # replaced by the rule's generic one: the field and rule say it all.
-                    "message": "is required",
+                    "rule": "user_or_device_missing",
+                    # Says why: a sender that did send a userId learns it did not count.
+                    "message": "is required when there is no valid user_id",
                 }
             ],
         }
     ]
     assert answer.line["user_ids_unproven"] == {"proof_missing": 1}
-    assert answer.line["rejected_rules"] == {"missing": 1}
+    assert answer.line["rejected_rules"] == {"user_or_device_missing": 1}
     assert fresh.bigquery.rows == []
 
 

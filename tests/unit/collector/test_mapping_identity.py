@@ -130,7 +130,7 @@ def test_an_unproven_user_id_without_an_anonymous_id_is_rejected_naming_anonymou
     assert "user_id" not in result.event and "anonymous_id" not in result.event
     _, [rejection] = validate_events([result.event], R, batch=False)
     [error] = rejection.errors
-    assert (error.field, error.rule) == ("anonymous_id", "missing")
+    assert (error.field, error.rule) == ("anonymous_id", "user_or_device_missing")
     assert segment_field(result, error.field) == "anonymousId"
 
 
