@@ -19,11 +19,14 @@ from infra.collector_function import (
     ALLOWED_ORIGINS_VARIABLE,
     DAILY_EVENTS_VARIABLE,
     DAILY_REQUESTS_VARIABLE,
+    USER_ID_SECRETS_SECRET,
+    USER_ID_SECRETS_VARIABLE,
     WEBHOOK_SECRETS_SECRET,
     WEBHOOK_SECRETS_VARIABLE,
     WRITE_KEYS_SECRET,
     WRITE_KEYS_VARIABLE,
     flood_day,
+    unproven_user_ids_warning,
 )
 from infra.function_source import COLLECTOR, COST_GUARD, build_source_archive
 from infra.monitoring.budget import budget_warnings
@@ -49,6 +52,7 @@ from tools.sample_stacks import (
     ORIGINS,
     PROJECT,
     REQUIRED_CONFIG,
+    USER_ID_SECRET,
     WEBHOOK_SECRET,
     WITH_COLLECTOR,
     WITH_EVERYTHING,
@@ -61,7 +65,7 @@ GUARD_TRIGGER = f"serviceAccount:cost-guard-trigger@{PROJECT}.iam.gserviceaccoun
 ACCESSOR = "roles/secretmanager.secretAccessor"
 RUN_MEMBER = "gcp:cloudrunv2/serviceIamMember:ServiceIamMember"
 FUNCTION = "gcp:cloudfunctionsv2/function:Function"
-SECRET_VALUES = (*WRITE_KEYS, WEBHOOK_SECRET)
+SECRET_VALUES = (*WRITE_KEYS, WEBHOOK_SECRET, USER_ID_SECRET)
 PUBLIC = {**WITH_COLLECTOR, "event-capture:collectorPublic": "true"}
 
 
@@ -215,11 +219,12 @@ def test_without_origins_no_browser_is_configured() -> None:
 
 def test_the_deployed_variables_start_the_collector(stack_with_everything: MockedStack) -> None:
     """Its own configuration loader accepts what the stack sets, the secrets as Cloud Run
-    resolves them; both write keys are accepted."""
+    resolves them; both write keys are accepted, and the user-id secret proves user ids."""
     deployed = stack_with_everything.named(COLLECTOR.name)
     samples = {
         WRITE_KEYS_VARIABLE: ",".join(WRITE_KEYS),
         WEBHOOK_SECRETS_VARIABLE: WEBHOOK_SECRET,
+        USER_ID_SECRETS_VARIABLE: USER_ID_SECRET,
         "REDIS_URL": "redis://10.0.0.3:6379/0",
     }
     env = dict(deployed.get("serviceConfig.environmentVariables"))
@@ -229,6 +234,7 @@ def test_the_deployed_variables_start_the_collector(stack_with_everything: Mocke
     config = load_collector_config(env)
     assert all(config.write_keys.accepts(key) for key in WRITE_KEYS)
     assert not config.write_keys.accepts(WEBHOOK_SECRET)
+    assert config.user_id_secrets == (USER_ID_SECRET,)
     assert config.redis_enabled is True
 
 
@@ -253,12 +259,13 @@ def test_the_write_keys_are_a_secret_variable_pinned_to_their_version(
     ] == [WRITE_KEYS_SECRET]
 
 
-def test_with_everything_it_reads_three_secrets(stack_with_everything: MockedStack) -> None:
+def test_with_everything_it_reads_four_secrets(stack_with_everything: MockedStack) -> None:
     function = stack_with_everything.named(COLLECTOR.name)
 
     assert sorted(
         function.get("serviceConfig.secretEnvironmentVariables"), key=lambda v: v["key"]
     ) == [
+        secret_variable(USER_ID_SECRETS_SECRET, USER_ID_SECRETS_VARIABLE),
         secret_variable(WRITE_KEYS_SECRET, WRITE_KEYS_VARIABLE),
         secret_variable(WEBHOOK_SECRETS_SECRET, WEBHOOK_SECRETS_VARIABLE),
         secret_variable(REDIS_SECRET, "REDIS_URL"),
@@ -267,7 +274,11 @@ def test_with_everything_it_reads_three_secrets(stack_with_everything: MockedSta
 
 @pytest.mark.parametrize(
     ("secret_id", "value"),
-    [(WRITE_KEYS_SECRET, json.dumps(list(WRITE_KEYS))), (WEBHOOK_SECRETS_SECRET, WEBHOOK_SECRET)],
+    [
+        (WRITE_KEYS_SECRET, json.dumps(list(WRITE_KEYS))),
+        (WEBHOOK_SECRETS_SECRET, WEBHOOK_SECRET),
+        (USER_ID_SECRETS_SECRET, USER_ID_SECRET),
+    ],
 )
 def test_each_secret_is_kept_in_the_region_as_a_pulumi_secret(
     stack_with_everything: MockedStack, secret_id: str, value: str
@@ -352,6 +363,7 @@ def test_with_everything_each_secret_is_read_by_exactly_its_functions(
     assert readers == {
         WRITE_KEYS_SECRET: {"collector-runtime"},
         WEBHOOK_SECRETS_SECRET: {"collector-runtime"},
+        USER_ID_SECRETS_SECRET: {"collector-runtime"},
         REDIS_SECRET: {
             "capture-runtime",
             "features-runtime",
@@ -526,6 +538,116 @@ def test_the_collector_needs_its_write_keys() -> None:
 
     with pytest.raises(SettingsError, match="event-capture:collectorWriteKeys: required"):
         run_mocked(config)
+
+
+@pytest.mark.parametrize(
+    ("value", "rule"),
+    [
+        # One character short of the collector's own minimum: it would not start.
+        (json.dumps(["u" * 31]), "32 to 256"),
+        (json.dumps([USER_ID_SECRET, USER_ID_SECRET + "2", USER_ID_SECRET + "3"]), "at most 2"),
+        (json.dumps([USER_ID_SECRET, USER_ID_SECRET]), "the same value twice"),
+        (json.dumps([USER_ID_SECRET + ",x"]), "without spaces, commas"),
+    ],
+)
+def test_a_user_id_secret_the_collector_would_refuse_stops_the_program(
+    value: str, rule: str
+) -> None:
+    config = {**WITH_COLLECTOR, "event-capture:collectorUserIdSecrets": value}
+
+    with pytest.raises(SettingsError, match=r"^event-capture:collectorUserIdSecrets") as error:
+        load_settings(config)
+
+    assert rule in str(error.value)
+    assert USER_ID_SECRET not in str(error.value) and "u" * 31 not in str(error.value)
+
+
+def test_the_stacks_minimum_is_the_collectors(stack_with_everything: MockedStack) -> None:
+    """What the stack accepts, the collector starts with; one character less, neither does."""
+    env = dict(
+        stack_with_everything.named(COLLECTOR.name).get("serviceConfig.environmentVariables")
+    )
+    env[WRITE_KEYS_VARIABLE] = WRITE_KEYS[0]
+    shortest = "u" * 32
+    config = {**WITH_COLLECTOR, "event-capture:collectorUserIdSecrets": json.dumps([shortest])}
+
+    assert load_settings(config).collector_user_id_secrets == (shortest,)
+    assert load_collector_config({**env, USER_ID_SECRETS_VARIABLE: shortest}).user_id_secrets
+    with pytest.raises(ValueError, match="at least 32 characters"):
+        load_collector_config({**env, USER_ID_SECRETS_VARIABLE: shortest[1:]})
+
+
+def test_the_user_id_secrets_are_a_secret_variable_read_by_the_collector_alone(
+    stack_with_everything: MockedStack,
+) -> None:
+    secret = stack_with_everything.named(USER_ID_SECRETS_SECRET)
+    [grant] = [
+        g
+        for g in stack_with_everything.of_type(SECRET_GRANT)
+        if g.get("secretId") == USER_ID_SECRETS_SECRET
+    ]
+
+    assert secret.get("secretId") == USER_ID_SECRETS_SECRET
+    assert (grant.name, grant.get("role"), grant.get("member")) == (
+        f"collector-reads-{USER_ID_SECRETS_SECRET}",
+        ACCESSOR,
+        f"serviceAccount:{COLLECTOR_RUNTIME}",
+    )
+    env = stack_with_everything.named(COLLECTOR.name).get("serviceConfig.environmentVariables")
+    assert USER_ID_SECRETS_VARIABLE not in env
+
+
+def test_two_user_id_secrets_while_rotating_reach_the_collector_as_one_variable() -> None:
+    second = "uid_" + "0123456789abcdef" * 4
+    config = {
+        **WITH_COLLECTOR,
+        "event-capture:collectorUserIdSecrets": json.dumps([USER_ID_SECRET, second]),
+    }
+    deployed = run_mocked(config)
+    value = deployed.named(f"{USER_ID_SECRETS_SECRET}-value").get("secretData.value")
+    env = dict(deployed.named(COLLECTOR.name).get("serviceConfig.environmentVariables"))
+
+    assert value == f"{USER_ID_SECRET},{second}"
+    loaded = load_collector_config(
+        {**env, WRITE_KEYS_VARIABLE: WRITE_KEYS[0], USER_ID_SECRETS_VARIABLE: value}
+    )
+    assert loaded.user_id_secrets == (USER_ID_SECRET, second)
+
+
+def test_client_keys_without_a_user_id_secret_are_warned_of_at_up(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings = load_settings(WITH_COLLECTOR)
+    warning = unproven_user_ids_warning(settings)
+
+    # The sample keys are plain strings: client keys, with ids derived from them.
+    assert warning is not None
+    assert warning.startswith("collectorUserIdSecrets is not set, so calls with the client keys")
+    assert all(key_id in warning for key_id in settings.collector_key_classes)
+    for value in WRITE_KEYS:
+        assert value not in warning
+    with caplog.at_level("WARNING"):
+        run_mocked(WITH_COLLECTOR)
+    assert warning in caplog.text
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {**WITH_COLLECTOR, "event-capture:collectorUserIdSecrets": json.dumps([USER_ID_SECRET])},
+        # Server keys are the backend's: their user ids are trusted without a proof.
+        {
+            **WITH_COLLECTOR,
+            "event-capture:collectorWriteKeys": json.dumps(
+                [{"id": "backend", "class": "server", "key": WRITE_KEYS[0]}]
+            ),
+        },
+        REQUIRED_CONFIG,
+    ],
+    ids=["with-secret", "server-keys-only", "no-collector"],
+)
+def test_no_warning_when_every_user_id_can_be_kept(config: dict[str, str]) -> None:
+    assert unproven_user_ids_warning(load_settings(config)) is None
 
 
 def test_make_plan_shows_the_public_collector_without_its_keys(
