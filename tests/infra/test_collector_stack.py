@@ -12,9 +12,11 @@ import pytest
 from event_capture.collector.auth import WriteKeys
 from event_capture.collector.config import load_collector_config
 from event_capture.collector.handler import Collector, CollectorRequest
+from event_capture.collector.identity import Unproven, UserIdProofs
 from event_capture.collector.limits import Edge
 from event_capture.contracts import log_fields
 from event_capture.cost.flood import FLOOD_SHARE, default_caps
+from event_capture.schemas import user_proof
 from infra.collector_function import (
     ALLOWED_ORIGINS_VARIABLE,
     DAILY_EVENTS_VARIABLE,
@@ -30,7 +32,7 @@ from infra.collector_function import (
 )
 from infra.function_source import COLLECTOR, COST_GUARD, build_source_archive
 from infra.monitoring.budget import budget_warnings
-from infra.monitoring.log_metrics import EDGE_REFUSALS, MOSTLY_REJECTED
+from infra.monitoring.log_metrics import EDGE_REFUSALS, MOSTLY_REJECTED, unproven_metric
 from infra.policy.rules import PUBLIC_MEMBERS, resource_violations, stack_violations
 from infra.redis_secret import SECRET_ID as REDIS_SECRET
 from infra.settings import SettingsError, load_settings
@@ -691,19 +693,39 @@ def batch_request(batch: list[dict[str, Any]], key: str) -> CollectorRequest:
     )
 
 
+def from_a_page(call: dict[str, Any], proof_secret: str = USER_ID_SECRET) -> dict[str, Any]:
+    """``call`` as a browser sends it: its device's anonymous id, and its user id's proof made
+    with ``proof_secret`` by the app's backend."""
+    proof = user_proof.user_proof(proof_secret, call["userId"])
+    return {
+        **call,
+        "anonymousId": "anon-7d1c",
+        "integrations": {user_proof.INTEGRATION: {user_proof.FIELD: proof}},
+    }
+
+
 def collector_log_line() -> dict[str, Any]:
-    """The collector's own log line for a batch whose rows BigQuery refuses for quota
-    (dead-lettered), with a circuit breaker per backend as the deployed function has."""
+    """The collector's own log line for a batch from a page whose rows BigQuery refuses for
+    quota (dead-lettered), with a circuit breaker per backend and the user-id secret as the
+    deployed function has them: a proven call, a proven identify (a link) and a call whose user
+    id is someone else's, proven with another secret."""
     pipeline = quota_refused_pipeline(backend_breakers())
     collector = Collector(
         pipeline=pipeline,
         write_keys=WriteKeys.parse(",".join(WRITE_KEYS)),
+        user_id_proofs=UserIdProofs((USER_ID_SECRET,)),
         clock=lambda: RECEIVED_AT,
     )
-    batch = [calls.track("Product Viewed", calls.PRODUCT), calls.identify()]
+    forged = calls.track("Product Viewed", calls.PRODUCT, userId="victim-1")
+    batch = [
+        from_a_page(calls.track("Product Viewed", calls.PRODUCT)),
+        from_a_page(calls.identify()),
+        from_a_page(forged, proof_secret="not-the-stacks-secret-" + "0" * 16),
+    ]
     answer = collector.handle(batch_request(batch, WRITE_KEYS[1]))
     assert answer.status == 200, answer.body
     assert answer.log[log_fields.EVENTS_DEAD_LETTERED] > 0
+    assert answer.log[log_fields.USER_IDS_UNPROVEN] == {Unproven.MISMATCH: 1}
     return answer.log
 
 
@@ -743,7 +765,7 @@ def test_every_metric_reads_the_collectors_line_as_it_reads_captures(
     # The cost guard's switches are counted on its own line: tests/infra/test_budget_and_monitoring;
     # the edge's refusals and the mostly rejected batches on the collector's alone (below).
     assert {m.name for m in metrics if m.name in GUARD_METRICS} == GUARD_METRICS
-    collector_only = {EDGE_REFUSALS, MOSTLY_REJECTED}
+    collector_only = {EDGE_REFUSALS, MOSTLY_REJECTED, *map(unproven_metric, Unproven)}
     metrics = [m for m in metrics if m.name not in {*GUARD_METRICS, *collector_only}]
 
     assert len(metrics) >= 4
@@ -834,3 +856,38 @@ def test_a_batch_mostly_rejected_is_counted_by_key_and_alerts_with_the_collector
     condition = alert.get("conditions")[0]["conditionThreshold"]["filter"]
     assert MOSTLY_REJECTED in condition
     assert "collector-calls-mostly-rejected" not in alerts(stack)
+
+
+def test_user_ids_not_kept_are_counted_by_reason_and_key_with_the_collector_only(
+    stack: MockedStack, stack_with_collector: MockedStack
+) -> None:
+    line = collector_log_line()
+    metrics = {reason: stack_with_collector.named(unproven_metric(reason)) for reason in Unproven}
+
+    for reason, metric in metrics.items():
+        assert f'jsonPayload.message="{line["message"]}"' in metric.get("filter")
+        assert f"jsonPayload.{log_fields.USER_IDS_UNPROVEN}.{reason}>0" in metric.get("filter")
+        assert metric.get("labelExtractors") == {"key_id": "EXTRACT(jsonPayload.key_id)"}
+        assert 'resource.labels.service_name="collector"' in metric.get("filter")
+    # The forged call's reason is a field of the real line, as the metric's filter reads it.
+    assert field_exists(line, f"{log_fields.USER_IDS_UNPROVEN}.{Unproven.MISMATCH}")
+    assert not field_exists(line, f"{log_fields.USER_IDS_UNPROVEN}.{Unproven.MISSING}")
+    assert not [r for r in stack.resources if r.name.startswith("collector_user_ids")]
+
+
+def test_a_user_id_proven_with_another_secret_alerts_with_the_collector_only(
+    stack: MockedStack, stack_with_collector: MockedStack
+) -> None:
+    def alerts(of: MockedStack) -> dict[str, MockedResource]:
+        return {r.name: r for r in of.of_type("gcp:monitoring/alertPolicy:AlertPolicy")}
+
+    alert = alerts(stack_with_collector)["collector-user-id-proof-mismatch"]
+    condition = alert.get("conditions")[0]["conditionThreshold"]
+
+    assert unproven_metric(Unproven.MISMATCH) in condition["filter"]
+    # Only a mismatch: a missing proof is what every anonymous page sends.
+    for reason in set(Unproven) - {Unproven.MISMATCH}:
+        assert unproven_metric(reason) not in condition["filter"]
+    assert condition["aggregations"][0]["alignmentPeriod"] == "3600s"
+    assert condition["thresholdValue"] == 0
+    assert "collector-user-id-proof-mismatch" not in alerts(stack)
