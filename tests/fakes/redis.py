@@ -11,6 +11,7 @@ them fail.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import shutil
 import subprocess
@@ -190,6 +191,23 @@ class FakeRedis:
         self.data[name] = kept
         return len(items) - len(kept)
 
+    # sets (``builtins.set``: this class's own ``set`` is the Redis command)
+    def _set(self, name: str) -> builtins.set[bytes]:
+        value = self.data.setdefault(name, builtins.set())
+        assert isinstance(value, set), f"WRONGTYPE {name}"
+        return value
+
+    def sadd(self, name: str, *values: Any) -> int:
+        self._reachable()
+        target = self._set(name)
+        added = {_bytes(value) for value in values} - target
+        target |= added
+        return len(added)
+
+    def smembers(self, name: str) -> builtins.set[bytes]:
+        self._reachable()
+        return builtins.set(self._set(name)) if name in self.data else builtins.set()
+
     def ltrim(self, name: str, start: int, end: int) -> bool:
         self._reachable()
         if name in self.data:
@@ -245,6 +263,12 @@ class FakePipeline:
 
     def ltrim(self, name: str, start: int, end: int, /) -> FakePipeline:
         return self._queue("ltrim", name, start, end)
+
+    def sadd(self, name: str, /, *values: str) -> FakePipeline:
+        return self._queue("sadd", name, *values)
+
+    def smembers(self, name: str, /) -> FakePipeline:
+        return self._queue("smembers", name)
 
     def execute(self) -> list[Any]:
         queued, self.queued = self.queued, []

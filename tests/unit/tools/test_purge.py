@@ -138,7 +138,7 @@ def test_the_range_covers_each_day_it_touches() -> None:
 def test_redis_loses_the_events_entries_and_the_days_counts_never_below_zero() -> None:
     redis = FakeRedis()
     day = R.date()
-    purged = {Event(f"e{n}", "search", "u_1", day) for n in range(3)}
+    purged = {Event(f"e{n}", "search", "u_1", None, day) for n in range(3)}
     for entry in ("e0", "kept", "e1", "e2"):
         redis.lpush(activity_key("u_1"), json.dumps({"event_id": entry, "event_type": "search"}))
     counts = daily_counts_key(f"{day:%Y-%m-%d}")
