@@ -5,7 +5,7 @@ webhooks in front of the capture pipeline. Cloud Functions gen2, HTTP, its own a
 | --- | --- | --- |
 | collector-runtime | insertAll (``access.py``, as capture-runtime) | each event table |
 | collector-runtime | create objects (``access.py``) | archive and dead-letter buckets |
-| collector-runtime | read the write keys, the webhook secrets | those two secrets only |
+| collector-runtime | read the write keys, the webhook and user-id secrets | those secrets only |
 | collector-runtime | read the Redis URL (``redisEnabled``) | the ``redis-url`` secret |
 | ``allUsers`` (``collectorPublic``), else capture-invoker | invoke | the collector only |
 
@@ -39,11 +39,13 @@ FUNCTION_NAME = COLLECTOR.name
 # comma-separated, the write keys and webhook secrets from Secret Manager only.
 WRITE_KEYS_VARIABLE = "COLLECTOR_WRITE_KEYS"
 WEBHOOK_SECRETS_VARIABLE = "ELEVENLABS_WEBHOOK_SECRETS"
+USER_ID_SECRETS_VARIABLE = "COLLECTOR_USER_ID_SECRETS"
 ALLOWED_ORIGINS_VARIABLE = "COLLECTOR_ALLOWED_ORIGINS"
 DAILY_REQUESTS_VARIABLE = "COLLECTOR_DAILY_REQUESTS"
 DAILY_EVENTS_VARIABLE = "COLLECTOR_DAILY_EVENTS"
 WRITE_KEYS_SECRET = "collector-write-keys"  # noqa: S105 - the secret's name
 WEBHOOK_SECRETS_SECRET = "elevenlabs-webhook-secrets"  # noqa: S105 - the secret's name
+USER_ID_SECRETS_SECRET = "collector-user-id-secrets"  # noqa: S105 - the secret's name
 # A public endpoint with warm instances would be billed while anyone, or no one, calls it.
 MIN_INSTANCES = 0
 
@@ -94,6 +96,25 @@ def flood_day(settings: Settings) -> FloodDay:
     return stored_day(caps.requests * clients, caps.events * clients)
 
 
+def unproven_user_ids_warning(settings: Settings) -> str | None:
+    """What ``pulumi up`` warns of when client keys exist but no user-id secret does: the
+    collector then keeps no user id from a page or an app (``collector.identity``). A warning,
+    not an error: anonymous journeys are a valid choice, and a stack deployed before the secret
+    existed must still update; the collector counts each such call (``no_secret_configured``)."""
+    if not settings.collector_enabled or settings.collector_user_id_secrets:
+        return None
+    clients = sorted(
+        key_id for key_id, c in settings.collector_key_classes.items() if c == KeyClass.CLIENT
+    )
+    if not clients:
+        return None
+    return (
+        f"collectorUserIdSecrets is not set, so calls with the client keys {', '.join(clients)} "
+        "keep no user id (they are stored under their anonymous id only). Set it with "
+        "`pulumi config set --secret collectorUserIdSecrets` (docs/deploy.md)."
+    )
+
+
 def collector_environment(args: CollectorFunctionArgs) -> dict[str, pulumi.Input[str]]:
     """The capture pipeline's plain variables, each instance's share of the client keys' daily
     caps, and the CORS origins when there are any (none: no browser may call it)."""
@@ -117,7 +138,7 @@ def collector_environment(args: CollectorFunctionArgs) -> dict[str, pulumi.Input
 class CollectorFunction(pulumi.ComponentResource):
     function: gcp.cloudfunctionsv2.Function
     source_object: gcp.storage.BucketObject
-    # The secrets it reads, by secret id; the webhook secrets only when configured.
+    # The secrets it reads, by secret id; the webhook and user-id secrets only when configured.
     secrets: dict[str, gcp.secretmanager.Secret]
     url: pulumi.Output[str]
     invoker_grant: gcp.cloudrunv2.ServiceIamMember
@@ -147,9 +168,16 @@ class CollectorFunction(pulumi.ComponentResource):
                 WEBHOOK_SECRETS_VARIABLE,
                 ",".join(settings.elevenlabs_webhook_secrets),
             ),
+            (
+                USER_ID_SECRETS_SECRET,
+                USER_ID_SECRETS_VARIABLE,
+                ",".join(settings.collector_user_id_secrets),
+            ),
         ):
+            # No webhook secrets: the collector refuses every webhook; no user-id secrets: it
+            # keeps no user id from a client key (warned of below).
             if not value:
-                continue  # no webhook secrets: the collector refuses every webhook
+                continue
             secret, version = regional_secret(
                 secret_id,
                 project=project,
@@ -171,6 +199,9 @@ class CollectorFunction(pulumi.ComponentResource):
                 secret_variable(variable, number=number, secret=secret, version=version)
             )
             self.secrets[secret_id] = secret
+
+        if warning := unproven_user_ids_warning(settings):
+            pulumi.log.warn(warning, resource=self)
 
         self.source_object = upload_source(args.build, args.source, child)
         self.function = gcp.cloudfunctionsv2.Function(

@@ -1,7 +1,9 @@
 """The BigQuery dataset and one table per event family, from ``event_capture/tables/*.json``.
 
 The JSON files are generated from the pydantic models and are the only copy of each schema;
-partitioning, expiry, the partition filter and clustering come from the same files.
+partitioning, expiry, the partition filter and clustering come from the same files. A schema
+change the additive-change test allows is updated in place, rows kept; any other would replace
+the table, which ``protect`` refuses (docs/deploy.md, Table schema changes).
 """
 
 import json

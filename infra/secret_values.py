@@ -1,6 +1,7 @@
 """A stack setting kept in Secret Manager and read by a function as a secret variable.
 
-What every such secret shares (the Redis URL, the collector's write keys and webhook secrets):
+What every such secret shares (the Redis URL, the collector's write keys, webhook and user-id
+secrets):
 replicated only in the stack's region, one version holding the value as a Pulumi secret (so the
 state keeps it encrypted), one ``secretAccessor`` grant per reading account on that secret alone,
 and a variable that names the version Pulumi created rather than ``latest``, so a new value

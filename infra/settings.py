@@ -14,6 +14,7 @@ import pulumi
 from pulumi.runtime.config import is_config_secret
 
 from event_capture.collector.auth import WriteKeyError, WriteKeys
+from event_capture.schemas import user_proof
 
 PROJECT_NAME = "event-capture"
 
@@ -119,6 +120,14 @@ KEYS = (
         secret=True,
     ),
     Key(
+        "collectorUserIdSecrets",
+        "",
+        "secret (`--secret`), kept in Secret Manager: JSON list of 1 or 2 secrets (at least "
+        f"{user_proof.MIN_SECRET_LENGTH} characters) the app's backend proves user ids with "
+        f"(`{user_proof.PATH}`); none: calls from client keys keep no user id",
+        secret=True,
+    ),
+    Key(
         "collectorAllowedOrigins",
         "[]",
         "JSON list of browser origins (`https://shop.example.com`) the collector answers CORS for",
@@ -152,7 +161,8 @@ _PUBLIC = {"allUsers", "allAuthenticatedUsers"}
 # collector reads its keys as one comma-separated variable: neither may occur in one. At least
 # 16 characters, so that a public collector's key cannot be guessed (Segment's have 32,
 # RudderStack's 27).
-_SHARED_SECRET = re.compile(r"[!-~]{16,256}")
+MIN_SHARED_SECRET_LENGTH = 16
+MAX_SHARED_SECRET_LENGTH = 256
 _SHARED_SECRET_FORBIDDEN = (":", ",")
 # Two while rotating: the new one added, clients moved to it, the old one removed.
 MAX_ACTIVE_SECRETS = 2
@@ -198,6 +208,9 @@ class Settings:
     # Each key id and its class: not secret.
     collector_key_classes: dict[str, str]
     elevenlabs_webhook_secrets: tuple[str, ...]
+    # What the app's backend proves user ids with (COLLECTOR_USER_ID_SECRETS); none: a client
+    # key's calls are kept under their anonymous id only.
+    collector_user_id_secrets: tuple[str, ...]
     collector_allowed_origins: tuple[str, ...]
     collector_max_instances: int
     # Per client key and day; None: sized from the budget (collector_function.collector_caps).
@@ -279,15 +292,19 @@ class _Reader:
             raise self.fail(name, str(error)) from None
         return raw, {key_id: str(key_class) for key_id, key_class in keys.ids.items()}
 
-    def shared_secrets(self, name: str) -> tuple[str, ...]:
-        """At most two secrets that callers present (write keys, webhook secrets), distinct."""
+    def shared_secrets(
+        self, name: str, min_length: int = MIN_SHARED_SECRET_LENGTH
+    ) -> tuple[str, ...]:
+        """At most two secrets that callers present or prove with (webhook secrets, user-id
+        secrets), distinct, each at least ``min_length`` characters."""
+        pattern = re.compile(f"[!-~]{{{min_length},{MAX_SHARED_SECRET_LENGTH}}}")
         values = self.strings(
             name,
             lambda v: (
-                bool(_SHARED_SECRET.fullmatch(v))
-                and not any(c in v for c in _SHARED_SECRET_FORBIDDEN)
+                bool(pattern.fullmatch(v)) and not any(c in v for c in _SHARED_SECRET_FORBIDDEN)
             ),
-            "must be 16 to 256 printable ASCII characters without spaces, commas or colons",
+            f"must be {min_length} to {MAX_SHARED_SECRET_LENGTH} printable ASCII characters "
+            "without spaces, commas or colons",
         )
         if len(values) > MAX_ACTIVE_SECRETS:
             raise self.fail(name, f"at most {MAX_ACTIVE_SECRETS} at once (two while rotating)")
@@ -368,6 +385,11 @@ def load_settings(values: Mapping[str, str]) -> Settings:
         collector_write_keys=collector_write_keys,
         collector_key_classes=collector_key_classes,
         elevenlabs_webhook_secrets=read.shared_secrets("elevenlabsWebhookSecrets"),
+        # The collector's own minimum (schemas/user_proof.py): it refuses a shorter secret at
+        # start-up, so `pulumi up` stops before deploying a collector that would not start.
+        collector_user_id_secrets=read.shared_secrets(
+            "collectorUserIdSecrets", min_length=user_proof.MIN_SECRET_LENGTH
+        ),
         collector_allowed_origins=read.strings(
             "collectorAllowedOrigins",
             lambda v: bool(_ORIGIN.fullmatch(v)),

@@ -28,9 +28,11 @@ WITH_REDIS = {
 }
 
 
-# Two keys while rotating, and a webhook secret shaped as ElevenLabs' (wsec_ and 64 hex digits).
+# Two keys while rotating, a webhook secret shaped as ElevenLabs' (wsec_ and 64 hex digits), and
+# the backend's user-id secret as docs/deploy.md has it made (32 random bytes, hex).
 WRITE_KEYS = ("wk_live_0123456789abcdef", "wk_next_fedcba9876543210")
 WEBHOOK_SECRET = "wsec_" + "0123456789abcdef" * 4
+USER_ID_SECRET = "uid_" + "fedcba9876543210" * 4
 ORIGINS = ("https://shop.example.com", "http://localhost:3000")
 WITH_COLLECTOR = {
     **WITH_PRINCIPALS,
@@ -38,10 +40,11 @@ WITH_COLLECTOR = {
     "event-capture:collectorWriteKeys": json.dumps(list(WRITE_KEYS)),
     "event-capture:collectorAllowedOrigins": json.dumps(list(ORIGINS)),
 }
-# Everything on: every function, the collector public with webhooks.
+# Everything on: every function, the collector public with webhooks and user-id proofs.
 WITH_EVERYTHING = {
     **WITH_REDIS,
     **WITH_COLLECTOR,
     "event-capture:collectorPublic": "true",
     "event-capture:elevenlabsWebhookSecrets": json.dumps([WEBHOOK_SECRET]),
+    "event-capture:collectorUserIdSecrets": json.dumps([USER_ID_SECRET]),
 }

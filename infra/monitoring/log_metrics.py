@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
+from event_capture.collector.identity import Unproven
 from event_capture.contracts import log_fields as log
 from event_capture.contracts.log_fields import (
     FEATURES_MESSAGE,
@@ -281,6 +282,25 @@ class LogMetrics(pulumi.ComponentResource):
                 label_description="the write key's id (empty for the ElevenLabs route)",
                 opts=child,
             )
+        if COLLECTOR.name in args.services:
+            for reason in Unproven:
+                name = unproven_metric(reason)
+                self.metrics[name] = _labelled_count(
+                    name,
+                    project=project,
+                    description=f"Collector requests with calls from client keys whose user id "
+                    f"was not kept ({reason}), by write key id; the line counts the calls.",
+                    base_filter=(
+                        f"{log_service_filter((COLLECTOR.name,))} "
+                        f'AND jsonPayload.message="{log.COLLECTOR_MESSAGE}" '
+                        f"AND jsonPayload.{log.USER_IDS_UNPROVEN}.{reason}>0"
+                    ),
+                    field=f"jsonPayload.{log.KEY_ID}",
+                    label=log.KEY_ID,
+                    values=None,
+                    label_description="the client write key's id",
+                    opts=child,
+                )
         if args.online_features:
             self.metrics.update(_online_feature_metrics(project, child))
         self.register_outputs({"metrics": list(self.metrics)})
@@ -291,6 +311,15 @@ GUARD_SWITCHES = "cost_guard_switches"
 EDGE_REFUSALS = "collector_edge_refusals"
 MOSTLY_REJECTED = "collector_batches_mostly_rejected"
 FEATURES_LATENCY = "features_latency"
+
+
+def unproven_metric(reason: Unproven) -> str:
+    """The metric of one reason a user id was not kept. One per reason, not one labelled by it:
+    the line counts reasons as the keys of one object, and a label extractor reads a value.
+    Requests are counted, not calls: a counter needs no distribution to alert on."""
+    return f"collector_{log.USER_IDS_UNPROVEN}_{reason}"
+
+
 FEATURES_UNAVAILABLE = "features_unavailable"
 MATERIALIZER_RUNS = "materializer_runs"
 

@@ -1,4 +1,5 @@
-"""Alerts on BigQuery's streaming quota and on the cost guard's switches.
+"""Alerts on BigQuery's streaming quota, on the collector's senders and on the cost guard's
+switches.
 
 Two signals for the quota, because the one that measures it arrives late:
 
@@ -18,6 +19,7 @@ elsewhere) and 100 MB/s. Read from secondary copies of cloud.google.com/bigquery
 
 import pulumi_gcp as gcp
 
+from event_capture.collector.identity import Unproven
 from event_capture.contracts import log_fields as log
 from infra.function_source import COLLECTOR, COST_GUARD
 from infra.monitoring.alert_policies import AlertSpec
@@ -28,6 +30,7 @@ from infra.monitoring.log_metrics import (
     QUOTA_EXCEEDED,
     metric_type,
     monitoring_service_filter,
+    unproven_metric,
 )
 
 MULTI_REGIONS = frozenset({"US", "EU"})
@@ -169,6 +172,29 @@ def quota_alert_specs(
                     "(docs/apis/collector.md, Statuses)."
                 ),
                 condition=_count_above_zero(rejected, window="3600s"),
+            )
+        )
+        mismatched = (
+            f'metric.type="{metric_type(unproven_metric(Unproven.MISMATCH))}" '
+            f"AND {monitoring_service_filter((COLLECTOR.name,))}"
+        )
+        specs.append(
+            AlertSpec(
+                name="collector-user-id-proof-mismatch",
+                display_name="Event capture: user ids sent with a proof that does not match",
+                severity="WARNING",
+                documentation=(
+                    "In the last hour, calls from a client key (the incident names its id) "
+                    "carried a user id whose proof matches none of `collectorUserIdSecrets`. "
+                    "They were stored under their anonymous id only: no user's data was "
+                    "touched. Either the app's backend proves with a secret the stack does not "
+                    "hold (a rotation half done: then every signed-in shopper is stored as "
+                    "anonymous; compare the backend's secrets with the stack's, docs/deploy.md), "
+                    "or someone sends user ids that are not theirs. "
+                    f"`jsonPayload.{log.USER_IDS_UNPROVEN}` of the collector's lines counts "
+                    "the calls by reason."
+                ),
+                condition=_count_above_zero(mismatched, window="3600s"),
             )
         )
     if cost_guard:

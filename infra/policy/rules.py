@@ -45,7 +45,8 @@ MAX_RETENTION_MS = MAX_RETENTION_DAYS * 24 * 60 * 60 * 1000
 # A table labelled so declares it holds no personal data (aggregates): it may be kept longer.
 PERSONAL_DATA_LABEL = "personal-data"
 NO_PERSONAL_DATA = "none"
-IDENTIFYING_COLUMNS = frozenset({"user_id", "session_id", "event_id"})
+# A device's anonymous id follows one browser or phone for months: as identifying as a user id.
+IDENTIFYING_COLUMNS = frozenset({"user_id", "anonymous_id", "session_id", "event_id"})
 
 BUCKET = "gcp:storage/bucket:Bucket"
 TABLE = "gcp:bigquery/table:Table"
@@ -408,7 +409,8 @@ RESOURCE_RULES = (
     ),
     ResourceRule(
         "anonymous-tables-hold-no-identifiers",
-        "Tables kept beyond 90 days (personal-data=none) have no user, session or event id.",
+        "Tables kept beyond 90 days (personal-data=none) have no user, device, session or "
+        "event id.",
         anonymous_tables_hold_no_identifiers,
     ),
     ResourceRule(

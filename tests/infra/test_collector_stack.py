@@ -12,23 +12,27 @@ import pytest
 from event_capture.collector.auth import WriteKeys
 from event_capture.collector.config import load_collector_config
 from event_capture.collector.handler import Collector, CollectorRequest
-from event_capture.collector.identity import UserIdProofs
+from event_capture.collector.identity import Unproven, UserIdProofs
 from event_capture.collector.limits import Edge
 from event_capture.contracts import log_fields
 from event_capture.cost.flood import FLOOD_SHARE, default_caps
+from event_capture.schemas import user_proof
 from infra.collector_function import (
     ALLOWED_ORIGINS_VARIABLE,
     DAILY_EVENTS_VARIABLE,
     DAILY_REQUESTS_VARIABLE,
+    USER_ID_SECRETS_SECRET,
+    USER_ID_SECRETS_VARIABLE,
     WEBHOOK_SECRETS_SECRET,
     WEBHOOK_SECRETS_VARIABLE,
     WRITE_KEYS_SECRET,
     WRITE_KEYS_VARIABLE,
     flood_day,
+    unproven_user_ids_warning,
 )
 from infra.function_source import COLLECTOR, COST_GUARD, build_source_archive
 from infra.monitoring.budget import budget_warnings
-from infra.monitoring.log_metrics import EDGE_REFUSALS, MOSTLY_REJECTED
+from infra.monitoring.log_metrics import EDGE_REFUSALS, MOSTLY_REJECTED, unproven_metric
 from infra.policy.rules import PUBLIC_MEMBERS, resource_violations, stack_violations
 from infra.redis_secret import SECRET_ID as REDIS_SECRET
 from infra.settings import SettingsError, load_settings
@@ -50,6 +54,7 @@ from tools.sample_stacks import (
     ORIGINS,
     PROJECT,
     REQUIRED_CONFIG,
+    USER_ID_SECRET,
     WEBHOOK_SECRET,
     WITH_COLLECTOR,
     WITH_EVERYTHING,
@@ -62,7 +67,7 @@ GUARD_TRIGGER = f"serviceAccount:cost-guard-trigger@{PROJECT}.iam.gserviceaccoun
 ACCESSOR = "roles/secretmanager.secretAccessor"
 RUN_MEMBER = "gcp:cloudrunv2/serviceIamMember:ServiceIamMember"
 FUNCTION = "gcp:cloudfunctionsv2/function:Function"
-SECRET_VALUES = (*WRITE_KEYS, WEBHOOK_SECRET)
+SECRET_VALUES = (*WRITE_KEYS, WEBHOOK_SECRET, USER_ID_SECRET)
 PUBLIC = {**WITH_COLLECTOR, "event-capture:collectorPublic": "true"}
 
 
@@ -216,11 +221,12 @@ def test_without_origins_no_browser_is_configured() -> None:
 
 def test_the_deployed_variables_start_the_collector(stack_with_everything: MockedStack) -> None:
     """Its own configuration loader accepts what the stack sets, the secrets as Cloud Run
-    resolves them; both write keys are accepted."""
+    resolves them; both write keys are accepted, and the user-id secret proves user ids."""
     deployed = stack_with_everything.named(COLLECTOR.name)
     samples = {
         WRITE_KEYS_VARIABLE: ",".join(WRITE_KEYS),
         WEBHOOK_SECRETS_VARIABLE: WEBHOOK_SECRET,
+        USER_ID_SECRETS_VARIABLE: USER_ID_SECRET,
         "REDIS_URL": "redis://10.0.0.3:6379/0",
     }
     env = dict(deployed.get("serviceConfig.environmentVariables"))
@@ -230,6 +236,7 @@ def test_the_deployed_variables_start_the_collector(stack_with_everything: Mocke
     config = load_collector_config(env)
     assert all(config.write_keys.accepts(key) for key in WRITE_KEYS)
     assert not config.write_keys.accepts(WEBHOOK_SECRET)
+    assert config.user_id_secrets == (USER_ID_SECRET,)
     assert config.redis_enabled is True
 
 
@@ -254,12 +261,13 @@ def test_the_write_keys_are_a_secret_variable_pinned_to_their_version(
     ] == [WRITE_KEYS_SECRET]
 
 
-def test_with_everything_it_reads_three_secrets(stack_with_everything: MockedStack) -> None:
+def test_with_everything_it_reads_four_secrets(stack_with_everything: MockedStack) -> None:
     function = stack_with_everything.named(COLLECTOR.name)
 
     assert sorted(
         function.get("serviceConfig.secretEnvironmentVariables"), key=lambda v: v["key"]
     ) == [
+        secret_variable(USER_ID_SECRETS_SECRET, USER_ID_SECRETS_VARIABLE),
         secret_variable(WRITE_KEYS_SECRET, WRITE_KEYS_VARIABLE),
         secret_variable(WEBHOOK_SECRETS_SECRET, WEBHOOK_SECRETS_VARIABLE),
         secret_variable(REDIS_SECRET, "REDIS_URL"),
@@ -268,7 +276,11 @@ def test_with_everything_it_reads_three_secrets(stack_with_everything: MockedSta
 
 @pytest.mark.parametrize(
     ("secret_id", "value"),
-    [(WRITE_KEYS_SECRET, json.dumps(list(WRITE_KEYS))), (WEBHOOK_SECRETS_SECRET, WEBHOOK_SECRET)],
+    [
+        (WRITE_KEYS_SECRET, json.dumps(list(WRITE_KEYS))),
+        (WEBHOOK_SECRETS_SECRET, WEBHOOK_SECRET),
+        (USER_ID_SECRETS_SECRET, USER_ID_SECRET),
+    ],
 )
 def test_each_secret_is_kept_in_the_region_as_a_pulumi_secret(
     stack_with_everything: MockedStack, secret_id: str, value: str
@@ -353,6 +365,7 @@ def test_with_everything_each_secret_is_read_by_exactly_its_functions(
     assert readers == {
         WRITE_KEYS_SECRET: {"collector-runtime"},
         WEBHOOK_SECRETS_SECRET: {"collector-runtime"},
+        USER_ID_SECRETS_SECRET: {"collector-runtime"},
         REDIS_SECRET: {
             "capture-runtime",
             "features-runtime",
@@ -529,6 +542,116 @@ def test_the_collector_needs_its_write_keys() -> None:
         run_mocked(config)
 
 
+@pytest.mark.parametrize(
+    ("value", "rule"),
+    [
+        # One character short of the collector's own minimum: it would not start.
+        (json.dumps(["u" * 31]), "32 to 256"),
+        (json.dumps([USER_ID_SECRET, USER_ID_SECRET + "2", USER_ID_SECRET + "3"]), "at most 2"),
+        (json.dumps([USER_ID_SECRET, USER_ID_SECRET]), "the same value twice"),
+        (json.dumps([USER_ID_SECRET + ",x"]), "without spaces, commas"),
+    ],
+)
+def test_a_user_id_secret_the_collector_would_refuse_stops_the_program(
+    value: str, rule: str
+) -> None:
+    config = {**WITH_COLLECTOR, "event-capture:collectorUserIdSecrets": value}
+
+    with pytest.raises(SettingsError, match=r"^event-capture:collectorUserIdSecrets") as error:
+        load_settings(config)
+
+    assert rule in str(error.value)
+    assert USER_ID_SECRET not in str(error.value) and "u" * 31 not in str(error.value)
+
+
+def test_the_stacks_minimum_is_the_collectors(stack_with_everything: MockedStack) -> None:
+    """What the stack accepts, the collector starts with; one character less, neither does."""
+    env = dict(
+        stack_with_everything.named(COLLECTOR.name).get("serviceConfig.environmentVariables")
+    )
+    env[WRITE_KEYS_VARIABLE] = WRITE_KEYS[0]
+    shortest = "u" * 32
+    config = {**WITH_COLLECTOR, "event-capture:collectorUserIdSecrets": json.dumps([shortest])}
+
+    assert load_settings(config).collector_user_id_secrets == (shortest,)
+    assert load_collector_config({**env, USER_ID_SECRETS_VARIABLE: shortest}).user_id_secrets
+    with pytest.raises(ValueError, match="at least 32 characters"):
+        load_collector_config({**env, USER_ID_SECRETS_VARIABLE: shortest[1:]})
+
+
+def test_the_user_id_secrets_are_a_secret_variable_read_by_the_collector_alone(
+    stack_with_everything: MockedStack,
+) -> None:
+    secret = stack_with_everything.named(USER_ID_SECRETS_SECRET)
+    [grant] = [
+        g
+        for g in stack_with_everything.of_type(SECRET_GRANT)
+        if g.get("secretId") == USER_ID_SECRETS_SECRET
+    ]
+
+    assert secret.get("secretId") == USER_ID_SECRETS_SECRET
+    assert (grant.name, grant.get("role"), grant.get("member")) == (
+        f"collector-reads-{USER_ID_SECRETS_SECRET}",
+        ACCESSOR,
+        f"serviceAccount:{COLLECTOR_RUNTIME}",
+    )
+    env = stack_with_everything.named(COLLECTOR.name).get("serviceConfig.environmentVariables")
+    assert USER_ID_SECRETS_VARIABLE not in env
+
+
+def test_two_user_id_secrets_while_rotating_reach_the_collector_as_one_variable() -> None:
+    second = "uid_" + "0123456789abcdef" * 4
+    config = {
+        **WITH_COLLECTOR,
+        "event-capture:collectorUserIdSecrets": json.dumps([USER_ID_SECRET, second]),
+    }
+    deployed = run_mocked(config)
+    value = deployed.named(f"{USER_ID_SECRETS_SECRET}-value").get("secretData.value")
+    env = dict(deployed.named(COLLECTOR.name).get("serviceConfig.environmentVariables"))
+
+    assert value == f"{USER_ID_SECRET},{second}"
+    loaded = load_collector_config(
+        {**env, WRITE_KEYS_VARIABLE: WRITE_KEYS[0], USER_ID_SECRETS_VARIABLE: value}
+    )
+    assert loaded.user_id_secrets == (USER_ID_SECRET, second)
+
+
+def test_client_keys_without_a_user_id_secret_are_warned_of_at_up(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings = load_settings(WITH_COLLECTOR)
+    warning = unproven_user_ids_warning(settings)
+
+    # The sample keys are plain strings: client keys, with ids derived from them.
+    assert warning is not None
+    assert warning.startswith("collectorUserIdSecrets is not set, so calls with the client keys")
+    assert all(key_id in warning for key_id in settings.collector_key_classes)
+    for value in WRITE_KEYS:
+        assert value not in warning
+    with caplog.at_level("WARNING"):
+        run_mocked(WITH_COLLECTOR)
+    assert warning in caplog.text
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {**WITH_COLLECTOR, "event-capture:collectorUserIdSecrets": json.dumps([USER_ID_SECRET])},
+        # Server keys are the backend's: their user ids are trusted without a proof.
+        {
+            **WITH_COLLECTOR,
+            "event-capture:collectorWriteKeys": json.dumps(
+                [{"id": "backend", "class": "server", "key": WRITE_KEYS[0]}]
+            ),
+        },
+        REQUIRED_CONFIG,
+    ],
+    ids=["with-secret", "server-keys-only", "no-collector"],
+)
+def test_no_warning_when_every_user_id_can_be_kept(config: dict[str, str]) -> None:
+    assert unproven_user_ids_warning(load_settings(config)) is None
+
+
 def test_make_plan_shows_the_public_collector_without_its_keys(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -570,20 +693,39 @@ def batch_request(batch: list[dict[str, Any]], key: str) -> CollectorRequest:
     )
 
 
+def from_a_page(call: dict[str, Any], proof_secret: str = USER_ID_SECRET) -> dict[str, Any]:
+    """``call`` as a browser sends it: its device's anonymous id, and its user id's proof made
+    with ``proof_secret`` by the app's backend."""
+    proof = user_proof.user_proof(proof_secret, call["userId"])
+    return {
+        **call,
+        "anonymousId": "anon-7d1c",
+        "integrations": {user_proof.INTEGRATION: {user_proof.FIELD: proof}},
+    }
+
+
 def collector_log_line() -> dict[str, Any]:
-    """The collector's own log line for a batch whose rows BigQuery refuses for quota
-    (dead-lettered), with a circuit breaker per backend as the deployed function has."""
+    """The collector's own log line for a batch from a page whose rows BigQuery refuses for
+    quota (dead-lettered), with a circuit breaker per backend and the user-id secret as the
+    deployed function has them: a proven call, a proven identify (a link) and a call whose user
+    id is someone else's, proven with another secret."""
     pipeline = quota_refused_pipeline(backend_breakers())
     collector = Collector(
         pipeline=pipeline,
         write_keys=WriteKeys.parse(",".join(WRITE_KEYS)),
+        user_id_proofs=UserIdProofs((USER_ID_SECRET,)),
         clock=lambda: RECEIVED_AT,
-        user_id_proofs=UserIdProofs((calls.USER_ID_SECRET,)),
     )
-    batch = [calls.track("Product Viewed", calls.PRODUCT), calls.identify()]
+    forged = calls.track("Product Viewed", calls.PRODUCT, userId="victim-1")
+    batch = [
+        from_a_page(calls.track("Product Viewed", calls.PRODUCT)),
+        from_a_page(calls.identify()),
+        from_a_page(forged, proof_secret="not-the-stacks-secret-" + "0" * 16),
+    ]
     answer = collector.handle(batch_request(batch, WRITE_KEYS[1]))
     assert answer.status == 200, answer.body
     assert answer.log[log_fields.EVENTS_DEAD_LETTERED] > 0
+    assert answer.log[log_fields.USER_IDS_UNPROVEN] == {Unproven.MISMATCH: 1}
     return answer.log
 
 
@@ -623,7 +765,7 @@ def test_every_metric_reads_the_collectors_line_as_it_reads_captures(
     # The cost guard's switches are counted on its own line: tests/infra/test_budget_and_monitoring;
     # the edge's refusals and the mostly rejected batches on the collector's alone (below).
     assert {m.name for m in metrics if m.name in GUARD_METRICS} == GUARD_METRICS
-    collector_only = {EDGE_REFUSALS, MOSTLY_REJECTED}
+    collector_only = {EDGE_REFUSALS, MOSTLY_REJECTED, *map(unproven_metric, Unproven)}
     metrics = [m for m in metrics if m.name not in {*GUARD_METRICS, *collector_only}]
 
     assert len(metrics) >= 4
@@ -714,3 +856,38 @@ def test_a_batch_mostly_rejected_is_counted_by_key_and_alerts_with_the_collector
     condition = alert.get("conditions")[0]["conditionThreshold"]["filter"]
     assert MOSTLY_REJECTED in condition
     assert "collector-calls-mostly-rejected" not in alerts(stack)
+
+
+def test_user_ids_not_kept_are_counted_by_reason_and_key_with_the_collector_only(
+    stack: MockedStack, stack_with_collector: MockedStack
+) -> None:
+    line = collector_log_line()
+    metrics = {reason: stack_with_collector.named(unproven_metric(reason)) for reason in Unproven}
+
+    for reason, metric in metrics.items():
+        assert f'jsonPayload.message="{line["message"]}"' in metric.get("filter")
+        assert f"jsonPayload.{log_fields.USER_IDS_UNPROVEN}.{reason}>0" in metric.get("filter")
+        assert metric.get("labelExtractors") == {"key_id": "EXTRACT(jsonPayload.key_id)"}
+        assert 'resource.labels.service_name="collector"' in metric.get("filter")
+    # The forged call's reason is a field of the real line, as the metric's filter reads it.
+    assert field_exists(line, f"{log_fields.USER_IDS_UNPROVEN}.{Unproven.MISMATCH}")
+    assert not field_exists(line, f"{log_fields.USER_IDS_UNPROVEN}.{Unproven.MISSING}")
+    assert not [r for r in stack.resources if r.name.startswith("collector_user_ids")]
+
+
+def test_a_user_id_proven_with_another_secret_alerts_with_the_collector_only(
+    stack: MockedStack, stack_with_collector: MockedStack
+) -> None:
+    def alerts(of: MockedStack) -> dict[str, MockedResource]:
+        return {r.name: r for r in of.of_type("gcp:monitoring/alertPolicy:AlertPolicy")}
+
+    alert = alerts(stack_with_collector)["collector-user-id-proof-mismatch"]
+    condition = alert.get("conditions")[0]["conditionThreshold"]
+
+    assert unproven_metric(Unproven.MISMATCH) in condition["filter"]
+    # Only a mismatch: a missing proof is what every anonymous page sends.
+    for reason in set(Unproven) - {Unproven.MISMATCH}:
+        assert unproven_metric(reason) not in condition["filter"]
+    assert condition["aggregations"][0]["alignmentPeriod"] == "3600s"
+    assert condition["thresholdValue"] == 0
+    assert "collector-user-id-proof-mismatch" not in alerts(stack)

@@ -11,7 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from infra.collector_function import WEBHOOK_SECRETS_VARIABLE, WRITE_KEYS_VARIABLE
+from infra.collector_function import (
+    USER_ID_SECRETS_VARIABLE,
+    WEBHOOK_SECRETS_VARIABLE,
+    WRITE_KEYS_VARIABLE,
+)
 from infra.function_source import (
     CAPTURE,
     COLLECTOR,
@@ -26,7 +30,13 @@ from infra.function_source import (
 )
 from infra.redis_secret import VARIABLE
 from tools.mocked_stack import MockedStack, run_mocked
-from tools.sample_stacks import REDIS_URL, REQUIRED_CONFIG, WEBHOOK_SECRET, WRITE_KEYS
+from tools.sample_stacks import (
+    REDIS_URL,
+    REQUIRED_CONFIG,
+    USER_ID_SECRET,
+    WEBHOOK_SECRET,
+    WRITE_KEYS,
+)
 
 by_name = pytest.mark.parametrize("function", FUNCTIONS, ids=lambda f: f.name)
 # Client libraries a function must start without unless its requirements pin them.
@@ -125,6 +135,7 @@ SECRET_SAMPLES = {
     VARIABLE: REDIS_URL,
     WRITE_KEYS_VARIABLE: ",".join(WRITE_KEYS),
     WEBHOOK_SECRETS_VARIABLE: WEBHOOK_SECRET,
+    USER_ID_SECRETS_VARIABLE: USER_ID_SECRET,
 }
 
 
