@@ -24,6 +24,7 @@ from localcloud.processes import Service
 from tests.integration.js_sdks import JS
 from tests.integration.test_collector_sdks import (
     KEY,
+    SERVER_KEYS,
     assert_landed,
     log_lines,
     replay_dead_letters,
@@ -54,7 +55,7 @@ class RecordingClient:
 @pytest.fixture(scope="module")
 def collector(cloud: LocalCloud, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     log = tmp_path_factory.mktemp("collector-node") / "collector.log"
-    service = cloud.start_collector(write_keys=[KEY], log_path=log)
+    service = cloud.start_collector(write_keys=SERVER_KEYS, log_path=log)
     yield service
     service.stop()
 
@@ -113,7 +114,7 @@ def test_a_node_sdk_retry_through_a_503_is_stored_exactly_once(
     # 429; after a 503 it backs off 1 to 2 s, then 2 to 4 s.
     bucket = own_bucket(cloud, "collector-retry-node")
     outage = cloud.start_collector(
-        write_keys=[KEY],
+        write_keys=SERVER_KEYS,
         log_path=tmp_path / "collector.log",
         env={
             # A bucket of its own: the dead letters this outage leaves are not other tests'.

@@ -25,6 +25,12 @@ from localcloud.processes import Service
 from tools.replay import bigquery_lookup, replay
 
 KEY = "wk_test_0123456789abcdef"
+# The backend's SDKs hold a server key: their calls' user ids are kept as sent (a client key's
+# need the backend's proof: test_collector_identity.py).
+SERVER_KEYS = [
+    {"id": "backend", "class": "server", "key": KEY},
+    {"id": "backend", "class": "server", "key": "wk_next_fedcba9876543210"},
+]
 PERSON = "jane.doe.zq7@example.com"
 TABLES = ("searches", "product_interactions", "orders", "sessions", "voice_interactions")
 
@@ -66,7 +72,7 @@ def send_ecommerce(client: Any, user: str) -> dict[str, str]:
 def collector(cloud: LocalCloud, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     log = tmp_path_factory.mktemp("collector") / "collector.log"
     service = cloud.start_collector(
-        write_keys=[KEY, "wk_next_fedcba9876543210"], log_path=log, env={"REDIS_ENABLED": "true"}
+        write_keys=SERVER_KEYS, log_path=log, env={"REDIS_ENABLED": "true"}
     )
     yield service
     service.stop()
@@ -139,7 +145,7 @@ def test_an_sdk_retry_through_a_503_is_stored_exactly_once(
     # Short deadlines, so the 503 comes at once; Retry-After 1, so the SDK's wait is short.
     bucket = own_bucket(cloud, f"collector-retry-{kind}")
     outage = cloud.start_collector(
-        write_keys=[KEY],
+        write_keys=SERVER_KEYS,
         log_path=tmp_path / "collector.log",
         env={
             # A bucket of its own: the dead letters this outage leaves are not other tests'.

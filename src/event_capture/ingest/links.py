@@ -47,14 +47,22 @@ class LinkRecorder:
     ) -> list[Row]:
         day = received_at.date()
         wanted: dict[tuple[str, str, date], Row] = {}
+        # An identify in the request is the link itself: another row for its pair is a repeat.
+        given: set[tuple[str, str, date]] = set()
         for row in rows:
-            if row.user_id is None or row.anonymous_id is None or row.table == IdentityLink.TABLE:
+            if row.user_id is None or row.anonymous_id is None:
                 continue
             pair = (row.anonymous_id, row.user_id, day)
-            if pair not in wanted:
+            if row.table == IdentityLink.TABLE:
+                given.add(pair)
+            elif pair not in wanted:
                 wanted[pair] = row
         with self._lock:
-            wanted = {pair: row for pair, row in wanted.items() if pair not in self._stored}
+            wanted = {
+                pair: row
+                for pair, row in wanted.items()
+                if pair not in self._stored and pair not in given
+            }
         if not wanted:
             return []
         events = []
@@ -75,7 +83,9 @@ class LinkRecorder:
         return links
 
     def remember(self, links: Sequence[Row], received_at: datetime) -> None:
-        """Called once the links are durable."""
+        """Called once the links are durable: the rows made by ``rows_for`` and the request's
+        own (an ``identify`` stores its link under its own event id, and any event with both
+        ids is one with its link); rows without both ids are passed over."""
         day = received_at.date()
         with self._lock:
             for link in links:

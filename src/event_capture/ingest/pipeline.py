@@ -163,8 +163,10 @@ class CapturePipeline:
             # The caller will resend the batch; feeding the cache now would count it twice.
             sinks[log.SINK_REDIS] = SinkResult.skipped()
 
-        if links and not not_stored:
-            self._links.remember(links, request.received_at)
+        if not not_stored:
+            # With the events' own links (identify rows, events with both ids): the next
+            # request's events of these pairs make no second link today.
+            self._links.remember(rows, request.received_at)
         mode_error = self._mode.last_error if self._mode is not None else None
         return self._outcome(
             request.id,
