@@ -20,7 +20,7 @@ from event_capture.ingest.sinks import dead_letter
 from event_capture.schemas.families import FAMILIES, MODEL_BY_EVENT_TYPE
 from localcloud.cloud import LocalCloud
 from localcloud.processes import Service
-from localcloud.sample_events import sample_batch
+from localcloud.sample_events import sample_batch, sample_event
 
 BATCHES = 8
 BATCH_SIZE = 40
@@ -71,6 +71,8 @@ def test_accepted_events_are_stored_once_even_when_the_last_request_is_resent(
     cloud: LocalCloud, function: Service
 ) -> None:
     events = sample_batch(BATCHES * BATCH_SIZE, users=25)
+    # Links too: every seventh event a device's login.
+    events[::7] = [sample_event("identify", event["user_id"]) for event in events[::7]]
     batches = [events[start : start + BATCH_SIZE] for start in range(0, len(events), BATCH_SIZE)]
     with ThreadPoolExecutor(max_workers=4) as pool:
         statuses = list(pool.map(lambda batch: post(function.url, batch), batches))
