@@ -131,10 +131,12 @@ def python_sends(kind: str, sdk: Sdk, url: str) -> tuple[list[str], list[Any]]:
     options: dict[str, Any] = {"host": url + "/collector", "upload_size": 2}
     options |= {"upload_interval": 0.1, "on_error": lambda error, batch: errors.append(error)}
     client = (SegmentClient if kind == "segment" else RudderClient)(sdk.key, **options)
-    user = f"u_{kind}_{uuid.uuid4().hex[:8]}"
+    # A client key's sender, not logged in: its calls are the device's (a user id would need
+    # the backend's proof).
+    device = f"a_{kind}_{uuid.uuid4().hex[:8]}"
     message_ids = []
     for name, properties in product_calls(6):
-        _, message = client.track(user_id=user, event=name, properties=properties)
+        _, message = client.track(anonymous_id=device, event=name, properties=properties)
         message_ids.append(message["messageId"])
     client.flush()
     client.join()
@@ -178,9 +180,14 @@ def test_segment_node_waits_out_retry_after_and_delivers_every_event_once(
     cloud: LocalCloud, collector: Service, node: str
 ) -> None:
     run = uuid.uuid4().hex[:8]
-    user = f"u_node_{run}"
+    device = f"a_node_{run}"
     calls: list[dict[str, Any]] = [
-        {"userId": user, "event": name, "properties": properties, "messageId": f"node-{run}-{n}"}
+        {
+            "anonymousId": device,
+            "event": name,
+            "properties": properties,
+            "messageId": f"node-{run}-{n}",
+        }
         for n, (name, properties) in enumerate(product_calls(6))
     ]
     # Batches of two, sent at once: the address's one request a second refuses most of them,

@@ -87,7 +87,8 @@ def track_call(user: str) -> dict[str, Any]:
     return {
         "type": "track",
         "event": "Product Viewed",
-        "userId": user,
+        # A page's visitor before a login: a client key keeps no user id without its proof.
+        "anonymousId": user,
         "messageId": str(uuid.uuid4()),
         "properties": properties,
     }
