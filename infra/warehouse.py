@@ -92,8 +92,9 @@ class Warehouse(pulumi.ComponentResource):
         return self._dataset_ids[role]
 
     def _view(self, view: View, opts: pulumi.ResourceOptions) -> gcp.bigquery.Table:
-        # Dashboard views read the _dedup views, declared before them.
-        reads = [] if view in DEDUP_VIEWS else [self.views[v.name] for v in DEDUP_VIEWS]
+        # A view can read any view declared before it (the dashboard views read the _dedup
+        # views and events_sessionized), so BigQuery must have those first.
+        reads = [] if view in DEDUP_VIEWS else list(self.views.values())
         return gcp.bigquery.Table(
             f"view-{view.name}",
             project=self._args.project,

@@ -38,7 +38,7 @@ def test_every_view_is_deployed_from_its_sql_file_in_its_dataset(stack: MockedSt
         deployed = tables[view.name]
         assert deployed.get("view.query") == view_sql(view, DATASETS), view.name
         assert deployed.get("view.useLegacySql") is False, view.name
-        assert deployed.get("datasetId") == ("events" if view in DEDUP_VIEWS else "analytics")
+        assert deployed.get("datasetId") == view.dataset, view.name
     assert {v.name for v in DEDUP_VIEWS} == {
         f"{d['table_id']}_dedup" for d in load_table_definitions()
     }
@@ -103,7 +103,7 @@ def test_k_from_config_reaches_the_search_aggregate_query() -> None:
     stack = run_mocked({**REQUIRED_CONFIG, "event-capture:aggregateMinUsers": "8"})
     [config] = [c for c in stack.of_type(TRANSFER) if c.name == "schedule-search_daily"]
 
-    assert "HAVING COUNT(DISTINCT s.user_id) >= 8" in config.get("params")["query"]
+    assert "HAVING COUNT(DISTINCT s.trusted_user_id) >= 8" in config.get("params")["query"]
 
 
 def test_the_warehouse_account_reads_and_writes_single_tables_and_only_runs_jobs_project_wide(
