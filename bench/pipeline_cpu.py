@@ -1,7 +1,9 @@
 """In-process CPU cost of the capture pipeline per event, without network or emulators.
 
 Runs validation and the whole pipeline (with an in-memory insert client that still builds and
-serializes the insertAll body) over a mixed 500-event batch and over single events, and prints
+serializes the insertAll body) over a mixed 500-event batch and over single events, and the
+same batch from logged-in browsers (both ids on every event: the device-to-user links, stored
+once a day per pair, or on every request when the instance remembers none), and prints
 the median and mean CPU time per event beside json.loads of the same body as a same-run
 baseline. Medians are the figure to read on a shared VM: steal time is charged to the process
 as CPU and shows up as rare, huge outliers in the mean.
@@ -18,6 +20,7 @@ from typing import Any
 from bench.results import recorded
 from event_capture.ingest.answer import capture_answer
 from event_capture.ingest.insert_all import insert_all_body
+from event_capture.ingest.links import LinkRecorder
 from event_capture.ingest.pipeline import CapturePipeline
 from event_capture.ingest.row import Row
 from event_capture.ingest.sinks.bigquery import BigQuerySink
@@ -52,6 +55,12 @@ def main() -> None:
     )
     pipeline = CapturePipeline(bigquery=sink, dead_letter=None, archive=None, redis=None)
     single = [json.dumps(event).encode() for event in batch[:60]]
+    # The 20 users each on their own browser: 20 pairs per batch.
+    linked = [{**event, "anonymous_id": f"a_{event['user_id']}"} for event in batch]
+    linked_body = json.dumps({"events": linked}).encode()
+    forgetful = CapturePipeline(
+        bigquery=sink, dead_letter=None, archive=None, redis=None, links=LinkRecorder(0)
+    )
 
     def one_by_one() -> None:
         for raw in single:
@@ -65,10 +74,18 @@ def main() -> None:
             len(batch),
         ),
         "pipeline, batch 1": per_event(one_by_one, len(single)),
+        "pipeline, batch 500, both ids": per_event(
+            lambda: capture_answer(pipeline.handle(json.loads(linked_body)["events"], True)),
+            len(linked),
+        ),
+        "pipeline, batch 500, both ids, new links": per_event(
+            lambda: capture_answer(forgetful.handle(json.loads(linked_body)["events"], True)),
+            len(linked),
+        ),
     }
-    print(f"{'':38} {'median µs/ev':>13} {'mean µs/ev':>11}")
+    print(f"{'':42} {'median µs/ev':>13} {'mean µs/ev':>11}")
     for label, (median, mean) in figures.items():
-        print(f"{label:38} {median:13.1f} {mean:11.1f}")
+        print(f"{label:42} {median:13.1f} {mean:11.1f}")
     base = figures["json.loads of the body (baseline)"][0]
     print(
         f"pipeline batch 500 / json.loads baseline: {figures['pipeline, batch 500'][0] / base:.1f}x"
@@ -77,6 +94,9 @@ def main() -> None:
         "batch 1 / batch 500 per event (pipeline only, no HTTP): "
         f"{figures['pipeline, batch 1'][0] / figures['pipeline, batch 500'][0]:.1f}x"
     )
+    plain = figures["pipeline, batch 500"][0]
+    for label in ("pipeline, batch 500, both ids", "pipeline, batch 500, both ids, new links"):
+        print(f"{label} / pipeline, batch 500: {figures[label][0] / plain:.2f}x")
 
 
 if __name__ == "__main__":
