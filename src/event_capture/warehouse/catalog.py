@@ -37,6 +37,9 @@ KNOWN_INTENTS = (
     "order_status",
 )
 DEFAULT_MIN_USERS = 5
+# Where a sender gives no session, one is derived per device (or user): a new session starts
+# after this many minutes without an event, the web analytics tools' convention.
+SESSION_GAP_MINUTES = 30
 TOP_N = 10
 RECENT_DAYS = 7
 # Feature snapshots are rebuilt daily from user_daily; a week of them is enough to compare.
@@ -99,6 +102,9 @@ class PartialTable(ScheduledTable):
 
 
 EVENT_TABLES = tuple(definition["table_id"] for definition in load_table_definitions())
+# Links a device's anonymous_id to a user_id; not an activity, so not in events_sessionized.
+IDENTITY_LINKS = "identity_links"
+ACTIVITY_TABLES = tuple(table for table in EVENT_TABLES if table != IDENTITY_LINKS)
 # Where a de-duplicated read starts: the view, the whole retention window (the raw tables'
 # partition filter); a query about the day before @run_date, that day's start minus a day,
 # since an event may be stamped up to 24 hours ahead of its arrival.
@@ -130,12 +136,26 @@ def _dedup_view(table: str) -> View:
 
 
 DEDUP_VIEWS = tuple(_dedup_view(table) for table in EVENT_TABLES)
+# Read by the dashboard views, so declared (and deployed) after the _dedup views, before them.
+SESSIONIZED_VIEW = View(
+    "events_sessionized",
+    EVENTS,
+    "events_sessionized.sql",
+    "Every activity event once, with its stitched user and its session, as sent or derived.",
+)
 DASHBOARD_VIEWS = (
     View(
         "daily_funnel",
         ANALYTICS,
         "daily_funnel.sql",
-        "Users per day at each step: search, click, add to cart, order.",
+        "Users per day at each step: search, click, add to cart, order; users stitched.",
+    ),
+    View(
+        "daily_journeys",
+        ANALYTICS,
+        "daily_journeys.sql",
+        "Sessions of anonymous devices per day, and how many of those devices are linked to "
+        "a user.",
     ),
     View(
         "top_products",
@@ -144,7 +164,7 @@ DASHBOARD_VIEWS = (
         "Products over the last 28 days by views, carts and orders, with ranks.",
     ),
 )
-VIEWS = DEDUP_VIEWS + DASHBOARD_VIEWS
+VIEWS = (*DEDUP_VIEWS, SESSIONIZED_VIEW, *DASHBOARD_VIEWS)
 
 
 def _c(name: str, type_: str, description: str, mode: str = "REQUIRED") -> Column:
@@ -158,8 +178,8 @@ def _snapshot() -> Column:
 SEARCH_DAILY = ScheduledTable(
     name="search_daily",
     dataset=ANALYTICS,
-    description="Daily searches per normalized query and intent; rows with fewer than k users "
-    "are dropped. No user or session id.",
+    description="Daily searches per normalized query and intent; rows with fewer than k trusted "
+    "users are dropped. No user or session id.",
     partition_field="day",
     expiration_days=None,
     personal_data=False,
@@ -167,12 +187,34 @@ SEARCH_DAILY = ScheduledTable(
     columns=(
         _c("day", "DATE", "Day the searches occurred (UTC)."),
         _c("normalized_query", "STRING", "Query lower-cased, spaces collapsed, digits masked."),
-        _c("intent", "STRING", "Intent label from the app's classifier."),
-        _c("searches", "INTEGER", "Searches made."),
-        _c("users", "INTEGER", "Distinct users who made them (at least k)."),
-        _c("zero_result_rate", "FLOAT", "Share of searches with no results."),
+        _c(
+            "intent",
+            "STRING",
+            "Intent label from the app's classifier; NULL for searches sent without one.",
+            "NULLABLE",
+        ),
+        _c("searches", "INTEGER", "Searches made, by anyone (anonymous devices included)."),
+        _c(
+            "users",
+            "INTEGER",
+            "Distinct trusted users who made them (user ids and the users of linked devices): "
+            "at least k.",
+        ),
+        _c(
+            "zero_result_rate",
+            "FLOAT",
+            "Share of the searches that reported a result count which found nothing; NULL when "
+            "none reported one.",
+            "NULLABLE",
+        ),
         _c("click_through_rate", "FLOAT", "Share of searches followed by a product click."),
         _c("add_to_cart_rate", "FLOAT", "Share of searches followed by an add to cart."),
+        _c(
+            "searches_with_result_count",
+            "INTEGER",
+            "Searches that reported a result count: zero_result_rate's denominator.",
+            "NULLABLE",
+        ),
     ),
 )
 
@@ -188,8 +230,8 @@ PARTIALS_SCHEDULE = "every day 01:00"
 USER_DAILY = PartialTable(
     name="user_daily",
     dataset=EVENTS,
-    description="Per user, day received and day occurred: the events' counts, sessions, "
-    "intents, products and orders the feature tables are summed from.",
+    description="Per user (or anonymous device), day received and day occurred: the events' "
+    "counts, sessions, intents, products and orders the feature tables are summed from.",
     partition_field="received_on",
     expiration_days=RETENTION_DAYS,
     personal_data=True,
@@ -197,7 +239,12 @@ USER_DAILY = PartialTable(
     columns=(
         _c("received_on", "DATE", "Day the events were received (UTC): the run that wrote them."),
         _c("occurred_on", "DATE", "Day the events occurred (UTC, client clock)."),
-        _c("user_id", "STRING", "Pseudonymous user id."),
+        _c(
+            "user_id",
+            "STRING",
+            "Pseudonymous user id of the events that carried one; NULL on a device's row.",
+            "NULLABLE",
+        ),
         _c("searches", "INTEGER", "Searches."),
         _c("product_views", "INTEGER", "Product views."),
         _c("product_clicks", "INTEGER", "Product clicks."),
@@ -205,7 +252,9 @@ USER_DAILY = PartialTable(
         _c("voice_interactions", "INTEGER", "Voice interactions."),
         _c("first_seen", "TIMESTAMP", "First event's occurred_at."),
         _c("last_seen", "TIMESTAMP", "Last event's occurred_at."),
-        Column("sessions", "STRING", "REPEATED", "Distinct sessions with any event."),
+        Column(
+            "sessions", "STRING", "REPEATED", "Distinct sessions with any event, sent or derived."
+        ),
         _repeated(
             "intents",
             "Searches and voice requests per intent.",
@@ -232,6 +281,14 @@ USER_DAILY = PartialTable(
             "Distinct products per order.",
             _c("order_id", "STRING", "Order id."),
             _c("product_id", "STRING", "Catalogue product id."),
+        ),
+        # Appended: a column added to a deployed table goes last, and NULLABLE.
+        _c(
+            "anonymous_id",
+            "STRING",
+            "Device id of the events that carried no user id (user_id NULL); the feature queries "
+            "give the row to the user the device is linked to, if any.",
+            "NULLABLE",
         ),
     ),
 )

@@ -12,6 +12,7 @@ from string import Template
 from event_capture.platform.query import DATE, Query
 from event_capture.schemas.retention import MAX_CLOCK_SKEW_AHEAD, RETENTION_DAYS
 from event_capture.warehouse.catalog import (
+    ACTIVITY_TABLES,
     ANALYTICS,
     DATA_QUALITY,
     DEFAULT_MIN_USERS,
@@ -23,6 +24,7 @@ from event_capture.warehouse.catalog import (
     QUALITY_FAILED,
     RECENT_DAYS,
     RECENT_SINCE,
+    SESSION_GAP_MINUTES,
     TOP_N,
     PartialTable,
     ScheduledTable,
@@ -31,6 +33,9 @@ from event_capture.warehouse.catalog import (
 )
 
 SQL_DIR = Path(__file__).parent / "sql"
+# A derived session is named by its first event, which a partial table's oldest day received may
+# not hold: its rebuild reads one more day of raw partitions than it writes.
+SESSION_CONTEXT_DAYS = 1
 # What every scheduled script is given: the Data Transfer Service sets @run_date (a DATE, the
 # run's day) on each run of a scheduled query.
 RUN_DATE_PARAMETERS = {"run_date": DATE}
@@ -69,7 +74,18 @@ class Datasets:
             "recent_received_days": str(RECENT_DAYS + MAX_CLOCK_SKEW_AHEAD.days),
             "known_intents": f"[{intents}]",
             "quality_failed": QUALITY_FAILED,
+            "session_gap_minutes": str(SESSION_GAP_MINUTES),
         }
+        # Fragments that several statements embed, rendered first: a placeholder's value is not
+        # substituted again.
+        values["device_users"] = _fragment("device_users.sql", values)
+        values["sessionize"] = _fragment("sessionize.sql", values)
+        values["stitched"] = _fragment("stitched.sql", values)
+        values["activity_events"] = "\nUNION ALL\n".join(
+            "SELECT event_id, event_type, occurred_at, received_at, user_id, anonymous_id, "
+            f"session_id\nFROM `{self.events}.{table}_dedup`"
+            for table in ACTIVITY_TABLES
+        )
         # A feature query reads each partial table through a placeholder of its name: here the
         # deployed table; a full rebuild (warehouse.full_rebuild) fills in the table's query.
         partials = {spec.name: f"`{table_name(spec, self)}`" for spec in PARTIAL_TABLES}
@@ -91,6 +107,10 @@ class Datasets:
 @cache
 def read_sql(file_name: str) -> str:
     return (SQL_DIR / file_name).read_text()
+
+
+def _fragment(file_name: str, values: dict[str, str]) -> str:
+    return Template(read_sql(file_name)).substitute(values).strip()
 
 
 def render(file_name: str, datasets: Datasets, **params: str) -> str:
@@ -152,9 +172,14 @@ def rebuild_sql(spec: PartialTable, datasets: Datasets, since_days: int) -> str:
 
 def partial_query(spec: PartialTable, datasets: Datasets, since_days: int) -> str:
     """A partial table's query for the days received from ``@run_date - since_days`` to
-    ``@run_date``, out of those days' raw partitions only.
+    ``@run_date``, out of those days' raw partitions and the ``SESSION_CONTEXT_DAYS`` before.
     """
-    return render(spec.sql_file, datasets, **datasets.recent(received_since(since_days)))
+    return render(
+        spec.sql_file,
+        datasets,
+        rebuilt_since=received_since(since_days),
+        **datasets.recent(received_since(since_days + SESSION_CONTEXT_DAYS)),
+    )
 
 
 def backfill_sql(datasets: Datasets) -> str:

@@ -15,6 +15,14 @@ say which events each figure comes from. Times are D 00:mm, or D-k 00:00 for his
 - Voice: u1 (en-GB) and u2 (no language) on D.
 - u3's search "oat milk" is stored a second time at D 13:00, a retry arriving after insertId's
   de-duplication window would be.
+- Segment's spec searches, without intent or result count: u1..u4 search "granola bars"; u5
+  searches "oat milk" with an intent and no result count.
+- A journey across the login, sent with no session: device ``dev-a`` searches "granola bars"
+  (D 01:00), clicks granola 30 minutes later (the same derived session), adds it to the cart 31
+  minutes after that (a new one) and, logged in as u7, orders it at 02:10: that order carries
+  both ids, which links dev-a to u7.
+- ``dev-forged``, a device linked to no one, searches "gluten free bread" (a made-up id must not
+  carry the query over k).
 
 Everything above is received at D 12:00. The two days after D (``later_days``) are received at
 their own times, between the nightly runs of D+1, D+2 and D+3 (each at 01:00), for the proof
@@ -59,16 +67,23 @@ class ShopDay:
         return (moment + timedelta(minutes=minute)).isoformat().replace("+00:00", "Z")
 
     def add(
-        self, name: str, event_type: str, user: str, session: str, occurred: str, **fields: Any
+        self,
+        name: str,
+        event_type: str,
+        user: str | None,
+        session: str | None,
+        occurred: str,
+        anonymous: str | None = None,
+        **fields: Any,
     ) -> str:
         event_id = str(uuid.uuid4())
         self.ids[name] = event_id
+        ids = {"user_id": user, "anonymous_id": anonymous, "session_id": session}
         self.events.append(
             {
                 "event_id": event_id,
                 "event_type": event_type,
-                "user_id": user,
-                "session_id": session,
+                **{key: value for key, value in ids.items() if value is not None},
                 "occurred_at": occurred,
                 "source": "web",
                 **fields,
@@ -79,51 +94,50 @@ class ShopDay:
     def search(
         self,
         name: str,
-        user: str,
-        session: str,
+        user: str | None,
+        session: str | None,
         occurred: str,
         query: str,
-        intent: str,
-        results: int = 12,
+        intent: str | None,
+        results: int | None = 12,
+        anonymous: str | None = None,
     ) -> str:
-        return self.add(
-            name,
-            "search",
-            user,
-            session,
-            occurred,
-            query=query,
-            intent=intent,
-            intent_confidence=0.9,
-            result_count=results,
-            latency_ms=40,
-        )
+        """A search; without an intent or a result count, the fields are left out, as
+        Segment's spec search leaves them."""
+        fields: dict[str, Any] = {"query": query, "latency_ms": 40}
+        if intent is not None:
+            fields |= {"intent": intent, "intent_confidence": 0.9}
+        if results is not None:
+            fields["result_count"] = results
+        return self.add(name, "search", user, session, occurred, anonymous, **fields)
 
     def interaction(
         self,
         name: str,
         event_type: str,
-        user: str,
-        session: str,
+        user: str | None,
+        session: str | None,
         minute: int,
         product: str,
         search: str | None = None,
+        anonymous: str | None = None,
     ) -> None:
         fields: dict[str, Any] = {"product_id": product, "category": CATEGORY[product]}
         if search is not None:
             fields["search_event_id"] = search
         if event_type == "add_to_cart":
             fields["quantity"] = 2
-        self.add(name, event_type, user, session, self.at(0, minute), **fields)
+        self.add(name, event_type, user, session, self.at(0, minute), anonymous, **fields)
 
     def order(
         self,
         name: str,
         user: str,
-        session: str,
+        session: str | None,
         occurred: str,
         lines: list[tuple[str, int, str]],
         total: str,
+        anonymous: str | None = None,
     ) -> None:
         items = [{"product_id": p, "quantity": q, "unit_price": price} for p, q, price in lines]
         self.add(
@@ -132,6 +146,7 @@ class ShopDay:
             user,
             session,
             occurred,
+            anonymous,
             order_id=f"order-{name}",
             items=items,
             total=total,
@@ -227,8 +242,44 @@ def shop_day(day: date) -> ShopDay:
         duration_ms=900,
     )
     shop.copies.append(("searches", "oat_3", shop.noon + timedelta(hours=1)))
+    spec_searches(shop)
+    journey(shop)
     later_days(shop)
     return shop
+
+
+def spec_searches(shop: ShopDay) -> None:
+    for i in range(1, 5):
+        shop.search(
+            f"granola_u{i}", f"u{i}", f"s{i}", shop.at(0, 51 + i), "granola bars", None, None
+        )
+    shop.search("oat_no_count", "u5", "s5", shop.at(0, 56), "oat milk", "product_lookup", None)
+
+
+DEVICE, FORGED, LINKED_USER = "dev-a", "dev-forged", "u7"
+
+
+def journey(shop: ShopDay) -> None:
+    """dev-a's session-less visit before and after its login as u7, and a forged device."""
+    search = shop.search(
+        "anon_search", None, None, shop.at(0, 60), "granola bars", None, None, DEVICE
+    )
+    # Exactly 30 minutes later: the same derived session.
+    shop.interaction(
+        "anon_click", "product_click", None, None, 90, GRANOLA, search, anonymous=DEVICE
+    )
+    # 31 minutes later: a new one.
+    shop.interaction("anon_cart", "add_to_cart", None, None, 121, GRANOLA, search, DEVICE)
+    shop.order("o7", LINKED_USER, None, shop.at(0, 130), [(GRANOLA, 1, "4.00")], "4.00", DEVICE)
+    shop.search(
+        "forged_bread",
+        None,
+        None,
+        shop.at(0, 62),
+        "gluten free bread",
+        "category_browse",
+        anonymous=FORGED,
+    )
 
 
 def _stamp(moment: datetime) -> str:

@@ -29,11 +29,12 @@ def test_user_profiles_count_activity_and_pick_favourites(warehouse: Warehouse) 
             dt.timedelta(minutes=minute)
         )
 
-    assert set(profiles) == {"u1", "u2", "u3", "u4", "u5", "u6"}
-    # u1: oat_0, oat_1, track, bread; views p1, p4; click p2; cart p3; orders o_a, o_b, o1;
-    # voice v1; sessions s1 and s1-old. Dairy (p1-p3) beats cereal (p4).
+    # dev-forged, linked to no one, has no profile.
+    assert set(profiles) == {"u1", "u2", "u3", "u4", "u5", "u6", "u7"}
+    # u1: oat_0, oat_1, track, bread, granola bars (no intent); views p1, p4; click p2; cart
+    # p3; orders o_a, o_b, o1; voice v1; sessions s1 and s1-old. Dairy (p1-p3) beats cereal (p4).
     assert profiles["u1"] == {
-        "searches": 4,
+        "searches": 5,
         "product_views": 2,
         "product_clicks": 1,
         "add_to_carts": 1,
@@ -41,7 +42,7 @@ def test_user_profiles_count_activity_and_pick_favourites(warehouse: Warehouse) 
         "voice_interactions": 1,
         "sessions": 2,
         "first_seen": at(20, 0),
-        "last_seen": at(0, 50),
+        "last_seen": at(0, 52),  # "granola bars"
         "days_since_last_seen": 0,
         "favourite_category": "dairy",
         "favourite_product": OAT,
@@ -74,6 +75,34 @@ def test_user_profiles_count_activity_and_pick_favourites(warehouse: Warehouse) 
         {"intent": "category_browse", "share": pytest.approx(14 / 15)},
         {"intent": "weather", "share": pytest.approx(1 / 15)},
     ]
+
+
+def test_a_profile_counts_what_the_user_did_before_logging_in_on_a_linked_device(
+    warehouse: Warehouse,
+) -> None:
+    profile = by_user(warehouse.snapshot(USER_PROFILES))["u7"]
+    d = dt.datetime.combine(warehouse.day, dt.time(), dt.UTC)
+
+    # dev-a's anonymous search, click and cart, and the order u7 placed from it: two derived
+    # sessions (the cart came 31 minutes after the click). Without the link, u7 would have
+    # the order alone.
+    assert profile == {
+        "searches": 1,
+        "product_views": 0,
+        "product_clicks": 1,
+        "add_to_carts": 1,
+        "orders": 1,
+        "voice_interactions": 0,
+        "sessions": 2,
+        "first_seen": d + dt.timedelta(hours=1),
+        "last_seen": d + dt.timedelta(hours=2, minutes=10),
+        "days_since_last_seen": 0,
+        "favourite_category": "cereal",
+        "favourite_product": GRANOLA,
+        "intent_mix": [],
+        "order_currency": "EUR",
+        "average_order_value": Decimal("4.00"),
+    }
 
 
 def test_reorder_predictions_for_products_ordered_on_two_days_or_more(
@@ -147,4 +176,7 @@ def test_user_recommendations_leave_out_what_the_user_just_bought(warehouse: War
         # u4 clicked coffee only.
         ("u4", 1): (GRANOLA, 2),
         ("u4", 2): (OAT, 1),
+        # u7 clicked, carted (before logging in) and bought granola.
+        ("u7", 1): (OAT, 3),
+        ("u7", 2): (COFFEE, 2),
     }

@@ -18,8 +18,8 @@ def test_dedup_view_keeps_one_row_per_event_id_the_copy_received_last(
 
     assert len(raw) == 2
     assert [row["received_at"] for row in deduped] == [max(r["received_at"] for r in raw)]
-    # 16 searches on D and 14 in the history, once each.
-    assert len(warehouse.table("searches_dedup")) == 30
+    # 23 searches on D and 14 in the history, once each.
+    assert len(warehouse.table("searches_dedup")) == 37
 
 
 def test_every_family_has_a_dedup_view_with_the_raw_tables_columns(warehouse: Warehouse) -> None:
@@ -33,15 +33,18 @@ def test_daily_funnel_counts_users_who_took_every_step_so_far(warehouse: Warehou
     rows = {row.pop("day"): row for row in warehouse.table("daily_funnel")}
     d = warehouse.day
 
-    # D: u1..u6 searched; u1, u2 and u4 clicked; only u1 carted, and u1 ordered.
+    # D: u1..u6, u7 (on dev-a, before its login) and dev-forged searched; u1, u2, u4 and u7
+    # clicked; u1 and u7 carted and ordered (u7's order after the login: one person with the
+    # device's steps). Sessions s1..s6, dev-a's two derived ones and dev-forged's.
     assert rows.pop(d) == {
-        "searchers": 6,
-        "clickers": 3,
-        "carters": 1,
-        "buyers": 1,
+        "searchers": 8,
+        "clickers": 4,
+        "carters": 2,
+        "buyers": 2,
         "search_to_click": 0.5,
-        "click_to_cart": 1 / 3,
+        "click_to_cart": 0.5,
         "cart_to_order": 1.0,
+        "sessions": 9,
     }
     history: dict[str, float | None] = {
         "searchers": 1,
@@ -49,6 +52,7 @@ def test_daily_funnel_counts_users_who_took_every_step_so_far(warehouse: Warehou
         "carters": 0,
         "buyers": 0,
         "search_to_click": 0.0,
+        "sessions": 1,
     }
     no_search: dict[str, float | None] = {
         "searchers": 0,
@@ -56,11 +60,15 @@ def test_daily_funnel_counts_users_who_took_every_step_so_far(warehouse: Warehou
         "carters": 0,
         "buyers": 0,
         "search_to_click": None,
+        "sessions": 1,
     }
     expected = {d - dt.timedelta(days=k): history for k in range(1, 8)}
+    # u2's orders on D-6 and D-2 (session s2-old) beside u6's searches.
+    expected |= {d - dt.timedelta(days=k): {**history, "sessions": 2} for k in (6, 2)}
     # u1's orders on D-20 and D-10 came without a search that day, and the later days' orders
-    # and cart (u1 and u3 on D+1, u2 on D+2) too.
-    expected |= {d - dt.timedelta(days=k): no_search for k in (10, 20, -1, -2)}
+    # and cart (u1 and u3 on D+1, two sessions; u2 on D+2) too.
+    expected |= {d - dt.timedelta(days=k): no_search for k in (10, 20, -2)}
+    expected[d + dt.timedelta(days=1)] = {**no_search, "sessions": 2}
     assert rows == {
         day: {**row, "click_to_cart": None, "cart_to_order": None} for day, row in expected.items()
     }
@@ -82,16 +90,17 @@ def test_top_products_ranks_views_carts_and_orders(warehouse: Warehouse) -> None
             "cart_rank": 1,
             "order_rank": 1,
         },
-        # views p4, p6, p9, n1_view; orders o1, order-n2 with 1 unit each
+        # views p4, p6, p9, n1_view; dev-a's click and cart; orders o1, order-n2, order-o7
+        # with 1 unit each
         GRANOLA: {
             "views": 4,
-            "clicks": 0,
-            "carts": 0,
-            "orders": 2,
-            "units": 2,
+            "clicks": 1,
+            "carts": 1,
+            "orders": 3,
+            "units": 3,
             "view_rank": 1,
             "cart_rank": 2,
-            "order_rank": 3,
+            "order_rank": 2,
         },
         # views p7, p8, n1_ahead, n2_night_view; click p10; orders o2, o3, order-n2
         COFFEE: {
@@ -101,7 +110,7 @@ def test_top_products_ranks_views_carts_and_orders(warehouse: Warehouse) -> None
             "orders": 3,
             "units": 3,
             "view_rank": 1,
-            "cart_rank": 2,
+            "cart_rank": 3,
             "order_rank": 2,
         },
     }

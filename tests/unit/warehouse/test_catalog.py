@@ -14,6 +14,9 @@ HELPERS = {
     "replace_partition.sql",
     "rebuild_received_days.sql",
     "data_quality_alert.sql",
+    "device_users.sql",
+    "sessionize.sql",
+    "stitched.sql",
 }
 
 

@@ -8,18 +8,26 @@ import pytest
 from event_capture.cost.reads import reads
 from event_capture.schemas.retention import RETENTION_DAYS
 from event_capture.warehouse.catalog import (
-    EVENT_TABLES,
+    ACTIVITY_TABLES,
     FEATURE_TABLES,
+    IDENTITY_LINKS,
     SCHEDULED_TABLES,
     USER_DAILY,
+    VIEW_SINCE,
     ScheduledTable,
     received_since,
 )
 from event_capture.warehouse.full_rebuild import full_rebuild, full_rebuild_sql
-from event_capture.warehouse.render import Datasets, partial_query, scheduled_sql
+from event_capture.warehouse.render import (
+    SESSION_CONTEXT_DAYS,
+    Datasets,
+    partial_query,
+    scheduled_sql,
+)
 
 DATASETS = Datasets("p.events", "p.analytics")
-RAW = {f"p.events.{table}" for table in EVENT_TABLES}
+RAW = {f"p.events.{table}" for table in ACTIVITY_TABLES}
+LINKS = f"p.events.{IDENTITY_LINKS}"
 
 
 def test_a_full_rebuild_has_no_placeholder_left() -> None:
@@ -49,9 +57,11 @@ def test_a_full_rebuild_reads_the_raw_window_and_no_partial_table() -> None:
         found = reads(full_rebuild_sql(spec, DATASETS), DATASETS)
         assert {r.table for r in found} >= RAW, spec.name
         assert "p.events.user_daily" not in {r.table for r in found}, spec.name
+        # The window and the day before it, where a derived session may start; and the links.
         assert {r.partitions for r in found if r.table in RAW} == {
-            f"received_at >= {received_since(RETENTION_DAYS)}"
+            f"received_at >= {received_since(RETENTION_DAYS + SESSION_CONTEXT_DAYS)}"
         }
+        assert {r.partitions for r in found if r.table == LINKS} == {f"received_at >= {VIEW_SINCE}"}
 
 
 def test_only_a_feature_table_has_a_full_rebuild() -> None:

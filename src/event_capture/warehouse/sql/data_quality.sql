@@ -131,8 +131,11 @@ rates AS (
   ) AS s ON s.event_id = i.search_event_id
   WHERE i.event_type = 'product_click' AND i.search_event_id IS NOT NULL
   UNION ALL
+  -- Over the searches that carry an intent: Segment's spec search has none, and no label is not
+  -- a wrong label.
   SELECT 'unknown_intent_rate', 'searches', 'intent',
-    SAFE_DIVIDE(COUNTIF(intent NOT IN UNNEST(${known_intents})), COUNT(*)), 0.05, COUNT(*)
+    SAFE_DIVIDE(COUNTIF(intent NOT IN UNNEST(${known_intents})), COUNT(intent)), 0.05,
+    COUNT(intent)
   FROM searches
 )
 SELECT

@@ -2,11 +2,15 @@
 -- same basket, where a basket is a session's product interactions or an order's line items.
 -- Baskets come from user_daily by their ids, not as daily pair counts: a session spanning
 -- midnight, or joined by a late event, is in several daily rows and must still count once per
--- pair.
-WITH days AS (
+-- pair. Only trusted identities' baskets count (stitched.sql): a device linked to no one could be
+-- anyone's, and must not steer what everyone is recommended.
+WITH partial_rows AS (
   SELECT * FROM ${user_daily}
   WHERE received_on >= DATE_SUB(@run_date, INTERVAL ${retention_days} DAY)
     AND occurred_on < @run_date
+),
+days AS (
+${stitched}
 ),
 baskets AS (
   SELECT DISTINCT CONCAT('session:', item.session_id) AS basket, item.product_id

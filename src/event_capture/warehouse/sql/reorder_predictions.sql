@@ -1,12 +1,18 @@
 -- When each user is due to buy a product again, for every product they ordered on at least two
 -- days. A due_score of 1 means the usual interval has passed since the last order. The order
 -- days are user_daily's order lines: a count of distinct days, not a sum, so the daily rows
--- keep every ordered product.
-WITH order_days AS (
+-- keep every ordered product; a linked device's orders are its user's (stitched.sql).
+WITH partial_rows AS (
+  SELECT * FROM ${user_daily}
+  WHERE received_on >= DATE_SUB(@run_date, INTERVAL ${retention_days} DAY)
+    AND occurred_on < @run_date
+),
+known AS (
+${stitched}
+),
+order_days AS (
   SELECT DISTINCT d.user_id, line.product_id, d.occurred_on AS ordered_on
-  FROM ${user_daily} AS d, UNNEST(d.order_lines) AS line
-  WHERE d.received_on >= DATE_SUB(@run_date, INTERVAL ${retention_days} DAY)
-    AND d.occurred_on < @run_date
+  FROM known AS d, UNNEST(d.order_lines) AS line
 ),
 history AS (
   SELECT

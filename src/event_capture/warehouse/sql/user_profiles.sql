@@ -2,11 +2,15 @@
 -- summed from user_daily. Counts, intents and order totals are sums of the daily rows; first
 -- and last seen their MIN and MAX; sessions are counted distinct over the daily rows' sessions,
 -- since a session that spans midnight is in two of them; favourites rank the summed
--- per-product counts.
-WITH known AS (
+-- per-product counts. A user's rows include those of their linked devices (stitched.sql), so
+-- what they did before logging in counts, in the sessions it had.
+WITH partial_rows AS (
   SELECT * FROM ${user_daily}
   WHERE received_on >= DATE_SUB(@run_date, INTERVAL ${retention_days} DAY)
     AND occurred_on < @run_date
+),
+known AS (
+${stitched}
 ),
 counts AS (
   SELECT

@@ -1,12 +1,15 @@
 -- Per user: the ${top_n} products most co-occurring with what they viewed, carted or ordered in
 -- the last ${recent_days} days, leaving out what they ordered in that time. Reads the day's
 -- product_recommendations, so it is scheduled after them, and user_daily's rows of the events
--- that occurred in those days.
-WITH recent_days AS (
+-- that occurred in those days, a linked device's as its user's (stitched.sql).
+WITH partial_rows AS (
   SELECT * FROM ${user_daily}
   WHERE received_on >= DATE_SUB(@run_date, INTERVAL ${recent_received_days} DAY)
     AND occurred_on >= DATE_SUB(@run_date, INTERVAL ${recent_days} DAY)
     AND occurred_on < @run_date
+),
+recent_days AS (
+${stitched}
 ),
 bought AS (
   SELECT DISTINCT d.user_id, line.product_id
