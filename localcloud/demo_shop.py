@@ -319,7 +319,7 @@ class _Simulation:
             staples={
                 p.product_id: max(3, p.every + rng.randint(-2, 3)) for p in staples if p.every
             },
-            voice=user_id is not None and rng.random() < 0.15,
+            voice=user_id is not None and rng.random() < 0.2,
             hours=rng.choices(
                 [hour for hour, _ in HOUR_WEIGHTS], [w for _, w in HOUR_WEIGHTS], k=3
             ),
@@ -373,7 +373,7 @@ class _Simulation:
             visit.search(query, due)
         if rng.random() < 0.4:
             visit.browse()
-        if shopper.voice and visit.known and rng.random() < 0.5:
+        if shopper.voice and visit.known and rng.random() < 0.6:
             visit.voice()
         # Shoppers wait until a few staples are due, or one is long overdue, and order them
         # together; a basket alone brings some to the checkout.

@@ -366,7 +366,7 @@ def main(argv: list[str] | None = None) -> None:
     except (DemoError, requests.RequestException) as error:
         sys.exit(f"error: {error}")
     except GoogleAPICallError as error:
-        sys.exit(f"error: the nightly build failed: {error.message}")
+        sys.exit(f"error: the nightly build failed: {error.message.splitlines()[0]}")
     if port_open(settings.redis_port):
         started = time.monotonic()
         result = materialize(
