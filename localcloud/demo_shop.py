@@ -39,6 +39,8 @@ DEFAULT_USERS = 50
 DEFAULT_DAYS = 30
 # Visitors who browse and never log in, per shopper.
 ANONYMOUS_VISITORS_PER_USER = 0.5
+# Shoppers with an account before the month began; the others sign up during it.
+EXISTING_CUSTOMERS = 0.7
 CURRENCY = "EUR"
 SHOP = "https://shop.example.com"
 
@@ -216,6 +218,7 @@ class Shopper:
     user_id: str | None  # None: a visitor who never logs in
     browsers: list[Browser]
     activity: float  # chance of a visit on a weekday
+    joined: date = date.min  # the first day they visit
     staples: dict[str, int]  # product -> own interval in days
     voice: bool
     hours: list[int]
@@ -284,6 +287,15 @@ class _Simulation:
                 shopper.last_bought[product] = self.start.date() - timedelta(
                     days=self.rng.randint(0, every)
                 )
+            if self.rng.random() < EXISTING_CUSTOMERS:
+                # Logged in on their first device before the month began: its calls carry the
+                # user id from the first day, and only a new device makes a journey.
+                shopper.linked.add(shopper.browsers[0].anonymous_id)
+            else:
+                # New customers arrive through the month, browse, then sign up at checkout.
+                shopper.joined = self.start.date() + timedelta(
+                    days=self.rng.randrange(days * 2 // 3)
+                )
         visitors = round(users * ANONYMOUS_VISITORS_PER_USER)
         self.shoppers += [self._shopper(None) for _ in range(visitors)]
 
@@ -314,7 +326,7 @@ class _Simulation:
         return Shopper(
             user_id=user_id,
             browsers=[self._browser(device) for device in devices],
-            activity=rng.uniform(0.35, 0.75) if user_id else rng.uniform(0.03, 0.1),
+            activity=rng.uniform(0.45, 0.85) if user_id else rng.uniform(0.03, 0.1),
             # Each keeps their own rhythm around the product's usual one.
             staples={
                 p.product_id: max(3, p.every + rng.randint(-2, 3)) for p in staples if p.every
@@ -338,8 +350,10 @@ class _Simulation:
 
     def _visit_times(self, shopper: Shopper, today: date) -> list[datetime]:
         rng = self.rng
+        if today < shopper.joined:
+            return []
         chance = shopper.activity * (1.3 if today.weekday() >= 5 else 1.0)
-        if self._due(shopper, today):
+        if self._due(shopper, today) or today == shopper.joined:
             chance = max(chance, 0.8)
         visits = (rng.random() < chance) + (rng.random() < chance * 0.3)
         moments = sorted(
@@ -350,7 +364,8 @@ class _Simulation:
         # A second visit within the gap would be the same session: it becomes a later one.
         for n in range(1, len(moments)):
             moments[n] = max(moments[n], moments[n - 1] + 2 * SESSION_GAP)
-        return [m for m in moments if m < self.end]
+        # A visit takes well under an hour: none runs past the end of the month.
+        return [m for m in moments if m < self.end - timedelta(hours=1)]
 
     def _due(self, shopper: Shopper, today: date) -> list[str]:
         return [

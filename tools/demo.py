@@ -299,7 +299,8 @@ def report(summary: Summary) -> str:
         + (f" ({tally.retries} resent after 429/503)" if tally.retries else ""),
         f"capture client: {summary.capture_requests} requests, {summary.capture_delivered} "
         f"delivered, {summary.capture_rejected} rejected",
-        f"devices linked: {len(plan.links())} (to {linked_users} users)",
+        f"devices linked at login (identify with the backend's proof): {len(plan.links())}, "
+        f"of {linked_users} users; the others' devices were logged in before the month",
         f"nightly runs: {summary.nightly_runs}"
         + (
             f", {len(summary.quality_failures)} data-quality alerts"
