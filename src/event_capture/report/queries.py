@@ -33,6 +33,8 @@ OVERDUE_SCORE = 2
 REORDER_STATUSES = ("not due yet", "due", "overdue")
 TOP_PRODUCTS = 10
 ZERO_RESULT_QUERIES = 15
+# How the report names the intent of searches sent without one (search_daily keeps NULL).
+UNKNOWN_INTENT = "unknown"
 FUNNEL_STEPS = (
     ("searchers", "Searched"),
     ("clickers", "Clicked a result"),
@@ -118,7 +120,7 @@ def _view(name: str, datasets: Datasets) -> str:
 
 def searches_sql(datasets: Datasets) -> str:
     return f"""
-SELECT day, intent, SUM(searches) AS searches
+SELECT day, IFNULL(intent, '{UNKNOWN_INTENT}') AS intent, SUM(searches) AS searches
 FROM `{table_name(SEARCH_DAILY, datasets)}`
 WHERE day BETWEEN @start AND @end
 GROUP BY day, intent
@@ -127,12 +129,15 @@ ORDER BY day, intent
 
 
 def zero_results_sql(datasets: Datasets) -> str:
-    # zero_result_rate is the day's zero-result searches over its searches: times searches, the
-    # count again (rounded back from the float). HAVING names the alias: there, ``searches``
-    # would be the select list's SUM, and BigQuery refuses an aggregate of an aggregate.
-    zero = "CAST(ROUND(SUM(zero_result_rate * searches)) AS INT64)"
+    # zero_result_rate is the day's zero-result searches over those that reported a result
+    # count: times that number, the count again (rounded back from the float); rows written
+    # before the column existed counted every search. HAVING names the alias: there,
+    # ``searches`` would be the select list's SUM, and BigQuery refuses an aggregate of an
+    # aggregate.
+    counted = "IFNULL(searches_with_result_count, searches)"
+    zero = f"CAST(ROUND(SUM(IFNULL(zero_result_rate, 0) * {counted})) AS INT64)"
     return f"""
-SELECT normalized_query, SUM(searches) AS searches, {zero} AS zero_result_searches
+SELECT normalized_query, SUM({counted}) AS searches, {zero} AS zero_result_searches
 FROM `{table_name(SEARCH_DAILY, datasets)}`
 WHERE day BETWEEN @start AND @end
 GROUP BY normalized_query

@@ -26,6 +26,7 @@ from event_capture.warehouse.catalog import (
     RECENT_SINCE,
     SESSION_GAP_MINUTES,
     TOP_N,
+    VIEW_SINCE,
     PartialTable,
     ScheduledTable,
     View,
@@ -75,6 +76,7 @@ class Datasets:
             "known_intents": f"[{intents}]",
             "quality_failed": QUALITY_FAILED,
             "session_gap_minutes": str(SESSION_GAP_MINUTES),
+            "view_since": VIEW_SINCE,
         }
         # Fragments that several statements embed, rendered first: a placeholder's value is not
         # substituted again.

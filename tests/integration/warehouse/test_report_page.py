@@ -214,10 +214,11 @@ def test_searches_per_day_and_intent_are_the_k_anonymous_rows(
         (b["datum"]["day"], b["datum"]["intent"]): b["datum"]["sum_searches"]
         for b in bars(opened, "searches")
     }
-    # D: "oat milk" (6 searches, 5 users) and "track #" (5 users); "gluten free bread" had 4
-    # users and "apples" 1: below k, not stored.
+    # D: "oat milk" (7 searches, 5 users), "track #" (5 users) and "granola bars" (5 users,
+    # sent without an intent: shown as unknown); "gluten free bread" had 4 trusted users and
+    # "apples" 1: below k, not stored.
     d = report.day.isoformat()
-    assert found == {(d, "product_lookup"): 6, (d, "order_status"): 5}
+    assert found == {(d, "product_lookup"): 7, (d, "order_status"): 5, (d, "unknown"): 5}
 
 
 def test_zero_result_searches_show_the_stored_query_only(report: Report, opened: Opened) -> None:
@@ -225,7 +226,7 @@ def test_zero_result_searches_show_the_stored_query_only(report: Report, opened:
         (b["datum"]["normalized_query"], b["datum"]["zero_result_searches"], b["width"])
         for b in bars(opened, "zero_results")
     ]
-    # u5's "oat milk" found nothing: 1 of its 6 searches.
+    # u5's "oat milk" found nothing: 1 of the 6 of its 7 searches that reported a count.
     assert [(query, zero) for query, zero, _ in found] == [("oat milk", 1)]
     assert found[0][2] > 0
     [label] = [
@@ -238,12 +239,14 @@ def test_zero_result_searches_show_the_stored_query_only(report: Report, opened:
 
 def test_the_funnel_sums_each_days_users_per_step(opened: Opened) -> None:
     found = {b["datum"]["label"]: (b["datum"]["users"], b["width"]) for b in bars(opened, "funnel")}
-    # D: u1..u6 searched, u1, u2 and u4 clicked, u1 carted and ordered; D-7..D-1: u6 searched.
+    # As test_views works them out. D: u1..u7 and dev-forged searched, u1, u2, u4 and u7
+    # clicked, u1 and u7 (stitched across its login) carted and ordered; D-7..D-1: u6
+    # searched.
     assert {label: users for label, (users, _) in found.items()} == {
-        "Searched": 6 + 7,
-        "Clicked a result": 3,
-        "Added to cart": 1,
-        "Ordered": 1,
+        "Searched": 8 + 7,
+        "Clicked a result": 4,
+        "Added to cart": 2,
+        "Ordered": 2,
     }
     widths = [width for _, width in found.values()]
     assert widths == sorted(widths, reverse=True) and widths[-1] > 0
@@ -255,7 +258,7 @@ def test_top_products_show_each_products_counts(opened: Opened) -> None:
         for b in bars(opened, "top_products")
     }
     # As test_views works them out: views, clicks, carts, orders per product.
-    expected = {OAT: (2, 2, 2, 4), COFFEE: (4, 1, 0, 3), GRANOLA: (4, 0, 0, 2)}
+    expected = {OAT: (2, 2, 2, 4), COFFEE: (4, 1, 0, 3), GRANOLA: (4, 1, 1, 3)}
     assert found == {
         (product, metric): count
         for product, counts in expected.items()
