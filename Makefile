@@ -26,7 +26,7 @@ define write_pth
 	@$(1) -c 'import sysconfig, sys; open(sysconfig.get_paths()["purelib"] + "/event-capture.pth", "w").write("\n".join(sys.argv[1:]) + "\n")' "$(CURDIR)/src" "$(CURDIR)/client/src" "$(CURDIR)"
 endef
 
-.PHONY: backfill-archive purge help run test check lint typecheck layers sql-check iam-proof monitoring-names schema-drift docs docs-check fast-test bench schemas setup redis-server chromium replay nightly materialize warehouse report plan deploy-venvs clean clean-data
+.PHONY: backfill-archive purge help run test check lint typecheck layers sql-check iam-proof monitoring-names schema-drift docs docs-check fast-test bench schemas setup redis-server chromium replay nightly materialize warehouse demo report plan deploy-venvs clean clean-data
 
 help:
 	@echo "make run        start the local cloud: emulators + capture function on 127.0.0.1:8080"
@@ -45,6 +45,7 @@ help:
 	@echo "make nightly    run the nightly scheduled queries once on make run's cloud (RUN_DATE=)"
 	@echo "make materialize  load the newest feature snapshot into make run's Redis"
 	@echo "make warehouse  make nightly, then make materialize (REDIS_ENABLED=true make run first)"
+	@echo "make demo       fill make run's cloud with a month of a small shop, then build the warehouse (DEMO_ARGS='--users 50 --days 30 --seed 24')"
 	@echo "make report     the analytics report as one HTML page, REPORT=report.html (PROJECT= for a deployed one)"
 	@echo "make plan       print what pulumi up would create (mocked; STACK=Pulumi.<stack>.yaml)"
 	@echo "make deploy-venvs  create the venvs pulumi up and the policy pack run in"
@@ -222,6 +223,12 @@ materialize: $(VENV)/.installed
 	@$(PY) -m tools.materialize
 
 warehouse: nightly materialize
+
+# A month of a small shop through make run's collector and capture function, then every night's
+# scheduled queries and the materializer (tools/demo.py), so that make report has every chart.
+DEMO_ARGS ?=
+demo: $(VENV)/.installed
+	@$(PY) -m tools.demo $(DEMO_ARGS)
 
 # The analytics report, one self-contained HTML page (tools/report.py): make run's local cloud,
 # or PROJECT=<id> with Application Default Credentials. UNTIL= and DAYS= pick the days.
