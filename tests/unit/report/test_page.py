@@ -33,6 +33,15 @@ def data(**overrides: Any) -> ReportData:
             {"normalized_query": "oat milk", "searches": 8, "zero_result_searches": 2}
         ],
         "funnel": funnel_steps({"searchers": 10, "clickers": 4, "carters": 2, "buyers": 1}),
+        "journeys": [
+            {
+                "day": D,
+                "anonymous_sessions": 3,
+                "linked_sessions": 2,
+                "anonymous_devices": 2,
+                "linked_devices": 1,
+            }
+        ],
         "top_products": [
             {"product_id": "sku_oat", "views": 5, "clicks": 3, "carts": 2, "orders": 1, "units": 2}
         ],
