@@ -72,6 +72,15 @@ def sections(data: ReportData, *, min_users: int, capture_source: str) -> list[S
             empty="No zero-result searches in these days.",
         ),
         Section(
+            id="journeys",
+            title="Journeys across the login",
+            text="Sessions without a user id per day (daily_journeys), and how many of them "
+            "belong to devices that logged in, before or after: such a device is linked to its "
+            "user, so those sessions count as that user's in the funnel below.",
+            chart=charts.journeys(data.journeys, period) if data.journeys else None,
+            empty="No sessions without a user id in these days.",
+        ),
+        Section(
             id="funnel",
             title="Search → click → cart → order",
             text="Users who searched, then clicked a result, then added to cart, then ordered, "
