@@ -170,20 +170,20 @@ def zero_results(rows: list[Row]) -> Chart:
 
 
 def funnel(rows: list[Row]) -> Chart:
-    first = rows[0]["users"] if rows else 0
+    first = rows[0]["people"] if rows else 0
     values = []
     for index, row in enumerate(rows):
-        previous = rows[index - 1]["users"] if index else 0
-        note = f"{row['users']:,}"
+        previous = rows[index - 1]["people"] if index else 0
+        note = f"{row['people']:,}"
         if previous:
-            note += f" · {row['users'] / previous:.0%} of the step before"
-        values.append({**row, "share": row["users"] / first if first else 0.0, "note": note})
+            note += f" · {row['people'] / previous:.0%} of the step before"
+        values.append({**row, "share": row["people"] / first if first else 0.0, "note": note})
     base = alt.Chart(alt.InlineData(values=values)).encode(
         y=alt.Y("label:N", title=None, sort=[value["label"] for value in values]),
-        x=alt.X("users:Q", **_counts("Users (a user counts once a day)", first or 1)),
+        x=alt.X("people:Q", **_counts("People (a person counts once a day)", first or 1)),
         tooltip=[
             alt.Tooltip("label:N", title="Step"),
-            alt.Tooltip("users:Q", title="Users", format=","),
+            alt.Tooltip("people:Q", title="People", format=","),
             alt.Tooltip("share:Q", title="Of those who searched", format=".0%"),
         ],
     )

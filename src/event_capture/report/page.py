@@ -83,10 +83,13 @@ def sections(data: ReportData, *, min_users: int, capture_source: str) -> list[S
         Section(
             id="funnel",
             title="Search → click → cart → order",
-            text="Users who searched, then clicked a result, then added to cart, then ordered, "
-            "on the same day (daily_funnel), summed over the days: a user counts once a day at "
-            "each step they reached after every step before it.",
-            chart=charts.funnel(data.funnel) if data.funnel[0]["users"] else None,
+            text="People who searched, then clicked a result, then added to cart, then ordered, "
+            "on the same day (daily_funnel), summed over the days: a person counts once a day "
+            "at each step they reached after every step before it. A person is counted across "
+            "the login: a user with every device linked to them, so a search made before "
+            "logging in and the order after it are one person's; a device linked to no one is "
+            "a person of its own.",
+            chart=charts.funnel(data.funnel) if data.funnel[0]["people"] else None,
             empty="Nobody searched in these days.",
         ),
         Section(

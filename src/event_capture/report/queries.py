@@ -104,7 +104,7 @@ class ReportData:
     period: Period
     searches: list[Row]  # day, intent, searches
     zero_results: list[Row]  # normalized_query, searches, zero_result_searches
-    funnel: list[Row]  # step, label, users: one row per FUNNEL_STEPS
+    funnel: list[Row]  # step, label, people: one row per FUNNEL_STEPS
     # day, anonymous_sessions, linked_sessions, anonymous_devices, linked_devices
     journeys: list[Row]
     top_products: list[Row]  # product_id, views, clicks, carts, orders, units
@@ -251,7 +251,7 @@ def _run(client: BigQueryQueries, query: Query, period: Period) -> list[Row]:
 def funnel_steps(sums: Mapping[str, int | None]) -> list[Row]:
     """The funnel's one row of sums as a row per step, in order (no day: 0)."""
     return [
-        {"step": order, "label": label, "users": sums.get(column) or 0}
+        {"step": order, "label": label, "people": sums.get(column) or 0}
         for order, (column, label) in enumerate(FUNNEL_STEPS)
     ]
 

@@ -261,12 +261,14 @@ def test_journeys_split_each_days_anonymous_sessions_by_login(
     assert all(b["height"] > 0 for b in bars(opened, "journeys"))
 
 
-def test_the_funnel_sums_each_days_users_per_step(opened: Opened) -> None:
-    found = {b["datum"]["label"]: (b["datum"]["users"], b["width"]) for b in bars(opened, "funnel")}
+def test_the_funnel_sums_each_days_people_per_step(opened: Opened) -> None:
+    found = {
+        b["datum"]["label"]: (b["datum"]["people"], b["width"]) for b in bars(opened, "funnel")
+    }
     # As test_views works them out. D: u1..u7 and dev-forged searched, u1, u2, u4 and u7
     # clicked, u1 and u7 (stitched across its login) carted and ordered; D-7..D-1: u6
     # searched.
-    assert {label: users for label, (users, _) in found.items()} == {
+    assert {label: people for label, (people, _) in found.items()} == {
         "Searched": 8 + 7,
         "Clicked a result": 4,
         "Added to cart": 2,

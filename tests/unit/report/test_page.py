@@ -131,6 +131,7 @@ def test_each_chart_carries_its_rows_inline() -> None:
 
     assert values("searches") == [{"day": "2026-03-10", "intent": "reorder", "searches": 9}]
     assert values("zero_results")[0]["zero_result_rate"] == 0.25
+    assert [v["people"] for v in values("funnel")] == [10, 4, 2, 1]
     by_kind = {v["kind"]: (v["sessions"], v["devices"]) for v in values("journeys")}
     assert by_kind == dict(zip(charts.JOURNEY_KINDS, ((2, 1), (1, 1)), strict=True))
     by_outcome = {v["outcome"]: v["events"] for v in values("capture")}

@@ -112,7 +112,7 @@ def test_funnel_steps_come_in_order_with_no_day_as_zero() -> None:
     steps = funnel_steps({"searchers": 7, "clickers": 3, "carters": None})
 
     assert [s["label"] for s in steps] == [label for _, label in FUNNEL_STEPS]
-    assert [s["users"] for s in steps] == [7, 3, 0, 0]
+    assert [s["people"] for s in steps] == [7, 3, 0, 0]
 
 
 class FakeClient:
@@ -156,7 +156,7 @@ def test_a_missing_capture_log_table_is_no_data_not_an_error() -> None:
 
     assert data.capture is None
     assert data.capture_note == f"{SOURCES.capture_log_table} does not exist yet"
-    assert [s["users"] for s in data.funnel] == [4, 2, 1, 1]
+    assert [s["people"] for s in data.funnel] == [4, 2, 1, 1]
     assert data.searches == [{"day": period.end, "searches": 3}]
     assert data.journeys == [journeys]
     # Every query ran for the report's days.
