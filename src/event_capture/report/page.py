@@ -222,7 +222,7 @@ def render(
 {"\n".join(_section_html(section) for section in parts)}
 </main>
 <footer>Generated {generated_at:%Y-%m-%d %H:%M} UTC by <code>make report</code>.
-Every figure is an aggregate; no user, session or event id is on this page.</footer>
+Every figure is an aggregate; no user, device, session or event id is on this page.</footer>
 <script>
 const SPECS = {_script_json(specs)};
 {EMBED}
