@@ -24,6 +24,12 @@ CAPTURE_OUTCOMES = {
     "rejected (invalid)": "#e03131",
     "not stored (503, client resends)": "#862e9c",
 }
+# A day's anonymous sessions by their device: one linked to a known user (it logged in, before
+# or after) or one linked to no one. Each device is one or the other, so the kinds add up.
+JOURNEY_KINDS = {
+    "device logged in (linked to a user)": "#1c7ed6",
+    "device linked to no one": "#adb5bd",
+}
 REORDER_COLOURS = dict(zip(REORDER_STATUSES, ("#adb5bd", "#f08c00", "#e03131"), strict=True))
 PRODUCT_METRICS = {
     "views": "#a5d8ff",
@@ -164,26 +170,79 @@ def zero_results(rows: list[Row]) -> Chart:
 
 
 def funnel(rows: list[Row]) -> Chart:
-    first = rows[0]["users"] if rows else 0
+    first = rows[0]["people"] if rows else 0
     values = []
     for index, row in enumerate(rows):
-        previous = rows[index - 1]["users"] if index else 0
-        note = f"{row['users']:,}"
+        previous = rows[index - 1]["people"] if index else 0
+        note = f"{row['people']:,}"
         if previous:
-            note += f" · {row['users'] / previous:.0%} of the step before"
-        values.append({**row, "share": row["users"] / first if first else 0.0, "note": note})
+            note += f" · {row['people'] / previous:.0%} of the step before"
+        values.append({**row, "share": row["people"] / first if first else 0.0, "note": note})
     base = alt.Chart(alt.InlineData(values=values)).encode(
         y=alt.Y("label:N", title=None, sort=[value["label"] for value in values]),
-        x=alt.X("users:Q", **_counts("Users (a user counts once a day)", first or 1)),
+        x=alt.X("people:Q", **_counts("People (a person counts once a day)", first or 1)),
         tooltip=[
             alt.Tooltip("label:N", title="Step"),
-            alt.Tooltip("users:Q", title="Users", format=","),
+            alt.Tooltip("people:Q", title="People", format=","),
             alt.Tooltip("share:Q", title="Of those who searched", format=".0%"),
         ],
     )
     bars = base.mark_bar(color="#1c7ed6", cornerRadiusEnd=3)
     labels = base.mark_text(align="left", dx=4, color=INK).encode(text="note:N")
     chart: Chart = (bars + labels).properties(width=WIDE - 260, height=4 * 38)
+    return chart
+
+
+def journey_kinds(row: Row) -> dict[str, dict[str, int]]:
+    """A day's anonymous sessions and their devices, split by JOURNEY_KINDS."""
+    linked, unlinked = JOURNEY_KINDS
+    return {
+        linked: {"sessions": row["linked_sessions"], "devices": row["linked_devices"]},
+        unlinked: {
+            "sessions": row["anonymous_sessions"] - row["linked_sessions"],
+            "devices": row["anonymous_devices"] - row["linked_devices"],
+        },
+    }
+
+
+def journeys(rows: list[Row], period: Period) -> Chart:
+    values = [
+        {
+            "day": row["day"],
+            "kind": kind,
+            "kind_order": list(JOURNEY_KINDS).index(kind),
+            **counts,
+            "anonymous_sessions": row["anonymous_sessions"],
+        }
+        for row in _json(rows)
+        for kind, counts in journey_kinds(row).items()
+    ]
+    top = _daily_top(rows, "day", "anonymous_sessions")
+    chart: Chart = (
+        alt.Chart(alt.InlineData(values=values))
+        .mark_bar()
+        .encode(
+            x=_day_x(period),
+            y=alt.Y("sum(sessions):Q", **_counts("Sessions without a user id", top)),
+            color=alt.Color(
+                "kind:N",
+                title=None,
+                sort=list(JOURNEY_KINDS),
+                scale=alt.Scale(domain=list(JOURNEY_KINDS), range=list(JOURNEY_KINDS.values())),
+            ),
+            order=alt.Order("kind_order:Q"),
+            tooltip=[
+                alt.Tooltip("day:N", title="Day"),
+                alt.Tooltip("kind:N", title="Device"),
+                alt.Tooltip("sessions:Q", title="Sessions", format=","),
+                alt.Tooltip("devices:Q", title="Devices", format=","),
+                alt.Tooltip(
+                    "anonymous_sessions:Q", title="Anonymous sessions that day", format=","
+                ),
+            ],
+        )
+        .properties(width=WIDE, height=200)
+    )
     return chart
 
 

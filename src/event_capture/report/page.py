@@ -72,12 +72,24 @@ def sections(data: ReportData, *, min_users: int, capture_source: str) -> list[S
             empty="No zero-result searches in these days.",
         ),
         Section(
+            id="journeys",
+            title="Journeys across the login",
+            text="Sessions without a user id per day (daily_journeys), and how many of them "
+            "belong to devices that logged in, before or after: such a device is linked to its "
+            "user, so those sessions count as that user's in the funnel below.",
+            chart=charts.journeys(data.journeys, period) if data.journeys else None,
+            empty="No sessions without a user id in these days.",
+        ),
+        Section(
             id="funnel",
             title="Search → click → cart → order",
-            text="Users who searched, then clicked a result, then added to cart, then ordered, "
-            "on the same day (daily_funnel), summed over the days: a user counts once a day at "
-            "each step they reached after every step before it.",
-            chart=charts.funnel(data.funnel) if data.funnel[0]["users"] else None,
+            text="People who searched, then clicked a result, then added to cart, then ordered, "
+            "on the same day (daily_funnel), summed over the days: a person counts once a day "
+            "at each step they reached after every step before it. A person is counted across "
+            "the login: a user with every device linked to them, so a search made before "
+            "logging in and the order after it are one person's; a device linked to no one is "
+            "a person of its own.",
+            chart=charts.funnel(data.funnel) if data.funnel[0]["people"] else None,
             empty="Nobody searched in these days.",
         ),
         Section(
@@ -210,7 +222,7 @@ def render(
 {"\n".join(_section_html(section) for section in parts)}
 </main>
 <footer>Generated {generated_at:%Y-%m-%d %H:%M} UTC by <code>make report</code>.
-Every figure is an aggregate; no user, session or event id is on this page.</footer>
+Every figure is an aggregate; no user, device, session or event id is on this page.</footer>
 <script>
 const SPECS = {_script_json(specs)};
 {EMBED}

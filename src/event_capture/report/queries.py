@@ -3,8 +3,8 @@
 The tables and views are named from the warehouse catalog (and ``capture_log`` for the routed
 request log), so a rename there reaches the report. Each query reads the report's days, from
 ``@start`` to ``@end`` (dates, UTC, both included), through the partitioning column where its
-table has one. None returns a user, session or event id: ``reorder_predictions`` holds one row
-per user and product, and its query returns counts of them per day only.
+table has one. None returns a user, device, session or event id: ``reorder_predictions`` holds
+one row per user and product, and its query returns counts of them per day only.
 """
 
 import datetime as dt
@@ -104,7 +104,9 @@ class ReportData:
     period: Period
     searches: list[Row]  # day, intent, searches
     zero_results: list[Row]  # normalized_query, searches, zero_result_searches
-    funnel: list[Row]  # step, label, users: one row per FUNNEL_STEPS
+    funnel: list[Row]  # step, label, people: one row per FUNNEL_STEPS
+    # day, anonymous_sessions, linked_sessions, anonymous_devices, linked_devices
+    journeys: list[Row]
     top_products: list[Row]  # product_id, views, clicks, carts, orders, units
     reorder: list[Row]  # snapshot_date, status, pairs
     quality: list[Row]  # check_date, rule, family, field, value, threshold, passed, rows_checked
@@ -153,6 +155,15 @@ def funnel_sql(datasets: Datasets) -> str:
 SELECT {sums}
 FROM `{_view("daily_funnel", datasets)}`
 WHERE day BETWEEN @start AND @end
+""".strip()  # noqa: S608 - names from the catalog, values as parameters
+
+
+def journeys_sql(datasets: Datasets) -> str:
+    return f"""
+SELECT day, anonymous_sessions, linked_sessions, anonymous_devices, linked_devices
+FROM `{_view("daily_journeys", datasets)}`
+WHERE day BETWEEN @start AND @end
+ORDER BY day
 """.strip()  # noqa: S608 - names from the catalog, values as parameters
 
 
@@ -224,6 +235,7 @@ def queries(sources: Sources) -> dict[str, Query]:
         "searches": searches_sql(datasets),
         "zero_results": zero_results_sql(datasets),
         "funnel": funnel_sql(datasets),
+        "journeys": journeys_sql(datasets),
         "top_products": top_products_sql(datasets),
         "reorder": reorder_sql(datasets),
         "quality": quality_sql(datasets),
@@ -239,7 +251,7 @@ def _run(client: BigQueryQueries, query: Query, period: Period) -> list[Row]:
 def funnel_steps(sums: Mapping[str, int | None]) -> list[Row]:
     """The funnel's one row of sums as a row per step, in order (no day: 0)."""
     return [
-        {"step": order, "label": label, "users": sums.get(column) or 0}
+        {"step": order, "label": label, "people": sums.get(column) or 0}
         for order, (column, label) in enumerate(FUNNEL_STEPS)
     ]
 
@@ -262,6 +274,7 @@ def fetch(client: BigQueryQueries, sources: Sources, period: Period) -> ReportDa
         searches=rows["searches"],
         zero_results=rows["zero_results"],
         funnel=funnel_steps(sums),
+        journeys=rows["journeys"],
         top_products=rows["top_products"],
         reorder=rows["reorder"],
         quality=rows["quality"],

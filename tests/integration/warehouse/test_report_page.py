@@ -22,7 +22,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
 from event_capture.ingest.answer import capture_answer
 from event_capture.report import capture_log, page
-from event_capture.report.charts import CAPTURE_OUTCOMES
+from event_capture.report.charts import CAPTURE_OUTCOMES, JOURNEY_KINDS
 from event_capture.report.queries import Period, ReportData, Sources, fetch
 from event_capture.warehouse.catalog import DATA_QUALITY, DEFAULT_MIN_USERS
 from localcloud import bootstrap
@@ -41,8 +41,18 @@ LOG_TABLE = capture_log.table_id(PROJECT, "report_capture_logs")
 CAPTURE_DATASET = "report_events"
 DEAD_LETTERS = f"{PROJECT}-report-dead-letters"
 INVALID = {"event_type": "search"}  # no envelope: rejected, naming each missing field
-CHART_IDS = ("searches", "zero_results", "funnel", "top_products", "reorder", "quality", "capture")
+CHART_IDS = (
+    "searches",
+    "zero_results",
+    "journeys",
+    "funnel",
+    "top_products",
+    "reorder",
+    "quality",
+    "capture",
+)
 STORED, DEAD_LETTERED, REJECTED, NOT_STORED = CAPTURE_OUTCOMES
+LOGGED_IN, NO_LOGIN = JOURNEY_KINDS
 
 
 @dataclass
@@ -237,12 +247,28 @@ def test_zero_result_searches_show_the_stored_query_only(report: Report, opened:
     assert label["zero_result_rate"] == pytest.approx(1 / 6)
 
 
-def test_the_funnel_sums_each_days_users_per_step(opened: Opened) -> None:
-    found = {b["datum"]["label"]: (b["datum"]["users"], b["width"]) for b in bars(opened, "funnel")}
+def test_journeys_split_each_days_anonymous_sessions_by_login(
+    report: Report, opened: Opened
+) -> None:
+    found = {
+        (b["datum"]["day"], b["datum"]["kind"]): (b["datum"]["sum_sessions"], b["datum"]["devices"])
+        for b in bars(opened, "journeys")
+    }
+    # As test_journeys works them out. D: dev-a's two sessions before it logged in as u7, and
+    # dev-forged's one (linked to no one); no other day has a session without a user id.
+    d = report.day.isoformat()
+    assert found == {(d, LOGGED_IN): (2, 1), (d, NO_LOGIN): (1, 1)}
+    assert all(b["height"] > 0 for b in bars(opened, "journeys"))
+
+
+def test_the_funnel_sums_each_days_people_per_step(opened: Opened) -> None:
+    found = {
+        b["datum"]["label"]: (b["datum"]["people"], b["width"]) for b in bars(opened, "funnel")
+    }
     # As test_views works them out. D: u1..u7 and dev-forged searched, u1, u2, u4 and u7
     # clicked, u1 and u7 (stitched across its login) carted and ordered; D-7..D-1: u6
     # searched.
-    assert {label: users for label, (users, _) in found.items()} == {
+    assert {label: people for label, (people, _) in found.items()} == {
         "Searched": 8 + 7,
         "Clicked a result": 4,
         "Added to cart": 2,

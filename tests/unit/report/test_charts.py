@@ -10,3 +10,18 @@ def test_capture_outcomes_partition_the_events_received() -> None:
 
     assert sum(outcomes.values()) == row["received"]
     assert list(outcomes.values()) == [6, 3, 2, 1]
+
+
+def test_journey_kinds_partition_the_anonymous_sessions_and_devices() -> None:
+    row = {
+        "anonymous_sessions": 5,
+        "linked_sessions": 2,
+        "anonymous_devices": 3,
+        "linked_devices": 1,
+    }
+
+    kinds = charts.journey_kinds(row)
+
+    assert list(kinds) == list(charts.JOURNEY_KINDS)
+    assert [k["sessions"] for k in kinds.values()] == [2, 3]
+    assert [k["devices"] for k in kinds.values()] == [1, 2]

@@ -17,6 +17,7 @@ SOURCES = Sources.of_project("p")
 SECTION_IDS = [
     "searches",
     "zero_results",
+    "journeys",
     "funnel",
     "top_products",
     "reorder",
@@ -33,6 +34,15 @@ def data(**overrides: Any) -> ReportData:
             {"normalized_query": "oat milk", "searches": 8, "zero_result_searches": 2}
         ],
         "funnel": funnel_steps({"searchers": 10, "clickers": 4, "carters": 2, "buyers": 1}),
+        "journeys": [
+            {
+                "day": D,
+                "anonymous_sessions": 3,
+                "linked_sessions": 2,
+                "anonymous_devices": 2,
+                "linked_devices": 1,
+            }
+        ],
         "top_products": [
             {"product_id": "sku_oat", "views": 5, "clicks": 3, "carts": 2, "orders": 1, "units": 2}
         ],
@@ -121,11 +131,16 @@ def test_each_chart_carries_its_rows_inline() -> None:
 
     assert values("searches") == [{"day": "2026-03-10", "intent": "reorder", "searches": 9}]
     assert values("zero_results")[0]["zero_result_rate"] == 0.25
+    assert [v["people"] for v in values("funnel")] == [10, 4, 2, 1]
+    by_kind = {v["kind"]: (v["sessions"], v["devices"]) for v in values("journeys")}
+    assert by_kind == dict(zip(charts.JOURNEY_KINDS, ((2, 1), (1, 1)), strict=True))
     by_outcome = {v["outcome"]: v["events"] for v in values("capture")}
     assert by_outcome == dict(zip(charts.CAPTURE_OUTCOMES, (6, 3, 2, 1), strict=True))
 
 
-@pytest.mark.parametrize("section", ["searches", "zero_results", "top_products", "reorder"])
+@pytest.mark.parametrize(
+    "section", ["searches", "zero_results", "journeys", "top_products", "reorder"]
+)
 def test_a_section_without_rows_shows_a_note_instead_of_a_chart(section: str) -> None:
     html = render(data(**{section: []}))
 

@@ -41,6 +41,7 @@ def test_every_query_reads_the_warehouse_or_the_capture_log_only() -> None:
     allowed = {
         "p.analytics.search_daily",
         "p.analytics.daily_funnel",
+        "p.analytics.daily_journeys",
         "p.analytics.top_products",
         "p.analytics.data_quality",
         "p.events.reorder_predictions",
@@ -60,6 +61,11 @@ def test_a_partitioned_table_is_read_for_the_reports_days_only(name: str) -> Non
     ]
 
 
+@pytest.mark.parametrize("name", ["funnel", "journeys"])
+def test_a_daily_view_is_read_for_the_reports_days_only(name: str) -> None:
+    assert "WHERE day BETWEEN @start AND @end" in queries(SOURCES)[name].sql
+
+
 def test_the_capture_log_is_read_through_its_partitioning_column() -> None:
     sql = capture_sql(SOURCES.capture_log_table)
 
@@ -69,7 +75,15 @@ def test_the_capture_log_is_read_through_its_partitioning_column() -> None:
 
 def test_no_query_returns_or_names_an_identifier() -> None:
     for name, query in queries(SOURCES).items():
-        for column in ("user_id", "session_id", "event_id", "order_id", "request_id"):
+        for column in (
+            "user_id",
+            "anonymous_id",
+            "stitched_user_id",
+            "session_id",
+            "event_id",
+            "order_id",
+            "request_id",
+        ):
             assert column not in query.sql, (name, column)
 
 
@@ -98,7 +112,7 @@ def test_funnel_steps_come_in_order_with_no_day_as_zero() -> None:
     steps = funnel_steps({"searchers": 7, "clickers": 3, "carters": None})
 
     assert [s["label"] for s in steps] == [label for _, label in FUNNEL_STEPS]
-    assert [s["users"] for s in steps] == [7, 3, 0, 0]
+    assert [s["people"] for s in steps] == [7, 3, 0, 0]
 
 
 class FakeClient:
@@ -123,14 +137,28 @@ class FakeClient:
 def test_a_missing_capture_log_table_is_no_data_not_an_error() -> None:
     period = Period.ending(dt.date(2026, 3, 1), 7)
     sums = {"searchers": 4, "clickers": 2, "carters": 1, "buyers": 1}
-    client = FakeClient({"funnel": [sums], "searches": [{"day": period.end, "searches": 3}]})
+    journeys = {
+        "day": period.end,
+        "anonymous_sessions": 3,
+        "linked_sessions": 2,
+        "anonymous_devices": 2,
+        "linked_devices": 1,
+    }
+    client = FakeClient(
+        {
+            "funnel": [sums],
+            "searches": [{"day": period.end, "searches": 3}],
+            "journeys": [journeys],
+        }
+    )
 
     data = fetch(client, SOURCES, period)
 
     assert data.capture is None
     assert data.capture_note == f"{SOURCES.capture_log_table} does not exist yet"
-    assert [s["users"] for s in data.funnel] == [4, 2, 1, 1]
+    assert [s["people"] for s in data.funnel] == [4, 2, 1, 1]
     assert data.searches == [{"day": period.end, "searches": 3}]
+    assert data.journeys == [journeys]
     # Every query ran for the report's days.
     for parameters in client.parameters:
         values = {p.name: p.value for p in cast(list[bigquery.ScalarQueryParameter], parameters)}
