@@ -56,9 +56,19 @@ def create_dataset_and_tables(client: bigquery.Client, dataset: str) -> list[str
     created = []
     for definition in load_table_definitions():
         table = table_from_definition(client.project, dataset, definition)
-        client.create_table(table, exists_ok=True)
+        create_or_update(client, table, ["schema", "description"])
         created.append(table.table_id)
     return created
+
+
+def create_or_update(client: bigquery.Client, table: bigquery.Table, fields: list[str]) -> None:
+    """Creates the table, or brings an existing one (make run's data kept across versions) to
+    the current definition in place, as ``pulumi up`` does: the schema changes are additive
+    (tables.generate refuses others), a view's query is replaced."""
+    try:
+        client.create_table(table)
+    except Conflict:
+        client.update_table(table, fields)
 
 
 def create_bucket(client: storage.Client, name: str) -> None:

@@ -22,6 +22,7 @@ from event_capture.warehouse.render import (
     table_name,
     view_sql,
 )
+from localcloud.bootstrap import create_or_update
 
 
 def create_views(client: bigquery.Client, datasets: Datasets) -> None:
@@ -29,7 +30,7 @@ def create_views(client: bigquery.Client, datasets: Datasets) -> None:
         table = bigquery.Table(f"{datasets.of(view.dataset)}.{view.name}")
         table.view_query = view_sql(view, datasets)
         table.description = view.description
-        client.create_table(table, exists_ok=True)
+        create_or_update(client, table, ["view_query", "description"])
 
 
 def create_table(client: bigquery.Client, spec: ScheduledTable, datasets: Datasets) -> None:
@@ -40,7 +41,7 @@ def create_table(client: bigquery.Client, spec: ScheduledTable, datasets: Datase
     table.time_partitioning = bigquery.TimePartitioning(field=spec.partition_field)
     table.require_partition_filter = True
     table.description = spec.description
-    client.create_table(table, exists_ok=True)
+    create_or_update(client, table, ["schema", "description"])
 
 
 def create_scheduled_tables(client: bigquery.Client, datasets: Datasets) -> None:
