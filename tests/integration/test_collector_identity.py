@@ -1,14 +1,15 @@
 """Who a Segment call is from, with the real SDKs on the local cloud.
 
 Spec-compliant V2 ecommerce calls (no session id, no custom property) from
-segment-analytics-python, rudder-sdk-python, analytics-node and analytics-next in Chromium are
-each stored once, under their anonymous id. A public key's ``userId`` is kept only with the
-backend's proof (``integrations.Intercom.user_hash``): a forged one is stored as anonymous and
-never reaches the victim; a shopper who searched anonymously and then identified with a proof has
-those searches in the features function's ``recent`` at once; a wrong proof, the proof of another
-user or none leaves the calls anonymous, counted by reason; and identify traits reach no store or
-log. The page proves its user id with the middleware snippet of docs/apis/collector.md, read from
-there, so the documented snippet is the tested one.
+segment-analytics-python, rudder-sdk-python, analytics-node and analytics-next in Chromium are each
+stored once, under their anonymous id. A public key's ``userId`` is kept only with the backend's
+proof (``integrations.Intercom.user_hash``): a forged one is stored as anonymous and never reaches
+the victim; a shopper who searched anonymously and then identified with a proof has those searches
+in the features function's ``recent`` at once, and in their ``user_profiles`` row and the served
+profile after the nightly build and the materializer (the same visit without a login gives no one a
+profile); a wrong proof, the proof of another user or none leaves the calls anonymous, counted by
+reason; and identify traits reach no store or log. The page proves its user id with the middleware
+snippet of docs/apis/collector.md, read from there, so the documented snippet is the tested one.
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ import datetime as dt
 import json
 import re
 import subprocess
+import time
 import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,6 +38,7 @@ from segment.analytics.client import Client as SegmentClient  # type: ignore[imp
 
 from event_capture.collector.event_ids import event_id
 from event_capture.contracts import redis_keys as keys
+from event_capture.features.materialize import materialize
 from event_capture.ingest.links import link_event_id
 from event_capture.schemas.user_proof import user_proof
 from localcloud.cloud import LocalCloud
@@ -516,44 +520,100 @@ def order(page: Page, tag: str) -> str:
     return track(page, spec_calls(tag)[-1])
 
 
-def test_a_shopper_who_logs_in_with_a_proof_has_the_searches_before_it_at_once(
-    cloud: LocalCloud,
+@dataclass(frozen=True)
+class Journey:
+    """One shopper's visit in Chromium, on a browser of its own: two searches and a view while
+    anonymous, then (for a login) the backend's proof and an identify with traits carrying
+    ``marker``, then an order."""
+
+    device: str
+    user: str | None
+    marker: str
+    searched: list[str]  # the queries, newest first
+    before_login: list[str]  # the event ids of the two searches and the view
+    order: str  # the order's event id
+    log_start: int  # the collector's log lines before the first call
+    known_before_login: bool | None  # the features function's answer for the user then
+    bodies: list[str]
+    elsewhere: list[str]
+
+
+def shop_journey(
     collector: Service,
     features: Service,
-    views: None,
     shop: PageServer,
     browser: Browser,
-) -> None:
+    login: str | None,
+    proof: Callable[[str], str] | None = None,
+) -> Journey:
+    """The visit; with ``login``, the shopper identifies as ``u_<login>_<tag>``, the page
+    proving the id with ``proof(user)`` if there is one."""
     tag = uuid.uuid4().hex[:8]
-    user, marker = f"u_journey_{tag}", f"zq{tag}marker"
+    user, marker = (f"u_{login}_{tag}" if login else None), f"zq{tag}marker"
     page, traffic = open_shop(browser, shop.origin)
     bodies = sent_bodies(page)
     device = open_analytics(page, collector)
-    start = len(log_lines(collector))
-    newest_first, anonymous_ids = browse_anonymously(page, tag)
-    assert features_of(features, user)["known"] is False
-
-    # The backend signs the user in and hands the page the user id and its proof.
-    prove(page, user, user_proof(SECRET, user))
-    identify(page, user, {"email": f"{marker}@example.com", "name": f"Jane {marker}"})
-    order_id = event_id(order(page, tag))
+    log_start = len(log_lines(collector))
+    searched, before_login = browse_anonymously(page, tag)
+    known_before_login = None
+    if user is not None:
+        known_before_login = bool(features_of(features, user)["known"])
+        if proof is not None:
+            # The backend signs the user in and hands the page the user id and its proof.
+            prove(page, user, proof(user))
+        identify(page, user, {"email": f"{marker}@example.com", "name": f"Jane {marker}"})
+    order_id = order(page, tag)
     page.close()
+    return Journey(
+        device=device,
+        user=user,
+        marker=marker,
+        searched=searched,
+        before_login=[event_id(m) for m in before_login],
+        order=event_id(order_id),
+        log_start=log_start,
+        known_before_login=known_before_login,
+        bodies=bodies,
+        elsewhere=traffic.elsewhere,
+    )
+
+
+@pytest.fixture(scope="module")
+def login(collector: Service, features: Service, shop: PageServer, browser: Browser) -> Journey:
+    """The shopper who logs in with a valid proof (the backend's current secret)."""
+    return shop_journey(
+        collector, features, shop, browser, "journey", lambda user: user_proof(SECRET, user)
+    )
+
+
+@pytest.fixture(scope="module")
+def anonymous(collector: Service, features: Service, shop: PageServer, browser: Browser) -> Journey:
+    """The same visit with no login at all: the control of the stitching."""
+    return shop_journey(collector, features, shop, browser, None)
+
+
+def test_a_shopper_who_logs_in_with_a_proof_has_the_searches_before_it_at_once(
+    cloud: LocalCloud, collector: Service, features: Service, views: None, login: Journey
+) -> None:
+    user = login.user
+    assert user is not None
+    assert login.known_before_login is False
 
     answer = features_of(features, user)
     assert answer["known"] is True
-    assert answer["recent"]["searched"] == newest_first
+    assert answer["recent"]["searched"] == login.searched
     assert answer["recent"]["viewed"] == ["sku_42"]
     assert answer["recent"]["ordered"] == ["sku_42", "sku_7"]
-    [placed] = dedup_rows(cloud, "orders", [order_id])
-    assert (placed["user_id"], placed["anonymous_id"]) == (user, device)
-    for row in dedup_rows(cloud, "searches", [event_id(m) for m in anonymous_ids[:2]]):
-        assert (row["user_id"], row["anonymous_id"]) == (None, device)
+    [placed] = dedup_rows(cloud, "orders", [login.order])
+    assert (placed["user_id"], placed["anonymous_id"]) == (user, login.device)
+    for row in dedup_rows(cloud, "searches", login.before_login[:2]):
+        assert (row["user_id"], row["anonymous_id"]) == (None, login.device)
     links = user_rows(cloud, user)["identity_links"]
     assert links == 1  # the identify's link; the order's own link is the same pair that day
-    assert unproven_since(collector, start) == {}
-    assert traffic.elsewhere == []
-    assert any(marker in body for body in bodies), "the traits were not sent"
-    assert_nowhere(cloud, marker, [collector, features])
+    assert unproven_since(collector, login.log_start) == {}
+    assert login.elsewhere == []
+    assert any(login.marker in body for body in login.bodies), "the traits were not sent"
+    assert_nowhere(cloud, login.marker, [collector, features])
 
 
 @pytest.mark.parametrize(
@@ -576,32 +636,166 @@ def test_a_login_without_a_valid_proof_leaves_the_calls_anonymous_and_counted(
     proof: Callable[[str], str] | None,
     reason: str,
 ) -> None:
-    tag = uuid.uuid4().hex[:8]
-    user, marker = f"u_{case}_{tag}", f"zq{tag}marker"
-    page, _ = open_shop(browser, shop.origin)
-    bodies = sent_bodies(page)
-    device = open_analytics(page, collector)
-    browse_anonymously(page, tag)
-    start = len(log_lines(collector))
-    if proof is not None:
-        prove(page, user, proof(user))
-    identify(page, user, {"email": f"{marker}@example.com", "name": f"Jane {marker}"})
-    order_id = event_id(order(page, tag))
-    page.close()
+    journey = shop_journey(collector, features, shop, browser, case, proof)
+    user = journey.user
+    assert user is not None
 
-    [placed] = dedup_rows(cloud, "orders", [order_id])
-    assert (placed["user_id"], placed["anonymous_id"]) == (None, device)
+    [placed] = dedup_rows(cloud, "orders", [journey.order])
+    assert (placed["user_id"], placed["anonymous_id"]) == (None, journey.device)
     assert user_rows(cloud, user) == dict.fromkeys(EVENT_TABLES, 0)
-    assert unproven_since(collector, start) == {reason: 2}  # the identify and the order
+    # The identify and the order (the anonymous calls before them carry no user id).
+    assert unproven_since(collector, journey.log_start) == {reason: 2}
     store = redis.Redis.from_url(cloud.redis_url)
     assert not store.exists(keys.devices_key(user), keys.activity_key(user))
     answer = features_of(features, user)
     assert answer["known"] is False
     assert answer["recent"] == {"viewed": [], "carted": [], "ordered": [], "searched": []}
     if proof is not None:
-        assert any('"user_hash"' in body for body in bodies), "the proof was not sent"
-    assert any(marker in body for body in bodies), "the traits were not sent"
-    assert_nowhere(cloud, marker, [collector, features])
+        assert any('"user_hash"' in body for body in journey.bodies), "the proof was not sent"
+    assert any(journey.marker in body for body in journey.bodies), "the traits were not sent"
+    assert_nowhere(cloud, journey.marker, [collector, features])
+
+
+# --- 3b. the same journey in the profile, after the nightly build ------------------------------
+
+PROFILE_COUNTS = (
+    "searches",
+    "product_views",
+    "product_clicks",
+    "add_to_carts",
+    "orders",
+    "voice_interactions",
+    "sessions",
+)
+
+
+@pytest.fixture(scope="module")
+def nightly(
+    cloud: LocalCloud, views: None, login: Journey, anonymous: Journey
+) -> Iterator[dt.date]:
+    """``make nightly`` for the day both journeys were received (every scheduled query, run the
+    next day), then the materializer's load of that day's snapshot into the Redis the features
+    function reads; the day. The snapshot pointer is put back as it was afterwards."""
+    client = cloud.bigquery_client()
+    placed = cloud.rows("orders", [login.order, anonymous.order])
+    day = max(row["received_at"] for row in placed).date()
+    datasets = cloud.settings.warehouse_datasets
+    run_all(client, datasets, day + dt.timedelta(days=1))
+    store = redis.Redis.from_url(cloud.redis_url)
+    previous = store.get(keys.CURRENT_SNAPSHOT)
+    loaded = materialize(client, store, datasets.events, snapshot_date=day)
+    assert loaded is not None and loaded.changed
+    yield day
+    if previous is None:
+        store.delete(keys.CURRENT_SNAPSHOT)
+    else:
+        store.set(keys.CURRENT_SNAPSHOT, previous)
+    store.close()
+
+
+def warehouse_rows(
+    cloud: LocalCloud, table: str, where: str, params: list[Any]
+) -> list[dict[str, Any]]:
+    name = f"{cloud.settings.warehouse_datasets.events}.{table}"
+    job = cloud.bigquery_client().query(
+        f"SELECT * FROM `{name}` WHERE {where}",
+        job_config=bigquery.QueryJobConfig(query_parameters=params),
+    )
+    return [dict(row.items()) for row in job.result()]
+
+
+def profiles_of(cloud: LocalCloud, day: dt.date, ids: list[str]) -> list[dict[str, Any]]:
+    """The day's ``user_profiles`` rows whose user id is one of ``ids``."""
+    return warehouse_rows(
+        cloud,
+        "user_profiles",
+        "snapshot_date = @day AND user_id IN UNNEST(@ids)",
+        [
+            bigquery.ScalarQueryParameter("day", "DATE", day),
+            bigquery.ArrayQueryParameter("ids", "STRING", ids),
+        ],
+    )
+
+
+def device_days(cloud: LocalCloud, day: dt.date, device: str) -> dict[str, int]:
+    """The counts of the device's own ``user_daily`` rows (its calls without a user id) received
+    up to ``day``."""
+    rows = warehouse_rows(
+        cloud,
+        "user_daily",
+        "received_on BETWEEN DATE_SUB(@day, INTERVAL 1 DAY) AND @day AND anonymous_id = @device",
+        [
+            bigquery.ScalarQueryParameter("day", "DATE", day),
+            bigquery.ScalarQueryParameter("device", "STRING", device),
+        ],
+    )
+    assert all(row["user_id"] is None for row in rows)
+    return {
+        name: sum(row[name] for row in rows)
+        for name in ("searches", "product_views", "add_to_carts")
+    }
+
+
+def features_of_snapshot(features: Service, user: str, day: dt.date) -> dict[str, Any]:
+    """The features function's answer for ``user`` once it reads the snapshot of ``day`` (it
+    caches the snapshot pointer for a second)."""
+    deadline = time.monotonic() + 10
+    while (answer := features_of(features, user))["snapshot"] != day.isoformat():
+        assert time.monotonic() < deadline, answer
+        time.sleep(0.05)
+    return answer
+
+
+def test_after_the_nightly_build_the_profile_counts_the_searches_before_the_login(
+    cloud: LocalCloud, features: Service, login: Journey, anonymous: Journey, nightly: dt.date
+) -> None:
+    user = login.user
+    assert user is not None
+    [first_search] = cloud.rows("searches", login.before_login[:1])
+    [placed] = cloud.rows("orders", [login.order])
+    # Stored as sent: the searches and the view under the device alone, the order under both.
+    assert device_days(cloud, nightly, login.device) == {
+        "searches": 2,
+        "product_views": 1,
+        "add_to_carts": 0,
+    }
+    # The control made the same calls without a login: its device has the same rows of its own.
+    assert device_days(cloud, nightly, anonymous.device) == device_days(
+        cloud, nightly, login.device
+    )
+
+    # The user's profile: the two searches and the view made before the login, through the
+    # device's link, and the order after it, all in the one session the device had.
+    expected = dict.fromkeys(PROFILE_COUNTS, 0) | {
+        "searches": 2,
+        "product_views": 1,
+        "orders": 1,
+        "sessions": 1,
+    }
+    # No profile for the devices themselves, nor anyone's for the control's calls: a device
+    # linked to no one has no feature row.
+    rows = profiles_of(cloud, nightly, [user, login.device, anonymous.device])
+    assert [row["user_id"] for row in rows] == [user]
+    [row] = rows
+    assert {name: row[name] for name in PROFILE_COUNTS} == expected
+    assert (row["first_seen"], row["last_seen"]) == (
+        first_search["occurred_at"],
+        placed["occurred_at"],
+    )
+    assert (row["favourite_category"], row["favourite_product"]) == ("dairy", "sku_42")
+    assert (row["order_currency"], str(row["average_order_value"])) == ("EUR", "7.47")
+
+    # The features function serves that row as the user's profile; the live parts still hold
+    # the searches before the login.
+    answer = features_of_snapshot(features, user, nightly)
+    profile = answer["profile"]
+    assert {name: profile[name] for name in PROFILE_COUNTS} == expected
+    assert (profile["favourite_category"], profile["favourite_product"]) == ("dairy", "sku_42")
+    assert dt.datetime.fromisoformat(profile["first_seen"]) == first_search["occurred_at"]
+    assert answer["recent"]["searched"] == login.searched
+    # The control's device is nobody's: no profile and no activity served under its id.
+    control = features_of_snapshot(features, anonymous.device, nightly)
+    assert (control["known"], control["profile"]) == (False, None)
 
 
 def assert_nowhere(cloud: LocalCloud, marker: str, services: list[Service]) -> None:
