@@ -73,8 +73,6 @@ def test_a_small_demo_fills_every_chart_of_the_report(cloud: LocalCloud, tmp_pat
     )
     assert data.searches and data.zero_results and data.top_products
     assert data.reorder and data.quality and data.capture
-    assert all(step["users"] > 0 for step in data.funnel), data.funnel
-    journeys = client.query(
-        f"SELECT SUM(linked_devices) AS linked FROM `{DATASETS.analytics}.daily_journeys`"
-    ).result()
-    assert next(iter(journeys))["linked"] > 0
+    assert all(step["people"] > 0 for step in data.funnel), data.funnel
+    # Anonymous visits, some of them on devices that later logged in.
+    assert sum(day["linked_devices"] for day in data.journeys) > 0, data.journeys
