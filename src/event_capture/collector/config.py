@@ -129,31 +129,30 @@ class CollectorConfig(CaptureConfig):
     @field_validator("elevenlabs_secrets", mode="before")
     @classmethod
     def _secrets(cls, raw: Any) -> Any:
-        if not isinstance(raw, str):
-            return raw
-        secrets = tuple(s for s in (s.strip() for s in raw.split(",")) if s)
-        if any(len(s) < MIN_SECRET_LENGTH for s in secrets):
-            raise ValueError(f"each secret must be at least {MIN_SECRET_LENGTH} characters")
-        return secrets
+        return _secret_list(raw, MIN_SECRET_LENGTH) if isinstance(raw, str) else raw
 
     @field_validator("user_id_secrets", mode="before")
     @classmethod
     def _proof_secrets(cls, raw: Any) -> Any:
         if not isinstance(raw, str):
             return raw
-        secrets = tuple(s for s in (s.strip() for s in raw.split(",")) if s)
+        secrets = _secret_list(raw, user_proof.MIN_SECRET_LENGTH)
         if len(secrets) > 2:
             raise ValueError("at most two secrets (the current and the next)")
-        if any(len(s) < user_proof.MIN_SECRET_LENGTH for s in secrets):
-            raise ValueError(
-                f"each secret must be at least {user_proof.MIN_SECRET_LENGTH} characters"
-            )
         return secrets
 
     @field_validator("allowed_origins", mode="before")
     @classmethod
     def _origins(cls, raw: Any) -> Any:
         return AllowedOrigins.parse(raw) if isinstance(raw, str) else raw
+
+
+def _secret_list(raw: str, min_length: int) -> tuple[str, ...]:
+    """Comma-separated secrets; the message never quotes one."""
+    secrets = tuple(s for s in (s.strip() for s in raw.split(",")) if s)
+    if any(len(s) < min_length for s in secrets):
+        raise ValueError(f"each secret must be at least {min_length} characters")
+    return secrets
 
 
 def load_collector_config(env: Mapping[str, str] | None = None) -> CollectorConfig:
