@@ -4,7 +4,8 @@ On a ``LocalCloud`` it starts itself (BigQuery emulator, redis-server, the captu
 functions on free loopback ports):
 
 * Serving latency of one user's whole answer, p50/p99/p99.9: in process (``http_api.handle``
-  over a ``FeatureReader`` on redis-server), and over loopback HTTP from 1 and from 32
+  over a ``FeatureReader`` on redis-server), also for users with two linked devices (their
+  pre-login activity merged: a second round trip), and over loopback HTTP from 1 and from 32
   concurrent callers (one keep-alive connection each) to the features function (gunicorn,
   WORKERS=1, THREADS=32). The same-run baseline is the same answer read from the BigQuery
   emulator's feature tables, a query per table as a server without Redis would do it.
@@ -31,6 +32,7 @@ from urllib.parse import urlsplit
 import redis
 
 from bench.results import recorded
+from event_capture.contracts import live_activity
 from event_capture.contracts import redis_keys as keys
 from event_capture.features.documents import build_snapshot
 from event_capture.features.http_api import handle
@@ -134,6 +136,26 @@ def percentiles(samples: list[float]) -> str:
     return f"{at(0.5) * 1e3:8.3f} {at(0.99) * 1e3:8.3f} {at(0.999) * 1e3:8.3f}"
 
 
+def link_devices(store: redis.Redis, users: list[str], rng: random.Random) -> list[str]:
+    """Two devices per user, each with 20 views from before the login, linked as the capture
+    path links them; the users' answer paths."""
+    pipe = store.pipeline(transaction=False)
+    now = dt.datetime.now(dt.UTC)
+    for user in users:
+        for device in (f"a_{user}_phone", f"a_{user}_laptop"):
+            pipe.sadd(keys.devices_key(user), device)
+            for n in range(20):
+                view = {
+                    "event_id": f"{device}-{n}",
+                    "event_type": "product_view",
+                    "occurred_at": (now - dt.timedelta(minutes=n)).isoformat(),
+                    "product_id": f"sku_{rng.randrange(500)}",
+                }
+                pipe.lpush(keys.device_activity_key(device), live_activity.encode(view))
+    pipe.execute()
+    return [f"/v1/users/{user}/features" for user in users]
+
+
 def timed(fn: Callable[[], Any], count: int) -> list[float]:
     fn()
     samples = []
@@ -205,6 +227,13 @@ def main() -> None:
         print(f"{'how':<46} {'p50 ms':>8} {'p99 ms':>8} {'p99.9':>8}")
         in_process = timed(lambda: handle(reader, "GET", rng.choice(paths), {}), args.requests)
         print(f"{'in process (http_api.handle + Redis)':<46} {percentiles(in_process)}")
+        linked = link_devices(store, users[: max(1, len(users) // 10)], rng)
+        with_devices = timed(lambda: handle(reader, "GET", rng.choice(linked), {}), args.requests)
+        print(f"{'in process, 2 linked devices of 20 entries':<46} {percentiles(with_devices)}")
+        print(
+            "linked devices / none, p50: "
+            f"{statistics.median(with_devices) / statistics.median(in_process):.2f}x"
+        )
 
         def from_bigquery() -> None:
             # What a server without the online store does per answer: a query per table.
