@@ -16,6 +16,7 @@ from elevenlabs import ElevenLabs
 from event_capture.collector.elevenlabs import SIGNATURE_HEADER, event_id_for
 from localcloud.cloud import LocalCloud
 from localcloud.processes import Service
+from tests.unit.collector import calls
 from tests.unit.collector.test_elevenlabs import _conversation, _sign
 
 SECRET = "wsec_integration_0123456789abcdef"
@@ -25,7 +26,12 @@ WRITE_KEY = "wk_integration_elevenlabs_0123"
 @pytest.fixture(scope="module")
 def collector(cloud: LocalCloud) -> Iterator[Service]:
     service = cloud.start_collector(
-        write_keys=[WRITE_KEY], env={"ELEVENLABS_WEBHOOK_SECRETS": SECRET, "GCS_ENABLED": "false"}
+        write_keys=[WRITE_KEY],
+        env={
+            "ELEVENLABS_WEBHOOK_SECRETS": SECRET,
+            "COLLECTOR_USER_ID_SECRETS": calls.USER_ID_SECRET,
+            "GCS_ENABLED": "false",
+        },
     )
     yield service
     service.stop()
@@ -70,3 +76,21 @@ def test_a_signed_transcription_lands_once_scrubbed_and_a_forged_one_not_at_all(
     assert "jane.doe@example.com" not in rows[0]["transcript"]
     assert "[EMAIL]" in rows[0]["transcript"]
     assert "WHERE" not in rows[0]["transcript"]
+
+
+def test_a_conversation_started_with_someone_elses_user_id_is_stored_as_its_device(
+    cloud: LocalCloud, collector: Service
+) -> None:
+    now = datetime.now(UTC)
+    dynamic = {"user_id": "victim-1", "anonymous_id": "a_caller_7"}  # no proof of victim-1
+    payload = _conversation(
+        now,
+        conversation_id=f"conv_forged_{int(now.timestamp())}",
+        client_data={"dynamic_variables": dynamic},
+    )
+    body = json.dumps(payload).encode()
+
+    assert post(f"{collector.url}/elevenlabs/post-call", body, _sign(body, SECRET, now)) == 200
+
+    [row] = cloud.rows("voice_interactions", [event_id_for(payload["data"]["conversation_id"])])
+    assert (row["user_id"], row["anonymous_id"]) == (None, "a_caller_7")

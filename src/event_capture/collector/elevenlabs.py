@@ -27,6 +27,7 @@ from typing import Any, Final
 from pydantic import TypeAdapter, ValidationError
 
 from event_capture.collector.contract import MAX_BATCH_BYTES
+from event_capture.collector.identity import Unproven, UserIdProofs
 from event_capture.platform.http_error import HttpError
 from event_capture.platform.json_body import parse_json
 from event_capture.schemas.envelope import Label
@@ -56,6 +57,15 @@ USER_ID_PATHS: Final = (
     ("conversation_initiation_client_data", "dynamic_variables", "user_id"),
     ("conversation_initiation_client_data", "user_id"),
     ("user_id",),
+)
+# A page that starts the conversation sets the dynamic variables, so a user id there is as
+# public as a page's Segment call: it is kept only with the backend's proof
+# (schemas.user_proof) in this dynamic variable, and the page's device id is read beside it.
+USER_PROOF_PATH: Final = ("conversation_initiation_client_data", "dynamic_variables", "user_hash")
+ANONYMOUS_ID_PATH: Final = (
+    "conversation_initiation_client_data",
+    "dynamic_variables",
+    "anonymous_id",
 )
 # Between the user's turns in the stored transcript.
 TURN_SEPARATOR: Final = "\n"
@@ -91,6 +101,11 @@ class Count(StrEnum):
     TRANSCRIPTION_MAPPED = "elevenlabs_transcription_mapped"
     # A transcription that gave no event, by reason.
     TRANSCRIPTION_NO_USER_ID = "elevenlabs_transcription_no_user_id"
+    # A user id not kept, by reason (identity.Unproven); the call is its device's, if it has one.
+    USER_ID_PROOF_MISSING = "elevenlabs_user_id_proof_missing"
+    USER_ID_PROOF_MALFORMED = "elevenlabs_user_id_proof_malformed"
+    USER_ID_PROOF_MISMATCH = "elevenlabs_user_id_proof_mismatch"
+    USER_ID_NO_SECRET = "elevenlabs_user_id_no_secret_configured"  # noqa: S105 - a count
     TRANSCRIPTION_NO_USER_SPEECH = "elevenlabs_transcription_no_user_speech"
     TRANSCRIPTION_MALFORMED = "elevenlabs_transcription_malformed"
     # A mapped transcription that lost something on the way.
@@ -145,6 +160,7 @@ def handle_post_call(
     secrets: Sequence[str],
     now: datetime,
     tolerance: timedelta = DEFAULT_TOLERANCE,
+    proofs: UserIdProofs | None = None,
 ) -> WebhookOutcome:
     """Verify one ElevenLabs post-call webhook call and map what it carries.
 
@@ -154,6 +170,8 @@ def handle_post_call(
         secrets: the webhook secrets currently accepted (two during a rotation).
         now: the server clock reading for this request (timezone-aware).
         tolerance: how far the signed timestamp may be from ``now``, in either direction.
+        proofs: what a user id from the conversation's start must be proven with; None
+            trusts it (an agent started only by the app's backend).
 
     Returns:
         A ``WebhookRefusal`` (401 for an unsigned, malformed, wrongly keyed, tampered or stale
@@ -177,7 +195,7 @@ def handle_post_call(
     if not isinstance(kind, str) or not isinstance(data, dict):
         return WebhookRefusal(Rule.NOT_A_POST_CALL_WEBHOOK)
     if kind == "post_call_transcription":
-        return _transcription(data)
+        return _transcription(data, proofs)
     if kind == "post_call_audio":
         # Dropped unread; the handler keeps no reference to it.
         return WebhookAccepted(counts={Count.AUDIO_IGNORED: 1})
@@ -249,7 +267,15 @@ def _parse_signature(header: str) -> tuple[str, list[bytes]] | None:
     return timestamp, hashes
 
 
-def _transcription(data: dict[str, Any]) -> WebhookAccepted:
+_UNPROVEN_COUNTS: Final = {
+    Unproven.MISSING: Count.USER_ID_PROOF_MISSING,
+    Unproven.MALFORMED: Count.USER_ID_PROOF_MALFORMED,
+    Unproven.MISMATCH: Count.USER_ID_PROOF_MISMATCH,
+    Unproven.NO_SECRET: Count.USER_ID_NO_SECRET,
+}
+
+
+def _transcription(data: dict[str, Any], proofs: UserIdProofs | None) -> WebhookAccepted:
     counts: Counter[Count] = Counter()
     conversation_id = data.get("conversation_id")
     metadata = data.get("metadata")
@@ -264,8 +290,15 @@ def _transcription(data: dict[str, Any]) -> WebhookAccepted:
     if occurred_at is None or duration_ms is None:
         return WebhookAccepted(counts={Count.TRANSCRIPTION_MALFORMED: 1})
     user_id = _user_id(data)
-    if user_id is None:
-        return WebhookAccepted(counts={Count.TRANSCRIPTION_NO_USER_ID: 1})
+    if user_id is not None and proofs is not None:
+        unproven = proofs.check(_at(data, USER_PROOF_PATH), user_id)
+        if unproven is not None:
+            counts[_UNPROVEN_COUNTS[unproven]] += 1
+            user_id = None
+    anonymous_id = _identifier(_at(data, ANONYMOUS_ID_PATH))
+    if user_id is None and anonymous_id is None:
+        counts[Count.TRANSCRIPTION_NO_USER_ID] += 1
+        return WebhookAccepted(counts=dict(counts))
     transcript = _user_transcript(data.get("transcript"))
     if not transcript:
         return WebhookAccepted(counts={Count.TRANSCRIPTION_NO_USER_SPEECH: 1})
@@ -279,7 +312,6 @@ def _transcription(data: dict[str, Any]) -> WebhookAccepted:
     event: dict[str, Any] = {
         "event_id": event_id_for(conversation_id),
         "event_type": "voice_interaction",
-        "user_id": user_id,
         "session_id": conversation_id,
         "occurred_at": occurred_at,
         "source": EVENT_SOURCE,
@@ -287,6 +319,10 @@ def _transcription(data: dict[str, Any]) -> WebhookAccepted:
         "detected_intent": intent,
         "duration_ms": duration_ms,
     }
+    if user_id is not None:
+        event["user_id"] = user_id
+    if anonymous_id is not None:
+        event["anonymous_id"] = anonymous_id
     language = _language(metadata.get("main_language"))
     if language is not None:
         event["language"] = language
@@ -321,16 +357,27 @@ def _milliseconds(seconds: Any) -> int | None:
         return None
 
 
+def _at(data: dict[str, Any], path: tuple[str, ...]) -> Any:
+    value: Any = data
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def _identifier(value: Any) -> str | None:
+    # Dynamic variables may be numbers; a bool is no id.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    return None
+
+
 def _user_id(data: dict[str, Any]) -> str | None:
     for path in USER_ID_PATHS:
-        value: Any = data
-        for key in path:
-            value = value.get(key) if isinstance(value, dict) else None
-        # Dynamic variables may be numbers; a bool is no id.
-        if isinstance(value, int) and not isinstance(value, bool):
-            return str(value)
-        if isinstance(value, str) and value.strip():
-            return value.strip()
+        found = _identifier(_at(data, path))
+        if found is not None:
+            return found
     return None
 
 

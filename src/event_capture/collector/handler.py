@@ -302,7 +302,9 @@ class Collector:
         assert isinstance(body, bytes)
         headers = {SIGNATURE_HEADER: request.signature} if request.signature else {}
         received_at = self._clock()
-        outcome = handle_post_call(headers, body, secrets=self._elevenlabs, now=received_at)
+        outcome = handle_post_call(
+            headers, body, secrets=self._elevenlabs, now=received_at, proofs=self._proofs
+        )
         if isinstance(outcome, WebhookRefusal):
             error = HttpError(
                 status=outcome.status,

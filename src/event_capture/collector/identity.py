@@ -29,14 +29,18 @@ class UserIdProofs:
     secrets: tuple[str, ...] = ()
 
     def verdict(self, call: dict[str, Any], user_id: str) -> Unproven | None:
-        """None when the call proves ``user_id``; otherwise why not."""
-        if not self.secrets:
-            return Unproven.NO_SECRET
+        """None when the Segment call proves ``user_id``; otherwise why not."""
         integrations = call.get("integrations")
         options = (
             integrations.get(user_proof.INTEGRATION) if isinstance(integrations, dict) else None
         )
         proof = options.get(user_proof.FIELD) if isinstance(options, dict) else None
+        return self.check(proof, user_id)
+
+    def check(self, proof: Any, user_id: str) -> Unproven | None:
+        """None when ``proof`` (as sent, any JSON value) proves ``user_id``; otherwise why not."""
+        if not self.secrets:
+            return Unproven.NO_SECRET
         if proof is None:
             return Unproven.MISSING
         if type(proof) is not str or not _HEX_PROOF.fullmatch(proof.lower()):

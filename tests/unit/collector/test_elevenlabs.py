@@ -39,7 +39,10 @@ from event_capture.collector.elevenlabs import (
     event_id_for,
     handle_post_call,
 )
+from event_capture.collector.identity import UserIdProofs
 from event_capture.ingest.validation import validate_events
+from event_capture.schemas.user_proof import user_proof
+from tests.unit.collector import calls
 
 SECRET = "wsec_0123456789abcdef0123456789abcdef"
 NEXT_SECRET = "wsec_fedcba9876543210fedcba9876543210"
@@ -110,7 +113,14 @@ def _conversation(
             **(
                 client_data
                 if client_data is not None
-                else {"dynamic_variables": {"user_id": "u_8f14e45f", "system__caller_id": "+1555"}}
+                else {
+                    "dynamic_variables": {
+                        "user_id": "u_8f14e45f",
+                        # The proof the app's backend gave the page that started the call.
+                        "user_hash": user_proof(calls.USER_ID_SECRET, "u_8f14e45f"),
+                        "system__caller_id": "+1555",
+                    }
+                }
             )
         ),
         has_audio=True,
@@ -538,3 +548,68 @@ def test_a_naive_clock_is_a_wiring_error() -> None:
 def test_a_signed_body_breaking_the_json_rules_of_every_route_is_no_webhook(body: bytes) -> None:
     # The same strict JSON as the tracking routes: json.loads alone would take the first two.
     _refused(_signed(body), Rule.NOT_A_POST_CALL_WEBHOOK, 400)
+
+
+# --- a user id from the conversation's start is proven, or not kept ---------------------------
+
+
+PROOFS = UserIdProofs((calls.USER_ID_SECRET,))
+
+
+def _proven_call(dynamic: dict[str, Any], proofs: UserIdProofs | None = PROOFS) -> WebhookAccepted:
+    body = _encode(_conversation(NOW, client_data={"dynamic_variables": dynamic}))
+    return _accepted(
+        handle_post_call(
+            {SIGNATURE_HEADER: _sign(body, SECRET, NOW)},
+            body,
+            secrets=[SECRET],
+            now=NOW,
+            proofs=proofs,
+        )
+    )
+
+
+def test_a_proven_user_id_is_kept_with_the_pages_device_id() -> None:
+    proof = user_proof(calls.USER_ID_SECRET, "u_42")
+    outcome = _proven_call({"user_id": "u_42", "user_hash": proof, "anonymous_id": "a_7"})
+
+    [event] = outcome.events
+    assert (event["user_id"], event["anonymous_id"]) == ("u_42", "a_7")
+    assert not {c for c in outcome.counts if c.startswith("elevenlabs_user_id_")}
+
+
+@pytest.mark.parametrize(
+    ("proof", "count"),
+    [
+        (None, Count.USER_ID_PROOF_MISSING),
+        ("not-hex", Count.USER_ID_PROOF_MALFORMED),
+        (user_proof(calls.USER_ID_SECRET, "u_someone_else"), Count.USER_ID_PROOF_MISMATCH),
+        (user_proof("o" * 40, "u_victim"), Count.USER_ID_PROOF_MISMATCH),
+    ],
+)
+def test_an_unproven_user_id_leaves_the_call_its_devices_or_unstored(
+    proof: str | None, count: Count
+) -> None:
+    dynamic: dict[str, Any] = {"user_id": "u_victim", "anonymous_id": "a_7"}
+    if proof is not None:
+        dynamic["user_hash"] = proof
+
+    kept = _proven_call(dynamic)
+    [event] = kept.events
+    assert "user_id" not in event and event["anonymous_id"] == "a_7"
+    assert kept.counts[count] == 1
+
+    dropped = _proven_call({k: v for k, v in dynamic.items() if k != "anonymous_id"})
+    assert dropped.events == ()
+    assert dropped.counts == {count: 1, Count.TRANSCRIPTION_NO_USER_ID: 1}
+
+
+def test_without_secrets_no_user_id_from_a_conversation_is_kept_and_none_means_trusted() -> None:
+    dynamic = {"user_id": "u_42", "anonymous_id": "a_7"}
+
+    untrusted = _proven_call(dynamic, UserIdProofs())
+    trusted = _proven_call(dynamic, None)
+
+    assert "user_id" not in untrusted.events[0]
+    assert untrusted.counts[Count.USER_ID_NO_SECRET] == 1
+    assert trusted.events[0]["user_id"] == "u_42"

@@ -358,6 +358,7 @@ def collector(bigquery: FakeSink, *, secrets: tuple[str, ...] = (SECRET,)) -> Co
         write_keys=WriteKeys.parse(calls.NEXT_WRITE_KEY),
         clock=lambda: NOW,
         elevenlabs_secrets=secrets,
+        user_id_proofs=UserIdProofs((calls.USER_ID_SECRET,)),
     )
 
 
