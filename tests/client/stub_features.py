@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
-from event_capture.schemas.features import ProductSimilar, UserFeatures
+from event_capture.schemas.features import DeviceFeatures, ProductSimilar, UserFeatures
 
 # A slow CI box may schedule the client's thread late; the bound is still far below a stall.
 MARGIN_SECONDS = 0.5
@@ -65,6 +65,10 @@ def default_answer(path: str) -> bytes:
     users = re.search(r"/v1/users/([^/]+)/features$", path)
     if users:
         return UserFeatures(user_id=unquote(users[1]), known=True).model_dump_json().encode()
+    devices = re.search(r"/v1/devices/([^/]+)/features$", path)
+    if devices:
+        answer = DeviceFeatures(anonymous_id=unquote(devices[1]), known=True)
+        return answer.model_dump_json().encode()
     products = re.search(r"/v1/products/([^/]+)/similar$", path)
     if products:
         return (

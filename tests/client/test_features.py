@@ -21,7 +21,13 @@ from event_capture.client import FallbackReason, FeaturesClient, FeaturesStats
 from event_capture.client.auth import GoogleIdTokens
 from event_capture.client.features import DEFAULT_TIMEOUT_SECONDS, MAX_ANSWER_BYTES
 from event_capture.client.version import USER_AGENT
-from event_capture.schemas.features import MAX_LIMIT, PARTS, ProductSimilar, UserFeatures
+from event_capture.schemas.features import (
+    MAX_LIMIT,
+    PARTS,
+    DeviceFeatures,
+    ProductSimilar,
+    UserFeatures,
+)
 from tests.client.stub_features import MARGIN_SECONDS, Reply, StubFeatures, stub_features
 from tests.fakes.id_tokens import FakeIdTokenCredentials
 
@@ -439,3 +445,18 @@ def test_an_untrusted_certificate_gives_the_defaults(
 
     assert fallback_reasons(caplog) == ["connection"]
     assert "SSLCertVerificationError" in caplog.text
+
+
+def test_a_devices_features_and_their_fallback(stub: StubFeatures) -> None:
+    device = {"anonymous_id": "a_3b1f", "known": True, "recent": {"viewed": ["sku_1"]}}
+    stub.script.append(Reply(body=device))
+    with FeaturesClient(stub.url, timeout_seconds=PATIENT) as client:
+        answer = client.device_features("a_3b1f", limit=3)
+        with pytest.raises(ValueError, match="anonymous_id"):
+            client.device_features("a b")
+
+    assert answer == DeviceFeatures.model_validate(device)
+    assert stub.targets == ["/v1/devices/a_3b1f/features?limit=3"]
+    with FeaturesClient("http://127.0.0.1:9", timeout_seconds=PATIENT) as client:
+        fallback = client.device_features("a_3b1f")
+    assert fallback == DeviceFeatures.defaults("a_3b1f", "client_fallback")

@@ -19,6 +19,7 @@ from event_capture.schemas.features import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
     PARTS,
+    DeviceFeatures,
     Part,
     ProductSimilar,
     UserFeatures,
@@ -30,10 +31,12 @@ FEATURES_RETRY_AFTER_SECONDS = 5
 MAX_ID_LENGTH = 128
 _ID = re.compile(ID_PATTERN)
 _USER_ROUTE = re.compile(r"/v1/users/([^/]+)/features/?")
+_DEVICE_ROUTE = re.compile(r"/v1/devices/([^/]+)/features/?")
 _PRODUCT_ROUTE = re.compile(r"/v1/products/([^/]+)/similar/?")
 ROUTE_USER = "user_features"
+ROUTE_DEVICE = "device_features"
 ROUTE_PRODUCT = "similar_products"
-PARAMETERS = {ROUTE_USER: ("include", "limit"), ROUTE_PRODUCT: ("limit",)}
+PARAMETERS = {ROUTE_USER: ("include", "limit"), ROUTE_DEVICE: ("limit",), ROUTE_PRODUCT: ("limit",)}
 
 # Personal and live (every captured event may change it): never stored by a cache. A product's
 # similar products are the same for everyone and change nightly.
@@ -95,12 +98,15 @@ def _check_query(route: str, query: Mapping[str, Sequence[str]]) -> None:
 def _route(path: str) -> tuple[str, str]:
     if match := _USER_ROUTE.fullmatch(path):
         return ROUTE_USER, _identifier(match.group(1), "user_id")
+    if match := _DEVICE_ROUTE.fullmatch(path):
+        return ROUTE_DEVICE, _identifier(match.group(1), "anonymous_id")
     if match := _PRODUCT_ROUTE.fullmatch(path):
         return ROUTE_PRODUCT, _identifier(match.group(1), "product_id")
     raise RefusedError(
         "path",
         "route_unknown",
-        "GET /v1/users/<user_id>/features or /v1/products/<product_id>/similar",
+        "GET /v1/users/<user_id>/features, /v1/devices/<anonymous_id>/features or "
+        "/v1/products/<product_id>/similar",
         status=404,
     )
 
@@ -137,6 +143,20 @@ def handle(
                 )
             cache = USER_CACHE
             line = {"parts": list(parts), "known": getattr(model, "known", False)}
+        elif route == ROUTE_DEVICE:
+            try:
+                model = reader.device(identifier, limit, reading)
+            except RedisUnavailableError as error:
+                return _unavailable(
+                    DeviceFeatures.defaults(identifier, "redis_unavailable"),
+                    error,
+                    route,
+                    reading,
+                    started,
+                )
+            # A device's own activity: as personal and as live as a user's.
+            cache = USER_CACHE
+            line = {"known": getattr(model, "known", False)}
         else:
             try:
                 model = reader.similar(identifier, limit, reading)

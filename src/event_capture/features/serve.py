@@ -23,9 +23,11 @@ from event_capture.features import live
 from event_capture.features.documents import ProductDocument, UserDocument
 from event_capture.platform.redis_surface import FeatureRedis, Reply
 from event_capture.schemas.features import (
+    DeviceFeatures,
     Part,
     ProductSimilar,
     RecentItems,
+    SimilarProduct,
     UserFeatures,
 )
 
@@ -148,14 +150,62 @@ class FeatureReader:
             else [],
             recent=recent if "recent" in parts else RecentItems(),
         )
-        sources = live.similar_sources(recent)
-        if "similar_to_recent" in parts and snapshot_date and snapshot and sources:
-            products_key = keys.snapshot_products_key(snapshot)
-            raw = self._call(reading, lambda r: r.hmget(products_key, sources))
-            documents = [_document(ProductDocument, d) if d else None for d in raw]
-            similar = live.similar_to_recent(sources, documents, since, limit)
+        if "similar_to_recent" in parts and snapshot_date and snapshot:
+            similar = self._similar_to_recent(snapshot, recent, since, limit, reading)
             features = features.model_copy(update={"similar_to_recent": similar})
         return features
+
+    def device(
+        self, anonymous_id: str, limit: int, reading: Reading | None = None
+    ) -> DeviceFeatures:
+        """A device's own live parts; raises ``RedisUnavailableError``."""
+        reading = reading or Reading()
+        snapshot = self._snapshot(reading)
+
+        def read(r: FeatureRedis) -> list[Any]:
+            pipe = r.pipeline(transaction=False)
+            if snapshot:
+                pipe.hget(keys.snapshot_meta_key(snapshot), "snapshot_date")
+            pipe.lrange(keys.device_activity_key(anonymous_id), 0, self._activity_length - 1)
+            return pipe.execute()
+
+        answer = self._call(reading, read)
+        snapshot_date: dt.date | None = None
+        if snapshot:
+            meta_date, activity = answer
+            if meta_date is None:
+                self._forget_pointer()
+            else:
+                snapshot_date = dt.date.fromisoformat(_text(meta_date) or "")
+        else:
+            [activity] = answer
+        entries = live_activity.parse(activity)
+        since = live.Since.of(entries, snapshot_date)
+        recent = live.recent_items(entries, limit)
+        similar = (
+            self._similar_to_recent(snapshot, recent, since, limit, reading)
+            if snapshot and snapshot_date
+            else []
+        )
+        return DeviceFeatures(
+            anonymous_id=anonymous_id,
+            known=bool(entries),
+            snapshot=snapshot_date,
+            degraded=[] if snapshot_date else ["snapshot_missing"],
+            recent=recent,
+            similar_to_recent=similar,
+        )
+
+    def _similar_to_recent(
+        self, snapshot: str, recent: RecentItems, since: live.Since, limit: int, reading: Reading
+    ) -> list[SimilarProduct]:
+        sources = live.similar_sources(recent)
+        if not sources:
+            return []
+        products_key = keys.snapshot_products_key(snapshot)
+        raw = self._call(reading, lambda r: r.hmget(products_key, sources))
+        documents = [_document(ProductDocument, d) if d else None for d in raw]
+        return live.similar_to_recent(sources, documents, since, limit)
 
     def _with_devices(
         self, entries: list[live_activity.Entry], devices: list[str], reading: Reading

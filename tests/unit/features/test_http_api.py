@@ -22,6 +22,7 @@ from event_capture.schemas.features import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
     PARTS,
+    DeviceFeatures,
     Part,
     ProductSimilar,
     RecentItems,
@@ -59,6 +60,18 @@ class StubReader:
             )
         return UserFeatures(
             user_id=user_id, known=True, snapshot=SNAPSHOT, recent=RecentItems(viewed=["sku_1"])
+        )
+
+    def device(
+        self, anonymous_id: str, limit: int, reading: Reading | None = None
+    ) -> DeviceFeatures:
+        self.calls.append(("device", anonymous_id, limit))
+        assert reading is not None
+        reading.round_trips = 1
+        if self.error:
+            raise self.error
+        return DeviceFeatures(
+            anonymous_id=anonymous_id, known=True, snapshot=SNAPSHOT, recent=RecentItems()
         )
 
     def similar(
@@ -332,6 +345,8 @@ def test_a_bad_identifier_is_a_400_that_does_not_log_it(path: str, parameter: st
         "//v1/users/u1/features",
         "/v1/products/p1",
         "/v1/products/p1/features",
+        "/v1/devices/a1",
+        "/v1/devices/a1/similar",
         "/V1/users/u1/features",
         "/robots.txt",
     ],
@@ -446,3 +461,47 @@ def test_the_log_line_never_holds_a_bad_user_id_of_an_unknown_route() -> None:
 
     assert answer.status == 404
     assert USER not in json.dumps(answer.log)
+
+
+# --- a device's answer -------------------------------------------------------------------------
+
+
+DEVICE_PATH = "/v1/devices/a_3b1f/features"
+
+
+def test_a_devices_features_are_served_privately_with_its_limit() -> None:
+    reader = StubReader()
+
+    answer = get(DEVICE_PATH, {"limit": ["5"]}, reader=reader)
+
+    assert answer.status == 200
+    assert reader.calls == [("device", "a_3b1f", 5)]
+    assert answer.body["anonymous_id"] == "a_3b1f" and answer.body["known"] is True
+    assert answer.headers["Cache-Control"] == "private, no-store"
+    assert answer.log["route"] == "device_features"
+
+
+def test_a_device_takes_no_parts_and_a_bad_id_is_named_anonymous_id() -> None:
+    reader = StubReader()
+
+    assert_refused(
+        get(DEVICE_PATH, {"include": ["profile"]}, reader=reader),
+        400,
+        "query",
+        "parameter_unknown",
+        reader,
+    )
+    assert_refused(
+        get("/v1/devices/a%2Fb/features", reader=reader), 400, "anonymous_id", "identifier", reader
+    )
+
+
+def test_a_device_answer_without_redis_is_a_503_with_its_defaults() -> None:
+    reader = StubReader(error=RedisUnavailableError("ConnectionError: refused"))
+
+    answer = get(DEVICE_PATH, reader=reader)
+
+    assert answer.status == 503
+    assert answer.body["anonymous_id"] == "a_3b1f"
+    assert answer.body["degraded"] == ["redis_unavailable"]
+    assert answer.headers["Retry-After"] == "5"

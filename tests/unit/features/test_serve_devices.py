@@ -168,3 +168,40 @@ def test_redis_failing_on_the_devices_read_is_redis_unavailable(redis: Any) -> N
 
     with pytest.raises(RedisUnavailableError):
         reader(failing).user(USER, PARTS, 10)
+
+
+# --- a device's own answer ---------------------------------------------------------------------
+
+
+def test_a_devices_answer_is_its_own_activity_before_the_login_and_nothing_of_its_user(
+    redis: Any,
+) -> None:
+    browse_then_log_in(redis)
+
+    phone = reader(redis).device(PHONE, 10)
+    stranger = reader(redis).device(STRANGER, 10)
+
+    # After the login the phone's calls carry the user id: they are the user's, not the
+    # device's, so a device's answer never shows what its (or another) user did.
+    assert (phone.anonymous_id, phone.known) == (PHONE, True)
+    assert phone.recent == RecentItems(viewed=["sku_oat"], searched=["oat milk"])
+    assert stranger.recent == RecentItems(viewed=["sku_gift"], searched=["secret gift"])
+    assert phone.degraded == ["snapshot_missing"] and phone.similar_to_recent == []
+
+
+def test_an_unknown_device_gets_the_defaults(redis: Any) -> None:
+    answer = reader(redis).device("a_never_seen", 10)
+
+    assert (answer.known, answer.recent, answer.degraded) == (
+        False,
+        RecentItems(),
+        ["snapshot_missing"],
+    )
+
+
+def test_a_device_answer_without_redis_is_unavailable(redis: Any) -> None:
+    capture(redis, anonymous_search(PHONE, "oat milk", at(8)))
+    failing = Recorder(redis, fail=[("lrange", 1)])
+
+    with pytest.raises(RedisUnavailableError):
+        reader(failing).device(PHONE, 10, Reading())

@@ -53,10 +53,12 @@ from event_capture.client.deadline_http import DeadlineHttp
 from event_capture.client.version import USER_AGENT
 from event_capture.schemas.envelope import Identifier
 from event_capture.schemas.features import (
+    DEVICE_FEATURES_PATH,
     MAX_LIMIT,
     PARTS,
     SIMILAR_PRODUCTS_PATH,
     USER_FEATURES_PATH,
+    DeviceFeatures,
     Part,
     ProductSimilar,
     UserFeatures,
@@ -148,6 +150,25 @@ class FeaturesClient:
             USER_FEATURES_PATH, path, query, UserFeatures, lambda a: a.user_id == user_id
         )
         return answer if answer is not None else UserFeatures.defaults(user_id, "client_fallback")
+
+    def device_features(self, anonymous_id: str, *, limit: int | None = None) -> DeviceFeatures:
+        """A device's own live parts (before or without a login), or the defaults marked
+        ``client_fallback``; never raises for the function's trouble.
+
+        Raises ValueError, naming the argument, for what the function would refuse."""
+        path = DEVICE_FEATURES_PATH.format(
+            anonymous_id=_segment(_identifier("anonymous_id", anonymous_id))
+        )
+        answer = self._call(
+            DEVICE_FEATURES_PATH,
+            path,
+            {"limit": _limit(limit)},
+            DeviceFeatures,
+            lambda a: a.anonymous_id == anonymous_id,
+        )
+        if answer is None:
+            return DeviceFeatures.defaults(anonymous_id, "client_fallback")
+        return answer
 
     def similar_products(self, product_id: str, *, limit: int | None = None) -> ProductSimilar:
         """Products bought or viewed with this one, or the defaults marked ``client_fallback``.

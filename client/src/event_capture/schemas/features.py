@@ -1,9 +1,11 @@
 """What the features function answers, shared by the server (which builds it) and the client
 (which parses it, and falls back to the same defaults when the server is slow or down).
 
-Two routes, both ``GET``:
+Three routes, all ``GET``:
 
 - ``/v1/users/<user_id>/features?include=...&limit=N``: a ``UserFeatures``;
+- ``/v1/devices/<anonymous_id>/features?limit=N``: a ``DeviceFeatures``, the live parts of a
+  device not logged in (its own activity only: an anonymous id is anyone's to send);
 - ``/v1/products/<product_id>/similar?limit=N``: a ``ProductSimilar``.
 
 Nightly parts come from the newest snapshot of the feature tables; live parts from the events
@@ -17,6 +19,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 USER_FEATURES_PATH = "/v1/users/{user_id}/features"
+DEVICE_FEATURES_PATH = "/v1/devices/{anonymous_id}/features"
 SIMILAR_PRODUCTS_PATH = "/v1/products/{product_id}/similar"
 
 # The parts of a user's answer ``include`` may name; all of them when it is absent.
@@ -120,6 +123,22 @@ class UserFeatures(_Answer):
     def defaults(cls, user_id: str, *degraded: Degraded) -> "UserFeatures":
         """The answer for a user nothing is known of: what the app renders without features."""
         return cls(user_id=user_id, degraded=list(degraded))
+
+
+class DeviceFeatures(_Answer):
+    """A device's own live parts: what it viewed, carted and searched, and what is often found
+    with what it just viewed. Never a user's parts, even when the device is linked to one."""
+
+    anonymous_id: str
+    known: bool = False
+    snapshot: date | None = None
+    degraded: list[Degraded] = Field(default_factory=list)
+    recent: RecentItems = Field(default_factory=RecentItems)
+    similar_to_recent: list[SimilarProduct] = Field(default_factory=list)
+
+    @classmethod
+    def defaults(cls, anonymous_id: str, *degraded: Degraded) -> "DeviceFeatures":
+        return cls(anonymous_id=anonymous_id, degraded=list(degraded))
 
 
 class ProductSimilar(_Answer):
