@@ -342,6 +342,29 @@ def test_recent_views_are_listed_and_drive_similar_products(
     assert [s["product_id"] for s in product["similar"]] == expected[:2]
 
 
+def test_a_device_not_logged_in_gets_its_own_views_and_what_goes_with_them(
+    warehouse: Warehouse, loaded: Any, features: Service, capture: Service
+) -> None:
+    similar = warehouse.snapshot(PRODUCT_RECOMMENDATIONS)
+    source = sorted(similar, key=lambda r: (r["product_id"], r["rank"]))[0]["product_id"]
+    device = "a_live_browser"
+    view = sample_event("product_view") | {"product_id": source, "anonymous_id": device}
+    del view["user_id"]
+    assert post(capture.url, view) == 200
+
+    status, headers, answer = get(f"{features.url}/v1/devices/{device}/features")
+    _, _, nobody = get(f"{features.url}/v1/users/{device}/features")
+
+    assert status == 200 and headers["Cache-Control"] == "private, no-store"
+    assert (answer["anonymous_id"], answer["known"]) == (device, True)
+    assert answer["recent"]["viewed"] == [source]
+    assert answer["similar_to_recent"] and source not in {
+        s["product_id"] for s in answer["similar_to_recent"]
+    }
+    # The same id asked for as a user is no one: a device's activity is not a user's.
+    assert nobody["known"] is False
+
+
 def test_an_unknown_user_gets_the_documented_defaults(loaded: Any, features: Service) -> None:
     status, _, answer = get(f"{features.url}/v1/users/u_nobody_at_all/features")
 
