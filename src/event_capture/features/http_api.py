@@ -6,7 +6,8 @@ is a 400 naming the parameter and the rule, and nothing the client sent reaches 
 
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from pydantic import BaseModel
@@ -19,6 +20,7 @@ from event_capture.schemas.features import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
     PARTS,
+    Degraded,
     DeviceFeatures,
     Part,
     ProductSimilar,
@@ -129,47 +131,26 @@ def handle(
         route, identifier = _route(path)
         _check_query(route, query)
         limit = _limit(query.get("limit", ()))
+        read: Callable[[], BaseModel]
+        defaults: Callable[[str, Degraded], BaseModel]
         if route == ROUTE_USER:
             parts = _include(query.get("include", ()))
-            try:
-                model: BaseModel = reader.user(identifier, parts, limit, reading)
-            except RedisUnavailableError as error:
-                return _unavailable(
-                    UserFeatures.defaults(identifier, "redis_unavailable"),
-                    error,
-                    route,
-                    reading,
-                    started,
-                )
-            cache = USER_CACHE
-            line = {"parts": list(parts), "known": getattr(model, "known", False)}
+            line["parts"] = list(parts)
+            read = partial(reader.user, identifier, parts, limit, reading)
+            defaults, cache = UserFeatures.defaults, USER_CACHE
         elif route == ROUTE_DEVICE:
-            try:
-                model = reader.device(identifier, limit, reading)
-            except RedisUnavailableError as error:
-                return _unavailable(
-                    DeviceFeatures.defaults(identifier, "redis_unavailable"),
-                    error,
-                    route,
-                    reading,
-                    started,
-                )
+            read = partial(reader.device, identifier, limit, reading)
             # A device's own activity: as personal and as live as a user's.
-            cache = USER_CACHE
-            line = {"known": getattr(model, "known", False)}
+            defaults, cache = DeviceFeatures.defaults, USER_CACHE
         else:
-            try:
-                model = reader.similar(identifier, limit, reading)
-            except RedisUnavailableError as error:
-                return _unavailable(
-                    ProductSimilar.defaults(identifier, "redis_unavailable"),
-                    error,
-                    route,
-                    reading,
-                    started,
-                )
-            cache = PRODUCT_CACHE
-            line = {"known": getattr(model, "known", False)}
+            read = partial(reader.similar, identifier, limit, reading)
+            defaults, cache = ProductSimilar.defaults, PRODUCT_CACHE
+        try:
+            model = read()
+        except RedisUnavailableError as error:
+            unavailable = defaults(identifier, "redis_unavailable")
+            return _unavailable(unavailable, error, route, reading, started)
+        line["known"] = getattr(model, "known", False)
         body = model.model_dump(mode="json")
         headers = {"Cache-Control": cache if not body["degraded"] else NO_CACHE}
         line["degraded"] = body["degraded"]
