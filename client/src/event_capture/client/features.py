@@ -58,6 +58,7 @@ from event_capture.schemas.features import (
     PARTS,
     SIMILAR_PRODUCTS_PATH,
     USER_FEATURES_PATH,
+    Degraded,
     DeviceFeatures,
     Part,
     ProductSimilar,
@@ -144,49 +145,54 @@ class FeaturesClient:
         per list, 1 to ``MAX_LIMIT`` (the function's ``DEFAULT_LIMIT`` when None).
 
         Raises ValueError, naming the argument, for what the function would refuse."""
-        path = USER_FEATURES_PATH.format(user_id=_segment(_identifier("user_id", user_id)))
         query = {"include": _include(include), "limit": _limit(limit)}
-        answer = self._call(
-            USER_FEATURES_PATH, path, query, UserFeatures, lambda a: a.user_id == user_id
+        return self._answer(
+            USER_FEATURES_PATH, "user_id", user_id, query, UserFeatures, UserFeatures.defaults
         )
-        return answer if answer is not None else UserFeatures.defaults(user_id, "client_fallback")
 
     def device_features(self, anonymous_id: str, *, limit: int | None = None) -> DeviceFeatures:
         """A device's own live parts (before or without a login), or the defaults marked
         ``client_fallback``; never raises for the function's trouble.
 
         Raises ValueError, naming the argument, for what the function would refuse."""
-        path = DEVICE_FEATURES_PATH.format(
-            anonymous_id=_segment(_identifier("anonymous_id", anonymous_id))
-        )
-        answer = self._call(
+        return self._answer(
             DEVICE_FEATURES_PATH,
-            path,
+            "anonymous_id",
+            anonymous_id,
             {"limit": _limit(limit)},
             DeviceFeatures,
-            lambda a: a.anonymous_id == anonymous_id,
+            DeviceFeatures.defaults,
         )
-        if answer is None:
-            return DeviceFeatures.defaults(anonymous_id, "client_fallback")
-        return answer
 
     def similar_products(self, product_id: str, *, limit: int | None = None) -> ProductSimilar:
         """Products bought or viewed with this one, or the defaults marked ``client_fallback``.
 
         Raises ValueError, naming the argument, for what the function would refuse."""
-        path = SIMILAR_PRODUCTS_PATH.format(
-            product_id=_segment(_identifier("product_id", product_id))
-        )
-        answer = self._call(
+        return self._answer(
             SIMILAR_PRODUCTS_PATH,
-            path,
+            "product_id",
+            product_id,
             {"limit": _limit(limit)},
             ProductSimilar,
-            lambda a: a.product_id == product_id,
+            ProductSimilar.defaults,
         )
-        return (
-            answer if answer is not None else ProductSimilar.defaults(product_id, "client_fallback")
+
+    def _answer(
+        self,
+        template: str,
+        name: str,
+        identifier: str,
+        query: dict[str, str | int | None],
+        model: type[_Answer],
+        defaults: Callable[[str, Degraded], _Answer],
+    ) -> _Answer:
+        """The answer about ``identifier`` (the path's ``name``), or the defaults marked
+        ``client_fallback``; an answer about another id is no answer."""
+        path = template.format(**{name: _segment(_identifier(name, identifier))})
+        answer = self._call(
+            template, path, query, model, lambda a: getattr(a, name, None) == identifier
         )
+        return answer if answer is not None else defaults(identifier, "client_fallback")
 
     def stats(self) -> FeaturesStats:
         with self._lock:
