@@ -2,7 +2,7 @@
 user's live activity once the device is linked, newest first with the user's own; a device
 linked to nobody, or to someone else, never shows. The activity is written by the capture
 function's own Redis sink, links included (as the pipeline writes them); every case runs on the
-fake with sets and on a real redis-server."""
+fake and on a real redis-server (the package's ``redis`` fixture)."""
 
 from __future__ import annotations
 
@@ -19,25 +19,13 @@ from event_capture.ingest.validation import validate_events
 from event_capture.schemas.features import PARTS, RecentItems
 from event_capture.schemas.responses import SinkStatus
 from tests.fakes.clock import Clock
-from tests.fakes.redis import Recorder, RedisServer
+from tests.fakes.redis import Recorder
 from tests.unit import event_factory as factory
-from tests.unit.ingest.sinks.test_redis_links import SetRedis
 
 USER = "u_8f14e45f"  # event_factory's user
 PHONE, LAPTOP, STRANGER = "a_phone", "a_laptop", "a_stranger"
 TODAY = dt.date(2026, 11, 28)
 R = factory.RECEIVED_AT
-
-
-@pytest.fixture(params=["fake", "redis-server"])
-def redis(request: pytest.FixtureRequest, redis_server: RedisServer | None) -> Any:
-    if request.param == "fake":
-        return SetRedis()
-    if redis_server is None:
-        pytest.skip("redis-server is not installed (make test installs it)")
-    client = redis_server.client()
-    client.flushall()
-    return client
 
 
 def reader(redis: Any, **options: Any) -> FeatureReader:

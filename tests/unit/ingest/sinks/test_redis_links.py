@@ -1,10 +1,7 @@
 """The Redis activity sink and the ids: an event without a user id goes to its device's list, an
 event with both ids to its user's list and links the device to the user (SADD), an identify row
-links and is not activity. Each case runs on an in-memory fake with sets (below) and on a real
-redis-server (skipped where none is installed), and is read back.
-
-``SetRedis`` adds SADD and SMEMBERS, which the sink and the reader now send, to the shared fake
-(tests/fakes/redis.py, which does not have them yet).
+links and is not activity. Each case runs on the in-memory fake and on a real redis-server
+(skipped where none is installed), and is read back.
 """
 
 from __future__ import annotations
@@ -25,7 +22,7 @@ from event_capture.ingest.row import Request, Row
 from event_capture.ingest.sinks.redis_activity import RedisActivitySink
 from event_capture.ingest.validation import validate_events
 from event_capture.schemas.responses import SinkStatus
-from tests.fakes.redis import FakePipeline, FakeRedis, RedisServer, _bytes
+from tests.fakes.redis import BACKENDS, FakeRedis, RedisServer, backend
 from tests.unit import event_factory as factory
 
 R = factory.RECEIVED_AT
@@ -34,52 +31,10 @@ USER = "u_8f14e45f"  # event_factory's user
 PHONE, LAPTOP = "a_phone", "a_laptop"
 
 
-class SetRedis(FakeRedis):
-    """The shared fake, with SADD and SMEMBERS as redis-py answers them (bytes)."""
-
-    def _set(self, name: str) -> set[bytes]:
-        value = self.data.setdefault(name, set())
-        assert isinstance(value, set), f"WRONGTYPE {name}"
-        return value
-
-    def sadd(self, name: str, *values: Any) -> int:
-        self._reachable()
-        target = self._set(name)
-        added = {_bytes(value) for value in values} - target
-        target |= added
-        return len(added)
-
-    def smembers(self, name: str) -> set[bytes]:
-        self._reachable()
-        return set(self._set(name)) if name in self.data else set()
-
-    def pipeline(self, transaction: bool = True) -> SetPipeline:
-        assert transaction is False, "no code here sends MULTI"
-        pipe = SetPipeline(self, transaction)
-        self.pipelines.append(pipe)
-        return pipe
-
-
-class SetPipeline(FakePipeline):
-    def sadd(self, name: str, /, *values: str) -> SetPipeline:
-        self._queue("sadd", name, *values)
-        return self
-
-    def smembers(self, name: str, /) -> SetPipeline:
-        self._queue("smembers", name)
-        return self
-
-
-@pytest.fixture(params=["fake", "redis-server"])
+@pytest.fixture(params=BACKENDS)
 def redis(request: pytest.FixtureRequest, redis_server: RedisServer | None) -> Any:
-    """An empty Redis: the fake with sets, or the module's redis-server."""
-    if request.param == "fake":
-        return SetRedis()
-    if redis_server is None:
-        pytest.skip("redis-server is not installed (make test installs it)")
-    client = redis_server.client()
-    client.flushall()
-    return client
+    """An empty Redis: the fake, or the session's redis-server."""
+    return backend(request.param, redis_server)
 
 
 def rows(*events: dict[str, Any]) -> list[Row]:
@@ -173,7 +128,7 @@ def test_several_devices_and_users_in_one_batch(redis: Any) -> None:
 
 
 def test_the_fake_sends_sadd_once_per_row_and_expires_each_set_once() -> None:
-    redis = SetRedis()
+    redis = FakeRedis()
     batch = rows(factory.search(R, anonymous_id=PHONE), factory.order(R, anonymous_id=PHONE))
 
     write(redis, batch)
