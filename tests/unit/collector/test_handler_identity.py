@@ -60,14 +60,6 @@ def function() -> Iterator[Function]:
         yield function
 
 
-@pytest.fixture
-def fresh(function: Function) -> Function:
-    function.bigquery.rows.clear()
-    function.archive.rows.clear()
-    function.bigquery.down = function.archive.down = False
-    return function
-
-
 def device() -> str:
     # A device of its own per test: the module's one pipeline remembers the links it stored.
     return f"a_{uuid.uuid4().hex[:12]}"
