@@ -172,7 +172,8 @@ class CapturePipeline:
             request.id,
             started,
             raw_events,
-            (events, links),
+            events,
+            links,
             rejections,
             not_stored,
             sinks,
@@ -252,14 +253,14 @@ class CapturePipeline:
         request_id: str,
         started: float,
         raw_events: list[Any],
-        stored: tuple[list[Row], list[Row]],
+        events: list[Row],
+        links: list[Row],
         rejections: list[Rejection],
         not_stored: list[Row],
         sinks: dict[str, SinkResult],
         mode: CaptureMode,
         mode_error: str | None,
     ) -> CaptureOutcome:
-        events, links = stored
         rows = [*events, *links]
         outcome = "accepted" if not not_stored else "not_stored"
         by_type = {
