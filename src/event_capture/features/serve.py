@@ -101,6 +101,14 @@ class FeatureReader:
     def _forget_pointer(self) -> None:
         self._pointer = None
 
+    def _served_date(self, meta_date: Reply) -> dt.date | None:
+        """The snapshot's date from its meta, or None when the meta is gone."""
+        if meta_date is None:
+            # Expired or never completed: the pointer is stale; read it again next time.
+            self._forget_pointer()
+            return None
+        return dt.date.fromisoformat(_text(meta_date) or "")
+
     def user(
         self, user_id: str, parts: Collection[Part], limit: int, reading: Reading | None = None
     ) -> UserFeatures:
@@ -122,13 +130,9 @@ class FeatureReader:
         document: UserDocument | None = None
         if snapshot:
             meta_date, raw_document, activity, devices = answer
-            if meta_date is None:
-                # Expired or never completed: the pointer is stale; read it again next time.
-                self._forget_pointer()
-            else:
-                snapshot_date = dt.date.fromisoformat(_text(meta_date) or "")
-                if raw_document is not None:
-                    document = _document(UserDocument, raw_document)
+            snapshot_date = self._served_date(meta_date)
+            if snapshot_date is not None and raw_document is not None:
+                document = _document(UserDocument, raw_document)
         else:
             activity, devices = answer
         entries = live_activity.parse(activity)
@@ -173,10 +177,7 @@ class FeatureReader:
         snapshot_date: dt.date | None = None
         if snapshot:
             meta_date, activity = answer
-            if meta_date is None:
-                self._forget_pointer()
-            else:
-                snapshot_date = dt.date.fromisoformat(_text(meta_date) or "")
+            snapshot_date = self._served_date(meta_date)
         else:
             [activity] = answer
         entries = live_activity.parse(activity)
