@@ -266,40 +266,25 @@ class LogMetrics(pulumi.ComponentResource):
                 opts=child,
             )
         if COLLECTOR.name in args.services:
-            self.metrics[MOSTLY_REJECTED] = _labelled_count(
+            self.metrics[MOSTLY_REJECTED] = _collector_count_by_key(
                 MOSTLY_REJECTED,
-                project=project,
-                description="Collector requests answered 200 that rejected at least as many "
-                "calls as they accepted, by write key id.",
-                base_filter=(
-                    f"{log_service_filter((COLLECTOR.name,))} "
-                    f'AND jsonPayload.message="{log.COLLECTOR_MESSAGE}" '
-                    f"AND jsonPayload.{log.MOSTLY_REJECTED}=true"
-                ),
-                field=f"jsonPayload.{log.KEY_ID}",
-                label=log.KEY_ID,
-                values=None,
-                label_description="the write key's id (empty for the ElevenLabs route)",
-                opts=child,
+                project,
+                "Collector requests answered 200 that rejected at least as many calls as they "
+                "accepted, by write key id.",
+                f"jsonPayload.{log.MOSTLY_REJECTED}=true",
+                "the write key's id (empty for the ElevenLabs route)",
+                child,
             )
-        if COLLECTOR.name in args.services:
             for reason in Unproven:
                 name = unproven_metric(reason)
-                self.metrics[name] = _labelled_count(
+                self.metrics[name] = _collector_count_by_key(
                     name,
-                    project=project,
-                    description=f"Collector requests with calls from client keys whose user id "
-                    f"was not kept ({reason}), by write key id; the line counts the calls.",
-                    base_filter=(
-                        f"{log_service_filter((COLLECTOR.name,))} "
-                        f'AND jsonPayload.message="{log.COLLECTOR_MESSAGE}" '
-                        f"AND jsonPayload.{log.USER_IDS_UNPROVEN}.{reason}>0"
-                    ),
-                    field=f"jsonPayload.{log.KEY_ID}",
-                    label=log.KEY_ID,
-                    values=None,
-                    label_description="the client write key's id",
-                    opts=child,
+                    project,
+                    f"Collector requests with calls from client keys whose user id was not kept "
+                    f"({reason}), by write key id; the line counts the calls.",
+                    f"jsonPayload.{log.USER_IDS_UNPROVEN}.{reason}>0",
+                    "the client write key's id",
+                    child,
                 )
         if args.online_features:
             self.metrics.update(_online_feature_metrics(project, child))
@@ -413,5 +398,30 @@ def _labelled_count(
                 )
             ],
         ),
+        opts=opts,
+    )
+
+
+def _collector_count_by_key(
+    name: str,
+    project: str,
+    description: str,
+    condition: str,
+    label_description: str,
+    opts: pulumi.ResourceOptions,
+) -> gcp.logging.Metric:
+    """Collector request lines that meet ``condition``, counted by write key id."""
+    return _labelled_count(
+        name,
+        project=project,
+        description=description,
+        base_filter=(
+            f"{log_service_filter((COLLECTOR.name,))} "
+            f'AND jsonPayload.message="{log.COLLECTOR_MESSAGE}" AND {condition}'
+        ),
+        field=f"jsonPayload.{log.KEY_ID}",
+        label=log.KEY_ID,
+        values=None,
+        label_description=label_description,
         opts=opts,
     )
