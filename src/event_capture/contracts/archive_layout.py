@@ -10,6 +10,16 @@ import datetime as dt
 
 ARCHIVE_AREA = "archive"
 
+# Group commit: an instance writes the archive lines of many requests as one object, at most
+# this long after the oldest of them was accepted (a Class A operation per object, not per
+# request). The capture configuration's ARCHIVE_FLUSH_SECONDS defaults to it; the cost model
+# counts objects with it.
+FLUSH_SECONDS = 60.0
+# Lines an instance lost (killed before its flush) are written by the scheduled backfill,
+# which runs this often over the hours this far back.
+BACKFILL_EVERY_MINUTES = 60
+BACKFILL_LOOKBACK_HOURS = 3
+
 
 def object_name(folder: str, received_at: dt.datetime, request_id: str) -> str:
     """``folder/dt=YYYY-MM-DD/hour=HH/<time>-<request>.ndjson``."""
