@@ -465,7 +465,8 @@ def assumption_lines(a: Assumptions) -> list[str]:
         f"  archive: an object per instance and {a.archive_flush_seconds:g} s with requests; "
         f"archive-only {a.archive_only_share:.0%} of the month",
         f"  backfill: every {a.backfill_every_minutes:g} minutes over "
-        f"{a.backfill_lookback_hours:g} hours, a {a.backfill.memory_gib:g} GiB "
+        f"{a.backfill_lookback_hours:g} hours (reading the archive {a.backfill_margin_hours:g} "
+        f"hour(s) either side), a {a.backfill.memory_gib:g} GiB "
         f"{a.backfill.vcpus:g} vCPU function, {a.backfill_query_seconds:g} s a query and "
         f"{a.backfill_us_per_event:g} µs an archived event (assumed)",
         f"  client: {a.client_linger_seconds:g} s linger, {a.app_processes} app process(es)",

@@ -159,11 +159,14 @@ class Assumptions:
     archive_flush_seconds: float = FLUSH_SECONDS
     archive_only_share: float = 0.0
     # The scheduled backfill (contracts/archive_layout.py), a Cloud Scheduler job calling a
-    # function sized like this; its time a run: a query per event table (a small query's usual
-    # seconds, assumed) and reading the archive's lines (assumed per event).
+    # function sized like this (1 GiB, 1 vCPU, one run at a time); it reads the archive of its
+    # hours and of a margin either side, where a resent event's copy may sit. Its time a run:
+    # a query per event table (a small query's usual seconds, assumed) and reading the
+    # archive's lines (assumed per event).
     backfill_every_minutes: float = BACKFILL_EVERY_MINUTES
     backfill_lookback_hours: float = BACKFILL_LOOKBACK_HOURS
-    backfill: FunctionSize = FunctionSize(memory_gib=0.5, vcpus=1.0, concurrency=1)
+    backfill_margin_hours: float = 1.0
+    backfill: FunctionSize = FunctionSize(memory_gib=1.0, vcpus=1.0, concurrency=1)
     backfill_query_seconds: float = 1.5
     backfill_us_per_event: float = 5.0
     # figures.py: each figure's source.
@@ -651,11 +654,15 @@ def _backfill(
         for rows in per_table.values()
     )
     objects_per_hour = path.archive_objects / p.HOURS_PER_MONTH
-    lookback_objects = objects_per_hour * a.backfill_lookback_hours
-    pages = a.backfill_lookback_hours * math.ceil(max(objects_per_hour, 1.0) / LIST_PAGE)
-    lookback_events = traffic.events_per_day / 24 * a.backfill_lookback_hours
+    read_hours = a.backfill_lookback_hours + 2 * a.backfill_margin_hours
+    read_objects = objects_per_hour * read_hours
+    # Listings by day folder: the archive's, and one per table (an earlier layout's folders,
+    # empty but listed), for each day the hours read touch (two when they span midnight).
+    days = 1 + read_hours / 24
+    pages = days * (math.ceil(max(objects_per_hour * 24, 1.0) / LIST_PAGE) + len(per_table))
+    read_events = traffic.events_per_day / 24 * read_hours
     run_seconds = (
-        len(per_table) * a.backfill_query_seconds + lookback_events * a.backfill_us_per_event / 1e6
+        len(per_table) * a.backfill_query_seconds + read_events * a.backfill_us_per_event / 1e6
     )
     usages = [
         Usage(
@@ -672,14 +679,16 @@ def _backfill(
             item="archive listings (Class A)",
             price=p.CLASS_A_OPERATIONS,
             quantity=runs * pages,
-            detail=f"a listing page per hour folder and {LIST_PAGE:,} objects",
+            detail=f"{pages:,.1f} a run: the day folders its hours touch, {LIST_PAGE:,} "
+            "objects a page, and each table's earlier folder",
         ),
         Usage(
             component="Archive backfill",
             item="archive object reads (Class B)",
             price=p.CLASS_B_OPERATIONS,
-            quantity=runs * lookback_objects,
-            detail=f"{lookback_objects:,.0f} objects a run (the lookback's)",
+            quantity=runs * read_objects,
+            detail=f"{read_objects:,.0f} objects a run ({a.backfill_lookback_hours:g} hours and "
+            f"{a.backfill_margin_hours:g} either side)",
         ),
         Usage(
             component="Archive backfill",

@@ -403,15 +403,24 @@ def test_backfill_queries_read_whole_day_partitions() -> None:
     )
 
 
-def test_the_backfill_reads_the_lookback_hours_objects() -> None:
+def test_the_backfill_reads_the_objects_of_its_hours_and_their_margins() -> None:
     result = bill(BASE.with_(users=500_000), measurements())
     per_hour = result.path.archive_objects / prices.HOURS_PER_MONTH
+    hours = BACKFILL_LOOKBACK_HOURS + 2 * BASE.backfill_margin_hours
 
     assert line(result, "archive object reads (Class B)").usage.quantity == pytest.approx(
-        RUNS * per_hour * BACKFILL_LOOKBACK_HOURS
+        RUNS * per_hour * hours
     )
+
+
+def test_the_backfill_lists_day_folders_a_page_per_thousand_objects() -> None:
+    result = bill(BASE.with_(users=500_000), measurements())
+    per_day = result.path.archive_objects / prices.DAYS_PER_MONTH
+    days = 1 + (BACKFILL_LOOKBACK_HOURS + 2 * BASE.backfill_margin_hours) / 24
+
+    assert 1_000 < per_day < 2_000
     assert line(result, "archive listings (Class A)").usage.quantity == pytest.approx(
-        RUNS * BACKFILL_LOOKBACK_HOURS
+        RUNS * days * (2 + len(EVENT_TABLES))
     )
 
 
