@@ -221,6 +221,20 @@ def parser() -> Parser:
         f"{d.own_us_per_event:g} µs an event, plus the backends' published round trips)",
     )
     add(
+        "--collector-share",
+        type=share,
+        default=d.collector_share,
+        help="share of the events that arrive through the collector (Segment and RudderStack "
+        f"SDKs) instead of capture (default: {d.collector_share:g})",
+    )
+    add(
+        "--collector-batch",
+        type=batch_size,
+        default=d.collector_batch,
+        help="calls per collector request, with --collector-share (default: "
+        f"{d.collector_batch:g}, analytics-node's flushAt)",
+    )
+    add(
         "--archive-only-share",
         type=share,
         default=d.archive_only_share,
@@ -327,6 +341,8 @@ def assumptions_from(args: argparse.Namespace) -> Assumptions:
         bigquery_api=args.bigquery_api,
         request_seconds=args.request_seconds,
         archive_only_share=args.archive_only_share,
+        collector_share=args.collector_share,
+        collector_batch=args.collector_batch,
         cpu_us_per_event=args.cpu_us_per_event,
         cpu_us_per_request=args.cpu_us_per_request,
         instance_starts_per_day=args.instance_starts_per_day,
@@ -438,6 +454,14 @@ def path_lines(results: Sequence[Bill]) -> list[str]:
             f"{path.archive_objects:,.0f} archive objects a month ({path.flush_share:.1%} of "
             "requests)"
         )
+        if result.collector is not None:
+            c = result.collector
+            out.append(
+                f"  {'':>9}  collector: {t.collector_requests_per_month:,.0f} requests of "
+                f"{result.assumptions.collector_batch:g} calls, {c.seconds * 1000:,.1f} ms a "
+                f"request, {c.instances:,.2f} instance(s) serving, {c.archive_objects:,.0f} "
+                "archive objects a month"
+            )
     return out
 
 
@@ -470,6 +494,10 @@ def assumption_lines(a: Assumptions) -> list[str]:
         f"{a.backfill.vcpus:g} vCPU function, {a.backfill_query_seconds:g} s a query and "
         f"{a.backfill_us_per_event:g} µs an archived event (assumed)",
         f"  client: {a.client_linger_seconds:g} s linger, {a.app_processes} app process(es)",
+        f"  collector: {a.collector_share:.0%} of the events, {a.collector_batch:g} calls a "
+        f"request, its own {a.collector_own_ms_per_request:g} ms + "
+        f"{a.collector_own_us_per_event:g} µs a call (bench/request_path.py), CPU "
+        f"{a.collector_cpu_ratio:g}x capture's (the collector benchmark's goal, assumed)",
         "published round trips:",
     ]
     for latency in figures.LATENCIES:
@@ -517,9 +545,14 @@ def compare(results: Sequence[Bill], measured: Measurements) -> list[str]:
         f"{'users':<34}{head}",
         f"{'events a month':<34}"
         + "".join(f"{r.traffic.events_per_month:>{width},.0f}" for r in results),
-        f"{'requests a month':<34}"
+        f"{'capture requests a month':<34}"
         + "".join(f"{r.traffic.requests_per_month:>{width},.0f}" for r in results),
     ]
+    if any(r.collector is not None for r in results):
+        out.append(
+            f"{'collector requests a month':<34}"
+            + "".join(f"{r.traffic.collector_requests_per_month:>{width},.0f}" for r in results)
+        )
     unconfirmed = {
         line.usage.component for r in results for line in r.lines if not line.usage.price.confirmed
     }

@@ -169,6 +169,17 @@ class Assumptions:
     backfill: FunctionSize = FunctionSize(memory_gib=1.0, vcpus=1.0, concurrency=1)
     backfill_query_seconds: float = 1.5
     backfill_us_per_event: float = 5.0
+    # Share of the events that arrive through the collector (Segment and RudderStack SDKs),
+    # in requests of this many calls (analytics-node's flushAt is 15); the rest through
+    # capture. The collector runs the same pipeline on a function sized like capture's
+    # (infra/collector_function.py uses capture's service config), with its own instances and
+    # archive objects; its CPU is capture's times the collector benchmark's goal (at most 1.5x
+    # the native endpoint's per event), not a measurement.
+    collector_share: float = 0.0
+    collector_batch: float = 15.0
+    collector_own_ms_per_request: float = figures.COLLECTOR_OWN_MS_PER_REQUEST
+    collector_own_us_per_event: float = figures.COLLECTOR_OWN_US_PER_EVENT
+    collector_cpu_ratio: float = 1.5
     # figures.py: each figure's source.
     cpu_us_per_request: float = figures.CPU_US_PER_REQUEST
     cpu_us_per_event: float = figures.CPU_US_PER_EVENT
@@ -239,8 +250,13 @@ class TierUse:
 class Traffic:
     events_per_day: float
     events_per_month: float
+    # The capture function's share: its events, their batch and requests.
+    capture_events_per_month: float
     batch: float
     requests_per_month: float
+    # The collector's (0 without it).
+    collector_events_per_month: float = 0.0
+    collector_requests_per_month: float = 0.0
     # Linear factor from the measured history to this traffic (events a day).
     scale: float
 
@@ -264,6 +280,8 @@ class Bill:
     assumptions: Assumptions
     traffic: Traffic
     path: RequestPath
+    # The collector's requests, when some events arrive through it.
+    collector: RequestPath | None
     lines: list[Line]
     tiers: list[TierUse] = field(default_factory=list)
 
@@ -380,13 +398,18 @@ def traffic_of(assumptions: Assumptions, measured: Measurements) -> Traffic:
     if per_user is None:
         per_user = history.events_per_day / history.users
     events_per_day = assumptions.users * per_user
-    events_per_second = events_per_day / 86_400
-    size = batch(assumptions, events_per_second)
+    events_per_month = events_per_day * p.DAYS_PER_MONTH
+    collected = events_per_month * assumptions.collector_share
+    captured = events_per_month - collected
+    size = batch(assumptions, captured / p.SECONDS_PER_MONTH)
     return Traffic(
         events_per_day=events_per_day,
-        events_per_month=events_per_day * p.DAYS_PER_MONTH,
+        events_per_month=events_per_month,
+        capture_events_per_month=captured,
         batch=size,
-        requests_per_month=events_per_day * p.DAYS_PER_MONTH / size,
+        requests_per_month=captured / size,
+        collector_events_per_month=collected,
+        collector_requests_per_month=collected / assumptions.collector_batch,
         scale=events_per_day / history.events_per_day,
     )
 
@@ -545,8 +568,14 @@ def _queries(
     return usages
 
 
-def request_path(assumptions: Assumptions, traffic: Traffic) -> RequestPath:
-    """Wall time, instances and archive objects of the month's capture requests.
+def request_path(
+    assumptions: Assumptions,
+    requests_per_month: float,
+    batch: float,
+    own: tuple[float, float] | None = None,
+) -> RequestPath:
+    """Wall time, instances and archive objects of a function's requests of a month (capture's;
+    the collector's with its ``own`` time, ms a request and µs an event).
 
     A request waits for its own time and a BigQuery write; Redis, fed only what is durable,
     after that. The archive is written once per instance and flush interval, by the first
@@ -555,26 +584,28 @@ def request_path(assumptions: Assumptions, traffic: Traffic) -> RequestPath:
     request writes its object and waits for it instead of BigQuery.
     """
     a = assumptions
-    rate = traffic.requests_per_month / p.SECONDS_PER_MONTH
-    own = figures.own_seconds(traffic.batch, a.own_ms_per_request, a.own_us_per_event)
+    rate = requests_per_month / p.SECONDS_PER_MONTH
+    per_request_ms, per_event_us = own or (a.own_ms_per_request, a.own_us_per_event)
+    itself = figures.own_seconds(batch, per_request_ms, per_event_us)
     redis = a.redis_seconds if a.redis else 0.0
-    plain = own + a.bigquery_seconds + redis
-    if a.request_seconds is not None:
-        plain = a.request_seconds
+    plain = itself + a.bigquery_seconds + redis
+    given = a.request_seconds if own is None else None
+    if given is not None:
+        plain = given
     # Instances serving at once: one while its concurrency suffices.
     instances = max(1.0, rate * plain / a.capture.concurrency)
     intervals = p.SECONDS_PER_MONTH / a.archive_flush_seconds
     busy = 1 - math.exp(-rate / instances * a.archive_flush_seconds)
-    grouped = min(traffic.requests_per_month, instances * intervals * busy)
+    grouped = min(requests_per_month, instances * intervals * busy)
     tripped = a.archive_only_share
-    objects = (1 - tripped) * grouped + tripped * traffic.requests_per_month
-    flush_share = objects / traffic.requests_per_month if traffic.requests_per_month else 0.0
-    if a.request_seconds is not None:
-        seconds = a.request_seconds
+    objects = (1 - tripped) * grouped + tripped * requests_per_month
+    flush_share = objects / requests_per_month if requests_per_month else 0.0
+    if given is not None:
+        seconds = given
     else:
-        flushing = own + max(a.bigquery_seconds, a.gcs_write_seconds) + redis
-        archive_only = own + a.gcs_write_seconds + redis
-        grouped_share = (1 - tripped) * grouped / max(traffic.requests_per_month, 1.0)
+        flushing = itself + max(a.bigquery_seconds, a.gcs_write_seconds) + redis
+        archive_only = itself + a.gcs_write_seconds + redis
+        grouped_share = (1 - tripped) * grouped / max(requests_per_month, 1.0)
         seconds = (
             (1 - tripped - grouped_share) * plain
             + grouped_share * flushing
@@ -595,6 +626,7 @@ def _archive(
     mix: Mapping[str, float],
     measured: Measurements,
     path: RequestPath,
+    collector: RequestPath | None,
 ) -> list[Usage]:
     per_event = sum(share * measured.archive_bytes[t] for t, share in mix.items())
     # The archive's lifecycle deletes objects at the raw events' retention (infra/event_buckets).
@@ -612,9 +644,10 @@ def _archive(
             component="Cloud Storage archive",
             item="object uploads (Class A)",
             price=p.CLASS_A_OPERATIONS,
-            quantity=path.archive_objects,
+            quantity=path.archive_objects + (collector.archive_objects if collector else 0.0),
             detail=f"one per instance and {assumptions.archive_flush_seconds:g} s with requests "
-            f"({path.instances:,.2f} instances)"
+            f"({path.instances:,.2f} instances"
+            + (f", and the collector's {collector.instances:,.2f})" if collector else ")")
             + (
                 f"; one per request for {assumptions.archive_only_share:.0%} of the month "
                 "(archive-only)"
@@ -638,7 +671,7 @@ def _backfill(
     traffic: Traffic,
     mix: Mapping[str, float],
     measured: Measurements,
-    path: RequestPath,
+    archive_objects: float,
 ) -> tuple[list[Usage], float, float]:
     """The scheduled backfill's usages; and its runs and run seconds (Cloud Run's part)."""
     a = assumptions
@@ -653,7 +686,7 @@ def _backfill(
         )
         for rows in per_table.values()
     )
-    objects_per_hour = path.archive_objects / p.HOURS_PER_MONTH
+    objects_per_hour = archive_objects / p.HOURS_PER_MONTH
     read_hours = a.backfill_lookback_hours + 2 * a.backfill_margin_hours
     read_objects = objects_per_hour * read_hours
     # Listings by day folder: the archive's, and one per table (an earlier layout's folders,
@@ -710,6 +743,7 @@ def _cloud_run(
     assumptions: Assumptions,
     traffic: Traffic,
     path: RequestPath,
+    collector: RequestPath | None,
     backfill: tuple[float, float],
 ) -> tuple[list[Usage], float]:
     """The functions' requests, vCPU and memory, and their requests a month (for the logs)."""
@@ -720,11 +754,26 @@ def _cloud_run(
     busy += starts * assumptions.cold_start_seconds
     cpu = (
         traffic.requests_per_month * assumptions.cpu_us_per_request
-        + traffic.events_per_month * assumptions.cpu_us_per_event
+        + traffic.capture_events_per_month * assumptions.cpu_us_per_event
     ) / 1e6
     # An instance's vCPUs bound the CPU it can spend in the time it is billed.
     busy = max(busy, cpu / capture.vcpus)
     functions = [("capture function", traffic.requests_per_month, busy, capture)]
+    if collector is not None:
+        requests = traffic.collector_requests_per_month
+        serving = instance_seconds(requests / p.SECONDS_PER_MONTH, collector.seconds, capture)
+        serving += starts * assumptions.cold_start_seconds
+        used = (
+            assumptions.collector_cpu_ratio
+            * (
+                requests * assumptions.cpu_us_per_request
+                + traffic.collector_events_per_month * assumptions.cpu_us_per_event
+            )
+            / 1e6
+        )
+        functions.append(
+            ("collector function", requests, max(serving, used / capture.vcpus), capture)
+        )
     runs, run_seconds = backfill
     functions.append(("archive backfill", runs, run_seconds, assumptions.backfill))
     if assumptions.redis:
@@ -758,6 +807,8 @@ def _cloud_run(
                 quantity=requests,
                 detail=f"{traffic.batch:,.1f} events a request"
                 if name == "capture function"
+                else f"{assumptions.collector_batch:g} calls a request"
+                if name == "collector function"
                 else "",
             ),
             Usage(
@@ -789,8 +840,10 @@ def _logging(
     line = measured.log_line_bytes + measured.log_line_bytes_per_type * (
         _distinct_types(mix, traffic.batch) - 1
     )
-    capture = traffic.requests_per_month * (line + assumptions.log_overhead_bytes)
-    others = (requests - traffic.requests_per_month) * assumptions.log_overhead_bytes
+    # The collector's line is taken as capture's (the same pipeline fields, a few of its own).
+    pipeline = traffic.requests_per_month + traffic.collector_requests_per_month
+    capture = pipeline * (line + assumptions.log_overhead_bytes)
+    others = (requests - pipeline) * assumptions.log_overhead_bytes
     return [
         Usage(
             component="Cloud Logging",
@@ -860,20 +913,29 @@ def bill(assumptions: Assumptions, measured: Measurements) -> Bill:
             f"bigquery_api: must be one of {', '.join(BIGQUERY_APIS)}, "
             f"got {assumptions.bigquery_api!r}"
         )
-    if not 0 <= assumptions.archive_only_share <= 1:
-        raise ValueError(
-            f"archive_only_share: must be from 0 to 1, got {assumptions.archive_only_share!r}"
-        )
+    for name in ("archive_only_share", "collector_share"):
+        value = getattr(assumptions, name)
+        if not 0 <= value <= 1:
+            raise ValueError(f"{name}: must be from 0 to 1, got {value!r}")
     mix = mix_of(assumptions, measured)
     traffic = traffic_of(assumptions, measured)
-    path = request_path(assumptions, traffic)
-    backfill, runs, run_seconds = _backfill(assumptions, traffic, mix, measured, path)
-    run_usages, requests = _cloud_run(assumptions, traffic, path, (runs, run_seconds))
+    path = request_path(assumptions, traffic.requests_per_month, traffic.batch)
+    collector = None
+    if traffic.collector_requests_per_month:
+        collector = request_path(
+            assumptions,
+            traffic.collector_requests_per_month,
+            assumptions.collector_batch,
+            (assumptions.collector_own_ms_per_request, assumptions.collector_own_us_per_event),
+        )
+    objects = path.archive_objects + (collector.archive_objects if collector else 0.0)
+    backfill, runs, run_seconds = _backfill(assumptions, traffic, mix, measured, objects)
+    run_usages, requests = _cloud_run(assumptions, traffic, path, collector, (runs, run_seconds))
     usages = [
         *_ingestion(assumptions, traffic, mix, measured),
         *_storage(assumptions, traffic, mix, measured),
         *_queries(assumptions, traffic, mix, measured),
-        *_archive(assumptions, traffic, mix, measured, path),
+        *_archive(assumptions, traffic, mix, measured, path, collector),
         *backfill,
         *run_usages,
         *_logging(assumptions, traffic, mix, measured, requests),
@@ -881,4 +943,11 @@ def bill(assumptions: Assumptions, measured: Measurements) -> Bill:
         *_redis(assumptions),
     ]
     lines, tiers = absorb(usages)
-    return Bill(assumptions=assumptions, traffic=traffic, path=path, lines=lines, tiers=tiers)
+    return Bill(
+        assumptions=assumptions,
+        traffic=traffic,
+        path=path,
+        collector=collector,
+        lines=lines,
+        tiers=tiers,
+    )

@@ -376,6 +376,51 @@ def test_a_given_request_time_replaces_the_derived_one() -> None:
     assert result.path.seconds == result.path.plain_seconds == 0.7
 
 
+# --- the collector -----------------------------------------------------------------------------
+
+
+def test_events_through_the_collector_leave_capture() -> None:
+    measured = measurements()
+    alone = bill(BASE.with_(users=5_000), measured)
+    shared = bill(BASE.with_(users=5_000, collector_share=0.5, collector_batch=10.0), measured)
+    t = shared.traffic
+
+    assert t.events_per_month == alone.traffic.events_per_month
+    assert t.capture_events_per_month == pytest.approx(t.events_per_month / 2)
+    assert t.collector_requests_per_month == pytest.approx(t.events_per_month / 2 / 10)
+    assert t.requests_per_month < alone.traffic.requests_per_month
+    # The same rows land in BigQuery whichever way they came.
+    assert line(shared, "Storage Write API rows").usage.quantity == pytest.approx(
+        line(alone, "Storage Write API rows").usage.quantity
+    )
+
+
+def test_the_collector_is_billed_as_a_function_of_its_own() -> None:
+    measured = measurements()
+    alone = bill(BASE.with_(users=500_000), measured)
+    shared = bill(BASE.with_(users=500_000, collector_share=0.5), measured)
+
+    assert alone.collector is None
+    assert "collector function: vCPU" not in {line.usage.item for line in alone.lines}
+    assert shared.collector is not None
+    assert line(shared, "collector function: requests").usage.quantity == pytest.approx(
+        shared.traffic.collector_requests_per_month
+    )
+    # Its instances write archive objects of their own.
+    assert line(shared, "object uploads (Class A)").usage.quantity == pytest.approx(
+        shared.path.archive_objects + shared.collector.archive_objects
+    )
+    assert shared.collector.plain_seconds == pytest.approx(
+        (BASE.collector_own_ms_per_request + 15 * BASE.collector_own_us_per_event / 1000) / 1000
+        + BASE.bigquery_seconds
+    )
+
+
+def test_a_collector_share_outside_0_to_1_is_refused_by_name() -> None:
+    with pytest.raises(ValueError, match="collector_share: must be from 0 to 1"):
+        bill(BASE.with_(collector_share=-0.1), measurements())
+
+
 # --- the backfill ------------------------------------------------------------------------------
 
 RUNS = prices.HOURS_PER_MONTH * 60 / BACKFILL_EVERY_MINUTES

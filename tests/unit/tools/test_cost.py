@@ -20,6 +20,8 @@ from tools import cost
         (["--compare", "50,,5000"], "--compare", "separated by commas"),
         (["--bigquery-api", "streaming"], "--bigquery-api", "invalid choice"),
         (["--archive-only-share", "1.5"], "--archive-only-share", "from 0 to 1"),
+        (["--collector-share", "2"], "--collector-share", "from 0 to 1"),
+        (["--collector-batch", "0"], "--collector-batch", "above 0"),
         (["--request-seconds", "0"], "--request-seconds", "above 0"),
     ],
 )
