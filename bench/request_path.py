@@ -220,6 +220,20 @@ def fit_own_time(phases: Sequence[Phase]) -> OwnTime:
     return OwnTime(low - per_event * first.batch_size, per_event * 1000)
 
 
+def archive_writes(phase: Phase) -> str:
+    """How many requests wrote to the archive, and what that cost them: with the archive
+    written per request, every one; with a group commit, the flushing ones only."""
+    writing = [t for t in phase.timings if log.SINK_GCS_ARCHIVE in t.sinks]
+    others = [t for t in phase.timings if log.SINK_GCS_ARCHIVE not in t.sinks]
+    text = f"requests that wrote to the archive: {len(writing)} of {len(phase.timings)}"
+    if writing and others:
+        text += (
+            f"; their wall time p50 {statistics.median(t.wall_ms for t in writing):.1f} ms, "
+            f"the others' {statistics.median(t.wall_ms for t in others):.1f} ms"
+        )
+    return text
+
+
 Figure = tuple[str, Callable[[Timing], float]]
 
 
@@ -258,6 +272,7 @@ def print_phases(title: str, phases: Sequence[Phase], floor_ms: float) -> None:
             f"{statistics.median(t.own_ms for t in phase.timings) / floor_ms:.1f}x the bare "
             f"function's wall time{note}"
         )
+        print(f"    {archive_writes(phase)}")
     own = fit_own_time(phases)
     print(
         f"  own time (p50, fitted through batch {phases[0].batch_size} and "

@@ -4,7 +4,7 @@ tests/integration/test_request_path_bench.py."""
 
 import pytest
 
-from bench.request_path import Phase, Timing, fit_own_time, timing
+from bench.request_path import Phase, Timing, archive_writes, fit_own_time, timing
 
 
 def test_the_parallel_writes_count_once_and_redis_after_them() -> None:
@@ -53,3 +53,20 @@ def test_the_own_time_is_fitted_per_request_and_per_event() -> None:
 
     assert own.per_event_us == pytest.approx(20.0)
     assert own.per_request_ms == pytest.approx(2.98)
+
+
+def test_the_requests_that_wrote_to_the_archive_are_told_apart() -> None:
+    flushing = Timing(
+        wall_ms=120.0, logged_ms=118.0, sinks={"bigquery": 20.0, "gcs_archive": 110.0}
+    )
+    plain = Timing(wall_ms=25.0, logged_ms=23.0, sinks={"bigquery": 20.0})
+
+    text = archive_writes(Phase("capture", 1, [flushing, plain, plain], 0))
+
+    assert text == (
+        "requests that wrote to the archive: 1 of 3; their wall time p50 120.0 ms, "
+        "the others' 25.0 ms"
+    )
+    assert archive_writes(Phase("capture", 1, [plain], 0)) == (
+        "requests that wrote to the archive: 0 of 1"
+    )
