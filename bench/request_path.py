@@ -17,10 +17,14 @@ For every request it reads the function's own log line (``latency_ms`` and, per 
   loopback, the framework, parsing, validation, the answer and the log line).
 
 That the sinks run in parallel shows as the logged time below the sum of the sinks: in series
-it could not be. The baseline of the same run is a bare functions-framework function answering
-"ok" over the same loopback, the floor of what HTTP and the framework cost here. The
-emulators' times are loopback figures, not the cloud's: the cost model (``cost/figures.py``)
-takes the function's own time from here and adds published cloud latencies for the backends.
+it could not be. Each phase also says how many requests wrote to the archive and their wall time
+beside the others': every request while the archive is written per request, the flushing ones
+only under a group commit (the others report no archive time).
+
+The baseline of the same run is a bare functions-framework function answering "ok" over the
+same loopback, the floor of what HTTP and the framework cost here. The emulators' times are
+loopback figures, not the cloud's: the cost model (``cost/figures.py``) takes the function's
+own time from here and adds published cloud latencies for the backends.
 """
 
 import argparse
