@@ -33,7 +33,7 @@ help:
 	@echo "make test       set up and run every check and test (lint, types, schema and docs drift, pytest)"
 	@echo "make check      ruff + mypy + package layers + SQL analysis + IAM and monitoring proofs + schema drift + docs drift and strict docs build"
 	@echo "make fast-test  the tests that need no emulator (pytest -m 'not integration')"
-	@echo "make bench      capture, client, warehouse and fault benchmarks (print figures; not tests)"
+	@echo "make bench      capture, request path, client, warehouse and fault benchmarks (print figures; not tests)"
 	@echo "make cost       the monthly bill per component (USERS=5000 EVENTS_PER_USER_DAY= REDIS=true COST_ARGS='--compare')"
 	@echo "make fuzz       atheris on parse-and-validate, schemathesis on the function (FUZZ_SECONDS=300 each)"
 	@echo "make schemas    regenerate the tables' JSON and the OpenAPI document from the schemas"
@@ -174,6 +174,7 @@ schemas: $(VENV)/.installed
 bench: setup
 	@$(PY) bench/pipeline_cpu.py
 	@$(PY) bench/capture_throughput.py
+	@$(PY) bench/request_path.py
 	@$(PY) bench/collector_cpu.py
 	@$(PY) bench/edge_limits.py
 	@$(PY) bench/client_latency.py

@@ -16,9 +16,11 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from bench.results import recorded
+from event_capture.cost import figures
 from event_capture.cost import prices as p
 from event_capture.cost.flood import FLOOD_SHARE, default_caps, refused_day, stored_day
 from event_capture.cost.model import (
+    BIGQUERY_APIS,
     Assumptions,
     Bill,
     FunctionSize,
@@ -102,6 +104,13 @@ positive_float = _number(float, "must be a number above 0", lambda v: v > 0 and 
 non_negative_float = _number(
     float, "must be a number of at least 0", lambda v: v >= 0 and v < float("inf")
 )
+
+
+def share(text: str) -> float:
+    value = non_negative_float(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"must be a share from 0 to 1, got {text!r}")
+    return value
 
 
 def batch_size(text: str) -> float:
@@ -198,11 +207,39 @@ def parser() -> Parser:
         help=f"app processes, each batching its own events (default: {d.app_processes})",
     )
     add(
+        "--bigquery-api",
+        choices=BIGQUERY_APIS,
+        default=d.bigquery_api,
+        help="how rows reach BigQuery, for the ingestion price: the Storage Write API or "
+        f"legacy insertAll (default: {d.bigquery_api})",
+    )
+    add(
         "--request-seconds",
         type=positive_float,
-        default=d.request_seconds,
-        help="wall time of one capture request in the cloud, assumed, not measured "
-        f"(default: {d.request_seconds:g})",
+        help="wall time of one capture request in the cloud (default: the function's own time "
+        f"measured by bench/request_path.py, {d.own_ms_per_request:g} ms + "
+        f"{d.own_us_per_event:g} µs an event, plus the backends' published round trips)",
+    )
+    add(
+        "--collector-share",
+        type=share,
+        default=d.collector_share,
+        help="share of the events that arrive through the collector (Segment and RudderStack "
+        f"SDKs) instead of capture (default: {d.collector_share:g})",
+    )
+    add(
+        "--collector-batch",
+        type=batch_size,
+        default=d.collector_batch,
+        help="calls per collector request, with --collector-share (default: "
+        f"{d.collector_batch:g}, analytics-node's flushAt)",
+    )
+    add(
+        "--archive-only-share",
+        type=share,
+        default=d.archive_only_share,
+        help="share of the month the cost guard holds capture archive-only, each request then "
+        f"writing its own archive object (default: {d.archive_only_share:g}, steady state)",
     )
     add(
         "--cpu-us-per-event",
@@ -301,7 +338,11 @@ def assumptions_from(args: argparse.Namespace) -> Assumptions:
         mix=args.mix,
         batch=args.batch,
         app_processes=args.app_processes,
+        bigquery_api=args.bigquery_api,
         request_seconds=args.request_seconds,
+        archive_only_share=args.archive_only_share,
+        collector_share=args.collector_share,
+        collector_batch=args.collector_batch,
         cpu_us_per_event=args.cpu_us_per_event,
         cpu_us_per_request=args.cpu_us_per_request,
         instance_starts_per_day=args.instance_starts_per_day,
@@ -401,6 +442,73 @@ def measured_rows(measured: Measurements) -> list[str]:
     return out
 
 
+def path_lines(results: Sequence[Bill]) -> list[str]:
+    """What the capture requests come to at each user count: the model's derived figures."""
+    out = ["capture requests (derived):"]
+    for result in results:
+        t, path = result.traffic, result.path
+        out.append(
+            f"  {result.assumptions.users:>9,} users: {t.batch:,.1f} events a request, "
+            f"{path.seconds * 1000:,.1f} ms a request ({path.plain_seconds * 1000:,.1f} ms "
+            f"without an archive write), {path.instances:,.2f} instance(s) serving, "
+            f"{path.archive_objects:,.0f} archive objects a month ({path.flush_share:.1%} of "
+            "requests)"
+        )
+        if result.collector is not None:
+            c = result.collector
+            out.append(
+                f"  {'':>9}  collector: {t.collector_requests_per_month:,.0f} requests of "
+                f"{result.assumptions.collector_batch:g} calls, {c.seconds * 1000:,.1f} ms a "
+                f"request, {c.instances:,.2f} instance(s) serving, {c.archive_objects:,.0f} "
+                "archive objects a month"
+            )
+    return out
+
+
+def assumption_lines(a: Assumptions) -> list[str]:
+    """The assumptions the bill rests on, with their sources."""
+    redis = "with Redis" if a.redis else "Redis off"
+    wall = (
+        f"  request wall time: {a.request_seconds:g} s (given)"
+        if a.request_seconds is not None
+        else f"  request wall time: the function's own {a.own_ms_per_request:g} ms + "
+        f"{a.own_us_per_event:g} µs an event (bench/request_path.py, loopback) + BigQuery "
+        f"{a.bigquery_seconds * 1000:g} ms; + Cloud Storage {a.gcs_write_seconds * 1000:g} ms "
+        f"for a flushing or archive-only request (beside BigQuery); + Redis "
+        f"{a.redis_seconds * 1000:g} ms ({redis})"
+    )
+    out = [
+        "assumptions:",
+        f"  BigQuery ingestion: {a.bigquery_api}",
+        wall,
+        f"  Cloud Run: billed while at least one request is in flight, rounded up to "
+        f"{p.CLOUD_RUN_ROUNDING_SECONDS * 1000:g} ms; requests at random over an even day; "
+        f"{a.capture.concurrency} requests an instance; {a.instance_starts_per_day:g} instance "
+        f"starts a day of {a.cold_start_seconds:g} s; CPU {a.cpu_us_per_request:g} µs a request "
+        f"+ {a.cpu_us_per_event:g} µs an event (bench/capture_throughput.py)",
+        f"  archive: an object per instance and {a.archive_flush_seconds:g} s with requests; "
+        f"archive-only {a.archive_only_share:.0%} of the month",
+        f"  backfill: every {a.backfill_every_minutes:g} minutes over "
+        f"{a.backfill_lookback_hours:g} hours (reading the archive {a.backfill_margin_hours:g} "
+        f"hour(s) either side), a {a.backfill.memory_gib:g} GiB "
+        f"{a.backfill.vcpus:g} vCPU function, {a.backfill_query_seconds:g} s a query and "
+        f"{a.backfill_us_per_event:g} µs an archived event (assumed)",
+        f"  client: {a.client_linger_seconds:g} s linger, {a.app_processes} app process(es)",
+        f"  collector: {a.collector_share:.0%} of the events, {a.collector_batch:g} calls a "
+        f"request, its own {a.collector_own_ms_per_request:g} ms + "
+        f"{a.collector_own_us_per_event:g} µs a call (bench/request_path.py), CPU "
+        f"{a.collector_cpu_ratio:g}x capture's (the collector benchmark's goal, assumed)",
+        "published round trips:",
+    ]
+    for latency in figures.LATENCIES:
+        flag = "" if latency.confirmed else "  UNCONFIRMED"
+        out.append(f"  {latency.name}: {latency.seconds * 1000:g} ms{flag}")
+        out.append(f"      {latency.source}")
+        if latency.note:
+            out.append(f"      {latency.note}")
+    return out
+
+
 def price_text(price: p.Price) -> str:
     """``$0.40 per 1,000,000 requests``, ``$0.000024 per vCPU-s``."""
     figure = f"{price.usd:.7f}".rstrip("0").rstrip(".")
@@ -437,9 +545,14 @@ def compare(results: Sequence[Bill], measured: Measurements) -> list[str]:
         f"{'users':<34}{head}",
         f"{'events a month':<34}"
         + "".join(f"{r.traffic.events_per_month:>{width},.0f}" for r in results),
-        f"{'requests a month':<34}"
+        f"{'capture requests a month':<34}"
         + "".join(f"{r.traffic.requests_per_month:>{width},.0f}" for r in results),
     ]
+    if any(r.collector is not None for r in results):
+        out.append(
+            f"{'collector requests a month':<34}"
+            + "".join(f"{r.traffic.collector_requests_per_month:>{width},.0f}" for r in results)
+        )
     unconfirmed = {
         line.usage.component for r in results for line in r.lines if not line.usage.price.confirmed
     }
@@ -464,16 +577,24 @@ def main(argv: list[str] | None = None) -> None:
     try:
         if args.compare:
             results = [bill(base.with_(users=users), measured) for users in args.compare]
-            out = compare(results, measured)
+            out = [*compare(results, measured), "", *path_lines(results)]
             prices = results[-1].prices()
         else:
             result = bill(base, measured)
-            out = [*describe(result, measured), "", *measured_rows(measured)]
+            out = [
+                *describe(result, measured),
+                "",
+                *path_lines([result]),
+                "",
+                *measured_rows(measured),
+            ]
             prices = result.prices()
+            results = [result]
     except ValueError as error:
         sys.exit(f"error: {error}")
     flood = flood_lines(args.budget, args.client_keys)
-    print("\n".join([*out, "", *flood, "", *price_notes(prices)]))
+    assumed = assumption_lines(results[0].assumptions)
+    print("\n".join([*out, "", *assumed, "", *flood, "", *price_notes(prices)]))
 
 
 if __name__ == "__main__":

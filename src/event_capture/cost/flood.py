@@ -32,6 +32,10 @@ LOG_BYTES_PER_REQUEST = 2_500
 # insertAll bills each row as 1 KB at least; the collector's rows weigh less.
 BILLED_ROW_BYTES = 1_024
 # A refused request: parsed headers, a token bucket, a small JSON answer.
+# A flooding request's wall time: one event, the function's own time and a BigQuery write. A
+# flood is priced as if each request still made its own archive object and streamed through
+# insertAll (above): dearer than the grouped archive and the Write API, so the caps err low.
+REQUEST_SECONDS = figures.own_seconds(1) + figures.BIGQUERY_WRITE.seconds
 REFUSAL_CPU_SECONDS = 0.0003
 
 
@@ -51,7 +55,7 @@ class FloodPrices:
             p.CLOUD_RUN_REQUESTS.usd_per_unit
             + p.CLASS_A_OPERATIONS.usd_per_unit
             + cpu_request * p.CLOUD_RUN_VCPU.usd_per_unit
-            + figures.REQUEST_SECONDS * memory_gib * p.CLOUD_RUN_MEMORY.usd_per_unit
+            + REQUEST_SECONDS * memory_gib * p.CLOUD_RUN_MEMORY.usd_per_unit
             + LOG_BYTES_PER_REQUEST / p.GIB * p.CLOUD_LOGGING.usd_per_unit
         )
         event = (

@@ -7,7 +7,8 @@ the nightly scripts read of a measured history along with the sizes of the table
 (component, quantity, gross, free tier absorbed, net) at the list prices of ``prices``.
 
 Steady state: a month of traffic at the assumed rate, with every table and the archive holding
-its full retention window. Traffic is spread evenly over the day and the month: peaks make
+its full retention window, and the cost guard not tripped (``archive_only_share`` says for how
+much of the month it is, if at all). Traffic is spread evenly over the day and the month: peaks make
 larger batches (fewer requests) and idle hours fewer instances, so an even spread overstates
 requests and instance time rather than understating them.
 """
@@ -16,15 +17,21 @@ import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 
 from event_capture.client.client import ClientSettings
+from event_capture.contracts.archive_layout import (
+    BACKFILL_EVERY_MINUTES,
+    BACKFILL_LOOKBACK_HOURS,
+    FLUSH_SECONDS,
+)
 from event_capture.cost import figures
 from event_capture.cost import prices as p
 from event_capture.cost.prices import FreeTier, Price
 from event_capture.schemas.http_limits import MAX_EVENTS_PER_REQUEST
 from event_capture.schemas.retention import RETENTION_DAYS
 from event_capture.warehouse.catalog import (
+    EVENT_TABLES,
     FEATURE_TABLES,
     SCHEDULED_TABLES,
     USER_PROFILES,
@@ -112,6 +119,15 @@ class FunctionSize:
     concurrency: int
 
 
+# How rows reach BigQuery: the Storage Write API's default stream, or legacy insertAll.
+BigQueryApi = Literal["write-api", "insert-all"]
+BIGQUERY_APIS: tuple[BigQueryApi, ...] = ("write-api", "insert-all")
+# The backfill's query reads event_id (a UUID: 2 + 36 bytes as a STRING) and received_at (8).
+BACKFILL_ROW_BYTES = 2 + 36 + 8
+# A listing answers at most this many names a page (Cloud Storage's objects.list maxResults).
+LIST_PAGE = 1_000
+
+
 @dataclass(frozen=True, kw_only=True)
 class Assumptions:
     """What the bill assumes besides the measurements; the CLI documents each default."""
@@ -129,8 +145,42 @@ class Assumptions:
     app_processes: int = 1
     client_linger_seconds: float = ClientSettings().linger_seconds
     client_max_batch: int = MAX_EVENTS_PER_REQUEST
+    bigquery_api: BigQueryApi = "write-api"
+    # A capture request's wall time in the cloud; None: the function's own time (measured,
+    # figures.py) plus the backends' published round trips (figures.LATENCIES).
+    request_seconds: float | None = None
+    own_ms_per_request: float = figures.OWN_MS_PER_REQUEST
+    own_us_per_event: float = figures.OWN_US_PER_EVENT
+    bigquery_seconds: float = figures.BIGQUERY_WRITE.seconds
+    gcs_write_seconds: float = figures.GCS_OBJECT_WRITE.seconds
+    redis_seconds: float = figures.MEMORYSTORE_ROUND_TRIP.seconds
+    # The archive: one object per instance and interval (contracts/archive_layout.py); while
+    # the cost guard holds capture archive-only, one per request, which the request waits for.
+    archive_flush_seconds: float = FLUSH_SECONDS
+    archive_only_share: float = 0.0
+    # The scheduled backfill (contracts/archive_layout.py), a Cloud Scheduler job calling a
+    # function sized like this (1 GiB, 1 vCPU, one run at a time); it reads the archive of its
+    # hours and of a margin either side, where a resent event's copy may sit. Its time a run:
+    # a query per event table (a small query's usual seconds, assumed) and reading the
+    # archive's lines (assumed per event).
+    backfill_every_minutes: float = BACKFILL_EVERY_MINUTES
+    backfill_lookback_hours: float = BACKFILL_LOOKBACK_HOURS
+    backfill_margin_hours: float = 1.0
+    backfill: FunctionSize = FunctionSize(memory_gib=1.0, vcpus=1.0, concurrency=1)
+    backfill_query_seconds: float = 1.5
+    backfill_us_per_event: float = 5.0
+    # Share of the events that arrive through the collector (Segment and RudderStack SDKs),
+    # in requests of this many calls (analytics-node's flushAt is 15); the rest through
+    # capture. The collector runs the same pipeline on a function sized like capture's
+    # (infra/collector_function.py uses capture's service config), with its own instances and
+    # archive objects; its CPU is capture's times the collector benchmark's goal (at most 1.5x
+    # the native endpoint's per event), not a measurement.
+    collector_share: float = 0.0
+    collector_batch: float = 15.0
+    collector_own_ms_per_request: float = figures.COLLECTOR_OWN_MS_PER_REQUEST
+    collector_own_us_per_event: float = figures.COLLECTOR_OWN_US_PER_EVENT
+    collector_cpu_ratio: float = 1.5
     # figures.py: each figure's source.
-    request_seconds: float = figures.REQUEST_SECONDS
     cpu_us_per_request: float = figures.CPU_US_PER_REQUEST
     cpu_us_per_event: float = figures.CPU_US_PER_EVENT
     # docs/benchmarks.md, Capture: process start to first accepted event, 0.30-0.38 s.
@@ -200,16 +250,38 @@ class TierUse:
 class Traffic:
     events_per_day: float
     events_per_month: float
+    # The capture function's share: its events, their batch and requests.
+    capture_events_per_month: float
     batch: float
     requests_per_month: float
+    # The collector's (0 without it).
+    collector_events_per_month: float = 0.0
+    collector_requests_per_month: float = 0.0
     # Linear factor from the measured history to this traffic (events a day).
     scale: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestPath:
+    """What the capture requests of a month come to: their wall time, the instances serving
+    them and the archive objects they write."""
+
+    # Mean wall time of a request, and of one that neither flushes nor waits for the archive.
+    seconds: float
+    plain_seconds: float
+    instances: float
+    archive_objects: float
+    # Share of requests that write an archive object.
+    flush_share: float
 
 
 @dataclass(frozen=True, kw_only=True)
 class Bill:
     assumptions: Assumptions
     traffic: Traffic
+    path: RequestPath
+    # The collector's requests, when some events arrive through it.
+    collector: RequestPath | None
     lines: list[Line]
     tiers: list[TierUse] = field(default_factory=list)
 
@@ -326,27 +398,45 @@ def traffic_of(assumptions: Assumptions, measured: Measurements) -> Traffic:
     if per_user is None:
         per_user = history.events_per_day / history.users
     events_per_day = assumptions.users * per_user
-    events_per_second = events_per_day / 86_400
-    size = batch(assumptions, events_per_second)
+    events_per_month = events_per_day * p.DAYS_PER_MONTH
+    collected = events_per_month * assumptions.collector_share
+    captured = events_per_month - collected
+    size = batch(assumptions, captured / p.SECONDS_PER_MONTH)
     return Traffic(
         events_per_day=events_per_day,
-        events_per_month=events_per_day * p.DAYS_PER_MONTH,
+        events_per_month=events_per_month,
+        capture_events_per_month=captured,
         batch=size,
-        requests_per_month=events_per_day * p.DAYS_PER_MONTH / size,
+        requests_per_month=captured / size,
+        collector_events_per_month=collected,
+        collector_requests_per_month=collected / assumptions.collector_batch,
         scale=events_per_day / history.events_per_day,
     )
 
 
-def _streaming(traffic: Traffic, mix: Mapping[str, float], measured: Measurements) -> list[Usage]:
+def _ingestion(
+    assumptions: Assumptions, traffic: Traffic, mix: Mapping[str, float], measured: Measurements
+) -> list[Usage]:
+    logical = sum(share * _mean(measured.row_bytes[t]) for t, share in mix.items())
+    if assumptions.bigquery_api == "write-api":
+        return [
+            Usage(
+                component="BigQuery ingestion",
+                item="Storage Write API rows",
+                price=p.WRITE_API,
+                quantity=_gib(traffic.events_per_month * logical),
+                detail=f"{traffic.events_per_month:,.0f} rows x {logical:,.0f} B (measured; no "
+                "per-row minimum)",
+            )
+        ]
     # Each row is billed at max(its size, 1 KB): the mean of that, not of the sizes.
     billed = sum(
         share * _mean(billed_row_bytes(size) for size in measured.row_bytes[event_type])
         for event_type, share in mix.items()
     )
-    logical = sum(share * _mean(measured.row_bytes[t]) for t, share in mix.items())
     return [
         Usage(
-            component="BigQuery streaming inserts",
+            component="BigQuery ingestion",
             item="insertAll rows",
             price=p.STREAMING_INSERTS,
             quantity=_gib(traffic.events_per_month * billed),
@@ -478,8 +568,65 @@ def _queries(
     return usages
 
 
+def request_path(
+    assumptions: Assumptions,
+    requests_per_month: float,
+    batch: float,
+    own: tuple[float, float] | None = None,
+) -> RequestPath:
+    """Wall time, instances and archive objects of a function's requests of a month (capture's;
+    the collector's with its ``own`` time, ms a request and µs an event).
+
+    A request waits for its own time and a BigQuery write; Redis, fed only what is durable,
+    after that. The archive is written once per instance and flush interval, by the first
+    request after it (beside that request's BigQuery write, so it waits for the longer of the
+    two); an instance's intervals without a request write nothing. While archive-only, every
+    request writes its object and waits for it instead of BigQuery.
+    """
+    a = assumptions
+    rate = requests_per_month / p.SECONDS_PER_MONTH
+    per_request_ms, per_event_us = own or (a.own_ms_per_request, a.own_us_per_event)
+    itself = figures.own_seconds(batch, per_request_ms, per_event_us)
+    redis = a.redis_seconds if a.redis else 0.0
+    plain = itself + a.bigquery_seconds + redis
+    given = a.request_seconds if own is None else None
+    if given is not None:
+        plain = given
+    # Instances serving at once: one while its concurrency suffices.
+    instances = max(1.0, rate * plain / a.capture.concurrency)
+    intervals = p.SECONDS_PER_MONTH / a.archive_flush_seconds
+    busy = 1 - math.exp(-rate / instances * a.archive_flush_seconds)
+    grouped = min(requests_per_month, instances * intervals * busy)
+    tripped = a.archive_only_share
+    objects = (1 - tripped) * grouped + tripped * requests_per_month
+    flush_share = objects / requests_per_month if requests_per_month else 0.0
+    if given is not None:
+        seconds = given
+    else:
+        flushing = itself + max(a.bigquery_seconds, a.gcs_write_seconds) + redis
+        archive_only = itself + a.gcs_write_seconds + redis
+        grouped_share = (1 - tripped) * grouped / max(requests_per_month, 1.0)
+        seconds = (
+            (1 - tripped - grouped_share) * plain
+            + grouped_share * flushing
+            + tripped * archive_only
+        )
+    return RequestPath(
+        seconds=seconds,
+        plain_seconds=plain,
+        instances=instances,
+        archive_objects=objects,
+        flush_share=flush_share,
+    )
+
+
 def _archive(
-    assumptions: Assumptions, traffic: Traffic, mix: Mapping[str, float], measured: Measurements
+    assumptions: Assumptions,
+    traffic: Traffic,
+    mix: Mapping[str, float],
+    measured: Measurements,
+    path: RequestPath,
+    collector: RequestPath | None,
 ) -> list[Usage]:
     per_event = sum(share * measured.archive_bytes[t] for t, share in mix.items())
     # The archive's lifecycle deletes objects at the raw events' retention (infra/event_buckets).
@@ -497,10 +644,94 @@ def _archive(
             component="Cloud Storage archive",
             item="object uploads (Class A)",
             price=p.CLASS_A_OPERATIONS,
-            quantity=traffic.requests_per_month,
-            detail="one object per request",
+            quantity=path.archive_objects + (collector.archive_objects if collector else 0.0),
+            detail=f"one per instance and {assumptions.archive_flush_seconds:g} s with requests "
+            f"({path.instances:,.2f} instances"
+            + (f", and the collector's {collector.instances:,.2f})" if collector else ")")
+            + (
+                f"; one per request for {assumptions.archive_only_share:.0%} of the month "
+                "(archive-only)"
+                if assumptions.archive_only_share
+                else ""
+            ),
         ),
     ]
+
+
+def backfill_scanned_rows(events_per_day: float, lookback_hours: float) -> float:
+    """Rows one backfill query reads of a table that gets ``events_per_day``: BigQuery prunes
+    by day partition, so the query of the last hours reads today's partition so far (half a
+    day on average over the runs of a day) and, for runs within the lookback after midnight,
+    yesterday's whole partition."""
+    return events_per_day * (0.5 + lookback_hours / 24)
+
+
+def _backfill(
+    assumptions: Assumptions,
+    traffic: Traffic,
+    mix: Mapping[str, float],
+    measured: Measurements,
+    archive_objects: float,
+) -> tuple[list[Usage], float, float]:
+    """The scheduled backfill's usages; and its runs and run seconds (Cloud Run's part)."""
+    a = assumptions
+    runs = p.HOURS_PER_MONTH * 60 / a.backfill_every_minutes
+    per_table: dict[str, float] = dict.fromkeys(EVENT_TABLES, 0.0)
+    for event_type, share in mix.items():
+        table = measured.tables[event_type]
+        per_table[table] = per_table.get(table, 0.0) + share * traffic.events_per_day
+    run_bytes = sum(
+        billed_query_bytes(
+            backfill_scanned_rows(rows, a.backfill_lookback_hours) * BACKFILL_ROW_BYTES
+        )
+        for rows in per_table.values()
+    )
+    objects_per_hour = archive_objects / p.HOURS_PER_MONTH
+    read_hours = a.backfill_lookback_hours + 2 * a.backfill_margin_hours
+    read_objects = objects_per_hour * read_hours
+    # Listings by day folder: the archive's, and one per table (an earlier layout's folders,
+    # empty but listed), for each day the hours read touch (two when they span midnight).
+    days = 1 + read_hours / 24
+    pages = days * (math.ceil(max(objects_per_hour * 24, 1.0) / LIST_PAGE) + len(per_table))
+    read_events = traffic.events_per_day / 24 * read_hours
+    run_seconds = (
+        len(per_table) * a.backfill_query_seconds + read_events * a.backfill_us_per_event / 1e6
+    )
+    usages = [
+        Usage(
+            component="Archive backfill",
+            item="queries of event ids",
+            price=p.ON_DEMAND_QUERIES,
+            quantity=runs * run_bytes / p.TIB,
+            detail=f"{runs:,.0f} runs x {len(per_table)} tables: event_id and received_at of the "
+            f"day partitions the last {a.backfill_lookback_hours:g} hours touch, "
+            f"{run_bytes / p.MIB:,.0f} MiB a run (10 MB minimum per table)",
+        ),
+        Usage(
+            component="Archive backfill",
+            item="archive listings (Class A)",
+            price=p.CLASS_A_OPERATIONS,
+            quantity=runs * pages,
+            detail=f"{pages:,.1f} a run: the day folders its hours touch, {LIST_PAGE:,} "
+            "objects a page, and each table's earlier folder",
+        ),
+        Usage(
+            component="Archive backfill",
+            item="archive object reads (Class B)",
+            price=p.CLASS_B_OPERATIONS,
+            quantity=runs * read_objects,
+            detail=f"{read_objects:,.0f} objects a run ({a.backfill_lookback_hours:g} hours and "
+            f"{a.backfill_margin_hours:g} either side)",
+        ),
+        Usage(
+            component="Archive backfill",
+            item="Cloud Scheduler job",
+            price=p.SCHEDULER_JOBS,
+            quantity=1.0,
+            detail=f"every {a.backfill_every_minutes:g} minutes",
+        ),
+    ]
+    return usages, runs, runs * max(run_seconds, p.CLOUD_RUN_ROUNDING_SECONDS)
 
 
 def _distinct_types(mix: Mapping[str, float], size: float) -> float:
@@ -509,21 +740,42 @@ def _distinct_types(mix: Mapping[str, float], size: float) -> float:
 
 
 def _cloud_run(
-    assumptions: Assumptions, traffic: Traffic, measured: Measurements
+    assumptions: Assumptions,
+    traffic: Traffic,
+    path: RequestPath,
+    collector: RequestPath | None,
+    backfill: tuple[float, float],
 ) -> tuple[list[Usage], float]:
     """The functions' requests, vCPU and memory, and their requests a month (for the logs)."""
     requests_per_second = traffic.requests_per_month / p.SECONDS_PER_MONTH
     capture = assumptions.capture
     starts = assumptions.instance_starts_per_day * p.DAYS_PER_MONTH
-    busy = instance_seconds(requests_per_second, assumptions.request_seconds, capture)
+    busy = instance_seconds(requests_per_second, path.seconds, capture)
     busy += starts * assumptions.cold_start_seconds
     cpu = (
         traffic.requests_per_month * assumptions.cpu_us_per_request
-        + traffic.events_per_month * assumptions.cpu_us_per_event
+        + traffic.capture_events_per_month * assumptions.cpu_us_per_event
     ) / 1e6
     # An instance's vCPUs bound the CPU it can spend in the time it is billed.
     busy = max(busy, cpu / capture.vcpus)
     functions = [("capture function", traffic.requests_per_month, busy, capture)]
+    if collector is not None:
+        requests = traffic.collector_requests_per_month
+        serving = instance_seconds(requests / p.SECONDS_PER_MONTH, collector.seconds, capture)
+        serving += starts * assumptions.cold_start_seconds
+        used = (
+            assumptions.collector_cpu_ratio
+            * (
+                requests * assumptions.cpu_us_per_request
+                + traffic.collector_events_per_month * assumptions.cpu_us_per_event
+            )
+            / 1e6
+        )
+        functions.append(
+            ("collector function", requests, max(serving, used / capture.vcpus), capture)
+        )
+    runs, run_seconds = backfill
+    functions.append(("archive backfill", runs, run_seconds, assumptions.backfill))
     if assumptions.redis:
         features = assumptions.features
         reads = assumptions.users * assumptions.feature_reads_per_user_day * p.DAYS_PER_MONTH
@@ -555,6 +807,8 @@ def _cloud_run(
                 quantity=requests,
                 detail=f"{traffic.batch:,.1f} events a request"
                 if name == "capture function"
+                else f"{assumptions.collector_batch:g} calls a request"
+                if name == "collector function"
                 else "",
             ),
             Usage(
@@ -586,8 +840,10 @@ def _logging(
     line = measured.log_line_bytes + measured.log_line_bytes_per_type * (
         _distinct_types(mix, traffic.batch) - 1
     )
-    capture = traffic.requests_per_month * (line + assumptions.log_overhead_bytes)
-    others = (requests - traffic.requests_per_month) * assumptions.log_overhead_bytes
+    # The collector's line is taken as capture's (the same pipeline fields, a few of its own).
+    pipeline = traffic.requests_per_month + traffic.collector_requests_per_month
+    capture = pipeline * (line + assumptions.log_overhead_bytes)
+    others = (requests - pipeline) * assumptions.log_overhead_bytes
     return [
         Usage(
             component="Cloud Logging",
@@ -652,18 +908,46 @@ def bill(assumptions: Assumptions, measured: Measurements) -> Bill:
     missing = [spec.name for spec in SCHEDULED_TABLES if spec.name not in measured.scheduled_tables]
     if missing:
         raise ValueError(f"measurements: no size for {', '.join(missing)}")
+    if assumptions.bigquery_api not in BIGQUERY_APIS:
+        raise ValueError(
+            f"bigquery_api: must be one of {', '.join(BIGQUERY_APIS)}, "
+            f"got {assumptions.bigquery_api!r}"
+        )
+    for name in ("archive_only_share", "collector_share"):
+        value = getattr(assumptions, name)
+        if not 0 <= value <= 1:
+            raise ValueError(f"{name}: must be from 0 to 1, got {value!r}")
     mix = mix_of(assumptions, measured)
     traffic = traffic_of(assumptions, measured)
-    run_usages, requests = _cloud_run(assumptions, traffic, measured)
+    path = request_path(assumptions, traffic.requests_per_month, traffic.batch)
+    collector = None
+    if traffic.collector_requests_per_month:
+        collector = request_path(
+            assumptions,
+            traffic.collector_requests_per_month,
+            assumptions.collector_batch,
+            (assumptions.collector_own_ms_per_request, assumptions.collector_own_us_per_event),
+        )
+    objects = path.archive_objects + (collector.archive_objects if collector else 0.0)
+    backfill, runs, run_seconds = _backfill(assumptions, traffic, mix, measured, objects)
+    run_usages, requests = _cloud_run(assumptions, traffic, path, collector, (runs, run_seconds))
     usages = [
-        *_streaming(traffic, mix, measured),
+        *_ingestion(assumptions, traffic, mix, measured),
         *_storage(assumptions, traffic, mix, measured),
         *_queries(assumptions, traffic, mix, measured),
-        *_archive(assumptions, traffic, mix, measured),
+        *_archive(assumptions, traffic, mix, measured, path, collector),
+        *backfill,
         *run_usages,
         *_logging(assumptions, traffic, mix, measured, requests),
         *_secrets(assumptions),
         *_redis(assumptions),
     ]
     lines, tiers = absorb(usages)
-    return Bill(assumptions=assumptions, traffic=traffic, lines=lines, tiers=tiers)
+    return Bill(
+        assumptions=assumptions,
+        traffic=traffic,
+        path=path,
+        collector=collector,
+        lines=lines,
+        tiers=tiers,
+    )

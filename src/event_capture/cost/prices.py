@@ -67,6 +67,22 @@ STREAMING_INSERTS = Price(
 )
 # Each row streamed is billed as at least 1 KB (same sources).
 STREAMING_MIN_ROW_BYTES = 1024
+WRITE_API = Price(
+    name="BigQuery Storage Write API",
+    usd=0.025,
+    per=1,
+    unit="GiB",
+    free=FreeTier(
+        name="BigQuery Storage Write API, first 2 TiB", amount=2 * 1024, scope="per billing account"
+    ),
+    source='cloud.google.com/bigquery/docs/write-api ("you can ingest up to 2 TiB per month for '
+    'free") [P]; $0.025/GiB: help.nops.io (2026) and notes citing '
+    "cloud.google.com/bigquery/pricing#data_ingestion_pricing [S]",
+    read="2026-12-07",
+    confirmed=True,
+    note="billed on the bytes ingested; no per-row minimum is documented (none found, "
+    "unconfirmed that none exists)",
+)
 
 # One 10 GiB a month for active and long-term storage together.
 BIGQUERY_STORAGE_FREE = FreeTier(
@@ -153,7 +169,12 @@ CLOUD_RUN_MEMORY = Price(
 )
 # "Cloud Run charges you only for the resources you use, rounded up to the nearest 100
 # millisecond"; with concurrency above 1, requests share an instance's CPU and memory
-# (cloud.google.com/run/pricing, quoted in a 2026-09-21 snapshot [S]).
+# (cloud.google.com/run/pricing, read again 2026-12-07 [P]). What is rounded is the instance's
+# billable time: under request-based billing an instance is billed while it starts, shuts down
+# or processes at least one request (cloud.google.com/run/docs/configuring/billing-settings
+# [P]; Google's 2019 launch post says the same of "at least one request ... rounded up to the
+# nearest 100 milliseconds" [S]). That each busy period, not each request, is rounded is how
+# the model reads it; the pages do not say it in those words.
 CLOUD_RUN_ROUNDING_SECONDS = 0.1
 
 STANDARD_STORAGE = Price(
@@ -182,6 +203,36 @@ CLASS_A_OPERATIONS = Price(
     read="2026-09-20",
     confirmed=True,
     note="not in the research notes; read in secondary copies of the vendor page only",
+)
+
+CLASS_B_OPERATIONS = Price(
+    name="Cloud Storage Class B operations",
+    usd=0.0004,
+    per=1_000,
+    unit="operations",
+    free=FreeTier(
+        name="Cloud Storage, 50,000 Class B operations", amount=50_000, scope="Always Free"
+    ),
+    source='cloud.google.com/storage/pricing-examples ("50,000 Class B operations * $0.0004 per '
+    '1,000"; Class A covers "object adds, bucket and object listings", Class B "object '
+    'gets") [P]',
+    read="2026-12-07",
+    confirmed=True,
+    note="the 50,000 free a month is recollection beside the Class A tier's transcription",
+)
+
+# Cloud Scheduler bills each job, not its runs: "$0.10/job/31 days"; "each Google billing
+# account gets 3 jobs per month free" (cloud.google.com/scheduler/pricing [P]).
+SCHEDULER_JOBS = Price(
+    name="Cloud Scheduler jobs",
+    usd=0.10,
+    per=1,
+    unit="job-months",
+    free=FreeTier(name="Cloud Scheduler, 3 jobs", amount=3, scope="per billing account"),
+    source="cloud.google.com/scheduler/pricing [P]",
+    read="2026-12-07",
+    confirmed=True,
+    note="a paused job counts as a job",
 )
 
 SECRET_VERSIONS = Price(
@@ -246,11 +297,14 @@ VPC_CONNECTOR_INSTANCE = Price(
 
 ALL = (
     STREAMING_INSERTS,
+    WRITE_API,
     ACTIVE_STORAGE,
     LONG_TERM_STORAGE,
     ON_DEMAND_QUERIES,
     STANDARD_STORAGE,
     CLASS_A_OPERATIONS,
+    CLASS_B_OPERATIONS,
+    SCHEDULER_JOBS,
     CLOUD_RUN_REQUESTS,
     CLOUD_RUN_VCPU,
     CLOUD_RUN_MEMORY,
