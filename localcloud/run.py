@@ -30,6 +30,7 @@ from localcloud.warehouse import create_warehouse
 PORT_VARIABLES = {
     "PORT": 8080,
     "BIGQUERY_EMULATOR_PORT": 9050,
+    "BIGQUERY_EMULATOR_GRPC_PORT": 9060,
     "GCS_EMULATOR_PORT": 4443,
     "REDIS_PORT": 6380,
     "FEATURES_PORT": 8081,
@@ -64,6 +65,7 @@ def run_settings(env: Mapping[str, str] = os.environ) -> CloudSettings:
         bucket=env.get("GCS_BUCKET", "local-capture-events"),
         data_dir=STATE_DIR,
         bigquery_port=port["BIGQUERY_EMULATOR_PORT"],
+        bigquery_grpc_port=port["BIGQUERY_EMULATOR_GRPC_PORT"],
         gcs_port=port["GCS_EMULATOR_PORT"],
         redis_port=port["REDIS_PORT"],
         function_port=port["PORT"],
@@ -81,6 +83,7 @@ def _ports_in_use(settings: CloudSettings) -> list[str]:
     ports = {
         "PORT": settings.function_port,
         "BIGQUERY_EMULATOR_PORT": settings.bigquery_port,
+        "BIGQUERY_EMULATOR_GRPC_PORT": settings.bigquery_grpc_port,
         "GCS_EMULATOR_PORT": settings.gcs_port,
         "COLLECTOR_PORT": settings.collector_port,
         "GUARD_PORT": guard_port(),
