@@ -29,7 +29,7 @@ from event_capture.ingest.row import Row
 from event_capture.platform.api_calls import EVENT_TABLES, ApiCall
 
 # Rows appended to the event tables' default streams (the capture functions, replay).
-API_CALLS = (ApiCall("bigquery.storage.write.appendRows", EVENT_TABLES),)
+API_CALLS = (ApiCall("bigquerystorage.BigQueryWrite.AppendRows", EVENT_TABLES),)
 # Cloud Run closes a stream idle for about 600 s; one idle this long is reopened before use.
 IDLE_LIMIT_SECONDS = 540.0
 
