@@ -47,7 +47,7 @@ def grpc_error(code: grpc.StatusCode) -> BaseException:
     return error
 
 
-class RawRpcError(grpc.RpcError):
+class RawRpcError(grpc.RpcError):  # type: ignore[misc]  # grpc ships no types
     """A gRPC call's own error, its status behind ``code()``."""
 
     def __init__(self, code: grpc.StatusCode) -> None:
