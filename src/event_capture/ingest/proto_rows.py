@@ -66,14 +66,15 @@ def _message_name(column: str) -> str:
 
 
 def writer_descriptor(
-    name: str, columns: Sequence[Mapping[str, Any]]
+    name: str, columns: Sequence[Mapping[str, Any]], path: str = ""
 ) -> descriptor_pb2.DescriptorProto:
-    """The proto2 message of a table (or a RECORD column): one field per column, in order."""
+    """The proto2 message of a table (or a RECORD column): one field per column, in order;
+    ``path`` names the columns in errors (``table.column.``)."""
     message = descriptor_pb2.DescriptorProto(name=name)
     for number, column in enumerate(columns, start=1):
         kind = column["type"]
         if kind not in PROTO_TYPES:
-            raise ValueError(f"{name}.{column['name']}: no Write API type for BigQuery {kind}")
+            raise ValueError(f"{path}{column['name']}: no Write API type for BigQuery {kind}")
         field = message.field.add(
             name=column["name"],
             number=number,
@@ -81,7 +82,9 @@ def writer_descriptor(
             type=PROTO_TYPES[kind],
         )
         if field.type == _Field.TYPE_MESSAGE:
-            nested = writer_descriptor(_message_name(column["name"]), column["fields"])
+            nested = writer_descriptor(
+                _message_name(column["name"]), column["fields"], f"{path}{column['name']}."
+            )
             message.nested_type.append(nested)
             field.type_name = nested.name
     return message
@@ -146,7 +149,7 @@ class TableEncoder:
 
     def __init__(self, table_id: str, columns: Sequence[Mapping[str, Any]]) -> None:
         self.table_id = table_id
-        self.descriptor = writer_descriptor(_message_name(table_id), columns)
+        self.descriptor = writer_descriptor(_message_name(table_id), columns, f"{table_id}.")
         # A pool of its own per table: the descriptor's names never meet another's.
         file = descriptor_pb2.FileDescriptorProto(
             name=f"event_capture_{table_id}.proto", package=f"event_capture.{table_id}"
