@@ -26,6 +26,10 @@ from localcloud.warehouse import create_views
 from tests.unit import event_factory as factory
 
 
+# Whatever the default, these tests take the Write API.
+WRITE_API = {"BIGQUERY_WRITE_API": "true"}
+
+
 @pytest.fixture(scope="module")
 def views(cloud: LocalCloud) -> Iterator[None]:
     client = cloud.bigquery_client()
@@ -46,7 +50,7 @@ def dedup_rows(cloud: LocalCloud, table: str, ids: list[str]) -> list[dict[str, 
 
 
 def test_the_cloud_writes_through_the_write_api(cloud: LocalCloud) -> None:
-    config = cloud.config()
+    config = cloud.config(**WRITE_API)
 
     assert config.uses_write_api
     assert isinstance(clients.bigquery_writes(config), WriteApiAppends)
@@ -56,7 +60,7 @@ def test_every_family_lands_and_reads_back_through_the_dedup_views(
     cloud: LocalCloud, views: None
 ) -> None:
     events = [*sample_batch(30, users=4), sample_event("identify")]
-    pipeline = cloud.pipeline()
+    pipeline = cloud.pipeline(**WRITE_API)
 
     first = capture_answer(pipeline.handle(events, batch=True))
     # Sent again, as a client that never saw the answer would: the default stream stores the
@@ -96,7 +100,7 @@ def test_a_row_bigquery_refuses_goes_to_the_dead_letter_area_and_its_neighbour_l
     # A NUMERIC the encoder passes on as text and BigQuery cannot read.
     bad = dataclasses.replace(rows[0], json=rows[0].json.replace('"total":"6.48"', '"total":"x"'))
     assert bad.json != rows[0].json
-    config = cloud.config()
+    config = cloud.config(**WRITE_API)
     request = Request("write-api-invalid", now)
 
     result = bigquery_sink(config).write([bad, rows[1]], request)
@@ -123,7 +127,7 @@ def test_appends_go_on_after_the_emulator_closed_the_stream_under_them(
     cloud: LocalCloud,
 ) -> None:
     now = datetime.now(UTC)
-    sink = bigquery_sink(cloud.config())
+    sink = bigquery_sink(cloud.config(**WRITE_API))
     before, _ = validate_events([factory.search(now)], now)
     assert sink.write(before, Request("before", now)).failed == []
 

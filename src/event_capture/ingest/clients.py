@@ -48,10 +48,10 @@ def bigquery_appends(config: Config) -> "WriteApiAppends":
     gRPC channel."""
     import time
 
-    from event_capture.ingest.write_api import WriteApiAppends, library_streams
+    from event_capture.ingest.write_api import WriteApiAppends, grpc_streams
 
     client = clients.bigquery_write_client(config.bigquery_emulator_grpc_host)
-    return WriteApiAppends(library_streams(client), clock=time.monotonic)
+    return WriteApiAppends(grpc_streams(client), clock=time.monotonic)
 
 
 def bigquery_writes(config: Config) -> "HttpInsertAll | WriteApiAppends":

@@ -13,6 +13,10 @@ deadlines, dead letters and metrics are the sink's, for both paths.
   append after about 600 idle seconds fails ("inactive for 600 seconds",
   googleapis/google-cloud-python#15693). A stream found closed under an append is opened again
   and the append sent once more.
+- The call is AppendRows itself on the client's channel (``GrpcStream``), not the library's
+  ``writer.AppendRowsStream``: against the emulator that writer took 2.9 ms of CPU and 520 ms
+  of wall time per one-row append (proto-plus copies, a polling future, a sleep at open),
+  the raw call 1.0 ms and 78 ms; at 500 rows 19.4 against 11.4 µs of CPU per row.
 - An append with invalid rows fails whole: its ``row_errors`` name the invalid rows (reason
   ``invalid``), the others come back ``stopped``, as insertAll marks them, and the sink sends
   them again.
@@ -21,6 +25,7 @@ deadlines, dead letters and metrics are the sink's, for both paths.
 import contextlib
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -208,64 +213,125 @@ def _close_quietly(stream: AppendStream) -> None:
         stream.close()
 
 
-class LibraryStream:
-    """An ``AppendStream`` on google-cloud-bigquery-storage's ``writer.AppendRowsStream``."""
+APPEND_ROWS = "/google.cloud.bigquery.storage.v1.BigQueryWrite/AppendRows"
+_END = None  # ends a stream's request iterator
 
-    def __init__(self, client: Any, table: str, encoder: TableEncoder) -> None:
-        from google.cloud.bigquery_storage_v1 import types, writer
 
-        self._types = types
-        template = types.AppendRowsRequest(
-            write_stream=default_stream(table),
-            proto_rows=types.AppendRowsRequest.ProtoData(
-                writer_schema=types.ProtoSchema(proto_descriptor=encoder.descriptor)
-            ),
-        )
-        self._stream = writer.AppendRowsStream(client, template)
+class GrpcStream:
+    """An ``AppendStream`` on the raw AppendRows bidi call of one gRPC channel.
+
+    Requests and answers are the library's own protobuf messages, without its proto-plus
+    wrappers and its writer's polling: one request queue, one reader thread that settles the
+    appends' futures in order (the API answers each append once, in the order sent), and
+    nothing to wait for at open (the call starts on its first request).
+    """
+
+    def __init__(self, channel: Any, table: str, encoder: TableEncoder) -> None:
+        import queue
+        from collections import deque
+
+        from google.cloud.bigquery_storage_v1 import types
+
+        self._request_type = types.AppendRowsRequest.pb()
+        response_type = types.AppendRowsResponse.pb()
+        name = default_stream(table)
+        self._first: Any = self._request_type(write_stream=name)
+        self._first.proto_rows.writer_schema.proto_descriptor.CopyFrom(encoder.descriptor)
+        self._requests: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._pending: deque[Future[Any]] = deque()
+        self._lock = threading.Lock()
         self._closed = False
+        call = channel.stream_stream(
+            APPEND_ROWS,
+            request_serializer=self._request_type.SerializeToString,
+            response_deserializer=response_type.FromString,
+        )
+        # The header routes the call to the table's region (as the library's writer sends it).
+        self._responses = call(
+            iter(self._requests.get, _END),
+            metadata=(("x-goog-request-params", f"write_stream={name}"),),
+        )
+        self._reader = threading.Thread(target=self._read, name="write-api-reader", daemon=True)
+        self._reader.start()
 
     @property
     def active(self) -> bool:
         return not self._closed
 
-    def send(self, rows: Sequence[bytes]) -> "LibraryAppend":
-        from google.cloud.bigquery_storage_v1.exceptions import StreamClosedError as Closed
-
-        types = self._types
-        request = types.AppendRowsRequest()
-        request._pb.proto_rows.rows.serialized_rows.extend(rows)
-        try:
-            return LibraryAppend(self._stream.send(request))
-        except Closed as error:
-            raise StreamClosedError(str(error)) from error
+    def send(self, rows: Sequence[bytes]) -> "Future[Any]":
+        future: Future[Any] = Future()
+        with self._lock:
+            if self._closed:
+                raise StreamClosedError("the stream is closed")
+            if self._first is not None:
+                request, self._first = self._first, None
+            else:
+                request = self._request_type()
+            request.proto_rows.rows.serialized_rows.extend(rows)
+            self._pending.append(future)
+            self._requests.put(request)
+        return future
 
     def close(self) -> None:
-        self._closed = True
-        self._stream.close()
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._requests.put(_END)
+        self._responses.cancel()
 
-
-class LibraryAppend:
-    def __init__(self, future: Any) -> None:
-        self._future = future
-
-    def result(self, timeout: float) -> Any:
-        from google.api_core.exceptions import GoogleAPICallError
-        from google.cloud.bigquery_storage_v1.exceptions import StreamClosedError as Closed
-
+    def _read(self) -> None:
+        reason: BaseException = StreamClosedError("the stream was closed")
         try:
-            return self._future.result(timeout=timeout)
-        except Closed as error:
-            raise StreamClosedError(str(error)) from error
-        except GoogleAPICallError as error:
-            response = getattr(error, "response", None)
-            row_errors = getattr(response, "row_errors", None)
-            if row_errors:
-                raise RowsRejectedError(
-                    [RowError(int(e.index), str(e.message)) for e in row_errors]
-                ) from error
-            raise
+            for response in self._responses:
+                with self._lock:
+                    future = self._pending.popleft()
+                refusal = _refusal(response)
+                if refusal is None:
+                    future.set_result(response)
+                else:
+                    future.set_exception(refusal)
+        except Exception as error:  # noqa: BLE001 - every pending append gets it
+            reason = _call_error(error, self._closed)
+        with self._lock:
+            self._closed = True
+            pending, self._pending = list(self._pending), type(self._pending)()
+        for future in pending:
+            future.set_exception(reason)
 
 
-def library_streams(client: Any) -> StreamOpener:
-    """Streams on one ``BigQueryWriteClient`` (one channel for every table)."""
-    return lambda table, encoder: LibraryStream(client, table, encoder)
+def _refusal(response: Any) -> BaseException | None:
+    """What an answer refuses: its invalid rows, or the status of a failed append."""
+    if response.row_errors:
+        return RowsRejectedError(
+            [RowError(int(error.index), str(error.message)) for error in response.row_errors]
+        )
+    if response.HasField("error") and response.error.code:
+        from google.api_core.exceptions import from_grpc_status
+
+        error: BaseException = from_grpc_status(  # type: ignore[no-untyped-call]
+            response.error.code, response.error.message
+        )
+        return error
+    return None
+
+
+def _call_error(error: BaseException, closed_by_us: bool) -> BaseException:
+    """A failed call as the sink reads it: google.api_core's error for its status (the retry
+    rule reads its code), or StreamClosedError for one this side cancelled."""
+    from google.api_core.exceptions import from_grpc_error
+
+    if closed_by_us:
+        return StreamClosedError("the stream was closed")
+    try:
+        wrapped: BaseException = from_grpc_error(error)  # type: ignore[no-untyped-call]
+    except Exception:  # noqa: BLE001 - not a gRPC error: passed on as it is
+        return error
+    return wrapped
+
+
+def grpc_streams(client: Any) -> StreamOpener:
+    """Raw streams on the channel of one ``BigQueryWriteClient`` (its credentials, its one
+    connection for every table)."""
+    channel = client._transport.grpc_channel
+    return lambda table, encoder: GrpcStream(channel, table, encoder)

@@ -286,3 +286,174 @@ def test_the_sink_gives_up_on_a_backend_that_stays_down_at_its_deadline() -> Non
     assert "deadline of 3s exceeded" in result.failed[0].failure.detail
     assert result.retries == 5  # waits of 0.1, 0.2, 0.4, 0.8, 1.0: the next would overrun
     assert clock.now - START <= 3.0
+
+
+# --- GrpcStream on a fake channel: answers in order, refusals, a call that fails -------------
+
+
+class FakeCall:
+    """The bidi call: answers each request with ``answer(request)`` from a thread of its own,
+    as gRPC's own request consumer does; ``fail`` ends it with an error."""
+
+    def __init__(self, requests: Any, answer: Callable[[Any], Any]) -> None:
+        import queue
+        import threading
+
+        self.sent: list[Any] = []
+        self._out: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._answer = answer
+
+        def consume() -> None:
+            for request in requests:
+                self.sent.append(request)
+                self._out.put(answer(request))
+
+        threading.Thread(target=consume, daemon=True).start()
+
+    def __iter__(self) -> Any:
+        return self
+
+    def __next__(self) -> Any:
+        item = self._out.get()
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def fail(self, error: BaseException) -> None:
+        self._out.put(error)
+
+    def cancel(self) -> None:
+        self._out.put(RawCancelled())
+
+
+class RawCancelled(grpc.RpcError):  # type: ignore[misc]  # grpc ships no types
+    def code(self) -> grpc.StatusCode:
+        return grpc.StatusCode.CANCELLED
+
+
+@dataclass
+class FakeChannel:
+    answer: Callable[[Any], Any]
+    calls: list[FakeCall] = field(default_factory=list)
+    metadata: list[Any] = field(default_factory=list)
+
+    def stream_stream(self, path: str, **_: Any) -> Callable[..., FakeCall]:
+        assert path == "/google.cloud.bigquery.storage.v1.BigQueryWrite/AppendRows"
+
+        def start(requests: Any, metadata: Any) -> FakeCall:
+            self.metadata.append(metadata)
+            call = FakeCall(requests, self.answer)
+            self.calls.append(call)
+            return call
+
+        return start
+
+
+def response(**fields: Any) -> Any:
+    from google.cloud.bigquery_storage_v1 import types
+
+    return types.AppendRowsResponse.pb()(**fields)
+
+
+def grpc_stream(channel: FakeChannel) -> Any:
+    from event_capture.ingest.proto_rows import table_encoders
+    from event_capture.ingest.write_api import GrpcStream
+
+    return GrpcStream(channel, TABLE, table_encoders()["searches"])
+
+
+def test_the_first_request_names_the_stream_and_carries_the_schema_the_others_only_rows() -> None:
+    channel = FakeChannel(lambda request: response())
+    stream = grpc_stream(channel)
+
+    for rows in ([b"a"], [b"b", b"c"]):
+        stream.send(rows).result(timeout=5)
+
+    first, second = channel.calls[0].sent
+    assert first.write_stream == default_stream(TABLE)
+    assert first.proto_rows.writer_schema.proto_descriptor.name == "SearchesRecord"
+    assert list(first.proto_rows.rows.serialized_rows) == [b"a"]
+    assert not second.write_stream and not second.proto_rows.HasField("writer_schema")
+    assert list(second.proto_rows.rows.serialized_rows) == [b"b", b"c"]
+    assert channel.metadata == [
+        (("x-goog-request-params", f"write_stream={default_stream(TABLE)}"),)
+    ]
+
+
+def test_row_errors_and_a_failed_append_settle_their_own_append_only() -> None:
+    answers = iter(
+        [
+            response(row_errors=[{"index": 1, "code": 1, "message": "bad total"}]),
+            response(error={"code": grpc.StatusCode.UNAVAILABLE.value[0], "message": "busy"}),
+            response(),
+        ]
+    )
+    stream = grpc_stream(FakeChannel(lambda request: next(answers)))
+    pending = [stream.send([b"x", b"y"]), stream.send([b"z"]), stream.send([b"w"])]
+
+    with pytest.raises(RowsRejectedError) as rejected:
+        pending[0].result(timeout=5)
+    assert rejected.value.errors == [RowError(1, "bad total")]
+    with pytest.raises(gexc.ServiceUnavailable, match="busy"):
+        pending[1].result(timeout=5)
+    pending[2].result(timeout=5)
+    assert stream.active
+
+
+def test_a_call_that_fails_fails_every_pending_append_and_the_stream() -> None:
+    import threading
+
+    hold = threading.Event()
+    channel = FakeChannel(lambda request: hold.wait(5) and response())
+    stream = grpc_stream(channel)
+    pending = [stream.send([b"a"]), stream.send([b"b"])]
+
+    channel.calls[0].fail(RawUnavailable())
+
+    for append in pending:
+        with pytest.raises(gexc.ServiceUnavailable):
+            append.result(timeout=5)
+    assert not stream.active
+    with pytest.raises(StreamClosedError):
+        stream.send([b"c"])
+    hold.set()
+
+
+def test_closing_the_stream_fails_its_pending_appends_as_closed() -> None:
+    import threading
+
+    hold = threading.Event()
+    stream = grpc_stream(FakeChannel(lambda request: hold.wait(5) and response()))
+    pending = stream.send([b"a"])
+
+    stream.close()
+
+    with pytest.raises(StreamClosedError):
+        pending.result(timeout=5)
+    hold.set()
+
+
+class RawUnavailable(grpc.RpcError, grpc.Call):  # type: ignore[misc]  # grpc ships no types
+    def code(self) -> grpc.StatusCode:
+        return grpc.StatusCode.UNAVAILABLE
+
+    def details(self) -> str:
+        return "connection reset"
+
+    def trailing_metadata(self) -> Any:
+        return None
+
+    def initial_metadata(self) -> Any:
+        return None
+
+    def is_active(self) -> bool:
+        return False
+
+    def time_remaining(self) -> Any:
+        return None
+
+    def cancel(self) -> bool:
+        return False
+
+    def add_callback(self, callback: Any) -> bool:
+        return False
