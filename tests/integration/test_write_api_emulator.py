@@ -25,7 +25,6 @@ from localcloud.sample_events import sample_batch, sample_event
 from localcloud.warehouse import create_views
 from tests.unit import event_factory as factory
 
-
 # Whatever the default, these tests take the Write API.
 WRITE_API = {"BIGQUERY_WRITE_API": "true"}
 

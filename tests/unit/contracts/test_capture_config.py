@@ -28,7 +28,7 @@ def test_defaults() -> None:
     assert config.gcs_bucket == "shop-events"
     assert config.bigquery_dataset == "events"
     assert config.bigquery_emulator_host is None
-    assert config.bigquery_write_api is True
+    assert config.bigquery_write_api is False
     assert config.bigquery_deadline_seconds == 20.0
     assert config.gcs_deadline_seconds == 10.0
     assert config.redis_url == "redis://127.0.0.1:6379/0"
@@ -68,7 +68,7 @@ def test_values_are_read_and_typed() -> None:
             BIGQUERY_DATASET="events_dev",
             BIGQUERY_EMULATOR_HOST="http://127.0.0.1:9050",
             BIGQUERY_EMULATOR_GRPC_HOST="127.0.0.1:9060",
-            BIGQUERY_WRITE_API="false",
+            BIGQUERY_WRITE_API="true",
             BIGQUERY_DEADLINE_SECONDS="7.5",
             GCS_DEADLINE_SECONDS="3",
             REDIS_ENABLED="true",
@@ -82,7 +82,7 @@ def test_values_are_read_and_typed() -> None:
     assert config.bigquery_dataset == "events_dev"
     assert config.bigquery_emulator_host == "http://127.0.0.1:9050"
     assert config.bigquery_emulator_grpc_host == "127.0.0.1:9060"
-    assert config.bigquery_write_api is False
+    assert config.bigquery_write_api is True
     assert config.bigquery_deadline_seconds == 7.5
     assert config.gcs_deadline_seconds == 3.0
     assert config.redis_enabled is True
@@ -345,10 +345,10 @@ def test_a_bad_mode_ttl_names_the_variable(ttl: str) -> None:
 
 
 def test_an_emulator_without_its_grpc_address_gets_insert_all() -> None:
-    emulator = env(BIGQUERY_EMULATOR_HOST="http://127.0.0.1:9050")
+    emulator = env(BIGQUERY_EMULATOR_HOST="http://127.0.0.1:9050", BIGQUERY_WRITE_API="true")
     assert load_config(emulator).uses_write_api is False
 
-    # Negative controls: with the address, or in the cloud, the Write API is used.
+    # Negative controls: with the address, or in the cloud, the Write API is used when asked.
     assert load_config({**emulator, "BIGQUERY_EMULATOR_GRPC_HOST": "h:1"}).uses_write_api
-    assert load_config(MINIMAL).uses_write_api
-    assert not load_config({**MINIMAL, "BIGQUERY_WRITE_API": "false"}).uses_write_api
+    assert load_config(env(BIGQUERY_WRITE_API="true")).uses_write_api
+    assert not load_config(MINIMAL).uses_write_api
