@@ -37,6 +37,8 @@ PORT_VARIABLES = {
     "COLLECTOR_PORT": 8082,
     "GUARD_PORT": 8083,
 }
+# The functions' own variables make run takes from its environment.
+PASSED_TO_FUNCTIONS = ("BIGQUERY_WRITE_API",)
 # make run's capture functions read the cost guard's switch this often (30 s in the cloud), so
 # that trying it locally is quick; the guard waits as long before it loads the archive.
 LOCAL_MODE_TTL_SECONDS = "5"
@@ -72,6 +74,8 @@ def run_settings(env: Mapping[str, str] = os.environ) -> CloudSettings:
         features_port=port["FEATURES_PORT"],
         collector_port=port["COLLECTOR_PORT"],
         redis=env.get("REDIS_ENABLED", "false").lower() == "true",
+        # BIGQUERY_WRITE_API=true make run: the functions append over the emulator's gRPC.
+        function_env={name: env[name] for name in PASSED_TO_FUNCTIONS if env.get(name)},
     )
 
 
