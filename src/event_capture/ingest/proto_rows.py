@@ -12,9 +12,10 @@ The proto type of each BigQuery type is the one Google's table of supported type
 since the epoch (a string is not accepted), NUMERIC as a string (the decimal's text, as the
 row's JSON already holds it), JSON as a string.
 
-Rows are encoded from the JSON validation wrote (``Row.json``): parsing it and building the
-message through upb costs about as much as the JSON encoding itself, and keeps validation the
-same for both write paths (bench/capture_throughput.py measures the whole path).
+Rows are encoded from the JSON validation wrote (``Row.json``), which keeps validation the same
+for both write paths. Measured in process on a search event: parsing the JSON and converting
+its timestamps about 5 µs, building and serializing the message through upb 2.3 µs; pydantic's
+``to_python`` of the model would take 1.3 µs instead of the parse (decision 6).
 """
 
 import json
