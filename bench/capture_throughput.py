@@ -22,6 +22,12 @@ Figures:
   earlier commit), the same capture function of both checkouts on the same local cloud, in
   alternating pairs (ABBA): cold start and CPU per event at batch 500 of each, their medians
   and the ratio, against a goal of staying within 5 % of the baseline.
+* With ``--compare-apis``, the capture function on each BigQuery path (``BIGQUERY_WRITE_API``
+  false: insertAll over HTTP; true: the Storage Write API's default streams over gRPC) on the
+  same local cloud, in alternating order (ABBA over ``--pairs``): cold start, then phases at
+  batch 1, 50 and 500; per path the medians of CPU per event, peak RSS, p50 request latency
+  and cold start, and the Write API's ratio to insertAll. ``--bigquery-api`` picks the path
+  of the ordinary run and of ``--baseline``'s pairs (default: the configuration's).
 * A machine gauge: CPU time of a fixed reference workload (json.dumps of one event), timed
   before the run and every ~2 s during each phase (by the otherwise idle parent). On a shared
   VM with steal time the CPU charged to a process varies many-fold; the ``gauge x`` column
@@ -81,6 +87,9 @@ SERVER_ENV = {
     # Cloud Functions' Python buildpack sets this too; it also keeps log offsets per phase exact.
     "PYTHONUNBUFFERED": "1",
 }
+
+# --bigquery-api: the capture function's BIGQUERY_WRITE_API for each path.
+BIGQUERY_APIS = {"insert-all": "false", "write-api": "true"}
 
 BARE_FUNCTION = """import functions_framework
 
@@ -538,7 +547,7 @@ def run_pairs(
             if is_baseline:
                 service = baseline_function(cloud, args.baseline, log_path)
             else:
-                service = cloud.function(env=SERVER_ENV, log_path=log_path)
+                service = cloud.function(env=function_env(args), log_path=log_path)
             probe = sample_batch(1, seed=rng.randrange(2**32))[0]
             try:
                 cold = measure_cold_start(service, json.dumps(probe).encode())
@@ -548,6 +557,95 @@ def run_pairs(
                 service.stop()
             runs.append(PairRun(is_baseline, cold, phase))
     return runs
+
+
+def function_env(args: argparse.Namespace, api: str | None = None) -> dict[str, str]:
+    """The server settings, and the BigQuery path (``api``, else ``--bigquery-api``) if any."""
+    chosen = api or args.bigquery_api
+    return {**SERVER_ENV, **({"BIGQUERY_WRITE_API": BIGQUERY_APIS[chosen]} if chosen else {})}
+
+
+# --- the two BigQuery paths against each other --------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ApiRun:
+    api: str
+    cold: ColdStart
+    phases: dict[int, PhaseResult]
+
+
+def run_apis(
+    pool: Pool, cloud: LocalCloud, args: argparse.Namespace, rng: random.Random
+) -> list[ApiRun]:
+    """Each path's function started cold, answering its first event, then the phases at batch
+    1, 50 and 500; the paths in ABBA order so that a drift of the machine weighs on both."""
+    pool.apply(time.sleep, (0,))
+    runs: list[ApiRun] = []
+    for pair in range(args.pairs):
+        order = ("insert-all", "write-api") if pair % 2 == 0 else ("write-api", "insert-all")
+        for api in order:
+            log_path = LOG_DIR / f"capture-{api}-pair{pair}.log"
+            service = cloud.function(env=function_env(args, api), log_path=log_path)
+            probe = sample_batch(1, seed=rng.randrange(2**32))[0]
+            phases: dict[int, PhaseResult] = {}
+            try:
+                cold = measure_cold_start(service, json.dumps(probe).encode())
+                rss = PeakRss(service)
+                plan = [(1, args.batch1_events), (50, args.events), (500, args.events)]
+                for batch_size, count in plan:
+                    events = sample_batch(count, users=5_000, seed=rng.randrange(2**32))
+                    phases[batch_size] = run_phase(
+                        pool, cloud, service, rss, events, batch_size, args.threads
+                    )
+            finally:
+                service.stop()
+            runs.append(ApiRun(api, cold, phases))
+    return runs
+
+
+def print_apis(runs: list[ApiRun], gauge: Gauge) -> None:
+    print("\nBigQuery paths, same run and cloud, alternating (ABBA): insertAll vs Write API")
+    header = (
+        f"{'path':<11} {'cold s':>7} {'CPU µs/ev @1':>13} {'@50':>7} {'@500':>7} "
+        f"{'p50 ms @1':>10} {'@50':>8} {'@500':>8} {'peak RSS MB':>12} {'dead-lett.':>10} "
+        f"{'gauge x @500':>13}"
+    )
+    print(header)
+    print("-" * len(header))
+    for run in runs:
+        p = run.phases
+        print(
+            f"{run.api:<11} {run.cold.first_200_s:>7.2f} {p[1].cpu_us_per_event:>13.1f} "
+            f"{p[50].cpu_us_per_event:>7.1f} {p[500].cpu_us_per_event:>7.1f} "
+            f"{p[1].latency_ms(50):>10.1f} {p[50].latency_ms(50):>8.1f} "
+            f"{p[500].latency_ms(50):>8.1f} {max(r.peak_rss_mb for r in p.values()):>12.1f} "
+            f"{sum(r.dead_lettered for r in p.values()):>10} "
+            f"{p[500].gauge_us / gauge.best_us:>13.1f}"
+        )
+    figures: list[tuple[str, Callable[[ApiRun], float]]] = [
+        ("cold start s", lambda run: run.cold.first_200_s),
+        *(
+            (f"CPU µs per event at batch {size}", _phase_figure(size, "cpu"))
+            for size in (1, 50, 500)
+        ),
+        *(
+            (f"p50 request wall time ms at batch {size}", _phase_figure(size, "p50"))
+            for size in (1, 50, 500)
+        ),
+        ("peak RSS MB", lambda run: max(r.peak_rss_mb for r in run.phases.values())),
+    ]
+    print("medians, Write API / insertAll:")
+    for label, figure in figures:
+        old = statistics.median(figure(run) for run in runs if run.api == "insert-all")
+        new = statistics.median(figure(run) for run in runs if run.api == "write-api")
+        print(f"  {label:<40} insertAll {old:>9.2f}  Write API {new:>9.2f}  {new / old:>6.3f}x")
+
+
+def _phase_figure(size: int, what: str) -> Callable[[ApiRun], float]:
+    if what == "cpu":
+        return lambda run: run.phases[size].cpu_us_per_event
+    return lambda run: run.phases[size].latency_ms(50)
 
 
 def _cold_start(run: PairRun) -> float:
@@ -616,7 +714,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="another checkout of this repository whose capture function to pair against",
     )
     parser.add_argument(
-        "--pairs", type=int, default=3, help="alternating pairs with --baseline (default 3)"
+        "--pairs",
+        type=int,
+        default=3,
+        help="alternating pairs with --baseline or --compare-apis (default 3)",
+    )
+    parser.add_argument(
+        "--bigquery-api",
+        choices=sorted(BIGQUERY_APIS),
+        help="the capture function's BigQuery path (default: the configuration's)",
+    )
+    parser.add_argument(
+        "--compare-apis",
+        action="store_true",
+        help="after the run, insertAll and the Write API against each other (ABBA)",
+    )
+    parser.add_argument(
+        "--skip-phases",
+        action="store_true",
+        help="leave out the ordinary run's phases (with --compare-apis or --baseline)",
     )
     return parser.parse_args(argv)
 
@@ -661,7 +777,11 @@ def run(args: argparse.Namespace) -> None:
         finally:
             bare.stop()
 
-        function = cloud.function(env=SERVER_ENV)
+        if args.skip_phases:
+            compare(cloud, args, rng, gauge)
+            print(f"\ntotal run time {time.perf_counter() - started:.1f} s (after imports)")
+            return
+        function = cloud.function(env=function_env(args))
         probe = sample_batch(1, seed=rng.randrange(2**32))[0]
         cold = measure_cold_start(function, json.dumps(probe).encode())
         print(
@@ -700,11 +820,20 @@ def run(args: argparse.Namespace) -> None:
             ("arbiter" if pid == arbiter else f"worker {pid}"): mb for pid, mb in rss.peaks.items()
         }
         print_summary({r.batch_size: r for r in results}, cold, bare_cold, named)
-        if args.baseline is not None:
-            with multiprocessing.get_context("spawn").Pool(1) as pool:
-                pairs = run_pairs(pool, cloud, args, rng)
-            print_pairs(pairs, args.baseline, gauge)
+        compare(cloud, args, rng, gauge)
     print(f"\ntotal run time {time.perf_counter() - started:.1f} s (after imports)")
+
+
+def compare(cloud: LocalCloud, args: argparse.Namespace, rng: random.Random, gauge: Gauge) -> None:
+    """The same-run comparisons asked for: against a baseline checkout, between the APIs."""
+    if args.baseline is not None:
+        with multiprocessing.get_context("spawn").Pool(1) as pool:
+            pairs = run_pairs(pool, cloud, args, rng)
+        print_pairs(pairs, args.baseline, gauge)
+    if args.compare_apis:
+        with multiprocessing.get_context("spawn").Pool(1) as pool:
+            apis = run_apis(pool, cloud, args, rng)
+        print_apis(apis, gauge)
 
 
 def run_benchmark(run: Callable[[argparse.Namespace], None], args: argparse.Namespace) -> int:

@@ -55,6 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=10)
     parser.add_argument("--senders", type=int, default=4)
     parser.add_argument("--only", nargs="*", default=None, help="scenario names to run")
+    parser.add_argument(
+        "--bigquery-api",
+        choices=("insert-all", "write-api"),
+        help="the functions' and replay's BigQuery path (default: the configuration's)",
+    )
     args = parser.parse_args(argv)
 
     load = Load(
@@ -66,8 +71,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     everything = [no_fault(), *all_scenarios()]
     scenarios = [s for s in everything if not args.only or s.name in args.only]
+    api = {"insert-all": "false", "write-api": "true"}.get(args.bigquery_api or "")
     settings = CloudSettings(
-        project="faults", bucket="faults-events", persistent_gcs=True, log_dir=LOG_DIR
+        project="faults",
+        bucket="faults-events",
+        persistent_gcs=True,
+        log_dir=LOG_DIR,
+        function_env={"BIGQUERY_WRITE_API": api} if api else {},
     )
     reports = []
     began = time.perf_counter()

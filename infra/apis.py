@@ -7,6 +7,7 @@ REQUIRED_APIS = (
     "artifactregistry.googleapis.com",  # the function's build images
     "bigquery.googleapis.com",
     "bigquerydatatransfer.googleapis.com",  # the warehouse's scheduled queries
+    "bigquerystorage.googleapis.com",  # capture's appends (the Storage Write API)
     "billingbudgets.googleapis.com",
     "cloudbuild.googleapis.com",  # builds the function from source
     "cloudfunctions.googleapis.com",

@@ -73,6 +73,7 @@ class CloudSettings:
     log_dir: Path = STATE_DIR / "logs"
     # 0 picks a free port once, when the LocalCloud is made; a restart keeps it.
     bigquery_port: int = 0
+    bigquery_grpc_port: int = 0
     gcs_port: int = 0
     redis_port: int = 0
     function_port: int = 0
@@ -108,10 +109,13 @@ class LocalCloud:
         )
         logs = settings.log_dir
         gcs_root = self.data_dir / "gcs" if settings.persistent_gcs else None
+        # A restart keeps the port: the functions hold its address.
+        self.bigquery_grpc_port = settings.bigquery_grpc_port or free_port()
         self.bigquery = bigquery_emulator(
             settings.project,
             self.data_dir / "bigquery-data",
             settings.bigquery_port or free_port(),
+            self.bigquery_grpc_port,
             logs / "bigquery-emulator.log",
         )
         self.gcs = gcs_emulator(
@@ -192,6 +196,10 @@ class LocalCloud:
     # --- configuration -------------------------------------------------------------------------
 
     @property
+    def bigquery_grpc_host(self) -> str:
+        return f"127.0.0.1:{self.bigquery_grpc_port}"
+
+    @property
     def redis_url(self) -> str:
         return f"redis://127.0.0.1:{self.redis.port}/0"
 
@@ -202,6 +210,7 @@ class LocalCloud:
             "GCP_PROJECT": settings.project,
             "BIGQUERY_DATASET": settings.dataset,
             "BIGQUERY_EMULATOR_HOST": self.bigquery.url,
+            "BIGQUERY_EMULATOR_GRPC_HOST": self.bigquery_grpc_host,
             "STORAGE_EMULATOR_HOST": self.gcs.url,
             "GCS_BUCKET": settings.bucket,
             "REDIS_ENABLED": "true" if settings.redis else "false",

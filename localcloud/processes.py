@@ -217,8 +217,9 @@ def _tail(path: Path, lines: int = 20) -> str:
 
 
 def bigquery_emulator(
-    project: str, data_dir: Path, port: int, log_path: Path | None = None
+    project: str, data_dir: Path, port: int, grpc_port: int, log_path: Path | None = None
 ) -> Service:
+    """local-bigquery: REST on ``port``, the Storage Write API's gRPC on ``grpc_port``."""
     argv = [
         str(BIGQUERY_EMULATOR_VENV / "bin" / "python"),
         # local-bigquery's own command line, with a race of its insert path fixed.
@@ -229,7 +230,7 @@ def bigquery_emulator(
         "--port",
         str(port),
         "--grpc-port",
-        str(free_port()),
+        str(grpc_port),
         "--project",
         project,
         "--data-dir",

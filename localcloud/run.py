@@ -30,12 +30,15 @@ from localcloud.warehouse import create_warehouse
 PORT_VARIABLES = {
     "PORT": 8080,
     "BIGQUERY_EMULATOR_PORT": 9050,
+    "BIGQUERY_EMULATOR_GRPC_PORT": 9060,
     "GCS_EMULATOR_PORT": 4443,
     "REDIS_PORT": 6380,
     "FEATURES_PORT": 8081,
     "COLLECTOR_PORT": 8082,
     "GUARD_PORT": 8083,
 }
+# The functions' own variables make run takes from its environment.
+PASSED_TO_FUNCTIONS = ("BIGQUERY_WRITE_API",)
 # make run's capture functions read the cost guard's switch this often (30 s in the cloud), so
 # that trying it locally is quick; the guard waits as long before it loads the archive.
 LOCAL_MODE_TTL_SECONDS = "5"
@@ -64,12 +67,15 @@ def run_settings(env: Mapping[str, str] = os.environ) -> CloudSettings:
         bucket=env.get("GCS_BUCKET", "local-capture-events"),
         data_dir=STATE_DIR,
         bigquery_port=port["BIGQUERY_EMULATOR_PORT"],
+        bigquery_grpc_port=port["BIGQUERY_EMULATOR_GRPC_PORT"],
         gcs_port=port["GCS_EMULATOR_PORT"],
         redis_port=port["REDIS_PORT"],
         function_port=port["PORT"],
         features_port=port["FEATURES_PORT"],
         collector_port=port["COLLECTOR_PORT"],
         redis=env.get("REDIS_ENABLED", "false").lower() == "true",
+        # BIGQUERY_WRITE_API=true make run: the functions append over the emulator's gRPC.
+        function_env={name: env[name] for name in PASSED_TO_FUNCTIONS if env.get(name)},
     )
 
 
@@ -81,6 +87,7 @@ def _ports_in_use(settings: CloudSettings) -> list[str]:
     ports = {
         "PORT": settings.function_port,
         "BIGQUERY_EMULATOR_PORT": settings.bigquery_port,
+        "BIGQUERY_EMULATOR_GRPC_PORT": settings.bigquery_grpc_port,
         "GCS_EMULATOR_PORT": settings.gcs_port,
         "COLLECTOR_PORT": settings.collector_port,
         "GUARD_PORT": guard_port(),

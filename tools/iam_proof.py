@@ -43,6 +43,7 @@ PROJECT: Path_ = ("project",)
 OPERATOR_CODE = (
     "tools.replay",
     "event_capture.ingest.insert_all",
+    "event_capture.ingest.write_api",
     "event_capture.ingest.sinks.dead_letter",
 )
 # Run under an identity the stack does not grant (an analyst's, an operator's own): their

@@ -15,6 +15,7 @@ from event_capture.schemas.families import FAMILIES
 if TYPE_CHECKING:
     from event_capture.ingest.gcs_upload import CurlUploads
     from event_capture.ingest.insert_all import HttpInsertAll
+    from event_capture.ingest.write_api import WriteApiAppends
 
 
 def _connections(config: Config) -> int:
@@ -40,6 +41,23 @@ def bigquery_inserts(config: Config) -> "HttpInsertAll":
     from event_capture.ingest.insert_all import BIGQUERY_API, SCOPES, HttpInsertAll
 
     return HttpInsertAll(clients.curl_http(config.bigquery_emulator_host, BIGQUERY_API, SCOPES))
+
+
+def bigquery_appends(config: Config) -> "WriteApiAppends":
+    """The capture path's appends to the tables' default streams (``write_api``), over one
+    gRPC channel."""
+    import time
+
+    from event_capture.ingest.write_api import WriteApiAppends, grpc_streams
+
+    client = clients.bigquery_write_client(config.bigquery_emulator_grpc_host)
+    return WriteApiAppends(grpc_streams(client), clock=time.monotonic)
+
+
+def bigquery_writes(config: Config) -> "HttpInsertAll | WriteApiAppends":
+    """The capture path's BigQuery writes: the Write API's appends or insertAll
+    (``BIGQUERY_WRITE_API``)."""
+    return bigquery_appends(config) if config.uses_write_api else bigquery_inserts(config)
 
 
 def storage_uploads(config: Config) -> "CurlUploads":

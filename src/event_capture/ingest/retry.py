@@ -12,6 +12,12 @@ functions/capture/requirements.txt:
   ``retry.py`` (``_should_retry``): its ``_RETRYABLE_TYPES``, and any API error whose HTTP status
   is in its ``_RETRYABLE_STATUS_CODES`` (408, 429, 500, 502, 503, 504), whatever its reason.
 
+- The Storage Write API (gRPC): the status codes google-cloud-bigquery-storage retries
+  (``services/big_query_write/transports/base.py``: UNAVAILABLE for AppendRows;
+  DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED and UNAVAILABLE for CreateWriteStream), and INTERNAL,
+  which a reset HTTP/2 stream surfaces as. google.api_core's errors carry them as
+  ``grpc_status_code``, raw gRPC errors as ``code()``.
+
 Types are matched by name, not imported: importing google-cloud and requests to classify an
 error would put their import time into every cold start.
 
@@ -40,6 +46,10 @@ TRANSIENT_TYPES = frozenset(
         ("google.auth.exceptions", "TransportError"),
     }
 )
+# The Write API's transient gRPC status codes, by name (see above).
+TRANSIENT_GRPC_CODES = frozenset(
+    {"UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED", "INTERNAL"}
+)
 # google-cloud-storage's _RETRYABLE_STATUS_CODES, and its _RETRYABLE_TYPES beyond the above.
 STORAGE_TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 STORAGE_TRANSIENT_TYPES = TRANSIENT_TYPES | frozenset(
@@ -64,6 +74,16 @@ def error_reason(error: BaseException) -> str | None:
     return None
 
 
+def grpc_code(error: BaseException) -> str | None:
+    """The gRPC status code's name of a google.api_core error or a raw gRPC error, else None."""
+    code = getattr(error, "grpc_status_code", None)
+    if code is None:
+        method = getattr(error, "code", None)
+        code = method() if callable(method) else None
+    name = getattr(code, "name", None)
+    return name if isinstance(name, str) else None
+
+
 def _named(error: BaseException, names: frozenset[tuple[str, str]]) -> bool:
     return any((cls.__module__, cls.__name__) in names for cls in type(error).__mro__)
 
@@ -81,6 +101,8 @@ def is_transient(error: BaseException) -> bool:
     if isinstance(error, ConnectionError | TimeoutError):
         return True
     if getattr(error, "code", None) in TRANSIENT_STATUS:
+        return True
+    if grpc_code(error) in TRANSIENT_GRPC_CODES:
         return True
     return _named(error, TRANSIENT_TYPES)
 

@@ -26,7 +26,7 @@ def _pool(name: str, config: Config) -> Executor:
 
 def bigquery_sink(config: Config, executor: Executor | None = None) -> BigQuerySink:
     return BigQuerySink(
-        partial(clients.bigquery_inserts, config),
+        partial(clients.bigquery_writes, config),
         project=config.project,
         dataset=config.bigquery_dataset,
         deadline_seconds=config.bigquery_deadline_seconds,

@@ -93,6 +93,25 @@ def curl_http(emulator_host: str | None, api: str, scopes: tuple[str, ...]) -> "
     return CurlHttp(emulator_host or api, credentials, token_request)
 
 
+def bigquery_write_client(emulator_grpc_host: str | None) -> Any:
+    """google-cloud-bigquery-storage's ``BigQueryWriteClient``: one gRPC channel, to the
+    emulator's plaintext gRPC port (anonymous) or to the API with application default
+    credentials."""
+    from google.cloud.bigquery_storage_v1 import BigQueryWriteClient
+
+    if not emulator_grpc_host:
+        return BigQueryWriteClient()  # type: ignore[no-untyped-call]
+    import grpc
+    from google.cloud.bigquery_storage_v1.services.big_query_write.transports import (
+        BigQueryWriteGrpcTransport,
+    )
+
+    host = emulator_grpc_host.removeprefix("http://")
+    return BigQueryWriteClient(  # type: ignore[no-untyped-call]
+        transport=BigQueryWriteGrpcTransport(channel=grpc.insecure_channel(host))
+    )
+
+
 def redis_connection(url: str, timeout_seconds: float) -> RedisClient:
     """A Redis client that gives up after one attempt of at most ``timeout_seconds``.
 

@@ -28,6 +28,7 @@ def test_defaults() -> None:
     assert config.gcs_bucket == "shop-events"
     assert config.bigquery_dataset == "events"
     assert config.bigquery_emulator_host is None
+    assert config.bigquery_write_api is False
     assert config.bigquery_deadline_seconds == 20.0
     assert config.gcs_deadline_seconds == 10.0
     assert config.redis_url == "redis://127.0.0.1:6379/0"
@@ -66,6 +67,8 @@ def test_values_are_read_and_typed() -> None:
         env(
             BIGQUERY_DATASET="events_dev",
             BIGQUERY_EMULATOR_HOST="http://127.0.0.1:9050",
+            BIGQUERY_EMULATOR_GRPC_HOST="127.0.0.1:9060",
+            BIGQUERY_WRITE_API="true",
             BIGQUERY_DEADLINE_SECONDS="7.5",
             GCS_DEADLINE_SECONDS="3",
             REDIS_ENABLED="true",
@@ -78,6 +81,8 @@ def test_values_are_read_and_typed() -> None:
 
     assert config.bigquery_dataset == "events_dev"
     assert config.bigquery_emulator_host == "http://127.0.0.1:9050"
+    assert config.bigquery_emulator_grpc_host == "127.0.0.1:9060"
+    assert config.bigquery_write_api is True
     assert config.bigquery_deadline_seconds == 7.5
     assert config.gcs_deadline_seconds == 3.0
     assert config.redis_enabled is True
@@ -337,3 +342,13 @@ def test_the_mode_bucket_and_ttl_are_read() -> None:
 def test_a_bad_mode_ttl_names_the_variable(ttl: str) -> None:
     with pytest.raises(ConfigError, match=r"^CAPTURE_MODE_TTL_SECONDS: "):
         load_config({**MINIMAL, "CAPTURE_MODE_TTL_SECONDS": ttl})
+
+
+def test_an_emulator_without_its_grpc_address_gets_insert_all() -> None:
+    emulator = env(BIGQUERY_EMULATOR_HOST="http://127.0.0.1:9050", BIGQUERY_WRITE_API="true")
+    assert load_config(emulator).uses_write_api is False
+
+    # Negative controls: with the address, or in the cloud, the Write API is used when asked.
+    assert load_config({**emulator, "BIGQUERY_EMULATOR_GRPC_HOST": "h:1"}).uses_write_api
+    assert load_config(env(BIGQUERY_WRITE_API="true")).uses_write_api
+    assert not load_config(MINIMAL).uses_write_api

@@ -13,6 +13,7 @@ import http.client
 from collections.abc import Callable
 from typing import Any
 
+import grpc
 import pytest
 import requests
 import urllib3
@@ -38,6 +39,23 @@ def api(cls: type[gexc.GoogleAPICallError], reason: str | None = None) -> BaseEx
     errors: Any = [{"reason": reason, "message": "m"}] if reason else []
     error: BaseException = cls("message", errors=errors)
     return error
+
+
+def grpc_error(code: grpc.StatusCode) -> BaseException:
+    """What the Write API's client raises for an append answered with ``code``."""
+    error: BaseException = gexc.from_grpc_status(code, "message")
+    return error
+
+
+class RawRpcError(grpc.RpcError):  # type: ignore[misc]  # grpc ships no types
+    """A gRPC call's own error, its status behind ``code()``."""
+
+    def __init__(self, code: grpc.StatusCode) -> None:
+        super().__init__("rpc failed")
+        self._code = code
+
+    def code(self) -> grpc.StatusCode:
+        return self._code
 
 
 TRANSIENT: list[Any] = [
@@ -67,6 +85,16 @@ TRANSIENT: list[Any] = [
     pytest.param(
         lambda: ApiError(403, "quota", [{"reason": "quotaExceeded"}]), id="ApiError-403-quota"
     ),
+    # The Write API's appends (gRPC), as google.api_core raises them and as raw gRPC errors.
+    pytest.param(lambda: grpc_error(grpc.StatusCode.UNAVAILABLE), id="grpc-UNAVAILABLE"),
+    pytest.param(
+        lambda: grpc_error(grpc.StatusCode.DEADLINE_EXCEEDED), id="grpc-DEADLINE_EXCEEDED"
+    ),
+    pytest.param(
+        lambda: grpc_error(grpc.StatusCode.RESOURCE_EXHAUSTED), id="grpc-RESOURCE_EXHAUSTED"
+    ),
+    pytest.param(lambda: grpc_error(grpc.StatusCode.INTERNAL), id="grpc-INTERNAL"),
+    pytest.param(lambda: RawRpcError(grpc.StatusCode.DEADLINE_EXCEEDED), id="raw-grpc-DEADLINE"),
 ]
 
 PERMANENT: list[Any] = [
@@ -87,6 +115,12 @@ PERMANENT: list[Any] = [
         lambda: ApiError(404, "Not found: Table", [{"reason": "notFound"}]), id="ApiError-404"
     ),
     pytest.param(lambda: ApiError(403, "denied", [{"reason": "accessDenied"}]), id="ApiError-403"),
+    pytest.param(lambda: grpc_error(grpc.StatusCode.INVALID_ARGUMENT), id="grpc-INVALID_ARGUMENT"),
+    pytest.param(
+        lambda: grpc_error(grpc.StatusCode.PERMISSION_DENIED), id="grpc-PERMISSION_DENIED"
+    ),
+    pytest.param(lambda: grpc_error(grpc.StatusCode.NOT_FOUND), id="grpc-NOT_FOUND"),
+    pytest.param(lambda: RawRpcError(grpc.StatusCode.INVALID_ARGUMENT), id="raw-grpc-INVALID"),
 ]
 
 
