@@ -536,7 +536,11 @@ def price_notes(prices: Sequence[p.Price]) -> list[str]:
     return out
 
 
-def compare(results: Sequence[Bill], measured: Measurements) -> list[str]:
+def compare(
+    results: Sequence[Bill], measured: Measurements, others: Sequence[Bill] = ()
+) -> list[str]:
+    """The net per component for each user count; ``others``, the same counts on the other
+    BigQuery path, add one total line (what switching BIGQUERY_WRITE_API would change)."""
     width = 14
     head = "".join(f"{r.assumptions.users:>{width},}" for r in results)
     out = [
@@ -565,8 +569,11 @@ def compare(results: Sequence[Bill], measured: Measurements) -> list[str]:
     out += [
         f"{'total':<34}" + "".join(f"{usd(r.net):>{width}}" for r in results),
         f"{'  before free tiers':<34}" + "".join(f"{usd(r.gross):>{width}}" for r in results),
-        UNCONFIRMED_MARK,
     ]
+    if others:
+        label = f"  total on {others[0].assumptions.bigquery_api}"
+        out.append(f"{label:<34}" + "".join(f"{usd(r.net):>{width}}" for r in others))
+    out.append(UNCONFIRMED_MARK)
     return out
 
 
@@ -577,7 +584,12 @@ def main(argv: list[str] | None = None) -> None:
     try:
         if args.compare:
             results = [bill(base.with_(users=users), measured) for users in args.compare]
-            out = [*compare(results, measured), "", *path_lines(results)]
+            other = next(api for api in BIGQUERY_APIS if api != base.bigquery_api)
+            others = [
+                bill(base.with_(users=users, bigquery_api=other), measured)
+                for users in args.compare
+            ]
+            out = [*compare(results, measured, others), "", *path_lines(results)]
             prices = results[-1].prices()
         else:
             result = bill(base, measured)

@@ -25,6 +25,7 @@ from event_capture.contracts.archive_layout import (
     BACKFILL_LOOKBACK_HOURS,
     FLUSH_SECONDS,
 )
+from event_capture.contracts.capture_config import CaptureConfig
 from event_capture.cost import figures
 from event_capture.cost import prices as p
 from event_capture.cost.prices import FreeTier, Price
@@ -122,6 +123,14 @@ class FunctionSize:
 # How rows reach BigQuery: the Storage Write API's default stream, or legacy insertAll.
 BigQueryApi = Literal["write-api", "insert-all"]
 BIGQUERY_APIS: tuple[BigQueryApi, ...] = ("write-api", "insert-all")
+
+
+def default_bigquery_api() -> BigQueryApi:
+    """The path the capture function writes through unless configured otherwise."""
+    write_api = CaptureConfig.model_fields["bigquery_write_api"].default
+    return "write-api" if write_api else "insert-all"
+
+
 # The backfill's query reads event_id (a UUID: 2 + 36 bytes as a STRING) and received_at (8).
 BACKFILL_ROW_BYTES = 2 + 36 + 8
 # A listing answers at most this many names a page (Cloud Storage's objects.list maxResults).
@@ -145,7 +154,8 @@ class Assumptions:
     app_processes: int = 1
     client_linger_seconds: float = ClientSettings().linger_seconds
     client_max_batch: int = MAX_EVENTS_PER_REQUEST
-    bigquery_api: BigQueryApi = "write-api"
+    # The capture function's default (BIGQUERY_WRITE_API), so the bill is the stack's as shipped.
+    bigquery_api: BigQueryApi = field(default_factory=default_bigquery_api)
     # A capture request's wall time in the cloud; None: the function's own time (measured,
     # figures.py) plus the backends' published round trips (figures.LATENCIES).
     request_seconds: float | None = None

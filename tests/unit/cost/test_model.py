@@ -11,6 +11,7 @@ from event_capture.contracts.archive_layout import (
     BACKFILL_LOOKBACK_HOURS,
     FLUSH_SECONDS,
 )
+from event_capture.contracts.capture_config import CaptureConfig
 from event_capture.cost import model, prices
 from event_capture.cost.model import (
     Assumptions,
@@ -25,7 +26,8 @@ from event_capture.cost.model import (
 from event_capture.warehouse.catalog import EVENT_TABLES, SCHEDULED_TABLES
 
 SIZE = FunctionSize(memory_gib=0.5, vcpus=1.0, concurrency=8)
-BASE = Assumptions(capture=SIZE, features=SIZE, materializer=SIZE)
+# Each path named, so the tests do not follow the capture function's default.
+BASE = Assumptions(capture=SIZE, features=SIZE, materializer=SIZE, bigquery_api="write-api")
 INSERT_ALL = BASE.with_(bigquery_api="insert-all")
 
 
@@ -102,6 +104,19 @@ def test_the_mix_weights_the_families() -> None:
 
 
 # --- ingestion: the Storage Write API -----------------------------------------------------------
+
+
+def test_the_bill_writes_through_the_capture_functions_default_path() -> None:
+    shipped = Assumptions(capture=SIZE, features=SIZE, materializer=SIZE)
+    flag = CaptureConfig.model_fields["bigquery_write_api"]
+
+    assert shipped.bigquery_api == ("write-api" if flag.default else "insert-all")
+    flag.default = not flag.default
+    try:
+        flipped = Assumptions(capture=SIZE, features=SIZE, materializer=SIZE)
+    finally:
+        flag.default = not flag.default
+    assert flipped.bigquery_api != shipped.bigquery_api
 
 
 def test_the_write_api_bills_the_rows_bytes_without_a_minimum() -> None:
