@@ -111,6 +111,16 @@ FEATURES_MESSAGE = "features"
 MATERIALIZE_MESSAGE = "materialize"
 MATERIALIZE_OUTCOMES = ("loaded", "unchanged", "no_snapshot", "skipped", "refused")
 
+# --- the archive backfill: one line per scheduled run -----------------------------------------
+BACKFILL_MESSAGE = "archive_backfill"
+# The range it covered, the events BigQuery holds in it, those it wrote into the archive, and
+# stored rows validation now refuses (not written: a person must look).
+BACKFILL_FROM = "backfill_from"
+BACKFILL_TO = "backfill_to"
+BACKFILL_IN_BIGQUERY = "backfill_in_bigquery"
+BACKFILL_WRITTEN = "backfill_written"
+BACKFILL_NOT_REBUILT = "backfill_not_rebuilt"
+
 # --- the cost guard ---------------------------------------------------------------------------
 GUARD_MESSAGE = "cost_guard"
 ACTION = "action"

@@ -88,6 +88,8 @@ def flush_archive(pipeline: CapturePipeline) -> None:
             }
         )
         return
+    if not any(writes.log_fields().values()):
+        return  # an instance that held nothing has nothing to say
     failed = writes.lines_kept or writes.lines_dropped
     write_log_line(
         {
