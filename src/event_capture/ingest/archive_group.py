@@ -104,6 +104,9 @@ class ArchiveGroup:
         self._lock = threading.Lock()
         self._lines: list[_Line] = []
         self._bytes = 0
+        # The oldest line's received_at, kept so a request's check reads one value, not every
+        # line.
+        self._oldest: datetime | None = None
 
     @property
     def immediate(self) -> bool:
@@ -121,7 +124,7 @@ class ArchiveGroup:
         with self._lock:
             dropped = self._drop_older_than(self._clock() - self._max_age)
             if own or self._due():
-                lines, self._lines, self._bytes = self._lines, [], 0
+                lines, self._lines, self._bytes, self._oldest = self._lines, [], 0, None
             else:
                 lines = []
         if own:
@@ -138,6 +141,8 @@ class ArchiveGroup:
                 line = _Line(received_at, row)
                 self._lines.append(line)
                 self._bytes += line.size
+            if rows and (self._oldest is None or received_at < self._oldest):
+                self._oldest = received_at
             return [line.row for line in self._cap()]
 
     def write(self, taken: Taken, request: Request) -> Written:
@@ -169,6 +174,7 @@ class ArchiveGroup:
             with self._lock:
                 self._lines = kept + self._lines
                 self._bytes += sum(line.size for line in kept)
+                self._oldest = min(line.received_at for line in self._lines)
                 dropped = len(self._cap())
         result = SinkResult.of(stored, failed, retries=retries, error=errors[0] if errors else None)
         return Written(result, objects=objects, kept=len(kept) - dropped, dropped=dropped)
@@ -191,17 +197,21 @@ class ArchiveGroup:
         )
 
     def _due(self) -> bool:
-        if not self._lines:
+        if self._oldest is None:
             return False
-        oldest = min(line.received_at for line in self._lines)
-        return self._bytes >= self._max_object_bytes or self._clock() - oldest >= self._flush_after
+        return (
+            self._bytes >= self._max_object_bytes
+            or self._clock() - self._oldest >= self._flush_after
+        )
 
     def _drop_older_than(self, limit: datetime) -> int:
+        if self._oldest is None or self._oldest >= limit:
+            return 0
         kept = [line for line in self._lines if line.received_at >= limit]
         dropped = len(self._lines) - len(kept)
-        if dropped:
-            self._lines = kept
-            self._bytes = sum(line.size for line in kept)
+        self._lines = kept
+        self._bytes = sum(line.size for line in kept)
+        self._oldest = min((line.received_at for line in kept), default=None)
         return dropped
 
     def _cap(self) -> list[_Line]:
@@ -213,6 +223,7 @@ class ArchiveGroup:
                 line = self._lines.pop(0)
                 self._bytes -= line.size
                 dropped.append(line)
+            self._oldest = self._lines[0].received_at if self._lines else None
         return dropped
 
     def _parts(self, lines: list[_Line]) -> list[list[_Line]]:
