@@ -3,11 +3,15 @@ what an instance holds. The pipeline's use of it (when lines join, when a reques
 is tested in test_pipeline.py."""
 
 import datetime as dt
+import json
+
+import pytest
 
 from event_capture.ingest.archive_group import ArchiveGroup
 from event_capture.ingest.row import Request, Row
 from tests.fakes.clock import WallClock
 from tests.fakes.sinks import FakeSink
+from tests.unit import event_factory as factory
 
 NOON = dt.datetime(2026, 12, 7, 12, 59, 30, tzinfo=dt.UTC)
 
@@ -83,3 +87,31 @@ def test_a_failed_object_s_lines_go_back_and_a_request_s_own_do_not() -> None:
     assert written.result.stored == [] and written.kept == 1
     assert archive.buffered == 1
     assert [ln.row.event_id for ln in archive.take([], NOON, own=True).lines] == ["e1"]
+
+
+def test_the_shutdown_write_logs_one_line_and_nothing_when_nothing_was_held(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from event_capture.ingest.function import flush_archive
+    from event_capture.ingest.pipeline import CapturePipeline
+
+    archive = FakeSink()
+    pipeline = CapturePipeline(
+        bigquery=FakeSink(),
+        dead_letter=None,
+        archive=archive,
+        redis=None,
+        clock=lambda: NOON,
+        archive_flush_seconds=60.0,
+    )
+    flush_archive(pipeline)
+    assert capsys.readouterr().out == ""
+
+    pipeline.handle([factory.search(NOON)], batch=True)
+    capsys.readouterr()
+    flush_archive(pipeline)
+
+    [line] = [json.loads(text) for text in capsys.readouterr().out.splitlines()]
+    assert line["message"] == "archive_flush" and line["severity"] == "INFO"
+    assert (line["archive_objects_written"], line["archive_lines_written"]) == (1, 1)
+    assert len(archive.calls) == 1
