@@ -3,19 +3,23 @@
 Every scenario of the fault harness (``fault_harness/``) on a ``LocalCloud`` of its own (fresh
 temporary data dir, fake-gcs-server on its filesystem backend so dead letters survive its
 restart): BigQuery killed and restarted, BigQuery frozen (SIGSTOP) past its deadline, Cloud
-Storage killed, the function's gunicorn worker killed mid-request, and both backends down for
-longer than a request's whole budget. Each runs a fresh capture function (1 worker, 8 threads,
-the harness's short deadlines) under several sender threads that resend on 503 (Retry-After
-capped at 1 s), 429/5xx and connection errors; then dead letters are replayed and BigQuery is
-read through the ``_dedup`` views.
+Storage killed, the function's gunicorn worker killed mid-request (three times), and both
+backends down for longer than a request's whole budget; BigQuery killed for 40 s too. Each runs
+a fresh capture function (1 worker, 8 threads, the harness's short deadlines, the archive's
+group commit every second, or every minute where workers are killed) under several sender
+threads that resend on 503 (Retry-After capped at 1 s), 429/5xx and connection errors; then
+the function is stopped (SIGTERM), dead letters are replayed and BigQuery is read through the
+``_dedup`` views, and the archive is backfilled over the run's range and read.
 
 Per scenario: events sent and acknowledged, acknowledged events missing after replay (must be
-0), raw duplicate rows (allowed, hidden by the views), attempts by status, and how long
+0), raw duplicate rows (allowed, hidden by the views), the archive's lines the backfill wrote
+(what killed workers lost), acknowledged events missing from the archive after it (must be 0)
+and duplicate archive lines, attempts by status, and how long
 requests waited: median, p99 and maximum of every attempt, of the attempts started while the
 fault lasted (the goal: median under 1 s, none past the request budget), and of each batch's
 time from its first attempt to its answer (resends included). The exit status is non-zero
-only when a guarantee broke (an acknowledged event missing or read twice, a dead letter left,
-a batch never acknowledged) or the local cloud failed.
+only when a guarantee broke (an acknowledged event missing or read twice, or not in the archive
+after the backfill, a dead letter left, a batch never acknowledged) or the local cloud failed.
 """
 
 import argparse
@@ -36,12 +40,14 @@ NO_FAULT = no_fault().name
 
 
 def _row(report: ScenarioReport) -> str:
-    check = report.check
+    check, archive = report.check, report.archive
     waits, during, answer = report.waits, report.waits_during_fault, report.time_to_answer
     over_budget = sum(a.waited > report.budget_seconds for a in report.during)
     return (
         f"| {report.scenario} | {check.acknowledged}/{check.sent} | {len(check.missing)} "
-        f"| {check.raw_duplicates} | {len(report.attempts)} "
+        f"| {check.raw_duplicates} "
+        f"| {archive.backfilled} / {len(archive.missing)} / {archive.duplicates} "
+        f"| {len(report.attempts)} "
         f"| {', '.join(f'{k}: {v}' for k, v in sorted(report.statuses.items()))} "
         f"| {waits.median:.2f} / {waits.p99:.2f} / {waits.max:.2f} "
         f"| {during.median:.2f} / {during.p99:.2f} / {during.max:.2f} ({during.count}) "
@@ -109,11 +115,12 @@ def main(argv: list[str] | None = None) -> int:
         else "no scenario ran"
     )
     print(
-        "| scenario | acknowledged | missing | raw duplicates | attempts | statuses "
+        "| scenario | acknowledged | missing | raw duplicates "
+        "| archive: backfilled / missing / duplicate lines | attempts | statuses "
         "| every attempt's wait | wait while the fault lasts (attempts) | past budget "
         "| batch time to answer p50 / max |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for report in reports:
         print(_row(report))
     print()

@@ -13,10 +13,15 @@ One run of a ``Scenario`` (``run.run_scenario``):
    would exercise nothing more.
 3. After ``Load.lead_seconds`` the scenario injects its fault (``scenarios``: SIGKILL, SIGSTOP,
    a killed gunicorn worker) and undoes it; the senders keep going through it and after.
-4. Dead letters are replayed (``tools.replay``) until none is left, then BigQuery is read
-   (``check``): every acknowledged event (the events of batches answered 200/207, minus those
-   rejected) must be in the ``_dedup`` views exactly once. Raw copies beyond the first are
-   counted, not failed: at-least-once delivery allows them and the views hide them.
+4. The function is stopped as Cloud Run stops an instance (SIGTERM: its worker writes the
+   archive lines it holds). Dead letters are replayed (``tools.replay``) until none is left,
+   then BigQuery is read (``check``): every acknowledged event (the events of batches answered
+   200/207, minus those rejected) must be in the ``_dedup`` views exactly once. Raw copies
+   beyond the first are counted, not failed: at-least-once delivery allows them and the views
+   hide them.
+5. The scheduled backfill (``event_capture.archive_backfill``) runs over the run's range, then
+   the archive is read: every acknowledged event must have a line in it. The lines the
+   backfill wrote (what killed workers lost) and lines beyond the first per event are counted.
 
 Every attempt's wait (request sent to answer or error) is kept, so the report (``report``)
 gives the waits' median, p99 and maximum per scenario, overall and for attempts started during

@@ -1,13 +1,20 @@
-"""After the run: the dead letters replayed, then what BigQuery holds of the run's events."""
+"""After the run: the dead letters replayed, then what BigQuery holds of the run's events; the
+archive backfilled over the run's range, then what the archive holds of them."""
 
 import io
+import json
 import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
 
 from google.cloud import bigquery
 
+from event_capture.archive_backfill.backfill import backfill, table_refs
+from event_capture.ingest import clients
+from event_capture.ingest.sinks.gcs_objects import NdjsonWriter
 from event_capture.ingest.wiring import bigquery_sink, dead_letter_writer
 from event_capture.schemas.families import MODEL_BY_EVENT_TYPE
 from fault_harness.senders import Batch
@@ -91,3 +98,55 @@ def _copies(client: bigquery.Client, tables: Sequence[str], ids: Sequence[str]) 
         ),
     )
     return Counter({row["event_id"]: int(row["copies"]) for row in job.result()})
+
+
+@dataclass(frozen=True, kw_only=True)
+class ArchiveCheck:
+    """What the archive holds for the run's events, after the backfill."""
+
+    # Lines the backfill wrote: events the instances accepted but never archived (a worker
+    # killed with lines in its buffer, a write that met an outage and was then dropped).
+    backfilled: int
+    # Acknowledged events without a line in the archive, after the backfill.
+    missing: list[str]
+    # Archive lines beyond the first per event_id, over every event sent.
+    duplicates: int
+
+
+def backfill_run(cloud: LocalCloud, target: Target, start: datetime, end: datetime) -> int:
+    """The scheduled backfill over the run's range, once nothing can write to it any more (the
+    function is stopped); returns the lines it wrote."""
+    config = cloud.config(**target.env())
+    writer = NdjsonWriter(
+        partial(clients.storage_client, config),
+        bucket=target.bucket,
+        deadline_seconds=60.0,
+    )
+    reports = backfill(
+        writer,
+        clients.bigquery_client(config),
+        table_refs=table_refs(config.project, target.dataset),
+        start=start,
+        end=end,
+        out=io.StringIO(),
+        progress=io.StringIO(),
+    )
+    return sum(report.written for report in reports)
+
+
+def check_archive(
+    cloud: LocalCloud, target: Target, batches: Sequence[Batch], backfilled: int
+) -> ArchiveCheck:
+    sent = {event["event_id"] for batch in batches for event in batch.events}
+    acknowledged = {event["event_id"] for batch in batches for event in batch.accepted}
+    lines: Counter[str] = Counter()
+    for text in cloud.objects("archive/", target.bucket).values():
+        for line in text.splitlines():
+            event_id = json.loads(line)["event_id"]
+            if event_id in sent:
+                lines[event_id] += 1
+    return ArchiveCheck(
+        backfilled=backfilled,
+        missing=sorted(acknowledged - set(lines)),
+        duplicates=sum(n - 1 for n in lines.values()),
+    )

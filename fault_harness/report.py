@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from event_capture.schemas.responses import SinkStatus
-from fault_harness.check import Check
+from fault_harness.check import ArchiveCheck, Check
 from fault_harness.senders import ACKNOWLEDGED, Attempt, Batch
 from tools.replay import ReplayReport
 
@@ -49,6 +49,7 @@ class ScenarioReport:
     during: list[Attempt]
     replays: list[ReplayReport]
     check: Check
+    archive: ArchiveCheck
     notes: list[str]
     # Wall time of the run's phases: the function's start, the load and the fault ("send"),
     # replay and the check.
@@ -100,8 +101,10 @@ class ScenarioReport:
         return [b for b in self.batches if not b.acknowledged]
 
     def problems(self) -> list[str]:
-        """What breaks a guarantee: acknowledged events lost or read twice, dead letters left,
-        batches the client gave up on or that got a 4xx, a wait past the deployed timeout."""
+        """What breaks a guarantee: acknowledged events lost or read twice, or not in the
+        archive after the backfill; dead letters left, batches the client gave up on or that
+        got a 4xx, a wait past the deployed timeout. Duplicates (raw rows, archive lines) are
+        counted, not failed: at-least-once allows them."""
         check = self.check
         found = []
         if check.missing:
@@ -110,6 +113,11 @@ class ScenarioReport:
             found.append(
                 f"{len(check.repeated_in_views)} events more than once in the _dedup views: "
                 f"{check.repeated_in_views[:5]}"
+            )
+        if self.archive.missing:
+            found.append(
+                f"{len(self.archive.missing)} acknowledged events not in the archive after the "
+                f"backfill: {self.archive.missing[:5]}"
             )
         if check.dead_letters_left:
             found.append(f"{check.dead_letters_left} dead-letter objects left after replay")
@@ -128,6 +136,8 @@ class ScenarioReport:
         return (
             f"{self.scenario}: {self.check.acknowledged}/{self.check.sent} acknowledged, "
             f"{len(self.check.missing)} missing, {self.check.raw_duplicates} raw duplicates, "
+            f"archive {self.archive.backfilled} backfilled / {len(self.archive.missing)} missing "
+            f"/ {self.archive.duplicates} duplicate lines, "
             f"{len(self.attempts)} attempts {dict(self.statuses)}; "
             f"waits p50/p99/max {w.median:.2f}/{w.p99:.2f}/{w.max:.2f} s, "
             f"during the fault {d.median:.2f}/{d.p99:.2f}/{d.max:.2f} s ({d.count}); "

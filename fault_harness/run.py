@@ -1,11 +1,13 @@
-"""One scenario's run, start to end: the function started, the load sent through the fault,
-the dead letters replayed and BigQuery checked, the report made (the steps: ``fault_harness``)."""
+"""One scenario's run, start to end: the function started, the load sent through the fault, the
+function stopped, the dead letters replayed and BigQuery checked, the archive backfilled and
+checked, the report made (the steps: ``fault_harness``)."""
 
 import time
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from fault_harness.check import check_stored, replay_all
+from fault_harness.check import backfill_run, check_archive, check_stored, replay_all
 from fault_harness.report import ScenarioReport
 from fault_harness.scenarios import FaultRun, Scenario
 from fault_harness.senders import Batch, ClientPolicy, Load, sending, warm_up
@@ -32,6 +34,8 @@ def run_scenario(
     client = client or ClientPolicy()
     env = {**FUNCTION_ENV, **scenario.function_env, **(function_env or {}), **target.env()}
     began = time.perf_counter()
+    # The run's range for the backfill, a second wider than the run either side.
+    range_start = datetime.now(UTC) - timedelta(seconds=1)
     function = cloud.start_function(env=env, log_path=log_path)
     try:
         warm_up(function, client)
@@ -50,11 +54,18 @@ def run_scenario(
             time.sleep(max(0.0, load.lead_seconds - run.now()))
             scenario.inject(run)
     finally:
+        # Gracefully, as Cloud Run stops an instance: the worker writes its archive lines.
         function.stop()
+    range_end = datetime.now(UTC) + timedelta(seconds=1)
     sent = time.perf_counter()
     replays = replay_all(cloud, target)
     replayed = time.perf_counter()
     check = check_stored(cloud, target, batches)
+    checked = time.perf_counter()
+    # After replay: dead letters reach BigQuery only then, and the backfill reads BigQuery.
+    archive = check_archive(
+        cloud, target, batches, backfill_run(cloud, target, range_start, range_end)
+    )
     return ScenarioReport(
         scenario=scenario.name,
         description=scenario.description,
@@ -64,10 +75,12 @@ def run_scenario(
         during=[a for b in batches for a in b.attempts if run.during_fault(a)],
         replays=replays,
         check=check,
+        archive=archive,
         notes=run.notes,
         seconds={
             "send": sent - began,
             "replay": replayed - sent,
-            "check": time.perf_counter() - replayed,
+            "check": checked - replayed,
+            "backfill": time.perf_counter() - checked,
         },
     )

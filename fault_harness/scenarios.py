@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
+from event_capture.contracts.archive_layout import FLUSH_SECONDS
 from fault_harness.senders import Attempt, Batch
 from fault_harness.target import request_budget
 from localcloud.cloud import LocalCloud
@@ -99,13 +100,13 @@ def no_fault(seconds: float = 3.0) -> Scenario:
     )
 
 
-def bigquery_killed(down_seconds: float = 4.0) -> Scenario:
+def bigquery_killed(down_seconds: float = 4.0, name: str = "bigquery-killed") -> Scenario:
     def inject(run: FaultRun) -> None:
         with run.fault(), run.cloud.outage(run.cloud.bigquery, kill=True):
             time.sleep(down_seconds)
 
     return Scenario(
-        name="bigquery-killed",
+        name=name,
         description=f"BigQuery SIGKILLed, restarted after {down_seconds:g} s",
         hold_seconds=lambda _budget: down_seconds + 1,
         inject=inject,
@@ -157,6 +158,9 @@ def worker_killed(kills: int = 3, gap_seconds: float = 1.0) -> Scenario:
         description=f"the function's gunicorn worker SIGKILLed mid-request, {kills} times",
         hold_seconds=lambda _budget: kills * (gap_seconds + 1.5),
         inject=inject,
+        # The deployed interval: each kill loses every archive line the worker held since its
+        # last write, which the backfill must then write.
+        function_env={"ARCHIVE_FLUSH_SECONDS": str(FLUSH_SECONDS)},
     )
 
 
@@ -181,4 +185,11 @@ def both_down(beyond_budget_seconds: float = 3.0) -> Scenario:
 
 
 def all_scenarios() -> list[Scenario]:
-    return [bigquery_killed(), bigquery_frozen(), gcs_killed(), worker_killed(), both_down()]
+    return [
+        bigquery_killed(),
+        bigquery_frozen(),
+        bigquery_killed(40.0, name="bigquery-killed-40s"),
+        gcs_killed(),
+        worker_killed(),
+        both_down(),
+    ]

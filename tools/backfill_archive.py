@@ -1,24 +1,13 @@
 """Write to the archive the events BigQuery holds and the archive lacks, for a time range:
 ``python -m tools.backfill_archive --from 2026-11-28T00:00Z --to 2026-11-29T00:00Z [--dry-run]``.
 
-While Cloud Storage is down the function still accepts events (BigQuery has them) but cannot
-archive them. This reads the event ids of the archive objects of the hours in the range (and
-one hour either side, where the archived copy of a resent event may sit), queries each event
-table for the rows received in ``[--from, --to)`` (the latest copy of each ``event_id``), and
-writes the missing ones: one object per table and hour (split past 5,000 events),
-``archive/dt=.../hour=HH/<YYYYmmddTHH0000>-backfill-<from>-<to>-<digest>.ndjson``.
-
-Each line is rebuilt the way the function builds it: the stored row goes through
-``validate_events`` again, with its own ``received_at``, so key order, timestamp and number
-formats are the function's. What BigQuery does not keep cannot come back: money loses trailing
-zeros (``"1.50"`` is stored as 1.5), timestamps sent with a non-UTC offset come back in UTC,
-and a ``schema_version`` the client sent moves to the end of the line. The values are the same.
-
-The archive must hold each event once (batch loads of it do not de-duplicate), so only missing
-events are written, and a name follows from the events it holds (create-only, a repeated write
-of the same name is the same content): running the same range again writes nothing. Run one
-backfill at a time, after ``make replay`` (dead letters reach BigQuery only then), for a range
-that ended at least 5 minutes ago: a request still in flight may yet archive its events.
+The operator's command over ``event_capture.archive_backfill`` (what it reads and writes, and
+how each line is rebuilt, is said there); the ``archive-backfill`` function runs the same over
+the last settled hours on a schedule. Use it for a range the schedule no longer covers (a
+Cloud Storage outage longer than its lookback, say). Run one backfill at a time, after
+``make replay`` (dead letters reach BigQuery only then), for a range that ended at least
+``BACKFILL_SETTLE_SECONDS`` (``contracts/archive_layout.py``) ago: until then an instance may
+still write its buffered lines of it.
 
 Runs with the same configuration variables as the function (``GCP_PROJECT``,
 ``BIGQUERY_DATASET``, ``GCS_BUCKET``, the emulator hosts), under an identity that may run
@@ -26,290 +15,29 @@ BigQuery queries, read the tables and list, read and create objects in the archi
 """
 
 import argparse
-import dataclasses
-import hashlib
-import json
-import re
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import partial
-from typing import Any, TextIO
+from typing import TextIO
 
-from event_capture.contracts import provenance
-from event_capture.contracts.archive_layout import ARCHIVE_AREA, object_name
+from event_capture.archive_backfill.backfill import (
+    API_CALLS as API_CALLS,
+)
+from event_capture.archive_backfill.backfill import (
+    SETTLE,
+    BackfillError,
+    backfill,
+    table_refs,
+)
 from event_capture.ingest import clients
 from event_capture.ingest.config import Config, ConfigError, load_config
 from event_capture.ingest.retry import describe
-from event_capture.ingest.row import Row
 from event_capture.ingest.sinks.gcs_objects import NdjsonWriter
-from event_capture.ingest.validation import validate_events
-from event_capture.platform.api_calls import ARCHIVE_BUCKET, EVENT_TABLES, ApiCall, query_job
 from event_capture.platform.bigquery_surface import BigQueryQueries
-from event_capture.platform.query import TIMESTAMP, Query
-from event_capture.platform.storage_surface import StorageBlob, StorageBucket
-from event_capture.tables.bigquery_schema import PARTITION_COLUMN
-from event_capture.tables.definitions import load_table_definitions
 from tools.cli import OneLineParser, parse_moment
 
 PROG = "backfill_archive"
-# A request's archive write ends within the function's timeout (60 s by default); a range
-# ending later than this could still gain archived events after the backfill has looked.
-SETTLE = timedelta(minutes=5)
-# A resent event (after a 503) may be archived in the hour after (or before) the one its
-# BigQuery copy was received in; those hours are read too, so it is not archived twice.
-MARGIN = timedelta(hours=1)
-HOUR = timedelta(hours=1)
-DOWNLOAD_THREADS = 8
-# A long outage's hour is split so each object stays a few MB, well inside the write deadline.
-MAX_EVENTS_PER_OBJECT = 5_000
-
-
-# Every table's rows received in [start, end), one per event_id: the copy received last, as the
-# _dedup views choose it. The partition filter is required by the tables.
-def stored_rows_query(table_ref: str) -> Query:
-    return Query(
-        f"SELECT * FROM `{table_ref}` "
-        "WHERE received_at >= @start AND received_at < @end "
-        "QUALIFY ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY received_at DESC) = 1",
-        {"start": TIMESTAMP, "end": TIMESTAMP},
-    )
-
-
-API_CALLS = (
-    *query_job(reads=EVENT_TABLES),
-    ApiCall("storage.objects.list", ARCHIVE_BUCKET),
-    ApiCall("storage.objects.get", ARCHIVE_BUCKET),
-    ApiCall("storage.objects.insert", ARCHIVE_BUCKET),
-)
-
-
-class BackfillError(Exception):
-    """A problem the operator must fix; the message is the one line printed."""
-
-
-@dataclass(slots=True)
-class TableReport:
-    table: str
-    in_bigquery: int = 0
-    in_archive: int = 0
-    missing: int = 0
-    written: int = 0
-    objects: list[str] = field(default_factory=list)
-    # Stored rows that validation refuses now (they were valid when captured): not written.
-    not_rebuilt: int = 0
-
-    def line(self, dry_run: bool) -> str:
-        text = f"{self.table}: {self.in_bigquery} in BigQuery, {self.in_archive} in the archive"
-        if dry_run:
-            text += f", {self.missing} missing, nothing written (dry run)"
-        else:
-            text += f", {self.written} written in {len(self.objects)} objects"
-        if self.not_rebuilt:
-            text += f", {self.not_rebuilt} could not be rebuilt (listed above)"
-        return text
-
-
-@dataclass(frozen=True, slots=True)
-class Backfilled:
-    """One object to write: its name and the events' archive lines, in received order."""
-
-    name: str
-    lines: tuple[str, ...]
-
-
-def _hour(moment: datetime) -> datetime:
-    return moment.replace(minute=0, second=0, microsecond=0)
-
-
-def _stamp(moment: datetime) -> str:
-    return f"{moment.astimezone(UTC):%Y%m%dT%H%M%SZ}"
-
-
-def archived_ids(
-    bucket: StorageBucket, tables: Iterable[str], start: datetime, end: datetime
-) -> set[str]:
-    """Event ids in the archive objects whose hour folder overlaps the window
-    ``[start - MARGIN, end + MARGIN)``: the request objects (every family in one) and the
-    objects of earlier versions' layout, a folder per table (``archive/<table>/dt=...``)."""
-    first, last = _hour(start - MARGIN), end + MARGIN
-    folders: set[str] = set()
-    hour = first
-    while hour < last:
-        folders.add(f"dt={hour:%Y-%m-%d}/hour={hour:%H}")
-        hour += HOUR
-    days = sorted({folder.split("/")[0] for folder in folders})
-    parents = [ARCHIVE_AREA, *(f"{ARCHIVE_AREA}/{table}" for table in tables)]
-    chosen: list[StorageBlob] = []
-    for prefix in (f"{parent}/{day}/" for parent in parents for day in days):
-        try:
-            blobs = list(bucket.list_blobs(prefix=prefix))
-        except Exception as error:
-            raise BackfillError(f"listing {prefix}: {describe(error)}") from error
-        day = prefix.split("/")[-2]
-        # <parent>/dt=.../hour=.../<name>.ndjson
-        chosen += [b for b in blobs if f"{day}/{b.name[len(prefix) :].split('/')[0]}" in folders]
-    ids: set[str] = set()
-    with ThreadPoolExecutor(DOWNLOAD_THREADS) as pool:
-        for blob, text in zip(chosen, pool.map(_download, chosen), strict=True):
-            ids.update(_event_ids(blob.name, text))
-    return ids
-
-
-def _download(blob: StorageBlob) -> str:
-    try:
-        return blob.download_as_text()
-    except Exception as error:
-        raise BackfillError(f"reading {blob.name}: {describe(error)}") from error
-
-
-def _event_ids(name: str, text: str) -> Iterable[str]:
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            event_id = json.loads(line)["event_id"]
-        except (ValueError, TypeError, KeyError):
-            raise BackfillError(f"{name}: line {number} is not an archived event") from None
-        yield str(event_id)
-
-
-def stored_rows(
-    client: BigQueryQueries, table_ref: str, start: datetime, end: datetime
-) -> list[dict[str, Any]]:
-    """The table's rows received in ``[start, end)``, typed as BigQuery returns them."""
-    try:
-        return stored_rows_query(table_ref).rows(client, start=start, end=end)
-    except Exception as error:
-        raise BackfillError(f"querying {table_ref}: {describe(error)}") from error
-
-
-def latest_copies(rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """One row per event_id, the one received last; in received order."""
-    latest: dict[str, Mapping[str, Any]] = {}
-    for row in rows:
-        kept = latest.get(row["event_id"])
-        if kept is None or row[PARTITION_COLUMN] > kept[PARTITION_COLUMN]:
-            latest[row["event_id"]] = row
-    return sorted(latest.values(), key=lambda row: (row[PARTITION_COLUMN], row["event_id"]))
-
-
-def _without_nulls(value: Any) -> Any:
-    # BigQuery returns every column; the function's line omits what the event did not have.
-    if isinstance(value, Mapping):
-        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_without_nulls(item) for item in value]
-    return value
-
-
-def rebuild(
-    stored: Sequence[Mapping[str, Any]],
-) -> tuple[list[tuple[datetime, Row]], list[str]]:
-    """The function's own Row (``Row.json`` is the archive line) for each stored row.
-
-    Each row is validated again as the event it was, with the ``received_at`` it was received
-    at; the server's columns are set by validation, so they are not part of the event. Returns
-    the rows with their received_at, and one message per stored row validation now refuses.
-    """
-    events: dict[tuple[datetime, str | None], list[dict[str, Any]]] = {}
-    versions: dict[str, Any] = {}
-    for stored_row in stored:
-        event = _without_nulls(stored_row)
-        received_at = event.pop(PARTITION_COLUMN)
-        arrived_via = event.pop(provenance.COLUMN, None)
-        versions[event["event_id"]] = event.pop("schema_version", None)
-        events.setdefault((received_at, arrived_via), []).append(event)
-    rebuilt: list[tuple[datetime, Row]] = []
-    problems: list[str] = []
-    for (received_at, arrived_via), batch in events.items():
-        rows, rejections = validate_events(batch, received_at, False, arrived_via)
-        for row in rows:
-            rebuilt.append((received_at, _with_version(row, versions[row.event_id])))
-        problems += [
-            f"{rejection.event_id}: refused by validation now ("
-            + ", ".join(f"{error.field} {error.rule}" for error in rejection.errors)
-            + ")"
-            for rejection in rejections
-        ]
-    return rebuilt, problems
-
-
-def _with_version(row: Row, stored: Any) -> Row:
-    if not isinstance(stored, str) or stored == row.data["schema_version"]:
-        return row
-    # Captured under an earlier minor version: the line keeps the stored one, encoded as
-    # validation encodes (the key stays where it was).
-    data = {**row.data, "schema_version": stored}
-    text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
-    return dataclasses.replace(row, json=text)
-
-
-def plan(
-    table: str, rows: Sequence[tuple[datetime, Row]], start: datetime, end: datetime
-) -> list[Backfilled]:
-    """One object per hour of the rows' received_at (more past ``MAX_EVENTS_PER_OBJECT``),
-    named by the range and its events."""
-    hours: dict[datetime, list[tuple[datetime, Row]]] = {}
-    for received_at, row in rows:
-        hours.setdefault(_hour(received_at), []).append((received_at, row))
-    objects = []
-    for hour, members in sorted(hours.items()):
-        members.sort(key=lambda member: (member[0], member[1].event_id))
-        for first in range(0, len(members), MAX_EVENTS_PER_OBJECT):
-            part = members[first : first + MAX_EVENTS_PER_OBJECT]
-            ids = sorted(row.event_id for _, row in part)
-            digest = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]
-            request_id = f"backfill-{_stamp(start)}-{_stamp(end)}-{digest}"
-            name = object_name(ARCHIVE_AREA, hour, request_id)
-            objects.append(Backfilled(name, tuple(row.json for _, row in part)))
-    return objects
-
-
-def backfill(
-    writer: NdjsonWriter,
-    client: BigQueryQueries,
-    *,
-    table_refs: Mapping[str, str],
-    start: datetime,
-    end: datetime,
-    dry_run: bool = False,
-    out: TextIO | None = None,
-    progress: TextIO | None = None,
-) -> list[TableReport]:
-    """Backfill every table of ``table_refs`` (table id to ``project.dataset.table``)."""
-    out, progress = out or sys.stdout, progress or sys.stderr
-    reports = []
-    archived = archived_ids(writer.bucket(), table_refs, start, end)
-    for table, table_ref in table_refs.items():
-        report = TableReport(table)
-        stored = latest_copies(stored_rows(client, table_ref, start, end))
-        report.in_bigquery = len(stored)
-        missing = [row for row in stored if row["event_id"] not in archived]
-        report.in_archive = report.in_bigquery - len(missing)
-        report.missing = len(missing)
-        rows, problems = rebuild(missing)
-        report.not_rebuilt = len(problems)
-        for problem in problems:
-            print(f"{table} {problem}: not written", file=progress, flush=True)
-        for planned in plan(table, rows, start, end):
-            if dry_run:
-                print(f"would write {planned.name}: {len(planned.lines)} events", file=progress)
-                continue
-            try:
-                # A name only ever holds these events, so finding it written (an earlier run
-                # stopped before it listed) is done, not a clash.
-                writer.create(planned.name, planned.lines, exists_ok=True)
-            except Exception as error:
-                raise BackfillError(f"writing {planned.name}: {describe(error)}") from error
-            report.objects.append(planned.name)
-            report.written += len(planned.lines)
-            print(f"wrote {planned.name}: {len(planned.lines)} events", file=progress, flush=True)
-        print(report.line(dry_run), file=out, flush=True)
-        reports.append(report)
-    return reports
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -318,7 +46,10 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     when = "ISO 8601 with an offset (2026-11-28T00:00Z), or a date for its 00:00 UTC"
     parser.add_argument("--from", dest="start", required=True, help=f"inclusive; {when}")
     parser.add_argument(
-        "--to", dest="end", required=True, help="exclusive, 5+ minutes ago; same forms"
+        "--to",
+        dest="end",
+        required=True,
+        help=f"exclusive, {SETTLE.seconds // 60}+ minutes ago; same forms",
     )
     parser.add_argument(
         "--dry-run", action="store_true", help="count and list what would be written, write nothing"
@@ -327,16 +58,11 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
 
 
 def _table_refs(config: Config) -> dict[str, str]:
-    if not re.fullmatch(r"[A-Za-z0-9_]{1,1024}", config.bigquery_dataset):
-        raise BackfillError(
-            f"BIGQUERY_DATASET: letters, digits and underscores only, "
-            f"got {config.bigquery_dataset!r}"
-        )
-    prefix = f"{config.project}.{config.bigquery_dataset}"
-    return {
-        definition["table_id"]: f"{prefix}.{definition['table_id']}"
-        for definition in load_table_definitions()
-    }
+    try:
+        config.check_dataset()
+    except ValueError as error:
+        raise BackfillError(str(error)) from None
+    return table_refs(config.project, config.bigquery_dataset)
 
 
 def main(

@@ -147,6 +147,7 @@ def measure_rows(cloud: LocalCloud, samples: int = SAMPLES_PER_TYPE) -> dict[str
         if sorted(sizes) != sorted(ids):
             raise RuntimeError(f"{event_type}: {len(ids) - len(sizes)} samples not found")
         row_bytes[event_type] = [sizes[event_id] for event_id in ids]
+    pipeline.flush_archive()  # the instance's buffered archive lines, as at its shutdown
     archived: dict[str, list[int]] = {}
     for text in cloud.objects("archive/", bucket=bucket).values():
         for line in text.splitlines():

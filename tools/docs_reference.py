@@ -22,6 +22,7 @@ from uuid import UUID
 from pydantic import AwareDatetime, BaseModel
 from pydantic.fields import FieldInfo
 
+from event_capture.archive_backfill.config import BackfillConfig
 from event_capture.collector import mapping as collector_mapping
 from event_capture.collector.config import CollectorConfig
 from event_capture.collector.mapping import (
@@ -337,6 +338,7 @@ FUNCTION_SETTINGS: tuple[tuple[str, type[Settings]], ...] = (
     ("features", FeaturesConfig),
     ("materializer", MaterializerConfig),
     ("cost-guard", GuardConfig),
+    ("archive-backfill", BackfillConfig),
 )
 
 
@@ -377,11 +379,13 @@ def configuration_body(
         )
         source = repository_path(model)
         parts.append(f"## {name}\n\n{model.TITLE}: `{model.__name__}` in `{source}`.\n")
+        rows = _settings_rows(model, shared)
+        if shared and not rows:
+            parts.append("It reads the capture function's variables, and none of its own.\n")
+            continue
         if shared:
             parts.append("It reads every variable of the capture function too; its own:\n")
-        parts.append(
-            table(("variable", "default", "accepted", "meaning"), _settings_rows(model, shared))
-        )
+        parts.append(table(("variable", "default", "accepted", "meaning"), rows))
         parts.append("")
     return "\n".join(parts)
 

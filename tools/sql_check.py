@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from event_capture.archive_backfill import backfill as archive_backfill
 from event_capture.cost_guard import archive_load
 from event_capture.features import materialize
 from event_capture.platform.query import Query
@@ -54,7 +55,7 @@ from event_capture.warehouse.render import (
     table_name,
     view_sql,
 )
-from tools import backfill_archive, purge, replay
+from tools import purge, replay
 
 REPO = Path(__file__).resolve().parent.parent
 ANALYZER = REPO / ".venv-zetasql" / "bin" / "python"
@@ -179,9 +180,14 @@ def statements() -> list[Statement]:
             ),
             Statement(f"replay stored {table}", _module(replay), replay.stored_query(ref)),
             Statement(
-                f"backfill-archive stored {table}",
-                _module(backfill_archive),
-                backfill_archive.stored_rows_query(ref),
+                f"archive backfill ids {table}",
+                _module(archive_backfill),
+                archive_backfill.stored_ids_query(ref),
+            ),
+            Statement(
+                f"archive backfill rows {table}",
+                _module(archive_backfill),
+                archive_backfill.stored_rows_query(ref),
             ),
             Statement(f"purge matched {table}", _module(purge), purge.matched_query(ref)),
             Statement(f"purge deletes {table}", _module(purge), purge.delete_query(ref)),

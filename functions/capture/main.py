@@ -8,11 +8,15 @@ import flask
 import functions_framework
 
 from event_capture.ingest.config import load_config
-from event_capture.ingest.function import build_capture
+from event_capture.ingest.function import build_capture, flush_archive_at_exit
+from event_capture.ingest.wiring import build_pipeline
 from event_capture.platform.serving import serve
 
-FUNCTION = build_capture(load_config())
+CONFIG = load_config()
+PIPELINE = build_pipeline(CONFIG)
+FUNCTION = build_capture(CONFIG, PIPELINE)
 VIEW = serve(FUNCTION)
+flush_archive_at_exit(PIPELINE)
 
 
 @functions_framework.http

@@ -10,12 +10,15 @@ import functions_framework
 
 from event_capture.collector.config import load_collector_config
 from event_capture.collector.function import build_collector
+from event_capture.ingest.function import flush_archive_at_exit
 from event_capture.ingest.wiring import build_pipeline
 from event_capture.platform.serving import serve
 
 CONFIG = load_collector_config()
-FUNCTION = build_collector(CONFIG, capture=build_pipeline(CONFIG))
+PIPELINE = build_pipeline(CONFIG)
+FUNCTION = build_collector(CONFIG, capture=PIPELINE)
 VIEW = serve(FUNCTION)
+flush_archive_at_exit(PIPELINE)
 
 
 @functions_framework.http

@@ -68,7 +68,10 @@ class FakeBigQuery:
         if self.before_query is not None:
             hook, self.before_query = self.before_query, None
             hook()
-        parameters = {p.name: p.value for p in job_config.query_parameters}
+        parameters = {
+            p.name: p.values if hasattr(p, "values") else p.value
+            for p in job_config.query_parameters
+        }
         self.queries.append((sql, parameters))
         return FakeJob(self.rows(sql, parameters))
 

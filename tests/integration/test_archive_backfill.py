@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from event_capture.archive_backfill.backfill import SETTLE
 from event_capture.ingest.answer import capture_answer
 from event_capture.ingest.row import Request
 from event_capture.ingest.validation import validate_events
@@ -83,6 +84,7 @@ def test_events_accepted_while_the_archive_was_off_are_backfilled_once_each(
     started = datetime.now(UTC)
     on = cloud.pipeline(BIGQUERY_DATASET=dataset, GCS_BUCKET=bucket)
     assert capture_answer(on.handle(archived, batch=True)).status == 200
+    on.flush_archive()
     archive_off = cloud.pipeline(BIGQUERY_DATASET=dataset, GCS_BUCKET=bucket, GCS_ENABLED="false")
     assert capture_answer(archive_off.handle(off, batch=True)).status == 200
     # Two of them resent while the archive is still off: BigQuery may hold two copies.
@@ -90,6 +92,7 @@ def test_events_accepted_while_the_archive_was_off_are_backfilled_once_each(
     # Archived, but not in this bucket: these lines are exactly the function's.
     other = cloud.pipeline(BIGQUERY_DATASET=dataset, GCS_BUCKET=elsewhere_bucket)
     assert capture_answer(other.handle(elsewhere, batch=True)).status == 200
+    other.flush_archive()
     finished = datetime.now(UTC) + timedelta(seconds=1)
     before = cloud.objects("archive/", bucket)
     assert set(by_event(archive_lines(cloud, bucket))) == {e["event_id"] for e in archived}
@@ -102,7 +105,7 @@ def test_events_accepted_while_the_archive_was_off_are_backfilled_once_each(
         status = main(
             [*argv, *extra],
             config,
-            now=lambda: finished + timedelta(minutes=10),
+            now=lambda: finished + SETTLE,
             out=out,
             progress=io.StringIO(),
         )

@@ -69,39 +69,55 @@ def test_one_invalid_event_gets_207_and_the_valid_ones_land(cloud: LocalCloud) -
     assert cloud.rows("orders", [bad["event_id"]]) == []
 
 
+def objects_holding(cloud: LocalCloud, event_id: str) -> dict[str, str]:
+    return {name: text for name, text in cloud.objects("archive/").items() if event_id in text}
+
+
 def test_free_text_is_scrubbed_before_it_reaches_bigquery_and_the_archive(
     cloud: LocalCloud,
 ) -> None:
     event = sample_event("search")
     event["query"] = "call me on +44 20 7946 0958 or jane@example.com"
-    result = capture_answer(cloud.pipeline().handle([event], batch=True))
+    pipeline = cloud.pipeline()
+    result = capture_answer(pipeline.handle([event], batch=True))
+    pipeline.flush_archive()
 
     assert result.status == 200
     [row] = cloud.rows("searches", [event["event_id"]])
     assert row["query"] == "call me on [PHONE] or [EMAIL]"
-    request_id = result.body["request_id"]
-    archived = "".join(t for name, t in cloud.objects("archive/").items() if request_id in name)
+    [archived] = objects_holding(cloud, event["event_id"]).values()
     assert "jane@example.com" not in archived
-    assert event["event_id"] in archived
 
 
-def test_archive_object_holds_the_same_events_as_ndjson(cloud: LocalCloud) -> None:
-    events = [sample_event("search"), sample_event("add_to_cart"), sample_event("search")]
-    result = capture_answer(cloud.pipeline().handle(events, batch=True))
-    request_id = result.body["request_id"]
+def test_one_archive_object_holds_the_events_of_several_requests_as_ndjson(
+    cloud: LocalCloud,
+) -> None:
+    first = [sample_event("search"), sample_event("add_to_cart")]
+    second = [sample_event("search")]
+    pipeline = cloud.pipeline()
+    for events in (first, second):
+        assert capture_answer(pipeline.handle(events, batch=True)).status == 200
+    # Accepted and durable in BigQuery; the archive's copy waits for the instance's next write.
+    assert objects_holding(cloud, first[0]["event_id"]) == {}
 
-    # One object for the request, every family in it, in request order.
-    [(name, text)] = [(n, t) for n, t in cloud.objects("archive/").items() if request_id in n]
+    flushed = pipeline.flush_archive()
+
+    # One object for both requests, every family in it, in the order they were accepted.
+    [(name, text)] = objects_holding(cloud, first[0]["event_id"]).items()
     archived = [json.loads(line) for line in text.splitlines()]
-    assert [row["event_id"] for row in archived] == [e["event_id"] for e in events]
+    assert [row["event_id"] for row in archived] == [e["event_id"] for e in first + second]
     assert name.startswith("archive/dt=") and "/hour=" in name and name.endswith(".ndjson")
+    assert (flushed.objects_written, flushed.lines_written) == (1, 3)
 
 
 def test_archive_objects_are_create_only(cloud: LocalCloud) -> None:
     from google.api_core.exceptions import PreconditionFailed
 
-    result = capture_answer(cloud.pipeline().handle([sample_event("search")], batch=True))
-    [name] = [n for n in cloud.objects("archive/") if result.body["request_id"] in n]
+    event = sample_event("search")
+    # An object per request, written with it: the same create-only write as a group's.
+    pipeline = cloud.pipeline(ARCHIVE_FLUSH_SECONDS="0")
+    assert capture_answer(pipeline.handle([event], batch=True)).status == 200
+    [name] = objects_holding(cloud, event["event_id"])
 
     try:
         cloud.bucket().blob(name).upload_from_string("overwrite\n", if_generation_match=0)

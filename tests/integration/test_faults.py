@@ -5,7 +5,9 @@ cloud, with a dataset and bucket of its own, several threads send uniquely ident
 a well-behaved client would (the same body again after a 503 or a connection error) while
 BigQuery is frozen past its deadline, the function's worker is killed mid-request, and both
 backends are down for longer than a request's whole budget. After replay every acknowledged
-event must be in the ``_dedup`` views exactly once. Raw duplicates are only counted. How long
+event must be in the ``_dedup`` views exactly once, and after the archive's backfill every one
+must have a line in the archive; the lines killed workers lost are the backfill's to write.
+Raw duplicates and duplicate archive lines are only counted. How long
 requests wait while a backend is down is the benchmark's figure; here it is held only to the
 deployed request timeout (60 s).
 """
@@ -15,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from event_capture.ingest.answer import capture_answer
-from fault_harness.check import check_stored
+from fault_harness.check import check_archive, check_stored
 from fault_harness.run import run_scenario
 from fault_harness.scenarios import Scenario, bigquery_frozen, both_down, worker_killed
 from fault_harness.senders import ACKNOWLEDGED, Batch, Load
@@ -61,6 +63,8 @@ def test_every_acknowledged_event_is_read_once_after_the_fault_and_replay(
     assert report.fault_seen, f"the fault never showed: {report.summary()}"
     if scenario.name == "worker-killed":
         assert any(a.status is None for a in report.attempts), report.notes
+        # Each kill lost the lines its worker held: missing until the backfill wrote them.
+        assert report.archive.backfilled > 0, report.summary()
 
 
 def test_the_check_sees_a_lost_event_and_a_raw_copy(cloud: LocalCloud, target: Target) -> None:
@@ -88,3 +92,30 @@ def test_the_check_sees_a_lost_event_and_a_raw_copy(cloud: LocalCloud, target: T
     assert check.missing == [never_stored[0]["event_id"]]
     assert check.raw_duplicates == 1
     assert check.repeated_in_views == []
+
+
+def test_the_archive_check_sees_a_missing_line_and_a_duplicate_one(
+    cloud: LocalCloud, target: Target
+) -> None:
+    # The archive's negative control: an acknowledged event without a line, and a line twice.
+    events = sample_batch(4, users=1)
+    pipeline = cloud.pipeline(**target.env())
+    assert capture_answer(pipeline.handle(events, batch=True)).status in ACKNOWLEDGED
+    pipeline.flush_archive()
+    [(name, text)] = [
+        (n, t)
+        for n, t in cloud.objects("archive/", target.bucket).items()
+        if events[0]["event_id"] in t
+    ]
+    copy = f"{name.removesuffix('.ndjson')}-copy.ndjson"
+    cloud.bucket(target.bucket).blob(copy).upload_from_string(text.splitlines()[0] + "\n")
+    never_archived = sample_batch(1)
+    batches = [
+        Batch(index=0, events=events, release_at=0, status=200),
+        Batch(index=1, events=never_archived, release_at=0, status=200),
+    ]
+
+    check = check_archive(cloud, target, batches, backfilled=0)
+
+    assert check.missing == [never_archived[0]["event_id"]]
+    assert check.duplicates == 1

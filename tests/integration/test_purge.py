@@ -94,6 +94,7 @@ def test_a_purge_of_one_key_leaves_none_of_its_events_anywhere_and_touches_no_ot
         (captured, provenance.CAPTURE),
     ):
         assert capture_answer(pipeline.handle(events, True, via)).status == 200
+    pipeline.flush_archive()
     # Dead letters of both keys, written as the function writes them.
     received = datetime.now(UTC)
     dead_flood, _ = validate_events(

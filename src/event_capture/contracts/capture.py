@@ -27,6 +27,26 @@ class BigQueryCalls:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ArchiveWrites:
+    """What the archive's group commit did in a request, or at shutdown (log_fields names)."""
+
+    buffered: int = 0
+    objects_written: int = 0
+    lines_written: int = 0
+    lines_kept: int = 0
+    lines_dropped: int = 0
+
+    def log_fields(self) -> dict[str, int]:
+        return {
+            log.ARCHIVE_BUFFERED: self.buffered,
+            log.ARCHIVE_OBJECTS_WRITTEN: self.objects_written,
+            log.ARCHIVE_LINES_WRITTEN: self.lines_written,
+            log.ARCHIVE_LINES_KEPT: self.lines_kept,
+            log.ARCHIVE_LINES_DROPPED: self.lines_dropped,
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CaptureOutcome:
     request_id: str
     # Events in the request, and those that passed validation.
@@ -46,8 +66,10 @@ class CaptureOutcome:
     # Whether a sink lost rows, or skipped them because its circuit is open.
     rows_lost: bool = False
     dead_lettered: int = 0
-    # Accepted events the archive did not take (tools/backfill_archive.py fills the gap).
+    # Accepted events the archive neither wrote nor holds for its next object (the scheduled
+    # backfill fills the gap), and what its group commit did in the request.
     not_archived: int = 0
+    archive: ArchiveWrites = field(default_factory=ArchiveWrites)
     bigquery: BigQueryCalls = field(default_factory=BigQueryCalls)
     # Per backend, its circuit breaker's state after the request.
     circuits: dict[str, str] = field(default_factory=dict)
@@ -91,6 +113,7 @@ class CaptureOutcome:
             log.BIGQUERY_FAILED_ROWS: self.bigquery.failed_rows,
             log.BIGQUERY_ERROR_REASONS: self.bigquery.error_reasons,
             log.EVENTS_NOT_ARCHIVED: self.not_archived,
+            **self.archive.log_fields(),
             log.CIRCUITS: self.circuits,
             log.CAPTURE_MODE: self.mode,
         }

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import model_validator
 
+from event_capture.contracts.archive_layout import FLUSH_SECONDS, MAX_LINE_AGE_SECONDS
 from event_capture.contracts.timing import MAX_REQUEST_DEADLINE_SECONDS, MODE_TTL_SECONDS
 from event_capture.platform.config import (
     Flag,
@@ -150,6 +151,16 @@ class CaptureConfig(LiveActivity, RedisLocation, EventWarehouse):
         ge=0.1,
         le=300.0,
         description="How long one object write may take, retries included.",
+    )
+    archive_flush_seconds: Number = variable(
+        "ARCHIVE_FLUSH_SECONDS",
+        default=FLUSH_SECONDS,
+        ge=0.0,
+        # Well inside the age past which a line is left to the backfill (archive_layout.py).
+        le=MAX_LINE_AGE_SECONDS / 2,
+        description="An instance writes the archive lines of many requests as one object, at "
+        "most this long after the oldest was accepted, inside a request (or at shutdown); 0 "
+        "writes each request's lines as an object of its own, beside BigQuery.",
     )
     # google-cloud-storage reads the same variable from the process environment, but the client
     # is given it explicitly so that a configuration read from any mapping (a test's, the local

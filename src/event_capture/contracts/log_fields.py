@@ -31,8 +31,20 @@ BIGQUERY_INSERT_REQUESTS = "bigquery_insert_requests"
 BIGQUERY_RETRIES = "bigquery_retries"
 BIGQUERY_FAILED_ROWS = "bigquery_failed_rows"
 REJECTED_RULES = "rejected_rules"
-# Accepted events the archive did not take (an archive gap; tools/backfill_archive.py fills it).
+# Accepted events the archive neither wrote nor holds for its next write (an archive gap; the
+# scheduled backfill, event_capture.archive_backfill, fills it).
 EVENTS_NOT_ARCHIVED = "events_not_archived"
+# The archive's group commit (ingest/archive_group.py): lines the instance holds for its next
+# object after the request; the objects and lines the request wrote (of its own and earlier
+# requests' events); lines whose write failed, kept for the next one; and lines left to the
+# scheduled backfill (older than archive_layout.MAX_LINE_AGE_SECONDS, or past the buffer's cap).
+ARCHIVE_BUFFERED = "archive_buffered"
+ARCHIVE_OBJECTS_WRITTEN = "archive_objects_written"
+ARCHIVE_LINES_WRITTEN = "archive_lines_written"
+ARCHIVE_LINES_KEPT = "archive_lines_kept"
+ARCHIVE_LINES_DROPPED = "archive_lines_dropped"
+# The line of an instance's last write of its archive lines, at shutdown (SIGTERM).
+ARCHIVE_FLUSH_MESSAGE = "archive_flush"
 # Per backend, its circuit breaker's state after the request: closed, open or half_open.
 CIRCUITS = "circuits"
 # stream, or archive_only while the cost guard holds capture to the archive
@@ -98,6 +110,16 @@ FEATURES_MESSAGE = "features"
 # The materializer's one line per run, and the outcomes it reports.
 MATERIALIZE_MESSAGE = "materialize"
 MATERIALIZE_OUTCOMES = ("loaded", "unchanged", "no_snapshot", "skipped", "refused")
+
+# --- the archive backfill: one line per scheduled run -----------------------------------------
+BACKFILL_MESSAGE = "archive_backfill"
+# The range it covered, the events BigQuery holds in it, those it wrote into the archive, and
+# stored rows validation now refuses (not written: a person must look).
+BACKFILL_FROM = "backfill_from"
+BACKFILL_TO = "backfill_to"
+BACKFILL_IN_BIGQUERY = "backfill_in_bigquery"
+BACKFILL_WRITTEN = "backfill_written"
+BACKFILL_NOT_REBUILT = "backfill_not_rebuilt"
 
 # --- the cost guard ---------------------------------------------------------------------------
 GUARD_MESSAGE = "cost_guard"

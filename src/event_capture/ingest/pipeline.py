@@ -1,11 +1,21 @@
 """Validate a request's events, fan them out to the sinks, and say what became of them.
 
 The rule that matters: a valid event is reported accepted only once it is durable, that is
-inserted into BigQuery or written to the dead-letter area (or, with BigQuery switched off,
-archived). If any valid event is not durable, none is accepted and the caller resends the
-request (the capture function answers 503); insertIds and the de-duplicated views absorb the
-repeats. The outcome (``contracts.capture.CaptureOutcome``) says so; each function that runs
-the pipeline renders it as its own answer.
+inserted into BigQuery or written to the dead-letter area (or, with BigQuery switched off or in
+the cost guard's archive-only mode, archived). If any valid event is not durable, none is
+accepted and the caller resends the request (the capture function answers 503); insertIds and
+the de-duplicated views absorb the repeats. The outcome (``contracts.capture.CaptureOutcome``)
+says so; each function that runs the pipeline renders it as its own answer.
+
+The archive is a copy, written by group commit (``archive_group``): a request's durable rows
+join the instance's buffer, and a request that finds the buffer due writes it. Where the archive
+is the record (archive-only, BigQuery off), the request writes its own rows and waits for them.
+
+What runs in parallel, and what does not: the archive's write (the buffer, or the request's
+own rows) runs on the executor beside BigQuery, and the dead letters follow BigQuery at once,
+since they are what BigQuery refused or could not take. Redis comes only after durability, on
+purpose: a request answered 503 is resent, and feeding the live activity before knowing would
+count its events twice.
 
 Time is bounded: one budget per request (REQUEST_DEADLINE_SECONDS), of which BigQuery gets the
 first part, so the dead-letter writes always have the rest; the archive runs beside both. A
@@ -23,8 +33,9 @@ from typing import Any
 
 from event_capture.contracts import log_fields as log
 from event_capture.contracts import provenance
-from event_capture.contracts.capture import BigQueryCalls, CaptureOutcome
+from event_capture.contracts.capture import ArchiveWrites, BigQueryCalls, CaptureOutcome
 from event_capture.contracts.capture_mode import CaptureMode
+from event_capture.ingest.archive_group import ArchiveGroup, Taken, Written
 from event_capture.ingest.circuit import CircuitBreaker
 from event_capture.ingest.links import LinkRecorder
 from event_capture.ingest.mode_reader import ModeReader
@@ -54,6 +65,24 @@ def _timed[T](write: Callable[[T, Request], SinkResult], rows: T, request: Reque
     result = write(rows, request)
     result.latency_ms = (time.perf_counter() - started) * 1000
     return result
+
+
+def _timed_write(group: ArchiveGroup, taken: Taken, request: Request) -> Written:
+    started = time.perf_counter()
+    written = group.write(taken, request)
+    written.result.latency_ms = (time.perf_counter() - started) * 1000
+    return written
+
+
+class _Archived:
+    """What the archive did with one request's rows: whether the request wrote them itself,
+    its write, and the lines dropped (too old, or past the buffer's cap)."""
+
+    def __init__(self) -> None:
+        self.own = False
+        self.written: Written | None = None
+        self.dropped = 0
+        self.dropped_rows: list[Row] = []
 
 
 def _backend_failed(result: SinkResult) -> bool:
@@ -113,17 +142,24 @@ class CapturePipeline:
         executor: Executor | None = None,
         mode: ModeReader | None = None,
         links: LinkRecorder | None = None,
+        archive_flush_seconds: float = 0.0,
     ) -> None:
         self._bigquery = bigquery
         self._dead_letter = dead_letter
-        self._archive = archive
+        # The archive's group commit over ``archive`` (one object per write); with
+        # ``archive_flush_seconds`` 0 each request writes its own rows.
+        self._archive = (
+            None
+            if archive is None
+            else ArchiveGroup(archive, flush_seconds=archive_flush_seconds, clock=clock)
+        )
         self._redis = redis
         self._clock = clock
         self._request_id = request_id
         self._budget = budget_seconds
         self._monotonic = monotonic
         self._circuits = _Circuits(breakers or {})
-        # Runs the archive beside BigQuery and the dead letters; None runs it after them.
+        # Runs the archive's write beside BigQuery and the dead letters; None runs it after.
         self._executor = executor
         # The cost guard's switch (capture_mode.py); None: always stream.
         self._mode = mode
@@ -144,12 +180,16 @@ class CapturePipeline:
         # Archive-only needs an archive: without one, streaming is the only way to accept.
         archive_only = mode is CaptureMode.ARCHIVE_ONLY and self._archive is not None
         bigquery = None if archive_only else self._bigquery
-        sinks = self._store(rows, request, bigquery)
+        archived = _Archived()
+        sinks = self._store(rows, request, bigquery, archived)
         # With BigQuery switched off, or the guard's archive-only mode, the archive is the
         # record of what was accepted.
         record = [log.SINK_BIGQUERY, log.SINK_DEAD_LETTER] if bigquery else [log.SINK_GCS_ARCHIVE]
         durable = {r.event_id for name in record if name in sinks for r in sinks[name].stored}
         not_stored = [row for row in rows if row.event_id not in durable]
+        if self._archive is not None and rows and not not_stored and not archived.own:
+            # Durable: now the archive's copy may follow, with the next due write.
+            archived.dropped_rows = self._archive.add(rows, request.received_at)
 
         if self._redis is None:
             sinks[log.SINK_REDIS] = SinkResult.disabled()
@@ -179,17 +219,22 @@ class CapturePipeline:
             sinks,
             mode,
             mode_error,
+            archived,
         )
 
+    def flush_archive(self) -> ArchiveWrites:
+        """Write the archive lines the instance holds (at shutdown: ``EXIT_FLUSH_SECONDS``)."""
+        return ArchiveWrites() if self._archive is None else self._archive.flush()
+
     def _store(
-        self, rows: list[Row], request: Request, bigquery: Sink | None
+        self, rows: list[Row], request: Request, bigquery: Sink | None, archived: "_Archived"
     ) -> dict[str, SinkResult]:
         """BigQuery (what it refused to the dead-letter area), with the archive beside it."""
         sinks: dict[str, SinkResult] = {}
         uses_gcs = self._archive is not None or self._dead_letter is not None
         gcs = bool(rows) and uses_gcs and self._circuits.allow(log.BACKEND_GCS)
         try:
-            return self._write(rows, request, sinks, gcs, bigquery)
+            return self._write(rows, request, sinks, gcs, bigquery, archived)
         except BaseException:
             if gcs:
                 # No verdict on Cloud Storage; a probe left out would hold the circuit for good.
@@ -203,14 +248,25 @@ class CapturePipeline:
         sinks: dict[str, SinkResult],
         gcs: bool,
         bigquery: Sink | None,
+        archived: "_Archived",
     ) -> dict[str, SinkResult]:
-        archive = None
-        if self._archive is None:
+        group = self._archive
+        taken, pending = None, None
+        # Where the archive is the record, or each request writes its own, the request's rows
+        # are written now; otherwise they join the buffer once durable.
+        archived.own = group is not None and (bigquery is None or group.immediate)
+        if group is None:
             sinks[log.SINK_GCS_ARCHIVE] = SinkResult.disabled()
         elif rows and not gcs:
-            sinks[log.SINK_GCS_ARCHIVE] = _circuit_open(rows, log.BACKEND_GCS)
-        elif rows and self._executor is not None:
-            archive = self._executor.submit(_timed, self._archive.write, rows, request)
+            # The buffer waits for the circuit to close; rows that must be written now cannot.
+            sinks[log.SINK_GCS_ARCHIVE] = (
+                _circuit_open(rows, log.BACKEND_GCS) if archived.own else SinkResult.of([], [])
+            )
+        elif rows:
+            taken = group.take(rows, request.received_at, own=archived.own)
+            archived.dropped = taken.dropped
+            if taken.lines and self._executor is not None:
+                pending = self._executor.submit(_timed_write, group, taken, request)
         if bigquery is None:
             sinks[log.SINK_BIGQUERY] = SinkResult.disabled()
         elif rows:
@@ -218,12 +274,17 @@ class CapturePipeline:
             failed = sinks[log.SINK_BIGQUERY].failed
             if failed:
                 sinks[log.SINK_DEAD_LETTER] = self._keep(failed, request, gcs)
-        if self._archive is not None and rows and gcs:
-            sinks[log.SINK_GCS_ARCHIVE] = (
-                archive.result() if archive else _timed(self._archive.write, rows, request)
-            )
+        written = [sinks[log.SINK_DEAD_LETTER]] if log.SINK_DEAD_LETTER in sinks else []
+        if group is not None and taken is not None:
+            if taken.lines:
+                archived.written = (
+                    pending.result() if pending else _timed_write(group, taken, request)
+                )
+                sinks[log.SINK_GCS_ARCHIVE] = archived.written.result
+                written.append(archived.written.result)
+            else:
+                sinks[log.SINK_GCS_ARCHIVE] = SinkResult.of([], [])
         if gcs:
-            written = [sinks[n] for n in (log.SINK_GCS_ARCHIVE, log.SINK_DEAD_LETTER) if n in sinks]
             self._circuits.record(log.BACKEND_GCS, written)
         return sinks
 
@@ -260,6 +321,7 @@ class CapturePipeline:
         sinks: dict[str, SinkResult],
         mode: CaptureMode,
         mode_error: str | None,
+        archived: _Archived,
     ) -> CaptureOutcome:
         rows = [*events, *links]
         outcome = "accepted" if not not_stored else "not_stored"
@@ -287,10 +349,25 @@ class CapturePipeline:
         events_not_stored = sum(
             r.event_id in lost or (r.anonymous_id, r.user_id) in lost_pairs for r in events
         )
-        archived = set() if archive is None else {row.event_id for row in archive.stored}
         not_archived = 0
         if archive is not None and archive.status is not SinkStatus.DISABLED:
-            not_archived = sum(row.event_id not in archived for row in accepted)
+            if archived.own:
+                written = {row.event_id for row in archive.stored}
+            else:
+                # Buffered, but for the lines the buffer's cap dropped at once.
+                dropped = {row.event_id for row in archived.dropped_rows}
+                written = {row.event_id for row in accepted} - dropped
+            not_archived = sum(row.event_id not in written for row in accepted)
+        writes = archived.written
+        archive_writes = ArchiveWrites(
+            buffered=0 if self._archive is None else self._archive.buffered,
+            objects_written=writes.objects if writes else 0,
+            lines_written=len(writes.result.stored) if writes else 0,
+            lines_kept=writes.kept if writes else 0,
+            lines_dropped=archived.dropped
+            + (writes.dropped if writes else 0)
+            + len(archived.dropped_rows),
+        )
         return CaptureOutcome(
             request_id=request_id,
             received=len(raw_events),
@@ -303,6 +380,7 @@ class CapturePipeline:
             rows_lost=any(result.failed for result in sinks.values()),
             dead_lettered=len(sinks.get(log.SINK_DEAD_LETTER, nothing).stored),
             not_archived=not_archived,
+            archive=archive_writes,
             bigquery=BigQueryCalls(
                 requests=bigquery.requests,
                 retries=bigquery.retries,

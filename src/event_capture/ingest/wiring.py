@@ -98,4 +98,5 @@ def build_pipeline(config: Config) -> CapturePipeline:
         breakers=breakers,
         executor=_pool("fan-out", config),
         mode=mode,
+        archive_flush_seconds=config.archive_flush_seconds,
     )

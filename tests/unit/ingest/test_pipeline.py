@@ -10,6 +10,7 @@ tests/integration/test_faults.py, archive-only mode in tests/integration/test_co
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import threading
 from collections.abc import Callable, Sequence
@@ -19,6 +20,7 @@ from typing import Any
 import pytest
 
 from event_capture.contracts import log_fields
+from event_capture.contracts.archive_layout import MAX_LINE_AGE_SECONDS
 from event_capture.contracts.timing import MODE_TTL_SECONDS
 from event_capture.ingest.answer import capture_answer
 from event_capture.ingest.circuit import CircuitBreaker
@@ -31,7 +33,7 @@ from event_capture.ingest.sinks.result import (
     SinkResult,
 )
 from event_capture.platform.answer import Answer
-from tests.fakes.clock import Clock
+from tests.fakes.clock import Clock, WallClock
 from tests.fakes.sinks import FakeDeadLetter, FakeSink, always, never
 from tests.unit import event_factory as factory
 from tests.unit.event_factory import RECEIVED_AT
@@ -90,7 +92,7 @@ class Fakes:
             dead_letter=self.dead_letter if dead_letter else None,
             archive=self.archive if archive else None,
             redis=self.redis if redis else None,
-            clock=lambda: R,
+            clock=options.pop("clock", lambda: R),
             request_id=lambda: REQUEST_ID,
             **options,
         )
@@ -405,6 +407,11 @@ LOG_KEYS = {
     "bigquery_failed_rows",
     "rejected_rules",
     "events_not_archived",
+    "archive_buffered",
+    "archive_objects_written",
+    "archive_lines_written",
+    "archive_lines_kept",
+    "archive_lines_dropped",
     "circuits",
     "capture_mode",
     "bigquery_error_reasons",
@@ -430,6 +437,11 @@ def test_capture_log_names_are_pinned() -> None:
         log_fields.BIGQUERY_FAILED_ROWS,
         log_fields.REJECTED_RULES,
         log_fields.EVENTS_NOT_ARCHIVED,
+        log_fields.ARCHIVE_BUFFERED,
+        log_fields.ARCHIVE_OBJECTS_WRITTEN,
+        log_fields.ARCHIVE_LINES_WRITTEN,
+        log_fields.ARCHIVE_LINES_KEPT,
+        log_fields.ARCHIVE_LINES_DROPPED,
         log_fields.CIRCUITS,
         log_fields.CAPTURE_MODE,
         log_fields.BIGQUERY_ERROR_REASONS,
@@ -680,12 +692,19 @@ def test_nothing_is_a_gap_when_the_archive_is_switched_off_or_the_answer_is_503(
     assert refused.status == 503 and refused.log["events_not_archived"] == 0
 
 
-def test_the_archive_is_written_beside_bigquery_not_after_it() -> None:
+@pytest.mark.parametrize("grouped_commit", [False, True], ids=["own-rows", "due-buffer"])
+def test_the_archive_is_written_beside_bigquery_not_after_it(grouped_commit: bool) -> None:
     # BigQuery's write finishes only once the archive's has begun: it does so only if the two
     # run side by side (one after the other, the wait would run out).
     archive_began = threading.Event()
+    wall = WallClock(R)
     with ThreadPoolExecutor(max_workers=2) as executor:
-        sinks = Fakes(executor=executor)
+        flush = 60.0 if grouped_commit else 0.0
+        sinks = Fakes(executor=executor, clock=wall, archive_flush_seconds=flush)
+        if grouped_commit:
+            # Buffered while BigQuery needs no waiting; then a request finds the buffer due.
+            sinks.handle(mixed_batch())
+            wall.now += dt.timedelta(seconds=60)
         archive_write, bigquery_write = sinks.archive.write, sinks.bigquery.write
 
         def archive(rows: Sequence[Row], request: Request) -> SinkResult:
@@ -703,6 +722,7 @@ def test_the_archive_is_written_beside_bigquery_not_after_it() -> None:
 
     assert result.status == 200
     assert _status(result, "bigquery") == _status(result, "gcs_archive") == "ok"
+    assert result.body["sinks"]["gcs_archive"]["rows"] == 3
 
 
 def test_a_probe_that_raises_counts_as_a_failure_and_never_holds_the_circuit(clock: Clock) -> None:
@@ -820,3 +840,147 @@ def test_archive_only_with_rejections_is_207_and_still_no_bigquery_write() -> No
 
     assert result.status == 207
     assert sinks.bigquery.calls == []
+
+
+# --------------------------------------------------------------------------------------------
+# The archive's group commit
+# --------------------------------------------------------------------------------------------
+
+FLUSH = 60.0
+
+
+def grouped(**options: Any) -> tuple[Fakes, WallClock]:
+    wall = WallClock(R)
+    return Fakes(clock=wall, archive_flush_seconds=FLUSH, **options), wall
+
+
+def _archived_ids(sinks: Fakes) -> list[str]:
+    return [row.event_id for call in sinks.archive.calls for row in call]
+
+
+def test_streaming_buffers_durable_rows_and_the_first_request_past_due_writes_them() -> None:
+    sinks, wall = grouped()
+    first, second = mixed_batch(), mixed_batch()
+
+    early = sinks.handle(first)
+    wall.now += dt.timedelta(seconds=FLUSH - 1)
+    not_yet = sinks.handle(mixed_batch())
+    wall.now += dt.timedelta(seconds=1)
+    due = sinks.handle(second)
+
+    assert early.status == not_yet.status == due.status == 200
+    assert early.log["archive_buffered"] == 3 and early.log["events_not_archived"] == 0
+    assert not_yet.log["archive_lines_written"] == 0
+    # The due request writes what was buffered before it; its own rows wait for the next.
+    [written] = sinks.archive.calls
+    assert [row.event_id for row in written] == [e["event_id"] for e in first] + [
+        row.event_id for row in sinks.bigquery.calls[1]
+    ]
+    assert due.log["archive_objects_written"] == 1
+    assert due.log["archive_lines_written"] == 6
+    assert due.log["archive_buffered"] == 3
+    assert _status(due, "gcs_archive") == "ok"
+
+
+def test_rows_of_a_request_answered_503_never_join_the_buffer() -> None:
+    sinks, wall = grouped(bq_down=True, dead_letter_writes=never)
+
+    refused = sinks.handle(mixed_batch())
+    sinks.bigquery.down = False
+    wall.now += dt.timedelta(seconds=FLUSH)
+    accepted = sinks.handle(mixed_batch())
+
+    assert refused.status == 503
+    assert refused.log["archive_buffered"] == 0
+    assert accepted.status == 200 and sinks.archive.calls == []
+    assert accepted.log["archive_buffered"] == 3
+
+
+def test_a_failed_write_keeps_the_lines_for_the_next_and_says_so() -> None:
+    sinks, wall = grouped()
+    first = mixed_batch()
+    sinks.handle(first)
+    wall.now += dt.timedelta(seconds=FLUSH)
+    sinks.archive.down = True
+
+    failed = sinks.handle(mixed_batch())
+    sinks.archive.down = False
+    retried = sinks.handle(mixed_batch())
+
+    # The request is durable in BigQuery: the archive's failure does not fail it.
+    assert failed.status == 200
+    assert _status(failed, "gcs_archive") == "failed"
+    assert failed.log["archive_lines_kept"] == 3
+    assert failed.log["archive_buffered"] == 6
+    assert failed.log["events_not_archived"] == 0
+    assert retried.log["archive_lines_written"] == 6
+    assert _archived_ids(sinks)[-6:][:3] == [e["event_id"] for e in first]
+
+
+def test_lines_older_than_the_maximum_age_are_dropped_for_the_backfill_not_written() -> None:
+    sinks, wall = grouped()
+    sinks.handle(mixed_batch())
+    wall.now += dt.timedelta(seconds=MAX_LINE_AGE_SECONDS + 1)
+
+    late = sinks.handle(mixed_batch())
+
+    assert sinks.archive.calls == []
+    assert late.log["archive_lines_dropped"] == 3
+    assert late.log["archive_buffered"] == 3
+
+
+def test_a_line_just_inside_the_maximum_age_is_still_written() -> None:
+    # The negative control of the test above: the same wait, a second shorter.
+    sinks, wall = grouped()
+    sinks.handle(mixed_batch())
+    wall.now += dt.timedelta(seconds=MAX_LINE_AGE_SECONDS)
+
+    result = sinks.handle(mixed_batch())
+
+    assert result.log["archive_lines_dropped"] == 0
+    assert result.log["archive_lines_written"] == 3
+
+
+def test_archive_only_writes_the_buffer_with_its_own_rows_and_waits_for_them(
+    clock: Clock,
+) -> None:
+    mode = ModeReader(Source(STREAM_DOC, ARCHIVE_DOC), clock=clock)
+    sinks, _ = grouped(mode=mode)
+    streamed, archived = mixed_batch(), mixed_batch()
+    sinks.handle(streamed)
+    clock.now += MODE_TTL_SECONDS
+
+    result = sinks.handle(archived)
+
+    assert result.status == 200
+    assert result.log[log_fields.CAPTURE_MODE] == "archive_only"
+    assert _archived_ids(sinks) == [e["event_id"] for e in streamed + archived]
+    assert result.log["archive_buffered"] == 0
+    assert sinks.journal[-3:] == ["archive.write", "redis.write", "returned"]
+
+
+def test_archive_only_does_not_keep_its_own_rows_when_the_write_fails(clock: Clock) -> None:
+    mode = ModeReader(Source(STREAM_DOC, ARCHIVE_DOC), clock=clock)
+    sinks, _ = grouped(mode=mode)
+    sinks.handle(mixed_batch())
+    clock.now += MODE_TTL_SECONDS
+    sinks.archive.down = True
+
+    result = sinks.handle(mixed_batch())
+
+    # The client resends its own rows after the 503; the streamed ones wait for the next write.
+    assert result.status == 503
+    assert result.log["archive_lines_kept"] == 3
+    assert result.log["archive_buffered"] == 3
+
+
+def test_the_shutdown_flush_writes_whatever_is_buffered() -> None:
+    sinks, _ = grouped()
+    events = mixed_batch()
+    sinks.handle(events)
+
+    flushed = sinks.pipeline.flush_archive()
+
+    assert _archived_ids(sinks) == [e["event_id"] for e in events]
+    assert (flushed.objects_written, flushed.lines_written, flushed.buffered) == (1, 3, 0)
+    assert sinks.pipeline.flush_archive().lines_written == 0

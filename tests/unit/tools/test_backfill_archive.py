@@ -1,10 +1,11 @@
-"""Backfilling the archive from BigQuery, on a fake bucket and a fake BigQuery client.
+"""Backfilling the archive from BigQuery (``event_capture.archive_backfill`` and the operator's
+command over it), on a fake bucket and a fake BigQuery client.
 
-The fake client returns each table's rows typed the way google-cloud-bigquery returns them
-(every column, timestamps as datetimes, NUMERIC as Decimal without trailing zeros), filtered by
-the query's received_at parameters as its WHERE clause says; it keeps every copy of an event
-(the tool keeps the latest one itself as well as in SQL). The SQL itself, the de-duplication
-and the range's ends run on the BigQuery emulator in tests/integration.
+The fake client returns each table's ids, or its rows typed the way google-cloud-bigquery
+returns them (every column, timestamps as datetimes, NUMERIC as Decimal without trailing zeros),
+filtered by the query's received_at and ids parameters as its WHERE clause says; it keeps every
+copy of an event (the backfill keeps the latest one itself as well as in SQL). The SQL itself,
+the de-duplication and the range's ends run on the BigQuery emulator in tests/integration.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from event_capture.archive_backfill.backfill import TableReport, backfill
 from event_capture.ingest.retry import Timing
 from event_capture.ingest.row import Request, Row
 from event_capture.ingest.sinks.gcs_archive import GcsArchiveSink
@@ -31,7 +33,7 @@ from event_capture.tables.definitions import load_table_definitions
 from tests.fakes.bigquery import FakeBigQuery
 from tests.fakes.storage import FakeBucket, FakeStorageClient, StoredObject
 from tests.unit import event_factory as factory
-from tools.backfill_archive import TableReport, backfill, main
+from tools.backfill_archive import main
 
 R = factory.RECEIVED_AT  # 2026-11-28T16:37:33.12Z
 START = datetime(2026, 11, 28, tzinfo=UTC)
@@ -101,9 +103,13 @@ class StoredRows(FakeBigQuery):
 
     def rows(self, sql: str, parameters: dict[str, Any]) -> list[dict[str, Any]]:
         assert "WHERE received_at >= @start AND received_at < @end" in sql
-        assert "PARTITION BY event_id ORDER BY received_at DESC" in sql
         held = self.tables.get(table_in(sql), [])
-        return [r for r in held if parameters["start"] <= r["received_at"] < parameters["end"]]
+        found = [r for r in held if parameters["start"] <= r["received_at"] < parameters["end"]]
+        if sql.startswith("SELECT DISTINCT event_id "):
+            return [{"event_id": event_id} for event_id in {r["event_id"] for r in found}]
+        assert "AND event_id IN UNNEST(@ids)" in sql
+        assert "PARTITION BY event_id ORDER BY received_at DESC" in sql
+        return [r for r in found if r["event_id"] in parameters["ids"]]
 
 
 # --- the function's side ---------------------------------------------------------------------
@@ -315,7 +321,7 @@ def test_one_object_per_table_and_hour_named_apart_from_the_functions() -> None:
 def test_a_busy_hour_is_split_into_objects_of_bounded_size(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("tools.backfill_archive.MAX_EVENTS_PER_OBJECT", 2)
+    monkeypatch.setattr("event_capture.archive_backfill.backfill.MAX_EVENTS_PER_OBJECT", 2)
     bucket, bigquery = FakeBucket(), StoredRows()
     rows = accepted([factory.search(R) for _ in range(5)])
     bigquery.store(rows)
@@ -397,9 +403,9 @@ def test_the_range_includes_from_and_excludes_to() -> None:
 
     assert set(archived_counts(bucket)) == {ids["at_from"], ids["before_to"]}
     assert reports["searches"].in_bigquery == 2
-    assert {table_in(sql): params for sql, params in bigquery.queries} == {
-        table: {"start": START, "end": END} for table in DEFINITIONS
-    }
+    assert {
+        (table_in(sql), params["start"], params["end"]) for sql, params in bigquery.queries
+    } == {(table, START, END) for table in DEFINITIONS}
 
 
 def test_an_archived_copy_in_the_next_hour_is_found() -> None:
@@ -564,3 +570,28 @@ def test_a_failing_backend_is_one_line_and_exit_1() -> None:
         "backfill_archive: querying proj.events.identity_links: "
         "Forbidden: 403 Access Denied: Table proj:events.searches"
     ]
+
+
+def test_a_range_the_archive_holds_completely_reads_ids_only() -> None:
+    bucket, bigquery = FakeBucket(), StoredRows()
+    rows = accepted(factory.one_of_each(R))
+    archive(bucket, rows, "req", R)
+    bigquery.store(rows)
+
+    reports = run(bucket, bigquery)
+
+    assert sum(report.written for report in reports.values()) == 0
+    assert {sql.split(" FROM")[0] for sql, _ in bigquery.queries} == {"SELECT DISTINCT event_id"}
+
+
+def test_only_the_missing_ids_rows_are_read() -> None:
+    # The negative control of the test above: an id the archive lacks is read in full, alone.
+    bucket, bigquery = FakeBucket(), StoredRows()
+    rows = accepted([factory.search(R), factory.search(R)])
+    archive(bucket, rows[:1], "req", R)
+    bigquery.store(rows)
+
+    run(bucket, bigquery)
+
+    [full] = [params for sql, params in bigquery.queries if sql.startswith("SELECT *")]
+    assert full["ids"] == [rows[1].event_id]
