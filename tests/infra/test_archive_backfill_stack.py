@@ -4,6 +4,7 @@ when off or with a sink off; what the IAM proof traces to the scheduler's grant.
 
 import json
 import re
+from dataclasses import replace
 
 import pytest
 
@@ -125,29 +126,56 @@ def test_the_runtime_reads_each_event_table_and_adds_to_the_archive_and_nothing_
     assert {g.get("datasetId") for g in readers} == {"events"}
 
 
-def test_no_role_the_runtime_holds_on_the_archive_may_delete_or_so_replace_an_object(
-    stack: MockedStack,
-) -> None:
+# What lets a principal remove or rewrite an archived object: without delete, an upload cannot
+# replace an object either.
+REWRITING = ("storage.objects.delete", "storage.objects.update", "storage.objects.setIamPolicy")
+
+
+def archive_permissions(stack: MockedStack) -> dict[str, set[str]]:
+    """By member, every permission its grants on the archive bucket hold (infra/iam/roles.json
+    for Google's roles, the stack's own for custom ones)."""
     roles = json.loads((REPO_ROOT / "infra/iam/roles.json").read_text())
-    custom = {
+    roles |= {
         f"projects/{PROJECT}/roles/{r.get('roleId')}": r.get("permissions")
         for r in stack.of_type("gcp:projects/iAMCustomRole:IAMCustomRole")
     }
-    held = {
-        g.get("role")
-        for g in grants(stack)
-        if g.get("member") == f"serviceAccount:{RUNTIME}" and g.type == BUCKET_GRANT
+    archive = stack.named("events-archive")
+    held: dict[str, set[str]] = {}
+    for g in grants(stack):
+        # A grant names the bucket by its physical name: the logical one and a suffix.
+        if g.type == BUCKET_GRANT and g.get("bucket").startswith(f"{archive.name}-"):
+            held.setdefault(g.get("member"), set()).update(roles[g.get("role")])
+    return held
+
+
+def test_the_runtime_may_list_read_and_create_archive_objects(stack: MockedStack) -> None:
+    assert archive_permissions(stack)[f"serviceAccount:{RUNTIME}"] >= {
+        "storage.objects.create",
+        "storage.objects.get",
+        "storage.objects.list",
     }
 
-    permissions = {p for role in held for p in {**roles, **custom}[role]}
-    assert {"storage.objects.create", "storage.objects.get", "storage.objects.list"} <= permissions
-    assert not {
-        p
-        for p in permissions
-        if p.startswith("storage.objects.") and p.endswith(("delete", "update", "setIamPolicy"))
-    }
-    # The negative control: Object User, which a careless change might grant, would fail here.
-    assert "storage.objects.delete" in roles["roles/storage.objectUser"]
+
+def test_no_one_may_delete_or_replace_an_archived_object(
+    stack_with_everything: MockedStack,
+) -> None:
+    """The archive only grows (until its lifecycle rule): the backfill, capture, the collector
+    and the cost guard add to it or read it."""
+    held = archive_permissions(stack_with_everything)
+
+    assert len(held) == 4
+    assert {member: p & set(REWRITING) for member, p in held.items() if p & set(REWRITING)} == {}
+
+
+def test_a_grant_of_object_user_on_the_archive_would_be_caught(stack: MockedStack) -> None:
+    """The negative control: the role a careless change might grant instead."""
+    [grant] = [g for g in grants(stack) if g.name == "backfill-creates-archive"]
+    wider = replace(grant, inputs={**grant.inputs, "role": "roles/storage.objectUser"})
+    stack = MockedStack(
+        resources=[wider if r is grant else r for r in stack.resources], outputs=stack.outputs
+    )
+
+    assert "storage.objects.delete" in archive_permissions(stack)[f"serviceAccount:{RUNTIME}"]
 
 
 def test_only_its_trigger_may_invoke_it_and_only_pubsub_signs_as_the_trigger(
