@@ -12,7 +12,7 @@ from event_capture.contracts.archive_layout import BACKFILL_EVERY_MINUTES, BACKF
 from event_capture.tables.definitions import load_table_definitions
 from infra.archive_backfill import SCHEDULE_NAME, cron_every
 from infra.function_source import ARCHIVE_BACKFILL, REPO_ROOT
-from infra.monitoring.backfill_alerts import BACKFILL_FAILED
+from infra.monitoring.backfill_alerts import BACKFILL_FAILED, BACKFILL_NOT_RUNNING
 from infra.settings import SettingsError, load_settings
 from tests.infra.test_iam_proof import without
 from tests.infra.test_stack_security import grants
@@ -42,6 +42,7 @@ BACKFILL_ONLY = {
     "archive-backfill-runtime",
     "archive-backfill-trigger",
     BACKFILL_FAILED,
+    BACKFILL_NOT_RUNNING,
 }
 
 
@@ -234,6 +235,21 @@ def test_a_failed_run_alerts_on_any_error_entry_of_the_backfills_service(
     )
     assert policy.get("notificationChannels")
     assert "make backfill-archive" in policy.get("documentation.content")
+
+
+def test_no_successful_run_for_the_lookback_alerts(stack: MockedStack) -> None:
+    """What writes no entry at all (a paused schedule, a broken trigger) is seen by the absence
+    of the service's 2xx answers, summed over its revisions."""
+    policy = stack.named(BACKFILL_NOT_RUNNING)
+    [condition] = policy.get("conditions")
+    absent = condition["conditionAbsent"]
+
+    assert absent["duration"] == f"{BACKFILL_LOOKBACK_HOURS * 3600}s"
+    assert 'resource.labels.service_name="archive-backfill"' in absent["filter"]
+    assert 'metric.label.response_code_class="2xx"' in absent["filter"]
+    assert absent["aggregations"][0]["groupByFields"] == ["resource.label.service_name"]
+    assert policy.get("notificationChannels")
+    assert SCHEDULE_NAME in policy.get("documentation.content")
 
 
 @pytest.mark.parametrize(
