@@ -108,6 +108,9 @@ class ArchiveBackfill(pulumi.ComponentResource):
         self.topic = gcp.pubsub.Topic(
             "archive-backfill-runs", project=project, labels=args.labels, opts=child
         )
+        # Table by table, not the dataset: the events dataset also holds the feature tables, and
+        # its grants are access entries, where dataViewer turns into READER and leaves a diff
+        # that never resolves (pulumi-gcp bigquery.DatasetAccess ``role``).
         grants: list[pulumi.Resource] = [
             gcp.bigquery.IamMember(
                 f"backfill-reads-{table_id}",
