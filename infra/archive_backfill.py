@@ -17,6 +17,7 @@ commit's flush.
 No grant on the dead-letter or control bucket, and none on a dataset: each table is granted.
 """
 
+import base64
 from dataclasses import dataclass
 
 import pulumi
@@ -55,7 +56,7 @@ SCHEDULE_TIME_ZONE = "Etc/UTC"
 # The message's content is not read: each run covers the hours before it, whenever it runs.
 # Cloud Scheduler needs non-empty data or an attribute (pulumi-gcp JobPubsubTarget ``data``,
 # base64).
-MESSAGE_DATA = "YXJjaGl2ZS1iYWNrZmlsbA=="  # "archive-backfill"
+MESSAGE_DATA = base64.b64encode(b"archive-backfill").decode()
 
 
 def cron_every(minutes: int) -> str:
@@ -65,7 +66,7 @@ def cron_every(minutes: int) -> str:
         return f"*/{minutes} * * * *"
     if minutes % 60 == 0 and 0 < minutes <= 24 * 60 and (24 * 60) % minutes == 0:
         hours = minutes // 60
-        return "0 * * * *" if hours == 1 else f"0 */{hours} * * *"
+        return {1: "0 * * * *", 24: "0 0 * * *"}.get(hours, f"0 */{hours} * * *")
     raise ValueError(
         f"BACKFILL_EVERY_MINUTES: must divide an hour or be whole hours dividing a day, "
         f"got {minutes}"

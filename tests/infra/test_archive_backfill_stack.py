@@ -254,7 +254,13 @@ def test_no_successful_run_for_the_lookback_alerts(stack: MockedStack) -> None:
 
 @pytest.mark.parametrize(
     ("minutes", "cron"),
-    [(60, "0 * * * *"), (15, "*/15 * * * *"), (1, "*/1 * * * *"), (180, "0 */3 * * *")],
+    [
+        (60, "0 * * * *"),
+        (15, "*/15 * * * *"),
+        (1, "*/1 * * * *"),
+        (180, "0 */3 * * *"),
+        (1440, "0 0 * * *"),
+    ],
 )
 def test_the_schedule_is_a_cron_of_equal_intervals(minutes: int, cron: str) -> None:
     assert cron_every(minutes) == cron
