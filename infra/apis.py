@@ -12,6 +12,7 @@ REQUIRED_APIS = (
     "cloudbuild.googleapis.com",  # builds the function from source
     "cloudfunctions.googleapis.com",
     "cloudresourcemanager.googleapis.com",  # project number for the budget filter
+    "cloudscheduler.googleapis.com",  # the archive backfill's hourly schedule
     "eventarc.googleapis.com",  # the materializer's Pub/Sub trigger (online features)
     "iam.googleapis.com",
     "logging.googleapis.com",

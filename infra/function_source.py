@@ -49,7 +49,10 @@ MATERIALIZER = FunctionSource(name="materializer", entry_point="materialize_snap
 # The Segment tracking API and ElevenLabs webhooks in front of the capture pipeline.
 COLLECTOR = FunctionSource(name="collector", entry_point="collector")
 COST_GUARD = FunctionSource(name="cost-guard", entry_point="cost_guard")
-FUNCTIONS = (CAPTURE, FEATURES, MATERIALIZER, COLLECTOR, COST_GUARD)
+# Archives, every hour, what BigQuery holds and the archive lacks (an instance killed before
+# its group commit's flush).
+ARCHIVE_BACKFILL = FunctionSource(name="archive-backfill", entry_point="backfill_archive")
+FUNCTIONS = (CAPTURE, FEATURES, MATERIALIZER, COLLECTOR, COST_GUARD, ARCHIVE_BACKFILL)
 
 
 def package_sources(root: Path = REPO_ROOT) -> dict[str, str]:

@@ -17,6 +17,13 @@ With the cost guard (``costGuardEnabled``):
   the archive's load).
 - ``cost-guard-trigger``: what delivers the budget notifications to the cost guard.
 
+With the scheduled archive backfill (``archiveBackfillEnabled``):
+
+- ``archive-backfill-runtime``: what the backfill runs as (reads the event tables, lists,
+  reads and creates archive objects).
+- ``archive-backfill-trigger``: what delivers the hourly schedule's messages to the backfill,
+  only.
+
 With the collector (``collectorEnabled``):
 
 - ``collector-runtime``: what the collector runs as; it writes what capture writes.
@@ -69,6 +76,7 @@ class ServiceAccountsArgs:
     online_features: bool
     collector: bool
     cost_guard: bool = False
+    archive_backfill: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,6 +92,12 @@ class GuardAccounts:
     trigger: gcp.serviceaccount.Account
 
 
+@dataclass(frozen=True, kw_only=True)
+class BackfillAccounts:
+    runtime: gcp.serviceaccount.Account
+    trigger: gcp.serviceaccount.Account
+
+
 class ServiceAccounts(pulumi.ComponentResource):
     runtime: gcp.serviceaccount.Account
     invoker: gcp.serviceaccount.Account
@@ -94,6 +108,7 @@ class ServiceAccounts(pulumi.ComponentResource):
     features: FeatureAccounts | None
     collector: gcp.serviceaccount.Account | None
     cost_guard: GuardAccounts | None
+    archive_backfill: BackfillAccounts | None
 
     def __init__(
         self,
@@ -186,6 +201,20 @@ class ServiceAccounts(pulumi.ComponentResource):
                 ),
             )
             if args.cost_guard
+            else None
+        )
+        self.archive_backfill = (
+            BackfillAccounts(
+                runtime=account(
+                    "archive-backfill-runtime",
+                    description="Runs the archive backfill: archives what the archive lacks.",
+                ),
+                trigger=account(
+                    "archive-backfill-trigger",
+                    description="Delivers the hourly schedule to the archive backfill, only.",
+                ),
+            )
+            if args.archive_backfill
             else None
         )
         self.register_outputs(

@@ -5,6 +5,7 @@ Every key lives in ``KEYS`` with its default and meaning; the docs' reference pa
 missing or invalid key stops the program with a message that names the key.
 """
 
+import dataclasses
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -58,6 +59,13 @@ KEYS = (
         "costGuardPercent",
         "100",
         "share of the budget's actual spend, in percent, at which the cost guard acts",
+    ),
+    Key(
+        "archiveBackfillEnabled",
+        "true",
+        "the scheduled archive backfill: every hour, archive what BigQuery holds and the archive "
+        "lacks (an instance killed before its flush) over the last hours; deployed only with "
+        "both sinks enabled",
     ),
     Key("bigqueryEnabled", "true", "function variable `BIGQUERY_ENABLED`"),
     Key("gcsEnabled", "true", "function variable `GCS_ENABLED`"),
@@ -186,6 +194,7 @@ class Settings:
     budget_currency: str
     cost_guard_enabled: bool
     cost_guard_percent: int
+    archive_backfill_enabled: bool
     bigquery_enabled: bool
     gcs_enabled: bool
     redis_enabled: bool
@@ -230,6 +239,11 @@ class _Reader:
                 raise SettingsError(f"{key.qualified}: required ({key.meaning})")
             return key.default
         return value.strip()
+
+    def given(self, name: str) -> bool:
+        """Whether the stack sets the key (not its default)."""
+        value = self._values.get(KEY_BY_NAME[name].qualified)
+        return value is not None and value.strip() != ""
 
     def fail(self, name: str, rule: str) -> SettingsError:
         key = KEY_BY_NAME[name]
@@ -361,6 +375,7 @@ def load_settings(values: Mapping[str, str]) -> Settings:
         ),
         cost_guard_enabled=read.flag("costGuardEnabled"),
         cost_guard_percent=read.integer("costGuardPercent", 10, 1000),
+        archive_backfill_enabled=read.flag("archiveBackfillEnabled"),
         bigquery_enabled=read.flag("bigqueryEnabled"),
         gcs_enabled=read.flag("gcsEnabled"),
         redis_enabled=redis_enabled,
@@ -407,6 +422,16 @@ def load_settings(values: Mapping[str, str]) -> Settings:
     if settings.cost_guard_enabled and not (settings.bigquery_enabled and settings.gcs_enabled):
         # Archive-only mode streams nothing and keeps events in the archive alone.
         raise read.fail("costGuardEnabled", "true needs bigqueryEnabled and gcsEnabled true")
+    if settings.archive_backfill_enabled and not (
+        settings.bigquery_enabled and settings.gcs_enabled
+    ):
+        # It copies what BigQuery holds into the archive: with a sink off it has nothing to do,
+        # so the default leaves it out, and only an explicit true is a mistake.
+        if read.given("archiveBackfillEnabled"):
+            raise read.fail(
+                "archiveBackfillEnabled", "true needs bigqueryEnabled and gcsEnabled true"
+            )
+        settings = dataclasses.replace(settings, archive_backfill_enabled=False)
     if settings.analytics_dataset_id == settings.dataset_id:
         raise read.fail("analyticsDatasetId", "must differ from datasetId")
     if settings.function_min_instances > settings.function_max_instances:

@@ -9,6 +9,7 @@ import pulumi
 from infra import event_tables
 from infra.access import Access, AccessArgs, account_member
 from infra.apis import enable_apis
+from infra.archive_backfill import ArchiveBackfill, ArchiveBackfillArgs
 from infra.capture_function import FUNCTION_NAME, CaptureFunction, CaptureFunctionArgs
 from infra.capture_log_sink import CaptureLogSink, CaptureLogSinkArgs
 from infra.collector_function import CollectorFunction, CollectorFunctionArgs, flood_day
@@ -17,6 +18,7 @@ from infra.event_buckets import EventBuckets, EventBucketsArgs
 from infra.event_tables import EventTables, EventTablesArgs
 from infra.function_build import FunctionBuild, build_repository
 from infra.function_source import (
+    ARCHIVE_BACKFILL,
     CAPTURE,
     COLLECTOR,
     COST_GUARD,
@@ -26,6 +28,7 @@ from infra.function_source import (
     build_source_archive,
 )
 from infra.monitoring.alert_policies import AlertPolicies, AlertPoliciesArgs
+from infra.monitoring.backfill_alerts import backfill_alerts
 from infra.monitoring.budget import BudgetAlerts, BudgetAlertsArgs, budget_warnings
 from infra.monitoring.channels import email_channels
 from infra.monitoring.dashboard import capture_dashboard
@@ -141,6 +144,7 @@ def build_stack(settings: Settings, source_root: Path = REPO_ROOT) -> StackOutpu
             online_features=settings.redis_enabled,
             collector=settings.collector_enabled,
             cost_guard=settings.cost_guard_enabled,
+            archive_backfill=settings.archive_backfill_enabled,
         ),
         apis=apis,
     )
@@ -309,6 +313,23 @@ def build_stack(settings: Settings, source_root: Path = REPO_ROOT) -> StackOutpu
             ),
             apis=apis,
         )
+    backfill: ArchiveBackfill | None = None
+    if accounts.archive_backfill is not None:
+        backfill = ArchiveBackfill(
+            "scheduled-backfill",
+            ArchiveBackfillArgs(
+                settings=settings,
+                build=build,
+                source=build_source_archive(ARCHIVE_BACKFILL, source_root),
+                accounts=accounts.archive_backfill,
+                archive_bucket=buckets.archive,
+                event_tables=tables.tables,
+                object_writer_role=accounts.object_writer_role,
+                build_grants=access.grants,
+                labels=LABELS,
+            ),
+            apis=apis,
+        )
     # Every function that runs the capture pipeline feeds the same metrics, alerts and charts.
     pipeline_services = (FUNCTION_NAME, *([COLLECTOR.name] if collector else []))
 
@@ -354,6 +375,12 @@ def build_stack(settings: Settings, source_root: Path = REPO_ROOT) -> StackOutpu
     warehouse_alerts(
         project=project, channels=channels, opts=pulumi.ResourceOptions(depends_on=apis)
     )
+    if backfill is not None:
+        backfill_alerts(
+            project=project,
+            channels=channels,
+            opts=pulumi.ResourceOptions(depends_on=[*apis, backfill.function]),
+        )
     capture_dashboard(
         project=project,
         services=pipeline_services,

@@ -5,10 +5,10 @@ The Pulumi program runs under mocks with every option on (``tools.mocked_stack``
 it creates or names is matched with what runs as it: a function's code (the ``API_CALLS`` of
 every module its ``main.py`` reaches), the operators' replay tool, and what Google's services do
 as an account the stack configures (a scheduled query's reads and writes, a Pub/Sub push, a
-build, a Logging sink, a secret mounted into a function). Each call becomes permissions on
-resources through the public iam-dataset and the documented exceptions (``infra/iam/``); each
-grant becomes permissions on a resource through the role's definition (the dataset's, or the
-stack's custom role).
+build, a Logging sink, a secret mounted into a function, a Cloud Scheduler job's publish). Each
+call becomes permissions on resources through the public iam-dataset and the documented
+exceptions (``infra/iam/``); each grant becomes permissions on a resource through the role's
+definition (the dataset's, or the stack's custom role).
 
 It fails on a permission needed that no grant covers (on the resource or a parent of it), on a
 role that does not exist, on a call no data maps, and on a grant on a resource its account never
@@ -386,6 +386,21 @@ def _platform_agents(stack: MockedStack, found: Needs) -> None:
             path = (*PROJECT, f"topic:{topic.rsplit('/', 1)[-1]}")
             found.add(
                 BUDGET_PUBLISHER, "budget notifications", "pubsub.projects.topics.publish", [path]
+            )
+    # A Cloud Scheduler job publishes to its topic as Cloud Scheduler's service agent.
+    scheduler_agent = (
+        f"serviceAccount:service-{MOCK_PROJECT_NUMBER}"
+        "@gcp-sa-cloudscheduler.iam.gserviceaccount.com"
+    )
+    for job in stack.of_type("gcp:cloudscheduler/job:Job"):
+        topic = job.get("pubsubTarget.topicName")
+        if topic:
+            path = (*PROJECT, f"topic:{topic.rsplit('/', 1)[-1]}")
+            found.add(
+                scheduler_agent,
+                f"scheduler job {job.name}",
+                "pubsub.projects.topics.publish",
+                [path],
             )
     for sink in stack.of_type("gcp:logging/projectSink:ProjectSink"):
         dataset = sink.inputs["destination"].rsplit("/", 1)[-1]

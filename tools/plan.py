@@ -125,6 +125,10 @@ SUMMARIES: dict[str, Callable[[MockedResource], str]] = {
     "Metric": lambda r: f"{r.get('name')} <- {r.get('valueExtractor') or 'count by status'}",
     "AlertPolicy": lambda r: r.get("displayName"),
     "Dashboard": lambda r: json.loads(r.get("dashboardJson"))["displayName"],
+    "Job": lambda r: (
+        f"{r.get('schedule')} ({r.get('timeZone')}) in {r.get('region')}, publishes to "
+        f"{r.get('pubsubTarget.topicName')}"
+    ),
 }
 
 

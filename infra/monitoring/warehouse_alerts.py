@@ -54,6 +54,17 @@ def warehouse_alerts(
     channels: list[gcp.monitoring.NotificationChannel],
     opts: pulumi.ResourceOptions,
 ) -> dict[str, gcp.monitoring.AlertPolicy]:
+    return log_match_alerts(POLICIES, project=project, channels=channels, opts=opts)
+
+
+def log_match_alerts(
+    policies: dict[str, LogAlertSpec],
+    *,
+    project: str,
+    channels: list[gcp.monitoring.NotificationChannel],
+    opts: pulumi.ResourceOptions,
+) -> dict[str, gcp.monitoring.AlertPolicy]:
+    """One policy per spec, alerting on the first log entry its filter matches."""
     return {
         name: gcp.monitoring.AlertPolicy(
             name,
@@ -81,5 +92,5 @@ def warehouse_alerts(
             ),
             opts=opts,
         )
-        for name, spec in POLICIES.items()
+        for name, spec in policies.items()
     }

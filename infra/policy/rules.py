@@ -314,6 +314,24 @@ def functions_run_as_their_own_accounts(resource_type: str, props: Props) -> lis
     return problems
 
 
+# Eventarc's pushes reach a function as internal traffic: an event-triggered function has no
+# caller on the internet, so none may reach it from there.
+INTERNAL_ONLY = "ALLOW_INTERNAL_ONLY"
+
+
+def event_functions_take_internal_traffic_only(resource_type: str, props: Props) -> list[str]:
+    if resource_type != FUNCTION or not props.get("eventTrigger"):
+        return []
+    config = props.get("serviceConfig") or {}
+    # Absent is Google's default, ALLOW_ALL; unknown at preview (None) is judged at `up`.
+    if "ingressSettings" not in config or config["ingressSettings"] not in (INTERNAL_ONLY, None):
+        return [
+            f"serviceConfig.ingressSettings must be {INTERNAL_ONLY}: an event-triggered function "
+            f"is called by its trigger alone, got {config.get('ingressSettings')}"
+        ]
+    return []
+
+
 def _is_secret(value: Any) -> bool:
     return isinstance(value, Mapping) and _SECRET_SIG in value
 
@@ -417,6 +435,11 @@ RESOURCE_RULES = (
         "functions-run-as-their-own-accounts",
         "Functions run and build as dedicated service accounts, never the defaults.",
         functions_run_as_their_own_accounts,
+    ),
+    ResourceRule(
+        "event-functions-take-internal-traffic-only",
+        "A function with an event trigger accepts internal traffic only (its trigger's pushes).",
+        event_functions_take_internal_traffic_only,
     ),
     ResourceRule("no-service-account-keys", "No service account keys.", no_service_account_keys),
     ResourceRule(

@@ -27,6 +27,7 @@ DEPLOYED_COMPONENTS = {
 ADDED_COMPONENTS = {
     f"{PREFIX}event-capture:cost:CostGuard::guard",
     f"{PREFIX}event-capture:monitoring:CaptureLogSink::capture-log-sink",
+    f"{PREFIX}event-capture:archive:ArchiveBackfill::scheduled-backfill",
 }
 
 

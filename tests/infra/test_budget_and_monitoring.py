@@ -14,6 +14,7 @@ from event_capture.cost_guard.guard import Outcome
 from event_capture.ingest.answer import capture_answer
 from event_capture.ingest.circuit import CircuitBreaker
 from event_capture.ingest.pipeline import CapturePipeline
+from infra.monitoring.backfill_alerts import POLICY_NAMES as BACKFILL_POLICIES
 from infra.monitoring.budget import budget_warnings, fixed_monthly_usd
 from infra.monitoring.log_metrics import GUARD_SWITCHES, QUOTA_EXCEEDED
 from infra.monitoring.warehouse_alerts import POLICIES as WAREHOUSE_POLICIES
@@ -166,7 +167,8 @@ def test_alert_policies_cover_inserts_dead_letters_and_5xx_and_notify_everyone(
     policies = {
         p.name: p
         for p in stack.of_type("gcp:monitoring/alertPolicy:AlertPolicy")
-        if p.name not in WAREHOUSE_POLICIES  # log-match policies: tests/infra/test_warehouse.py
+        # Log-match and absence policies: test_warehouse.py, test_archive_backfill_stack.py
+        if p.name not in WAREHOUSE_POLICIES and p.name not in BACKFILL_POLICIES
     }
     metric_names = {m.get("name") for m in stack.of_type("gcp:logging/metric:Metric")}
 

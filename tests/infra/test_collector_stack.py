@@ -30,7 +30,12 @@ from infra.collector_function import (
     flood_day,
     unproven_user_ids_warning,
 )
-from infra.function_source import COLLECTOR, COST_GUARD, build_source_archive
+from infra.function_source import (
+    ARCHIVE_BACKFILL,
+    COLLECTOR,
+    COST_GUARD,
+    build_source_archive,
+)
 from infra.monitoring.budget import budget_warnings
 from infra.monitoring.log_metrics import EDGE_REFUSALS, MOSTLY_REJECTED, unproven_metric
 from infra.policy.rules import PUBLIC_MEMBERS, resource_violations, stack_violations
@@ -44,7 +49,7 @@ from tests.infra.test_budget_and_monitoring import (
     quota_refused_pipeline,
 )
 from tests.infra.test_online_features import SECRET_GRANT, grants_to
-from tests.infra.test_stack_security import INVOKER, grants
+from tests.infra.test_stack_security import BACKFILL_TRIGGER, INVOKER, grants
 from tests.unit.collector import calls
 from tests.unit.event_factory import RECEIVED_AT
 from tools.mocked_stack import MOCK_PROJECT_NUMBER, MockedResource, MockedStack, run_mocked
@@ -404,6 +409,7 @@ def test_private_only_the_apps_account_may_call_it(stack_with_collector: MockedS
     assert invoker_grants(stack_with_collector) == [
         ("invoker-calls-capture", "capture", INVOKER),
         ("invoker-calls-collector", "collector", INVOKER),
+        ("trigger-calls-archive-backfill", ARCHIVE_BACKFILL.name, BACKFILL_TRIGGER),
         ("trigger-calls-cost-guard", COST_GUARD.name, GUARD_TRIGGER),
     ]
     assert public_grants(stack_with_collector) == []
@@ -427,6 +433,7 @@ def test_public_anyone_may_call_the_collector_and_nothing_else_is_public(
     assert [g for g in invoker_grants(stack) if g[1] != "features" and g[1] != "materializer"] == [
         ("anyone-calls-collector", "collector", "allUsers"),
         ("invoker-calls-capture", "capture", INVOKER),
+        ("trigger-calls-archive-backfill", ARCHIVE_BACKFILL.name, BACKFILL_TRIGGER),
         ("trigger-calls-cost-guard", COST_GUARD.name, GUARD_TRIGGER),
     ]
 

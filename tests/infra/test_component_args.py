@@ -61,8 +61,9 @@ def test_every_component_is_found() -> None:
         "CollectorFunction",
         "CostGuard",
         "CaptureLogSink",
+        "ArchiveBackfill",
     }
-    assert len(COMPONENTS) == 15
+    assert len(COMPONENTS) == 16
 
 
 @pytest.mark.parametrize("component", COMPONENTS, ids=lambda cls: cls.__name__)

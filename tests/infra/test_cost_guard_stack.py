@@ -14,7 +14,7 @@ from event_capture.cost_guard.config import load_guard_config
 from event_capture.ingest.config import load_config
 from event_capture.tables.definitions import load_table_definitions
 from event_capture.warehouse.catalog import SCHEDULED_TABLES
-from infra.function_source import CAPTURE, COLLECTOR, COST_GUARD
+from infra.function_source import ARCHIVE_BACKFILL, CAPTURE, COLLECTOR, COST_GUARD
 from infra.monitoring.log_metrics import QUOTA_EXCEEDED, capture_log_filter
 from infra.monitoring.quota_alerts import streaming_limits
 from infra.policy import rules
@@ -42,6 +42,7 @@ POLICY = "gcp:monitoring/alertPolicy:AlertPolicy"
 
 GUARD = f"cost-guard-runtime@{PROJECT}.iam.gserviceaccount.com"
 TRIGGER = f"cost-guard-trigger@{PROJECT}.iam.gserviceaccount.com"
+BACKFILL_TRIGGER = f"archive-backfill-trigger@{PROJECT}.iam.gserviceaccount.com"
 CAPTURE_RUNTIME = f"capture-runtime@{PROJECT}.iam.gserviceaccount.com"
 COLLECTOR_RUNTIME = f"collector-runtime@{PROJECT}.iam.gserviceaccount.com"
 PUBSUB_AGENT = f"serviceAccount:service-{MOCK_PROJECT_NUMBER}@gcp-sa-pubsub.iam.gserviceaccount.com"
@@ -307,12 +308,16 @@ def test_only_the_trigger_account_may_invoke_the_guard_and_it_may_do_nothing_els
 
     assert invokers == [(f"serviceAccount:{TRIGGER}", "us-central1")]
     assert held_by(stack, TRIGGER) == [(RUN_GRANT, "roles/run.invoker", COST_GUARD.name)]
-    # Pub/Sub's agent signs the push as the trigger account: that account only.
-    assert [
+    # Pub/Sub's agent signs the push as the trigger account, and as the archive backfill's
+    # (tests/infra/test_archive_backfill_stack.py): those accounts only.
+    assert sorted(
         (g.get("serviceAccountId"), g.get("role"))
         for g in grants(stack)
         if g.get("member") == PUBSUB_AGENT
-    ] == [(f"projects/{PROJECT}/serviceAccounts/{TRIGGER}", "roles/iam.serviceAccountTokenCreator")]
+    ) == [
+        (f"projects/{PROJECT}/serviceAccounts/{account}", "roles/iam.serviceAccountTokenCreator")
+        for account in (BACKFILL_TRIGGER, TRIGGER)
+    ]
 
 
 @pytest.mark.parametrize(
@@ -357,7 +362,8 @@ def test_without_the_guard_there_is_no_guard_no_control_bucket_and_capture_alway
     }
     assert not [r for r in stack.resources if r.type == "event-capture:cost:CostGuard"]
     assert not {"captureControlBucket", "scheduledQueries"} & set(stack.outputs)
-    pipeline = [f.name for f in stack.of_type(FUNCTION)]
+    # The archive backfill reads BigQuery and writes the archive whatever capture's mode.
+    pipeline = [f.name for f in stack.of_type(FUNCTION) if f.name != ARCHIVE_BACKFILL.name]
     assert CAPTURE.name in pipeline
     for function in pipeline:
         # Everything else as with the guard.

@@ -17,6 +17,7 @@ from infra.collector_function import (
     WRITE_KEYS_VARIABLE,
 )
 from infra.function_source import (
+    ARCHIVE_BACKFILL,
     CAPTURE,
     COLLECTOR,
     COST_GUARD,
@@ -91,6 +92,10 @@ def names(function: FunctionSource) -> set[str]:
                 "event_capture/warehouse/catalog.py",
                 "event_capture/tables/orders.json",
             },
+        ),
+        (
+            ARCHIVE_BACKFILL,
+            {"event_capture/archive_backfill/__init__.py", "event_capture/platform/api_calls.py"},
         ),
         (
             COST_GUARD,
@@ -213,48 +218,57 @@ def _touch(root: Path, relative: str) -> None:
         (
             "functions/capture/main.py",
             {CAPTURE},
-            {FEATURES, MATERIALIZER, COLLECTOR, COST_GUARD},
+            {FEATURES, MATERIALIZER, COLLECTOR, COST_GUARD, ARCHIVE_BACKFILL},
         ),
         (
             "functions/features/main.py",
             {FEATURES},
-            {CAPTURE, MATERIALIZER, COLLECTOR, COST_GUARD},
+            {CAPTURE, MATERIALIZER, COLLECTOR, COST_GUARD, ARCHIVE_BACKFILL},
         ),
         (
             "functions/collector/main.py",
             {COLLECTOR},
-            {CAPTURE, FEATURES, MATERIALIZER, COST_GUARD},
+            {CAPTURE, FEATURES, MATERIALIZER, COST_GUARD, ARCHIVE_BACKFILL},
         ),
         (
             "functions/cost-guard/main.py",
             {COST_GUARD},
-            {CAPTURE, FEATURES, MATERIALIZER, COLLECTOR},
+            {CAPTURE, FEATURES, MATERIALIZER, COLLECTOR, ARCHIVE_BACKFILL},
+        ),
+        (
+            "functions/archive-backfill/main.py",
+            {ARCHIVE_BACKFILL},
+            {CAPTURE, FEATURES, MATERIALIZER, COLLECTOR, COST_GUARD},
         ),
         (
             "src/event_capture/collector/mapping.py",
             {COLLECTOR},
-            {CAPTURE, FEATURES, MATERIALIZER, COST_GUARD},
+            {CAPTURE, FEATURES, MATERIALIZER, COST_GUARD, ARCHIVE_BACKFILL},
         ),
         (
             "src/event_capture/cost_guard/guard.py",
             {COST_GUARD},
-            {CAPTURE, FEATURES, MATERIALIZER, COLLECTOR},
+            {CAPTURE, FEATURES, MATERIALIZER, COLLECTOR, ARCHIVE_BACKFILL},
         ),
         (
             "src/event_capture/ingest/pipeline.py",
             {CAPTURE, COLLECTOR},
-            {FEATURES, MATERIALIZER, COST_GUARD},
+            {FEATURES, MATERIALIZER, COST_GUARD, ARCHIVE_BACKFILL},
         ),
-        ("client/src/event_capture/schemas/order.py", set(FUNCTIONS), set()),
+        (
+            "client/src/event_capture/schemas/order.py",
+            set(FUNCTIONS) - {ARCHIVE_BACKFILL},
+            {ARCHIVE_BACKFILL},
+        ),
         (
             "src/event_capture/warehouse/catalog.py",
             {MATERIALIZER},
-            {CAPTURE, FEATURES, COLLECTOR, COST_GUARD},
+            {CAPTURE, FEATURES, COLLECTOR, COST_GUARD, ARCHIVE_BACKFILL},
         ),
         (
             "src/event_capture/tables/definitions.py",
             {CAPTURE, MATERIALIZER, COLLECTOR, COST_GUARD},
-            {FEATURES},
+            {FEATURES, ARCHIVE_BACKFILL},
         ),
     ],
 )

@@ -4,7 +4,14 @@ materializer, their accounts, grants and trigger; and none of it without ``redis
 import pytest
 
 from event_capture.warehouse.catalog import FEATURE_TABLES, USER_RECOMMENDATIONS
-from infra.function_source import CAPTURE, COST_GUARD, FEATURES, MATERIALIZER, FunctionSource
+from infra.function_source import (
+    ARCHIVE_BACKFILL,
+    CAPTURE,
+    COST_GUARD,
+    FEATURES,
+    MATERIALIZER,
+    FunctionSource,
+)
 from infra.redis_secret import SECRET_ID, VARIABLE
 from tests.infra.test_stack_security import INVOKER, grants
 from tools.mocked_stack import MOCK_PROJECT_NUMBER, MockedStack
@@ -16,6 +23,7 @@ FEATURES_RUNTIME = f"features-runtime@{PROJECT}.iam.gserviceaccount.com"
 MATERIALIZER_RUNTIME = f"materializer-runtime@{PROJECT}.iam.gserviceaccount.com"
 TRIGGER = f"materializer-trigger@{PROJECT}.iam.gserviceaccount.com"
 GUARD_TRIGGER = f"cost-guard-trigger@{PROJECT}.iam.gserviceaccount.com"
+BACKFILL_TRIGGER = f"archive-backfill-trigger@{PROJECT}.iam.gserviceaccount.com"
 TRANSFER_AGENT = (
     f"serviceAccount:service-{MOCK_PROJECT_NUMBER}@gcp-sa-bigquerydatatransfer"
     ".iam.gserviceaccount.com"
@@ -131,6 +139,7 @@ def test_only_the_apps_account_may_call_the_features_function_and_only_the_trigg
     invokers = [g for g in grants(stack_with_redis) if g.get("role") == "roles/run.invoker"]
 
     assert sorted((g.get("name"), g.get("member")) for g in invokers) == [
+        (ARCHIVE_BACKFILL.name, f"serviceAccount:{BACKFILL_TRIGGER}"),
         ("capture", INVOKER),
         (COST_GUARD.name, f"serviceAccount:{GUARD_TRIGGER}"),
         ("features", INVOKER),
@@ -219,7 +228,8 @@ def test_pubsub_may_sign_as_the_trigger_accounts_and_as_nothing_else(
 ) -> None:
     agent = f"serviceAccount:service-{MOCK_PROJECT_NUMBER}@gcp-sa-pubsub.iam.gserviceaccount.com"
 
-    # The materializer's trigger, and the cost guard's (tests/infra/test_cost_guard_stack.py).
+    # The materializer's trigger, the cost guard's (tests/infra/test_cost_guard_stack.py) and
+    # the archive backfill's (tests/infra/test_archive_backfill_stack.py).
     assert sorted(
         (g.get("serviceAccountId"), g.get("role"))
         for g in grants(stack_with_redis)
@@ -229,7 +239,7 @@ def test_pubsub_may_sign_as_the_trigger_accounts_and_as_nothing_else(
             f"projects/{PROJECT}/serviceAccounts/{account}",
             "roles/iam.serviceAccountTokenCreator",
         )
-        for account in (GUARD_TRIGGER, TRIGGER)
+        for account in (BACKFILL_TRIGGER, GUARD_TRIGGER, TRIGGER)
     ]
 
 
@@ -257,8 +267,8 @@ def test_without_redis_there_is_no_secret_no_features_function_and_no_materializ
 
     assert [r.name for r in stack.resources if r.type in ONLINE_ONLY] == []
     functions = stack.of_type("gcp:cloudfunctionsv2/function:Function")
-    # The cost guard is on by default and independent of Redis.
-    assert sorted(f.name for f in functions) == ["capture", COST_GUARD.name]
+    # The cost guard and the archive backfill are on by default and independent of Redis.
+    assert sorted(f.name for f in functions) == [ARCHIVE_BACKFILL.name, "capture", COST_GUARD.name]
     assert stack.named("capture").get("serviceConfig.secretEnvironmentVariables") is None
     names = {r.name for r in stack.resources}
     assert not names & {"features-runtime", "materializer-runtime", "materializer-trigger"}

@@ -19,6 +19,8 @@ def test_the_plan_lists_resources_with_their_key_settings(
     assert "roles/run.invoker to serviceAccount:capture-invoker@" in out
     assert "Function capture" in out and "python313 entry capture in europe-west1" in out
     assert "alerts at 50% current, 90% current, 100% current, 100% forecasted" in out
+    assert "Job archive-backfill-schedule" in out
+    assert "0 * * * * (Etc/UTC) in europe-west1, publishes to projects/" in out
     assert "functionUrl:" in out
 
 

@@ -40,7 +40,10 @@ GOOD_FUNCTION: dict[str, Any] = {
 GOOD_EVENT_FUNCTION: dict[str, Any] = {
     **GOOD_FUNCTION,
     "name": "materializer",
-    "serviceConfig": {"serviceAccountEmail": "materializer-runtime@p.iam.gserviceaccount.com"},
+    "serviceConfig": {
+        "serviceAccountEmail": "materializer-runtime@p.iam.gserviceaccount.com",
+        "ingressSettings": "ALLOW_INTERNAL_ONLY",
+    },
     "eventTrigger": {
         "eventType": "google.cloud.pubsub.topic.v1.messagePublished",
         "serviceAccountEmail": "materializer-trigger@p.iam.gserviceaccount.com",
@@ -405,6 +408,35 @@ def test_each_rule_catches_its_violation(
     resource_type: str, props: dict[str, Any], rule: str
 ) -> None:
     assert violations(resource_type, props) == [rule]
+
+
+@pytest.mark.parametrize(
+    "service_config",
+    [
+        {"ingressSettings": "ALLOW_ALL"},
+        {"ingressSettings": "ALLOW_INTERNAL_AND_GCLB"},
+        {},  # Google's default: ALLOW_ALL
+    ],
+    ids=["all", "gclb", "absent"],
+)
+def test_an_event_function_reachable_from_outside_breaks_the_rule(
+    service_config: dict[str, Any],
+) -> None:
+    account = {"serviceAccountEmail": "materializer-runtime@p.iam.gserviceaccount.com"}
+    props = {**GOOD_EVENT_FUNCTION, "serviceConfig": {**account, **service_config}}
+
+    assert violations(rules.FUNCTION, props) == ["event-functions-take-internal-traffic-only"]
+    # Only a function with a trigger: the capture function takes the app's calls from anywhere.
+    assert violations(rules.FUNCTION, {**GOOD_FUNCTION, **{"serviceConfig": {**account}}}) == []
+
+
+def test_an_ingress_not_known_until_up_is_not_judged_at_preview() -> None:
+    props = {
+        **GOOD_EVENT_FUNCTION,
+        "serviceConfig": {**GOOD_EVENT_FUNCTION["serviceConfig"], "ingressSettings": None},
+    }
+
+    assert violations(rules.FUNCTION, props) == []
 
 
 def test_an_account_not_known_until_up_is_not_judged_at_preview() -> None:

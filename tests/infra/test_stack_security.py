@@ -18,6 +18,7 @@ from tools.sample_stacks import PROJECT
 RUNTIME = f"serviceAccount:capture-runtime@{PROJECT}.iam.gserviceaccount.com"
 INVOKER = f"serviceAccount:capture-invoker@{PROJECT}.iam.gserviceaccount.com"
 GUARD_TRIGGER = f"serviceAccount:cost-guard-trigger@{PROJECT}.iam.gserviceaccount.com"
+BACKFILL_TRIGGER = f"serviceAccount:archive-backfill-trigger@{PROJECT}.iam.gserviceaccount.com"
 IAM_TYPES_PREFIXES = ("IAMMember", "IamMember", "IAMBinding", "IamBinding")
 
 OBJECT_WRITER = f"projects/{PROJECT}/roles/eventCaptureObjectWriter"
@@ -203,8 +204,10 @@ def test_only_the_invoker_account_may_call_the_function(stack: MockedStack) -> N
         if g.get("role") in ("roles/run.invoker", "roles/cloudfunctions.invoker")
     ]
 
-    # The cost guard is invoked by its trigger account alone: tests/infra/test_cost_guard_stack.py
+    # The cost guard and the archive backfill are invoked by their trigger accounts alone:
+    # tests/infra/test_cost_guard_stack.py, tests/infra/test_archive_backfill_stack.py
     assert sorted((g.get("member"), g.get("name")) for g in invokers) == [
+        (BACKFILL_TRIGGER, "archive-backfill"),
         (INVOKER, "capture"),
         (GUARD_TRIGGER, "cost-guard"),
     ]

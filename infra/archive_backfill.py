@@ -1,0 +1,236 @@
+"""The scheduled archive backfill (``archiveBackfillEnabled``, on by default): every
+``BACKFILL_EVERY_MINUTES`` a Cloud Scheduler job publishes to a topic, and the backfill function,
+triggered by it through Eventarc, archives what BigQuery holds and the archive lacks over the
+last ``BACKFILL_LOOKBACK_HOURS`` hours: the lines of an instance killed before its group
+commit's flush.
+
+| who | what | where |
+| --- | --- | --- |
+| archive-backfill-runtime | read | each event table |
+| archive-backfill-runtime | run the queries reading them (jobs exist only project-wide) | project |
+| archive-backfill-runtime | list and read objects | the archive bucket |
+| archive-backfill-runtime | create objects, read them back (never replace, delete) | the archive |
+| archive-backfill-trigger | invoke (deliver a scheduled message) | the backfill only |
+| Pub/Sub's service agent | mint archive-backfill-trigger's ID tokens | that account |
+| Cloud Scheduler's service agent | publish | the topic |
+
+No grant on the dead-letter or control bucket, and none on a dataset: each table is granted.
+"""
+
+import base64
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_gcp as gcp
+
+from event_capture.contracts.archive_layout import BACKFILL_EVERY_MINUTES
+from infra.access import DATA_VIEWER, JOB_USER, OBJECT_VIEWER, account_member
+from infra.apis import after
+from infra.function_build import (
+    RUN_INVOKER,
+    FunctionBuild,
+    build_config,
+    pubsub_signs_as,
+    upload_source,
+)
+from infra.function_source import SourceArchive
+from infra.online_features import PUBSUB_MESSAGE
+from infra.service_accounts import BackfillAccounts
+from infra.settings import Settings
+
+PUBLISHER = "roles/pubsub.publisher"
+# The Cloud Scheduler job (`gcloud scheduler jobs run archive-backfill-schedule` runs it now).
+SCHEDULE_NAME = "archive-backfill-schedule"
+# One run at a time: two runs that both find the same events missing would each archive them
+# under a different name (a name follows from the events one object holds), and the archive
+# must hold each event once. Cloud Scheduler delivers at least once, so a second message while a
+# run is going is refused (one instance, one request), not run beside it.
+BACKFILL_MEMORY = "1Gi"
+# The longest an event-driven gen2 function may run (Cloud Functions' "Function timeout": 540 s
+# for event-driven functions).
+BACKFILL_TIMEOUT_SECONDS = 540
+# Cloud Scheduler reads its schedule in this zone; UTC, so a daylight-saving change neither
+# skips nor repeats a run. The zone must be a tz database name (pulumi-gcp
+# cloudscheduler.Job ``time_zone``).
+SCHEDULE_TIME_ZONE = "Etc/UTC"
+# The message's content is not read: each run covers the hours before it, whenever it runs.
+# Cloud Scheduler needs non-empty data or an attribute (pulumi-gcp JobPubsubTarget ``data``,
+# base64).
+MESSAGE_DATA = base64.b64encode(b"archive-backfill").decode()
+
+
+def cron_every(minutes: int) -> str:
+    """The crontab schedule of a run every ``minutes``: a divisor of an hour, or a whole number
+    of hours that divides a day, so every interval is the same length."""
+    if 0 < minutes < 60 and 60 % minutes == 0:
+        return f"*/{minutes} * * * *"
+    if minutes % 60 == 0 and 0 < minutes <= 24 * 60 and (24 * 60) % minutes == 0:
+        hours = minutes // 60
+        return {1: "0 * * * *", 24: "0 0 * * *"}.get(hours, f"0 */{hours} * * *")
+    raise ValueError(
+        f"BACKFILL_EVERY_MINUTES: must divide an hour or be whole hours dividing a day, "
+        f"got {minutes}"
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ArchiveBackfillArgs:
+    settings: Settings
+    build: FunctionBuild
+    source: SourceArchive
+    accounts: BackfillAccounts
+    archive_bucket: gcp.storage.Bucket
+    event_tables: dict[str, gcp.bigquery.Table]
+    # The custom role of create-and-read-back (service_accounts.py), which capture's writers
+    # hold on the same bucket.
+    object_writer_role: gcp.projects.IAMCustomRole
+    build_grants: list[pulumi.Resource]
+    labels: dict[str, str]
+
+
+class ArchiveBackfill(pulumi.ComponentResource):
+    topic: gcp.pubsub.Topic
+    job: gcp.cloudscheduler.Job
+    function: gcp.cloudfunctionsv2.Function
+
+    def __init__(
+        self,
+        name: str,
+        args: ArchiveBackfillArgs,
+        *,
+        apis: list[gcp.projects.Service],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("event-capture:archive:ArchiveBackfill", name, None, opts)
+        child = after(apis, self)
+        settings, project = args.settings, args.settings.project
+        runtime = account_member(args.accounts.runtime)
+
+        self.topic = gcp.pubsub.Topic(
+            "archive-backfill-runs", project=project, labels=args.labels, opts=child
+        )
+        # Table by table, not the dataset: the events dataset also holds the feature tables, and
+        # its grants are access entries, where dataViewer turns into READER and leaves a diff
+        # that never resolves (pulumi-gcp bigquery.DatasetAccess ``role``).
+        grants: list[pulumi.Resource] = [
+            gcp.bigquery.IamMember(
+                f"backfill-reads-{table_id}",
+                project=project,
+                dataset_id=table.dataset_id,
+                table_id=table.table_id,
+                role=DATA_VIEWER,
+                member=runtime,
+                opts=child,
+            )
+            for table_id, table in args.event_tables.items()
+        ]
+        grants += [
+            gcp.projects.IAMMember(
+                "backfill-runs-queries", project=project, role=JOB_USER, member=runtime, opts=child
+            ),
+            # Storage Object Viewer lists and reads; the custom role creates and reads back.
+            # Neither holds storage.objects.delete, without which no write can replace an
+            # object: the backfill only ever adds to the archive.
+            gcp.storage.BucketIAMMember(
+                "backfill-reads-archive",
+                bucket=args.archive_bucket.name,
+                role=OBJECT_VIEWER,
+                member=runtime,
+                opts=child,
+            ),
+            gcp.storage.BucketIAMMember(
+                "backfill-creates-archive",
+                bucket=args.archive_bucket.name,
+                role=args.object_writer_role.name,
+                member=runtime,
+                opts=child,
+            ),
+        ]
+        pubsub_signs_as(
+            "pubsub-agent-acts-as-backfill-trigger",
+            project=project,
+            trigger=args.accounts.trigger,
+            opts=child,
+        )
+        # Cloud Scheduler publishes as its service agent, whose Google-granted role reaches every
+        # topic of the project; this grant names the one topic it needs, so the stack says so
+        # (and the IAM proof can trace the publish to a grant).
+        number = gcp.organizations.get_project_output(project_id=project).number
+        publisher = gcp.pubsub.TopicIAMMember(
+            "scheduler-agent-publishes-backfill-runs",
+            project=project,
+            topic=self.topic.name,
+            role=PUBLISHER,
+            member=number.apply(
+                lambda n: (
+                    f"serviceAccount:service-{n}@gcp-sa-cloudscheduler.iam.gserviceaccount.com"
+                )
+            ),
+            opts=child,
+        )
+
+        source_object = upload_source(args.build, args.source, child)
+        self.function = gcp.cloudfunctionsv2.Function(
+            args.source.function.name,
+            project=project,
+            location=settings.region,
+            name=args.source.function.name,
+            description="Archives what BigQuery holds and the archive lacks, every hour.",
+            build_config=build_config(args.build, args.source, source_object),
+            service_config=gcp.cloudfunctionsv2.FunctionServiceConfigArgs(
+                service_account_email=args.accounts.runtime.email,
+                # Only its trigger calls it: Eventarc's Pub/Sub pushes count as internal.
+                ingress_settings="ALLOW_INTERNAL_ONLY",
+                max_instance_count=1,
+                min_instance_count=0,
+                available_memory=BACKFILL_MEMORY,
+                available_cpu="1",
+                max_instance_request_concurrency=1,
+                timeout_seconds=BACKFILL_TIMEOUT_SECONDS,
+                # As the capture function's, so the backfill reads the tables capture writes and
+                # writes the archive capture writes.
+                environment_variables={
+                    "GCP_PROJECT": project,
+                    "BIGQUERY_DATASET": settings.dataset_id,
+                    "GCS_BUCKET": args.archive_bucket.name,
+                },
+                all_traffic_on_latest_revision=True,
+            ),
+            event_trigger=gcp.cloudfunctionsv2.FunctionEventTriggerArgs(
+                event_type=PUBSUB_MESSAGE,
+                pubsub_topic=self.topic.id,
+                service_account_email=args.accounts.trigger.email,
+                # Not retried: a retry would run beside the next hour's run, or after it, and
+                # each run looks BACKFILL_LOOKBACK_HOURS back, so the two runs after a failed
+                # one cover its hours again. A failure alerts (monitoring/backfill_alerts.py).
+                retry_policy="RETRY_POLICY_DO_NOT_RETRY",
+            ),
+            labels=args.labels,
+            opts=child.merge(pulumi.ResourceOptions(depends_on=[*args.build_grants, *grants])),
+        )
+        gcp.cloudrunv2.ServiceIamMember(
+            "trigger-calls-archive-backfill",
+            project=project,
+            location=settings.region,
+            name=self.function.name,
+            role=RUN_INVOKER,
+            member=account_member(args.accounts.trigger),
+            opts=child,
+        )
+        # Scheduled once the function and its trigger exist, so the first message has a taker.
+        self.job = gcp.cloudscheduler.Job(
+            SCHEDULE_NAME,
+            project=project,
+            region=settings.region,
+            name=SCHEDULE_NAME,
+            description="Runs the archive backfill (the archive-backfill function).",
+            schedule=cron_every(BACKFILL_EVERY_MINUTES),
+            time_zone=SCHEDULE_TIME_ZONE,
+            # No attempt_deadline: Cloud Scheduler ignores it for Pub/Sub targets, and setting
+            # it leaves a diff that never resolves (pulumi-gcp cloudscheduler.Job).
+            pubsub_target=gcp.cloudscheduler.JobPubsubTargetArgs(
+                topic_name=self.topic.id, data=MESSAGE_DATA
+            ),
+            opts=child.merge(pulumi.ResourceOptions(depends_on=[self.function, publisher])),
+        )
+        self.register_outputs({"topic": self.topic.id, "job": self.job.name})
