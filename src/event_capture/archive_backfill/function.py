@@ -15,12 +15,18 @@ from functools import partial
 
 from cloudevents.http import CloudEvent
 
-from event_capture.archive_backfill.backfill import SETTLE, TableReport, backfill, table_refs
+from event_capture.archive_backfill.backfill import (
+    DOWNLOAD_THREADS,
+    SETTLE,
+    TableReport,
+    backfill,
+    table_refs,
+)
 from event_capture.archive_backfill.config import BackfillConfig
 from event_capture.contracts import log_fields as log
 from event_capture.contracts.archive_layout import BACKFILL_LOOKBACK_HOURS
-from event_capture.ingest import clients
 from event_capture.ingest.sinks.gcs_objects import NdjsonWriter
+from event_capture.platform import clients
 from event_capture.platform.bigquery_surface import BigQueryQueries
 from event_capture.platform.config import ConfigError
 from event_capture.platform.log_line import write_log_line
@@ -81,13 +87,25 @@ def build_backfill(config: BackfillConfig) -> BackfillFunction:
     if not config.gcs_bucket:
         raise ConfigError("GCS_BUCKET: required (the bucket whose archive/ is backfilled)")
     config.check_dataset()
+    # The platform's clients, not the capture pipeline's (ingest/clients.py): the backfill
+    # neither streams nor appends, and the IAM proof reads what its function imports.
     writer = NdjsonWriter(
-        partial(clients.storage_client, config),
+        partial(
+            clients.storage_client,
+            config.project,
+            config.storage_emulator_host,
+            connections=DOWNLOAD_THREADS,
+        ),
         bucket=config.gcs_bucket,
         deadline_seconds=config.gcs_deadline_seconds,
     )
     return BackfillFunction(
         writer,
-        partial(clients.bigquery_client, config),
+        partial(
+            clients.bigquery_client,
+            config.project,
+            config.bigquery_emulator_host,
+            connections=DOWNLOAD_THREADS,
+        ),
         table_refs=table_refs(config.project, config.bigquery_dataset),
     )
