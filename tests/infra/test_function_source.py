@@ -252,13 +252,13 @@ def _touch(root: Path, relative: str) -> None:
         ),
         (
             "src/event_capture/ingest/pipeline.py",
-            {CAPTURE, COLLECTOR},
-            {FEATURES, MATERIALIZER, COST_GUARD, ARCHIVE_BACKFILL},
+            {CAPTURE, COLLECTOR, ARCHIVE_BACKFILL},
+            {FEATURES, MATERIALIZER, COST_GUARD},
         ),
         (
             "client/src/event_capture/schemas/order.py",
-            set(FUNCTIONS) - {ARCHIVE_BACKFILL},
-            {ARCHIVE_BACKFILL},
+            set(FUNCTIONS),
+            set(),
         ),
         (
             "src/event_capture/warehouse/catalog.py",
@@ -267,8 +267,8 @@ def _touch(root: Path, relative: str) -> None:
         ),
         (
             "src/event_capture/tables/definitions.py",
-            {CAPTURE, MATERIALIZER, COLLECTOR, COST_GUARD},
-            {FEATURES, ARCHIVE_BACKFILL},
+            {CAPTURE, MATERIALIZER, COLLECTOR, COST_GUARD, ARCHIVE_BACKFILL},
+            {FEATURES},
         ),
     ],
 )
