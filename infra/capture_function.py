@@ -72,6 +72,7 @@ def pipeline_environment(
         **mode,
         "GCP_PROJECT": settings.project,
         "BIGQUERY_ENABLED": str(settings.bigquery_enabled).lower(),
+        "BIGQUERY_WRITE_API": str(settings.bigquery_write_api).lower(),
         "BIGQUERY_DATASET": settings.dataset_id,
         "GCS_ENABLED": str(settings.gcs_enabled).lower(),
         "GCS_BUCKET": archive_bucket,

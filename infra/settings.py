@@ -15,6 +15,7 @@ import pulumi
 from pulumi.runtime.config import is_config_secret
 
 from event_capture.collector.auth import WriteKeyError, WriteKeys
+from event_capture.contracts.capture_config import CaptureConfig
 from event_capture.schemas import user_proof
 
 PROJECT_NAME = "event-capture"
@@ -68,6 +69,12 @@ KEYS = (
         "both sinks enabled",
     ),
     Key("bigqueryEnabled", "true", "function variable `BIGQUERY_ENABLED`"),
+    Key(
+        "bigqueryWriteApi",
+        str(CaptureConfig.model_fields["bigquery_write_api"].default).lower(),
+        "function variable `BIGQUERY_WRITE_API`: capture and the collector append through the "
+        "Storage Write API instead of insertAll (docs/decisions/0006-storage-write-api.md)",
+    ),
     Key("gcsEnabled", "true", "function variable `GCS_ENABLED`"),
     Key(
         "redisEnabled",
@@ -196,6 +203,7 @@ class Settings:
     cost_guard_percent: int
     archive_backfill_enabled: bool
     bigquery_enabled: bool
+    bigquery_write_api: bool
     gcs_enabled: bool
     redis_enabled: bool
     redis_url: str
@@ -377,6 +385,7 @@ def load_settings(values: Mapping[str, str]) -> Settings:
         cost_guard_percent=read.integer("costGuardPercent", 10, 1000),
         archive_backfill_enabled=read.flag("archiveBackfillEnabled"),
         bigquery_enabled=read.flag("bigqueryEnabled"),
+        bigquery_write_api=read.flag("bigqueryWriteApi"),
         gcs_enabled=read.flag("gcsEnabled"),
         redis_enabled=redis_enabled,
         redis_url=redis_url,

@@ -91,6 +91,7 @@ def test_settings_reach_the_function_as_its_environment(stack: MockedStack) -> N
     assert env == {
         "GCP_PROJECT": REQUIRED_CONFIG["gcp:project"],
         "BIGQUERY_ENABLED": "true",
+        "BIGQUERY_WRITE_API": "false",
         "BIGQUERY_DATASET": "events",
         "GCS_ENABLED": "true",
         "GCS_BUCKET": stack.outputs["archiveBucket"],
@@ -106,6 +107,14 @@ def test_settings_reach_the_function_as_its_environment(stack: MockedStack) -> N
     assert (service["maxInstanceCount"], service["minInstanceCount"]) == (3, 0)
     assert (service["availableMemory"], service["timeoutSeconds"]) == ("512Mi", 60)
     assert service["maxInstanceRequestConcurrency"] == 8
+
+
+def test_the_write_api_setting_reaches_both_functions_that_write_to_bigquery() -> None:
+    stack = run_mocked({**WITH_COLLECTOR, "event-capture:bigqueryWriteApi": "true"})
+
+    for function in ("capture", "collector"):
+        env = stack.named(function).get("serviceConfig.environmentVariables")
+        assert env["BIGQUERY_WRITE_API"] == "true", function
 
 
 def test_the_example_stack_file_runs_and_its_values_arrive() -> None:
