@@ -15,7 +15,7 @@ import pulumi
 from pulumi.runtime.config import is_config_secret
 
 from event_capture.collector.auth import WriteKeyError, WriteKeys
-from event_capture.contracts.capture_config import CaptureConfig
+from event_capture.contracts.bigquery_writes import WRITE_API_BY_DEFAULT
 from event_capture.schemas import user_proof
 
 PROJECT_NAME = "event-capture"
@@ -71,7 +71,7 @@ KEYS = (
     Key("bigqueryEnabled", "true", "function variable `BIGQUERY_ENABLED`"),
     Key(
         "bigqueryWriteApi",
-        str(CaptureConfig.model_fields["bigquery_write_api"].default).lower(),
+        str(WRITE_API_BY_DEFAULT).lower(),
         "function variable `BIGQUERY_WRITE_API`: capture and the collector append through the "
         "Storage Write API instead of insertAll (docs/decisions/0006-storage-write-api.md)",
     ),

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import model_validator
 
 from event_capture.contracts.archive_layout import FLUSH_SECONDS, MAX_LINE_AGE_SECONDS
+from event_capture.contracts.bigquery_writes import WRITE_API_BY_DEFAULT
 from event_capture.contracts.timing import MAX_REQUEST_DEADLINE_SECONDS, MODE_TTL_SECONDS
 from event_capture.platform.config import (
     Flag,
@@ -101,11 +102,10 @@ class CaptureConfig(LiveActivity, RedisLocation, EventWarehouse):
     bigquery_enabled: Flag = variable(
         "BIGQUERY_ENABLED", default=True, description="Stream accepted events into BigQuery."
     )
-    # Off by default: measured against insertAll in one run it took 1.4-1.8x the CPU per event
-    # and 0.4 s more cold start (docs/decisions/0006-storage-write-api.md).
+    # Off by default (contracts/bigquery_writes.py says why).
     bigquery_write_api: Flag = variable(
         "BIGQUERY_WRITE_API",
-        default=False,
+        default=WRITE_API_BY_DEFAULT,
         description="Write to BigQuery through the Storage Write API's default streams (gRPC) "
         "instead of insertAll (HTTP).",
     )

@@ -25,7 +25,7 @@ from event_capture.contracts.archive_layout import (
     BACKFILL_LOOKBACK_HOURS,
     FLUSH_SECONDS,
 )
-from event_capture.contracts.capture_config import CaptureConfig
+from event_capture.contracts.bigquery_writes import WRITE_API_BY_DEFAULT
 from event_capture.cost import figures
 from event_capture.cost import prices as p
 from event_capture.cost.prices import FreeTier, Price
@@ -127,8 +127,7 @@ BIGQUERY_APIS: tuple[BigQueryApi, ...] = ("write-api", "insert-all")
 
 def default_bigquery_api() -> BigQueryApi:
     """The path the capture function writes through unless configured otherwise."""
-    write_api = CaptureConfig.model_fields["bigquery_write_api"].default
-    return "write-api" if write_api else "insert-all"
+    return "write-api" if WRITE_API_BY_DEFAULT else "insert-all"
 
 
 # The backfill's query reads event_id (a UUID: 2 + 36 bytes as a STRING) and received_at (8).

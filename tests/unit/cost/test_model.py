@@ -11,6 +11,7 @@ from event_capture.contracts.archive_layout import (
     BACKFILL_LOOKBACK_HOURS,
     FLUSH_SECONDS,
 )
+from event_capture.contracts.bigquery_writes import WRITE_API_BY_DEFAULT
 from event_capture.contracts.capture_config import CaptureConfig
 from event_capture.cost import model, prices
 from event_capture.cost.model import (
@@ -108,15 +109,10 @@ def test_the_mix_weights_the_families() -> None:
 
 def test_the_bill_writes_through_the_capture_functions_default_path() -> None:
     shipped = Assumptions(capture=SIZE, features=SIZE, materializer=SIZE)
-    flag = CaptureConfig.model_fields["bigquery_write_api"]
+    write_api = CaptureConfig.model_fields["bigquery_write_api"].default
 
-    assert shipped.bigquery_api == ("write-api" if flag.default else "insert-all")
-    flag.default = not flag.default
-    try:
-        flipped = Assumptions(capture=SIZE, features=SIZE, materializer=SIZE)
-    finally:
-        flag.default = not flag.default
-    assert flipped.bigquery_api != shipped.bigquery_api
+    assert write_api is WRITE_API_BY_DEFAULT
+    assert shipped.bigquery_api == ("write-api" if write_api else "insert-all")
 
 
 def test_the_write_api_bills_the_rows_bytes_without_a_minimum() -> None:
