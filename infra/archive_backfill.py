@@ -27,14 +27,12 @@ from event_capture.contracts.archive_layout import BACKFILL_EVERY_MINUTES
 from infra.access import DATA_VIEWER, JOB_USER, OBJECT_VIEWER, account_member
 from infra.apis import after
 from infra.function_build import (
-    RUN_INVOKER,
     FunctionBuild,
-    build_config,
+    PubsubFunction,
+    pubsub_function,
     pubsub_signs_as,
-    upload_source,
 )
 from infra.function_source import SourceArchive
-from infra.online_features import PUBSUB_MESSAGE
 from infra.service_accounts import BackfillAccounts
 from infra.settings import Settings
 
@@ -169,52 +167,32 @@ class ArchiveBackfill(pulumi.ComponentResource):
             opts=child,
         )
 
-        source_object = upload_source(args.build, args.source, child)
-        self.function = gcp.cloudfunctionsv2.Function(
-            args.source.function.name,
-            project=project,
-            location=settings.region,
-            name=args.source.function.name,
-            description="Archives what BigQuery holds and the archive lacks, every hour.",
-            build_config=build_config(args.build, args.source, source_object),
-            service_config=gcp.cloudfunctionsv2.FunctionServiceConfigArgs(
-                service_account_email=args.accounts.runtime.email,
-                # Only its trigger calls it: Eventarc's Pub/Sub pushes count as internal.
-                ingress_settings="ALLOW_INTERNAL_ONLY",
-                max_instance_count=1,
-                min_instance_count=0,
-                available_memory=BACKFILL_MEMORY,
-                available_cpu="1",
-                max_instance_request_concurrency=1,
+        self.function = pubsub_function(
+            args.build,
+            args.source,
+            PubsubFunction(
+                description="Archives what BigQuery holds and the archive lacks, every hour.",
+                runtime=args.accounts.runtime,
+                memory=BACKFILL_MEMORY,
                 timeout_seconds=BACKFILL_TIMEOUT_SECONDS,
                 # As the capture function's, so the backfill reads the tables capture writes and
                 # writes the archive capture writes.
-                environment_variables={
+                environment={
                     "GCP_PROJECT": project,
                     "BIGQUERY_DATASET": settings.dataset_id,
                     "GCS_BUCKET": args.archive_bucket.name,
                 },
-                all_traffic_on_latest_revision=True,
-            ),
-            event_trigger=gcp.cloudfunctionsv2.FunctionEventTriggerArgs(
-                event_type=PUBSUB_MESSAGE,
-                pubsub_topic=self.topic.id,
-                service_account_email=args.accounts.trigger.email,
+                topic=self.topic.id,
+                trigger=args.accounts.trigger,
                 # Not retried: a retry would run beside the next hour's run, or after it, and
                 # each run looks BACKFILL_LOOKBACK_HOURS back, so the two runs after a failed
                 # one cover its hours again. A failure alerts (monitoring/backfill_alerts.py).
-                retry_policy="RETRY_POLICY_DO_NOT_RETRY",
+                retried=False,
             ),
-            labels=args.labels,
-            opts=child.merge(pulumi.ResourceOptions(depends_on=[*args.build_grants, *grants])),
-        )
-        gcp.cloudrunv2.ServiceIamMember(
-            "trigger-calls-archive-backfill",
             project=project,
-            location=settings.region,
-            name=self.function.name,
-            role=RUN_INVOKER,
-            member=account_member(args.accounts.trigger),
+            settings=settings,
+            labels=args.labels,
+            depends_on=[*args.build_grants, *grants],
             opts=child,
         )
         # Scheduled once the function and its trigger exist, so the first message has a taker.

@@ -32,14 +32,12 @@ from infra.access import (
 from infra.apis import after
 from infra.capture_function import request_deadline_seconds
 from infra.function_build import (
-    RUN_INVOKER,
     FunctionBuild,
-    build_config,
+    PubsubFunction,
+    pubsub_function,
     pubsub_signs_as,
-    upload_source,
 )
 from infra.function_source import SourceArchive
-from infra.online_features import PUBSUB_MESSAGE
 from infra.service_accounts import GuardAccounts, custom_role
 from infra.settings import Settings
 
@@ -199,24 +197,15 @@ class CostGuard(pulumi.ComponentResource):
         queries = self.scheduled_queries = pulumi.Output.all(
             *(config.name for _, config in sorted(args.scheduled_queries.items()))
         ).apply(lambda names: ",".join(names))
-        source_object = upload_source(args.build, args.source, child)
-        self.function = gcp.cloudfunctionsv2.Function(
-            args.source.function.name,
-            project=project,
-            location=settings.region,
-            name=args.source.function.name,
-            description="Switches capture to archive-only past the budget, and back.",
-            build_config=build_config(args.build, args.source, source_object),
-            service_config=gcp.cloudfunctionsv2.FunctionServiceConfigArgs(
-                service_account_email=args.accounts.guard.email,
-                ingress_settings="ALLOW_INTERNAL_ONLY",
-                max_instance_count=1,
-                min_instance_count=0,
-                available_memory=GUARD_MEMORY,
-                available_cpu="1",
-                max_instance_request_concurrency=1,
+        self.function = pubsub_function(
+            args.build,
+            args.source,
+            PubsubFunction(
+                description="Switches capture to archive-only past the budget, and back.",
+                runtime=args.accounts.guard,
+                memory=GUARD_MEMORY,
                 timeout_seconds=GUARD_TIMEOUT_SECONDS,
-                environment_variables={
+                environment={
                     "GCP_PROJECT": project,
                     # billingAccounts/<account>/budgets/<id>: notifications carry the id.
                     "BUDGET_ID": args.budget.name.apply(lambda name: name.rsplit("/", 1)[-1]),
@@ -230,27 +219,17 @@ class CostGuard(pulumi.ComponentResource):
                     "CAPTURE_MODE_TTL_SECONDS": f"{MODE_TTL_SECONDS:g}",
                     "REQUEST_DEADLINE_SECONDS": str(request_deadline_seconds(settings)),
                 },
-                all_traffic_on_latest_revision=True,
-            ),
-            event_trigger=gcp.cloudfunctionsv2.FunctionEventTriggerArgs(
-                event_type=PUBSUB_MESSAGE,
-                pubsub_topic=args.budget_topic.id,
-                service_account_email=args.accounts.trigger.email,
+                topic=args.budget_topic.id,
+                trigger=args.accounts.trigger,
                 # A switch that failed half-way (Cloud Storage, BigQuery or the Data Transfer
                 # API unreachable) is delivered again; every step is idempotent, and a message
                 # the guard cannot read is dropped with a log line, not retried.
-                retry_policy="RETRY_POLICY_RETRY",
+                retried=True,
             ),
-            labels=args.labels,
-            opts=child.merge(pulumi.ResourceOptions(depends_on=[*args.build_grants, *grants])),
-        )
-        gcp.cloudrunv2.ServiceIamMember(
-            "trigger-calls-cost-guard",
             project=project,
-            location=settings.region,
-            name=self.function.name,
-            role=RUN_INVOKER,
-            member=account_member(args.accounts.trigger),
+            settings=settings,
+            labels=args.labels,
+            depends_on=[*args.build_grants, *grants],
             opts=child,
         )
         self.register_outputs({"control_bucket": self.control_bucket.name})

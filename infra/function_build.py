@@ -5,18 +5,21 @@ Each is a gen2 function built from its own hash-named source object (``function_
 ``vpcConnector`` when one is set.
 """
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_gcp as gcp
 
-from infra.access import IMPERSONATOR
+from infra.access import IMPERSONATOR, account_member
 from infra.function_source import SourceArchive
 from infra.settings import Settings
 
 # Cloud Functions' Python 3.13, the version every venv of the repository runs.
 RUNTIME = "python313"
 RUN_INVOKER = "roles/run.invoker"
+# The event type of a Pub/Sub-triggered function (Eventarc).
+PUBSUB_MESSAGE = "google.cloud.pubsub.topic.v1.messagePublished"
 # Build images pile up with every deploy; keep the few a rollback could use (per function:
 # each one's images are a package of their own in the repository).
 KEPT_IMAGE_VERSIONS = 5
@@ -119,3 +122,81 @@ def pubsub_signs_as(
         ),
         opts=opts,
     )
+
+
+@dataclass(frozen=True, kw_only=True)
+class PubsubFunction:
+    """A function run by the messages of one topic, one at a time (the materializer, the cost
+    guard, the archive backfill): what differs between them."""
+
+    description: str
+    runtime: gcp.serviceaccount.Account
+    memory: str
+    timeout_seconds: int
+    environment: Mapping[str, pulumi.Input[str]]
+    topic: pulumi.Input[str]
+    trigger: gcp.serviceaccount.Account
+    # Whether Pub/Sub delivers a message again after a failed run (each caller says why).
+    retried: bool
+    secrets: Sequence[gcp.cloudfunctionsv2.FunctionServiceConfigSecretEnvironmentVariableArgs] = ()
+    # Reaches Memorystore through the stack's VPC connector.
+    through_vpc: bool = False
+
+
+def pubsub_function(
+    build: FunctionBuild,
+    archive: SourceArchive,
+    spec: PubsubFunction,
+    *,
+    project: str,
+    settings: Settings,
+    labels: Mapping[str, str],
+    depends_on: Sequence[pulumi.Resource],
+    opts: pulumi.ResourceOptions,
+) -> gcp.cloudfunctionsv2.Function:
+    """The function, internal only, and the grant that lets its trigger account (and nothing
+    else) invoke it."""
+    source_object = upload_source(build, archive, opts)
+    function = gcp.cloudfunctionsv2.Function(
+        archive.function.name,
+        project=project,
+        location=settings.region,
+        name=archive.function.name,
+        description=spec.description,
+        build_config=build_config(build, archive, source_object),
+        service_config=gcp.cloudfunctionsv2.FunctionServiceConfigArgs(
+            service_account_email=spec.runtime.email,
+            # Only its trigger calls it: Eventarc's Pub/Sub pushes count as internal.
+            ingress_settings="ALLOW_INTERNAL_ONLY",
+            max_instance_count=1,
+            min_instance_count=0,
+            available_memory=spec.memory,
+            available_cpu="1",
+            max_instance_request_concurrency=1,
+            timeout_seconds=spec.timeout_seconds,
+            environment_variables=dict(spec.environment),
+            secret_environment_variables=list(spec.secrets) or None,
+            vpc_connector=vpc_connector(settings) if spec.through_vpc else None,
+            vpc_connector_egress_settings=vpc_egress(settings) if spec.through_vpc else None,
+            all_traffic_on_latest_revision=True,
+        ),
+        event_trigger=gcp.cloudfunctionsv2.FunctionEventTriggerArgs(
+            event_type=PUBSUB_MESSAGE,
+            pubsub_topic=spec.topic,
+            service_account_email=spec.trigger.email,
+            retry_policy="RETRY_POLICY_RETRY" if spec.retried else "RETRY_POLICY_DO_NOT_RETRY",
+        ),
+        labels=dict(labels),
+        opts=opts.merge(pulumi.ResourceOptions(depends_on=list(depends_on))),
+    )
+    # The function's Cloud Run service carries its name.
+    gcp.cloudrunv2.ServiceIamMember(
+        f"trigger-calls-{archive.function.name}",
+        project=project,
+        location=settings.region,
+        name=function.name,
+        role=RUN_INVOKER,
+        member=account_member(spec.trigger),
+        opts=opts,
+    )
+    return function

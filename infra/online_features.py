@@ -27,7 +27,9 @@ from infra.apis import after
 from infra.function_build import (
     RUN_INVOKER,
     FunctionBuild,
+    PubsubFunction,
     build_config,
+    pubsub_function,
     pubsub_signs_as,
     upload_source,
     vpc_connector,
@@ -37,8 +39,6 @@ from infra.function_source import SourceArchive
 from infra.redis_secret import RedisSecret
 from infra.service_accounts import FeatureAccounts
 from infra.settings import Settings
-
-PUBSUB_MESSAGE = "google.cloud.pubsub.topic.v1.messagePublished"
 
 # The features function answers from Redis in milliseconds (its Redis timeout is 0.1 s), so a
 # small instance serves many requests at once, and a request still running after 10 s is stuck.
@@ -163,61 +163,35 @@ class OnlineFeatures(pulumi.ComponentResource):
             opts=child,
         )
 
-        materializer_object = upload_source(args.build, args.materializer_source, child)
-        self.materializer = gcp.cloudfunctionsv2.Function(
-            args.materializer_source.function.name,
-            project=project,
-            location=settings.region,
-            name=args.materializer_source.function.name,
-            description="Loads each night's feature snapshot from BigQuery into Redis.",
-            build_config=build_config(args.build, args.materializer_source, materializer_object),
-            service_config=gcp.cloudfunctionsv2.FunctionServiceConfigArgs(
-                service_account_email=accounts.materializer.email,
-                # Only its trigger calls it: Eventarc's Pub/Sub pushes count as internal.
-                ingress_settings="ALLOW_INTERNAL_ONLY",
-                max_instance_count=1,
-                min_instance_count=0,
-                available_memory=MATERIALIZER_MEMORY,
-                available_cpu="1",
-                max_instance_request_concurrency=1,
+        self.materializer = pubsub_function(
+            args.build,
+            args.materializer_source,
+            PubsubFunction(
+                description="Loads each night's feature snapshot from BigQuery into Redis.",
+                runtime=accounts.materializer,
+                memory=MATERIALIZER_MEMORY,
                 timeout_seconds=MATERIALIZER_TIMEOUT_SECONDS,
-                environment_variables={
+                environment={
                     "GCP_PROJECT": project,
                     "BIGQUERY_DATASET": settings.dataset_id,
                 },
-                secret_environment_variables=[secret.variable()],
-                vpc_connector=vpc_connector(settings),
-                vpc_connector_egress_settings=vpc_egress(settings),
-                all_traffic_on_latest_revision=True,
-            ),
-            event_trigger=gcp.cloudfunctionsv2.FunctionEventTriggerArgs(
-                event_type=PUBSUB_MESSAGE,
-                pubsub_topic=self.topic.id,
-                service_account_email=accounts.trigger.email,
+                secrets=[secret.variable()],
+                through_vpc=True,
+                topic=self.topic.id,
+                trigger=accounts.trigger,
                 # A load that failed (BigQuery or Redis unreachable) is delivered again, with
                 # backoff, for as long as Pub/Sub keeps the message (a day); loading is
                 # idempotent, and a message the function cannot read is dropped, not retried.
-                retry_policy="RETRY_POLICY_RETRY",
+                retried=True,
             ),
-            labels=args.labels,
-            opts=child.merge(
-                pulumi.ResourceOptions(
-                    depends_on=[
-                        *args.build_grants,
-                        *grants,
-                        secret.grants[args.materializer_source.function.name],
-                    ]
-                )
-            ),
-        )
-        # The function's Cloud Run service carries its name.
-        gcp.cloudrunv2.ServiceIamMember(
-            "trigger-calls-materializer",
             project=project,
-            location=settings.region,
-            name=self.materializer.name,
-            role=RUN_INVOKER,
-            member=account_member(accounts.trigger),
+            settings=settings,
+            labels=args.labels,
+            depends_on=[
+                *args.build_grants,
+                *grants,
+                secret.grants[args.materializer_source.function.name],
+            ],
             opts=child,
         )
         self.url = self.features.url
