@@ -18,6 +18,7 @@ from rudderstack.analytics.client import Client as RudderClient  # type: ignore[
 from segment.analytics.client import Client as SegmentClient  # type: ignore[import-untyped]
 
 from event_capture.collector.event_ids import event_id
+from event_capture.contracts import log_fields as log
 from event_capture.ingest.wiring import bigquery_sink, dead_letter_writer
 from localcloud import bootstrap
 from localcloud.cloud import LocalCloud
@@ -79,9 +80,11 @@ def collector(cloud: LocalCloud, tmp_path_factory: pytest.TempPathFactory) -> It
 
 
 def log_lines(service: Service) -> list[dict[str, Any]]:
+    """The collector's request lines (not the line its archive's exit write leaves)."""
     assert service.log_path is not None
     lines = Path(service.log_path).read_text().splitlines()
-    return [json.loads(line) for line in lines if line.startswith("{")]
+    payloads = [json.loads(line) for line in lines if line.startswith("{")]
+    return [line for line in payloads if line.get("message") == log.COLLECTOR_MESSAGE]
 
 
 def assert_landed(cloud: LocalCloud, ids: dict[str, str], user: str) -> None:
