@@ -16,15 +16,15 @@ CPU_US_PER_EVENT = 19.5
 # The capture function's own wall time outside the backends (HTTP, the framework, parsing,
 # validation, the answer and the log line), one request at a time on the local cloud:
 # bench/request_path.py, p50 fitted through batch 1 and 500 (docs/results/request_path.md: the
-# lower of the runs of 2026-12-07, 15:08 UTC; a shared machine inflates the figure, never
-# deflates it).
+# run of 2026-12-07, 16:19 UTC, on a quiet machine, after the archive's group commit; a shared
+# machine inflates the figure, never deflates it).
 # Taken from the benchmark rather than measured in each `make cost`: a timing taken while the
 # machine is busy would make the bill depend on the moment, and the cache could not tell.
-OWN_MS_PER_REQUEST = 2.8
-OWN_US_PER_EVENT = 23.7
+OWN_MS_PER_REQUEST = 2.62
+OWN_US_PER_EVENT = 20.1
 # The collector's, the same way (Segment calls on /v1/batch).
-COLLECTOR_OWN_MS_PER_REQUEST = 3.0
-COLLECTOR_OWN_US_PER_EVENT = 83.2
+COLLECTOR_OWN_MS_PER_REQUEST = 2.89
+COLLECTOR_OWN_US_PER_EVENT = 35.9
 
 
 def own_seconds(
