@@ -340,6 +340,7 @@ def build_stack(settings: Settings, source_root: Path = REPO_ROOT) -> StackOutpu
             services=pipeline_services,
             online_features=settings.redis_enabled,
             cost_guard=guard is not None,
+            archive_backfill=backfill is not None,
         ),
         apis=apis,
     )

@@ -19,7 +19,14 @@ from event_capture.contracts.log_fields import (
     MATERIALIZE_OUTCOMES,
 )
 from infra.apis import after
-from infra.function_source import CAPTURE, COLLECTOR, COST_GUARD, FEATURES, MATERIALIZER
+from infra.function_source import (
+    ARCHIVE_BACKFILL,
+    CAPTURE,
+    COLLECTOR,
+    COST_GUARD,
+    FEATURES,
+    MATERIALIZER,
+)
 
 LOG_METRIC_PREFIX = "logging.googleapis.com/user/"
 # The message of each pipeline function's request line: the collector's line holds the
@@ -76,6 +83,12 @@ COUNTS = (
         description="Accepted events the archive did not take, per request.",
     ),
     CountSpec(
+        name="capture_archive_lines_dropped",
+        field=log.ARCHIVE_LINES_DROPPED,
+        description="Archive lines an instance dropped per request (too old to write, or past "
+        "its buffer's cap while writes failed); the scheduled backfill writes them.",
+    ),
+    CountSpec(
         name="capture_latency",
         field=log.LATENCY_MS,
         description="Capture latency inside the function.",
@@ -121,6 +134,8 @@ class LogMetricsArgs:
     online_features: bool = False
     # With the cost guard: its switches.
     cost_guard: bool = False
+    # With the scheduled archive backfill: the lines each run wrote.
+    archive_backfill: bool = False
 
 
 def metric_type(name: str) -> str:
@@ -249,6 +264,31 @@ class LogMetrics(pulumi.ComponentResource):
                 label_description=", ".join(log.SWITCHING_ACTIONS),
                 opts=child,
             )
+        if args.archive_backfill:
+            # What instances lost (killed before their write, or dropped) and the backfill
+            # found: a steady rise is instances dying, not one run's outage.
+            self.metrics[ARCHIVE_LINES_BACKFILLED] = gcp.logging.Metric(
+                ARCHIVE_LINES_BACKFILLED,
+                project=project,
+                name=ARCHIVE_LINES_BACKFILLED,
+                description="Archive lines the scheduled backfill wrote, per run.",
+                filter=(
+                    f"{log_service_filter((ARCHIVE_BACKFILL.name,))} "
+                    f'AND jsonPayload.message="{log.BACKFILL_MESSAGE}" '
+                    f"AND jsonPayload.{log.BACKFILL_WRITTEN}>=0"
+                ),
+                value_extractor=f"EXTRACT(jsonPayload.{log.BACKFILL_WRITTEN})",
+                metric_descriptor=gcp.logging.MetricMetricDescriptorArgs(
+                    metric_kind="DELTA", value_type="DISTRIBUTION", unit="1"
+                ),
+                # 0, 1, 2, 4 ... 2^19: a run covers hours of events.
+                bucket_options=gcp.logging.MetricBucketOptionsArgs(
+                    exponential_buckets=gcp.logging.MetricBucketOptionsExponentialBucketsArgs(
+                        num_finite_buckets=20, growth_factor=2, scale=1
+                    )
+                ),
+                opts=child,
+            )
         if COLLECTOR.name in args.services:
             self.metrics[EDGE_REFUSALS] = _labelled_count(
                 EDGE_REFUSALS,
@@ -293,6 +333,7 @@ class LogMetrics(pulumi.ComponentResource):
 
 QUOTA_EXCEEDED = "capture_bigquery_quota_exceeded"
 GUARD_SWITCHES = "cost_guard_switches"
+ARCHIVE_LINES_BACKFILLED = "archive_lines_backfilled"
 EDGE_REFUSALS = "collector_edge_refusals"
 MOSTLY_REJECTED = "collector_batches_mostly_rejected"
 FEATURES_LATENCY = "features_latency"

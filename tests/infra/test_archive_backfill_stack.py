@@ -8,11 +8,13 @@ from dataclasses import replace
 
 import pytest
 
+from event_capture.contracts import log_fields as log
 from event_capture.contracts.archive_layout import BACKFILL_EVERY_MINUTES, BACKFILL_LOOKBACK_HOURS
 from event_capture.tables.definitions import load_table_definitions
 from infra.archive_backfill import SCHEDULE_NAME, cron_every
 from infra.function_source import ARCHIVE_BACKFILL, REPO_ROOT
 from infra.monitoring.backfill_alerts import BACKFILL_FAILED, BACKFILL_NOT_RUNNING
+from infra.monitoring.log_metrics import ARCHIVE_LINES_BACKFILLED
 from infra.settings import SettingsError, load_settings
 from tests.infra.test_iam_proof import without
 from tests.infra.test_stack_security import grants
@@ -43,6 +45,7 @@ BACKFILL_ONLY = {
     "archive-backfill-trigger",
     BACKFILL_FAILED,
     BACKFILL_NOT_RUNNING,
+    ARCHIVE_LINES_BACKFILLED,
 }
 
 
@@ -235,6 +238,17 @@ def test_a_failed_run_alerts_on_any_error_entry_of_the_backfills_service(
     )
     assert policy.get("notificationChannels")
     assert "make backfill-archive" in policy.get("documentation.content")
+
+
+def test_each_runs_written_lines_feed_a_metric_from_its_own_log_line(stack: MockedStack) -> None:
+    metric = stack.named(ARCHIVE_LINES_BACKFILLED)
+
+    assert metric.get("filter") == (
+        'resource.type="cloud_run_revision" AND resource.labels.service_name="archive-backfill" '
+        f'AND jsonPayload.message="{log.BACKFILL_MESSAGE}" '
+        f"AND jsonPayload.{log.BACKFILL_WRITTEN}>=0"
+    )
+    assert metric.get("valueExtractor") == f"EXTRACT(jsonPayload.{log.BACKFILL_WRITTEN})"
 
 
 def test_no_successful_run_for_the_lookback_alerts(stack: MockedStack) -> None:

@@ -2,10 +2,13 @@
 
 import json
 import re
+from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from google.api_core import exceptions as gexc
 
+from event_capture.archive_backfill.function import BackfillFunction
 from event_capture.contracts import log_fields
 from event_capture.contracts.capture_mode import CaptureMode
 from event_capture.contracts.log_fields import GUARD_MESSAGE
@@ -16,12 +19,14 @@ from event_capture.ingest.circuit import CircuitBreaker
 from event_capture.ingest.pipeline import CapturePipeline
 from infra.monitoring.backfill_alerts import POLICY_NAMES as BACKFILL_POLICIES
 from infra.monitoring.budget import budget_warnings, fixed_monthly_usd
-from infra.monitoring.log_metrics import GUARD_SWITCHES, QUOTA_EXCEEDED
+from infra.monitoring.log_metrics import ARCHIVE_LINES_BACKFILLED, GUARD_SWITCHES, QUOTA_EXCEEDED
 from infra.monitoring.warehouse_alerts import POLICIES as WAREHOUSE_POLICIES
 from infra.settings import load_settings
 from tests.fakes.sinks import FakeDeadLetter, FakeSink
+from tests.fakes.storage import FakeBucket
 from tests.unit.ingest.sinks.test_bigquery import api_error, harness
 from tests.unit.ingest.test_pipeline import REQUEST_ID, R, mixed_batch
+from tests.unit.tools.test_backfill_archive import TABLE_REFS, StoredRows, writer
 from tools.mocked_stack import MOCK_PROJECT_NUMBER, MockedStack
 from tools.sample_stacks import REQUIRED_CONFIG, WITH_REDIS
 
@@ -33,6 +38,7 @@ PAYLOAD_FIELD = re.compile(r"jsonPayload\.([\w.]+)")
 QUOTA_REASON = "quotaExceeded"
 # The metrics that read the cost guard's line, not the capture pipeline's.
 GUARD_METRICS = {GUARD_SWITCHES}
+BACKFILL_NOW = datetime(2026, 11, 28, 19, 0, tzinfo=UTC)
 
 
 def channel_ids(stack: MockedStack) -> set[str]:
@@ -119,6 +125,20 @@ def guard_log_line() -> dict[str, Any]:
     return {"severity": "WARNING", "message": GUARD_MESSAGE, **outcome.as_dict()}
 
 
+def backfill_log_line(capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
+    """The archive backfill's line for a run that found nothing to write
+    (functions/archive-backfill/main.py)."""
+    run = BackfillFunction(
+        writer(FakeBucket()), StoredRows, table_refs=TABLE_REFS, clock=lambda: BACKFILL_NOW
+    )
+    capsys.readouterr()
+    run()
+    lines: list[dict[str, Any]] = [json.loads(t) for t in capsys.readouterr().out.splitlines()]
+    [line] = lines
+    assert line["message"] == log_fields.BACKFILL_MESSAGE
+    return line
+
+
 def field_exists(line: dict[str, Any], path: str) -> bool:
     value: Any = line
     for part in path.split("."):
@@ -128,13 +148,21 @@ def field_exists(line: dict[str, Any], path: str) -> bool:
     return True
 
 
-def test_every_log_metric_reads_fields_the_function_actually_logs(stack: MockedStack) -> None:
-    lines = {False: real_log_line(), True: guard_log_line()}
+def test_every_log_metric_reads_fields_the_function_actually_logs(
+    stack: MockedStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capture, guard, backfill = real_log_line(), guard_log_line(), backfill_log_line(capsys)
     metrics = stack.of_type("gcp:logging/metric:Metric")
 
     assert len(metrics) >= 4
     for metric in metrics:
-        line = lines[metric.name in GUARD_METRICS]
+        line = (
+            guard
+            if metric.name in GUARD_METRICS
+            else backfill
+            if metric.name == ARCHIVE_LINES_BACKFILLED
+            else capture
+        )
         extractors = (metric.get("labelExtractors") or {}).values()
         text = " ".join([metric.get("filter"), metric.get("valueExtractor") or "", *extractors])
         fields = PAYLOAD_FIELD.findall(text)
