@@ -8,16 +8,16 @@ The format is the documented one (schemaVersion 1.0): attributes ``billingAccoun
 ``google.cloud.pubsub.topic.v1.messagePublished`` whose data is ``{"message", "subscription"}``.
 """
 
-import base64
 import datetime as dt
 import json
-import uuid
 from typing import Any
 
 import requests
 
+from localcloud import pubsub_push
+from localcloud.pubsub_push import envelope
+
 LOCAL_BUDGET_ID = "local-budget"
-MESSAGE_PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
 
 
 def month_start(moment: dt.datetime | None = None) -> dt.datetime:
@@ -50,31 +50,17 @@ def notification_data(
         "budgetAmountType": "SPECIFIED_AMOUNT",
         "currencyCode": "USD",
     }
-    return {
-        "message": {
-            "attributes": {
-                "billingAccountId": "000000-000000-000000",
-                "budgetId": budget_id,
-                "schemaVersion": "1.0",
-            },
-            "data": base64.b64encode(json.dumps(message).encode()).decode(),
-            "messageId": uuid.uuid4().hex,
-            "publishTime": dt.datetime.now(dt.UTC).isoformat(),
+    return envelope(
+        json.dumps(message).encode(),
+        subscription="eventarc-cost-guard",
+        attributes={
+            "billingAccountId": "000000-000000-000000",
+            "budgetId": budget_id,
+            "schemaVersion": "1.0",
         },
-        "subscription": "projects/local/subscriptions/eventarc-cost-guard",
-    }
+    )
 
 
 def deliver(url: str, data: dict[str, Any], timeout: float = 600.0) -> requests.Response:
-    """Eventarc's push of one message to the guard function at ``url``."""
-    return requests.post(
-        url,
-        json=data,
-        headers={
-            "ce-id": uuid.uuid4().hex,
-            "ce-specversion": "1.0",
-            "ce-type": MESSAGE_PUBLISHED,
-            "ce-source": "//pubsub.googleapis.com/projects/local/topics/budget-alerts",
-        },
-        timeout=timeout,
-    )
+    """Eventarc's push of one budget notification to the guard function at ``url``."""
+    return pubsub_push.deliver(url, data, topic="budget-alerts", timeout=timeout)

@@ -33,13 +33,13 @@ from event_capture.ingest.validation import validate_events
 from localcloud import bootstrap, budget_notification
 from localcloud.budget_notification import (
     LOCAL_BUDGET_ID,
-    MESSAGE_PUBLISHED,
     month_start,
     next_month_start,
     notification_data,
 )
 from localcloud.cloud import LocalCloud
 from localcloud.processes import Service
+from localcloud.pubsub_push import MESSAGE_PUBLISHED
 from localcloud.sample_events import sample_batch
 from tools import cost_guard
 
