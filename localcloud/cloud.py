@@ -28,6 +28,7 @@ from localcloud.budget_notification import LOCAL_BUDGET_ID
 from localcloud.processes import (
     STATE_DIR,
     Service,
+    backfill_function,
     bigquery_emulator,
     capture_function,
     collector_function,
@@ -304,6 +305,19 @@ class LocalCloud:
             self.guard_env(**(env or {})),
             port or free_port(),
             log_path or self.settings.log_dir / "cost-guard-function.log",
+        )
+        self._functions.append(service)
+        return service.start()
+
+    def start_backfill(
+        self, *, port: int = 0, log_path: Path | None = None, env: Mapping[str, str] | None = None
+    ) -> Service:
+        """The scheduled archive backfill's function on this cloud (capture's variables: it
+        reads the tables capture writes and writes its archive), started."""
+        service = backfill_function(
+            self.env(**(env or {})),
+            port or free_port(),
+            log_path or self.settings.log_dir / "archive-backfill-function.log",
         )
         self._functions.append(service)
         return service.start()

@@ -33,6 +33,7 @@ CAPTURE_SOURCE = REPO / "functions" / "capture" / "main.py"
 FEATURES_SOURCE = REPO / "functions" / "features" / "main.py"
 COLLECTOR_SOURCE = REPO / "functions" / "collector" / "main.py"
 GUARD_SOURCE = REPO / "functions" / "cost-guard" / "main.py"
+BACKFILL_SOURCE = REPO / "functions" / "archive-backfill" / "main.py"
 
 
 def free_port() -> int:
@@ -372,6 +373,17 @@ def guard_function(env: Mapping[str, str], port: int, log_path: Path | None = No
         name="cost-guard-function",
         source=GUARD_SOURCE,
         target="cost_guard",
+        env=env,
+        port=port,
+        log_path=log_path,
+    )
+
+
+def backfill_function(env: Mapping[str, str], port: int, log_path: Path | None = None) -> Service:
+    return function_server(
+        name="archive-backfill-function",
+        source=BACKFILL_SOURCE,
+        target="backfill_archive",
         env=env,
         port=port,
         log_path=log_path,

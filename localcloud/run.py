@@ -3,7 +3,8 @@
 Starts the BigQuery emulator, fake-gcs-server and (with REDIS_ENABLED=true) redis-server,
 creates the dataset, tables and bucket from ``event_capture/tables``, and the warehouse's views
 and tables, then serves the capture function on 127.0.0.1:8080, the collector (Segment's API) on
-127.0.0.1:8082, the cost guard on 127.0.0.1:8083 and, with Redis, the features function on
+127.0.0.1:8082, the cost guard on 127.0.0.1:8083, the archive backfill on 127.0.0.1:8084 (run
+every hour, as the deployed schedule runs it) and, with Redis, the features function on
 127.0.0.1:8081. BigQuery and GCS data live
 under ``.localcloud/`` and survive a restart; ``make clean-data`` forgets them.
 """
@@ -15,12 +16,18 @@ import shlex
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 from types import FrameType
 
+import requests
+
+from event_capture.contracts.archive_layout import BACKFILL_EVERY_MINUTES
 from event_capture.tables.definitions import load_table_definitions
+from localcloud import pubsub_push
 from localcloud.cloud import REQUEST_LOGS, CloudSettings, LocalCloud
 from localcloud.processes import STATE_DIR, port_open
 from localcloud.sample_events import sample_batch, sample_segment_batch
@@ -36,6 +43,7 @@ PORT_VARIABLES = {
     "FEATURES_PORT": 8081,
     "COLLECTOR_PORT": 8082,
     "GUARD_PORT": 8083,
+    "BACKFILL_PORT": 8084,
 }
 # The functions' own variables make run takes from its environment.
 PASSED_TO_FUNCTIONS = ("BIGQUERY_WRITE_API",)
@@ -83,6 +91,31 @@ def guard_port(env: Mapping[str, str] = os.environ) -> int:
     return int(env.get("GUARD_PORT", PORT_VARIABLES["GUARD_PORT"]))
 
 
+def backfill_port(env: Mapping[str, str] = os.environ) -> int:
+    return int(env.get("BACKFILL_PORT", PORT_VARIABLES["BACKFILL_PORT"]))
+
+
+def push_backfill_run(url: str) -> None:
+    """One scheduled run of the archive backfill at ``url``, as the deployed job's message
+    reaches it (the function reads nothing of the message); its answer comes after the run."""
+    answer = pubsub_push.deliver(
+        url,
+        pubsub_push.envelope(b"", subscription="eventarc-archive-backfill"),
+        topic="archive-backfill-runs",
+    )
+    answer.raise_for_status()
+
+
+def run_schedule(push: Callable[[], None], every_seconds: float, stopping: threading.Event) -> None:
+    """Cloud Scheduler's stand-in: ``push`` every interval until ``stopping`` is set; a failed
+    run is reported and the next one comes all the same, as the deployed schedule does."""
+    while not stopping.wait(every_seconds):
+        try:
+            push()
+        except requests.RequestException as error:
+            print(f"archive backfill: the scheduled run failed: {error}", file=sys.stderr)
+
+
 def _ports_in_use(settings: CloudSettings) -> list[str]:
     ports = {
         "PORT": settings.function_port,
@@ -91,6 +124,7 @@ def _ports_in_use(settings: CloudSettings) -> list[str]:
         "GCS_EMULATOR_PORT": settings.gcs_port,
         "COLLECTOR_PORT": settings.collector_port,
         "GUARD_PORT": guard_port(),
+        "BACKFILL_PORT": backfill_port(),
     }
     if settings.redis:
         ports["REDIS_PORT"] = settings.redis_port
@@ -105,9 +139,11 @@ def main() -> None:
     cloud = LocalCloud(settings)
 
     follow: subprocess.Popen[bytes] | None = None
+    stopping = threading.Event()
 
     def stop(signum: int = 0, frame: FrameType | None = None, status: int = 0) -> None:
         print("\nstopping the local cloud ...", flush=True)
+        stopping.set()
         if follow is not None:
             follow.terminate()
         cloud.stop()
@@ -135,6 +171,13 @@ def main() -> None:
         logs = [settings.log_dir / name for name in REQUEST_LOGS]
         follow = subprocess.Popen(["tail", "-q", "-n", "0", "-F", *map(str, logs)])
         guard = cloud.start_guard(port=guard_port(), log_path=Path("/dev/stdout"), env=mode)
+        backfill = cloud.start_backfill(port=backfill_port(), log_path=Path("/dev/stdout"))
+        threading.Thread(
+            target=run_schedule,
+            args=(partial(push_backfill_run, backfill.url), BACKFILL_EVERY_MINUTES * 60, stopping),
+            name="backfill-schedule",
+            daemon=True,
+        ).start()
         features = (
             cloud.start_features(port=settings.features_port, log_path=Path("/dev/stdout"))
             if settings.redis
@@ -200,11 +243,21 @@ cost guard ready on {guard.url}: spend the budget (capture goes archive-only), l
   .venv/bin/python -m tools.cost_guard notify --cost 6 --budget 5
   .venv/bin/python -m tools.cost_guard --local status
   .venv/bin/python -m tools.cost_guard --local resume
+archive backfill ready on {backfill.url}, run every {BACKFILL_EVERY_MINUTES} minutes as deployed
+(the lines an instance stopped before its group commit lost); any range by hand:
+  make backfill-archive FROM={dt.datetime.now(dt.UTC):%Y-%m-%dT00:00Z} TO=<an hour ago>
 Ctrl-C stops everything.
 """,
         flush=True,
     )
-    services = [*cloud.backends, function, collector, guard, *([features] if features else [])]
+    services = [
+        *cloud.backends,
+        function,
+        collector,
+        guard,
+        backfill,
+        *([features] if features else []),
+    ]
     while all(service.running for service in services):
         time.sleep(0.5)
     dead = [service.name for service in services if not service.running]
