@@ -36,8 +36,8 @@ buckets (the operators').
 import argparse
 import json
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TextIO
 
@@ -45,6 +45,14 @@ from event_capture.contracts import provenance
 from event_capture.contracts.archive_layout import ARCHIVE_AREA, day_prefix
 from event_capture.contracts.live_activity import FIELDS as ACTIVITY_FIELDS
 from event_capture.contracts.redis_keys import daily_counts_key, subject_activity_key
+from event_capture.forget.stores import (
+    STREAMING_BUFFER,
+    RowOf,
+    StoreReceipt,
+    archived_row,
+    dead_lettered_row,
+    remove_lines,
+)
 from event_capture.ingest import clients
 from event_capture.ingest.config import Config, ConfigError, load_config
 from event_capture.ingest.retry import describe
@@ -59,7 +67,7 @@ from event_capture.platform.api_calls import (
 from event_capture.platform.bigquery_surface import BigQueryQueries
 from event_capture.platform.query import STRING, TIMESTAMP, Query
 from event_capture.platform.redis_surface import PurgeRedis
-from event_capture.platform.storage_surface import StorageBlob, StorageBucket
+from event_capture.platform.storage_surface import StorageBucket
 from event_capture.schemas.families import event_types
 from event_capture.schemas.identity_link import IdentityLink
 from event_capture.tables.bigquery_schema import PARTITION_COLUMN
@@ -68,9 +76,6 @@ from tools.cli import OneLineParser, parse_moment
 
 PROG = "purge"
 DEAD_LETTER_AREAS = (DEAD_LETTER_AREA, REPLAYED_AREA, INVALID_AREA)
-STORAGE_TIMEOUT_SECONDS = 60.0
-# BigQuery's refusal of DML over rows still in the streaming buffer names it so.
-STREAMING_BUFFER = "streaming buffer"
 assert "event_id" in ACTIVITY_FIELDS, "the purge finds Redis entries by their event id"
 
 API_CALLS = (
@@ -116,22 +121,6 @@ class Event:
     user_id: str | None
     anonymous_id: str | None
     day: date
-
-
-@dataclass
-class StoreReceipt:
-    store: str
-    matched: int = 0
-    removed: int = 0
-    pending: int = 0
-    notes: list[str] = field(default_factory=list)
-
-    def line(self, execute: bool) -> str:
-        removed = f"removed {self.removed}" if execute else "dry run, nothing removed"
-        text = f"{self.store:<12} matched {self.matched:>7}  {removed}"
-        if self.pending:
-            text += f"  pending {self.pending}"
-        return text + "".join(f"\n{'':<12} {note}" for note in self.notes)
 
 
 @dataclass(frozen=True)
@@ -201,19 +190,6 @@ def purge_bigquery(
     return receipt, events
 
 
-# An object line's event row: the line itself (archive), or its "row" (dead letters).
-RowOf = Callable[[Mapping[str, Any]], Mapping[str, Any]]
-
-
-def _archived_row(entry: Mapping[str, Any]) -> Mapping[str, Any]:
-    return entry
-
-
-def _dead_lettered_row(entry: Mapping[str, Any]) -> Mapping[str, Any]:
-    row: Mapping[str, Any] = entry["row"]
-    return row
-
-
 def purge_objects(
     bucket: StorageBucket,
     store: str,
@@ -223,54 +199,15 @@ def purge_objects(
     execute: bool,
 ) -> tuple[StoreReceipt, set[Event]]:
     """Every object of the range's days in ``folders``, without the lines that match."""
-    receipt, events = StoreReceipt(store), set[Event]()
-    for folder in folders:
-        for day in scope.days():
-            for blob in bucket.list_blobs(prefix=day_prefix(folder, day)):
-                _purge_object(bucket, blob, row_of, scope, execute, receipt, events)
-    return receipt, events
-
-
-def _purge_object(
-    bucket: StorageBucket,
-    blob: StorageBlob,
-    row_of: RowOf,
-    scope: Scope,
-    execute: bool,
-    receipt: StoreReceipt,
-    events: set[Event],
-) -> None:
-    text = blob.download_as_bytes(timeout=STORAGE_TIMEOUT_SECONDS).decode()
-    kept: list[tuple[str, Mapping[str, Any]]] = []
-    matched: list[tuple[str, Mapping[str, Any]]] = []
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        row = row_of(json.loads(line))
-        (matched if scope.matches(row) else kept).append((line, row))
-    if not matched:
-        return
-    receipt.matched += len(matched)
-    events.update(_event(row) for _, row in matched)
-    if not execute:
-        return
-    generation = blob.generation
-    try:
-        if kept:
-            # Only over the generation read: a line written since is never lost.
-            bucket.blob(blob.name).upload_from_string(
-                "".join(line + "\n" for line, _ in kept),
-                content_type="application/x-ndjson",
-                if_generation_match=generation or 0,
-                timeout=STORAGE_TIMEOUT_SECONDS,
-            )
-        else:
-            bucket.delete_blob(blob.name, if_generation_match=generation)
-    except Exception as error:  # noqa: BLE001 - reported per object; a rerun finds it again
-        receipt.pending += len(matched)
-        receipt.notes.append(f"{blob.name}: {describe(error)}")
-        return
-    receipt.removed += len(matched)
+    receipt = StoreReceipt(store)
+    blobs = (
+        blob
+        for folder in folders
+        for day in scope.days()
+        for blob in bucket.list_blobs(prefix=day_prefix(folder, day))
+    )
+    found = remove_lines(bucket, blobs, row_of, scope.matches, execute, receipt)
+    return receipt, {_event(row) for row in found}
 
 
 def purge_redis(redis: PurgeRedis, events: Iterable[Event], execute: bool) -> StoreReceipt:
@@ -322,7 +259,7 @@ def purge(stores: Stores, scope: Scope, execute: bool) -> list[StoreReceipt]:
     receipts.append(receipt)
     if stores.archive is not None:
         receipt, found = purge_objects(
-            stores.archive, "archive", (ARCHIVE_AREA,), _archived_row, scope, execute
+            stores.archive, "archive", (ARCHIVE_AREA,), archived_row, scope, execute
         )
         receipts.append(receipt)
         events |= found
@@ -333,7 +270,7 @@ def purge(stores: Stores, scope: Scope, execute: bool) -> list[StoreReceipt]:
             stores.dead_letters,
             "dead-letters",
             folders,
-            _dead_lettered_row,
+            dead_lettered_row,
             scope,
             execute,
         )

@@ -121,6 +121,19 @@ BACKFILL_IN_BIGQUERY = "backfill_in_bigquery"
 BACKFILL_WRITTEN = "backfill_written"
 BACKFILL_NOT_REBUILT = "backfill_not_rebuilt"
 
+# The forget function's one line a run (forget/function.py): requests taken, finished (their
+# users gone from every store), left for the next run (rows still in BigQuery's streaming
+# buffer), and refused as invalid; never a user id.
+FORGET_MESSAGE = "forget_run"
+FORGET_TAKEN = "forget_requests_taken"
+FORGET_FINISHED = "forget_requests_finished"
+FORGET_LEFT = "forget_requests_left"
+FORGET_INVALID = "forget_requests_invalid"
+FORGET_REMOVED = "forget_items_removed"
+FORGET_BYTES = "forget_bytes_processed"
+# Events of suppressed users, accepted and dropped by capture and the collector (per request).
+EVENTS_SUPPRESSED = "events_suppressed"
+
 # --- the cost guard ---------------------------------------------------------------------------
 GUARD_MESSAGE = "cost_guard"
 ACTION = "action"

@@ -19,6 +19,8 @@ FEATURE_TABLES = "feature tables"
 ARCHIVE_BUCKET = "archive bucket"
 DEAD_LETTER_BUCKET = "dead-letter bucket"
 CONTROL_BUCKET = "control bucket"
+# Where the app files requests to forget a user, and their receipts (contracts.forget).
+FORGET_BUCKET = "forget bucket"
 SCHEDULED_QUERIES = "scheduled queries"
 RESOURCES = (
     PROJECT,
@@ -27,6 +29,7 @@ RESOURCES = (
     ARCHIVE_BUCKET,
     DEAD_LETTER_BUCKET,
     CONTROL_BUCKET,
+    FORGET_BUCKET,
     SCHEDULED_QUERIES,
 )
 

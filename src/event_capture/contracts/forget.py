@@ -1,0 +1,101 @@
+"""Forgetting a user, as the app, the operators' tool, the forget function and capture share it.
+
+- **A request** is one JSON object, ``requests/<request_id>.json``, in the forget bucket
+  (``FORGET_BUCKET``): the user id, whether to suppress the user's later events, or to lift a
+  suppression. The app's account-deletion flow files one with nothing but a create-only grant on
+  that bucket: it can neither read nor delete a request, its own or another's. The object is the
+  request's durable state: the forget function's scheduled run takes every request there and
+  deletes it only once nothing of the user is left (rows still in BigQuery's streaming buffer
+  keep it there until a later run).
+- **A receipt**, ``receipts/<request_id>/<run time>.json`` beside it, one per run that took the
+  request (never replaced), says what the run removed per store, when, and what is still
+  pending. It names the user by ``subject_digest`` only, so the receipt
+  of a forgotten user does not hold the id it erased.
+- **The suppression list**, ``suppressed-users.json`` in the control bucket that capture already
+  reads (``contracts.capture_mode``), holds the digests of the users whose events capture and
+  the collector accept and drop (``SUPPRESSED_STATUS``), counted and never stored.
+"""
+
+import hashlib
+import json
+import re
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+REQUESTS_FOLDER = "requests"
+RECEIPTS_FOLDER = "receipts"
+# In the control bucket (CAPTURE_MODE_BUCKET), beside capture-mode.json.
+SUPPRESSION_OBJECT = "suppressed-users.json"
+# The per-event status capture answers for an event of a suppressed user: accepted (the
+# sender must not retry it) and dropped (never stored).
+SUPPRESSED_STATUS = "suppressed"
+# Segment's user-deletion API takes up to 5,000 ids a call; one request here is one user, and a
+# run takes at most this many requests, so one run's DELETE stays one statement per table.
+MAX_USERS_A_RUN = 5000
+# A request id is the object's name: letters, digits, dash and underscore, as a UUID or a ULID.
+REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+
+
+def subject_digest(user_id: str) -> str:
+    """The SHA-256 of a user id, hex: what receipts and the suppression list hold."""
+    return hashlib.sha256(user_id.encode()).hexdigest()
+
+
+def request_object(request_id: str) -> str:
+    if not REQUEST_ID.match(request_id):
+        raise ValueError(f"request_id: must match {REQUEST_ID.pattern}, got {request_id!r}")
+    return f"{REQUESTS_FOLDER}/{request_id}.json"
+
+
+def receipt_object(request_id: str, run_at: datetime) -> str:
+    return f"{RECEIPTS_FOLDER}/{request_id}/{run_at:%Y%m%dT%H%M%S%fZ}.json"
+
+
+def request_id_of(name: str) -> str | None:
+    """The request id of a request object's name, None for any other object."""
+    prefix, suffix = f"{REQUESTS_FOLDER}/", ".json"
+    if not (name.startswith(prefix) and name.endswith(suffix)):
+        return None
+    request_id = name[len(prefix) : -len(suffix)]
+    return request_id if REQUEST_ID.match(request_id) else None
+
+
+class ForgetRequest(BaseModel):
+    """What the app (or the operators' tool) files: ``{"user_id": "u-123", "suppress": true}``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    user_id: str = Field(min_length=1, max_length=256)
+    # Drop the user's later events at capture and the collector (an objection, not only an
+    # erasure).
+    suppress: bool = False
+    # Take the user off the suppression list; nothing is deleted.
+    lift_suppression: bool = False
+
+    @model_validator(mode="after")
+    def _one_way(self) -> "ForgetRequest":
+        if self.suppress and self.lift_suppression:
+            raise ValueError("suppress and lift_suppression: at most one may be true")
+        return self
+
+
+def parse_request(data: bytes) -> ForgetRequest:
+    return ForgetRequest.model_validate_json(data)
+
+
+def read_suppressed(data: bytes | None) -> frozenset[str]:
+    """The digests of the suppression list's document; an absent document suppresses nobody."""
+    if data is None:
+        return frozenset()
+    document = json.loads(data)
+    digests = document.get("suppressed") if isinstance(document, dict) else None
+    if not isinstance(digests, list) or not all(isinstance(d, str) for d in digests):
+        raise ValueError(f"{SUPPRESSION_OBJECT}: 'suppressed' must be a list of digests")
+    return frozenset(digests)
+
+
+def suppression_document(digests: frozenset[str], updated_at: datetime) -> bytes:
+    return json.dumps(
+        {"suppressed": sorted(digests), "updated_at": updated_at.isoformat()}, indent=0
+    ).encode()
