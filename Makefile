@@ -26,7 +26,7 @@ define write_pth
 	@$(1) -c 'import sysconfig, sys; open(sysconfig.get_paths()["purelib"] + "/event-capture.pth", "w").write("\n".join(sys.argv[1:]) + "\n")' "$(CURDIR)/src" "$(CURDIR)/client/src" "$(CURDIR)"
 endef
 
-.PHONY: backfill-archive purge help run test check lint typecheck layers sql-check iam-proof monitoring-names schema-drift docs docs-check fast-test bench schemas setup redis-server chromium replay nightly materialize warehouse demo report plan deploy-venvs clean clean-data
+.PHONY: backfill-archive purge forget help run test check lint typecheck layers sql-check iam-proof monitoring-names schema-drift docs docs-check fast-test bench schemas setup redis-server chromium replay nightly materialize warehouse demo report plan deploy-venvs clean clean-data
 
 help:
 	@echo "make run        start the local cloud: emulators + capture function on 127.0.0.1:8080"
@@ -41,6 +41,7 @@ help:
 	@echo "make docs-check fail on reference drift, then build the docs site into site/ (--strict)"
 	@echo "make replay     re-insert dead-lettered rows (same variables as the function)"
 	@echo "make backfill-archive FROM=.. TO=..  archive what BigQuery holds and the archive lacks (DRY_RUN=true)"
+	@echo "make forget USER=<id>                 remove one user from every store of make run's cloud (SUPPRESS=true: drop their later events; LIFT=true: accept them again)"
 	@echo "make purge SOURCE=<key id> FROM=.. TO=..  remove what arrived that way from every store (EXECUTE=true; dry run without; LOCAL=true: make run's)"
 	@echo "make nightly    run the nightly scheduled queries once on make run's cloud (RUN_DATE=)"
 	@echo "make materialize  load the newest feature snapshot into make run's Redis"
@@ -212,6 +213,12 @@ replay: $(VENV)/.installed
 
 purge: $(VENV)/.installed
 	@$(PY) -m tools.purge --source "$(SOURCE)" --from "$(FROM)" --to "$(TO)" $(if $(filter true,$(EXECUTE)),--execute) $(if $(filter true,$(LOCAL)),--local)
+
+# USER must come from the command line: the shell's own USER (the login name) is never a user
+# to forget.
+forget: $(VENV)/.installed
+	@$(if $(filter command line,$(origin USER)),,$(error make forget: give the user id, make forget USER=<id>))
+	@$(PY) -m tools.forget --local --user "$(USER)" $(if $(filter true,$(SUPPRESS)),--suppress) $(if $(filter true,$(LIFT)),--lift-suppression)
 
 backfill-archive: $(VENV)/.installed
 	@$(PY) -m tools.backfill_archive --from "$(FROM)" --to "$(TO)" $(if $(filter true,$(DRY_RUN)),--dry-run)

@@ -68,6 +68,8 @@ class CloudSettings:
     bucket: str = "local-capture-events"
     # The cost guard's control bucket: capture's mode object (event_capture.ingest.capture_mode).
     control_bucket: str = "local-capture-control"
+    # Where requests to forget a user are filed, and their receipts (contracts/forget.py).
+    forget_bucket: str = "local-capture-forget"
     # BigQuery's tables (bigquery-data/) and, with persistent_gcs, the objects (gcs/).
     # None: a fresh temporary directory that stop() removes.
     data_dir: Path | None = None
@@ -141,6 +143,7 @@ class LocalCloud:
             bootstrap.create_dataset_and_tables(self.bigquery_client(), self.settings.dataset)
             bootstrap.create_bucket(self.storage_client(), self.settings.bucket)
             bootstrap.create_bucket(self.storage_client(), self.settings.control_bucket)
+            bootstrap.create_bucket(self.storage_client(), self.settings.forget_bucket)
         except BaseException:
             self.stop()
             raise
@@ -295,6 +298,15 @@ class LocalCloud:
                 "BUDGET_ID": LOCAL_BUDGET_ID,
                 **overrides,
             }
+        )
+
+    def forget_env(self, **overrides: str) -> dict[str, str]:
+        """The forget function's variables: capture's, the control bucket capture reads the
+        suppression list in, and the forget bucket."""
+        return self.env(
+            CAPTURE_MODE_BUCKET=self.settings.control_bucket,
+            FORGET_BUCKET=self.settings.forget_bucket,
+            **overrides,
         )
 
     def start_guard(

@@ -60,6 +60,9 @@ class CaptureOutcome:
     rejections: list[Rejection]
     # Per sink, what it did with the request's rows.
     sinks: dict[str, SinkOutcome]
+    # Valid events of users on the suppression list (contracts/forget.py): counted as accepted
+    # and valid, stored nowhere.
+    suppressed: int = 0
     # Per event type: received, and accepted, not stored or rejected. Only known types: an
     # unknown one is client input and may be anything, so it counts as "unknown".
     by_event_type: dict[str, dict[str, int]]
@@ -103,6 +106,7 @@ class CaptureOutcome:
             log.REQUEST_ID: self.request_id,
             log.EVENTS_DEAD_LETTERED: self.dead_lettered,
             log.EVENTS_NOT_STORED: self.not_stored,
+            log.EVENTS_SUPPRESSED: self.suppressed,
             log.BY_EVENT_TYPE: self.by_event_type,
             log.SINKS: {
                 name: outcome.model_dump(mode="json", exclude_defaults=True)

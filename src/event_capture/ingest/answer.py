@@ -3,7 +3,7 @@ the body (``schemas.responses.CaptureResponse``) and the log line, from the pipe
 
 | status | when |
 | --- | --- |
-| 200 | every event accepted and durable |
+| 200 | every event accepted and durable, or dropped for a suppressed user (``suppressed``) |
 | 207 | some rejected (each named), the others accepted and durable |
 | 400 | no valid event |
 | 503 + Retry-After | valid events could not be stored durably: resend the request |
@@ -36,6 +36,7 @@ def capture_answer(outcome: CaptureOutcome) -> Answer:
         request_id=outcome.request_id,
         received=outcome.received,
         accepted=outcome.accepted,
+        suppressed=outcome.suppressed,
         rejected=len(outcome.rejections),
         rejections=outcome.rejections,
         sinks=outcome.sinks,

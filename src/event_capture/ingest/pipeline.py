@@ -23,6 +23,7 @@ circuit breaker per backend makes requests skip a backend that keeps failing, st
 fallback, instead of each waiting out its deadline.
 """
 
+import dataclasses
 import time
 import uuid
 from collections import Counter
@@ -42,6 +43,7 @@ from event_capture.ingest.mode_reader import ModeReader
 from event_capture.ingest.row import Request, Row
 from event_capture.ingest.sinks.dead_letter import DeadLetterSink
 from event_capture.ingest.sinks.result import FailedRow, FailureKind, Sink, SinkResult, all_failed
+from event_capture.ingest.suppression import SuppressionReader, split_suppressed
 from event_capture.ingest.validation import validate_events
 from event_capture.schemas.families import MODEL_BY_EVENT_TYPE
 from event_capture.schemas.responses import Rejection, SinkStatus
@@ -143,6 +145,7 @@ class CapturePipeline:
         mode: ModeReader | None = None,
         links: LinkRecorder | None = None,
         archive_flush_seconds: float = 0.0,
+        suppressed: SuppressionReader | None = None,
     ) -> None:
         self._bigquery = bigquery
         self._dead_letter = dead_letter
@@ -165,6 +168,8 @@ class CapturePipeline:
         self._mode = mode
         # Stores the links events with both ids make (links.py).
         self._links = links or LinkRecorder()
+        # The users who asked not to be tracked (contracts/forget.py); None: nobody.
+        self._suppressed = suppressed
 
     def handle(
         self, raw_events: list[Any], batch: bool, arrived_via: str = provenance.CAPTURE
@@ -173,6 +178,11 @@ class CapturePipeline:
         expires_at = None if self._budget is None else self._monotonic() + self._budget
         request = Request(self._request_id(), self._clock(), expires_at)
         events, rejections = validate_events(raw_events, request.received_at, batch, arrived_via)
+        valid = len(events)
+        suppressed = 0
+        if self._suppressed is not None:
+            # Accepted (the sender must not resend them) and dropped before any store or link.
+            events, suppressed = split_suppressed(events, self._suppressed())
         # The links are stored with the events, under the same rule: durable before the 2xx.
         links = self._links.rows_for(events, request.received_at, arrived_via)
         rows = [*events, *links]
@@ -208,7 +218,7 @@ class CapturePipeline:
             # request's events of these pairs make no second link today.
             self._links.remember(rows, request.received_at)
         mode_error = self._mode.last_error if self._mode is not None else None
-        return self._outcome(
+        outcome = self._outcome(
             request.id,
             started,
             raw_events,
@@ -221,6 +231,9 @@ class CapturePipeline:
             mode_error,
             archived,
         )
+        if not suppressed:
+            return outcome
+        return dataclasses.replace(outcome, valid=valid, suppressed=suppressed)
 
     def flush_archive(self) -> ArchiveWrites:
         """Write the archive lines the instance holds (at shutdown: ``EXIT_FLUSH_SECONDS``)."""

@@ -4,6 +4,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from functools import cache, partial
 
 from event_capture.contracts import log_fields as log
+from event_capture.contracts.forget import SUPPRESSION_OBJECT
 from event_capture.ingest import clients
 from event_capture.ingest.circuit import CircuitBreaker
 from event_capture.ingest.config import Config
@@ -14,6 +15,7 @@ from event_capture.ingest.sinks.dead_letter import DeadLetterSink
 from event_capture.ingest.sinks.gcs_archive import GcsArchiveSink
 from event_capture.ingest.sinks.gcs_objects import NdjsonWriter
 from event_capture.ingest.sinks.redis_activity import RedisActivitySink
+from event_capture.ingest.suppression import SuppressionReader
 from event_capture.schemas.families import FAMILIES
 
 
@@ -49,6 +51,7 @@ def build_pipeline(config: Config) -> CapturePipeline:
     archive: GcsArchiveSink | None = None
     dead_letter: DeadLetterSink | None = None
     mode: ModeReader | None = None
+    suppressed: SuppressionReader | None = None
     if config.gcs_enabled and config.gcs_bucket and config.dead_letter_bucket:
         # One client for both writers and the mode's reads, built on first use.
         storage = cache(partial(clients.storage_client, config))
@@ -56,6 +59,11 @@ def build_pipeline(config: Config) -> CapturePipeline:
             bucket_name = config.capture_mode_bucket
             mode = ModeReader(
                 gcs_mode_source(lambda: storage().bucket(bucket_name)),
+                ttl_seconds=config.capture_mode_ttl_seconds,
+            )
+            # Beside the mode, read as often (contracts/forget.py).
+            suppressed = SuppressionReader(
+                gcs_mode_source(lambda: storage().bucket(bucket_name), SUPPRESSION_OBJECT),
                 ttl_seconds=config.capture_mode_ttl_seconds,
             )
         uploads = cache(partial(clients.storage_uploads, config))
@@ -98,5 +106,6 @@ def build_pipeline(config: Config) -> CapturePipeline:
         breakers=breakers,
         executor=_pool("fan-out", config),
         mode=mode,
+        suppressed=suppressed,
         archive_flush_seconds=config.archive_flush_seconds,
     )

@@ -65,6 +65,12 @@ class CaptureResponse(_Answer):
     request_id: str
     received: int = Field(ge=0)
     accepted: int = Field(ge=0, description="0 unless every valid event is durable.")
+    suppressed: int = Field(
+        0,
+        ge=0,
+        description="Of the accepted events, those dropped because their user asked not to be "
+        "tracked: accepted (never resend them) and stored nowhere.",
+    )
     rejected: int = Field(ge=0)
     rejections: list[Rejection]
     sinks: dict[str, SinkOutcome]

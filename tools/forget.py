@@ -1,0 +1,214 @@
+"""Forget a user: ``make forget USER=<id> [SUPPRESS=true | LIFT=true]`` on ``make run``'s cloud,
+``python -m tools.forget --user <id> [--suppress | --lift-suppression]`` on a deployed project.
+
+Both file a request in the forget bucket (``contracts.forget``), as the app's account-deletion
+flow does, and print its receipt: per store, what was matched, removed and is still pending, and
+the bytes BigQuery read to find the rows.
+
+- ``--local``: the request is carried out here and now, by the forget function's own code
+  (``forget.requests``), against the local emulators.
+- deployed (the default): the request is carried out by the forget function, which the tool
+  starts at once through its Cloud Scheduler job (``FORGET_SCHEDULE``, the job's full name), as
+  the operators may (infra/forget.py grants them that, creating requests and reading
+  receipts, and nothing else); the tool waits for the receipt.
+
+``--suppress`` also drops the user's later events at capture and the collector (answered
+``suppressed``, never stored); ``--lift-suppression`` ends that and deletes nothing.
+
+Exit status: 0 when nothing of the user is left, 1 when something is (rows still in BigQuery's
+streaming buffer: the hourly run deletes them; the request stays filed until it has), 2 for a
+usage or configuration error.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any, TextIO
+
+from event_capture.contracts.forget import (
+    RECEIPTS_FOLDER,
+    ForgetRequest,
+    request_object,
+)
+from event_capture.forget.config import ForgetConfig, load_forget_config
+from event_capture.forget.function import stores_of
+from event_capture.forget.requests import run_requests
+from event_capture.forget.stores import STORAGE_TIMEOUT_SECONDS
+from event_capture.ingest.retry import describe
+from event_capture.platform import clients
+from event_capture.platform.config import ConfigError
+from event_capture.platform.storage_surface import StorageBucket
+from tools.cli import OneLineParser
+
+PROG = "forget"
+# How long the deployed tool waits for the function's receipt.
+RECEIPT_WAIT_SECONDS = 900.0
+POLL_SECONDS = 5.0
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    assert __doc__ is not None
+    parser = OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    parser.add_argument("--user", required=True, help="the user id to forget")
+    what = parser.add_mutually_exclusive_group()
+    what.add_argument("--suppress", action="store_true", help="also drop their later events")
+    what.add_argument(
+        "--lift-suppression", action="store_true", help="accept their events again; no deletion"
+    )
+    parser.add_argument("--local", action="store_true", help="make run's local cloud")
+    return parser.parse_args(argv)
+
+
+def local_config() -> tuple[ForgetConfig, float]:
+    """``make run``'s cloud, Redis included when it is running, and how long its capture
+    instances take to read a new suppression list (its TTL, twice)."""
+    from localcloud.cloud import LocalCloud
+    from localcloud.processes import port_open
+    from localcloud.run import LOCAL_MODE_TTL_SECONDS, run_settings
+
+    settings = run_settings()
+    if not port_open(settings.gcs_port):
+        raise ValueError(f"--local: no fake-gcs-server on 127.0.0.1:{settings.gcs_port}; make run")
+    cloud = LocalCloud(settings)
+    redis = "true" if port_open(settings.redis_port) else "false"
+    config = load_forget_config(cloud.forget_env(REDIS_ENABLED=redis))
+    return config, 2 * float(LOCAL_MODE_TTL_SECONDS)
+
+
+def file_request(bucket: StorageBucket, request_id: str, request: ForgetRequest) -> None:
+    bucket.blob(request_object(request_id)).upload_from_string(
+        request.model_dump_json(),
+        content_type="application/json",
+        if_generation_match=0,
+        timeout=STORAGE_TIMEOUT_SECONDS,
+    )
+
+
+def latest_receipt(bucket: StorageBucket, request_id: str) -> dict[str, Any] | None:
+    names = sorted(
+        blob.name for blob in bucket.list_blobs(prefix=f"{RECEIPTS_FOLDER}/{request_id}/")
+    )
+    if not names:
+        return None
+    data = bucket.blob(names[-1]).download_as_bytes(timeout=STORAGE_TIMEOUT_SECONDS)
+    receipt: dict[str, Any] = json.loads(data)
+    return receipt
+
+
+def print_receipt(receipt: dict[str, Any], out: TextIO) -> None:
+    print(
+        f"request {receipt['request_id']}: {receipt['status']} at {receipt['run_at']} "
+        f"(user {receipt['subject_digest'][:12]}..., {receipt['users_in_run']} user(s) in the run)",
+        file=out,
+    )
+    if receipt.get("problem"):
+        print(f"  refused: {receipt['problem']}", file=out)
+    if receipt.get("suppressed"):
+        print("  suppressed: later events are accepted and dropped", file=out)
+    if receipt.get("suppression_lifted"):
+        print("  suppression lifted: later events are stored again", file=out)
+    for store in receipt["stores"]:
+        line = f"  {store['store']:<12} matched {store['matched']:>7}  removed {store['removed']}"
+        if store["pending"]:
+            line += f"  pending {store['pending']}"
+        if "bytes_processed" in store:
+            line += f"  BigQuery read {store['bytes_processed']:,} bytes"
+        print(line, file=out)
+        for note in store["notes"]:
+            print(f"  {'':<12} {note}", file=out)
+
+
+def run_scheduler_job(job: str) -> None:
+    """Cloud Scheduler's ``jobs.run`` on the forget job (its full name), as the operator."""
+    import google.auth
+    from google.auth.transport.requests import AuthorizedSession
+
+    credentials, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
+    session = AuthorizedSession(credentials)  # type: ignore[no-untyped-call]
+    answer = session.post(f"https://cloudscheduler.googleapis.com/v1/{job}:run", timeout=30)
+    answer.raise_for_status()
+
+
+def main(
+    argv: list[str] | None = None,
+    *,
+    out: TextIO | None = None,
+    env: dict[str, str] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    out = out or sys.stdout
+    args = _arguments(argv)
+    request_id = uuid.uuid4().hex
+    try:
+        request = ForgetRequest(
+            user_id=args.user, suppress=args.suppress, lift_suppression=args.lift_suppression
+        )
+        if args.local and env is None:
+            config, settle = local_config()
+        else:
+            config, settle = load_forget_config(env), 0.0
+        if not config.forget_bucket:
+            raise ConfigError("FORGET_BUCKET: required (the bucket requests are filed in)")
+        job = (os.environ if env is None else env).get("FORGET_SCHEDULE", "")
+        if not args.local and not job:
+            raise ConfigError(
+                "FORGET_SCHEDULE: required without --local (the forget job's full name, "
+                "projects/<p>/locations/<region>/jobs/forget-schedule)"
+            )
+    except (ValueError, ConfigError) as error:
+        print(f"{PROG}: {error}", file=sys.stderr)
+        return 2
+    try:
+        storage = clients.storage_client(
+            config.project, config.storage_emulator_host, connections=4
+        )
+        requests = storage.bucket(config.forget_bucket)
+        file_request(requests, request_id, request)
+        if args.local:
+            control = (
+                storage.bucket(config.capture_mode_bucket) if config.capture_mode_bucket else None
+            )
+            run_requests(
+                requests,
+                control,
+                stores_of(config, storage),
+                wait=sleep,
+                settle_seconds=settle,
+            )
+            receipt = latest_receipt(requests, request_id)
+        else:
+            run_scheduler_job(job)
+            receipt = _wait_for_receipt(requests, request_id, sleep)
+    except Exception as error:  # noqa: BLE001 - one line for the operator, not a traceback
+        print(f"{PROG}: {describe(error)}", file=sys.stderr)
+        return 1
+    if receipt is None:
+        print(
+            f"{PROG}: request {request_id} filed; no receipt within {RECEIPT_WAIT_SECONDS:.0f} s "
+            "(the hourly run will take it)",
+            file=out,
+        )
+        return 1
+    print_receipt(receipt, out)
+    return 0 if receipt["status"] == "complete" else 1
+
+
+def _wait_for_receipt(
+    bucket: StorageBucket, request_id: str, sleep: Callable[[float], None]
+) -> dict[str, Any] | None:
+    waited = 0.0
+    while waited < RECEIPT_WAIT_SECONDS:
+        receipt = latest_receipt(bucket, request_id)
+        if receipt is not None:
+            return receipt
+        sleep(POLL_SECONDS)
+        waited += POLL_SECONDS
+    return None
+
+
+if __name__ == "__main__":
+    sys.exit(main())
