@@ -36,6 +36,9 @@ class FakeJob:
 
     rows: Rows = field(default_factory=list)
     error: Exception | None = None
+    # A statement's figures, as the library's QueryJob has them (None: not reported).
+    total_bytes_processed: int | None = None
+    num_dml_affected_rows: int | None = None
 
     def result(self) -> Rows:
         if self.error is not None:
