@@ -100,13 +100,16 @@ def latest_receipt(bucket: StorageBucket, request_id: str) -> dict[str, Any] | N
 
 
 def print_receipt(receipt: dict[str, Any], out: TextIO) -> None:
+    digest = receipt["subject_digest"] or "?"
     print(
         f"request {receipt['request_id']}: {receipt['status']} at {receipt['run_at']} "
-        f"(user {receipt['subject_digest'][:12]}..., {receipt['users_in_run']} user(s) in the run)",
+        f"(user {digest[:12]}..., {receipt['users_in_run']} user(s) erased in the run)",
         file=out,
     )
     if receipt.get("problem"):
         print(f"  refused: {receipt['problem']}", file=out)
+    if receipt.get("erase_due"):
+        print(f"  erasure with the batch due {receipt['erase_due']}", file=out)
     if receipt.get("suppressed"):
         print("  suppressed: later events are accepted and dropped", file=out)
     if receipt.get("suppression_lifted"):
@@ -144,8 +147,12 @@ def main(
     args = _arguments(argv)
     request_id = uuid.uuid4().hex
     try:
+        # The operators' erasure runs at once, not with the week's batch.
         request = ForgetRequest(
-            user_id=args.user, suppress=args.suppress, lift_suppression=args.lift_suppression
+            user_id=args.user,
+            suppress=args.suppress,
+            lift_suppression=args.lift_suppression,
+            erase_now=not args.lift_suppression,
         )
         if args.local and env is None:
             config, settle = local_config()
@@ -194,7 +201,7 @@ def main(
         )
         return 1
     print_receipt(receipt, out)
-    return 0 if receipt["status"] == "complete" else 1
+    return 0 if receipt["status"] in ("complete", "lifted") else 1
 
 
 def _wait_for_receipt(

@@ -30,6 +30,7 @@ from typing import Any
 from event_capture.archive_backfill import backfill as archive_backfill
 from event_capture.cost_guard import archive_load
 from event_capture.features import materialize
+from event_capture.forget import erase as forget
 from event_capture.platform.query import Query
 from event_capture.report import capture_log
 from event_capture.report import queries as report
@@ -191,6 +192,23 @@ def statements() -> list[Statement]:
             ),
             Statement(f"purge matched {table}", _module(purge), purge.matched_query(ref)),
             Statement(f"purge deletes {table}", _module(purge), purge.delete_query(ref)),
+        ]
+    project, dataset = events.split(".")
+    forget_tables = {
+        **forget.event_tables(project, dataset),
+        **forget.user_level_tables(project, dataset),
+    }
+    found.append(
+        Statement(
+            "forget linked devices",
+            _module(forget),
+            forget.devices_query(t.ref for t in forget.event_tables(project, dataset).values()),
+        )
+    )
+    for name, table in forget_tables.items():
+        found += [
+            Statement(f"forget counts {name}", _module(forget), table.count()),
+            Statement(f"forget deletes {name}", _module(forget), table.delete()),
         ]
     return found
 

@@ -6,7 +6,10 @@
   that bucket: it can neither read nor delete a request, its own or another's. The object is the
   request's durable state: the forget function's scheduled run takes every request there and
   deletes it only once nothing of the user is left (rows still in BigQuery's streaming buffer
-  keep it there until a later run).
+  keep it there until a later run). A suppression (or its lifting) takes effect at the first run
+  that sees the request; the erasure waits for the week's batch (``FORGET_BATCH_HOURS`` after
+  that run), because each erasure reads the user-level tables whole, however few users it
+  forgets; ``erase_now`` skips the wait.
 - **A receipt**, ``receipts/<request_id>/<run time>.json`` beside it, one per run that took the
   request (never replaced), says what the run removed per store, when, and what is still
   pending. It names the user by ``subject_digest`` only, so the receipt
@@ -19,7 +22,7 @@
 import hashlib
 import json
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -48,8 +51,20 @@ def request_object(request_id: str) -> str:
     return f"{REQUESTS_FOLDER}/{request_id}.json"
 
 
+_RUN_AT = "%Y%m%dT%H%M%S%fZ"
+
+
 def receipt_object(request_id: str, run_at: datetime) -> str:
-    return f"{RECEIPTS_FOLDER}/{request_id}/{run_at:%Y%m%dT%H%M%S%fZ}.json"
+    return f"{RECEIPTS_FOLDER}/{request_id}/{run_at.strftime(_RUN_AT)}.json"
+
+
+def receipt_time(name: str) -> datetime | None:
+    """When the run that wrote a receipt object ran, from its name; None for another name."""
+    stem = name.rsplit("/", 1)[-1].removesuffix(".json")
+    try:
+        return datetime.strptime(stem, _RUN_AT).replace(tzinfo=UTC)
+    except ValueError:
+        return None
 
 
 def request_id_of(name: str) -> str | None:
@@ -72,6 +87,10 @@ class ForgetRequest(BaseModel):
     suppress: bool = False
     # Take the user off the suppression list; nothing is deleted.
     lift_suppression: bool = False
+    # Erase at the next run rather than with the week's batch (``FORGET_BATCH_HOURS``): each
+    # erasure reads the user-level tables whole, so the operators' tool asks for it and the
+    # app's flow should not.
+    erase_now: bool = False
 
     @model_validator(mode="after")
     def _one_way(self) -> "ForgetRequest":

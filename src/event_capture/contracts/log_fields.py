@@ -123,11 +123,13 @@ BACKFILL_NOT_REBUILT = "backfill_not_rebuilt"
 
 # The forget function's one line a run (forget/function.py): requests taken, finished (their
 # users gone from every store), left for the next run (rows still in BigQuery's streaming
-# buffer), and refused as invalid; never a user id.
+# buffer), and refused as invalid; items removed and bytes BigQuery read; never a user id.
 FORGET_MESSAGE = "forget_run"
 FORGET_TAKEN = "forget_requests_taken"
 FORGET_FINISHED = "forget_requests_finished"
 FORGET_LEFT = "forget_requests_left"
+# Waiting for the week's erasure (FORGET_BATCH_HOURS); their suppression is already in force.
+FORGET_QUEUED = "forget_requests_queued"
 FORGET_INVALID = "forget_requests_invalid"
 FORGET_REMOVED = "forget_items_removed"
 FORGET_BYTES = "forget_bytes_processed"

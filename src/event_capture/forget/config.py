@@ -5,7 +5,7 @@ bucket the requests are filed in."""
 from collections.abc import Mapping
 
 from event_capture.contracts.capture_config import CaptureConfig
-from event_capture.platform.config import load, variable
+from event_capture.platform.config import Number, load, variable
 
 
 class ForgetConfig(CaptureConfig):
@@ -16,6 +16,16 @@ class ForgetConfig(CaptureConfig):
         default="",
         description="The bucket the app files requests to forget a user in, and their receipts "
         "(contracts/forget.py); empty: no requests are read.",
+    )
+    forget_batch_hours: Number = variable(
+        "FORGET_BATCH_HOURS",
+        default=168.0,
+        ge=0.0,
+        le=720.0,
+        description="How long after a run first sees a request its user is erased, with every "
+        "other request due by then: each erasure reads the user-level tables whole, so a "
+        "week's requests share one read. Suppression takes effect at once. At most 30 days "
+        "(GDPR Art. 12(3): within one month).",
     )
 
 

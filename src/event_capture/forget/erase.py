@@ -257,19 +257,20 @@ def linked_devices(
 def erase_bigquery(
     stores: Stores, subjects: Subjects, now: datetime, execute: bool, receipt: BigQueryReceipt
 ) -> None:
+    """One DELETE per table, counted by the rows it affected: a table is read once, not also
+    counted first. A dry run counts; a refused delete counts what it left, as pending."""
     tables = [*stores.event_tables.items(), *stores.user_level_tables.items()]
     for name, table in tables:
         bound = _values(table, subjects, now)
-        counted = _run(stores.bigquery, table.count(), bound)
-        receipt.bytes_processed += counted.total_bytes_processed or 0
-        found = int(next(iter(counted.result()))["n"])
-        receipt.matched += found
-        if not execute or not found:
+        if not execute:
+            receipt.matched += _count(stores.bigquery, table, bound, receipt)
             continue
         try:
             deleted = _run(stores.bigquery, table.delete(), bound)
         except Exception as error:  # noqa: BLE001 - one table's refusal is reported, not raised
             detail = describe(error)
+            found = _count(stores.bigquery, table, bound, receipt)
+            receipt.matched += found
             receipt.pending += found
             if STREAMING_BUFFER in detail:
                 receipt.notes.append(
@@ -280,10 +281,17 @@ def erase_bigquery(
                 receipt.notes.append(f"{name}: delete failed: {detail}")
             continue
         receipt.bytes_processed += deleted.total_bytes_processed or 0
-        affected = deleted.num_dml_affected_rows
-        removed = found if affected is None else min(found, affected)
+        removed = deleted.num_dml_affected_rows or 0
+        receipt.matched += removed
         receipt.removed += removed
-        receipt.pending += found - removed
+
+
+def _count(
+    bigquery: BigQueryStatements, table: Table, bound: dict[str, Any], receipt: BigQueryReceipt
+) -> int:
+    counted = _run(bigquery, table.count(), bound)
+    receipt.bytes_processed += counted.total_bytes_processed or 0
+    return int(next(iter(counted.result()))["n"])
 
 
 def erase_objects(

@@ -77,6 +77,7 @@ class ForgetFunction:
             clock=self._clock,
             wait=self._wait,
             settle_seconds=self._settle,
+            batch_seconds=config.forget_batch_hours * 3600,
         )
         bytes_processed = sum(getattr(r, "bytes_processed", 0) for r in report.receipts)
         write_log_line(
@@ -86,6 +87,7 @@ class ForgetFunction:
                 log.FORGET_TAKEN: report.taken,
                 log.FORGET_FINISHED: report.finished,
                 log.FORGET_LEFT: report.left,
+                log.FORGET_QUEUED: report.queued,
                 log.FORGET_INVALID: report.invalid,
                 log.FORGET_REMOVED: sum(r.removed for r in report.receipts),
                 log.FORGET_BYTES: bytes_processed,

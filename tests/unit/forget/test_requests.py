@@ -151,3 +151,45 @@ def test_suppression_is_listed_before_the_erasure_and_lifting_it_deletes_nothing
     assert read_suppressed(control.objects[SUPPRESSION_OBJECT].data.encode()) == frozenset()
     assert len(warehouse.queries) == queries  # nothing erased
     assert waits == [35]
+
+
+def test_the_erasure_waits_for_the_weeks_batch_but_the_suppression_does_not() -> None:
+    requests, control, warehouse = FakeBucket(), FakeBucket(), Warehouse()
+    warehouse.buffered = False
+    waits: list[float] = []
+    week = 168 * 3600.0
+    file(requests, "req-00000005", ForgetRequest(user_id=USER, suppress=True))
+
+    def run_at(at: datetime) -> RunReport:
+        return run_requests(
+            requests,
+            control,
+            stores(warehouse),
+            clock=lambda: at,
+            wait=waits.append,
+            settle_seconds=35,
+            batch_seconds=week,
+        )
+
+    first = run_at(NOW)
+    assert (first.queued, first.erased_users, warehouse.queries) == (1, 0, [])
+    assert read_suppressed(control.objects[SUPPRESSION_OBJECT].data.encode()) == {
+        subject_digest(USER)
+    }
+    [queued] = receipts(requests, "req-00000005")
+    assert queued["status"] == "queued"
+    assert queued["erase_due"] == (NOW + timedelta(hours=168)).isoformat()
+
+    # An hour short of the week: still queued, and no second receipt.
+    assert run_at(NOW + timedelta(hours=167)).queued == 1
+    assert len(receipts(requests, "req-00000005")) == 1
+    # A request asking for it now is erased at once, beside the queued one that is not due.
+    file(requests, "req-00000006", ForgetRequest(user_id="u_now", erase_now=True))
+    now_run = run_at(NOW + timedelta(hours=167, minutes=30))
+    assert (now_run.erased_users, now_run.queued) == (1, 1)
+    assert all("u_now" in str(parameters["users"]) for _, parameters in warehouse.queries)
+
+    due = run_at(NOW + timedelta(hours=168))
+    assert (due.erased_users, due.finished, due.queued) == (1, 1, 0)
+    assert receipts(requests, "req-00000005")[-1]["status"] == "complete"
+    assert waits == []  # the suppression was written a week before the erasure

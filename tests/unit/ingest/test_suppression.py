@@ -8,7 +8,7 @@ from event_capture.ingest.suppression import SuppressionReader
 from tests.fakes.clock import Clock
 from tests.unit import event_factory as factory
 from tests.unit.ingest.test_mode_reader import Source
-from tests.unit.ingest.test_pipeline import R, Fakes
+from tests.unit.ingest.test_pipeline import Fakes, R
 
 GONE = "u_objected"
 LISTED = suppression_document(frozenset({subject_digest(GONE)}), R)
