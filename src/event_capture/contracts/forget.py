@@ -36,6 +36,12 @@ SUPPRESSED_STATUS = "suppressed"
 # Segment's user-deletion API takes up to 5,000 ids a call; one request here is one user, and a
 # run takes at most this many requests, so one run's DELETE stays one statement per table.
 MAX_USERS_A_RUN = 5000
+# How long after a run first sees a request its user is erased (FORGET_BATCH_HOURS's default):
+# each erasure reads the user-level tables whole, so a week's requests share one read; GDPR
+# Art. 12(3) allows a month.
+BATCH_HOURS = 168.0
+# How often the scheduled run looks for requests: a suppression is in force within this.
+RUN_EVERY_MINUTES = 60
 # A request id is the object's name: letters, digits, dash and underscore, as a UUID or a ULID.
 REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 

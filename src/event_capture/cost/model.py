@@ -26,6 +26,8 @@ from event_capture.contracts.archive_layout import (
     FLUSH_SECONDS,
 )
 from event_capture.contracts.bigquery_writes import WRITE_API_BY_DEFAULT
+from event_capture.contracts.forget import BATCH_HOURS as FORGET_BATCH_HOURS
+from event_capture.contracts.forget import RUN_EVERY_MINUTES as FORGET_RUN_EVERY_MINUTES
 from event_capture.cost import figures
 from event_capture.cost import prices as p
 from event_capture.cost.prices import FreeTier, Price
@@ -35,6 +37,7 @@ from event_capture.warehouse.catalog import (
     EVENT_TABLES,
     FEATURE_TABLES,
     SCHEDULED_TABLES,
+    USER_LEVEL_TABLES,
     USER_PROFILES,
 )
 
@@ -178,6 +181,12 @@ class Assumptions:
     backfill: FunctionSize = FunctionSize(memory_gib=1.0, vcpus=1.0, concurrency=1)
     backfill_query_seconds: float = 1.5
     backfill_us_per_event: float = 5.0
+    # Forgetting users (forget/): the share of users asking each month, the erasure's batch
+    # (contracts/forget.py), and the bytes of a row's two ids, which finding the users'
+    # devices reads (assumed: two UUID-sized strings and the partition column).
+    forget_share_per_month: float = 0.002
+    forget_batch_hours: float = FORGET_BATCH_HOURS
+    forget_id_bytes: float = 2 * (2 + 36) + 8
     # Share of the events that arrive through the collector (Segment and RudderStack SDKs),
     # in requests of this many calls (analytics-node's flushAt is 15); the rest through
     # capture. The collector runs the same pipeline on a function sized like capture's
@@ -743,6 +752,73 @@ def _backfill(
     return usages, runs, runs * max(run_seconds, p.CLOUD_RUN_ROUNDING_SECONDS)
 
 
+def _forget(
+    assumptions: Assumptions,
+    traffic: Traffic,
+    mix: Mapping[str, float],
+    measured: Measurements,
+    archive_objects: float,
+) -> list[Usage]:
+    """Erasing the users who asked: an upper bound, each erasure reading the user-level tables
+    whole. A DELETE reads every column of the clustered blocks that hold its users; while a day's
+    partition is about one block (below about a gigabyte), any user touches every block."""
+    a = assumptions
+    users = a.users * a.forget_share_per_month
+    batches = p.HOURS_PER_MONTH / a.forget_batch_hours
+    runs = min(users, batches)
+    per_event = sum(share * _mean(measured.row_bytes[t]) for t, share in mix.items())
+    raw_rows = traffic.events_per_day * _kept_days(RETENTION_DAYS, a)
+    user_level = 0.0
+    for spec in USER_LEVEL_TABLES:
+        size = measured.scheduled_tables[spec.name]
+        per_partition = size.bytes / max(size.partitions, 1) * traffic.scale
+        user_level += per_partition * _kept_days(spec.expiration_days, a)
+    statements = len(EVENT_TABLES) + len(USER_LEVEL_TABLES)
+    run_bytes = (
+        billed_query_bytes(raw_rows * a.forget_id_bytes)
+        + raw_rows * per_event
+        + user_level
+        + statements * billed_query_bytes(0)
+    )
+    # Every archive object of the retention window is read; one holding a user's line is
+    # rewritten (at most one a user's request, as a request's lines land in one object).
+    held = archive_objects / p.DAYS_PER_MONTH * _kept_days(RETENTION_DAYS, a)
+    per_user_events = traffic.events_per_day / max(a.users, 1) * _kept_days(RETENTION_DAYS, a)
+    rewrites = min(held, users / max(runs, 1e-9) * per_user_events)
+    return [
+        Usage(
+            component="Forgetting users",
+            item="erasure statements (upper bound)",
+            price=p.ON_DEMAND_QUERIES,
+            quantity=runs * run_bytes / p.TIB,
+            detail=f"{users:,.1f} users a month ({a.forget_share_per_month:.1%}) in "
+            f"{runs:,.1f} erasures (a batch every {a.forget_batch_hours:g} h): each reads the "
+            f"user-level tables whole, {run_bytes / p.GIB:,.2f} GiB, for 1 user or 1,000",
+        ),
+        Usage(
+            component="Forgetting users",
+            item="archive reads (Class B)",
+            price=p.CLASS_B_OPERATIONS,
+            quantity=runs * held,
+            detail=f"{held:,.0f} objects held, each read per erasure",
+        ),
+        Usage(
+            component="Forgetting users",
+            item="archive listings and rewrites (Class A)",
+            price=p.CLASS_A_OPERATIONS,
+            quantity=runs * (math.ceil(held / LIST_PAGE) + rewrites),
+            detail=f"{rewrites:,.0f} objects rewritten per erasure (its users' lines)",
+        ),
+        Usage(
+            component="Forgetting users",
+            item="Cloud Scheduler job (forget)",
+            price=p.SCHEDULER_JOBS,
+            quantity=1.0,
+            detail=f"every {FORGET_RUN_EVERY_MINUTES} minutes: suppressions in force within it",
+        ),
+    ]
+
+
 def _distinct_types(mix: Mapping[str, float], size: float) -> float:
     """Expected event types in a batch of ``size`` events drawn from ``mix``."""
     return sum(1.0 - float((1.0 - share) ** size) for share in mix.values())
@@ -946,6 +1022,7 @@ def bill(assumptions: Assumptions, measured: Measurements) -> Bill:
         *_queries(assumptions, traffic, mix, measured),
         *_archive(assumptions, traffic, mix, measured, path, collector),
         *backfill,
+        *_forget(assumptions, traffic, mix, measured, objects),
         *run_usages,
         *_logging(assumptions, traffic, mix, measured, requests),
         *_secrets(assumptions),

@@ -5,6 +5,7 @@ bucket the requests are filed in."""
 from collections.abc import Mapping
 
 from event_capture.contracts.capture_config import CaptureConfig
+from event_capture.contracts.forget import BATCH_HOURS
 from event_capture.platform.config import Number, load, variable
 
 
@@ -19,7 +20,7 @@ class ForgetConfig(CaptureConfig):
     )
     forget_batch_hours: Number = variable(
         "FORGET_BATCH_HOURS",
-        default=168.0,
+        default=BATCH_HOURS,
         ge=0.0,
         le=720.0,
         description="How long after a run first sees a request its user is erased, with every "

@@ -57,7 +57,7 @@ from event_capture.platform.query import DATE, STRING_ARRAY, TIMESTAMP, Query
 from event_capture.platform.storage_surface import StorageBucket
 from event_capture.tables.bigquery_schema import PARTITION_COLUMN
 from event_capture.tables.definitions import load_table_definitions
-from event_capture.warehouse.catalog import SCHEDULED_TABLES, ScheduledTable
+from event_capture.warehouse.catalog import USER_LEVEL_TABLES
 
 API_CALLS = (
     *query_job(reads=EVENT_TABLES),
@@ -76,12 +76,6 @@ API_CALLS = (
 USER = "user_id"
 DEVICE = "anonymous_id"
 DEAD_LETTER_AREAS = (DEAD_LETTER_AREA, REPLAYED_AREA, INVALID_AREA)
-# The user-level tables of the warehouse: personal data, keyed by user (and device).
-USER_LEVEL_TABLES: tuple[ScheduledTable, ...] = tuple(
-    table
-    for table in SCHEDULED_TABLES
-    if table.personal_data and any(column.name == USER for column in table.columns)
-)
 # Every table requires a filter on its partition column; this one keeps every partition (an
 # event is never received in the future), and is a constant, so BigQuery may prune on it.
 _EVERY_PARTITION = "{column} <= @until"

@@ -412,3 +412,9 @@ SCHEDULED_TABLES = (
     USER_RECOMMENDATIONS,
     DATA_QUALITY,
 )
+# The scheduled tables keyed by user: what forgetting a user deletes from (forget/erase.py).
+USER_LEVEL_TABLES = tuple(
+    table
+    for table in SCHEDULED_TABLES
+    if table.personal_data and any(column.name == "user_id" for column in table.columns)
+)

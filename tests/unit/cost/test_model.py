@@ -536,3 +536,47 @@ def test_measurements_survive_their_json() -> None:
     measured = measurements()
 
     assert Measurements.from_json(measured.to_json()) == measured
+
+
+# --- forgetting users --------------------------------------------------------------------------
+
+ERASURE = "erasure statements (upper bound)"
+
+
+def test_an_erasure_reads_the_same_bytes_for_fifty_users_as_for_a_thousand() -> None:
+    # Enough users asking to fill every weekly batch either way: the same erasures, each
+    # reading the tables whole, however many users it forgets.
+    many, few = (
+        bill(BASE.with_(users=500_000, forget_share_per_month=share), measurements())
+        for share in (0.002, 0.0001)
+    )
+
+    assert line(many, ERASURE).usage.quantity == pytest.approx(line(few, ERASURE).usage.quantity)
+    assert line(many, ERASURE).usage.quantity > 0
+
+
+def test_the_scheduler_jobs_share_their_free_tier() -> None:
+    result = bill(BASE, measurements())
+
+    assert line(result, "Cloud Scheduler job (forget)").net == 0
+    assert line(result, "Cloud Scheduler job").net == 0
+
+
+def test_a_longer_batch_means_fewer_erasures_in_proportion() -> None:
+    weekly, daily = (
+        bill(BASE.with_(users=500_000, forget_batch_hours=hours), measurements())
+        for hours in (168.0, 24.0)
+    )
+
+    assert line(daily, ERASURE).usage.quantity == pytest.approx(
+        7 * line(weekly, ERASURE).usage.quantity
+    )
+
+
+def test_fewer_users_asking_than_batches_erase_once_each() -> None:
+    result = bill(BASE.with_(users=1_000, forget_share_per_month=0.001), measurements())
+    one_user = bill(BASE.with_(users=1_000, forget_share_per_month=0.002), measurements())
+
+    assert line(one_user, ERASURE).usage.quantity == pytest.approx(
+        2 * line(result, ERASURE).usage.quantity
+    )
