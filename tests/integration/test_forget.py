@@ -25,13 +25,13 @@ from event_capture.collector.event_ids import event_id
 from event_capture.contracts import redis_keys as keys
 from event_capture.contracts.forget import SUPPRESSION_OBJECT, subject_digest
 from event_capture.features.materialize import materialize
-from event_capture.forget.erase import USER_LEVEL_TABLES
 from event_capture.ingest.row import Request
 from event_capture.ingest.sinks.dead_letter import DeadLetterSink
 from event_capture.ingest.sinks.result import FailedRow, Failure, FailureKind
 from event_capture.ingest.validation import validate_events
 from event_capture.ingest.wiring import dead_letter_writer
 from event_capture.tables.definitions import load_table_definitions
+from event_capture.warehouse.catalog import USER_LEVEL_TABLES
 from localcloud.cloud import LocalCloud
 from localcloud.processes import Service
 from localcloud.sample_events import sample_batch
@@ -88,6 +88,12 @@ def capture_events(capture: Service, events: list[dict[str, Any]]) -> dict[str, 
 
 
 def collector_calls(collector: Service, calls: list[dict[str, Any]]) -> list[str]:
+    return collector_answer(collector, calls)[0]
+
+
+def collector_answer(
+    collector: Service, calls: list[dict[str, Any]]
+) -> tuple[list[str], dict[str, Any]]:
     answer = requests.post(
         collector.url + "/collector/v1/batch",
         json={"batch": calls},
@@ -95,7 +101,8 @@ def collector_calls(collector: Service, calls: list[dict[str, Any]]) -> list[str
         timeout=60,
     )
     assert answer.status_code == 200, answer.text
-    return [event_id(call["messageId"]) for call in calls]
+    document: dict[str, Any] = answer.json()
+    return [event_id(call["messageId"]) for call in calls], document
 
 
 def search_call(user: str | None, device: str) -> dict[str, Any]:
@@ -296,7 +303,10 @@ def test_a_suppressed_user_is_accepted_and_dropped_until_the_suppression_is_lift
     later = journey(people.kept, people.kept_device)[3:6]
     answer = capture_polling(capture, later, lambda doc: doc.get("suppressed") == len(later))
     assert answer["accepted"] == len(later)
-    dropped_calls = collector_calls(collector, [search_call(people.kept, people.kept_device)])
+    dropped_calls, said = collector_answer(
+        collector, [search_call(people.kept, people.kept_device)]
+    )
+    assert (said["accepted"], said["suppressed"]) == (1, 1)
     dropped = [e["event_id"] for e in later] + dropped_calls
     assert stored_anywhere(cloud, dropped) == []
 

@@ -365,6 +365,8 @@ class _Tally:
             "request_id": rid,
             "received": self.received,
             "accepted": accepted,
+            # Of the accepted, those of a user who asked not to be tracked: stored nowhere.
+            "suppressed": outcome.suppressed if outcome is not None else 0,
             "rejected": len(self.rejections),
             "ignored": ignored,
             "rejections": [
