@@ -33,6 +33,7 @@ from localcloud.processes import (
     capture_function,
     collector_function,
     features_function,
+    forget_function,
     free_port,
     gcs_emulator,
     guard_function,
@@ -330,6 +331,18 @@ class LocalCloud:
             self.env(**(env or {})),
             port or free_port(),
             log_path or self.settings.log_dir / "archive-backfill-function.log",
+        )
+        self._functions.append(service)
+        return service.start()
+
+    def start_forget(
+        self, *, port: int = 0, log_path: Path | None = None, env: Mapping[str, str] | None = None
+    ) -> Service:
+        """The scheduled forget run's function on this cloud (``forget_env``), started."""
+        service = forget_function(
+            self.forget_env(**(env or {})),
+            port or free_port(),
+            log_path or self.settings.log_dir / "forget-function.log",
         )
         self._functions.append(service)
         return service.start()

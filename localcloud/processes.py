@@ -34,6 +34,7 @@ FEATURES_SOURCE = REPO / "functions" / "features" / "main.py"
 COLLECTOR_SOURCE = REPO / "functions" / "collector" / "main.py"
 GUARD_SOURCE = REPO / "functions" / "cost-guard" / "main.py"
 BACKFILL_SOURCE = REPO / "functions" / "archive-backfill" / "main.py"
+FORGET_SOURCE = REPO / "functions" / "forget" / "main.py"
 
 
 def free_port() -> int:
@@ -373,6 +374,17 @@ def guard_function(env: Mapping[str, str], port: int, log_path: Path | None = No
         name="cost-guard-function",
         source=GUARD_SOURCE,
         target="cost_guard",
+        env=env,
+        port=port,
+        log_path=log_path,
+    )
+
+
+def forget_function(env: Mapping[str, str], port: int, log_path: Path | None = None) -> Service:
+    return function_server(
+        name="forget-function",
+        source=FORGET_SOURCE,
+        target="forget_users",
         env=env,
         port=port,
         log_path=log_path,

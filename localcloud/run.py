@@ -3,9 +3,9 @@
 Starts the BigQuery emulator, fake-gcs-server and (with REDIS_ENABLED=true) redis-server,
 creates the dataset, tables and bucket from ``event_capture/tables``, and the warehouse's views
 and tables, then serves the capture function on 127.0.0.1:8080, the collector (Segment's API) on
-127.0.0.1:8082, the cost guard on 127.0.0.1:8083, the archive backfill on 127.0.0.1:8084 (run
-every hour, as the deployed schedule runs it) and, with Redis, the features function on
-127.0.0.1:8081. BigQuery and GCS data live
+127.0.0.1:8082, the cost guard on 127.0.0.1:8083, the archive backfill on 127.0.0.1:8084 and
+the forget function on 127.0.0.1:8085 (each run every hour, as the deployed schedules run them)
+and, with Redis, the features function on 127.0.0.1:8081. BigQuery and GCS data live
 under ``.localcloud/`` and survive a restart; ``make clean-data`` forgets them.
 """
 
@@ -26,6 +26,7 @@ from types import FrameType
 import requests
 
 from event_capture.contracts.archive_layout import BACKFILL_EVERY_MINUTES
+from event_capture.contracts.forget import RUN_EVERY_MINUTES as FORGET_RUN_EVERY_MINUTES
 from event_capture.tables.definitions import load_table_definitions
 from localcloud import pubsub_push
 from localcloud.cloud import REQUEST_LOGS, CloudSettings, LocalCloud
@@ -44,6 +45,7 @@ PORT_VARIABLES = {
     "COLLECTOR_PORT": 8082,
     "GUARD_PORT": 8083,
     "BACKFILL_PORT": 8084,
+    "FORGET_PORT": 8085,
 }
 # The functions' own variables make run takes from its environment.
 PASSED_TO_FUNCTIONS = ("BIGQUERY_WRITE_API",)
@@ -95,25 +97,40 @@ def backfill_port(env: Mapping[str, str] = os.environ) -> int:
     return int(env.get("BACKFILL_PORT", PORT_VARIABLES["BACKFILL_PORT"]))
 
 
-def push_backfill_run(url: str) -> None:
-    """One scheduled run of the archive backfill at ``url``, as the deployed job's message
-    reaches it (the function reads nothing of the message); its answer comes after the run."""
+def forget_port(env: Mapping[str, str] = os.environ) -> int:
+    return int(env.get("FORGET_PORT", PORT_VARIABLES["FORGET_PORT"]))
+
+
+def push_run(url: str, topic: str) -> None:
+    """One scheduled run of the function at ``url``, as the deployed job's message on ``topic``
+    reaches it (the functions read nothing of the message); its answer comes after the run."""
     answer = pubsub_push.deliver(
-        url,
-        pubsub_push.envelope(b"", subscription="eventarc-archive-backfill"),
-        topic="archive-backfill-runs",
+        url, pubsub_push.envelope(b"", subscription=f"eventarc-{topic}"), topic=topic
     )
     answer.raise_for_status()
 
 
-def run_schedule(push: Callable[[], None], every_seconds: float, stopping: threading.Event) -> None:
+def push_backfill_run(url: str) -> None:
+    push_run(url, "archive-backfill-runs")
+
+
+def push_forget_run(url: str) -> None:
+    push_run(url, "forget-runs")
+
+
+def run_schedule(
+    push: Callable[[], None],
+    every_seconds: float,
+    stopping: threading.Event,
+    name: str = "archive backfill",
+) -> None:
     """Cloud Scheduler's stand-in: ``push`` every interval until ``stopping`` is set; a failed
     run is reported and the next one comes all the same, as the deployed schedule does."""
     while not stopping.wait(every_seconds):
         try:
             push()
         except requests.RequestException as error:
-            print(f"archive backfill: the scheduled run failed: {error}", file=sys.stderr)
+            print(f"{name}: the scheduled run failed: {error}", file=sys.stderr)
 
 
 def _ports_in_use(settings: CloudSettings) -> list[str]:
@@ -125,6 +142,7 @@ def _ports_in_use(settings: CloudSettings) -> list[str]:
         "COLLECTOR_PORT": settings.collector_port,
         "GUARD_PORT": guard_port(),
         "BACKFILL_PORT": backfill_port(),
+        "FORGET_PORT": forget_port(),
     }
     if settings.redis:
         ports["REDIS_PORT"] = settings.redis_port
@@ -176,6 +194,22 @@ def main() -> None:
             target=run_schedule,
             args=(partial(push_backfill_run, backfill.url), BACKFILL_EVERY_MINUTES * 60, stopping),
             name="backfill-schedule",
+            daemon=True,
+        ).start()
+        forgetting = cloud.start_forget(
+            port=forget_port(),
+            log_path=Path("/dev/stdout"),
+            env={"CAPTURE_MODE_TTL_SECONDS": LOCAL_MODE_TTL_SECONDS},
+        )
+        threading.Thread(
+            target=run_schedule,
+            args=(
+                partial(push_forget_run, forgetting.url),
+                FORGET_RUN_EVERY_MINUTES * 60,
+                stopping,
+                "forget",
+            ),
+            name="forget-schedule",
             daemon=True,
         ).start()
         features = (
@@ -246,6 +280,9 @@ cost guard ready on {guard.url}: spend the budget (capture goes archive-only), l
 archive backfill ready on {backfill.url}, run every {BACKFILL_EVERY_MINUTES} minutes as deployed
 (the lines an instance stopped before its group commit lost); any range by hand:
   make backfill-archive FROM={dt.datetime.now(dt.UTC):%Y-%m-%dT00:00Z} TO=<an hour ago>
+forget function ready on {forgetting.url}, run every {FORGET_RUN_EVERY_MINUTES} minutes as deployed
+(the requests the app files in the {settings.forget_bucket} bucket); a user now:
+  make forget USER={sample_user} [SUPPRESS=true]
 Ctrl-C stops everything.
 """,
         flush=True,
@@ -256,6 +293,7 @@ Ctrl-C stops everything.
         collector,
         guard,
         backfill,
+        forgetting,
         *([features] if features else []),
     ]
     while all(service.running for service in services):

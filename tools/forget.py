@@ -1,9 +1,11 @@
 """Forget a user: ``make forget USER=<id> [SUPPRESS=true | LIFT=true]`` on ``make run``'s cloud,
 ``python -m tools.forget --user <id> [--suppress | --lift-suppression]`` on a deployed project.
 
-Both file a request in the forget bucket (``contracts.forget``), as the app's account-deletion
-flow does, and print its receipt: per store, what was matched, removed and is still pending, and
-the bytes BigQuery read to find the rows.
+Both file a request in the forget bucket (``contracts.forget``) per user, as the app's
+account-deletion flow does, and print the receipt: per store, what was matched, removed and is
+still pending, and the bytes BigQuery read to find the rows. ``--user`` repeats, and
+``--users-file`` names a file of ids: every user of one call is erased in one run, whose reads
+are the same for one user as for thousands (``MAX_USERS_A_RUN`` at most).
 
 - ``--local``: the request is carried out here and now, by the forget function's own code
   (``forget.requests``), against the local emulators.
@@ -26,6 +28,7 @@ import os
 import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from typing import Any, TextIO
 
@@ -35,7 +38,7 @@ from event_capture.contracts.forget import (
     request_object,
 )
 from event_capture.forget.config import ForgetConfig, load_forget_config
-from event_capture.forget.function import stores_of
+from event_capture.forget.function import settle_seconds, stores_of
 from event_capture.forget.requests import run_requests
 from event_capture.forget.stores import STORAGE_TIMEOUT_SECONDS
 from event_capture.ingest.retry import describe
@@ -53,7 +56,12 @@ POLL_SECONDS = 5.0
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
     assert __doc__ is not None
     parser = OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0])
-    parser.add_argument("--user", required=True, help="the user id to forget")
+    parser.add_argument(
+        "--user", action="append", default=[], help="a user id to forget (repeatable)"
+    )
+    parser.add_argument(
+        "--users-file", help="a file of user ids, one a line: all forgotten in one run"
+    )
     what = parser.add_mutually_exclusive_group()
     what.add_argument("--suppress", action="store_true", help="also drop their later events")
     what.add_argument(
@@ -63,9 +71,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def local_config() -> tuple[ForgetConfig, float]:
-    """``make run``'s cloud, Redis included when it is running, and how long its capture
-    instances take to read a new suppression list (its TTL, twice)."""
+def local_config() -> ForgetConfig:
+    """``make run``'s cloud, Redis included when it is running, with its capture functions'
+    TTL of the control documents (how soon they read a new suppression list)."""
     from localcloud.cloud import LocalCloud
     from localcloud.processes import port_open
     from localcloud.run import LOCAL_MODE_TTL_SECONDS, run_settings
@@ -75,8 +83,9 @@ def local_config() -> tuple[ForgetConfig, float]:
         raise ValueError(f"--local: no fake-gcs-server on 127.0.0.1:{settings.gcs_port}; make run")
     cloud = LocalCloud(settings)
     redis = "true" if port_open(settings.redis_port) else "false"
-    config = load_forget_config(cloud.forget_env(REDIS_ENABLED=redis))
-    return config, 2 * float(LOCAL_MODE_TTL_SECONDS)
+    return load_forget_config(
+        cloud.forget_env(REDIS_ENABLED=redis, CAPTURE_MODE_TTL_SECONDS=LOCAL_MODE_TTL_SECONDS)
+    )
 
 
 def file_request(bucket: StorageBucket, request_id: str, request: ForgetRequest) -> None:
@@ -145,19 +154,24 @@ def main(
 ) -> int:
     out = out or sys.stdout
     args = _arguments(argv)
-    request_id = uuid.uuid4().hex
     try:
+        users = list(args.user)
+        if args.users_file:
+            with open(args.users_file, encoding="utf-8") as listed:
+                users += [line.strip() for line in listed if line.strip()]
+        if not users:
+            raise ValueError("--user or --users-file: give at least one user id")
         # The operators' erasure runs at once, not with the week's batch.
-        request = ForgetRequest(
-            user_id=args.user,
-            suppress=args.suppress,
-            lift_suppression=args.lift_suppression,
-            erase_now=not args.lift_suppression,
-        )
-        if args.local and env is None:
-            config, settle = local_config()
-        else:
-            config, settle = load_forget_config(env), 0.0
+        filed = {
+            uuid.uuid4().hex: ForgetRequest(
+                user_id=user,
+                suppress=args.suppress,
+                lift_suppression=args.lift_suppression,
+                erase_now=not args.lift_suppression,
+            )
+            for user in dict.fromkeys(users)
+        }
+        config = local_config() if args.local and env is None else load_forget_config(env)
         if not config.forget_bucket:
             raise ConfigError("FORGET_BUCKET: required (the bucket requests are filed in)")
         job = (os.environ if env is None else env).get("FORGET_SCHEDULE", "")
@@ -166,7 +180,7 @@ def main(
                 "FORGET_SCHEDULE: required without --local (the forget job's full name, "
                 "projects/<p>/locations/<region>/jobs/forget-schedule)"
             )
-    except (ValueError, ConfigError) as error:
+    except (ValueError, ConfigError, OSError) as error:
         print(f"{PROG}: {error}", file=sys.stderr)
         return 2
     try:
@@ -174,34 +188,52 @@ def main(
             config.project, config.storage_emulator_host, connections=4
         )
         requests = storage.bucket(config.forget_bucket)
-        file_request(requests, request_id, request)
+        for request_id, request in filed.items():
+            file_request(requests, request_id, request)
         if args.local:
-            control = (
-                storage.bucket(config.capture_mode_bucket) if config.capture_mode_bucket else None
-            )
+            mode_bucket = config.capture_mode_bucket
             run_requests(
                 requests,
-                control,
+                storage.bucket(mode_bucket) if mode_bucket else None,
                 stores_of(config, storage),
                 wait=sleep,
-                settle_seconds=settle,
+                settle_seconds=settle_seconds(config),
             )
-            receipt = latest_receipt(requests, request_id)
         else:
             run_scheduler_job(job)
-            receipt = _wait_for_receipt(requests, request_id, sleep)
+        receipts = [
+            latest_receipt(requests, request_id)
+            if args.local
+            else _wait_for_receipt(requests, request_id, sleep)
+            for request_id in filed
+        ]
     except Exception as error:  # noqa: BLE001 - one line for the operator, not a traceback
         print(f"{PROG}: {describe(error)}", file=sys.stderr)
         return 1
-    if receipt is None:
+    return _report(receipts, out)
+
+
+def _report(receipts: list[dict[str, Any] | None], out: TextIO) -> int:
+    """The first receipt whole (its store lines are the run's, over all its users), then how
+    the others ended; 0 when every request is done."""
+    found = [receipt for receipt in receipts if receipt is not None]
+    if found:
+        print_receipt(found[0], out)
+    if len(receipts) > 1:
+        statuses = Counter(r["status"] if r else "no receipt yet" for r in receipts)
         print(
-            f"{PROG}: request {request_id} filed; no receipt within {RECEIPT_WAIT_SECONDS:.0f} s "
-            "(the hourly run will take it)",
+            f"{len(receipts):,} requests: "
+            + ", ".join(f"{n:,} {status}" for status, n in sorted(statuses.items())),
+            file=out,
+        )
+    if len(found) < len(receipts):
+        print(
+            f"{PROG}: {len(receipts) - len(found)} request(s) filed with no receipt within "
+            f"{RECEIPT_WAIT_SECONDS:.0f} s (the hourly run will take them)",
             file=out,
         )
         return 1
-    print_receipt(receipt, out)
-    return 0 if receipt["status"] in ("complete", "lifted") else 1
+    return 0 if all(r["status"] in ("complete", "lifted") for r in found) else 1
 
 
 def _wait_for_receipt(

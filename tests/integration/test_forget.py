@@ -344,3 +344,40 @@ def stored_anywhere(cloud: LocalCloud, event_ids: list[str]) -> list[str]:
             if row.get("event_id") in wanted
         ]
     return found
+
+
+def test_the_scheduled_function_takes_an_apps_request_suppresses_at_once_and_erases_when_due(
+    cloud: LocalCloud, functions: tuple[Service, Service], people: People, captured: dt.date
+) -> None:
+    """The deployed path: the app files the request (create-only), the hourly run suppresses
+    at once and queues the erasure; with the batch over (here 0 hours), the next run erases."""
+    from localcloud.run import push_forget_run
+
+    user = f"u_app_{uuid.uuid4().hex[:8]}"
+    capture, _ = functions
+    capture_events(capture, journey(user, f"d_{user}")[3:6])
+    requests_bucket = cloud.bucket(cloud.settings.forget_bucket)
+    request_id = uuid.uuid4().hex
+    requests_bucket.blob(f"requests/{request_id}.json").upload_from_string(
+        json.dumps({"user_id": user, "suppress": True}), if_generation_match=0
+    )
+    quick = {"CAPTURE_MODE_TTL_SECONDS": TTL, "REQUEST_DEADLINE_SECONDS": "1"}
+    queued_run = cloud.start_forget(env=quick)
+    push_forget_run(queued_run.url)
+    queued_run.stop()
+
+    queued = forget.latest_receipt(requests_bucket, request_id)
+    assert queued is not None and queued["status"] == "queued", queued
+    listed = cloud.bucket(cloud.settings.control_bucket).blob(SUPPRESSION_OBJECT)
+    assert subject_digest(user) in json.loads(listed.download_as_bytes())["suppressed"]
+    assert sum(mine for mine, _ in bigquery_counts(cloud, People(user, "", "", "")).values()) == 3
+
+    due_run = cloud.start_forget(env={**quick, "FORGET_BATCH_HOURS": "0"})
+    push_forget_run(due_run.url)
+    due_run.stop()
+
+    done = forget.latest_receipt(requests_bucket, request_id)
+    assert done is not None and done["status"] == "complete", done
+    assert not requests_bucket.blob(f"requests/{request_id}.json").exists()
+    left = bigquery_counts(cloud, People(user, "", "", ""))
+    assert {table: mine for table, (mine, _) in left.items() if mine} == {}

@@ -13,7 +13,6 @@ from functools import partial
 from cloudevents.http import CloudEvent
 
 from event_capture.contracts import log_fields as log
-from event_capture.contracts.timing import MAX_REQUEST_DEADLINE_SECONDS, MODE_TTL_SECONDS
 from event_capture.forget.config import ForgetConfig
 from event_capture.forget.erase import (
     BigQueryStatements,
@@ -27,9 +26,14 @@ from event_capture.platform.config import ConfigError
 from event_capture.platform.log_line import write_log_line
 from event_capture.platform.storage_surface import StorageClient
 
-# Suppression reaches every capture instance within the control documents' TTL; a request
-# received before that has finished within its deadline. Only then are the rows read.
-SETTLE_SECONDS = MODE_TTL_SECONDS + MAX_REQUEST_DEADLINE_SECONDS
+
+def settle_seconds(config: ForgetConfig) -> float:
+    """How long a suppression takes to be in force: every capture instance reads it within the
+    control documents' TTL, and a request received before that has finished within its deadline
+    (capture's values: the stack gives the forget function capture's)."""
+    return config.capture_mode_ttl_seconds + config.request_deadline_seconds
+
+
 CONNECTIONS = 4
 
 
@@ -58,13 +62,11 @@ class ForgetFunction:
         storage: Callable[[], StorageClient],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         wait: Callable[[float], None] = time.sleep,
-        settle_seconds: float = SETTLE_SECONDS,
     ) -> None:
         self._config = config
         self._storage = storage
         self._clock = clock
         self._wait = wait
-        self._settle = settle_seconds
 
     def __call__(self, event: CloudEvent | None = None) -> RunReport:
         """Carry out the filed requests; the message's content does not matter."""
@@ -76,7 +78,7 @@ class ForgetFunction:
             stores_of(config, storage),
             clock=self._clock,
             wait=self._wait,
-            settle_seconds=self._settle,
+            settle_seconds=settle_seconds(config),
             batch_seconds=config.forget_batch_hours * 3600,
         )
         bytes_processed = sum(getattr(r, "bytes_processed", 0) for r in report.receipts)

@@ -193,3 +193,21 @@ def test_the_erasure_waits_for_the_weeks_batch_but_the_suppression_does_not() ->
     assert (due.erased_users, due.finished, due.queued) == (1, 1, 0)
     assert receipts(requests, "req-00000005")[-1]["status"] == "complete"
     assert waits == []  # the suppression was written a week before the erasure
+
+
+def test_a_thousand_users_are_erased_with_one_statement_per_table() -> None:
+    requests, control, warehouse = FakeBucket(), FakeBucket(), Warehouse()
+    warehouse.buffered = False
+    for n in range(1_000):
+        file(requests, f"req-{n:08d}", ForgetRequest(user_id=f"u_{n}", erase_now=True))
+
+    report = run(requests, control, warehouse, NOW, [])
+
+    tables = len(event_tables("p", "events")) + len(user_level_tables("p", "events"))
+    assert (report.erased_users, report.finished) == (1_000, 1_000)
+    # The linked devices, then a DELETE per table: every statement names all 1,000 users.
+    assert len(warehouse.queries) == 1 + tables
+    for sql, parameters in warehouse.queries:
+        assert len(parameters["users"]) == 1_000
+        # user_id first: the tables' first clustering column, so BigQuery can skip blocks.
+        assert "user_id IN UNNEST(@users)" in sql.split("WHERE", 1)[1].split(" AND ", 1)[1]
