@@ -760,8 +760,9 @@ def _forget(
     archive_objects: float,
 ) -> list[Usage]:
     """Erasing the users who asked: an upper bound, each erasure reading the user-level tables
-    whole. A DELETE reads every column of the clustered blocks that hold its users; while a day's
-    partition is about one block (below about a gigabyte), any user touches every block."""
+    whole. A DELETE reads every column of the clustered blocks that hold its users, and blocks are
+    sized to the table (cloud.google.com/bigquery/docs/clustered-tables): with small daily
+    partitions, a user is in nearly every one."""
     a = assumptions
     users = a.users * a.forget_share_per_month
     batches = p.HOURS_PER_MONTH / a.forget_batch_hours
