@@ -52,6 +52,7 @@ from event_capture.forget.stores import (
     archived_row,
     dead_lettered_row,
     remove_lines,
+    rewrite_calls,
 )
 from event_capture.ingest import clients
 from event_capture.ingest.config import Config, ConfigError, load_config
@@ -81,14 +82,8 @@ assert "event_id" in ACTIVITY_FIELDS, "the purge finds Redis entries by their ev
 API_CALLS = (
     *query_job(reads=EVENT_TABLES),
     ApiCall("bigquery.jobs.insert#dml", EVENT_TABLES),
-    ApiCall("storage.objects.list", ARCHIVE_BUCKET),
-    ApiCall("storage.objects.get", ARCHIVE_BUCKET),
-    ApiCall("storage.objects.insert#overwrite", ARCHIVE_BUCKET),
-    ApiCall("storage.objects.delete", ARCHIVE_BUCKET),
-    ApiCall("storage.objects.list", DEAD_LETTER_BUCKET),
-    ApiCall("storage.objects.get", DEAD_LETTER_BUCKET),
-    ApiCall("storage.objects.insert#overwrite", DEAD_LETTER_BUCKET),
-    ApiCall("storage.objects.delete", DEAD_LETTER_BUCKET),
+    *rewrite_calls(ARCHIVE_BUCKET),
+    *rewrite_calls(DEAD_LETTER_BUCKET),
 )
 
 _RANGE = f"{PARTITION_COLUMN} >= @start AND {PARTITION_COLUMN} < @end"

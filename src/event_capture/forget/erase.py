@@ -41,6 +41,7 @@ from event_capture.forget.stores import (
     archived_row,
     dead_lettered_row,
     remove_lines,
+    rewrite_calls,
 )
 from event_capture.ingest.retry import describe
 from event_capture.ingest.sinks.dead_letter import DEAD_LETTER_AREA, INVALID_AREA, REPLAYED_AREA
@@ -63,14 +64,8 @@ API_CALLS = (
     *query_job(reads=EVENT_TABLES),
     ApiCall("bigquery.jobs.insert#dml", EVENT_TABLES),
     ApiCall("bigquery.jobs.insert#dml", FEATURE_TABLES),
-    ApiCall("storage.objects.list", ARCHIVE_BUCKET),
-    ApiCall("storage.objects.get", ARCHIVE_BUCKET),
-    ApiCall("storage.objects.insert#overwrite", ARCHIVE_BUCKET),
-    ApiCall("storage.objects.delete", ARCHIVE_BUCKET),
-    ApiCall("storage.objects.list", DEAD_LETTER_BUCKET),
-    ApiCall("storage.objects.get", DEAD_LETTER_BUCKET),
-    ApiCall("storage.objects.insert#overwrite", DEAD_LETTER_BUCKET),
-    ApiCall("storage.objects.delete", DEAD_LETTER_BUCKET),
+    *rewrite_calls(ARCHIVE_BUCKET),
+    *rewrite_calls(DEAD_LETTER_BUCKET),
 )
 
 USER = "user_id"

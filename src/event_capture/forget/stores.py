@@ -13,11 +13,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from event_capture.ingest.retry import describe
+from event_capture.platform.api_calls import ApiCall
 from event_capture.platform.storage_surface import StorageBlob, StorageBucket
 
 STORAGE_TIMEOUT_SECONDS = 60.0
 # BigQuery's refusal of DML over rows still in the streaming buffer names it so.
 STREAMING_BUFFER = "streaming buffer"
+
+
+def rewrite_calls(bucket: str) -> tuple[ApiCall, ...]:
+    """What removing lines from the objects of ``bucket`` calls: list, read, rewrite, delete."""
+    return (
+        ApiCall("storage.objects.list", bucket),
+        ApiCall("storage.objects.get", bucket),
+        ApiCall("storage.objects.insert#overwrite", bucket),
+        ApiCall("storage.objects.delete", bucket),
+    )
+
 
 # An object line's event row: the line itself (archive), or its "row" (dead letters).
 RowOf = Callable[[Mapping[str, Any]], Mapping[str, Any]]

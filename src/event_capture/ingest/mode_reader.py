@@ -1,5 +1,6 @@
-"""How a capture instance reads the cost guard's switch (``contracts.capture_mode``): the
-control object, read again every ``ttl_seconds``."""
+"""How a capture instance reads the control bucket's documents, each again every ``ttl_seconds``:
+the cost guard's switch (``contracts.capture_mode``) here, the suppression list in
+``ingest.suppression``."""
 
 import threading
 import time
@@ -17,11 +18,68 @@ READ_TIMEOUT_SECONDS = 2.0
 API_CALLS = (ApiCall("storage.objects.get", CONTROL_BUCKET),)
 
 
-class ModeReader:
-    """The capture mode of one instance: the control object, read again every ``ttl_seconds``.
+class ControlReader[T]:
+    """A document of the control bucket as one instance sees it: read again on the first call
+    after it went stale (every ``ttl_seconds``), so an idle instance reads nothing.
 
-    The read happens on the first request after the mode went stale, so an idle instance reads
-    nothing. A missing object means ``stream`` (the guard never switched).
+    ``fallback(last)`` is what holds while another call is reading, and after a failed read
+    until the next try (``RETRY_SECONDS`` later); ``last_error`` says why, for the log line.
+    """
+
+    def __init__(
+        self,
+        read: Callable[[], bytes | None],
+        parse: Callable[[bytes | None], T],
+        *,
+        initial: T,
+        fallback: Callable[[T], T],
+        unreadable: str,
+        ttl_seconds: float = MODE_TTL_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._read = read
+        self._parse = parse
+        self._fallback = fallback
+        self._unreadable = unreadable
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._value = initial
+        self._fresh_until = float("-inf")
+        self._reading = False
+        self.last_error: str | None = None
+
+    def __call__(self) -> T:
+        now = self._clock()
+        with self._lock:
+            if now < self._fresh_until:
+                return self._value
+            if self._reading:
+                return self._fallback(self._value)
+            self._reading = True
+            value = self._fallback(self._value)
+        error, fresh_for = None, min(self._ttl, RETRY_SECONDS)
+        try:
+            value = self._parse(self._read())
+            fresh_for = self._ttl
+        except Exception as caught:  # noqa: BLE001 - the fallback holds until a read succeeds; logged by the caller
+            error = f"{type(caught).__name__}: {self._unreadable}"
+        finally:
+            # Whatever escaped, the next request after the retry time reads again.
+            with self._lock:
+                self._value, self.last_error = value, error
+                self._fresh_until = self._clock() + fresh_for
+                self._reading = False
+        return value
+
+
+def _mode(text: bytes | None) -> CaptureMode:
+    # A missing object: the guard never switched.
+    return CaptureMode.STREAM if text is None else read_mode(text)
+
+
+class ModeReader(ControlReader[CaptureMode]):
+    """The capture mode of one instance (``contracts.capture_mode``).
 
     ``archive_only`` holds only while a read confirmed it within the TTL. A read that fails, or
     is still under way, means ``stream``: an instance that cannot read the switch back must not
@@ -37,37 +95,15 @@ class ModeReader:
         ttl_seconds: float = MODE_TTL_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._read = read
-        self._ttl = ttl_seconds
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._mode = CaptureMode.STREAM
-        self._fresh_until = float("-inf")
-        self._reading = False
-        self.last_error: str | None = None
-
-    def __call__(self) -> CaptureMode:
-        now = self._clock()
-        with self._lock:
-            if now < self._fresh_until:
-                return self._mode
-            if self._reading:
-                return CaptureMode.STREAM
-            self._reading = True
-        mode, error, fresh_for = CaptureMode.STREAM, None, min(self._ttl, RETRY_SECONDS)
-        try:
-            text = self._read()
-            mode = CaptureMode.STREAM if text is None else read_mode(text)
-            fresh_for = self._ttl
-        except Exception as caught:  # noqa: BLE001 - streams until a read succeeds; logged by the caller
-            error = f"{type(caught).__name__}: capture mode unreadable, streaming"
-        finally:
-            # Whatever escaped, the next request after the retry time reads again.
-            with self._lock:
-                self._mode, self.last_error = mode, error
-                self._fresh_until = self._clock() + fresh_for
-                self._reading = False
-        return mode
+        super().__init__(
+            read,
+            _mode,
+            initial=CaptureMode.STREAM,
+            fallback=lambda _last: CaptureMode.STREAM,
+            unreadable="capture mode unreadable, streaming",
+            ttl_seconds=ttl_seconds,
+            clock=clock,
+        )
 
 
 def gcs_mode_source(
