@@ -48,7 +48,7 @@ from event_capture.platform.api_calls import (
     ARCHIVE_BUCKET,
     DEAD_LETTER_BUCKET,
     EVENT_TABLES,
-    FEATURE_TABLES,
+    USER_TABLES,
     ApiCall,
     query_job,
 )
@@ -62,7 +62,7 @@ from event_capture.warehouse.catalog import SCHEDULED_TABLES, ScheduledTable
 API_CALLS = (
     *query_job(reads=EVENT_TABLES),
     ApiCall("bigquery.jobs.insert#dml", EVENT_TABLES),
-    ApiCall("bigquery.jobs.insert#dml", FEATURE_TABLES),
+    ApiCall("bigquery.jobs.insert#dml", USER_TABLES),
     ApiCall("storage.objects.list", ARCHIVE_BUCKET),
     ApiCall("storage.objects.get", ARCHIVE_BUCKET),
     ApiCall("storage.objects.insert#overwrite", ARCHIVE_BUCKET),
