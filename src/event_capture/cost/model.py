@@ -743,6 +743,23 @@ def _backfill(
     return usages, runs, runs * max(run_seconds, p.CLOUD_RUN_ROUNDING_SECONDS)
 
 
+# Forgetting users (infra/forget.py, forgetEnabled): its Cloud Scheduler job, hourly.
+FORGET_SCHEDULE = "every hour: the filed requests to forget a user"
+
+
+def _forget() -> list[Usage]:
+    """The forget run's schedule; what its statements read is a line of its own."""
+    return [
+        Usage(
+            component="Forget",
+            item="forget: Cloud Scheduler job",
+            price=p.SCHEDULER_JOBS,
+            quantity=1.0,
+            detail=FORGET_SCHEDULE,
+        )
+    ]
+
+
 def _distinct_types(mix: Mapping[str, float], size: float) -> float:
     """Expected event types in a batch of ``size`` events drawn from ``mix``."""
     return sum(1.0 - float((1.0 - share) ** size) for share in mix.values())
@@ -946,6 +963,7 @@ def bill(assumptions: Assumptions, measured: Measurements) -> Bill:
         *_queries(assumptions, traffic, mix, measured),
         *_archive(assumptions, traffic, mix, measured, path, collector),
         *backfill,
+        *_forget(),
         *run_usages,
         *_logging(assumptions, traffic, mix, measured, requests),
         *_secrets(assumptions),

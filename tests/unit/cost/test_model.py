@@ -487,6 +487,18 @@ def test_one_scheduler_job_is_within_its_free_tier() -> None:
     assert job.net == 0
 
 
+def test_the_forget_schedule_is_a_second_job_and_both_fit_the_free_tier() -> None:
+    result = bill(BASE, measurements())
+    jobs = [each for each in result.lines if each.usage.price is prices.SCHEDULER_JOBS]
+
+    assert sorted(each.usage.item for each in jobs) == [
+        "Cloud Scheduler job",
+        "forget: Cloud Scheduler job",
+    ]
+    assert sum(each.usage.quantity for each in jobs) == 2 <= prices.SCHEDULER_JOBS.free.amount
+    assert [each.net for each in jobs] == [0, 0]
+
+
 def test_the_backfill_runs_are_billed_on_cloud_run() -> None:
     result = bill(BASE, measurements())
 
