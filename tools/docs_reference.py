@@ -36,6 +36,7 @@ from event_capture.collector.mapping import (
 from event_capture.contracts.capture_config import CaptureConfig
 from event_capture.cost_guard.config import GuardConfig
 from event_capture.features.config import FeaturesConfig, MaterializerConfig
+from event_capture.forget.config import ForgetConfig
 from event_capture.platform.config import Settings, reference
 from event_capture.schemas.envelope import EventEnvelope
 from event_capture.schemas.families import FAMILIES, MODEL_BY_EVENT_TYPE, event_types
@@ -339,6 +340,7 @@ FUNCTION_SETTINGS: tuple[tuple[str, type[Settings]], ...] = (
     ("materializer", MaterializerConfig),
     ("cost-guard", GuardConfig),
     ("archive-backfill", BackfillConfig),
+    ("forget", ForgetConfig),
 )
 
 

@@ -14,15 +14,15 @@ from event_capture.contracts.capture_mode import CaptureMode
 from event_capture.contracts.log_fields import GUARD_MESSAGE
 from event_capture.cost_guard.decision import Action
 from event_capture.cost_guard.guard import Outcome
+from event_capture.forget import function as forget_function
+from event_capture.forget.config import load_forget_config
 from event_capture.ingest.answer import capture_answer
 from event_capture.ingest.circuit import CircuitBreaker
 from event_capture.ingest.pipeline import CapturePipeline
-from event_capture.forget import function as forget_function
-from event_capture.forget.config import load_forget_config
 from infra.monitoring.backfill_alerts import POLICY_NAMES as BACKFILL_POLICIES
+from infra.monitoring.budget import budget_warnings, fixed_monthly_usd
 from infra.monitoring.forget_alerts import FORGET_PENDING
 from infra.monitoring.forget_alerts import POLICY_NAMES as FORGET_POLICIES
-from infra.monitoring.budget import budget_warnings, fixed_monthly_usd
 from infra.monitoring.log_metrics import (
     ARCHIVE_LINES_BACKFILLED,
     FORGET_RUNS_LEAVING_REQUESTS,
