@@ -83,17 +83,6 @@ def private_bucket(
 ) -> gcp.storage.Bucket:
     """A bucket of the stack: IAM only, never public, its objects deleted after
     ``delete_after_days``; one that holds events or user ids keeps nothing deleted."""
-    forgets_at_once = (
-        {
-            "soft_delete_policy": gcp.storage.BucketSoftDeletePolicyArgs(
-                retention_duration_seconds=SOFT_DELETE_OFF_SECONDS
-            ),
-            # Off is Google's default; said here so that a console change is put back.
-            "versioning": gcp.storage.BucketVersioningArgs(enabled=False),
-        }
-        if personal_data
-        else {}
-    )
     # No explicit name: Pulumi adds a random suffix, as bucket names are global.
     return gcp.storage.Bucket(
         name,
@@ -114,6 +103,13 @@ def private_bucket(
             **({} if personal_data else {PERSONAL_DATA_LABEL: NO_PERSONAL_DATA}),
         },
         force_destroy=not args.deletion_protection,
+        # A user forgotten is gone at once: no soft-deleted copy, no noncurrent version (off
+        # is Google's default; said here so that a console change is put back).
+        soft_delete_policy=gcp.storage.BucketSoftDeletePolicyArgs(
+            retention_duration_seconds=SOFT_DELETE_OFF_SECONDS
+        )
+        if personal_data
+        else None,
+        versioning=gcp.storage.BucketVersioningArgs(enabled=False) if personal_data else None,
         opts=opts.merge(pulumi.ResourceOptions(protect=args.deletion_protection)),
-        **forgets_at_once,
     )

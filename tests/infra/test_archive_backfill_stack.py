@@ -11,10 +11,11 @@ import pytest
 from event_capture.contracts import log_fields as log
 from event_capture.contracts.archive_layout import BACKFILL_EVERY_MINUTES, BACKFILL_LOOKBACK_HOURS
 from event_capture.tables.definitions import load_table_definitions
-from infra.archive_backfill import SCHEDULE_NAME, cron_every
+from infra.archive_backfill import SCHEDULE_NAME
 from infra.function_source import ARCHIVE_BACKFILL, REPO_ROOT
 from infra.monitoring.backfill_alerts import BACKFILL_FAILED, BACKFILL_NOT_RUNNING
 from infra.monitoring.log_metrics import ARCHIVE_LINES_BACKFILLED
+from infra.schedule import cron_every
 from infra.settings import SettingsError, load_settings
 from tests.infra.test_iam_proof import without
 from tests.infra.test_stack_security import grants

@@ -162,7 +162,8 @@ def forget_log_line(
     )
     capsys.readouterr()
     run()
-    [line] = [json.loads(t) for t in capsys.readouterr().out.splitlines()]
+    lines: list[dict[str, Any]] = [json.loads(t) for t in capsys.readouterr().out.splitlines()]
+    [line] = lines
     assert line["message"] == log_fields.FORGET_MESSAGE
     return line
 

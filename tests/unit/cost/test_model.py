@@ -495,7 +495,9 @@ def test_the_forget_schedule_is_a_second_job_and_both_fit_the_free_tier() -> Non
         "Cloud Scheduler job",
         "forget: Cloud Scheduler job",
     ]
-    assert sum(each.usage.quantity for each in jobs) == 2 <= prices.SCHEDULER_JOBS.free.amount
+    free = prices.SCHEDULER_JOBS.free
+    assert free is not None
+    assert sum(each.usage.quantity for each in jobs) == 2 <= free.amount
     assert [each.net for each in jobs] == [0, 0]
 
 
