@@ -17,7 +17,6 @@ commit's flush.
 No grant on the dead-letter or control bucket, and none on a dataset: each table is granted.
 """
 
-import base64
 from dataclasses import dataclass
 
 import pulumi
@@ -33,10 +32,10 @@ from infra.function_build import (
     pubsub_signs_as,
 )
 from infra.function_source import SourceArchive
+from infra.schedule import cron_every, message_data, scheduled_job, scheduler_publishes
 from infra.service_accounts import BackfillAccounts
 from infra.settings import Settings
 
-PUBLISHER = "roles/pubsub.publisher"
 # The Cloud Scheduler job (`gcloud scheduler jobs run archive-backfill-schedule` runs it now).
 SCHEDULE_NAME = "archive-backfill-schedule"
 # One run at a time: two runs that both find the same events missing would each archive them
@@ -47,28 +46,8 @@ BACKFILL_MEMORY = "1Gi"
 # The longest an event-driven gen2 function may run (Cloud Functions' "Function timeout": 540 s
 # for event-driven functions).
 BACKFILL_TIMEOUT_SECONDS = 540
-# Cloud Scheduler reads its schedule in this zone; UTC, so a daylight-saving change neither
-# skips nor repeats a run. The zone must be a tz database name (pulumi-gcp
-# cloudscheduler.Job ``time_zone``).
-SCHEDULE_TIME_ZONE = "Etc/UTC"
 # The message's content is not read: each run covers the hours before it, whenever it runs.
-# Cloud Scheduler needs non-empty data or an attribute (pulumi-gcp JobPubsubTarget ``data``,
-# base64).
-MESSAGE_DATA = base64.b64encode(b"archive-backfill").decode()
-
-
-def cron_every(minutes: int) -> str:
-    """The crontab schedule of a run every ``minutes``: a divisor of an hour, or a whole number
-    of hours that divides a day, so every interval is the same length."""
-    if 0 < minutes < 60 and 60 % minutes == 0:
-        return f"*/{minutes} * * * *"
-    if minutes % 60 == 0 and 0 < minutes <= 24 * 60 and (24 * 60) % minutes == 0:
-        hours = minutes // 60
-        return {1: "0 * * * *", 24: "0 0 * * *"}.get(hours, f"0 */{hours} * * *")
-    raise ValueError(
-        f"BACKFILL_EVERY_MINUTES: must divide an hour or be whole hours dividing a day, "
-        f"got {minutes}"
-    )
+MESSAGE_DATA = message_data("archive-backfill")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -150,20 +129,10 @@ class ArchiveBackfill(pulumi.ComponentResource):
             trigger=args.accounts.trigger,
             opts=child,
         )
-        # Cloud Scheduler publishes as its service agent, whose Google-granted role reaches every
-        # topic of the project; this grant names the one topic it needs, so the stack says so
-        # (and the IAM proof can trace the publish to a grant).
-        number = gcp.organizations.get_project_output(project_id=project).number
-        publisher = gcp.pubsub.TopicIAMMember(
+        publisher = scheduler_publishes(
             "scheduler-agent-publishes-backfill-runs",
             project=project,
-            topic=self.topic.name,
-            role=PUBLISHER,
-            member=number.apply(
-                lambda n: (
-                    f"serviceAccount:service-{n}@gcp-sa-cloudscheduler.iam.gserviceaccount.com"
-                )
-            ),
+            topic=self.topic,
             opts=child,
         )
 
@@ -195,20 +164,15 @@ class ArchiveBackfill(pulumi.ComponentResource):
             depends_on=[*args.build_grants, *grants],
             opts=child,
         )
-        # Scheduled once the function and its trigger exist, so the first message has a taker.
-        self.job = gcp.cloudscheduler.Job(
+        self.job = scheduled_job(
             SCHEDULE_NAME,
             project=project,
             region=settings.region,
-            name=SCHEDULE_NAME,
             description="Runs the archive backfill (the archive-backfill function).",
             schedule=cron_every(BACKFILL_EVERY_MINUTES),
-            time_zone=SCHEDULE_TIME_ZONE,
-            # No attempt_deadline: Cloud Scheduler ignores it for Pub/Sub targets, and setting
-            # it leaves a diff that never resolves (pulumi-gcp cloudscheduler.Job).
-            pubsub_target=gcp.cloudscheduler.JobPubsubTargetArgs(
-                topic_name=self.topic.id, data=MESSAGE_DATA
-            ),
-            opts=child.merge(pulumi.ResourceOptions(depends_on=[self.function, publisher])),
+            topic=self.topic,
+            data=MESSAGE_DATA,
+            depends_on=[self.function, publisher],
+            opts=child,
         )
         self.register_outputs({"topic": self.topic.id, "job": self.job.name})

@@ -38,6 +38,7 @@ from infra.function_build import (
     pubsub_signs_as,
 )
 from infra.function_source import SourceArchive
+from infra.policy.rules import SOFT_DELETE_OFF_SECONDS
 from infra.service_accounts import GuardAccounts, custom_role
 from infra.settings import Settings
 
@@ -105,6 +106,12 @@ class CostGuard(pulumi.ComponentResource):
             public_access_prevention="enforced",
             # Each switch is a new generation: kept a while, for the operator who asks why.
             versioning=gcp.storage.BucketVersioningArgs(enabled=True),
+            # The suppression list lives here too (digests of user ids, contracts/forget.py):
+            # a lifted suppression's old generations go after CONTROL_RETENTION_DAYS, with no
+            # soft-deleted copy kept beyond that.
+            soft_delete_policy=gcp.storage.BucketSoftDeletePolicyArgs(
+                retention_duration_seconds=SOFT_DELETE_OFF_SECONDS
+            ),
             lifecycle_rules=[
                 gcp.storage.BucketLifecycleRuleArgs(
                     action=gcp.storage.BucketLifecycleRuleActionArgs(type="Delete"),

@@ -15,6 +15,7 @@ import pulumi_gcp as gcp
 
 from event_capture.tables.definitions import load_table_definitions
 from infra.apis import after
+from infra.policy.rules import MIN_TIME_TRAVEL_HOURS
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,6 +53,9 @@ class EventTables(pulumi.ComponentResource):
             dataset_id=args.dataset_id,
             location=args.location,
             description="Raw capture events, one table per event family.",
+            # Rows deleted (a user forgotten) stay readable through time travel for this long,
+            # then 7 days of fail-safe: the shortest BigQuery allows (policy/rules.py).
+            max_time_travel_hours=str(MIN_TIME_TRAVEL_HOURS),
             labels=args.labels,
             delete_contents_on_destroy=not args.deletion_protection,
             opts=child.merge(pulumi.ResourceOptions(protect=args.deletion_protection)),

@@ -52,7 +52,9 @@ COST_GUARD = FunctionSource(name="cost-guard", entry_point="cost_guard")
 # Archives, every hour, what BigQuery holds and the archive lacks (an instance killed before
 # its group commit's flush).
 ARCHIVE_BACKFILL = FunctionSource(name="archive-backfill", entry_point="backfill_archive")
-FUNCTIONS = (CAPTURE, FEATURES, MATERIALIZER, COLLECTOR, COST_GUARD, ARCHIVE_BACKFILL)
+# Carries out, every hour, the requests to forget a user filed in the forget bucket.
+FORGET = FunctionSource(name="forget", entry_point="forget_users")
+FUNCTIONS = (CAPTURE, FEATURES, MATERIALIZER, COLLECTOR, COST_GUARD, ARCHIVE_BACKFILL, FORGET)
 
 
 def package_sources(root: Path = REPO_ROOT) -> dict[str, str]:

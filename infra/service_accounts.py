@@ -24,6 +24,13 @@ With the scheduled archive backfill (``archiveBackfillEnabled``):
 - ``archive-backfill-trigger``: what delivers the hourly schedule's messages to the backfill,
   only.
 
+With the forget run (``forgetEnabled``):
+
+- ``forget-runtime``: what the forget function runs as (deletes a user's rows, archive and
+  dead-letter lines and Redis keys; reads and removes the filed requests, writes receipts and
+  the suppression list).
+- ``forget-trigger``: what delivers the hourly schedule's messages to the forget function, only.
+
 With the collector (``collectorEnabled``):
 
 - ``collector-runtime``: what the collector runs as; it writes what capture writes.
@@ -77,6 +84,7 @@ class ServiceAccountsArgs:
     collector: bool
     cost_guard: bool = False
     archive_backfill: bool = False
+    forget: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -93,9 +101,15 @@ class GuardAccounts:
 
 
 @dataclass(frozen=True, kw_only=True)
-class BackfillAccounts:
+class ScheduledAccounts:
+    """A scheduled function's: what it runs as, and what delivers its schedule's messages."""
+
     runtime: gcp.serviceaccount.Account
     trigger: gcp.serviceaccount.Account
+
+
+BackfillAccounts = ScheduledAccounts
+ForgetAccounts = ScheduledAccounts
 
 
 class ServiceAccounts(pulumi.ComponentResource):
@@ -109,6 +123,7 @@ class ServiceAccounts(pulumi.ComponentResource):
     collector: gcp.serviceaccount.Account | None
     cost_guard: GuardAccounts | None
     archive_backfill: BackfillAccounts | None
+    forget: ForgetAccounts | None
 
     def __init__(
         self,
@@ -215,6 +230,20 @@ class ServiceAccounts(pulumi.ComponentResource):
                 ),
             )
             if args.archive_backfill
+            else None
+        )
+        self.forget = (
+            ForgetAccounts(
+                runtime=account(
+                    "forget-runtime",
+                    description="Runs the forget function: erases the users asked for.",
+                ),
+                trigger=account(
+                    "forget-trigger",
+                    description="Delivers the hourly schedule to the forget function, only.",
+                ),
+            )
+            if args.forget
             else None
         )
         self.register_outputs(

@@ -68,6 +68,14 @@ KEYS = (
         "lacks (an instance killed before its flush) over the last hours; deployed only with "
         "both sinks enabled",
     ),
+    Key(
+        "forgetEnabled",
+        "true",
+        "forgetting users: the forget bucket the app files requests in (create-only), and every "
+        "hour the forget function erases each requested user from every store and suppresses "
+        "later events when asked; needs the cost guard's control bucket (`costGuardEnabled`), "
+        "where the suppression list lives",
+    ),
     Key("bigqueryEnabled", "true", "function variable `BIGQUERY_ENABLED`"),
     Key(
         "bigqueryWriteApi",
@@ -202,6 +210,7 @@ class Settings:
     cost_guard_enabled: bool
     cost_guard_percent: int
     archive_backfill_enabled: bool
+    forget_enabled: bool
     bigquery_enabled: bool
     bigquery_write_api: bool
     gcs_enabled: bool
@@ -384,6 +393,7 @@ def load_settings(values: Mapping[str, str]) -> Settings:
         cost_guard_enabled=read.flag("costGuardEnabled"),
         cost_guard_percent=read.integer("costGuardPercent", 10, 1000),
         archive_backfill_enabled=read.flag("archiveBackfillEnabled"),
+        forget_enabled=read.flag("forgetEnabled"),
         bigquery_enabled=read.flag("bigqueryEnabled"),
         bigquery_write_api=read.flag("bigqueryWriteApi"),
         gcs_enabled=read.flag("gcsEnabled"),
@@ -441,6 +451,12 @@ def load_settings(values: Mapping[str, str]) -> Settings:
                 "archiveBackfillEnabled", "true needs bigqueryEnabled and gcsEnabled true"
             )
         settings = dataclasses.replace(settings, archive_backfill_enabled=False)
+    if settings.forget_enabled and not settings.cost_guard_enabled:
+        # The suppression list lives beside capture's mode, in the cost guard's control bucket;
+        # without it a request to suppress could not be carried out, and would fail each run.
+        if read.given("forgetEnabled"):
+            raise read.fail("forgetEnabled", "true needs costGuardEnabled true")
+        settings = dataclasses.replace(settings, forget_enabled=False)
     if settings.analytics_dataset_id == settings.dataset_id:
         raise read.fail("analyticsDatasetId", "must differ from datasetId")
     if settings.function_min_instances > settings.function_max_instances:

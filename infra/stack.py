@@ -16,6 +16,7 @@ from infra.collector_function import CollectorFunction, CollectorFunctionArgs, f
 from infra.cost_guard import CostGuard, CostGuardArgs
 from infra.event_buckets import EventBuckets, EventBucketsArgs
 from infra.event_tables import EventTables, EventTablesArgs
+from infra.forget import Forget, ForgetArgs
 from infra.function_build import FunctionBuild, build_repository
 from infra.function_source import (
     ARCHIVE_BACKFILL,
@@ -23,6 +24,7 @@ from infra.function_source import (
     COLLECTOR,
     COST_GUARD,
     FEATURES,
+    FORGET,
     MATERIALIZER,
     REPO_ROOT,
     build_source_archive,
@@ -32,6 +34,7 @@ from infra.monitoring.backfill_alerts import backfill_alerts
 from infra.monitoring.budget import BudgetAlerts, BudgetAlertsArgs, budget_warnings
 from infra.monitoring.channels import email_channels
 from infra.monitoring.dashboard import capture_dashboard
+from infra.monitoring.forget_alerts import forget_alerts
 from infra.monitoring.log_metrics import LogMetrics, LogMetricsArgs
 from infra.monitoring.quota_alerts import quota_alert_specs
 from infra.monitoring.warehouse_alerts import warehouse_alerts
@@ -69,6 +72,8 @@ class StackOutputs:
     # The cost guard only (costGuardEnabled): what tools/cost_guard.py needs.
     capture_control_bucket: pulumi.Output[str] | None = None
     scheduled_queries: pulumi.Output[str] | None = None
+    # Forgetting users only (forgetEnabled): where the app files its requests.
+    forget_bucket: pulumi.Output[str] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The stack outputs by their exported names; a part the stack lacks has none."""
@@ -87,6 +92,7 @@ class StackOutputs:
             "collectorUrl": self.collector_url,
             "captureControlBucket": self.capture_control_bucket,
             "scheduledQueries": self.scheduled_queries,
+            "forgetBucket": self.forget_bucket,
         }
         return {name: value for name, value in outputs.items() if value is not None}
 
@@ -127,16 +133,13 @@ def build_stack(settings: Settings, source_root: Path = REPO_ROOT) -> StackOutpu
         ),
         apis=apis,
     )
-    buckets = EventBuckets(
-        "storage",
-        EventBucketsArgs(
-            project=project,
-            location=settings.region,
-            deletion_protection=settings.deletion_protection,
-            labels=LABELS,
-        ),
-        apis=apis,
+    bucket_args = EventBucketsArgs(
+        project=project,
+        location=settings.region,
+        deletion_protection=settings.deletion_protection,
+        labels=LABELS,
     )
+    buckets = EventBuckets("storage", bucket_args, apis=apis)
     accounts = ServiceAccounts(
         "identity",
         ServiceAccountsArgs(
@@ -145,6 +148,7 @@ def build_stack(settings: Settings, source_root: Path = REPO_ROOT) -> StackOutpu
             collector=settings.collector_enabled,
             cost_guard=settings.cost_guard_enabled,
             archive_backfill=settings.archive_backfill_enabled,
+            forget=settings.forget_enabled,
         ),
         apis=apis,
     )
@@ -188,6 +192,11 @@ def build_stack(settings: Settings, source_root: Path = REPO_ROOT) -> StackOutpu
                     **(
                         {COLLECTOR.name: account_member(accounts.collector)}
                         if accounts.collector
+                        else {}
+                    ),
+                    **(
+                        {FORGET.name: account_member(accounts.forget.runtime)}
+                        if accounts.forget
                         else {}
                     ),
                 },
@@ -330,6 +339,34 @@ def build_stack(settings: Settings, source_root: Path = REPO_ROOT) -> StackOutpu
             ),
             apis=apis,
         )
+    forget: Forget | None = None
+    if accounts.forget is not None and guard is not None:
+        forget = Forget(
+            "forget-users",
+            ForgetArgs(
+                settings=settings,
+                build=build,
+                source=build_source_archive(FORGET, source_root),
+                accounts=accounts.forget,
+                buckets=bucket_args,
+                archive_bucket=buckets.archive,
+                dead_letter_bucket=buckets.dead_letter,
+                control_bucket=guard.control_bucket,
+                event_tables=tables.tables,
+                warehouse_tables=warehouse.tables,
+                redis_url=redis_secret.variable() if redis_secret else None,
+                redis_grant=redis_secret.grants[FORGET.name] if redis_secret else None,
+                app_principals=settings.app_principals,
+                operators=settings.operators,
+                build_grants=access.grants,
+            ),
+            apis=apis,
+        )
+    elif not settings.forget_enabled:
+        pulumi.log.warn(
+            "forgetEnabled is off (it needs costGuardEnabled): no request to forget a user can "
+            "be filed or carried out"
+        )
     # Every function that runs the capture pipeline feeds the same metrics, alerts and charts.
     pipeline_services = (FUNCTION_NAME, *([COLLECTOR.name] if collector else []))
 
@@ -341,6 +378,7 @@ def build_stack(settings: Settings, source_root: Path = REPO_ROOT) -> StackOutpu
             online_features=settings.redis_enabled,
             cost_guard=guard is not None,
             archive_backfill=backfill is not None,
+            forget=forget is not None,
         ),
         apis=apis,
     )
@@ -382,6 +420,12 @@ def build_stack(settings: Settings, source_root: Path = REPO_ROOT) -> StackOutpu
             channels=channels,
             opts=pulumi.ResourceOptions(depends_on=[*apis, backfill.function]),
         )
+    if forget is not None:
+        forget_alerts(
+            project=project,
+            channels=channels,
+            opts=pulumi.ResourceOptions(depends_on=[*apis, forget.function]),
+        )
     capture_dashboard(
         project=project,
         services=pipeline_services,
@@ -404,4 +448,5 @@ def build_stack(settings: Settings, source_root: Path = REPO_ROOT) -> StackOutpu
         collector_url=collector.url if collector else None,
         capture_control_bucket=guard.control_bucket.name if guard else None,
         scheduled_queries=guard.scheduled_queries if guard else None,
+        forget_bucket=forget.bucket.name if forget else None,
     )

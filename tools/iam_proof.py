@@ -29,7 +29,7 @@ from typing import Any
 
 from event_capture.platform import api_calls
 from event_capture.platform.api_calls import ApiCall
-from event_capture.warehouse.catalog import EVENT_TABLES, FEATURE_TABLES
+from event_capture.warehouse.catalog import EVENT_TABLES, EVENTS, FEATURE_TABLES
 from infra.function_source import FUNCTIONS, REPO_ROOT, imported_modules
 from tools.mocked_stack import MOCK_PROJECT_NUMBER, MockedResource, MockedStack, run_mocked
 from tools.sample_stacks import PROJECT as SAMPLE_PROJECT
@@ -55,7 +55,19 @@ BUCKETS = {
     api_calls.ARCHIVE_BUCKET: "events-archive",
     api_calls.DEAD_LETTER_BUCKET: "events-dead-letter",
     api_calls.CONTROL_BUCKET: "capture-control",
+    api_calls.FORGET_BUCKET: "forget-requests",
 }
+# What the app and the operators do with the forget bucket, as the stack grants it
+# (infra/forget.py): the app files a request (an upload that never overwrites); the operators
+# file one too and read the receipts (list and read).
+APP_FORGET_CALLS = (ApiCall("storage.objects.insert", api_calls.FORGET_BUCKET),)
+OPERATOR_FORGET_CALLS = (
+    *APP_FORGET_CALLS,
+    ApiCall("storage.objects.list", api_calls.FORGET_BUCKET),
+    ApiCall("storage.objects.get", api_calls.FORGET_BUCKET),
+)
+# The operators run the forget function now by publishing to its schedule's topic.
+FORGET_TOPIC = "forget-runs"
 FUNCTION_SOURCE_BUCKET = "function-source"
 BACKTICKED = re.compile(r"`([\w-]+)\.(\w+)\.(\w+)`")
 WRITTEN = re.compile(r"(?:DELETE FROM|INSERT INTO)\s+`[\w-]+\.(\w+)\.(\w+)`")
@@ -220,6 +232,12 @@ class Places:
             return [_table(self.events_dataset, t) for t in EVENT_TABLES]
         if role == api_calls.FEATURE_TABLES:
             return [_table(self.events_dataset, spec.name) for spec in FEATURE_TABLES]
+        if role == api_calls.USER_TABLES:
+            # The forget function's own list of the tables it deletes a user's rows from.
+            from event_capture.forget.erase import USER_LEVEL_TABLES
+
+            assert all(spec.dataset == EVENTS for spec in USER_LEVEL_TABLES)
+            return [_table(self.events_dataset, spec.name) for spec in USER_LEVEL_TABLES]
         return [(*PROJECT, f"bucket:{BUCKETS[role]}")]
 
 
@@ -307,8 +325,22 @@ def needs(stack: MockedStack, permissions: Permissions, project: str) -> Needs:
             "iamcredentials.projects.serviceAccounts.generateIdToken",
             [(*PROJECT, f"serviceAccount:{_invoker(stack)}")],
         )
+    forgets = bool([r for r in stack.resources if r.name == BUCKETS[api_calls.FORGET_BUCKET]])
+    if forgets:
+        for principal in _app_principals(stack):
+            found.add_calls(
+                principal, "the app (files a request to forget a user)", APP_FORGET_CALLS
+            )
     for operator in _operators(stack):
         found.add_calls(operator, "operator: make replay", declared_calls(OPERATOR_CODE))
+        if forgets:
+            found.add_calls(operator, "operator: make forget", OPERATOR_FORGET_CALLS)
+            found.add(
+                operator,
+                "operator: run the forget function now",
+                "pubsub.projects.topics.publish",
+                [(*PROJECT, f"topic:{FORGET_TOPIC}")],
+            )
     return found
 
 

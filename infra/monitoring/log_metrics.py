@@ -25,6 +25,7 @@ from infra.function_source import (
     COLLECTOR,
     COST_GUARD,
     FEATURES,
+    FORGET,
     MATERIALIZER,
 )
 
@@ -136,6 +137,8 @@ class LogMetricsArgs:
     cost_guard: bool = False
     # With the scheduled archive backfill: the lines each run wrote.
     archive_backfill: bool = False
+    # With forgetting users: the runs that left requests for a later run.
+    forget: bool = False
 
 
 def metric_type(name: str) -> str:
@@ -289,6 +292,24 @@ class LogMetrics(pulumi.ComponentResource):
                 ),
                 opts=child,
             )
+        if args.forget:
+            # A request stays filed while the user's rows sit in BigQuery's streaming buffer;
+            # a run after run that leaves requests is one that cannot finish them.
+            self.metrics[FORGET_RUNS_LEAVING_REQUESTS] = gcp.logging.Metric(
+                FORGET_RUNS_LEAVING_REQUESTS,
+                project=project,
+                name=FORGET_RUNS_LEAVING_REQUESTS,
+                description="Forget runs that left requests filed for a later run.",
+                filter=(
+                    f"{log_service_filter((FORGET.name,))} "
+                    f'AND jsonPayload.message="{log.FORGET_MESSAGE}" '
+                    f"AND jsonPayload.{log.FORGET_LEFT}>0"
+                ),
+                metric_descriptor=gcp.logging.MetricMetricDescriptorArgs(
+                    metric_kind="DELTA", value_type="INT64", unit="1"
+                ),
+                opts=child,
+            )
         if COLLECTOR.name in args.services:
             self.metrics[EDGE_REFUSALS] = _labelled_count(
                 EDGE_REFUSALS,
@@ -334,6 +355,7 @@ class LogMetrics(pulumi.ComponentResource):
 QUOTA_EXCEEDED = "capture_bigquery_quota_exceeded"
 GUARD_SWITCHES = "cost_guard_switches"
 ARCHIVE_LINES_BACKFILLED = "archive_lines_backfilled"
+FORGET_RUNS_LEAVING_REQUESTS = "forget_runs_leaving_requests"
 EDGE_REFUSALS = "collector_edge_refusals"
 MOSTLY_REJECTED = "collector_batches_mostly_rejected"
 FEATURES_LATENCY = "features_latency"

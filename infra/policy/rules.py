@@ -50,6 +50,18 @@ IDENTIFYING_COLUMNS = frozenset({"user_id", "anonymous_id", "session_id", "event
 
 BUCKET = "gcp:storage/bucket:Bucket"
 TABLE = "gcp:bigquery/table:Table"
+DATASET = "gcp:bigquery/dataset:Dataset"
+# Deleted means gone soon. BigQuery keeps a dataset's deleted and changed rows readable through
+# time travel for max_time_travel_hours, 48 at least and 168 by default (pulumi-gcp
+# bigquery.Dataset ``max_time_travel_hours``, a string, "from 48 to 168 hours";
+# cloud.google.com/bigquery/docs/time-travel), then 7 days of fail-safe that no setting shortens.
+MIN_TIME_TRAVEL_HOURS = 48
+# Cloud Storage keeps a deleted or replaced object 7 days by default (soft delete); a retention
+# of 0 turns it off (pulumi-gcp storage.Bucket ``soft_delete_policy.retention_duration_seconds``:
+# "To disable the soft delete policy on a bucket, This field must be set to 0";
+# cloud.google.com/storage/docs/soft-delete). Object versioning would keep replaced objects as
+# noncurrent versions: off as well.
+SOFT_DELETE_OFF_SECONDS = 0
 FUNCTION = "gcp:cloudfunctionsv2/function:Function"
 SERVICE_ACCOUNT_KEY = "gcp:serviceaccount/key:Key"
 PROJECT_GRANTS = frozenset(
@@ -270,6 +282,53 @@ def tables_expire_and_need_a_partition_filter(resource_type: str, props: Props) 
     return problems
 
 
+def _number_is(value: Any, expected: int) -> bool:
+    """Whether ``value`` is ``expected``, as Pulumi passes it: a number (a float through the
+    engine), or a string where the provider's argument is one (``maxTimeTravelHours``)."""
+    try:
+        return not isinstance(value, bool) and float(value) == expected
+    except (TypeError, ValueError):
+        return False
+
+
+def datasets_keep_the_shortest_time_travel(resource_type: str, props: Props) -> list[str]:
+    """A dataset that may hold user ids keeps deleted rows the shortest time BigQuery allows."""
+    if resource_type != DATASET or _labelled_anonymous(props):
+        return []
+    hours = props.get("maxTimeTravelHours")
+    if hours is None and "maxTimeTravelHours" in props:
+        return []  # unknown at preview: judged at `up`
+    if not _number_is(hours, MIN_TIME_TRAVEL_HOURS):
+        return [
+            f"maxTimeTravelHours must be {MIN_TIME_TRAVEL_HOURS} (the minimum) unless labelled "
+            f"{PERSONAL_DATA_LABEL}={NO_PERSONAL_DATA}, got {hours} (absent: 168)"
+        ]
+    return []
+
+
+def buckets_keep_no_deleted_objects(resource_type: str, props: Props) -> list[str]:
+    """A bucket that may hold events or user ids keeps no copy of what is deleted or replaced:
+    soft delete off, no object versioning."""
+    if resource_type != BUCKET or _labelled_anonymous(props):
+        return []
+    problems = []
+    # Absent is Google's default, 7 days; a value unknown at preview (None) is judged at `up`.
+    policy = props.get("softDeletePolicy", {})
+    seconds = (
+        policy.get("retentionDurationSeconds", "absent") if isinstance(policy, Mapping) else None
+    )
+    if seconds is not None and not _number_is(seconds, SOFT_DELETE_OFF_SECONDS):
+        problems.append(
+            "softDeletePolicy.retentionDurationSeconds must be 0 (soft delete off) unless labelled "
+            f"{PERSONAL_DATA_LABEL}={NO_PERSONAL_DATA}, got {seconds} (absent: 7 days)"
+        )
+    if ((props.get("versioning") or {}).get("enabled")) is True:
+        problems.append(
+            "versioning must be off: noncurrent versions keep what was deleted or replaced"
+        )
+    return problems
+
+
 def _labelled_anonymous(props: Props) -> bool:
     return (props.get("labels") or {}).get(PERSONAL_DATA_LABEL) == NO_PERSONAL_DATA
 
@@ -418,6 +477,18 @@ RESOURCE_RULES = (
         "Buckets delete objects within 90 days (only noncurrent versions, if labelled "
         "personal-data=none).",
         buckets_expire,
+    ),
+    ResourceRule(
+        "buckets-keep-no-deleted-objects",
+        "Buckets that may hold events or user ids (not labelled personal-data=none) have soft "
+        "delete off and no object versioning.",
+        buckets_keep_no_deleted_objects,
+    ),
+    ResourceRule(
+        "datasets-keep-the-shortest-time-travel",
+        "Datasets that may hold user ids (not labelled personal-data=none) keep deleted rows "
+        "for the shortest time travel, 48 hours.",
+        datasets_keep_the_shortest_time_travel,
     ),
     ResourceRule(
         "tables-expire-and-need-a-partition-filter",

@@ -28,6 +28,7 @@ ADDED_COMPONENTS = {
     f"{PREFIX}event-capture:cost:CostGuard::guard",
     f"{PREFIX}event-capture:monitoring:CaptureLogSink::capture-log-sink",
     f"{PREFIX}event-capture:archive:ArchiveBackfill::scheduled-backfill",
+    f"{PREFIX}event-capture:privacy:Forget::forget-users",
 }
 
 

@@ -11,10 +11,11 @@ import pytest
 from event_capture.contracts import log_fields as log
 from event_capture.contracts.archive_layout import BACKFILL_EVERY_MINUTES, BACKFILL_LOOKBACK_HOURS
 from event_capture.tables.definitions import load_table_definitions
-from infra.archive_backfill import SCHEDULE_NAME, cron_every
+from infra.archive_backfill import SCHEDULE_NAME
 from infra.function_source import ARCHIVE_BACKFILL, REPO_ROOT
 from infra.monitoring.backfill_alerts import BACKFILL_FAILED, BACKFILL_NOT_RUNNING
 from infra.monitoring.log_metrics import ARCHIVE_LINES_BACKFILLED
+from infra.schedule import cron_every
 from infra.settings import SettingsError, load_settings
 from tests.infra.test_iam_proof import without
 from tests.infra.test_stack_security import grants
@@ -29,6 +30,7 @@ SCHEDULER_AGENT = (
     f"serviceAccount:service-{MOCK_PROJECT_NUMBER}@gcp-sa-cloudscheduler.iam.gserviceaccount.com"
 )
 TOPIC = "archive-backfill-runs"
+PUBLISHER = "roles/pubsub.publisher"
 JOB = "gcp:cloudscheduler/job:Job"
 FUNCTION = "gcp:cloudfunctionsv2/function:Function"
 POLICY = "gcp:monitoring/alertPolicy:AlertPolicy"
@@ -66,7 +68,7 @@ def held_by(stack: MockedStack, email: str) -> list[tuple[str, str, str]]:
 def test_the_schedule_publishes_to_the_topic_the_function_is_triggered_by(
     stack: MockedStack,
 ) -> None:
-    [job] = stack.of_type(JOB)
+    job = stack.named(SCHEDULE_NAME)
     function = stack.named(ARCHIVE_BACKFILL.name)
 
     assert job.name == SCHEDULE_NAME
@@ -160,15 +162,18 @@ def test_the_runtime_may_list_read_and_create_archive_objects(stack: MockedStack
     }
 
 
-def test_no_one_may_delete_or_replace_an_archived_object(
+def test_no_one_but_the_forget_function_may_delete_or_replace_an_archived_object(
     stack_with_everything: MockedStack,
 ) -> None:
     """The archive only grows (until its lifecycle rule): the backfill, capture, the collector
-    and the cost guard add to it or read it."""
+    and the cost guard add to it or read it; the forget function alone rewrites an object
+    without a forgotten user's lines."""
     held = archive_permissions(stack_with_everything)
+    forget = f"serviceAccount:forget-runtime@{PROJECT}.iam.gserviceaccount.com"
 
-    assert len(held) == 4
-    assert {member: p & set(REWRITING) for member, p in held.items() if p & set(REWRITING)} == {}
+    assert len(held) == 5
+    rewriters = {member: p & set(REWRITING) for member, p in held.items() if p & set(REWRITING)}
+    assert set(rewriters) == {forget}
 
 
 def test_a_grant_of_object_user_on_the_archive_would_be_caught(stack: MockedStack) -> None:
@@ -206,12 +211,12 @@ def test_only_its_trigger_may_invoke_it_and_only_pubsub_signs_as_the_trigger(
     ]
 
 
-def test_the_scheduler_agent_may_publish_to_the_backfill_topic_only(stack: MockedStack) -> None:
+def test_the_scheduler_agent_may_publish_to_the_scheduled_topics_only(stack: MockedStack) -> None:
     published = [
         (g.get("topic"), g.get("role")) for g in grants(stack) if g.get("member") == SCHEDULER_AGENT
     ]
 
-    assert published == [(TOPIC, "roles/pubsub.publisher")]
+    assert sorted(published) == [(TOPIC, "roles/pubsub.publisher"), ("forget-runs", PUBLISHER)]
 
 
 def test_the_iam_proof_traces_the_schedules_publish_to_that_grant(stack: MockedStack) -> None:
@@ -295,9 +300,13 @@ def test_off_there_is_no_schedule_topic_function_account_or_alert(
     names = {r.name for r in unscheduled.resources}
 
     assert not names & BACKFILL_ONLY
-    assert not unscheduled.of_type(JOB)
+    assert not [j for j in unscheduled.of_type(JOB) if j.name == SCHEDULE_NAME]
     assert not [r for r in unscheduled.resources if r.type.endswith(":ArchiveBackfill")]
-    assert not [g for g in grants(unscheduled) if g.get("member") == SCHEDULER_AGENT]
+    assert not [
+        g
+        for g in grants(unscheduled)
+        if g.get("member") == SCHEDULER_AGENT and g.get("topic") == TOPIC
+    ]
     # The negative control: the default stack has each of them.
     assert {r.name for r in stack.resources} >= BACKFILL_ONLY
 

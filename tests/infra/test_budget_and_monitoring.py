@@ -14,16 +14,25 @@ from event_capture.contracts.capture_mode import CaptureMode
 from event_capture.contracts.log_fields import GUARD_MESSAGE
 from event_capture.cost_guard.decision import Action
 from event_capture.cost_guard.guard import Outcome
+from event_capture.forget import function as forget_function
+from event_capture.forget.config import load_forget_config
 from event_capture.ingest.answer import capture_answer
 from event_capture.ingest.circuit import CircuitBreaker
 from event_capture.ingest.pipeline import CapturePipeline
 from infra.monitoring.backfill_alerts import POLICY_NAMES as BACKFILL_POLICIES
 from infra.monitoring.budget import budget_warnings, fixed_monthly_usd
-from infra.monitoring.log_metrics import ARCHIVE_LINES_BACKFILLED, GUARD_SWITCHES, QUOTA_EXCEEDED
+from infra.monitoring.forget_alerts import FORGET_PENDING
+from infra.monitoring.forget_alerts import POLICY_NAMES as FORGET_POLICIES
+from infra.monitoring.log_metrics import (
+    ARCHIVE_LINES_BACKFILLED,
+    FORGET_RUNS_LEAVING_REQUESTS,
+    GUARD_SWITCHES,
+    QUOTA_EXCEEDED,
+)
 from infra.monitoring.warehouse_alerts import POLICIES as WAREHOUSE_POLICIES
 from infra.settings import load_settings
 from tests.fakes.sinks import FakeDeadLetter, FakeSink
-from tests.fakes.storage import FakeBucket
+from tests.fakes.storage import FakeBucket, FakeStorageClient
 from tests.unit.ingest.sinks.test_bigquery import api_error, harness
 from tests.unit.ingest.test_pipeline import REQUEST_ID, R, mixed_batch
 from tests.unit.tools.test_backfill_archive import TABLE_REFS, StoredRows, writer
@@ -139,6 +148,26 @@ def backfill_log_line(capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
     return line
 
 
+def forget_log_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> dict[str, Any]:
+    """The forget function's line for a run that found no request (functions/forget/main.py);
+    no store is touched when no request is filed."""
+    monkeypatch.setattr(forget_function, "stores_of", lambda config, storage: None)
+    config = load_forget_config(
+        {"GCP_PROJECT": "p", "GCS_BUCKET": "archive", "FORGET_BUCKET": "forget-requests"}
+    )
+    run = forget_function.ForgetFunction(
+        config, storage=FakeStorageClient, clock=lambda: BACKFILL_NOW, wait=lambda _: None
+    )
+    capsys.readouterr()
+    run()
+    lines: list[dict[str, Any]] = [json.loads(t) for t in capsys.readouterr().out.splitlines()]
+    [line] = lines
+    assert line["message"] == log_fields.FORGET_MESSAGE
+    return line
+
+
 def field_exists(line: dict[str, Any], path: str) -> bool:
     value: Any = line
     for part in path.split("."):
@@ -149,18 +178,22 @@ def field_exists(line: dict[str, Any], path: str) -> bool:
 
 
 def test_every_log_metric_reads_fields_the_function_actually_logs(
-    stack: MockedStack, capsys: pytest.CaptureFixture[str]
+    stack: MockedStack, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     capture, guard, backfill = real_log_line(), guard_log_line(), backfill_log_line(capsys)
+    forget = forget_log_line(capsys, monkeypatch)
     metrics = stack.of_type("gcp:logging/metric:Metric")
 
     assert len(metrics) >= 4
+    assert FORGET_RUNS_LEAVING_REQUESTS in {m.name for m in metrics}
     for metric in metrics:
         line = (
             guard
             if metric.name in GUARD_METRICS
             else backfill
             if metric.name == ARCHIVE_LINES_BACKFILLED
+            else forget
+            if metric.name == FORGET_RUNS_LEAVING_REQUESTS
             else capture
         )
         extractors = (metric.get("labelExtractors") or {}).values()
@@ -195,8 +228,10 @@ def test_alert_policies_cover_inserts_dead_letters_and_5xx_and_notify_everyone(
     policies = {
         p.name: p
         for p in stack.of_type("gcp:monitoring/alertPolicy:AlertPolicy")
-        # Log-match and absence policies: test_warehouse.py, test_archive_backfill_stack.py
-        if p.name not in WAREHOUSE_POLICIES and p.name not in BACKFILL_POLICIES
+        # Log-match and absence policies: test_warehouse.py, test_archive_backfill_stack.py;
+        # forgetting users' (test_forget_stack.py) but the threshold on its own metric.
+        if p.name not in {*WAREHOUSE_POLICIES, *BACKFILL_POLICIES, *FORGET_POLICIES}
+        or p.name == FORGET_PENDING
     }
     metric_names = {m.get("name") for m in stack.of_type("gcp:logging/metric:Metric")}
 
@@ -209,6 +244,7 @@ def test_alert_policies_cover_inserts_dead_letters_and_5xx_and_notify_everyone(
         "streaming-bytes-near-quota",
         "streaming-quota-exceeded",
         "cost-guard-switched",
+        FORGET_PENDING,
     }
     for policy in policies.values():
         assert set(policy.get("notificationChannels")) == channel_ids(stack), policy.name

@@ -34,12 +34,14 @@ from infra.function_source import (
     ARCHIVE_BACKFILL,
     COLLECTOR,
     COST_GUARD,
+    FORGET,
     build_source_archive,
 )
 from infra.monitoring.budget import budget_warnings
 from infra.monitoring.log_metrics import (
     ARCHIVE_LINES_BACKFILLED,
     EDGE_REFUSALS,
+    FORGET_RUNS_LEAVING_REQUESTS,
     MOSTLY_REJECTED,
     unproven_metric,
 )
@@ -54,7 +56,7 @@ from tests.infra.test_budget_and_monitoring import (
     quota_refused_pipeline,
 )
 from tests.infra.test_online_features import SECRET_GRANT, grants_to
-from tests.infra.test_stack_security import BACKFILL_TRIGGER, INVOKER, grants
+from tests.infra.test_stack_security import BACKFILL_TRIGGER, FORGET_TRIGGER, INVOKER, grants
 from tests.unit.collector import calls
 from tests.unit.event_factory import RECEIVED_AT
 from tools.mocked_stack import MOCK_PROJECT_NUMBER, MockedResource, MockedStack, run_mocked
@@ -381,6 +383,7 @@ def test_with_everything_each_secret_is_read_by_exactly_its_functions(
             "features-runtime",
             "materializer-runtime",
             "collector-runtime",
+            "forget-runtime",
         },
     }
     # Nothing of Secret Manager on the project or any other resource.
@@ -416,6 +419,7 @@ def test_private_only_the_apps_account_may_call_it(stack_with_collector: MockedS
         ("invoker-calls-collector", "collector", INVOKER),
         ("trigger-calls-archive-backfill", ARCHIVE_BACKFILL.name, BACKFILL_TRIGGER),
         ("trigger-calls-cost-guard", COST_GUARD.name, GUARD_TRIGGER),
+        ("trigger-calls-forget", FORGET.name, FORGET_TRIGGER),
     ]
     assert public_grants(stack_with_collector) == []
 
@@ -440,6 +444,7 @@ def test_public_anyone_may_call_the_collector_and_nothing_else_is_public(
         ("invoker-calls-capture", "capture", INVOKER),
         ("trigger-calls-archive-backfill", ARCHIVE_BACKFILL.name, BACKFILL_TRIGGER),
         ("trigger-calls-cost-guard", COST_GUARD.name, GUARD_TRIGGER),
+        ("trigger-calls-forget", FORGET.name, FORGET_TRIGGER),
     ]
 
 
@@ -778,7 +783,7 @@ def test_every_metric_reads_the_collectors_line_as_it_reads_captures(
     # tests/infra/test_budget_and_monitoring; the edge's refusals and the mostly rejected
     # batches on the collector's alone (below).
     assert {m.name for m in metrics if m.name in GUARD_METRICS} == GUARD_METRICS
-    own_lines = {*GUARD_METRICS, ARCHIVE_LINES_BACKFILLED}
+    own_lines = {*GUARD_METRICS, ARCHIVE_LINES_BACKFILLED, FORGET_RUNS_LEAVING_REQUESTS}
     collector_only = {EDGE_REFUSALS, MOSTLY_REJECTED, *map(unproven_metric, Unproven)}
     metrics = [m for m in metrics if m.name not in {*own_lines, *collector_only}]
 

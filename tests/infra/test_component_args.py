@@ -62,8 +62,9 @@ def test_every_component_is_found() -> None:
         "CostGuard",
         "CaptureLogSink",
         "ArchiveBackfill",
+        "Forget",
     }
-    assert len(COMPONENTS) == 16
+    assert len(COMPONENTS) == 17
 
 
 @pytest.mark.parametrize("component", COMPONENTS, ids=lambda cls: cls.__name__)

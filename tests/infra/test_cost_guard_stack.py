@@ -308,15 +308,19 @@ def test_only_the_trigger_account_may_invoke_the_guard_and_it_may_do_nothing_els
 
     assert invokers == [(f"serviceAccount:{TRIGGER}", "us-central1")]
     assert held_by(stack, TRIGGER) == [(RUN_GRANT, "roles/run.invoker", COST_GUARD.name)]
-    # Pub/Sub's agent signs the push as the trigger account, and as the archive backfill's
-    # (tests/infra/test_archive_backfill_stack.py): those accounts only.
+    # Pub/Sub's agent signs the push as the trigger account, and as the archive backfill's and
+    # the forget function's (tests/infra/test_forget_stack.py): those accounts only.
     assert sorted(
         (g.get("serviceAccountId"), g.get("role"))
         for g in grants(stack)
         if g.get("member") == PUBSUB_AGENT
     ) == [
         (f"projects/{PROJECT}/serviceAccounts/{account}", "roles/iam.serviceAccountTokenCreator")
-        for account in (BACKFILL_TRIGGER, TRIGGER)
+        for account in (
+            BACKFILL_TRIGGER,
+            TRIGGER,
+            f"forget-trigger@{PROJECT}.iam.gserviceaccount.com",
+        )
     ]
 
 

@@ -22,6 +22,7 @@ from infra.function_source import (
     COLLECTOR,
     COST_GUARD,
     FEATURES,
+    FORGET,
     FUNCTIONS,
     MATERIALIZER,
     PACKAGE_SOURCES,
@@ -218,41 +219,46 @@ def _touch(root: Path, relative: str) -> None:
         (
             "functions/capture/main.py",
             {CAPTURE},
-            {FEATURES, MATERIALIZER, COLLECTOR, COST_GUARD, ARCHIVE_BACKFILL},
+            {FEATURES, MATERIALIZER, COLLECTOR, COST_GUARD, ARCHIVE_BACKFILL, FORGET},
         ),
         (
             "functions/features/main.py",
             {FEATURES},
-            {CAPTURE, MATERIALIZER, COLLECTOR, COST_GUARD, ARCHIVE_BACKFILL},
+            {CAPTURE, MATERIALIZER, COLLECTOR, COST_GUARD, ARCHIVE_BACKFILL, FORGET},
         ),
         (
             "functions/collector/main.py",
             {COLLECTOR},
-            {CAPTURE, FEATURES, MATERIALIZER, COST_GUARD, ARCHIVE_BACKFILL},
+            {CAPTURE, FEATURES, MATERIALIZER, COST_GUARD, ARCHIVE_BACKFILL, FORGET},
         ),
         (
             "functions/cost-guard/main.py",
             {COST_GUARD},
-            {CAPTURE, FEATURES, MATERIALIZER, COLLECTOR, ARCHIVE_BACKFILL},
+            {CAPTURE, FEATURES, MATERIALIZER, COLLECTOR, ARCHIVE_BACKFILL, FORGET},
         ),
         (
             "functions/archive-backfill/main.py",
             {ARCHIVE_BACKFILL},
-            {CAPTURE, FEATURES, MATERIALIZER, COLLECTOR, COST_GUARD},
+            {CAPTURE, FEATURES, MATERIALIZER, COLLECTOR, COST_GUARD, FORGET},
+        ),
+        (
+            "functions/forget/main.py",
+            {FORGET},
+            {CAPTURE, FEATURES, MATERIALIZER, COLLECTOR, COST_GUARD, ARCHIVE_BACKFILL},
         ),
         (
             "src/event_capture/collector/mapping.py",
             {COLLECTOR},
-            {CAPTURE, FEATURES, MATERIALIZER, COST_GUARD, ARCHIVE_BACKFILL},
+            {CAPTURE, FEATURES, MATERIALIZER, COST_GUARD, ARCHIVE_BACKFILL, FORGET},
         ),
         (
             "src/event_capture/cost_guard/guard.py",
             {COST_GUARD},
-            {CAPTURE, FEATURES, MATERIALIZER, COLLECTOR, ARCHIVE_BACKFILL},
+            {CAPTURE, FEATURES, MATERIALIZER, COLLECTOR, ARCHIVE_BACKFILL, FORGET},
         ),
         (
             "src/event_capture/ingest/pipeline.py",
-            {CAPTURE, COLLECTOR, ARCHIVE_BACKFILL},
+            {CAPTURE, COLLECTOR, ARCHIVE_BACKFILL, FORGET},
             {FEATURES, MATERIALIZER, COST_GUARD},
         ),
         (
@@ -262,12 +268,12 @@ def _touch(root: Path, relative: str) -> None:
         ),
         (
             "src/event_capture/warehouse/catalog.py",
-            {MATERIALIZER},
+            {MATERIALIZER, FORGET},
             {CAPTURE, FEATURES, COLLECTOR, COST_GUARD, ARCHIVE_BACKFILL},
         ),
         (
             "src/event_capture/tables/definitions.py",
-            {CAPTURE, MATERIALIZER, COLLECTOR, COST_GUARD, ARCHIVE_BACKFILL},
+            {CAPTURE, MATERIALIZER, COLLECTOR, COST_GUARD, ARCHIVE_BACKFILL, FORGET},
             {FEATURES},
         ),
     ],

@@ -24,6 +24,8 @@ MATERIALIZER_RUNTIME = f"materializer-runtime@{PROJECT}.iam.gserviceaccount.com"
 TRIGGER = f"materializer-trigger@{PROJECT}.iam.gserviceaccount.com"
 GUARD_TRIGGER = f"cost-guard-trigger@{PROJECT}.iam.gserviceaccount.com"
 BACKFILL_TRIGGER = f"archive-backfill-trigger@{PROJECT}.iam.gserviceaccount.com"
+FORGET_TRIGGER = f"forget-trigger@{PROJECT}.iam.gserviceaccount.com"
+FORGET_RUNTIME = f"forget-runtime@{PROJECT}.iam.gserviceaccount.com"
 TRANSFER_AGENT = (
     f"serviceAccount:service-{MOCK_PROJECT_NUMBER}@gcp-sa-bigquerydatatransfer"
     ".iam.gserviceaccount.com"
@@ -98,7 +100,8 @@ def test_each_secret_grant_is_on_the_secret_and_to_a_reading_function_only(
     secret_grants = stack_with_redis.of_type(SECRET_GRANT)
 
     assert sorted(g.get("member") for g in secret_grants) == sorted(
-        f"serviceAccount:{a}" for a in (CAPTURE_RUNTIME, FEATURES_RUNTIME, MATERIALIZER_RUNTIME)
+        f"serviceAccount:{a}"
+        for a in (CAPTURE_RUNTIME, FEATURES_RUNTIME, MATERIALIZER_RUNTIME, FORGET_RUNTIME)
     )
     assert {(g.get("secretId"), g.get("role")) for g in secret_grants} == {
         (SECRET_ID, "roles/secretmanager.secretAccessor")
@@ -143,6 +146,7 @@ def test_only_the_apps_account_may_call_the_features_function_and_only_the_trigg
         ("capture", INVOKER),
         (COST_GUARD.name, f"serviceAccount:{GUARD_TRIGGER}"),
         ("features", INVOKER),
+        ("forget", f"serviceAccount:{FORGET_TRIGGER}"),
         ("materializer", f"serviceAccount:{TRIGGER}"),
     ]
     assert grants_to(stack_with_redis, TRIGGER) == {
@@ -228,8 +232,8 @@ def test_pubsub_may_sign_as_the_trigger_accounts_and_as_nothing_else(
 ) -> None:
     agent = f"serviceAccount:service-{MOCK_PROJECT_NUMBER}@gcp-sa-pubsub.iam.gserviceaccount.com"
 
-    # The materializer's trigger, the cost guard's (tests/infra/test_cost_guard_stack.py) and
-    # the archive backfill's (tests/infra/test_archive_backfill_stack.py).
+    # The materializer's trigger, the cost guard's (tests/infra/test_cost_guard_stack.py), the
+    # archive backfill's (tests/infra/test_archive_backfill_stack.py) and the forget function's.
     assert sorted(
         (g.get("serviceAccountId"), g.get("role"))
         for g in grants(stack_with_redis)
@@ -239,7 +243,7 @@ def test_pubsub_may_sign_as_the_trigger_accounts_and_as_nothing_else(
             f"projects/{PROJECT}/serviceAccounts/{account}",
             "roles/iam.serviceAccountTokenCreator",
         )
-        for account in (BACKFILL_TRIGGER, GUARD_TRIGGER, TRIGGER)
+        for account in (BACKFILL_TRIGGER, GUARD_TRIGGER, FORGET_TRIGGER, TRIGGER)
     ]
 
 
@@ -268,7 +272,12 @@ def test_without_redis_there_is_no_secret_no_features_function_and_no_materializ
     assert [r.name for r in stack.resources if r.type in ONLINE_ONLY] == []
     functions = stack.of_type("gcp:cloudfunctionsv2/function:Function")
     # The cost guard and the archive backfill are on by default and independent of Redis.
-    assert sorted(f.name for f in functions) == [ARCHIVE_BACKFILL.name, "capture", COST_GUARD.name]
+    assert sorted(f.name for f in functions) == [
+        ARCHIVE_BACKFILL.name,
+        "capture",
+        COST_GUARD.name,
+        "forget",
+    ]
     assert stack.named("capture").get("serviceConfig.secretEnvironmentVariables") is None
     names = {r.name for r in stack.resources}
     assert not names & {"features-runtime", "materializer-runtime", "materializer-trigger"}

@@ -15,7 +15,9 @@ GOOD_BUCKET = {
     "publicAccessPrevention": "enforced",
     "uniformBucketLevelAccess": True,
     "lifecycleRules": [{"action": {"type": "Delete"}, "condition": {"age": 90}}],
+    "softDeletePolicy": {"retentionDurationSeconds": 0},
 }
+GOOD_DATASET = {"datasetId": "events", "maxTimeTravelHours": "48"}
 GOOD_TABLE = {
     "timePartitioning": {
         "type": "DAY",
@@ -102,6 +104,18 @@ def violations(resource_type: str, props: dict[str, Any]) -> list[str]:
             },
         ),
         (rules.TABLE, {"view": {"query": "SELECT 1"}}),  # views hold no data of their own
+        (rules.DATASET, GOOD_DATASET),
+        # Aggregates and logs of counts: time travel and soft delete as Google sets them.
+        (rules.DATASET, {"datasetId": "analytics", "labels": {"personal-data": "none"}}),
+        (
+            rules.BUCKET,
+            {
+                **{k: v for k, v in GOOD_BUCKET.items() if k != "softDeletePolicy"},
+                "versioning": {"enabled": True},
+                "labels": {"personal-data": "none"},
+            },
+        ),
+        (rules.BUCKET, {**GOOD_BUCKET, "versioning": {"enabled": False}}),
     ],
 )
 def test_compliant_resources_pass(resource_type: str, props: dict[str, Any]) -> None:
@@ -334,7 +348,7 @@ def test_compliant_resources_pass(resource_type: str, props: dict[str, Any]) -> 
         ),
         (
             "gcp:bigquery/dataset:Dataset",
-            {"datasetId": "events", "accesses": [{"role": "READER", "iamMember": "allUsers"}]},
+            {**GOOD_DATASET, "accesses": [{"role": "READER", "iamMember": "allUsers"}]},
             "no-public-members",
         ),
         # Roles inside a whole policy count as much as a grant's own.
@@ -383,6 +397,38 @@ def test_compliant_resources_pass(resource_type: str, props: dict[str, Any]) -> 
             },
             "buckets-expire",
         ),
+        # Deleted means gone soon: the shortest time travel, no soft delete, no versions.
+        (rules.DATASET, {"datasetId": "events"}, "datasets-keep-the-shortest-time-travel"),
+        (
+            rules.DATASET,
+            {**GOOD_DATASET, "maxTimeTravelHours": "168"},
+            "datasets-keep-the-shortest-time-travel",
+        ),
+        (
+            rules.DATASET,
+            {**GOOD_DATASET, "labels": {"personal-data": "user-ids"}, "maxTimeTravelHours": "72"},
+            "datasets-keep-the-shortest-time-travel",
+        ),
+        (
+            rules.BUCKET,
+            {k: v for k, v in GOOD_BUCKET.items() if k != "softDeletePolicy"},
+            "buckets-keep-no-deleted-objects",
+        ),
+        (
+            rules.BUCKET,
+            {**GOOD_BUCKET, "softDeletePolicy": {"retentionDurationSeconds": 604800}},
+            "buckets-keep-no-deleted-objects",
+        ),
+        (
+            rules.BUCKET,
+            {**GOOD_BUCKET, "softDeletePolicy": {}},
+            "buckets-keep-no-deleted-objects",
+        ),
+        (
+            rules.BUCKET,
+            {**GOOD_BUCKET, "versioning": {"enabled": True}},
+            "buckets-keep-no-deleted-objects",
+        ),
         # Secrets under names that say so, and a password in a URL's query.
         (
             rules.FUNCTION,
@@ -428,6 +474,11 @@ def test_an_event_function_reachable_from_outside_breaks_the_rule(
     assert violations(rules.FUNCTION, props) == ["event-functions-take-internal-traffic-only"]
     # Only a function with a trigger: the capture function takes the app's calls from anywhere.
     assert violations(rules.FUNCTION, {**GOOD_FUNCTION, **{"serviceConfig": {**account}}}) == []
+
+
+def test_retention_settings_not_known_until_up_are_not_judged_at_preview() -> None:
+    assert violations(rules.BUCKET, {**GOOD_BUCKET, "softDeletePolicy": None}) == []
+    assert violations(rules.DATASET, {**GOOD_DATASET, "maxTimeTravelHours": None}) == []
 
 
 def test_an_ingress_not_known_until_up_is_not_judged_at_preview() -> None:

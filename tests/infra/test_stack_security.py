@@ -19,6 +19,7 @@ RUNTIME = f"serviceAccount:capture-runtime@{PROJECT}.iam.gserviceaccount.com"
 INVOKER = f"serviceAccount:capture-invoker@{PROJECT}.iam.gserviceaccount.com"
 GUARD_TRIGGER = f"serviceAccount:cost-guard-trigger@{PROJECT}.iam.gserviceaccount.com"
 BACKFILL_TRIGGER = f"serviceAccount:archive-backfill-trigger@{PROJECT}.iam.gserviceaccount.com"
+FORGET_TRIGGER = f"serviceAccount:forget-trigger@{PROJECT}.iam.gserviceaccount.com"
 IAM_TYPES_PREFIXES = ("IAMMember", "IamMember", "IAMBinding", "IamBinding")
 
 OBJECT_WRITER = f"projects/{PROJECT}/roles/eventCaptureObjectWriter"
@@ -64,6 +65,7 @@ def test_every_bucket_is_private_uniform_and_expires_within_90_days(stack: Mocke
         "events-dead-letter",
         "function-source",
         "capture-control",
+        "forget-requests",
     }
     for bucket in buckets:
         assert bucket.get("publicAccessPrevention") == "enforced", bucket.name
@@ -204,12 +206,14 @@ def test_only_the_invoker_account_may_call_the_function(stack: MockedStack) -> N
         if g.get("role") in ("roles/run.invoker", "roles/cloudfunctions.invoker")
     ]
 
-    # The cost guard and the archive backfill are invoked by their trigger accounts alone:
-    # tests/infra/test_cost_guard_stack.py, tests/infra/test_archive_backfill_stack.py
+    # The cost guard, the archive backfill and the forget function are invoked by their trigger
+    # accounts alone: tests/infra/test_cost_guard_stack.py, test_archive_backfill_stack.py,
+    # test_forget_stack.py
     assert sorted((g.get("member"), g.get("name")) for g in invokers) == [
         (BACKFILL_TRIGGER, "archive-backfill"),
         (INVOKER, "capture"),
         (GUARD_TRIGGER, "cost-guard"),
+        (FORGET_TRIGGER, "forget"),
     ]
 
 
@@ -225,10 +229,22 @@ def test_configured_principals_get_narrow_grants_only(stack_with_principals: Moc
     found = grants(stack_with_principals)
 
     app_grants = [(g.type, g.get("role")) for g in found if g.get("member") == app]
-    assert app_grants == [
-        ("gcp:serviceaccount/iAMMember:IAMMember", "roles/iam.serviceAccountOpenIdTokenCreator")
+    # An ID token as the invoker, and filing a request to forget a user (test_forget_stack.py).
+    assert sorted(app_grants) == [
+        ("gcp:serviceaccount/iAMMember:IAMMember", "roles/iam.serviceAccountOpenIdTokenCreator"),
+        ("gcp:storage/bucketIAMMember:BucketIAMMember", "roles/storage.objectCreator"),
     ]
-    operator_grants = {(g.type, g.get("role")) for g in found if g.get("member") == operator}
+    forget_grants = {g.name for g in found if g.get("member") == operator and "forget" in g.name}
+    assert forget_grants == {
+        "operator-0-files-forget-requests",
+        "operator-0-reads-forget-requests",
+        "operator-0-runs-forget",
+    }
+    operator_grants = {
+        (g.type, g.get("role"))
+        for g in found
+        if g.get("member") == operator and g.name not in forget_grants
+    }
     assert operator_grants == {
         ("gcp:bigquery/iamMember:IamMember", f"projects/{PROJECT}/roles/eventCaptureInserter"),
         # Replay reads which dead-lettered events are already stored: per table, and the
@@ -242,6 +258,8 @@ def test_configured_principals_get_narrow_grants_only(stack_with_principals: Moc
         d["table_id"] for d in load_table_definitions()
     )
     replay_bucket = {
-        g.get("bucket") for g in found if g.get("member") == operator and "storage" in g.type
+        g.get("bucket")
+        for g in found
+        if g.get("member") == operator and "storage" in g.type and g.name not in forget_grants
     }
     assert replay_bucket == {stack_with_principals.outputs["deadLetterBucket"]}

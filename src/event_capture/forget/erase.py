@@ -49,7 +49,7 @@ from event_capture.platform.api_calls import (
     ARCHIVE_BUCKET,
     DEAD_LETTER_BUCKET,
     EVENT_TABLES,
-    FEATURE_TABLES,
+    USER_TABLES,
     ApiCall,
     query_job,
 )
@@ -63,7 +63,7 @@ from event_capture.warehouse.catalog import USER_LEVEL_TABLES
 API_CALLS = (
     *query_job(reads=EVENT_TABLES),
     ApiCall("bigquery.jobs.insert#dml", EVENT_TABLES),
-    ApiCall("bigquery.jobs.insert#dml", FEATURE_TABLES),
+    ApiCall("bigquery.jobs.insert#dml", USER_TABLES),
     *rewrite_calls(ARCHIVE_BUCKET),
     *rewrite_calls(DEAD_LETTER_BUCKET),
 )

@@ -16,6 +16,9 @@ from dataclasses import dataclass
 PROJECT = "project"
 EVENT_TABLES = "event tables"
 FEATURE_TABLES = "feature tables"
+# The warehouse tables that hold a user's rows (personal data with a user_id column: user_daily
+# and the user-level feature tables), which forgetting a user deletes from.
+USER_TABLES = "user-level tables"
 ARCHIVE_BUCKET = "archive bucket"
 DEAD_LETTER_BUCKET = "dead-letter bucket"
 CONTROL_BUCKET = "control bucket"
@@ -26,6 +29,7 @@ RESOURCES = (
     PROJECT,
     EVENT_TABLES,
     FEATURE_TABLES,
+    USER_TABLES,
     ARCHIVE_BUCKET,
     DEAD_LETTER_BUCKET,
     CONTROL_BUCKET,

@@ -487,6 +487,20 @@ def test_one_scheduler_job_is_within_its_free_tier() -> None:
     assert job.net == 0
 
 
+def test_the_forget_schedule_is_a_second_job_and_both_fit_the_free_tier() -> None:
+    result = bill(BASE, measurements())
+    jobs = [each for each in result.lines if each.usage.price is prices.SCHEDULER_JOBS]
+
+    assert sorted(each.usage.item for each in jobs) == [
+        "Cloud Scheduler job",
+        "Cloud Scheduler job (forget)",
+    ]
+    free = prices.SCHEDULER_JOBS.free
+    assert free is not None
+    assert sum(each.usage.quantity for each in jobs) == 2 <= free.amount
+    assert [each.net for each in jobs] == [0, 0]
+
+
 def test_the_backfill_runs_are_billed_on_cloud_run() -> None:
     result = bill(BASE, measurements())
 
@@ -553,13 +567,6 @@ def test_an_erasure_reads_the_same_bytes_for_fifty_users_as_for_a_thousand() -> 
 
     assert line(many, ERASURE).usage.quantity == pytest.approx(line(few, ERASURE).usage.quantity)
     assert line(many, ERASURE).usage.quantity > 0
-
-
-def test_the_scheduler_jobs_share_their_free_tier() -> None:
-    result = bill(BASE, measurements())
-
-    assert line(result, "Cloud Scheduler job (forget)").net == 0
-    assert line(result, "Cloud Scheduler job").net == 0
 
 
 def test_a_longer_batch_means_fewer_erasures_in_proportion() -> None:
