@@ -25,8 +25,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
+from event_capture.contracts.forget import RUN_EVERY_MINUTES, RUNS_TOPIC
 from event_capture.schemas.retention import RETENTION_DAYS
-from event_capture.warehouse.catalog import SCHEDULED_TABLES, ScheduledTable
+from event_capture.warehouse.catalog import USER_LEVEL_TABLES
 from infra.access import DATA_VIEWER, JOB_USER, OBJECT_USER, OBJECT_VIEWER, account_member
 from infra.apis import after
 from infra.event_buckets import EventBucketsArgs, private_bucket
@@ -40,26 +41,18 @@ OBJECT_CREATOR = "roles/storage.objectCreator"
 # The Cloud Scheduler job (`gcloud scheduler jobs run forget-schedule` runs it now, for whoever
 # may run jobs on the project; the operators publish to the topic instead).
 SCHEDULE_NAME = "forget-schedule"
-TOPIC_NAME = "forget-runs"
+TOPIC_NAME = RUNS_TOPIC
 BUCKET_NAME = "forget-requests"
 # Hourly: rows BigQuery cannot delete yet (insertAll's streaming buffer, 30 to 90 minutes,
 # cloud.google.com/bigquery/docs/data-manipulation-language#limitations) keep their request
 # filed, and the next run takes it again.
-FORGET_EVERY_MINUTES = 60
+FORGET_EVERY_MINUTES = RUN_EVERY_MINUTES
 # One run at a time (max one instance, one request), as the archive backfill: two runs would
 # rewrite the same archive objects (generation-matched, so one of them would fail).
 FORGET_MEMORY = "1Gi"
 # The longest an event-driven gen2 function may run (Cloud Functions' "Function timeout").
 FORGET_TIMEOUT_SECONDS = 540
 MESSAGE_DATA = message_data("forget")
-# The warehouse tables that hold a user's rows (personal data, with a user_id column); the
-# forget function deletes from the same ones (forget/erase.py USER_LEVEL_TABLES), and the IAM
-# proof holds the grants below to its declared statements, table by table.
-USER_LEVEL_TABLES: tuple[ScheduledTable, ...] = tuple(
-    table
-    for table in SCHEDULED_TABLES
-    if table.personal_data and any(column.name == "user_id" for column in table.columns)
-)
 # What a DML statement needs beyond reading its table (Data Viewer): change its rows
 # (infra/iam/exceptions.json "bigquery.jobs.insert#dml"). No schema or metadata change.
 ROW_EDIT_PERMISSIONS = ("bigquery.tables.updateData",)

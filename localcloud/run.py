@@ -27,6 +27,7 @@ import requests
 
 from event_capture.contracts.archive_layout import BACKFILL_EVERY_MINUTES
 from event_capture.contracts.forget import RUN_EVERY_MINUTES as FORGET_RUN_EVERY_MINUTES
+from event_capture.contracts.forget import RUNS_TOPIC as FORGET_RUNS_TOPIC
 from event_capture.tables.definitions import load_table_definitions
 from localcloud import pubsub_push
 from localcloud.cloud import REQUEST_LOGS, CloudSettings, LocalCloud
@@ -115,7 +116,7 @@ def push_backfill_run(url: str) -> None:
 
 
 def push_forget_run(url: str) -> None:
-    push_run(url, "forget-runs")
+    push_run(url, FORGET_RUNS_TOPIC)
 
 
 def run_schedule(

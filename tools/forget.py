@@ -10,9 +10,10 @@ are the same for one user as for thousands (``MAX_USERS_A_RUN`` at most).
 - ``--local``: the request is carried out here and now, by the forget function's own code
   (``forget.requests``), against the local emulators.
 - deployed (the default): the request is carried out by the forget function, which the tool
-  starts at once through its Cloud Scheduler job (``FORGET_SCHEDULE``, the job's full name), as
-  the operators may (infra/forget.py grants them that, creating requests and reading
-  receipts, and nothing else); the tool waits for the receipt.
+  runs at once with a message on its schedule's topic (``FORGET_TOPIC``, by default
+  ``projects/<GCP_PROJECT>/topics/forget-runs``), as the operators may (infra/forget.py grants
+  them that, creating requests and reading receipts, and nothing else); the tool waits for the
+  receipt.
 
 ``--suppress`` also drops the user's later events at capture and the collector (answered
 ``suppressed``, never stored); ``--lift-suppression`` ends that and deletes nothing.
@@ -23,6 +24,7 @@ usage or configuration error.
 """
 
 import argparse
+import base64
 import json
 import os
 import sys
@@ -34,9 +36,10 @@ from typing import Any, TextIO
 
 from event_capture.contracts.forget import (
     RECEIPTS_FOLDER,
-    ForgetRequest,
+    RUNS_TOPIC,
     request_object,
 )
+from event_capture.contracts.forget_request import ForgetRequest
 from event_capture.forget.config import ForgetConfig, load_forget_config
 from event_capture.forget.function import settle_seconds, stores_of
 from event_capture.forget.requests import run_requests
@@ -134,14 +137,18 @@ def print_receipt(receipt: dict[str, Any], out: TextIO) -> None:
             print(f"  {'':<12} {note}", file=out)
 
 
-def run_scheduler_job(job: str) -> None:
-    """Cloud Scheduler's ``jobs.run`` on the forget job (its full name), as the operator."""
+def publish_run(topic: str) -> None:
+    """A message on the forget schedule's topic (its full name), as the operator: the forget
+    function runs now, as it does on the hour."""
     import google.auth
     from google.auth.transport.requests import AuthorizedSession
 
     credentials, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
     session = AuthorizedSession(credentials)  # type: ignore[no-untyped-call]
-    answer = session.post(f"https://cloudscheduler.googleapis.com/v1/{job}:run", timeout=30)
+    message = {"messages": [{"data": base64.b64encode(b"forget now").decode()}]}
+    answer = session.post(
+        f"https://pubsub.googleapis.com/v1/{topic}:publish", json=message, timeout=30
+    )
     answer.raise_for_status()
 
 
@@ -174,12 +181,9 @@ def main(
         config = local_config() if args.local and env is None else load_forget_config(env)
         if not config.forget_bucket:
             raise ConfigError("FORGET_BUCKET: required (the bucket requests are filed in)")
-        job = (os.environ if env is None else env).get("FORGET_SCHEDULE", "")
-        if not args.local and not job:
-            raise ConfigError(
-                "FORGET_SCHEDULE: required without --local (the forget job's full name, "
-                "projects/<p>/locations/<region>/jobs/forget-schedule)"
-            )
+        topic = (os.environ if env is None else env).get(
+            "FORGET_TOPIC", f"projects/{config.project}/topics/{RUNS_TOPIC}"
+        )
     except (ValueError, ConfigError, OSError) as error:
         print(f"{PROG}: {error}", file=sys.stderr)
         return 2
@@ -200,7 +204,7 @@ def main(
                 settle_seconds=settle_seconds(config),
             )
         else:
-            run_scheduler_job(job)
+            publish_run(topic)
         receipts = [
             latest_receipt(requests, request_id)
             if args.local

@@ -27,9 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from event_capture.contracts.forget import RUNS_TOPIC
 from event_capture.platform import api_calls
 from event_capture.platform.api_calls import ApiCall
-from event_capture.warehouse.catalog import EVENT_TABLES, EVENTS, FEATURE_TABLES
+from event_capture.warehouse.catalog import EVENT_TABLES, EVENTS, FEATURE_TABLES, USER_LEVEL_TABLES
 from infra.function_source import FUNCTIONS, REPO_ROOT, imported_modules
 from tools.mocked_stack import MOCK_PROJECT_NUMBER, MockedResource, MockedStack, run_mocked
 from tools.sample_stacks import PROJECT as SAMPLE_PROJECT
@@ -67,7 +68,7 @@ OPERATOR_FORGET_CALLS = (
     ApiCall("storage.objects.get", api_calls.FORGET_BUCKET),
 )
 # The operators run the forget function now by publishing to its schedule's topic.
-FORGET_TOPIC = "forget-runs"
+FORGET_TOPIC = RUNS_TOPIC
 FUNCTION_SOURCE_BUCKET = "function-source"
 BACKTICKED = re.compile(r"`([\w-]+)\.(\w+)\.(\w+)`")
 WRITTEN = re.compile(r"(?:DELETE FROM|INSERT INTO)\s+`[\w-]+\.(\w+)\.(\w+)`")
@@ -233,9 +234,7 @@ class Places:
         if role == api_calls.FEATURE_TABLES:
             return [_table(self.events_dataset, spec.name) for spec in FEATURE_TABLES]
         if role == api_calls.USER_TABLES:
-            # The forget function's own list of the tables it deletes a user's rows from.
-            from event_capture.forget.erase import USER_LEVEL_TABLES
-
+            # The tables the forget function deletes a user's rows from.
             assert all(spec.dataset == EVENTS for spec in USER_LEVEL_TABLES)
             return [_table(self.events_dataset, spec.name) for spec in USER_LEVEL_TABLES]
         return [(*PROJECT, f"bucket:{BUCKETS[role]}")]

@@ -10,14 +10,13 @@ import pytest
 
 from event_capture.contracts import log_fields as log
 from event_capture.forget.config import load_forget_config
-from event_capture.forget.erase import USER_LEVEL_TABLES as ERASED_USER_TABLES
 from event_capture.tables.definitions import load_table_definitions
+from event_capture.warehouse.catalog import USER_LEVEL_TABLES
 from infra.forget import (
     BUCKET_NAME,
     FORGET_EVERY_MINUTES,
     SCHEDULE_NAME,
     TOPIC_NAME,
-    USER_LEVEL_TABLES,
 )
 from infra.function_source import FORGET, REPO_ROOT
 from infra.monitoring.forget_alerts import FORGET_FAILED, FORGET_PENDING, PENDING_SECONDS
@@ -150,8 +149,7 @@ def test_the_runtime_is_granted_exactly_its_stores_table_by_table_and_bucket_by_
             *((BUCKET_GRANT, "roles/storage.objectUser", bucket) for bucket in buckets),
         ]
     )
-    # The same tables the function deletes from; aggregates (no user id) are not touched.
-    assert user_tables == sorted(spec.name for spec in ERASED_USER_TABLES)
+    # Aggregates (no user id) are not touched.
     assert "user_daily" in user_tables
     assert "product_recommendations" not in user_tables
     [role] = [

@@ -1,5 +1,8 @@
 """Forgetting a user, as the app, the operators' tool, the forget function and capture share it.
 
+Import-free (the Pulumi program reads its names); the request's model is
+``contracts.forget_request``.
+
 - **A request** is one JSON object, ``requests/<request_id>.json``, in the forget bucket
   (``FORGET_BUCKET``): the user id, whether to suppress the user's later events, or to lift a
   suppression. The app's account-deletion flow files one with nothing but a create-only grant on
@@ -24,8 +27,6 @@ import json
 import re
 from datetime import UTC, datetime
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
 REQUESTS_FOLDER = "requests"
 RECEIPTS_FOLDER = "receipts"
 # In the control bucket (CAPTURE_MODE_BUCKET), beside capture-mode.json.
@@ -40,6 +41,8 @@ MAX_USERS_A_RUN = 5000
 # each erasure reads the user-level tables whole, so a week's requests share one read; GDPR
 # Art. 12(3) allows a month.
 BATCH_HOURS = 168.0
+# The topic the schedule publishes a run on; the operators publish to it to run one now.
+RUNS_TOPIC = "forget-runs"
 # How often the scheduled run looks for requests: a suppression is in force within this.
 RUN_EVERY_MINUTES = 60
 # A request id is the object's name: letters, digits, dash and underscore, as a UUID or a ULID.
@@ -80,33 +83,6 @@ def request_id_of(name: str) -> str | None:
         return None
     request_id = name[len(prefix) : -len(suffix)]
     return request_id if REQUEST_ID.match(request_id) else None
-
-
-class ForgetRequest(BaseModel):
-    """What the app (or the operators' tool) files: ``{"user_id": "u-123", "suppress": true}``."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    user_id: str = Field(min_length=1, max_length=256)
-    # Drop the user's later events at capture and the collector (an objection, not only an
-    # erasure).
-    suppress: bool = False
-    # Take the user off the suppression list; nothing is deleted.
-    lift_suppression: bool = False
-    # Erase at the next run rather than with the week's batch (``FORGET_BATCH_HOURS``): each
-    # erasure reads the user-level tables whole, so the operators' tool asks for it and the
-    # app's flow should not.
-    erase_now: bool = False
-
-    @model_validator(mode="after")
-    def _one_way(self) -> "ForgetRequest":
-        if self.suppress and self.lift_suppression:
-            raise ValueError("suppress and lift_suppression: at most one may be true")
-        return self
-
-
-def parse_request(data: bytes) -> ForgetRequest:
-    return ForgetRequest.model_validate_json(data)
 
 
 def read_suppressed(data: bytes | None) -> frozenset[str]:

@@ -26,8 +26,6 @@ from event_capture.contracts.forget import (
     RECEIPTS_FOLDER,
     REQUESTS_FOLDER,
     SUPPRESSION_OBJECT,
-    ForgetRequest,
-    parse_request,
     read_suppressed,
     receipt_object,
     receipt_time,
@@ -36,6 +34,7 @@ from event_capture.contracts.forget import (
     subject_digest,
     suppression_document,
 )
+from event_capture.contracts.forget_request import ForgetRequest, parse_request
 from event_capture.forget.erase import Stores, forget, pending
 from event_capture.forget.stores import STORAGE_TIMEOUT_SECONDS, StoreReceipt
 from event_capture.platform.api_calls import CONTROL_BUCKET, FORGET_BUCKET, ApiCall

@@ -16,11 +16,11 @@ from google.api_core.exceptions import BadRequest
 
 from event_capture.contracts.forget import (
     SUPPRESSION_OBJECT,
-    ForgetRequest,
     read_suppressed,
     request_object,
     subject_digest,
 )
+from event_capture.contracts.forget_request import ForgetRequest
 from event_capture.forget.erase import Stores, event_tables, user_level_tables
 from event_capture.forget.requests import RunReport, run_requests
 from tests.fakes.bigquery import FakeBigQuery, FakeJob
