@@ -347,3 +347,10 @@ def test_luhn_valid(digits: str) -> None:
 @pytest.mark.parametrize("digits", LUHN_INVALID)
 def test_luhn_invalid(digits: str) -> None:
     assert not luhn_valid(digits)
+
+
+def test_normalising_never_makes_a_value_longer() -> None:
+    # NFKC alone spells U+FDFA out in 18 characters: a 512-character query could outgrow its
+    # own limit once scrubbed, and fail validation when the stored row is read back.
+    text = "\ufdfa" * 40 + " jane@example.com \uff21"
+    assert scrub_text(text) == "\ufdfa" * 40 + " [EMAIL] A"

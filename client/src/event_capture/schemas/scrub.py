@@ -8,9 +8,11 @@ what is ours is the *shape* rule around each one, because free text is full of h
 (prices, dates, order ids, barcodes, model numbers) that a library alone would take for data.
 
 Normalisation
-    Text is read after NFKC (full-width ``@`` (U+FF20), ``.`` and digits become ASCII;
-    non-breaking, narrow and ideographic spaces become spaces) and with zero-width characters
-    removed, or turned into a space between two digits (``4111\\u200b1111`` is two groups).
+    Text is read after NFKC, character by character where a character maps to one (full-width
+    ``@`` (U+FF20), ``.`` and digits become ASCII; non-breaking, narrow and ideographic spaces
+    become spaces; a ligature that NFKC spells out in several stays), and with zero-width
+    characters removed, or turned into a space between two digits (``4111\\u200b1111`` is two
+    groups).
     When something is replaced the stored text is the normalised one; text with nothing to
     replace is returned as it came (same object).
 
@@ -238,10 +240,17 @@ def luhn_valid(digits: str) -> bool:
 
 
 def normalise(text: str) -> str:
-    """NFKC, with zero-width characters removed (a space between two digits)."""
+    """NFKC character by character, with zero-width characters removed (a space between two
+    digits). Never longer than ``text``."""
     if text.isascii():
         return text  # NFKC leaves ASCII as it is, and no invisible character is ASCII
-    text = unicodedata.normalize("NFKC", text)
+    if not unicodedata.is_normalized("NFKC", text):
+        # Only where a character stays one character: NFKC spells some out in many ("\ufdfa"
+        # is 18), and a scrubbed value must not outgrow its field's length limit.
+        text = "".join(
+            folded if len(folded := unicodedata.normalize("NFKC", char)) == 1 else char
+            for char in text
+        )
     text = _INVISIBLE_BETWEEN_DIGITS.sub(" ", text)
     return _INVISIBLE_ANY.sub("", text)
 
@@ -349,8 +358,10 @@ def _region_shape(region: str) -> tuple[str, bool, re.Pattern[str], re.Pattern[s
     required = bool(trunk) and all(
         not optional and (rule is None or trunk in rule) for rule, optional in rules
     )
-    general = re.compile(metadata.general_desc.national_number_pattern)
-    return trunk, required, general, re.compile(metadata.international_prefix)
+    # A pattern the metadata lacks matches nothing ("(?!)"), so the region is never tried.
+    desc = metadata.general_desc
+    general = re.compile((desc.national_number_pattern if desc else None) or "(?!)")
+    return trunk, required, general, re.compile(metadata.international_prefix or "(?!)")
 
 
 def _could_be_national(digits: str, region: str) -> bool:
