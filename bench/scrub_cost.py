@@ -65,6 +65,10 @@ def per_event(fn: Callable[[], object], events: int) -> float:
     return statistics.median(samples)
 
 
+def scrubbing(scrub_text: Callable[[str], str], texts: list[str]) -> Callable[[], object]:
+    return lambda: [scrub_text(text) for text in texts]
+
+
 def workloads(queries: list[str]) -> dict[str, list[list[str]]]:
     """Each workload as events, each event as the free-text fields it carries."""
     data = [TEXT[i % len(TEXT)] for i in range(len(queries))]
@@ -104,10 +108,7 @@ def main() -> None:
     )
     for label, events in workloads(queries).items():
         texts = [text for event in events for text in event]
-        costs = [
-            per_event(lambda fn=fn, texts=texts: [fn(text) for text in texts], len(events))
-            for fn in scrubbers.values()
-        ]
+        costs = [per_event(scrubbing(fn, texts), len(events)) for fn in scrubbers.values()]
         print(
             f"{label:34} " + " ".join(f"{c:16.1f}" for c in costs) + f"  {costs[1] / costs[0]:.1f}x"
         )

@@ -261,14 +261,14 @@ def stored_lines(cloud: LocalCloud, users: list[str]) -> list[str]:
 def redis_entries(cloud: LocalCloud, users: list[str]) -> list[str]:
     client = redis.Redis.from_url(cloud.redis_url, decode_responses=True)
     found = []
-    for key in client.scan_iter():
+    for key in map(str, client.scan_iter()):
         if not any(user in key for user in users):
             continue
         kind = client.type(key)
         if kind == "list":
-            found += client.lrange(key, 0, -1)
+            found += [str(value) for value in client.lrange(key, 0, -1)]
         elif kind == "hash":
-            found += [f"{k}={v}" for k, v in client.hgetall(key).items()]
+            found += [f"{k!s}={v!s}" for k, v in client.hgetall(key).items()]
         elif kind == "string":
             found.append(str(client.get(key)))
         else:

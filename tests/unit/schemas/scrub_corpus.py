@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import phonenumbers
+from hypothesis import assume
 from hypothesis import strategies as st
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 from stdnum import iban
@@ -122,9 +123,11 @@ def phones(draw: st.DrawFn) -> tuple[str, list[str]]:
     regions = sorted(phonenumbers.SUPPORTED_REGIONS) if international else list(phone_regions())
     region = draw(st.sampled_from(regions))
     kind = draw(st.sampled_from([PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE]))
-    example = phonenumbers.example_number_for_type(region, kind)
-    if example is None:
-        example = phonenumbers.example_number(region)
+    example = phonenumbers.example_number_for_type(region, kind) or phonenumbers.example_number(
+        region
+    )
+    assume(example is not None)
+    assert example is not None
     national = str(example.national_number)
     # Vary the subscriber digits; a variation the plan does not allow is drawn again.
     tail = draw(st.text("0123456789", min_size=4, max_size=4))
