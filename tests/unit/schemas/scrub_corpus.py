@@ -26,12 +26,14 @@ SHOP_QUERIES = Path(__file__).with_name("shop_queries.txt")
 SEPARATORS = [" ", "-", ".", "/", "\u00a0", "\u202f", "\u200b", " - "]
 FILLER = " ".join(
     [
-        "please call me about my order of red running shoes size 42 and the oat milk",
+        "please call me about my order of red running shoes and the oat milk",
         "delivery was late so reach me here or pay with this thanks again for the help",
         "my details are below wrong item in the box refund to my account",
     ]
 ).split(" ")
-CONNECTORS = ["", "call", "my number is", "mail", "email me at", "card", "iban", "pay to", "tel:"]
+# Words or a comma before the datum: digits of the text before it and the datum's are two
+# numbers to a reader only when something parts them.
+CONNECTORS = [",", "call", "my number is", "mail", "email me at", "card", "iban", "pay to", "tel:"]
 
 # Payment networks: a leading range, total length, and how the digits are usually grouped.
 CARD_NETWORKS = [

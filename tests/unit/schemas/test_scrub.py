@@ -165,6 +165,11 @@ LOOKALIKES: list[str] = [
     "shoes at zalando.de",
     "meet at the store at 10",
     "nbsp\u00a0only 42",
+    # lists of sizes and counts: valid numbers somewhere, but not in any region's grouping
+    "sizes 36 37 38 39 40 41 42 43",
+    "bottles 125 250 375 500 ml",
+    "memory 2 4 8 16 32 64 128 256",
+    "0 10 20 30 40 50 60",
 ]
 
 MIXED: list[tuple[str, str]] = [

@@ -43,31 +43,41 @@ Phones
     phone signal:
 
     * a leading ``+``: any possible number of any country (E.164 length);
-    * otherwise it must be written in groups (a separator or parentheses) and be a *valid*
-      number of one of the regions at libphonenumber's VALID leniency, trunk prefix included
-      where the region writes one (``0151/23456789``, ``8 (912) 345-67-89``, ``612 34 56 78``,
-      ``0044 20 7946 0958``), or, in the North American plan, the 3-3-4 shape
-      (``(555)-123-4567``: 555 is no assigned area code, but it is how people write a number).
+    * a trunk ``0``, groups (a separator or parentheses) and a *valid* number of one of the
+      regions at the matcher's VALID leniency, which wants the trunk prefix where the region
+      writes one (``0151/23456789``, ``0151 2345 6789``, ``8 (912) 345-67-89``,
+      ``0044 20 7946 0958``);
+    * without a trunk ``0`` (Spain, Italy, Poland, North America), a valid number in the
+      region's own grouping, STRICT_GROUPING leniency (``612 34 56 78``, ``312 345 6789``),
+      or, in the North American plan, the 3-3-4 shape (``(555)-123-4567``: 555 is no assigned
+      area code, but it is how people write a number).
 
-    The matcher takes a stretch whole or not at all, so it is also given the stretch's parts
-    of whole groups (7-17 digits): ``call 020 7946 0958 2 times`` is found without the ``2``.
-    A number glued to a word or code (``SKU-``, ``ref/``, ``#``, letters) or to a longer number
-    (``1,``) is not a phone, nor a ZIP+4 (``90210-1234``, a valid Spanish 902 number), a date
-    (``01.12.2026`` is a valid Italian number), an IP address, a decimal or a hyphenated ISBN.
+    The matcher takes a stretch whole or not at all, so it is also given parts of it (whole
+    groups, 7-17 digits, up to two groups left out at either end, a part inside the stretch
+    starting with ``0``, ``(`` or ``+``): ``call 020 7946 0958 2 times`` is found without the
+    ``2``. Not a phone: a number glued to a word or code (``SKU-``, ``ref/``, ``#``, letters)
+    or to a longer number (``1,``); a ZIP+4 (``90210-1234``, a valid Spanish 902 number); a
+    date (``01.12.2026`` is a valid Italian number); an IP address, a decimal or a hyphenated
+    ISBN; more than five groups, or four without a trunk; lists of sizes and counts (pairs
+    without a trunk ``0``, three or more round numbers: ``36 37 38 39 40``, ``100 200 300``).
 
 Cost
-    Text without an ``@``, an ``at`` or 7 digits returns at the first check. The matcher, the
-    dear part (about 70 µs a region in pure Python), runs only on stretches that are not one
-    bare run, and per region only when the digits fit that region's numbering plan
-    (libphonenumber's general pattern, a compiled regular expression). ``bench/scrub_cost.py``
-    measures it against the scrubber this one replaced.
+    Text without an ``@``, an ``at`` or 7 digits returns at the first check. The matcher is
+    the dear part (about 70 µs a region in pure Python, several times that with the grouping
+    check), so it runs only on stretches that are not one bare run, per region only when the
+    digits fit the region's numbering plan (libphonenumber's general pattern, a compiled
+    regular expression) and the part parses as a valid number there, and at most
+    ``_MATCHER_RUNS_PER_TEXT`` times a text (past that a plausible stretch is replaced without
+    asking). ``bench/scrub_cost.py`` measures it against the scrubber this one replaced.
 
 Deliberately left alone (each indistinguishable from an id in a shop's text): unseparated
 national digit runs (``5551234567``; ``036000291452`` is both a UPC-A barcode and a valid German
 number, ``0012345678905`` an EAN-13 and a valid ``00``-prefixed number); numbers shorter than 7
 digits (local numbers such as ``555-1234``); order ids, SKUs, dates, times, prices, sizes,
-ZIP codes and ISBNs; numbers spelled out in words; e-mail addresses without a dotted domain
-(``user@localhost``) or with spaces around a plain ``@`` (``a @ b.com``). Names and street
+ZIP codes and ISBNs; numbers spelled out in words; national numbers of regions outside the
+list, and numbers without a trunk ``0`` grouped other than their region does; e-mail addresses
+without a dotted domain (``user@localhost``) or with spaces around a plain ``@``
+(``a @ b.com``). Names and street
 addresses are not recognised: free text can name anyone, and no rule tells a street from a
 product name; the fields are documented as what the user typed or said, scrubbed of the above.
 """
@@ -122,6 +132,12 @@ _CARD_MAX_DIGITS = 19
 _IBAN_MIN_CHARS = 15
 _IBAN_MAX_CHARS = 34
 _PHONE_MIN_DIGITS = 7
+# The most groups a national number is written in.
+_MAX_GROUPS = 5
+# Groups a part of a digit stretch may leave out at each end (a quantity, a code's tail).
+_GROUPS_DROPPED = 2
+# Ordinary text needs a few runs (one per region a stretch fits); see _Budget.
+_MATCHER_RUNS_PER_TEXT = 64
 # E.164's 15 digits and a trunk or carrier prefix: no number written in a text is longer.
 _PHONE_MAX_DIGITS = 17
 # Every datum but an e-mail has at least 7 digits; this possessive pattern answers "7 digits?"
@@ -184,7 +200,7 @@ _BARE_RUN = re.compile(r"\d+")
 _ZIP_PLUS4 = re.compile(r"\d{5}-\d{4}")
 # Dotted quads (IPs) and decimals ("51.507351", "3.14159"); a trunk "0" is never their start.
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1?\d?\d)"
-_NOT_A_PHONE_WINDOW = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}|[1-9]\d{{0,2}}\.\d+")
+_NOT_A_PHONE_WINDOW = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}|(?:[1-9]\d{{0,2}}|0)\.\d+")
 # Hyphenated ISBNs end in a one-digit check group; no numbering plan writes one.
 _ONE_DIGIT_LAST_GROUP = re.compile(r"(?:^|\D)\d$")
 _DAY = r"(?:0?[1-9]|[12]\d|3[01])"
@@ -333,11 +349,21 @@ def _card_end(match: re.Match[str]) -> int | None:
 
 
 def _not_a_phone(raw: str) -> bool:
+    groups = _DIGIT_RUN.findall(raw)
     return (
-        _BARE_RUN.fullmatch(raw) is not None
+        len(groups) < 2  # a bare run
+        # No plan writes a national number in more than five groups ("06 12 34 56 78",
+        # "8 (912) 345-67-89"), nor in more than four without a trunk prefix.
+        or len(groups) > _MAX_GROUPS
+        or (len(groups) > _MAX_GROUPS - 1 and not raw.lstrip("(").startswith(("0", "8")))
         or _ZIP_PLUS4.fullmatch(raw) is not None
         or _DATE.fullmatch(raw) is not None
         or _ONE_DIGIT_LAST_GROUP.search(raw) is not None
+        # Sizes and counts: pairs with no trunk "0" ("36 37 38 39 40", while "06 12 34 56 78"
+        # is French), or three or more round numbers ("400 500 600" is a valid Spanish number
+        # in Spain's own grouping).
+        or (not raw.startswith("0") and all(len(group) <= 2 for group in groups))
+        or (len(groups) > 2 and all(group.endswith("0") for group in groups))
     )
 
 
@@ -381,11 +407,37 @@ def _could_be_national(digits: str, region: str) -> bool:
     return general.fullmatch(national) is not None or general.fullmatch(national[2:]) is not None
 
 
-def _phones_in(candidate: str) -> list[tuple[int, int]]:
+def _valid_in(candidate: str, region: str) -> bool:
+    """Whether the whole candidate parses as a valid number of the region: a third of a
+    matcher run, and the matcher (a grouping check costs it more) runs only when it does."""
+    try:
+        return phonenumbers.is_valid_number(phonenumbers.parse(candidate, region))
+    except phonenumbers.NumberParseException:
+        return False
+
+
+class _Budget:
+    """Matcher runs left for one text. A text built to make the matcher run for every group of
+    thousands (``12-12-12-...``) would cost seconds; past the budget a stretch that fits a
+    region's plan is taken for a number without asking: a pathological text is over-scrubbed,
+    and scrubbing stays bounded (tens of milliseconds at the 4,000-character transcript)."""
+
+    def __init__(self, runs: int) -> None:
+        self.left = runs
+
+    def take(self) -> bool:
+        self.left -= 1
+        return self.left >= 0
+
+
+def _phones_in(candidate: str, budget: _Budget) -> list[tuple[int, int]]:
     """Where ``candidate`` (digits and the punctuation numbers are written with) holds a phone
     number."""
+    whole = [(0, len(candidate))]
     found: list[tuple[int, int]] = []
     if candidate.startswith("+"):
+        if not budget.take():
+            return whole
         # The country is written, so any one region reads it; a possible number is enough.
         for match in PhoneNumberMatcher(candidate, _phone_regions[0], leniency=Leniency.POSSIBLE):
             if match.raw_string.startswith("+"):
@@ -394,16 +446,24 @@ def _phones_in(candidate: str) -> list[tuple[int, int]]:
     if _not_a_phone(candidate):
         return found
     digits = "".join(_DIGIT_RUN.findall(candidate))
-    # VALID also wants the trunk prefix where the region writes one, and no letter around.
+    # VALID also wants the trunk prefix where the region writes one, and no letter around. A
+    # number written with its trunk "0" may be grouped as people like ("0151 2345 6789");
+    # without one (Spain, Italy, Poland, North America), the groups must be the region's own
+    # ("612 34 56 78"), or any list of sizes would be a number ("125 250 375" is Polish).
+    leniency = Leniency.VALID if candidate.lstrip("(").startswith("0") else Leniency.STRICT_GROUPING
     for region in _phone_regions:
-        if not _could_be_national(digits, region):
+        if not _could_be_national(digits, region) or not _valid_in(candidate, region):
             continue
-        for match in PhoneNumberMatcher(candidate, region, leniency=Leniency.VALID):
+        if not budget.take():
+            return whole
+        for match in PhoneNumberMatcher(candidate, region, leniency=leniency):
             if not _not_a_phone(match.raw_string):
                 found.append((match.start, match.end))
         if (0, len(candidate)) in found:
             break  # the whole window is one number: no other region can add to it
     if not found and "US" in _phone_regions and _NANP_SHAPE.search(candidate):
+        if not budget.take():
+            return whole
         for match in PhoneNumberMatcher(candidate, "US", leniency=Leniency.POSSIBLE):
             if _NANP_SHAPE.fullmatch(match.raw_string):
                 found.append((match.start, match.end))
@@ -412,22 +472,27 @@ def _phones_in(candidate: str) -> list[tuple[int, int]]:
 
 def _parts(candidate: str, *, glued: bool) -> Iterator[tuple[int, int]]:
     """Spans of whole digit groups of the window (with a "(" or "+" before the first) holding
-    7 to 17 digits, by start, longest first. The matcher takes a text whole or not at all, so
-    "020 7946 0958 2 times", "qty 2 0151 23456789" or "v10.15.7 02 1234 5678" are found only
-    in a part. A window glued to a code ("XMAS2026 312 345 7647") never starts at its first
+    7 to 17 digits, without up to two groups at either end, by start, longest first. The
+    matcher takes a text whole or not at all, so "020 7946 0958 2 times" or "qty 2 0151
+    23456789" are found only in a part; the middle of a longer stretch is a list of numbers
+    ("36 37 38 39 40 41 42 43"), not a phone, and a part inside one starts with a trunk "0",
+    "(" or "+". A window glued to a code ("SKU-555-123-4567") never starts at its first
     group."""
     groups = list(_DIGIT_RUN.finditer(candidate))
-    for first in range(1 if glued else 0, len(groups)):
+    first_start = 1 if glued else 0
+    for first in range(first_start, min(len(groups), first_start + _GROUPS_DROPPED + 1)):
         start = groups[first].start()
         if start and candidate[start - 1] in "(+":
             start -= 1
+        if first > first_start and candidate[start] not in "0(+":
+            continue  # inside a stretch, a number shows where it starts: "0", "(" or "+"
         digits, ends = 0, []
-        for group in groups[first:]:
-            digits += len(group.group())
+        for last in range(first, len(groups)):
+            digits += len(groups[last].group())
             if digits > _PHONE_MAX_DIGITS:
                 break
-            if digits >= _PHONE_MIN_DIGITS:
-                ends.append(group.end())
+            if digits >= _PHONE_MIN_DIGITS and last >= len(groups) - 1 - _GROUPS_DROPPED:
+                ends.append(groups[last].end())
         for end in reversed(ends):
             yield start, end
 
@@ -443,6 +508,7 @@ def _is_hyphenated_isbn(candidate: str) -> bool:
 
 def _find_phones(text: str, spans: list[Span]) -> None:
     found: list[tuple[int, int]] = []
+    budget = _Budget(_MATCHER_RUNS_PER_TEXT)
     for window in _NUMBER_WINDOW.finditer(text):
         candidate = window.group()
         if _BARE_RUN.fullmatch(candidate) or not _free(spans, window.start(), window.end()):
@@ -456,7 +522,7 @@ def _find_phones(text: str, spans: list[Span]) -> None:
                 continue  # inside a number found already
             hits = [
                 (window.start() + part_start + s, window.start() + part_start + e)
-                for s, e in _phones_in(candidate[part_start:part_end])
+                for s, e in _phones_in(candidate[part_start:part_end], budget)
             ]
             hits = [
                 (start, end)
