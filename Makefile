@@ -174,6 +174,7 @@ schemas: $(VENV)/.installed
 
 bench: setup
 	@$(PY) bench/pipeline_cpu.py
+	@$(PY) bench/scrub_cost.py
 	@$(PY) bench/capture_throughput.py
 	@$(PY) bench/request_path.py
 	@$(PY) bench/collector_cpu.py

@@ -141,3 +141,23 @@ def test_a_forked_child_starts_with_its_own_empty_queue_and_worker(sleeps: Sleep
     assert os.waitstatus_to_exitcode(status) == 0
     assert len(stub.event_ids) == 2
     assert stub.event_ids.count(str(before.event_id)) == 1
+
+
+def test_an_invalid_event_is_logged_by_field_rule_and_position_never_by_value(
+    sleeps: Sleeps, caplog: pytest.LogCaptureFixture
+) -> None:
+    event = search().model_dump(mode="json", exclude_none=True)
+    event["filters"] = [
+        {"name": "brand", "value": "x"},
+        {"name": "Jane.Doe@Example.com", "value": "x"},
+    ]
+    event["result_count"] = "jane.doe@example.com"
+    with stub_function() as stub, caplog.at_level(logging.WARNING, logger="event_capture.client"):
+        client = make(stub.url, sleeps)
+        client.track(event)
+        client.flush(10)
+
+    [line] = [r.getMessage() for r in caplog.records if "invalid event" in r.getMessage()]
+    assert "filters[1].name: string_pattern_mismatch" in line
+    assert "result_count: int_type" in line
+    assert "jane" not in line.lower()

@@ -29,6 +29,7 @@ from infra.function_source import (
     REPO_ROOT,
     FunctionSource,
     build_source_archive,
+    imported_modules,
 )
 from infra.redis_secret import VARIABLE
 from tools.mocked_stack import MockedStack, run_mocked
@@ -333,3 +334,18 @@ def test_a_changed_source_uploads_a_new_object(stack: MockedStack, source_root: 
 def _site_packages() -> list[str]:
     # The deployed runtime installs requirements.txt; the test venv stands in for that.
     return [sysconfig.get_paths()["purelib"]]
+
+
+@by_name
+def test_a_function_shipping_the_scrubber_pins_the_libraries_it_imports(
+    function: FunctionSource,
+) -> None:
+    """The deployed runtime has what requirements.txt names and nothing else; the scrubber
+    imports phonenumbers and stdnum at module level, so a function importing it without them
+    fails to start."""
+    if "event_capture.schemas.scrub" not in imported_modules(function):
+        pytest.skip("does not import the scrubber")
+    archive = zipfile.ZipFile(io.BytesIO(build_source_archive(function).data))
+    requirements = archive.read("requirements.txt").decode()
+
+    assert "phonenumbers==" in requirements and "python-stdnum==" in requirements

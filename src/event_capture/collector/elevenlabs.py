@@ -28,6 +28,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from event_capture.collector.contract import MAX_BATCH_BYTES
 from event_capture.collector.identity import Unproven, UserIdProofs
+from event_capture.collector.intents import OTHER_INTENT, storable_intent
 from event_capture.platform.http_error import HttpError
 from event_capture.platform.json_body import parse_json
 from event_capture.schemas.envelope import Label
@@ -111,6 +112,8 @@ class Count(StrEnum):
     # A mapped transcription that lost something on the way.
     TRANSCRIPT_TRUNCATED = "elevenlabs_transcript_truncated"
     INTENT_UNKNOWN = "elevenlabs_intent_unknown"
+    # An intent was collected but is not a label the collector stores; stored as "other".
+    INTENT_OTHER = "elevenlabs_intent_other"
     LANGUAGE_DROPPED = "elevenlabs_language_dropped"
     AUDIO_IGNORED = "elevenlabs_audio_ignored"
     CALL_INITIATION_FAILURE = "elevenlabs_call_initiation_failure"
@@ -309,6 +312,8 @@ def _transcription(data: dict[str, Any], proofs: UserIdProofs | None) -> Webhook
     if intent is None:
         intent = UNKNOWN_INTENT
         counts[Count.INTENT_UNKNOWN] += 1
+    elif intent == OTHER_INTENT:
+        counts[Count.INTENT_OTHER] += 1
     event: dict[str, Any] = {
         "event_id": event_id_for(conversation_id),
         "event_type": "voice_interaction",
@@ -429,25 +434,24 @@ def _collected(analysis: dict[str, Any]) -> Any:
 
 
 def _intent(analysis: Any) -> str | None:
-    """The ``intent`` data-collection value as a label ("Order Status" → ``order_status``).
+    """The ``intent`` data-collection value as a label ("Order Status" → ``order_status``),
+    ``other`` when it is not one the collector stores (see ``intents``), None when none was
+    collected.
 
-    Only a value that already reads as a label once lower-cased, with spaces and hyphens made
-    underscores, is kept: the value is extracted by an LLM from the call, and turning arbitrary
-    text into a label could smuggle an address or a number into an unscrubbed column.
+    The value is extracted by an LLM from the call: turning arbitrary text into a label could
+    smuggle a name, an address or a number into an unscrubbed column.
     """
     if not isinstance(analysis, dict):
         return None
     value = _collected(analysis)
-    if not isinstance(value, str):
-        return None
-    # Scrubbed as said: joined by underscores, a phone number no longer looks like one.
-    if scrub_text(value) != value:
+    if not isinstance(value, str) or not value.strip():
         return None
     candidate = "_".join(value.strip().lower().replace("-", " ").split())
     try:
-        return _LABEL.validate_python(candidate)
+        label = _LABEL.validate_python(candidate)
     except ValidationError:
-        return None
+        return OTHER_INTENT
+    return label if storable_intent(label) else OTHER_INTENT
 
 
 def _language(value: Any) -> str | None:

@@ -40,6 +40,7 @@ from event_capture.collector.elevenlabs import (
     handle_post_call,
 )
 from event_capture.collector.identity import UserIdProofs
+from event_capture.collector.intents import OTHER_INTENT
 from event_capture.ingest.validation import validate_events
 from event_capture.schemas.user_proof import user_proof
 from tests.unit.collector import calls
@@ -462,9 +463,17 @@ def test_a_transcription_missing_what_the_sdk_requires_is_counted(drop: str) -> 
     [
         ("order_status", "order_status"),
         ("Track-Order", "track_order"),
-        ("jane@example.com", UNKNOWN_INTENT),  # not a label: never turned into one
-        ("call 020 7946 0958", UNKNOWN_INTENT),
+        ("Price Check", "price_check"),
+        # What the caller said, not an intent: never turned into a label.
+        ("jane@example.com", OTHER_INTENT),
+        ("call 020 7946 0958", OTHER_INTENT),
+        ("deliver_to_12_elm_street", OTHER_INTENT),
+        ("deliver to elm street", OTHER_INTENT),
+        ("jane_doe", OTHER_INTENT),
+        ("Jane Doe", OTHER_INTENT),
+        ("order_status_for_my_account", OTHER_INTENT),  # more words than a label has
         (None, UNKNOWN_INTENT),
+        ("  ", UNKNOWN_INTENT),
     ],
 )
 def test_the_intent_is_the_intent_data_collection_value_as_a_label(
@@ -473,6 +482,7 @@ def test_the_intent_is_the_intent_data_collection_value_as_a_label(
     outcome = _accepted(_signed(_conversation(NOW, intent=value)))
     assert outcome.events[0]["detected_intent"] == expected
     assert (Count.INTENT_UNKNOWN in outcome.counts) == (expected == UNKNOWN_INTENT)
+    assert (Count.INTENT_OTHER in outcome.counts) == (expected == OTHER_INTENT)
     assert validate_events(list(outcome.events), received_at=NOW)[1] == []
 
 

@@ -66,6 +66,30 @@ POSITIVES: list[tuple[str, str]] = [
     ("(020) 7946 0958", "[PHONE]"),
     ("appelle 01 23 45 67 89", "appelle [PHONE]"),
     ("06.12.34.56.78", "[PHONE]"),
+    # issue 26: the shapes the regexes missed
+    ("4111\u00a01111\u00a01111\u00a01111", "[CARD]"),
+    ("4111\u200b1111\u200b1111\u200b1111", "[CARD]"),
+    ("4111.1111.1111.1111", "[CARD]"),
+    ("4111/1111/1111/1111", "[CARD]"),
+    ("pay 4111 1111-1111.1111 now", "pay [CARD] now"),
+    ("4111 - 1111 - 1111 - 1111", "[CARD]"),
+    ("\uff14\uff11\uff11\uff11 1111 1111 1111", "[CARD]"),
+    ("call 0151/23456789", "call [PHONE]"),
+    ("8 (912) 345-67-89", "[PHONE]"),
+    ("612 34 56 78", "[PHONE]"),
+    ("(555)-123-4567", "[PHONE]"),
+    ("0151\u00a023456789", "[PHONE]"),
+    ("qty 2 0151 23456789", "qty 2 [PHONE]"),
+    ("john\uff20gmail.com", "[EMAIL]"),
+    ("john%40gmail.com", "[EMAIL]"),
+    ("john at gmail dot com", "[EMAIL]"),
+    ("JOHN AT GMAIL DOT COM", "[EMAIL]"),
+    ("john [at] gmail [dot] com", "[EMAIL]"),
+    ("mail john (at) mail (dot) co (dot) uk", "mail [EMAIL]"),
+    ("john.smith at gmail.com [dot] uk", "[EMAIL]"),
+    ("DE89 3704 0044 0532 0130 00", "[IBAN]"),
+    ("iban GB82WEST12345698765432 thanks", "iban [IBAN] thanks"),
+    ("DE89370400440532013000 please", "[IBAN] please"),
 ]
 
 LOOKALIKES: list[str] = [
@@ -130,7 +154,22 @@ LOOKALIKES: list[str] = [
     "user@localhost",
     "meet @ 10:30 in room 4",
     # already scrubbed
-    "[EMAIL] [PHONE] [CARD]",
+    "[EMAIL] [PHONE] [CARD] [IBAN]",
+    # barcodes, dates and shapes only the library would read as phones
+    "ean 4006381333931 and 5901234123457",
+    "upc 036000291452",
+    "0012345678905",
+    "order 112-7391048-5537063",
+    "12.05.2026 and 2026.05.12 and 05-12-2026",
+    # a shop, not an address: a bare "at" needs a spelled "dot"
+    "shoes at zalando.de",
+    "meet at the store at 10",
+    "nbsp\u00a0only 42",
+    # lists of sizes and counts: valid numbers somewhere, but not in any region's grouping
+    "sizes 36 37 38 39 40 41 42 43",
+    "bottles 125 250 375 500 ml",
+    "memory 2 4 8 16 32 64 128 256",
+    "0 10 20 30 40 50 60",
 ]
 
 MIXED: list[tuple[str, str]] = [
@@ -258,6 +297,48 @@ def test_fast_path_returns_same_object(text: str, monkeypatch: pytest.MonkeyPatc
     assert scrub_text(text) is text
 
 
+def test_text_with_nothing_to_replace_is_returned_as_it_came_even_unnormalised() -> None:
+    text = "size\u00a042 \uff21\uff22\uff23 caf\u00e9"
+    assert scrub_text(text) is text
+
+
+def test_phone_regions_decide_which_national_formats_are_read() -> None:
+    assert scrub_module.phone_regions() == scrub_module.DEFAULT_PHONE_REGIONS
+    try:
+        scrub_module.set_phone_regions(["de"])
+        assert scrub_module.phone_regions() == ("DE",)
+        assert scrub_text("612 34 56 78") == "612 34 56 78"  # Spanish, not read any more
+        assert scrub_text("0151/23456789 or +34 612 34 56 78") == "[PHONE] or [PHONE]"
+    finally:
+        scrub_module.set_phone_regions(scrub_module.DEFAULT_PHONE_REGIONS)
+    with pytest.raises(ValueError, match="XX"):
+        scrub_module.set_phone_regions(["XX"])
+    with pytest.raises(ValueError, match="none given"):
+        scrub_module.set_phone_regions([])
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/reset/jane.doe%40example.com", "/reset/[EMAIL]"),
+        ("/u/%2B44%207700%20900123/orders", "/u/[PHONE]/orders"),
+        ("/u/call%20me%20on%200151%2F23456789", "/u/call%20me%20on%20[PHONE]"),
+        ("/reset/eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl", "/reset/[TOKEN]"),
+        ("/confirm/9f1c2b8e-9a4e-4c9b-8a57-0e3c1b2a9d11", "/confirm/[TOKEN]"),
+        ("/reset/a1B2c3D4e5F6g7H8i9J0", "/reset/[TOKEN]"),
+        ("/cart;jsessionid=ABCDEF0123456789/items", "/cart/items"),
+        ("/orders/123456789", "/orders/[ID]"),
+        ("/products/42/red-running-shoes", "/products/42/red-running-shoes"),
+        ("/blog/2026/11/28/donaudampfschifffahrt", "/blog/2026/11/28/donaudampfschifffahrt"),
+        ("/", "/"),
+        ("", ""),
+    ],
+)
+def test_path_segments_that_identify_someone_become_placeholders(path: str, expected: str) -> None:
+    assert scrub_module.scrub_path(path) == expected
+    assert scrub_module.scrub_path(expected) == expected
+
+
 def test_clean_text_returns_same_object() -> None:
     text = "order ORD-2026-000123 placed 2026-11-28 for $1,299.99"
     assert scrub_text(text) is text
@@ -271,3 +352,10 @@ def test_luhn_valid(digits: str) -> None:
 @pytest.mark.parametrize("digits", LUHN_INVALID)
 def test_luhn_invalid(digits: str) -> None:
     assert not luhn_valid(digits)
+
+
+def test_normalising_never_makes_a_value_longer() -> None:
+    # NFKC alone spells U+FDFA out in 18 characters: a 512-character query could outgrow its
+    # own limit once scrubbed, and fail validation when the stored row is read back.
+    text = "\ufdfa" * 40 + " jane@example.com \uff21"
+    assert scrub_text(text) == "\ufdfa" * 40 + " [EMAIL] A"

@@ -3,6 +3,7 @@ with the field path, rule and message a client sees."""
 
 from __future__ import annotations
 
+from event_capture.ingest.validation import validate_events
 from tests.unit import event_factory as factory
 
 # The shared rejection tests, run on this module's REJECTIONS (tests/unit/conftest.py).
@@ -141,3 +142,17 @@ REJECTIONS: list[Case] = [
         "valid Unicode",
     ),
 ]
+
+
+def test_filter_values_are_scrubbed_as_the_query_is() -> None:
+    filters = [
+        {"name": "seller", "value": "jane.doe@example.com"},
+        {"name": "payment", "value": "4111 1111 1111 1111"},
+        {"name": "brand", "value": "oatly"},
+    ]
+    event = factory.search(factory.RECEIVED_AT, filters=filters)
+
+    rows, rejections = validate_events([event], factory.RECEIVED_AT)
+
+    assert rejections == []
+    assert [f["value"] for f in rows[0].data["filters"]] == ["[EMAIL]", "[CARD]", "oatly"]

@@ -42,6 +42,35 @@ REJECTIONS: list[Case] = [
         "string_too_long",
         "must be at most 2048 characters",
     ),
+    # Only web pages and app paths: other schemes run code, hold content or name a person.
+    (
+        "landing-page-javascript",
+        lambda r: factory.session(r, landing_page="javascript:alert(document.cookie)"),
+        "landing_page",
+        "url_scheme",
+        "must be an http or https URL or an app path",
+    ),
+    (
+        "referrer-data",
+        lambda r: factory.session(r, referrer="data:text/html,<b>jane@example.com</b>"),
+        "referrer",
+        "url_scheme",
+        "http or https",
+    ),
+    (
+        "referrer-mailto",
+        lambda r: factory.session(r, referrer="mailto:jane@example.com"),
+        "referrer",
+        "url_scheme",
+        "http or https",
+    ),
+    (
+        "referrer-protocol-relative",
+        lambda r: factory.session(r, referrer="//evil.example/x"),
+        "referrer",
+        "url_scheme",
+        "http or https",
+    ),
     # A timestamp is stored as its UTC instant, which BigQuery keeps from year 1 to 9999.
     (
         "started-at-before-year-1-in-utc",
@@ -150,6 +179,18 @@ def test_url_fields_lose_userinfo_credentials() -> None:
         ),
         ("?email=jane@example.com", "/"),
         ("#top", "/"),
+        (
+            "https://shop.example.com/reset/jane.doe%40example.com;jsessionid=A1B2C3D4?t=x",
+            "https://shop.example.com/reset/[EMAIL]",
+        ),
+        (
+            "https://shop.example.com/account/%2B4915123456789/orders/123456789",
+            "https://shop.example.com/account/[PHONE]/orders/[ID]",
+        ),
+        (
+            "/reset/eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl#done",
+            "/reset/[TOKEN]",
+        ),
     ],
 )
 def test_a_stored_url_is_a_valid_url_of_the_same_model(sent: str, stored: str) -> None:

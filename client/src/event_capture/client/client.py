@@ -34,6 +34,23 @@ from event_capture.schemas.http_limits import (
 
 log = logging.getLogger("event_capture.client")
 
+
+def refusal_reasons(error: Exception) -> str:
+    """Field, rule and position of what made an event invalid, never the value: pydantic's own
+    text quotes the input (``input_value='jane.doe@example.com'``), and the app's logs are no
+    place for what the user typed."""
+    if not isinstance(error, ValidationError):
+        # A KeyError's text is the unknown event type the app sent; the class says enough.
+        return type(error).__name__
+    reasons = []
+    for detail in error.errors(include_input=False, include_url=False, include_context=False):
+        field = "".join(
+            f"[{part}]" if isinstance(part, int) else f".{part}" for part in detail["loc"]
+        )
+        reasons.append(f"{field.lstrip('.') or 'event'}: {detail['type']}")
+    return "; ".join(reasons)
+
+
 Event = EventEnvelope | Mapping[str, Any]
 # Room for {"events":[...]} and the commas around the events.
 _BODY_OVERHEAD = 16
@@ -252,7 +269,7 @@ class CaptureClient:
                 event = model.model_validate(event)
             line = event.model_dump_json(exclude_none=True).encode()
         except (ValidationError, KeyError, TypeError, ValueError) as error:
-            log.warning("capture client dropped an invalid event: %s", error)
+            log.warning("capture client dropped an invalid event: %s", refusal_reasons(error))
             self._counters.add("dropped_invalid")
             return None
         if len(line) > MAX_EVENT_BYTES:

@@ -25,7 +25,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from event_capture.schemas.retention import MAX_CLOCK_SKEW_AHEAD, RETENTION, RETENTION_DAYS
-from event_capture.schemas.scrub import scrub_text
+from event_capture.schemas.scrub import scrub_path, scrub_text
 
 ID_PATTERN = r"^[A-Za-z0-9._:-]+$"
 LABEL_PATTERN = r"^[a-z][a-z0-9_]*$"
@@ -67,6 +67,11 @@ def _storable_instant(value: datetime) -> datetime:
 REDACTED_HOST = "redacted.invalid"
 
 
+# Where a stored URL may point: a web page, or a path inside the app. Other schemes run code
+# (javascript:), carry the content itself (data:) or name a person (mailto:, tel:).
+URL_SCHEMES = frozenset({"http", "https"})
+
+
 def _strip_url(value: str) -> str:
     # Query strings and fragments carry e-mails, tokens and ids; keep scheme, host and path.
     # user:password@ is dropped too: netloc would keep credentials.
@@ -76,6 +81,8 @@ def _strip_url(value: str) -> str:
     except ValueError:
         # urllib's own message quotes the input (an invalid port, an unclosed IPv6 bracket).
         raise PydanticCustomError("url_invalid", "must be a URL or a path") from None
+    if (parts.scheme and parts.scheme not in URL_SCHEMES) or (parts.netloc and not parts.scheme):
+        raise PydanticCustomError("url_scheme", "must be an http or https URL or an app path")
     host = parts.hostname or ""
     if scrub_text(host) != host:
         # A host that reads as a card or phone number loses it whole: the bracketed
@@ -85,7 +92,7 @@ def _strip_url(value: str) -> str:
         host = f"[{host}]"
     if port is not None:
         host = f"{host}:{port}"
-    path = scrub_text(parts.path)
+    path = scrub_path(parts.path)
     # What is left of "?q=..." or "#top" alone is nothing; the stored value is the root.
     return urlunsplit((parts.scheme, host, path, "", "")) or "/"
 

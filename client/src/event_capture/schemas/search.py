@@ -10,6 +10,7 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from event_capture.schemas.envelope import Confidence, DurationMs, EventEnvelope, Label, Scrubbed
+from event_capture.schemas.scrub import SCRUBBED_DATA
 
 
 class SearchFilter(BaseModel):
@@ -18,8 +19,8 @@ class SearchFilter(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
     name: Label = Field(description="Filter name, e.g. category, brand, max_price.")
-    value: Annotated[str, StringConstraints(min_length=1, max_length=256)] = Field(
-        description="Filter value as the app sent it."
+    value: Annotated[str, StringConstraints(min_length=1, max_length=256), Scrubbed] = Field(
+        description="Filter value as the app sent it, scrubbed as the query is."
     )
 
 
@@ -29,7 +30,7 @@ class SearchEvent(EventEnvelope):
 
     event_type: Literal["search"] = Field(description="Always 'search'.")
     query: Annotated[str, StringConstraints(min_length=1, max_length=512), Scrubbed] = Field(
-        description="Query text, scrubbed of e-mail addresses, phone and card numbers.",
+        description=f"Query text, scrubbed of {SCRUBBED_DATA}.",
         examples=["organic oat milk 1l"],
     )
     intent: Label | None = Field(

@@ -28,12 +28,14 @@ class SessionEvent(EventEnvelope):
     device: Device = Field(description="Device class.", examples=["mobile"])
     referrer: Url | None = Field(
         default=None,
-        description="Referring URL, reduced to scheme, host and path.",
+        description="Referring http(s) URL, reduced to scheme, host and a path without "
+        "identifiers.",
         examples=["https://www.example.com/recipes"],
     )
     landing_page: Url | None = Field(
         default=None,
-        description="First page or screen of the session, reduced to scheme, host and path.",
+        description="First page or screen of the session (an http(s) URL or an app path), "
+        "reduced to scheme, host and a path without identifiers.",
         examples=["/search"],
     )
 

@@ -5,6 +5,7 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import Field, StringConstraints
 
 from event_capture.schemas.envelope import Confidence, DurationMs, EventEnvelope, Label, Scrubbed
+from event_capture.schemas.scrub import SCRUBBED_DATA
 
 
 class VoiceInteractionEvent(EventEnvelope):
@@ -13,7 +14,7 @@ class VoiceInteractionEvent(EventEnvelope):
 
     event_type: Literal["voice_interaction"] = Field(description="Always 'voice_interaction'.")
     transcript: Annotated[str, StringConstraints(min_length=1, max_length=4_000), Scrubbed] = Field(
-        description="What the user said, scrubbed of e-mail addresses, phone and card numbers.",
+        description=f"What the user said, scrubbed of {SCRUBBED_DATA}.",
         examples=["add two litres of oat milk"],
     )
     detected_intent: Label = Field(description="Intent the assistant recognised.")
