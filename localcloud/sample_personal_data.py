@@ -53,6 +53,9 @@ TEXT = (
         name="IBAN, grouped", written="DE89 3704 0044 0532 0130 00", needle="370400440532013000"
     ),
     Sample(name="IBAN, compact", written="GB82WEST12345698765432", needle="12345698765432"),
+    Sample(name="street address", written="deliver to 42 Zqelmwood Street", needle="zqelmwood"),
+    Sample(name="street address, German", written="Zqlindenstra\u00dfe 12a", needle="zqlinden"),
+    Sample(name="name, introduced", written="hi, my name is Zqjanet Zqdoeson", needle="zqjanet"),
 )
 
 # URLs (a session's landing page or referrer): what their paths carry, and schemes refused.

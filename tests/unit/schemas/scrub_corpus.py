@@ -178,8 +178,49 @@ def ibans(draw: st.DrawFn) -> tuple[str, list[str]]:
     return written, [digits_of(number[4:])]
 
 
+# A street's or a person's name: invented, so that no filler word or shop query holds it.
+_INVENTED = st.from_regex(r"Zq[a-z]{3,7}", fullmatch=True)
+
+
+@st.composite
+def addresses(draw: st.DrawFn) -> tuple[str, list[str]]:
+    """A house number beside a street word, in the orders English, French, Spanish and German
+    write them; the needle is the street's name."""
+    name = draw(_INVENTED)
+    number = f"{draw(st.integers(1, 9999))}{draw(st.sampled_from(['', 'a', 'b']))}"
+    street = draw(st.sampled_from(["Street", "St.", "Avenue", "Road", "Lane", "Boulevard"]))
+    written = draw(
+        st.sampled_from(
+            [
+                f"{number} {name} {street}",
+                f"{number} {name} Hill {street}",
+                f"{number}, rue {name}",
+                f"{number} rue de la {name}",
+                f"calle {name} {number}",
+                f"{name}stra\u00dfe {number}",
+                f"{name}weg {number}",
+            ]
+        )
+    )
+    return written, [name]
+
+
+@st.composite
+def introduced_names(draw: st.DrawFn) -> tuple[str, list[str]]:
+    """A speaker giving their name (a voice transcript, a message); the needles are the
+    names."""
+    first, last = draw(_INVENTED), draw(_INVENTED)
+    cue = draw(
+        st.sampled_from(
+            ["my name is", "My name's", "I'm called", "ich hei\u00dfe", "je m'appelle", "me llamo"]
+        )
+    )
+    full = draw(st.booleans())
+    return f"{cue} {first} {last}" if full else f"{cue} {first}", [first, last] if full else [first]
+
+
 def personal_data() -> st.SearchStrategy[tuple[str, list[str]]]:
-    return st.one_of(emails(), cards(), phones(), ibans())
+    return st.one_of(emails(), cards(), phones(), ibans(), addresses(), introduced_names())
 
 
 @st.composite

@@ -77,9 +77,20 @@ digits (local numbers such as ``555-1234``); order ids, SKUs, dates, times, pric
 ZIP codes and ISBNs; numbers spelled out in words; national numbers of regions outside the
 list, and numbers without a trunk ``0`` grouped other than their region does; e-mail addresses
 without a dotted domain (``user@localhost``) or with spaces around a plain ``@``
-(``a @ b.com``). Names and street
-addresses are not recognised: free text can name anyone, and no rule tells a street from a
-product name; the fields are documented as what the user typed or said, scrubbed of the above.
+(``a @ b.com``).
+
+Names and street addresses
+    A street address is recognised by a house number beside a street word: ``12 Elm Street``,
+    ``221b Baker St.``, ``5 Main Road``, ``12 rue de la Paix``, ``Hauptstraße 5``, ``calle Mayor
+    5``, with the street words of a short list (``street``, ``st.``, ``avenue``, ``road``,
+    ``lane``, ``boulevard``; ``rue``, ``calle``, ``avenida``, ``via``; German compounds in
+    ``-straße``, ``-weg``, ``-allee``, ``-gasse``). Words a shop's text uses after a number are
+    left out (``drive``, ``way``, ``place``, ``close``, ``court``: ``2 tb hard drive``, ``3 way
+    switch``, ``4 place settings``), and a street word alone, without a number, is a product
+    (``abbey road vinyl``). A name is recognised only where the speaker introduces it (``my name
+    is Jane Doe``, ``ich heiße``, ``je m'appelle``, ``me llamo``, ``mi chiamo``): a bare name
+    cannot be told from a product (``ruby``, ``jasmine``, ``rose``, ``mars``), so a query that is
+    only a name is stored as typed.
 """
 
 from __future__ import annotations
@@ -95,13 +106,17 @@ from phonenumbers import Leniency, PhoneMetadata, PhoneNumberMatcher
 from stdnum import ean, iban, isbn
 
 # What the scrubbed fields' descriptions (column descriptions, reference pages) say is removed.
-SCRUBBED_DATA = "e-mail addresses, phone, card and IBAN numbers"
+SCRUBBED_DATA = (
+    "e-mail addresses, phone, card and IBAN numbers, street addresses and introduced names"
+)
 
 EMAIL_PLACEHOLDER = "[EMAIL]"
 PHONE_PLACEHOLDER = "[PHONE]"
 CARD_PLACEHOLDER = "[CARD]"
 IBAN_PLACEHOLDER = "[IBAN]"
 # URL path segments that are opaque tokens (reset links, JWTs, UUIDs) or long digit ids.
+ADDRESS_PLACEHOLDER = "[ADDRESS]"
+NAME_PLACEHOLDER = "[NAME]"
 TOKEN_PLACEHOLDER = "[TOKEN]"  # noqa: S105 (a placeholder, not a secret)
 ID_PLACEHOLDER = "[ID]"
 
@@ -215,6 +230,33 @@ _NANP_SHAPE = re.compile(r"(?:1[ .-]?)?(?:\(\d{3}\)[ .-]?|\d{3}[ .-])\d{3}[ .-]\
 _GLUED_BEFORE = re.compile(r"(?:[\w#+]|\w[-/]|\d[.,])\Z")
 _GLUED_AFTER = re.compile(r"\w|[-/]\w|[.,]\d")
 
+_LETTERS = r"[^\W\d_][\w'\u2019.-]*"
+_HOUSE = r"\b\d{1,5}[a-z]?,?\s+"
+_STREET_AFTER = r"(?:street|st\.|avenue|ave\.?|road|rd\.|lane|boulevard|blvd\.?)(?!\w)"
+_STREET_BEFORE = r"(?:rue|calle|avenida|rua|via|viale|chemin|avenue|boulevard)"
+_STREET_COMPOUND = r"[^\W\d_]+(?:stra\u00dfe|strasse|str\.|weg|allee|gasse)"
+_ADDRESS = re.compile(
+    rf"{_HOUSE}(?:{_LETTERS}\s+){{1,3}}{_STREET_AFTER}"
+    rf"|{_HOUSE}{_STREET_BEFORE}\s+{_LETTERS}(?:\s+{_LETTERS}){{0,3}}"
+    rf"|\b{_STREET_COMPOUND}\s+\d{{1,4}}[a-z]?\b"
+    rf"|\b(?:calle|via|avenida|rua)\s+(?:{_LETTERS}\s+){{1,3}}\d{{1,4}}[a-z]?\b",
+    re.IGNORECASE,
+)
+_ADDRESS_HINT = re.compile(
+    r"street|st\.|avenue|ave\b|road|rd\.|lane|boulevard|blvd|rue|calle|avenida|rua|via"
+    r"|chemin|stra\u00dfe|strasse|str\.|weg\b|allee|gasse",
+    re.IGNORECASE,
+)
+_NOT_A_NAME = (
+    r"(?!(?:and|or|but|from|at|in|on|with|to|the|a|an|i|is|not|here|calling|looking|please)\b)"
+)
+_NAME_CUE = re.compile(
+    r"\b(?:my\s+name\s+is|my\s+name's|name's|i'm\s+called|i\s+am\s+called|mein\s+name\s+ist"
+    r"|ich\s+hei(?:\u00df|ss)e|je\s+m'appelle|me\s+llamo|mi\s+chiamo)\s+"
+    rf"({_NOT_A_NAME}[^\W\d_][\w'\u2019-]*(?:\s+{_NOT_A_NAME}[^\W\d_][\w'\u2019-]*){{0,2}})",
+    re.IGNORECASE,
+)
+_NAME_HINT = re.compile(r"name|called|hei(?:\u00df|ss)e|appelle|llamo|chiamo", re.IGNORECASE)
 _JWT = re.compile(r"eyJ[\w-]*\.[\w-]+\.[\w-]*")
 _UUID = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}", re.I)
 _TOKEN_PART = re.compile(r"[A-Za-z0-9+=]{16,}")
@@ -543,7 +585,20 @@ def _find_phones(text: str, spans: list[Span]) -> None:
 
 
 def _might_contain_pii(text: str) -> bool:
-    return _SEVEN_DIGITS.match(text) is not None or _AT_HINT.search(text) is not None
+    return (
+        _SEVEN_DIGITS.match(text) is not None
+        or _AT_HINT.search(text) is not None
+        or _ADDRESS_HINT.search(text) is not None
+        or _NAME_HINT.search(text) is not None
+    )
+
+
+def _find_names(text: str, spans: list[Span]) -> None:
+    # The cue stays ("my name is [NAME]"): it says what was removed.
+    for match in _NAME_CUE.finditer(text):
+        start, end = match.span(1)
+        if _free(spans, start, end):
+            spans.append((start, end, NAME_PLACEHOLDER))
 
 
 def _scrub_once(text: str) -> str:
@@ -559,6 +614,10 @@ def _scrub_once(text: str) -> str:
         _find(text, _IBAN, _iban_end, IBAN_PLACEHOLDER, spans)
         _find(text, _CARD, _card_end, CARD_PLACEHOLDER, spans)
         _find_phones(text, spans)
+    if _ADDRESS_HINT.search(text):
+        _find(text, _ADDRESS, _whole, ADDRESS_PLACEHOLDER, spans)
+    if _NAME_HINT.search(text):
+        _find_names(text, spans)
     if not spans:
         return text
     pieces: list[str] = []
@@ -572,8 +631,8 @@ def _scrub_once(text: str) -> str:
 
 
 def scrub_text(text: str) -> str:
-    """Replace e-mail addresses, IBANs, Luhn-valid card numbers and phone numbers with
-    placeholders.
+    """Replace e-mail addresses, IBANs, Luhn-valid card numbers, phone numbers, street addresses
+    and introduced names with placeholders.
 
     Returns ``text`` itself (same object) when nothing needed replacing.
     """
