@@ -242,9 +242,11 @@ _ADDRESS = re.compile(
     rf"|\b(?:calle|via|avenida|rua)\s+(?:{_LETTERS}\s+){{1,3}}\d{{1,4}}[a-z]?\b",
     re.IGNORECASE,
 )
+# Cheap tests that let most text skip the patterns: a street word (whole, or ending a German
+# compound), or a self-introduction's verb.
 _ADDRESS_HINT = re.compile(
-    r"street|st\.|avenue|ave\b|road|rd\.|lane|boulevard|blvd|rue|calle|avenida|rua|via"
-    r"|chemin|stra\u00dfe|strasse|str\.|weg\b|allee|gasse",
+    r"\b(?:street|avenue|ave|road|lane|boulevard|blvd|rue|calle|avenida|rua|via|viale|chemin)\b"
+    r"|\b(?:st|rd|str)\.|(?:stra\u00dfe|strasse|weg|allee|gasse)\b",
     re.IGNORECASE,
 )
 _NOT_A_NAME = (
@@ -256,7 +258,9 @@ _NAME_CUE = re.compile(
     rf"({_NOT_A_NAME}[^\W\d_][\w'\u2019-]*(?:\s+{_NOT_A_NAME}[^\W\d_][\w'\u2019-]*){{0,2}})",
     re.IGNORECASE,
 )
-_NAME_HINT = re.compile(r"name|called|hei(?:\u00df|ss)e|appelle|llamo|chiamo", re.IGNORECASE)
+_NAME_HINT = re.compile(
+    r"\bname|\bcalled\b|hei(?:\u00df|ss)e\b|appelle\b|\bllamo\b|\bchiamo\b", re.IGNORECASE
+)
 _JWT = re.compile(r"eyJ[\w-]*\.[\w-]+\.[\w-]*")
 _UUID = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}", re.I)
 _TOKEN_PART = re.compile(r"[A-Za-z0-9+=]{16,}")
