@@ -26,10 +26,12 @@ import pulumi
 import pulumi_gcp as gcp
 
 from event_capture.contracts.forget import RUN_EVERY_MINUTES, RUNS_TOPIC
+from event_capture.contracts.timing import MODE_TTL_SECONDS
 from event_capture.schemas.retention import RETENTION_DAYS
 from event_capture.warehouse.catalog import USER_LEVEL_TABLES
 from infra.access import DATA_VIEWER, JOB_USER, OBJECT_USER, OBJECT_VIEWER, account_member
 from infra.apis import after
+from infra.capture_function import request_deadline_seconds
 from infra.event_buckets import EventBucketsArgs, private_bucket
 from infra.function_build import FunctionBuild, PubsubFunction, pubsub_function, pubsub_signs_as
 from infra.function_source import SourceArchive
@@ -216,6 +218,9 @@ class Forget(pulumi.ComponentResource):
                     "DEAD_LETTER_BUCKET": args.dead_letter_bucket.name,
                     "CAPTURE_MODE_BUCKET": args.control_bucket.name,
                     "FORGET_BUCKET": self.bucket.name,
+                    # As capture's: a suppression is waited out this long before an erasure.
+                    "CAPTURE_MODE_TTL_SECONDS": f"{MODE_TTL_SECONDS:g}",
+                    "REQUEST_DEADLINE_SECONDS": str(request_deadline_seconds(settings)),
                     **redis,
                 },
                 secrets=[args.redis_url] if args.redis_url is not None else [],

@@ -9,6 +9,7 @@ from dataclasses import replace
 import pytest
 
 from event_capture.contracts import log_fields as log
+from event_capture.contracts.timing import MODE_TTL_SECONDS
 from event_capture.forget.config import load_forget_config
 from event_capture.tables.definitions import load_table_definitions
 from event_capture.warehouse.catalog import USER_LEVEL_TABLES
@@ -102,8 +103,12 @@ def test_the_function_runs_once_at_a_time_for_540_s_with_where_capture_writes(
                 "GCS_BUCKET",
                 "DEAD_LETTER_BUCKET",
                 "CAPTURE_MODE_BUCKET",
+                # Capture's, so a suppression is waited out as long as capture takes to see it.
+                "REQUEST_DEADLINE_SECONDS",
             )
         },
+        # Capture reads the control documents this often (its default, which it is not given).
+        "CAPTURE_MODE_TTL_SECONDS": f"{MODE_TTL_SECONDS:g}",
         "FORGET_BUCKET": stack.outputs["forgetBucket"],
         "REDIS_ENABLED": "false",
     }
