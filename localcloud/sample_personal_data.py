@@ -56,6 +56,7 @@ TEXT = (
     Sample(name="street address", written="deliver to 42 Zqelmwood Street", needle="zqelmwood"),
     Sample(name="street address, German", written="Zqlindenstra\u00dfe 12a", needle="zqlinden"),
     Sample(name="name, introduced", written="hi, my name is Zqjanet Zqdoeson", needle="zqjanet"),
+    Sample(name="name, German", written="ich hei\u00dfe Zqadup", needle="zqadup"),
 )
 
 # URLs (a session's landing page or referrer): what their paths carry, and schemes refused.

@@ -359,3 +359,11 @@ def test_normalising_never_makes_a_value_longer() -> None:
     # own limit once scrubbed, and fail validation when the stored row is read back.
     text = "\ufdfa" * 40 + " jane@example.com \uff21"
     assert scrub_text(text) == "\ufdfa" * 40 + " [EMAIL] A"
+
+
+def test_a_name_ends_with_its_line_so_the_next_turns_name_is_found_too() -> None:
+    # A transcript's turns are lines: a name running into the next line would swallow the
+    # next turn's self-introduction.
+    transcript = "hi, my name is Zqjanet Zqdoeson\nich hei\u00dfe Zqadup\n12 Zqelm Street"
+
+    assert scrub_text(transcript) == "hi, my name is [NAME]\nich hei\u00dfe [NAME]\n[ADDRESS]"

@@ -230,16 +230,21 @@ _NANP_SHAPE = re.compile(r"(?:1[ .-]?)?(?:\(\d{3}\)[ .-]?|\d{3}[ .-])\d{3}[ .-]\
 _GLUED_BEFORE = re.compile(r"(?:[\w#+]|\w[-/]|\d[.,])\Z")
 _GLUED_AFTER = re.compile(r"\w|[-/]\w|[.,]\d")
 
-_LETTERS = r"[^\W\d_][\w'\u2019.-]*"
-_HOUSE = r"\b\d{1,5}[a-z]?,?\s+"
+# Between the words of one address or name: spaces, never a line break (a transcript's turns
+# are lines, and a name must not run into the next turn's words).
+_GAP = r"[^\S\n]+"
+# A word of a street's name; a full stop ends it (and the sentence), so a street never runs into
+# what follows it.
+_LETTERS = r"[^\W\d_][\w'\u2019-]*"
+_HOUSE = rf"\b\d{{1,5}}[a-z]?,?{_GAP}"
 _STREET_AFTER = r"(?:street|st\.|avenue|ave\.?|road|rd\.|lane|boulevard|blvd\.?)(?!\w)"
 _STREET_BEFORE = r"(?:rue|calle|avenida|rua|via|viale|chemin|avenue|boulevard)"
 _STREET_COMPOUND = r"[^\W\d_]+(?:stra\u00dfe|strasse|str\.|weg|allee|gasse)"
 _ADDRESS = re.compile(
-    rf"{_HOUSE}(?:{_LETTERS}\s+){{1,3}}{_STREET_AFTER}"
-    rf"|{_HOUSE}{_STREET_BEFORE}\s+{_LETTERS}(?:\s+{_LETTERS}){{0,3}}"
-    rf"|\b{_STREET_COMPOUND}\s+\d{{1,4}}[a-z]?\b"
-    rf"|\b(?:calle|via|avenida|rua)\s+(?:{_LETTERS}\s+){{1,3}}\d{{1,4}}[a-z]?\b",
+    rf"{_HOUSE}(?:{_LETTERS}{_GAP}){{1,3}}{_STREET_AFTER}"
+    rf"|{_HOUSE}{_STREET_BEFORE}{_GAP}{_LETTERS}(?:{_GAP}{_LETTERS}){{0,3}}"
+    rf"|\b{_STREET_COMPOUND}{_GAP}\d{{1,4}}[a-z]?\b"
+    rf"|\b(?:calle|via|avenida|rua){_GAP}(?:{_LETTERS}{_GAP}){{1,3}}\d{{1,4}}[a-z]?\b",
     re.IGNORECASE,
 )
 # Cheap tests that let most text skip the patterns: a street word (whole, or ending a German
@@ -249,13 +254,16 @@ _ADDRESS_HINT = re.compile(
     r"|\b(?:st|rd|str)\.|(?:stra\u00dfe|strasse|weg|allee|gasse)\b",
     re.IGNORECASE,
 )
+# Words that end a name: small words, and the start of another introduction or address.
 _NOT_A_NAME = (
-    r"(?!(?:and|or|but|from|at|in|on|with|to|the|a|an|i|is|not|here|calling|looking|please)\b)"
+    r"(?!(?:and|or|but|from|at|in|on|with|to|the|a|an|i|is|not|here|calling|looking|please"
+    r"|my|name|i'm|ich|je|me|mi|mein|calle|rue|via|avenida|rua)\b)"
 )
 _NAME_CUE = re.compile(
-    r"\b(?:my\s+name\s+is|my\s+name's|name's|i'm\s+called|i\s+am\s+called|mein\s+name\s+ist"
-    r"|ich\s+hei(?:\u00df|ss)e|je\s+m'appelle|me\s+llamo|mi\s+chiamo)\s+"
-    rf"({_NOT_A_NAME}[^\W\d_][\w'\u2019-]*(?:\s+{_NOT_A_NAME}[^\W\d_][\w'\u2019-]*){{0,2}})",
+    rf"\b(?:my{_GAP}name{_GAP}is|my{_GAP}name's|name's|i'm{_GAP}called|i{_GAP}am{_GAP}called"
+    rf"|mein{_GAP}name{_GAP}ist|ich{_GAP}hei(?:\u00df|ss)e|je{_GAP}m'appelle|me{_GAP}llamo"
+    rf"|mi{_GAP}chiamo){_GAP}"
+    rf"({_NOT_A_NAME}[^\W\d_][\w'\u2019-]*(?:{_GAP}{_NOT_A_NAME}[^\W\d_][\w'\u2019-]*){{0,2}})",
     re.IGNORECASE,
 )
 _NAME_HINT = re.compile(
@@ -597,6 +605,18 @@ def _might_contain_pii(text: str) -> bool:
     )
 
 
+def _find_addresses(text: str, spans: list[Span]) -> None:
+    # A number found before may have taken the house number ("+353 85 012 1863. 1, rue ..."):
+    # the street is still an address, so what is left of the match is replaced.
+    for match in _ADDRESS.finditer(text):
+        start, end = match.span()
+        for taken_start, taken_end, _ in spans:
+            if taken_start < end and taken_end > start:
+                start = max(start, taken_end)
+        if start < end and text[start:end].strip(" ,.") and _free(spans, start, end):
+            spans.append((start, end, ADDRESS_PLACEHOLDER))
+
+
 def _find_names(text: str, spans: list[Span]) -> None:
     # The cue stays ("my name is [NAME]"): it says what was removed.
     for match in _NAME_CUE.finditer(text):
@@ -619,7 +639,7 @@ def _scrub_once(text: str) -> str:
         _find(text, _CARD, _card_end, CARD_PLACEHOLDER, spans)
         _find_phones(text, spans)
     if _ADDRESS_HINT.search(text):
-        _find(text, _ADDRESS, _whole, ADDRESS_PLACEHOLDER, spans)
+        _find_addresses(text, spans)
     if _NAME_HINT.search(text):
         _find_names(text, spans)
     if not spans:
