@@ -81,7 +81,6 @@ class ForgetFunction:
             settle_seconds=settle_seconds(config),
             batch_seconds=config.forget_batch_hours * 3600,
         )
-        bytes_processed = sum(getattr(r, "bytes_processed", 0) for r in report.receipts)
         write_log_line(
             {
                 log.SEVERITY: "WARNING" if report.left or report.invalid else "INFO",
@@ -92,7 +91,7 @@ class ForgetFunction:
                 log.FORGET_QUEUED: report.queued,
                 log.FORGET_INVALID: report.invalid,
                 log.FORGET_REMOVED: sum(r.removed for r in report.receipts),
-                log.FORGET_BYTES: bytes_processed,
+                log.FORGET_BYTES: report.bytes_processed,
             }
         )
         return report

@@ -35,7 +35,7 @@ from event_capture.contracts.forget import (
     suppression_document,
 )
 from event_capture.contracts.forget_request import ForgetRequest, parse_request
-from event_capture.forget.erase import Stores, forget, pending
+from event_capture.forget.erase import BigQueryReceipt, Stores, forget, pending
 from event_capture.forget.stores import STORAGE_TIMEOUT_SECONDS, StoreReceipt
 from event_capture.platform.api_calls import CONTROL_BUCKET, FORGET_BUCKET, ApiCall
 from event_capture.platform.storage_surface import StorageBucket
@@ -75,6 +75,11 @@ class RunReport:
     erased_users: int = 0
     receipts: list[StoreReceipt] = field(default_factory=list)
 
+    @property
+    def bytes_processed(self) -> int:
+        """What BigQuery read for the run's erasure."""
+        return sum(r.bytes_processed for r in self.receipts if isinstance(r, BigQueryReceipt))
+
 
 def _problem(error: ValueError) -> str:
     """Why a request was refused: each field and rule, never the value it held."""
@@ -98,16 +103,26 @@ def filed_requests(bucket: StorageBucket, limit: int = MAX_USERS_A_RUN) -> list[
             filed = Filed(request_id, blob.generation, parse_request(data))
         except ValueError as error:
             filed = Filed(request_id, blob.generation, None, _problem(error))
-        seen = [
-            moment
-            for receipt in bucket.list_blobs(prefix=f"{RECEIPTS_FOLDER}/{request_id}/")
-            if (moment := receipt_time(receipt.name)) is not None
-        ]
-        filed.first_seen = min(seen, default=None)
         found.append(filed)
         if len(found) >= limit:
             break
+    if found:
+        first_seen = _first_receipts(bucket)
+        for filed in found:
+            filed.first_seen = first_seen.get(filed.request_id)
     return found
+
+
+def _first_receipts(bucket: StorageBucket) -> dict[str, datetime]:
+    """When a run first wrote a receipt, per request id: one listing of every receipt (a page
+    per thousand), not one per request in every hourly run."""
+    first: dict[str, datetime] = {}
+    for receipt in bucket.list_blobs(prefix=f"{RECEIPTS_FOLDER}/"):
+        request_id = receipt.name.removeprefix(f"{RECEIPTS_FOLDER}/").split("/", 1)[0]
+        moment = receipt_time(receipt.name)
+        if moment is not None and (request_id not in first or moment < first[request_id]):
+            first[request_id] = moment
+    return first
 
 
 def update_suppression(
@@ -184,7 +199,12 @@ def run_requests(
     report.suppressed, report.lifted = len(suppress), len(lift)
     if (suppress or lift) and control is None:
         raise ValueError("CAPTURE_MODE_BUCKET: needed to suppress a user; not set")
-    changed = control is not None and update_suppression(control, suppress, lift, now)
+    # Nothing asked of the list: it is not read.
+    changed = (
+        control is not None
+        and bool(suppress or lift)
+        and update_suppression(control, suppress, lift, now)
+    )
 
     batch = timedelta(seconds=batch_seconds)
     erasing = [f for f in filed if f.request is not None and not f.request.lift_suppression]

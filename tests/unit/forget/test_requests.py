@@ -102,6 +102,7 @@ def test_rows_in_the_streaming_buffer_leave_the_request_filed_until_a_run_delete
     second = run(requests, control, warehouse, NOW + timedelta(hours=1), waits)
 
     assert (second.taken, second.finished, second.left) == (1, 1, 0)
+    assert second.bytes_processed == 20  # the one DELETE that read anything, as reported
     assert request_object("req-00000001") not in requests.objects
     done = receipts(requests, "req-00000001")[-1]
     assert done["status"] == "complete"
