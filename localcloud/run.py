@@ -90,6 +90,16 @@ def run_settings(env: Mapping[str, str] = os.environ) -> CloudSettings:
     )
 
 
+def running_cloud(env: Mapping[str, str] = os.environ) -> tuple[LocalCloud, dict[str, str]]:
+    """The cloud ``make run`` serves, for a tool to work on (ValueError when it is not up), and
+    the variables that say what of it runs: Redis, when it does."""
+    settings = run_settings(env)
+    if not port_open(settings.gcs_port):
+        raise ValueError(f"--local: no fake-gcs-server on 127.0.0.1:{settings.gcs_port}; make run")
+    redis = "true" if port_open(settings.redis_port) else "false"
+    return LocalCloud(settings), {"REDIS_ENABLED": redis}
+
+
 def guard_port(env: Mapping[str, str] = os.environ) -> int:
     return int(env.get("GUARD_PORT", PORT_VARIABLES["GUARD_PORT"]))
 

@@ -77,17 +77,11 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
 def local_config() -> ForgetConfig:
     """``make run``'s cloud, Redis included when it is running, with its capture functions'
     TTL of the control documents (how soon they read a new suppression list)."""
-    from localcloud.cloud import LocalCloud
-    from localcloud.processes import port_open
-    from localcloud.run import LOCAL_MODE_TTL_SECONDS, run_settings
+    from localcloud.run import LOCAL_MODE_TTL_SECONDS, running_cloud
 
-    settings = run_settings()
-    if not port_open(settings.gcs_port):
-        raise ValueError(f"--local: no fake-gcs-server on 127.0.0.1:{settings.gcs_port}; make run")
-    cloud = LocalCloud(settings)
-    redis = "true" if port_open(settings.redis_port) else "false"
+    cloud, running = running_cloud()
     return load_forget_config(
-        cloud.forget_env(REDIS_ENABLED=redis, CAPTURE_MODE_TTL_SECONDS=LOCAL_MODE_TTL_SECONDS)
+        cloud.forget_env(**running, CAPTURE_MODE_TTL_SECONDS=LOCAL_MODE_TTL_SECONDS)
     )
 
 

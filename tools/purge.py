@@ -289,16 +289,10 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
 
 def _local_config() -> Config:
     """``make run``'s cloud, Redis included when it is running."""
-    from localcloud.cloud import LocalCloud
-    from localcloud.processes import port_open
-    from localcloud.run import run_settings
+    from localcloud.run import running_cloud
 
-    settings = run_settings()
-    if not port_open(settings.gcs_port):
-        raise ValueError(f"--local: no fake-gcs-server on 127.0.0.1:{settings.gcs_port}; make run")
-    cloud = LocalCloud(settings)
-    redis = "true" if port_open(settings.redis_port) else "false"
-    return cloud.config(REDIS_ENABLED=redis)
+    cloud, running = running_cloud()
+    return cloud.config(**running)
 
 
 def _stores(config: Config) -> Stores:
