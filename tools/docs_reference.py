@@ -9,6 +9,7 @@ so a test can render it from a changed declaration and see the check notice.
 
 import argparse
 import inspect
+import json
 import sys
 import types
 from collections.abc import Callable, Iterable, Sequence
@@ -34,6 +35,8 @@ from event_capture.collector.mapping import (
     Property,
 )
 from event_capture.contracts.capture_config import CaptureConfig
+from event_capture.contracts.forget import REQUEST_ID
+from event_capture.contracts.forget_request import ForgetRequest
 from event_capture.cost_guard.config import GuardConfig
 from event_capture.features.config import FeaturesConfig, MaterializerConfig
 from event_capture.forget.config import ForgetConfig
@@ -390,6 +393,33 @@ def configuration_body(
         parts.append(table(("variable", "default", "accepted", "meaning"), rows))
         parts.append("")
     return "\n".join(parts)
+
+
+@reference_page(
+    "forget-request.md",
+    title="A request to forget a user",
+    source="`ForgetRequest` in `src/event_capture/contracts/forget_request.py`",
+)
+def forget_request_body() -> str:
+    """The fields of the object the app files as ``requests/<request id>.json`` in the forget
+    bucket."""
+    rows = [
+        [
+            _code(name),
+            "required" if info.is_required() else _code(json.dumps(info.default)),
+            info.description or "",
+        ]
+        for name, info in ForgetRequest.model_fields.items()
+    ]
+    return (
+        "The app files one JSON object, `requests/<request id>.json`, in the forget bucket "
+        '(`forgetBucket`), such as `{"user_id": "u_123", "suppress": true}`; '
+        f"`<request id>` matches `{REQUEST_ID.pattern}`. Any other field, or "
+        "`suppress` with `lift_suppression`, refuses the request (its receipt names the field "
+        "and the rule). What a run does with it: "
+        "[Forgetting a user](../runbooks/forget.md).\n\n"
+        + table(("field", "default", "meaning"), rows)
+    )
 
 
 # ---------------------------------------------------------------------------------------------

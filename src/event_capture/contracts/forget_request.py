@@ -9,16 +9,21 @@ class ForgetRequest(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    user_id: str = Field(min_length=1, max_length=256)
-    # Drop the user's later events at capture and the collector (an objection, not only an
-    # erasure).
-    suppress: bool = False
-    # Take the user off the suppression list; nothing is deleted.
-    lift_suppression: bool = False
-    # Erase at the next run rather than with the week's batch (``FORGET_BATCH_HOURS``): each
-    # erasure reads the user-level tables whole, so the operators' tool asks for it and the
-    # app's flow should not.
-    erase_now: bool = False
+    user_id: str = Field(min_length=1, max_length=256, description="The user to forget.")
+    suppress: bool = Field(
+        False,
+        description="Also drop the user's later events at capture and the collector (an "
+        "objection, not only an erasure).",
+    )
+    lift_suppression: bool = Field(
+        False, description="Accept the user's events again; nothing is deleted."
+    )
+    erase_now: bool = Field(
+        False,
+        description="Erase at the next run rather than with the week's batch "
+        "(FORGET_BATCH_HOURS): each erasure reads the user-level tables whole, so the "
+        "operators' tool asks for it and the app's flow should leave it out.",
+    )
 
     @model_validator(mode="after")
     def _one_way(self) -> "ForgetRequest":

@@ -58,12 +58,13 @@ def test_the_committed_reference_pages_are_what_the_generator_writes() -> None:
     assert docs_reference.main(["--check"]) == 0
 
 
-def test_the_four_pages_are_registered_and_each_starts_with_the_generated_note() -> None:
+def test_the_five_pages_are_registered_and_each_starts_with_the_generated_note() -> None:
     assert [page.name for page in PAGES] == [
         "events.md",
         "collector-mapping.md",
         "pulumi-settings.md",
         "environment.md",
+        "forget-request.md",
     ]
     for page in PAGES:
         first = (REFERENCE_DIR / page.name).read_text().splitlines()[0]
@@ -245,3 +246,12 @@ def test_a_path_that_is_not_in_the_repository_is_reported(tmp_path: Path) -> Non
         "page.md: tests/unit/test_gone.py",
         "page.md: link guide.md",
     ]
+
+
+def test_the_forget_request_page_lists_every_field_of_the_model() -> None:
+    from event_capture.contracts.forget_request import ForgetRequest
+    from tools.docs_reference import forget_request_body
+
+    body = forget_request_body()
+    assert [f"| `{name}` |" in body for name in ForgetRequest.model_fields] == [True] * 4
+    assert "| `suppress` | `false` |" in body
