@@ -80,6 +80,7 @@ class CaptureOutcome:
     # object could not be read, when it could not.
     mode: str = "stream"
     mode_error: str | None = None
+    suppression_error: str | None = None
     latency_ms: float = 0.0
 
     @property
@@ -123,6 +124,8 @@ class CaptureOutcome:
         }
         if self.mode_error:
             line[log.CAPTURE_MODE_ERROR] = self.mode_error
+        if self.suppression_error:
+            line[log.SUPPRESSION_ERROR] = self.suppression_error
         return line
 
 

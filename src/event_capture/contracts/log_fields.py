@@ -51,6 +51,9 @@ CIRCUITS = "circuits"
 # (contracts/capture_mode.py); and why the control object could not be read, when it could not.
 CAPTURE_MODE = "capture_mode"
 CAPTURE_MODE_ERROR = "capture_mode_error"
+# Why the suppression list (contracts/forget.py) could not be read, when it could not; the list
+# last read stays in force.
+SUPPRESSION_ERROR = "suppression_error"
 # BigQuery's error reasons on the request's insert calls, counted (quotaExceeded, ...).
 BIGQUERY_ERROR_REASONS = "bigquery_error_reasons"
 

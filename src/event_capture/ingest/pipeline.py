@@ -231,9 +231,12 @@ class CapturePipeline:
             mode_error,
             archived,
         )
-        if not suppressed:
+        error = self._suppressed.last_error if self._suppressed is not None else None
+        if not suppressed and not error:
             return outcome
-        return dataclasses.replace(outcome, valid=valid, suppressed=suppressed)
+        return dataclasses.replace(
+            outcome, valid=valid, suppressed=suppressed, suppression_error=error
+        )
 
     def flush_archive(self) -> ArchiveWrites:
         """Write the archive lines the instance holds (at shutdown: ``EXIT_FLUSH_SECONDS``)."""

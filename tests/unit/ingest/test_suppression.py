@@ -68,3 +68,17 @@ def test_a_request_of_only_suppressed_events_is_answered_200_and_stores_nothing(
 
     assert (result.status, result.body["accepted"], result.body["suppressed"]) == (200, 1, 1)
     assert sinks.bigquery.rows == []
+
+
+def test_an_unreadable_list_is_said_in_the_log_line_and_the_list_last_read_still_drops() -> None:
+    clock = Clock()
+    reader = SuppressionReader(Source(LISTED, ConnectionError("down")), ttl_seconds=30, clock=clock)
+    sinks = Fakes(suppressed=reader)
+    assert "suppression_error" not in sinks.handle([factory.search(R, user_id=GONE)]).log
+
+    clock.now += 30
+    result = sinks.handle([factory.search(R, user_id=GONE)])
+
+    assert result.log["suppression_error"].startswith("ConnectionError: suppression list")
+    assert result.body["suppressed"] == 1
+    assert sinks.bigquery.rows == []
